@@ -1,0 +1,15 @@
+# The two commands (see README): `make run` serves Gatehouse on its embedded defaults; `make test` runs
+# every test. Both install what they need first and are safe to run twice.
+.PHONY: run test fmt lint
+
+run:
+	@bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/gatehouse/target} cargo clippy --features ssr --all-targets -- -D warnings

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Shared set-up for `make run` and `make test`: installs what is missing (pinned versions), safe to run twice.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# Compiled dependencies live outside the clone, so a fresh clone (CI) reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+CARGO_LEPTOS_VERSION=0.3.2
+AIOSMTPD_VERSION=1.4.6
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+ensure_rust_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+  fi
+  local wb
+  wb="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb\$"; then
+    say "installing wasm-bindgen-cli $wb (matches Cargo.lock)"
+    cargo install wasm-bindgen-cli --version "$wb"
+  fi
+}
+
+ensure_test_tools() {
+  if [ ! -x /usr/bin/chromium ]; then
+    say "installing Debian's chromium for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+    say "installing aiosmtpd $AIOSMTPD_VERSION (the SMTP server the SMTP test sends through)"
+    python3 -m pip install --quiet --root-user-action=ignore "aiosmtpd==$AIOSMTPD_VERSION"
+  fi
+  if [ ! -d end2end/node_modules/playwright-core ]; then
+    say "installing the end2end npm packages"
+    (cd end2end && npm ci --no-audit --no-fund --silent)
+  fi
+}
+
+ensure_postgres() {
+  if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+    say "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+    for _ in $(seq 1 30); do
+      psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1 && return 0
+      sleep 1
+    done
+    echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2
+    return 1
+  fi
+}
+
+drop_test_databases() {
+  psql -h 127.0.0.1 -U postgres -d postgres -Atc \
+    "select datname from pg_database where datname like 'gatehouse_test_%'" 2>/dev/null |
+    while read -r db; do
+      [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+    done
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}

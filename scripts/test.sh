@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make test`: every test. Unit and integration tests on SQLite, the same on PostgreSQL (own databases,
+# dropped afterwards), the real-SMTP test, then the browser tests in Chromium against a fresh server.
+source "$(dirname "$0")/lib.sh"
+ensure_rust_tools
+ensure_test_tools
+ensure_postgres
+
+LOGDIR="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  drop_test_databases || true
+  rm -rf "$LOGDIR"
+}
+trap cleanup EXIT
+
+say "building the site and server (cargo leptos build)"
+cargo leptos build
+
+status=0
+say "Rust tests on SQLite"
+TEST_DATABASE=sqlite cargo test --features ssr --no-fail-fast 2>&1 | tee "$LOGDIR/sqlite.log" || status=1
+say "Rust tests on PostgreSQL"
+TEST_DATABASE=postgres cargo test --features ssr --no-fail-fast --tests 2>&1 | tee "$LOGDIR/postgres.log" || status=1
+
+say "browser tests (end2end/) in Chromium"
+PORT="$(free_port)"
+E2E_DIR="$(mktemp -d)"
+GATEHOUSE_ADDR="127.0.0.1:$PORT" DATABASE_URL="sqlite://$E2E_DIR/e2e.db" LEPTOS_SITE_ROOT="$ROOT/target/site" \
+  RUST_LOG=warn "$CARGO_TARGET_DIR/debug/gatehouse" >"$LOGDIR/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 50); do
+  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+(cd end2end && BASE_URL="http://127.0.0.1:$PORT" node --test --test-concurrency=1 tests/) 2>&1 | tee "$LOGDIR/e2e.log" || status=1
+kill "$SERVER_PID" 2>/dev/null || true
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+rm -rf "$E2E_DIR"
+
+count() { awk -v f="$1" '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ "^" f) n += $i } END { print n + 0 }' "$LOGDIR"/sqlite.log "$LOGDIR"/postgres.log; }
+passed=$(count passed)
+failed=$(count failed)
+e2e_pass=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$LOGDIR/e2e.log" | tail -1)
+e2e_fail=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$LOGDIR/e2e.log" | tail -1)
+passed=$((${passed:-0} + ${e2e_pass:-0}))
+failed=$((${failed:-0} + ${e2e_fail:-0}))
+if [ "$passed" -eq 0 ]; then status=1; fi
+echo
+echo "Rust (SQLite + PostgreSQL) and browser tests:"
+echo "total: $passed passed, $failed failed"
+exit $status

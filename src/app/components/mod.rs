@@ -1,0 +1,2 @@
+//! Pieces shared by pages: the layout (header, navigation, account box, footer).
+pub mod layout;

@@ -1,0 +1,86 @@
+//! `/auth/confirm?token=…`: shows who is logging in and a "Confirm and log in" button. Viewing (GET, HEAD)
+//! never consumes the link, so mail scanners that prefetch it do no harm; only the button's POST logs in.
+
+use crate::shared::dto::LoginLinkView;
+use crate::shared::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[server(endpoint = "login_link")]
+pub async fn inspect_login_link(token: String) -> Result<LoginLinkView, AppError> {
+    use crate::server::auth::magic_link;
+    use crate::server::fn_support::{answer, state};
+    answer(async { magic_link::inspect(&state()?.db, &token).await }.await)
+}
+
+#[server(endpoint = "confirm_login")]
+pub async fn confirm_login(token: String) -> Result<(), AppError> {
+    use crate::server::auth::magic_link;
+    use crate::server::fn_support::{answer, is_plain_form_post, session, state};
+    let result = async {
+        let state = state()?;
+        let session = session()?;
+        let confirmed = magic_link::confirm(&state.db, &token, session.presented_hash().as_deref()).await?;
+        session.logged_in(confirmed.session_token);
+        leptos_axum::redirect(&confirmed.next);
+        Ok::<_, AppError>(())
+    }
+    .await;
+    match result {
+        // A browser without JS: back to the confirm page, which explains what is wrong with the link.
+        Err(AppError::Gone(_)) if is_plain_form_post() => {
+            let token: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+            leptos_axum::redirect(&format!("/auth/confirm?token={token}"));
+            Ok(())
+        }
+        other => answer(other),
+    }
+}
+
+#[component]
+pub fn ConfirmPage() -> impl IntoView {
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let link = Resource::new(token, inspect_login_link);
+    view! {
+        <Title text="Confirm log in" />
+        <Suspense fallback=|| view! { <p class="muted">"Checking your link…"</p> }>
+            {move || Suspend::new(async move {
+                match link.await {
+                    Ok(LoginLinkView::Valid { email, expires_in_minutes }) => {
+                        view! {
+                            <section class="card narrow">
+                                <h1>"Confirm log in"</h1>
+                                <p>"You are logging in to Gatehouse as"</p>
+                                <p class="big-email">{email}</p>
+                                <form method="post" action=ConfirmLogin::url() class="stack">
+                                    <input type="hidden" name="token" value=token() />
+                                    <button type="submit" class="btn primary wide">"Confirm and log in"</button>
+                                </form>
+                                <p class="muted small">
+                                    "This link expires in " {expires_in_minutes}
+                                    " min. If you did not ask to log in, close this page: nothing happens without the click."
+                                </p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                    Ok(other) => refused(other.refusal().to_string()).into_any(),
+                    Err(e) => refused(e.to_string()).into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn refused(message: String) -> impl IntoView {
+    view! {
+        <section class="card narrow">
+            <h1>"This link cannot log you in"</h1>
+            <p>{message}</p>
+            <a class="btn primary" href="/login">"Get a new login link"</a>
+        </section>
+    }
+}

@@ -1,0 +1,114 @@
+//! `/login` (email field, Continue) and `/login/sent` (check your inbox). The answer is the same whether or
+//! not an account exists for the email.
+
+use crate::app::components::layout::ViewerResource;
+use crate::shared::dto::Viewer;
+use crate::shared::error::AppError;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[server(endpoint = "request_login")]
+pub async fn request_login(email: String, next: String) -> Result<(), AppError> {
+    use crate::server::auth::magic_link::{self, LinkRequest, SendLimits};
+    use crate::server::fn_support::{answer, client_ip_of_request, state};
+    use crate::shared::email::Email;
+    answer(
+        async {
+            let state = state()?;
+            let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;
+            let client_ip = client_ip_of_request(&state)?;
+            let limits = SendLimits {
+                per_email: state.settings.login_links_per_email_per_hour,
+                per_ip: state.settings.login_links_per_ip_per_hour,
+            };
+            let request = LinkRequest {
+                email: &email,
+                next: &next,
+                client_ip: &client_ip,
+                public_base_url: &state.public_base_url,
+                log_link: state.settings.is_dev(),
+            };
+            magic_link::request_link(&state.db, &state.mailer, limits, request).await?;
+            let to: String = url::form_urlencoded::byte_serialize(email.as_typed().as_bytes()).collect();
+            leptos_axum::redirect(&format!("/login/sent?email={to}"));
+            Ok::<_, AppError>(())
+        }
+        .await,
+    )
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let action = ServerAction::<RequestLogin>::new();
+    let error = move || action.value().get().and_then(|r| r.err());
+    let email_error = move || error().and_then(|e| e.for_field("email"));
+    let form_error = move || error().filter(|e| e.for_field("email").is_none()).map(|e| e.to_string());
+    view! {
+        <Title text="Log in" />
+        <section class="card narrow">
+            <h1>"Log in to Gatehouse"</h1>
+            <p class="muted">
+                "Enter your email and we will send you a link to log in. New here? The same link creates your account."
+            </p>
+            <ActionForm action=action attr:class="stack" attr:novalidate=true>
+                <label for="email">"Email"</label>
+                <input
+                    id="email"
+                    type="email"
+                    name="email"
+                    autocomplete="email"
+                    placeholder="you@example.com"
+                    required
+                    aria-invalid=move || email_error().is_some().to_string()
+                    aria-describedby="email-error"
+                />
+                <p id="email-error" class="field-error" role="alert">
+                    {email_error}
+                </p>
+                <input type="hidden" name="next" prop:value=next />
+                <button type="submit" class="btn primary wide" disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Sending…" } else { "Continue" }}
+                </button>
+            </ActionForm>
+            {move || form_error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+        </section>
+    }
+}
+
+#[component]
+pub fn LoginSentPage() -> impl IntoView {
+    let query = use_query_map();
+    let email = move || query.read().get("email").unwrap_or_default();
+    let viewer = expect_context::<ViewerResource>();
+    view! {
+        <Title text="Check your inbox" />
+        <section class="card narrow">
+            <div class="icon-circle" aria-hidden="true">"✉"</div>
+            <h1>"Check your inbox"</h1>
+            <p>
+                "If " <strong>{email}</strong>
+                " can receive mail, a login link is on its way. Click the button or link in the email, then "
+                <strong>"Confirm and log in"</strong> "."
+            </p>
+            <p class="muted">"The link works once and expires in 15 minutes. Nothing there? Check your spam folder, or "
+                <a href="/login">"send a new link"</a> "."
+            </p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    matches!(viewer.await, Ok(Viewer { dev_mode: true, .. }))
+                        .then(|| view! {
+                            <p class="notice">
+                                "Demo mode: the email is in the "
+                                <a href="/dev/mailbox">"dev mailbox"</a>
+                                "."
+                            </p>
+                        })
+                })}
+            </Suspense>
+        </section>
+    }
+}

@@ -1,0 +1,6 @@
+//! One file per page: its component and its thin server functions.
+pub mod confirm;
+pub mod dev_mailbox;
+pub mod home;
+pub mod login;
+pub mod not_found;

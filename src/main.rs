@@ -1,0 +1,36 @@
+//! The server binary: load settings, build the app, serve. Nothing else.
+
+use gatehouse::server::config::Settings;
+use gatehouse::server::startup::Application;
+use gatehouse::server::telemetry;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gatehouse: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let mode = settings.mode;
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "gatehouse could not start");
+            eprintln!("gatehouse: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!(url = %app.public_url(), ?mode, "Gatehouse is running");
+    println!("Gatehouse is running: open {}", app.public_url());
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse: server error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

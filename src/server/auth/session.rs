@@ -1,0 +1,186 @@
+//! Browser sessions: a 256-bit random cookie value whose SHA-256 is the row key in `sessions`.
+//! 30-day sliding expiry, HttpOnly, SameSite=Lax, Secure over https. The id is replaced at every login.
+
+use crate::server::db::Db;
+use crate::server::secrets::{hash_token, random_token};
+use crate::server::time::{now_ms, DAY_MS};
+use crate::shared::error::AppError;
+use axum::http::{header, HeaderMap, HeaderValue};
+use sqlx::AnyConnection;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+pub const COOKIE_NAME: &str = "gh_session";
+pub const SESSION_TTL_MS: i64 = 30 * DAY_MS;
+/// The expiry slides forward at most once a day, so a busy browser does not write on every request.
+const SLIDE_EVERY_MS: i64 = DAY_MS;
+
+/// The session of one request. Cheap to clone; loaded from the database at most once.
+#[derive(Clone)]
+pub struct Session(Arc<Inner>);
+
+struct Inner {
+    db: Db,
+    presented: Option<String>,
+    loaded: OnceCell<Option<i64>>,
+    cookie: Mutex<Option<CookieChange>>,
+    secure: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum CookieChange {
+    Set(String),
+    Clear,
+}
+
+impl Session {
+    pub fn from_headers(db: Db, headers: &HeaderMap, secure: bool) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            presented: cookie_value(headers, COOKIE_NAME),
+            loaded: OnceCell::new(),
+            cookie: Mutex::new(None),
+            secure,
+        }))
+    }
+
+    pub fn has_cookie(&self) -> bool {
+        self.0.presented.is_some()
+    }
+
+    /// The signed-in user's id, if the cookie names a live session.
+    pub async fn user_id(&self) -> Result<Option<i64>, sqlx::Error> {
+        self.0.loaded.get_or_try_init(|| self.load()).await.copied()
+    }
+
+    async fn load(&self) -> Result<Option<i64>, sqlx::Error> {
+        let Some(token) = &self.0.presented else {
+            return Ok(None);
+        };
+        let id_hash = hash_token(token);
+        let row: Option<(i64, i64)> = sqlx::query_as("SELECT user_id, expires_at FROM sessions WHERE id_hash = $1")
+            .bind(&id_hash)
+            .fetch_optional(self.0.db.pool())
+            .await?;
+        let now = now_ms();
+        match row {
+            None => {
+                self.change_cookie(CookieChange::Clear);
+                Ok(None)
+            }
+            Some((_, expires_at)) if expires_at <= now => {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&id_hash).execute(self.0.db.pool()).await?;
+                self.change_cookie(CookieChange::Clear);
+                Ok(None)
+            }
+            Some((user_id, expires_at)) => {
+                if expires_at - now < SESSION_TTL_MS - SLIDE_EVERY_MS {
+                    sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id_hash = $2")
+                        .bind(now + SESSION_TTL_MS)
+                        .bind(&id_hash)
+                        .execute(self.0.db.pool())
+                        .await?;
+                    self.change_cookie(CookieChange::Set(token.clone()));
+                }
+                Ok(Some(user_id))
+            }
+        }
+    }
+
+    /// The hash of the session this request came with, to be replaced at login.
+    pub fn presented_hash(&self) -> Option<String> {
+        self.0.presented.as_deref().map(hash_token)
+    }
+
+    /// After a committed login: send the new session's cookie.
+    pub fn logged_in(&self, new_token: String) {
+        self.change_cookie(CookieChange::Set(new_token));
+    }
+
+    /// Deletes the server-side session and clears the cookie.
+    pub async fn logout(&self) -> Result<(), sqlx::Error> {
+        if let Some(id_hash) = self.presented_hash() {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(self.0.db.pool()).await?;
+        }
+        self.change_cookie(CookieChange::Clear);
+        Ok(())
+    }
+
+    fn change_cookie(&self, change: CookieChange) {
+        if let Ok(mut slot) = self.0.cookie.lock() {
+            *slot = Some(change);
+        }
+    }
+
+    /// The `Set-Cookie` value this request's response must carry, if any.
+    pub fn set_cookie_header(&self) -> Option<HeaderValue> {
+        let change = self.0.cookie.lock().ok()?.clone()?;
+        let secure = if self.0.secure { "; Secure" } else { "" };
+        let value = match change {
+            CookieChange::Set(token) => {
+                format!(
+                    "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                    SESSION_TTL_MS / 1000
+                )
+            }
+            CookieChange::Clear => format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        };
+        HeaderValue::from_str(&value).ok()
+    }
+}
+
+/// Creates a session for `user_id` inside the login transaction, deleting the one it replaces.
+/// Returns the cookie value (the only place the raw id exists).
+pub async fn create_in(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: i64,
+    replaces: Option<&str>,
+) -> Result<String, AppError> {
+    if let Some(old) = replaces {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(old).execute(&mut *conn).await?;
+    }
+    let token = random_token().map_err(|e| crate::server::error::internal("no randomness for a session id", e))?;
+    sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(hash_token(&token))
+        .bind(user_id)
+        .bind(now)
+        .bind(now + SESSION_TTL_MS)
+        .execute(&mut *conn)
+        .await?;
+    Ok(token)
+}
+
+/// Removes sessions past their expiry (run now and then).
+pub async fn delete_expired(db: &Db) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now_ms())
+        .execute(db.pool())
+        .await?
+        .rows_affected())
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty() && v.len() <= 128)
+        .map(|(_, v)| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; gh_session=abc; b=2"));
+        assert_eq!(cookie_value(&h, COOKIE_NAME).as_deref(), Some("abc"));
+        h.insert(header::COOKIE, HeaderValue::from_static("gh_session=; x=y"));
+        assert_eq!(cookie_value(&h, COOKIE_NAME), None);
+    }
+}

@@ -1,0 +1,309 @@
+//! Settings from environment variables and an optional `KEY=VALUE` file, with defaults that run on a fresh
+//! machine. Environment variables win over the file. Secrets are wrapped so `Debug` never prints them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Demo-friendly: dev mailbox allowed, login links logged.
+    Dev,
+    /// Refuses to start with any dev-only feature on.
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A value that must never reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub mode: Mode,
+    pub bind_addr: SocketAddr,
+    /// Where people reach this server; links in emails start with it. `None`: derived from the bound port.
+    pub public_base_url: Option<url::Url>,
+    pub database_url: Secret,
+    pub smtp_url: Option<Secret>,
+    pub mail_from: String,
+    /// Keep sent mail in memory and show it at `/dev/mailbox` (dev mode only).
+    pub dev_mailbox: bool,
+    pub login_links_per_email_per_hour: u32,
+    pub login_links_per_ip_per_hour: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a reverse proxy you run).
+    pub trust_forwarded_for: bool,
+    pub log_format: LogFormat,
+    /// Folder with the built site (`pkg/`, assets); cargo-leptos sets `LEPTOS_SITE_ROOT`.
+    pub site_root: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+    #[error("production mode refuses to start: {0}")]
+    UnsafeForProduction(String),
+    #[error("cannot read config file {path}: {problem}")]
+    File { path: String, problem: String },
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gatehouse.db";
+
+impl Settings {
+    /// Reads `GATEHOUSE_CONFIG` (or `./gatehouse.env` when present), then the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut values = HashMap::new();
+        let explicit = std::env::var("GATEHOUSE_CONFIG").ok();
+        let path = explicit.clone().unwrap_or_else(|| "gatehouse.env".to_string());
+        if explicit.is_some() || Path::new(&path).exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::File { path: path.clone(), problem: e.to_string() })?;
+            values.extend(parse_env_file(&text).map_err(|problem| ConfigError::File { path, problem })?);
+        }
+        values.extend(std::env::vars());
+        Self::from_values(&values)
+    }
+
+    /// Builds settings from a key/value map (the environment, in production).
+    pub fn from_values(values: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| values.get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mode = match get("GATEHOUSE_MODE").as_deref() {
+            None | Some("dev") | Some("development") => Mode::Dev,
+            Some("production") | Some("prod") => Mode::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "GATEHOUSE_MODE",
+                    problem: format!("expected dev or production, got {other:?}"),
+                })
+            }
+        };
+        let bind_addr = parse_or("GATEHOUSE_ADDR", get("GATEHOUSE_ADDR"), "127.0.0.1:3000".parse().ok())?;
+        let public_base_url = match get("PUBLIC_BASE_URL") {
+            None => None,
+            Some(raw) => Some(parse_base_url(&raw)?),
+        };
+        let smtp_url = get("SMTP_URL").map(Secret::new);
+        let dev_mailbox = match get("GATEHOUSE_DEV_MAILBOX") {
+            Some(v) => parse_bool("GATEHOUSE_DEV_MAILBOX", &v)?,
+            None => mode == Mode::Dev && smtp_url.is_none(),
+        };
+        let settings = Self {
+            mode,
+            bind_addr,
+            public_base_url,
+            database_url: Secret::new(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
+            smtp_url,
+            mail_from: get("MAIL_FROM").unwrap_or_else(|| "Gatehouse <no-reply@gatehouse.localhost>".to_string()),
+            dev_mailbox,
+            login_links_per_email_per_hour: parse_or(
+                "LOGIN_LINKS_PER_EMAIL_PER_HOUR",
+                get("LOGIN_LINKS_PER_EMAIL_PER_HOUR"),
+                Some(5),
+            )?,
+            login_links_per_ip_per_hour: parse_or(
+                "LOGIN_LINKS_PER_IP_PER_HOUR",
+                get("LOGIN_LINKS_PER_IP_PER_HOUR"),
+                Some(30),
+            )?,
+            trust_forwarded_for: match get("TRUST_FORWARDED_FOR") {
+                Some(v) => parse_bool("TRUST_FORWARDED_FOR", &v)?,
+                None => false,
+            },
+            log_format: match get("LOG_FORMAT").as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        key: "LOG_FORMAT",
+                        problem: format!("expected text or json, got {other:?}"),
+                    })
+                }
+            },
+            site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_string()),
+        };
+        settings.check_mode()?;
+        Ok(settings)
+    }
+
+    fn check_mode(&self) -> Result<(), ConfigError> {
+        if self.mode == Mode::Dev {
+            return Ok(());
+        }
+        if self.dev_mailbox {
+            return Err(ConfigError::UnsafeForProduction("the dev mailbox is on (unset GATEHOUSE_DEV_MAILBOX)".into()));
+        }
+        if self.smtp_url.is_none() {
+            return Err(ConfigError::UnsafeForProduction(
+                "SMTP_URL is not set, so login emails could not be sent".into(),
+            ));
+        }
+        if self.public_base_url.is_none() {
+            return Err(ConfigError::UnsafeForProduction(
+                "PUBLIC_BASE_URL is not set, so login links would be wrong".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_dev(&self) -> bool {
+        self.mode == Mode::Dev
+    }
+
+    /// Cookies get `Secure` when people reach us over https.
+    pub fn cookies_secure(&self) -> bool {
+        self.public_base_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+}
+
+fn parse_base_url(raw: &str) -> Result<url::Url, ConfigError> {
+    let invalid = |problem: String| ConfigError::Invalid { key: "PUBLIC_BASE_URL", problem };
+    let url = url::Url::parse(raw).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("expected an http(s) URL such as https://gatehouse.example.com".into()));
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err(invalid("give the origin only, without a path or query".into()));
+    }
+    Ok(url)
+}
+
+fn parse_or<T: std::str::FromStr>(key: &'static str, raw: Option<String>, default: Option<T>) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match (raw, default) {
+        (Some(v), _) => v.parse().map_err(|e: T::Err| ConfigError::Invalid { key, problem: format!("{v:?}: {e}") }),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(ConfigError::Invalid { key, problem: "missing".into() }),
+    }
+}
+
+fn parse_bool(key: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid { key, problem: format!("expected true or false, got {raw:?}") }),
+    }
+}
+
+/// `KEY=VALUE` lines; `#` comments and blank lines ignored; values may be quoted.
+pub fn parse_env_file(text: &str) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let (key, value) = line.split_once('=').ok_or_else(|| format!("line {}: expected KEY=VALUE", n + 1))?;
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        out.insert(key.trim().to_string(), value.to_string());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_values(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn defaults_run_on_a_fresh_machine_in_dev_mode_with_the_dev_mailbox() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.mode, Mode::Dev);
+        assert!(s.dev_mailbox);
+        assert_eq!(s.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(s.bind_addr.to_string(), "127.0.0.1:3000");
+        assert!(!s.cookies_secure());
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://gh:hunter2@db/gh"),
+            ("SMTP_URL", "smtp://mailer:s3cret@mail.example.com:587?tls=required"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("redacted"));
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_smtp() {
+        let err =
+            settings(&[("GATEHOUSE_MODE", "production"), ("PUBLIC_BASE_URL", "https://gh.example.com")]).unwrap_err();
+        assert!(matches!(err, ConfigError::UnsafeForProduction(_)), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_to_start_with_the_dev_mailbox_on() {
+        let err = settings(&[
+            ("GATEHOUSE_MODE", "production"),
+            ("PUBLIC_BASE_URL", "https://gh.example.com"),
+            ("SMTP_URL", "smtp://localhost:25"),
+            ("GATEHOUSE_DEV_MAILBOX", "true"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("dev mailbox"), "{err}");
+    }
+
+    #[test]
+    fn production_with_smtp_and_a_public_url_starts_with_secure_cookies() {
+        let s = settings(&[
+            ("GATEHOUSE_MODE", "production"),
+            ("PUBLIC_BASE_URL", "https://gh.example.com"),
+            ("SMTP_URL", "smtp://localhost:25"),
+        ])
+        .unwrap();
+        assert!(!s.dev_mailbox);
+        assert!(s.cookies_secure());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert!(settings(&[("GATEHOUSE_MODE", "staging")]).unwrap_err().to_string().contains("GATEHOUSE_MODE"));
+        assert!(settings(&[("PUBLIC_BASE_URL", "ftp://x")]).unwrap_err().to_string().contains("PUBLIC_BASE_URL"));
+        assert!(settings(&[("PUBLIC_BASE_URL", "https://x.com/app")]).is_err());
+        assert!(settings(&[("GATEHOUSE_ADDR", "nowhere")]).unwrap_err().to_string().contains("GATEHOUSE_ADDR"));
+    }
+
+    #[test]
+    fn env_files_allow_comments_quotes_and_export() {
+        let m = parse_env_file("# c\n\nexport A=1\nB = \"two words\"\nC='x'\n").unwrap();
+        assert_eq!(m["A"], "1");
+        assert_eq!(m["B"], "two words");
+        assert_eq!(m["C"], "x");
+        assert!(parse_env_file("nonsense").is_err());
+    }
+}

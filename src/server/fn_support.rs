@@ -1,0 +1,63 @@
+//! Helpers for server functions: reach the state and session of the current request, and answer errors
+//! with their HTTP status.
+
+use crate::server::auth::session::Session;
+use crate::server::auth::users::{self, User};
+use crate::server::http::client_ip;
+use crate::server::state::AppState;
+use crate::shared::error::AppError;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+pub fn state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| crate::server::error::internal("server function", "AppState missing"))
+}
+
+fn parts() -> Result<Parts, AppError> {
+    use_context::<Parts>().ok_or_else(|| crate::server::error::internal("server function", "request parts missing"))
+}
+
+pub fn session() -> Result<Session, AppError> {
+    parts()?
+        .extensions
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| crate::server::error::internal("server function", "session layer missing"))
+}
+
+/// The signed-in user, if any.
+pub async fn current_user(state: &AppState) -> Result<Option<User>, AppError> {
+    match session()?.user_id().await? {
+        Some(id) => Ok(users::find(&state.db, id).await?),
+        None => Ok(None),
+    }
+}
+
+pub fn client_ip_of_request(state: &AppState) -> Result<String, AppError> {
+    let parts = parts()?;
+    Ok(client_ip::from_parts(&parts, state.settings.trust_forwarded_for))
+}
+
+/// Sets the response status (and `Retry-After`) from the error, then returns the result unchanged.
+pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let (Err(e), Some(options)) = (&result, use_context::<ResponseOptions>()) {
+        options.set_status(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        if let AppError::RateLimited { retry_after_secs, .. } = e {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                options.insert_header(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+    }
+    result
+}
+
+/// True for a browser's plain form submission (no JavaScript), which wants a redirect, not data.
+pub fn is_plain_form_post() -> bool {
+    use_context::<Parts>()
+        .and_then(|p| {
+            p.headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))
+        })
+        .unwrap_or(false)
+}

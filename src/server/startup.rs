@@ -1,0 +1,160 @@
+//! Builds the application (database, migrations, mailer, router) and serves it until SIGTERM or ctrl-c,
+//! letting in-flight requests finish.
+
+use crate::app::{shell, App};
+use crate::server::config::Settings;
+use crate::server::db::{Db, DbSetupError};
+use crate::server::http::{dev_mail_view, health, origin_guard, request_id::MakeId, session_layer};
+use crate::server::mail::{MailError, Mailer};
+use crate::server::state::AppState;
+use crate::server::telemetry;
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] DbSetupError),
+    #[error("mail: {0}")]
+    Mail(#[from] MailError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = Db::connect(settings.database_url.expose()).await?;
+        db.migrate().await?;
+        let mailer = Mailer::from_settings(&settings)?;
+        let listener = TcpListener::bind(settings.bind_addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr: settings.bind_addr, source })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.bind_addr, source })?;
+        let public_base_url: Arc<str> = match &settings.public_base_url {
+            Some(url) => url.as_str().trim_end_matches('/').into(),
+            None => format!("http://{local}").into(),
+        };
+        let leptos = LeptosOptions::builder()
+            .output_name("gatehouse")
+            .site_root(settings.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(local)
+            .build();
+        let state = AppState { settings: Arc::new(settings), db, mailer: Arc::new(mailer), leptos, public_base_url };
+        let router = router(state.clone());
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.public_base_url
+    }
+
+    /// Serves until SIGTERM or ctrl-c.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` resolves, then finishes in-flight requests and closes the database.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Self { listener, router, state } = self;
+        let sweeper = tokio::spawn(sweep_expired_sessions(state.db.clone()));
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop)
+            .await;
+        sweeper.abort();
+        tracing::info!("stopped accepting requests; closing the database");
+        state.db.close().await;
+        served
+    }
+}
+
+/// The app's routes never change, so they are listed once per process (listing renders the app).
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+fn router(state: AppState) -> Router {
+    let routes = route_list();
+    let context_state = state.clone();
+    let provide_state = move || provide_context(context_state.clone());
+    let leptos_options = state.leptos.clone();
+    let mut router: Router<AppState> = Router::new().route("/healthz", get(health::healthz));
+    if state.settings.is_dev() {
+        router = router.route("/dev/mailbox/{id}", get(dev_mail_view::show));
+    }
+    router
+        .leptos_routes_with_context(&state, routes, provide_state.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_state, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session_layer::attach))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), origin_guard::guard))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeId::default()))
+        .with_state(state)
+}
+
+async fn sweep_expired_sessions(db: Db) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::server::auth::session::delete_expired(&db).await {
+            tracing::warn!(error = %e, "expired-session sweep failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,173 @@
+//! Test support: `spawn_app()` starts Gatehouse on port 0 with a fresh database (SQLite file, or a new
+//! PostgreSQL database when `TEST_DATABASE=postgres`), and helpers that act like a browser.
+#![allow(dead_code)]
+
+use gatehouse::server::config::Settings;
+use gatehouse::server::startup::Application;
+use gatehouse::server::state::AppState;
+use reqwest::header::{HeaderMap, ORIGIN, SET_COOKIE};
+use reqwest::{redirect, Client, Response};
+use sqlx::{Connection, Executor};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    pub client: Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the app with extra settings (`KEY`, `VALUE`) on top of the test defaults.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let mut values: HashMap<String, String> = HashMap::new();
+    values.insert("GATEHOUSE_ADDR".into(), "127.0.0.1:0".into());
+    values.insert("DATABASE_URL".into(), fresh_database_url().await);
+    for (k, v) in extra {
+        values.insert(k.to_string(), v.to_string());
+    }
+    let settings = Settings::from_values(&values).expect("test settings");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (started, ready) = oneshot::channel();
+    // Every app of this test binary runs on one shared runtime, as in production: the test's own runtime
+    // ends with the test, and work the app had handed to it must not die with it.
+    server_runtime().spawn(async move {
+        let app = Application::build(settings).await.expect("app builds");
+        let _ = started.send((app.port(), app.state().clone()));
+        let _ = app
+            .run_until(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let (port, state) = ready.await.expect("app started");
+    let address = format!("http://127.0.0.1:{port}");
+    let client = Client::builder()
+        .redirect(redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client");
+    TestApp { address, state, client, stop: Some(stop) }
+}
+
+fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("server runtime")
+    })
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("randomness");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A new, empty database for one test.
+pub async fn fresh_database_url() -> String {
+    match std::env::var("TEST_DATABASE").as_deref() {
+        Ok("postgres") => {
+            let admin = std::env::var("TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+            sqlx::any::install_default_drivers();
+            let name = format!("gatehouse_test_{}", random_suffix());
+            let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to PostgreSQL");
+            conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+            format!("{base}/{name}")
+        }
+        Ok("sqlite") | Err(_) => {
+            let dir = std::env::temp_dir().join("gatehouse-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!("sqlite://{}/{}.db", dir.display(), random_suffix())
+        }
+        Ok(other) => panic!("TEST_DATABASE must be sqlite or postgres, not {other}"),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A same-origin form POST, as the site's own pages send it.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url(path)).header(ORIGIN, &self.address).form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", format!("gh_session={c}"));
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn request_login(&self, email: &str, next: &str) -> Response {
+        self.post_form("/api/request_login", &[("email", email), ("next", next)], None).await
+    }
+
+    /// The newest mail in the dev mailbox, if any.
+    pub fn last_mail(&self) -> Option<gatehouse::server::mail::OutgoingEmail> {
+        self.state.mailer.dev_mailbox()?.list().first().map(|m| m.email.clone())
+    }
+
+    pub fn mail_count(&self) -> usize {
+        self.state.mailer.dev_mailbox().map(|m| m.list().len()).unwrap_or(0)
+    }
+
+    /// The token from the newest login email.
+    pub fn last_token(&self) -> String {
+        token_in(&self.last_mail().expect("a login email").text).expect("a token in the email")
+    }
+
+    /// Requests a link and confirms it; returns the session cookie value.
+    pub async fn log_in(&self, email: &str) -> String {
+        assert_eq!(self.request_login(email, "/").await.status(), 200);
+        let res = self.post_form("/api/confirm_login", &[("token", &self.last_token())], None).await;
+        assert_eq!(res.status(), 200, "confirm failed: {:?}", res.text().await);
+        session_cookie(res.headers()).expect("a session cookie")
+    }
+
+    /// The email shown as signed in for this cookie, if any.
+    pub async fn signed_in_email(&self, cookie: Option<&str>) -> Option<String> {
+        let res = self.post_form("/api/viewer", &[], cookie).await;
+        assert_eq!(res.status(), 200);
+        let v: serde_json::Value = res.json().await.expect("viewer json");
+        v["user"]["email"].as_str().map(str::to_string)
+    }
+}
+
+/// Finds `/auth/confirm?token=…` in a message body and returns the token.
+pub fn token_in(body: &str) -> Option<String> {
+    let start = body.find("/auth/confirm?token=")? + "/auth/confirm?token=".len();
+    let token: String =
+        body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    (!token.is_empty()).then_some(token)
+}
+
+/// The raw `Set-Cookie` line for the session cookie.
+pub fn session_set_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("gh_session="))
+        .map(str::to_string)
+}
+
+/// The session cookie's value, when the response sets a non-empty one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    let line = session_set_cookie(headers)?;
+    let value = line.trim_start_matches("gh_session=").split(';').next()?.to_string();
+    (!value.is_empty()).then_some(value)
+}

@@ -1,0 +1,87 @@
+//! Health, modes, the dev mailbox, unknown pages and request ids.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn healthz_reports_a_reachable_database() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+}
+
+#[tokio::test]
+async fn healthz_reports_an_unreachable_database_with_503() {
+    let app = spawn_app().await;
+    app.state.db.close().await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["database"], "unreachable");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let a = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let b = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let id = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_ne!(id(&a), id(&b));
+}
+
+#[tokio::test]
+async fn the_dev_mailbox_lists_sent_mail_and_opens_each_message() {
+    let app = spawn_app().await;
+    app.request_login("mailbox@example.com", "/").await;
+    let page = app.client.get(app.url("/dev/mailbox")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("mailbox@example.com") && html.contains("Your Gatehouse login link"), "{html}");
+    let id = app.state.mailer.dev_mailbox().unwrap().list()[0].id;
+    let message = app.client.get(app.url(&format!("/dev/mailbox/{id}"))).send().await.unwrap();
+    assert_eq!(message.status(), 200);
+    assert!(message.text().await.unwrap().contains("/auth/confirm?token="));
+}
+
+#[tokio::test]
+async fn production_mode_has_no_dev_mailbox() {
+    let app = spawn_app_with(&[
+        ("GATEHOUSE_MODE", "production"),
+        ("PUBLIC_BASE_URL", "https://gatehouse.example.com"),
+        ("SMTP_URL", "smtp://127.0.0.1:9"),
+    ])
+    .await;
+    assert!(app.state.mailer.dev_mailbox().is_none());
+    assert_eq!(app.client.get(app.url("/dev/mailbox")).send().await.unwrap().status(), 404);
+    assert_eq!(app.client.get(app.url("/dev/mailbox/1")).send().await.unwrap().status(), 404);
+    let html = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("Demo mode"));
+}
+
+#[tokio::test]
+async fn dev_mode_says_so_on_every_page() {
+    let app = spawn_app().await;
+    let html = app.client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Demo mode") && html.contains("/dev/mailbox"));
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_404_with_the_page_shell() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Page not found") && html.contains("Gatehouse"));
+}
+
+#[tokio::test]
+async fn a_failing_mail_server_gives_a_clear_503() {
+    let app = spawn_app_with(&[("SMTP_URL", "smtp://127.0.0.1:9")]).await;
+    let res = app.request_login("nobody@example.com", "/").await;
+    assert_eq!(res.status(), 503);
+    assert!(res.text().await.unwrap().contains("could not send the email"));
+}
