@@ -301,3 +301,23 @@ async fn the_signed_in_email_appears_in_the_page_header() {
     let anonymous = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(!anonymous.contains("Log out") && anonymous.contains("Log in"));
 }
+
+#[tokio::test]
+async fn a_form_posted_before_hydration_comes_back_with_the_message_beside_the_field() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/api/request_login"))
+        .header("origin", &app.address)
+        .header("accept", "text/html")
+        .form(&[("email", "nope"), ("next", "/i")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/login?email=nope&next=%2Fi&error="), "{location}");
+    let page = app.client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("An email address needs an @"), "{page}");
+    assert_eq!(app.mail_count(), 0);
+}

@@ -12,31 +12,45 @@ use leptos_router::hooks::use_query_map;
 #[server(endpoint = "request_login")]
 pub async fn request_login(email: String, next: String) -> Result<(), AppError> {
     use crate::server::auth::magic_link::{self, LinkRequest, SendLimits};
-    use crate::server::fn_support::{answer, client_ip_of_request, state};
+    use crate::server::fn_support::{answer, client_ip_of_request, is_plain_form_post, state};
     use crate::shared::email::Email;
-    answer(
-        async {
-            let state = state()?;
-            let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;
-            let client_ip = client_ip_of_request(&state)?;
-            let limits = SendLimits {
-                per_email: state.settings.login_links_per_email_per_hour,
-                per_ip: state.settings.login_links_per_ip_per_hour,
-            };
-            let request = LinkRequest {
-                email: &email,
-                next: &next,
-                client_ip: &client_ip,
-                public_base_url: &state.public_base_url,
-                log_link: state.settings.is_dev(),
-            };
-            magic_link::request_link(&state.db, &state.mailer, limits, request).await?;
-            let to: String = url::form_urlencoded::byte_serialize(email.as_typed().as_bytes()).collect();
-            leptos_axum::redirect(&format!("/login/sent?email={to}"));
-            Ok::<_, AppError>(())
+    let typed = email.clone();
+    let back_to = next.clone();
+    let result = async {
+        let state = state()?;
+        let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;
+        let client_ip = client_ip_of_request(&state)?;
+        let limits = SendLimits {
+            per_email: state.settings.login_links_per_email_per_hour,
+            per_ip: state.settings.login_links_per_ip_per_hour,
+        };
+        let request = LinkRequest {
+            email: &email,
+            next: &next,
+            client_ip: &client_ip,
+            public_base_url: &state.public_base_url,
+            log_link: state.settings.is_dev(),
+        };
+        magic_link::request_link(&state.db, &state.mailer, limits, request).await?;
+        let to: String = url::form_urlencoded::byte_serialize(email.as_typed().as_bytes()).collect();
+        leptos_axum::redirect(&format!("/login/sent?email={to}"));
+        Ok::<_, AppError>(())
+    }
+    .await;
+    match result {
+        // A browser that has not run the WebAssembly yet posted the form itself: show the form again with
+        // the message beside the field.
+        Err(e) if is_plain_form_post() => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("email", &typed)
+                .append_pair("next", &back_to)
+                .append_pair("error", &e.to_string())
+                .finish();
+            leptos_axum::redirect(&format!("/login?{query}"));
+            Ok(())
         }
-        .await,
-    )
+        other => answer(other),
+    }
 }
 
 #[component]
@@ -44,7 +58,12 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let action = ServerAction::<RequestLogin>::new();
-    let error = move || action.value().get().and_then(|r| r.err());
+    let typed = move || query.read().get("email").unwrap_or_default();
+    let error = move || match action.value().get() {
+        Some(result) => result.err(),
+        // Set when the form was posted before the page hydrated (see `request_login`).
+        None => query.read().get("error").map(|message| AppError::invalid("email", message)),
+    };
     let email_error = move || error().and_then(|e| e.for_field("email"));
     let form_error = move || error().filter(|e| e.for_field("email").is_none()).map(|e| e.to_string());
     view! {
@@ -62,6 +81,7 @@ pub fn LoginPage() -> impl IntoView {
                     name="email"
                     autocomplete="email"
                     placeholder="you@example.com"
+                    prop:value=typed
                     required
                     aria-invalid=move || email_error().is_some().to_string()
                     aria-describedby="email-error"
