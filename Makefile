@@ -13,3 +13,4 @@ fmt:
 
 lint:
 	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/gatehouse/target} cargo clippy --features ssr --all-targets -- -D warnings
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/gatehouse/target} cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings

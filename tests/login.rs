@@ -321,3 +321,24 @@ async fn a_form_posted_before_hydration_comes_back_with_the_message_beside_the_f
     assert!(page.contains("An email address needs an @"), "{page}");
     assert_eq!(app.mail_count(), 0);
 }
+
+#[tokio::test]
+async fn an_active_session_slides_forward_and_an_expired_one_is_refused() {
+    use gatehouse::server::time::{now_ms, DAY_MS};
+    let app = spawn_app().await;
+    let cookie = app.log_in("slide@example.com").await;
+    let set_expiry = |at: i64| {
+        let pool = app.state.db.pool().clone();
+        async move { sqlx::query("UPDATE sessions SET expires_at = $1").bind(at).execute(&pool).await.unwrap() }
+    };
+
+    set_expiry(now_ms() + 10 * DAY_MS).await;
+    let res = app.client.get(app.url("/")).header("cookie", format!("gh_session={cookie}")).send().await.unwrap();
+    assert_eq!(session_cookie(res.headers()).as_deref(), Some(cookie.as_str()), "the cookie is sent again");
+    let expires: i64 =
+        sqlx::query_scalar("SELECT expires_at FROM sessions").fetch_one(app.state.db.pool()).await.unwrap();
+    assert!(expires > now_ms() + 29 * DAY_MS, "the server-side expiry moved 30 days ahead");
+
+    set_expiry(now_ms() - 1).await;
+    assert_eq!(app.signed_in_email(Some(&cookie)).await, None);
+}

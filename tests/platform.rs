@@ -85,3 +85,33 @@ async fn a_failing_mail_server_gives_a_clear_503() {
     assert_eq!(res.status(), 503);
     assert!(res.text().await.unwrap().contains("could not send the email"));
 }
+
+#[tokio::test]
+async fn sqlite_databases_run_in_wal_mode() {
+    let app = spawn_app().await;
+    if app.state.db.backend() != gatehouse::server::db::Backend::Sqlite {
+        return; // a PostgreSQL run: nothing to check here
+    }
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(app.state.db.pool()).await.unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish_then_refuses_new_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut app = spawn_app().await;
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    app.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    conn.write_all(b"Connection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "the listener is closed");
+}

@@ -99,6 +99,13 @@ pub async fn fresh_database_url() -> String {
 }
 
 impl TestApp {
+    /// Asks the server to shut down gracefully (as SIGTERM does).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
