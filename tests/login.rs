@@ -342,3 +342,10 @@ async fn an_active_session_slides_forward_and_an_expired_one_is_refused() {
     set_expiry(now_ms() - 1).await;
     assert_eq!(app.signed_in_email(Some(&cookie)).await, None);
 }
+
+#[tokio::test]
+async fn the_login_page_carries_next_in_its_server_rendered_form() {
+    let app = spawn_app().await;
+    let html = app.client.get(app.url("/login?next=%2Fi%2FABC")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"name="next" value="/i/ABC""#), "{html}");
+}

@@ -81,7 +81,7 @@ pub fn LoginPage() -> impl IntoView {
                     name="email"
                     autocomplete="email"
                     placeholder="you@example.com"
-                    prop:value=typed
+                    value=typed
                     required
                     aria-invalid=move || email_error().is_some().to_string()
                     aria-describedby="email-error"
@@ -89,7 +89,7 @@ pub fn LoginPage() -> impl IntoView {
                 <p id="email-error" class="field-error" role="alert">
                     {email_error}
                 </p>
-                <input type="hidden" name="next" prop:value=next />
+                <input type="hidden" name="next" value=next />
                 <button type="submit" class="btn primary wide" disabled=move || action.pending().get()>
                     {move || if action.pending().get() { "Sending…" } else { "Continue" }}
                 </button>
