@@ -20,13 +20,6 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
     Ok(row.map(|(id, email, created_at, last_login_at)| User { id, email, created_at, last_login_at }))
 }
 
-pub async fn find_by_normalized_email(db: &Db, normalized: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM users WHERE email_normalized = $1")
-        .bind(normalized)
-        .fetch_optional(db.pool())
-        .await
-}
-
 /// Creates the account on first login, or records the login. Returns the id and whether it is new.
 pub async fn upsert_on_login(
     conn: &mut AnyConnection,
