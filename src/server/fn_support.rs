@@ -53,8 +53,25 @@ pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     result
 }
 
+/// Like [`answer`], but a browser's plain form submission (posted before the page hydrated) is redirected to
+/// the page `back_to` names for the error, where the error is explained, instead of receiving error data.
+pub fn answer_form(
+    result: Result<(), AppError>,
+    back_to: impl FnOnce(&AppError) -> Option<String>,
+) -> Result<(), AppError> {
+    if let Err(e) = &result {
+        if is_plain_form_post() {
+            if let Some(path) = back_to(e) {
+                leptos_axum::redirect(&path);
+                return Ok(());
+            }
+        }
+    }
+    answer(result)
+}
+
 /// True for a browser's plain form submission (no JavaScript), which wants a redirect, not data.
-pub fn is_plain_form_post() -> bool {
+fn is_plain_form_post() -> bool {
     use_context::<Parts>()
         .and_then(|p| {
             p.headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))

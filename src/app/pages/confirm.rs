@@ -18,7 +18,7 @@ pub async fn inspect_login_link(token: String) -> Result<LoginLinkView, AppError
 #[server(endpoint = "confirm_login")]
 pub async fn confirm_login(token: String) -> Result<(), AppError> {
     use crate::server::auth::magic_link;
-    use crate::server::fn_support::{answer, is_plain_form_post, session, state};
+    use crate::server::fn_support::{answer_form, session, state};
     let result = async {
         let state = state()?;
         let session = session()?;
@@ -28,15 +28,13 @@ pub async fn confirm_login(token: String) -> Result<(), AppError> {
         Ok::<_, AppError>(())
     }
     .await;
-    match result {
-        // A browser without JS: back to the confirm page, which explains what is wrong with the link.
-        Err(AppError::Gone(_)) if is_plain_form_post() => {
+    // A browser without JS goes back to the confirm page, which explains what is wrong with the link.
+    answer_form(result, |e| {
+        matches!(e, AppError::Gone(_)).then(|| {
             let token: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
-            leptos_axum::redirect(&format!("/auth/confirm?token={token}"));
-            Ok(())
-        }
-        other => answer(other),
-    }
+            format!("/auth/confirm?token={token}")
+        })
+    })
 }
 
 #[component]

@@ -12,7 +12,7 @@ use leptos_router::hooks::use_query_map;
 #[server(endpoint = "request_login")]
 pub async fn request_login(email: String, next: String) -> Result<(), AppError> {
     use crate::server::auth::magic_link::{self, LinkRequest, SendLimits};
-    use crate::server::fn_support::{answer, client_ip_of_request, is_plain_form_post, state};
+    use crate::server::fn_support::{answer_form, client_ip_of_request, state};
     use crate::shared::email::Email;
     let typed = email.clone();
     let back_to = next.clone();
@@ -37,20 +37,15 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
         Ok::<_, AppError>(())
     }
     .await;
-    match result {
-        // A browser that has not run the WebAssembly yet posted the form itself: show the form again with
-        // the message beside the field.
-        Err(e) if is_plain_form_post() => {
-            let query: String = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("email", &typed)
-                .append_pair("next", &back_to)
-                .append_pair("error", &e.to_string())
-                .finish();
-            leptos_axum::redirect(&format!("/login?{query}"));
-            Ok(())
-        }
-        other => answer(other),
-    }
+    // Before hydration the browser posts the form itself: show the form again with the message beside the field.
+    answer_form(result, |e| {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("email", &typed)
+            .append_pair("next", &back_to)
+            .append_pair("error", &e.to_string())
+            .finish();
+        Some(format!("/login?{query}"))
+    })
 }
 
 #[component]
