@@ -34,7 +34,8 @@ for _ in $(seq 1 50); do
   curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-(cd end2end && BASE_URL="http://127.0.0.1:$PORT" node --test --test-concurrency=1 tests/) 2>&1 | tee "$LOGDIR/e2e.log" || status=1
+(cd end2end && BASE_URL="http://127.0.0.1:$PORT" GATEHOUSE_BIN="$CARGO_TARGET_DIR/debug/gatehouse" \
+  E2E_DATABASE_URL="sqlite://$E2E_DIR/e2e.db" node --test --test-concurrency=1 tests/) 2>&1 | tee "$LOGDIR/e2e.log" || status=1
 kill "$SERVER_PID" 2>/dev/null || true
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""

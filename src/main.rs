@@ -1,5 +1,6 @@
-//! The server binary: load settings, build the app, serve. Nothing else.
+//! The server binary: load settings, then serve (or run an operator command). Nothing else.
 
+use gatehouse::server::cli;
 use gatehouse::server::config::Settings;
 use gatehouse::server::startup::Application;
 use gatehouse::server::telemetry;
@@ -14,6 +15,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if cli::is_command(&args) {
+        return cli::run(args, settings).await;
+    }
     telemetry::init(settings.log_format);
     let mode = settings.mode;
     let app = match Application::build(settings).await {

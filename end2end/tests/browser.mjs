@@ -1,6 +1,7 @@
 // Shared set-up for the browser tests: Debian's Chromium through playwright-core, screenshots in ./screenshots.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 
 export const BASE_URL = process.env.BASE_URL || 'http://127.0.0.1:3000';
 export const SHOTS = new URL('../screenshots/', import.meta.url).pathname;
@@ -29,4 +30,31 @@ export async function shot(page, name) {
 /// A unique address per run, so reruns against the same server never collide.
 export function uniqueEmail(prefix) {
   return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/// Logs in through /login, the dev mailbox and the confirm page, without screenshots; ends on `next`.
+export async function logIn(page, email, next = '/') {
+  await open(page, '/login?next=' + encodeURIComponent(next));
+  await page.fill('#email', email);
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/login/sent**');
+  await open(page, '/dev/mailbox');
+  const item = page.locator('.mail-item', { hasText: email }).first();
+  await item.locator('a', { hasText: 'Open email' }).click();
+  await page.waitForURL('**/dev/mailbox/*');
+  await page.click('a:has-text("Log in to Gatehouse") >> nth=0');
+  await page.waitForURL('**/auth/confirm?token=*');
+  await page.waitForLoadState('networkidle');
+  await page.click('button:has-text("Confirm and log in")');
+  await page.waitForURL(BASE_URL + next);
+  await page.waitForLoadState('networkidle');
+}
+
+/// Runs an operator command (`gatehouse admin ...`) against the server's database.
+export function gatehouse(...args) {
+  const bin = process.env.GATEHOUSE_BIN;
+  if (!bin) throw new Error('GATEHOUSE_BIN is not set (run the browser tests through `make test`)');
+  const out = spawnSync(bin, args, { env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL }, encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`gatehouse ${args.join(' ')} failed: ${out.stderr}${out.stdout}`);
+  return out.stdout;
 }

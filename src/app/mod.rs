@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
+use pages::billing::{balance::BalancePage, bills::BillsPage, packages::PackagesPage, topup::TopupPage};
 use pages::{confirm::ConfirmPage, dev_mailbox::DevMailboxPage, home::HomePage, login::LoginPage};
 use pages::{login::LoginSentPage, not_found::NotFound};
 
@@ -45,6 +46,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login/sent") view=LoginSentPage ssr=SsrMode::Async />
                     <Route path=path!("/auth/confirm") view=ConfirmPage ssr=SsrMode::Async />
                     <Route path=path!("/dev/mailbox") view=DevMailboxPage ssr=SsrMode::Async />
+                    <Route path=path!("/billing") view=BalancePage ssr=SsrMode::Async />
+                    <Route path=path!("/billing/balance") view=BalancePage ssr=SsrMode::Async />
+                    <Route path=path!("/billing/topup") view=TopupPage ssr=SsrMode::Async />
+                    <Route path=path!("/billing/packages") view=PackagesPage ssr=SsrMode::Async />
+                    <Route path=path!("/billing/bills") view=BillsPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -1,6 +1,10 @@
 //! Settings from environment variables and an optional `KEY=VALUE` file, with defaults that run on a fresh
 //! machine. Environment variables win over the file. Secrets are wrapped so `Debug` never prints them.
 
+use crate::server::domain::money::Money;
+use crate::server::domain::pricing::{ChannelMultipliers, DEFAULT_CHANNEL_MULTIPLIERS};
+use crate::server::domain::tiers::{TierTable, DEFAULT_TIERS};
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -57,6 +61,36 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Folder with the built site (`pkg/`, assets); cargo-leptos sets `LEPTOS_SITE_ROOT`.
     pub site_root: String,
+    pub money: MoneySettings,
+}
+
+/// Everything about money an operator can set.
+#[derive(Clone, Debug)]
+pub struct MoneySettings {
+    /// Balance a new account starts with (`WELCOME_BALANCE`, USD).
+    pub welcome_balance: Money,
+    /// An edited copy of `config/prices.conf` (`PRICE_TABLE`); `None`: the shipped table.
+    pub price_table_path: Option<String>,
+    pub channel_multipliers: ChannelMultipliers,
+    /// The currency people pay top-ups in (`TOPUP_CURRENCY`, ISO code, upper case).
+    pub topup_currency: String,
+    /// USD credited per unit of the top-up currency (`USD_PER_TOPUP_UNIT`).
+    pub usd_per_topup_unit: Decimal,
+    /// The amounts offered on the top-up page, whole currency units (`TOPUP_OPTIONS`).
+    pub topup_options: Vec<i64>,
+    /// Rate-limit tiers by paid top-ups in the top-up currency (`RATE_TIERS`).
+    pub tiers: TierTable,
+    pub stripe: Option<StripeSettings>,
+    /// Dev mode's labelled test payments, signed locally and sent through the webhook path.
+    pub test_payments: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct StripeSettings {
+    pub secret_key: Secret,
+    pub webhook_secret: Secret,
+    /// `STRIPE_API_BASE`, normally https://api.stripe.com.
+    pub api_base: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -142,6 +176,7 @@ impl Settings {
                 }
             },
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_string()),
+            money: money_settings(&get, mode)?,
         };
         settings.check_mode()?;
         Ok(settings)
@@ -164,6 +199,9 @@ impl Settings {
                 "PUBLIC_BASE_URL is not set, so login links would be wrong".into(),
             ));
         }
+        if self.money.test_payments {
+            return Err(ConfigError::UnsafeForProduction("test payments are on (unset TEST_PAYMENTS)".into()));
+        }
         Ok(())
     }
 
@@ -175,6 +213,68 @@ impl Settings {
     pub fn cookies_secure(&self) -> bool {
         self.public_base_url.as_ref().is_some_and(|u| u.scheme() == "https")
     }
+}
+
+fn money_settings(get: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Result<MoneySettings, ConfigError> {
+    let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
+    let welcome_balance = match get("WELCOME_BALANCE") {
+        Some(v) => Money::parse_usd(&v).map_err(|e| invalid("WELCOME_BALANCE", e.to_string()))?,
+        None => Money::from_units(100_000_000),
+    };
+    let channel_multipliers =
+        ChannelMultipliers::parse(get("CHANNEL_MULTIPLIERS").as_deref().unwrap_or(DEFAULT_CHANNEL_MULTIPLIERS))
+            .map_err(|e| invalid("CHANNEL_MULTIPLIERS", e))?;
+    let topup_currency = get("TOPUP_CURRENCY").unwrap_or_else(|| "CNY".to_string()).to_ascii_uppercase();
+    if topup_currency.len() != 3 || !topup_currency.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(invalid("TOPUP_CURRENCY", format!("{topup_currency:?} is not a three-letter currency code")));
+    }
+    let usd_per_topup_unit = match get("USD_PER_TOPUP_UNIT") {
+        Some(v) => Money::parse_usd(&v)
+            .ok()
+            .filter(|m| m.is_positive())
+            .map(Money::to_decimal)
+            .ok_or_else(|| invalid("USD_PER_TOPUP_UNIT", format!("{v:?} is not a positive rate")))?,
+        None => Decimal::new(14, 2),
+    };
+    let topup_options = match get("TOPUP_OPTIONS") {
+        Some(v) => v
+            .split(',')
+            .map(|o| o.trim().parse::<i64>().ok().filter(|n| *n > 0))
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| invalid("TOPUP_OPTIONS", format!("{v:?}: expected whole amounts such as 20,100,300")))?,
+        None => vec![20, 100, 300],
+    };
+    let tiers = TierTable::parse(get("RATE_TIERS").as_deref().unwrap_or(DEFAULT_TIERS))
+        .map_err(|e| invalid("RATE_TIERS", e))?;
+    let stripe = match (get("STRIPE_SECRET_KEY"), get("STRIPE_WEBHOOK_SECRET")) {
+        (Some(key), Some(webhook)) => Some(StripeSettings {
+            secret_key: Secret::new(key),
+            webhook_secret: Secret::new(webhook),
+            api_base: get("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".to_string()),
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(invalid(
+                "STRIPE_SECRET_KEY",
+                "set both STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or neither".into(),
+            ))
+        }
+    };
+    let test_payments = match get("TEST_PAYMENTS") {
+        Some(v) => parse_bool("TEST_PAYMENTS", &v)?,
+        None => mode == Mode::Dev,
+    };
+    Ok(MoneySettings {
+        welcome_balance,
+        price_table_path: get("PRICE_TABLE"),
+        channel_multipliers,
+        topup_currency,
+        usd_per_topup_unit,
+        topup_options,
+        tiers,
+        stripe,
+        test_payments,
+    })
 }
 
 fn parse_base_url(raw: &str) -> Result<url::Url, ConfigError> {
@@ -296,6 +396,34 @@ mod tests {
         assert!(settings(&[("PUBLIC_BASE_URL", "ftp://x")]).unwrap_err().to_string().contains("PUBLIC_BASE_URL"));
         assert!(settings(&[("PUBLIC_BASE_URL", "https://x.com/app")]).is_err());
         assert!(settings(&[("GATEHOUSE_ADDR", "nowhere")]).unwrap_err().to_string().contains("GATEHOUSE_ADDR"));
+    }
+
+    #[test]
+    fn money_defaults_follow_the_seed_and_are_configurable() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.money.welcome_balance, Money::parse_usd("0.10").unwrap());
+        assert_eq!(s.money.topup_currency, "CNY");
+        assert_eq!(s.money.topup_options, vec![20, 100, 300]);
+        assert!(s.money.test_payments && s.money.stripe.is_none());
+        let s = settings(&[("WELCOME_BALANCE", "0"), ("RATE_TIERS", "0:5,10:50"), ("TOPUP_CURRENCY", "usd")]).unwrap();
+        assert_eq!(s.money.welcome_balance, Money::ZERO);
+        assert_eq!(s.money.tiers.tier_for(1000).rpm, 50);
+        assert_eq!(s.money.topup_currency, "USD");
+        assert!(settings(&[("WELCOME_BALANCE", "-1")]).unwrap_err().to_string().contains("WELCOME_BALANCE"));
+        assert!(settings(&[("STRIPE_SECRET_KEY", "sk_test_x")]).is_err());
+        assert!(settings(&[("USD_PER_TOPUP_UNIT", "0")]).is_err());
+    }
+
+    #[test]
+    fn production_refuses_test_payments() {
+        let err = settings(&[
+            ("GATEHOUSE_MODE", "production"),
+            ("PUBLIC_BASE_URL", "https://gh.example.com"),
+            ("SMTP_URL", "smtp://localhost:25"),
+            ("TEST_PAYMENTS", "true"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("test payments"), "{err}");
     }
 
     #[test]

@@ -35,6 +35,11 @@ pub async fn current_user(state: &AppState) -> Result<Option<User>, AppError> {
     }
 }
 
+/// The signed-in user, or `Unauthorized`.
+pub async fn require_user(state: &AppState) -> Result<User, AppError> {
+    current_user(state).await?.ok_or(AppError::Unauthorized)
+}
+
 pub fn client_ip_of_request(state: &AppState) -> Result<String, AppError> {
     let parts = parts()?;
     Ok(client_ip::from_parts(&parts, state.settings.trust_forwarded_for))

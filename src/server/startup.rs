@@ -2,13 +2,18 @@
 //! letting in-flight requests finish.
 
 use crate::app::{shell, App};
-use crate::server::config::Settings;
+use crate::server::config::{Secret, Settings};
 use crate::server::db::{Db, DbSetupError};
-use crate::server::http::{dev_mail_view, health, origin_guard, request_id::MakeId, session_layer};
+use crate::server::domain::pricing::{PriceTable, Pricing};
+use crate::server::http::{
+    bills_csv, dev_mail_view, health, origin_guard, request_id::MakeId, session_layer, stripe_webhook,
+};
 use crate::server::mail::{MailError, Mailer};
+use crate::server::payments::stripe;
+use crate::server::secrets::random_token;
 use crate::server::state::AppState;
 use crate::server::telemetry;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -27,6 +32,8 @@ pub enum StartupError {
     Database(#[from] DbSetupError),
     #[error("mail: {0}")]
     Mail(#[from] MailError),
+    #[error("{0}")]
+    Prices(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -42,6 +49,7 @@ impl Application {
         let db = Db::connect(settings.database_url.expose()).await?;
         db.migrate().await?;
         let mailer = Mailer::from_settings(&settings)?;
+        let pricing = load_pricing(&settings)?;
         let listener = TcpListener::bind(settings.bind_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr, source })?;
@@ -56,7 +64,18 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local)
             .build();
-        let state = AppState { settings: Arc::new(settings), db, mailer: Arc::new(mailer), leptos, public_base_url };
+        let test_payment_secret =
+            Secret::new(random_token().map_err(|e| StartupError::Prices(format!("no randomness: {e}")))?);
+        let state = AppState {
+            settings: Arc::new(settings),
+            db,
+            mailer: Arc::new(mailer),
+            leptos,
+            public_base_url,
+            pricing: Arc::new(pricing),
+            http: stripe::http_client(),
+            test_payment_secret: Arc::new(test_payment_secret),
+        };
         let router = router(state.clone());
         Ok(Self { listener, router, state })
     }
@@ -82,10 +101,12 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, state } = self;
         let sweeper = tokio::spawn(sweep_expired_sessions(state.db.clone()));
+        let hold_sweeper = tokio::spawn(sweep_stale_holds(state.db.clone()));
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop)
             .await;
         sweeper.abort();
+        hold_sweeper.abort();
         tracing::info!("stopped accepting requests; closing the database");
         state.db.close().await;
         served
@@ -103,7 +124,10 @@ fn router(state: AppState) -> Router {
     let context_state = state.clone();
     let provide_state = move || provide_context(context_state.clone());
     let leptos_options = state.leptos.clone();
-    let mut router: Router<AppState> = Router::new().route("/healthz", get(health::healthz));
+    let mut router: Router<AppState> = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/webhooks/stripe", post(stripe_webhook::receive))
+        .route("/billing/bills.csv", get(bills_csv::download));
     if state.settings.is_dev() {
         router = router.route("/dev/mailbox/{id}", get(dev_mail_view::show));
     }
@@ -131,6 +155,33 @@ async fn sweep_expired_sessions(db: Db) {
         tick.tick().await;
         if let Err(e) = crate::server::auth::session::delete_expired(&db).await {
             tracing::warn!(error = %e, "expired-session sweep failed");
+        }
+    }
+}
+
+/// The shipped price table, or the operator's copy named by `PRICE_TABLE`.
+fn load_pricing(settings: &Settings) -> Result<Pricing, StartupError> {
+    let table = match &settings.money.price_table_path {
+        None => PriceTable::shipped(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartupError::Prices(format!("cannot read PRICE_TABLE {path}: {e}")))?;
+            PriceTable::parse(&text)
+        }
+    }
+    .map_err(|e| StartupError::Prices(e.to_string()))?;
+    Ok(Pricing { table, multipliers: settings.money.channel_multipliers.clone() })
+}
+
+/// Closes holds of calls that never settled (the process stopped mid-call), once a minute.
+async fn sweep_stale_holds(db: Db) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match crate::server::domain::ledger::sweep_stale_holds(db.pool(), crate::server::time::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(holds = n, "released stale holds of calls that never settled"),
+            Err(e) => tracing::warn!(error = %e, "stale-hold sweep failed"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `AppState`: the one bundle of shared services handed to every handler and server function.
 
-use crate::server::config::Settings;
+use crate::server::config::{Secret, Settings};
 use crate::server::db::Db;
+use crate::server::domain::pricing::Pricing;
 use crate::server::mail::Mailer;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -15,6 +16,11 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// `PUBLIC_BASE_URL`, or `http://` plus the bound address; no trailing slash.
     pub public_base_url: Arc<str>,
+    pub pricing: Arc<Pricing>,
+    /// Outgoing HTTP (Stripe).
+    pub http: reqwest::Client,
+    /// Signs dev mode's test payments when Stripe is not configured; random per process.
+    pub test_payment_secret: Arc<Secret>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

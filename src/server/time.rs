@@ -25,6 +25,50 @@ pub fn format_date(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Parses `YYYY-MM-DD` (UTC) to the unix ms of that day's start.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let d: u32 = parts.next()?.parse().ok()?;
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > 31 {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    // Refuse dates such as 2026-02-30 that would roll over into the next month.
+    (civil_from_days(days) == (y, m, d)).then_some(days * DAY_MS)
+}
+
+/// `in 3 days`, `in 5 hours`, `2 days ago`.
+pub fn relative(ms: i64, now: i64) -> String {
+    let delta = ms - now;
+    let abs = delta.abs();
+    let (n, unit) = if abs >= DAY_MS {
+        (abs / DAY_MS, "day")
+    } else if abs >= HOUR_MS {
+        (abs / HOUR_MS, "hour")
+    } else {
+        ((abs / MINUTE_MS).max(1), "minute")
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if delta >= 0 {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -48,5 +92,22 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_795_620_840_000), "2026-11-25 15:34 UTC");
         assert_eq!(format_date(951_782_400_000), "2000-02-29");
+    }
+
+    #[test]
+    fn dates_parse_to_the_start_of_their_utc_day() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-02-29"), Some(951_782_400_000));
+        assert_eq!(format_date(parse_date("2026-11-25").unwrap()), "2026-11-25");
+        for bad in ["2026-02-30", "2026-13-01", "yesterday", "2026-11", ""] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        assert_eq!(relative(30 * DAY_MS, 0), "in 30 days");
+        assert_eq!(relative(0, 2 * DAY_MS), "2 days ago");
+        assert_eq!(relative(HOUR_MS, 0), "in 1 hour");
     }
 }

@@ -1,4 +1,5 @@
 //! Types and validation shared by the browser and the server: DTOs, `Email`, safe redirect paths, the wire error.
+pub mod billing;
 pub mod dto;
 pub mod email;
 pub mod error;

@@ -98,7 +98,44 @@ pub async fn fresh_database_url() -> String {
     }
 }
 
+/// A migrated database of its own, for tests of the domain without a server.
+pub async fn fresh_db() -> gatehouse::server::db::Db {
+    let db = gatehouse::server::db::Db::connect(&fresh_database_url().await).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    db
+}
+
+/// Inserts an account directly (no welcome balance); returns its id.
+pub async fn insert_user(db: &gatehouse::server::db::Db, email: &str) -> i64 {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO users (email, email_normalized, created_at, last_login_at) VALUES ($1, $1, 0, 0) RETURNING id",
+    )
+    .bind(email)
+    .fetch_one(db.pool())
+    .await
+    .expect("insert user");
+    id
+}
+
 impl TestApp {
+    /// The account id behind an email address.
+    pub async fn user_id(&self, email: &str) -> i64 {
+        let normalized = gatehouse::shared::email::Email::parse(email).expect("email").normalized().to_string();
+        gatehouse::server::domain::account::user_id_by_email(self.state.db.pool(), &normalized)
+            .await
+            .expect("query")
+            .expect("an account")
+    }
+
+    /// A GET as a signed-in browser.
+    pub async fn get_page(&self, path: &str, cookie: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path)).header("accept", "text/html");
+        if let Some(c) = cookie {
+            req = req.header("cookie", format!("gh_session={c}"));
+        }
+        req.send().await.expect("request")
+    }
+
     /// Asks the server to shut down gracefully (as SIGTERM does).
     pub fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {

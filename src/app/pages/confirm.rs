@@ -22,7 +22,13 @@ pub async fn confirm_login(token: String) -> Result<(), AppError> {
     let result = async {
         let state = state()?;
         let session = session()?;
-        let confirmed = magic_link::confirm(&state.db, &token, session.presented_hash().as_deref()).await?;
+        let confirmed = magic_link::confirm(
+            &state.db,
+            &token,
+            session.presented_hash().as_deref(),
+            state.settings.money.welcome_balance,
+        )
+        .await?;
         session.logged_in(confirmed.session_token);
         leptos_axum::redirect(&confirmed.next);
         Ok::<_, AppError>(())

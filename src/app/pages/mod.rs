@@ -1,4 +1,5 @@
 //! One file per page: its component and its thin server functions.
+pub mod billing;
 pub mod confirm;
 pub mod dev_mailbox;
 pub mod home;

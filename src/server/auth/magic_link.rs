@@ -3,6 +3,8 @@
 
 use super::{session, users};
 use crate::server::db::Db;
+use crate::server::domain::ledger::{self, Credit, EntryKind};
+use crate::server::domain::money::Money;
 use crate::server::error::internal;
 use crate::server::mail::{login_email, Mailer};
 use crate::server::secrets::{hash_token, random_token};
@@ -117,8 +119,14 @@ pub struct Confirmed {
     pub session_token: String,
 }
 
-/// Consumes the link, creates the account if new, and replaces the caller's session, all in one transaction.
-pub async fn confirm(db: &Db, token: &str, replaces_session: Option<&str>) -> Result<Confirmed, AppError> {
+/// Consumes the link, creates the account if new (with its welcome balance), and replaces the caller's
+/// session, all in one transaction.
+pub async fn confirm(
+    db: &Db,
+    token: &str,
+    replaces_session: Option<&str>,
+    welcome_balance: Money,
+) -> Result<Confirmed, AppError> {
     let now = now_ms();
     let mut tx = db.pool().begin().await?;
     let row: Option<(String, String, String)> = sqlx::query_as(
@@ -136,6 +144,18 @@ pub async fn confirm(db: &Db, token: &str, replaces_session: Option<&str>) -> Re
         return Err(AppError::Gone(view.refusal().to_string()));
     };
     let (user_id, new_account) = users::upsert_on_login(&mut tx, &email, &normalized, now).await?;
+    if new_account && welcome_balance.is_positive() {
+        let credit = Credit {
+            user_id,
+            key: &format!("welcome:{user_id}"),
+            kind: EntryKind::Welcome,
+            amount: welcome_balance,
+            paid_minor: 0,
+            memo: "Welcome balance",
+            now,
+        };
+        ledger::credit(&mut tx, credit).await.map_err(|e| internal("welcome balance", e))?;
+    }
     let session_token = session::create_in(&mut tx, user_id, now, replaces_session).await?;
     tx.commit().await?;
     tracing::info!(user_id, new_account, "logged in");

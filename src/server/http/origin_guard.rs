@@ -8,8 +8,8 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Paths whose callers authenticate with an API key and never with the session cookie.
-const KEY_AUTH_PREFIXES: &[&str] = &["/v1/", "/api/v1/"];
+/// Paths whose callers authenticate with an API key or a signature, never with the session cookie.
+const KEY_AUTH_PREFIXES: &[&str] = &["/v1/", "/api/v1/", "/webhooks/"];
 
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if is_safe_method(request.method()) || KEY_AUTH_PREFIXES.iter().any(|p| request.uri().path().starts_with(p)) {

@@ -1,0 +1,84 @@
+// A person with a package and a few calls sees them on every Billing page, tops up with a test payment,
+// and reads the FAQ. Desktop and phone screenshots of each page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, open, shot, uniqueEmail, logIn, gatehouse, DESKTOP, PHONE } from './browser.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('billing pages show the balance, packages with deductions, bills and top-ups', async () => {
+  const page = await browser.newPage({ viewport: DESKTOP });
+  const email = uniqueEmail('e2e-billing');
+  await logIn(page, email, '/billing/balance');
+  assert.match(await page.textContent('[data-testid=balance]'), /^\$0\.10$/);
+  assert.match(await page.textContent('[data-testid=rpm]'), /60 RPM/);
+
+  // The operator grants the referral package; two Claude Code calls and one plain call follow.
+  gatehouse('admin', 'grant-package', email, '20', '--source', 'referral', '--title', 'Claude Code API $20');
+  gatehouse('admin', 'record-call', email, 'claude-sonnet-4-5', '--channel', 'cc-omg', '--input', '12000', '--output', '800');
+  gatehouse('admin', 'record-call', email, 'claude-haiku-4-5', '--channel', 'cc-omg', '--input', '3000', '--output', '400', '--cache-read', '9000');
+  gatehouse('admin', 'record-call', email, 'gpt-4o-mini', '--channel', 'default', '--input', '2000', '--output', '300');
+
+  await open(page, '/billing/balance');
+  await shot(page, 'billing-1-balance');
+
+  await open(page, '/billing/packages');
+  const pkg = page.locator('[data-testid=package]').first();
+  assert.match(await pkg.textContent(), /Claude Code API \$20/);
+  assert.match(await pkg.textContent(), /Referral/);
+  // Sonnet: 12000 x $3 + 800 x $15 per million = $0.048; Haiku: 3000 x $1 + 400 x $5 + 9000 x $0.10 = $0.0059.
+  assert.equal(await pkg.locator('[data-testid=package-remaining]').textContent(), '$19.9461');
+  await pkg.locator('summary').click();
+  assert.equal(await pkg.locator('.deductions tbody tr').count(), 2);
+  await shot(page, 'billing-2-packages');
+
+  await open(page, '/billing/bills');
+  assert.match(await page.textContent('[data-testid=bills-summary]'), /3 calls/);
+  const paid = await page.locator('[data-testid=balance-paid]').allTextContents();
+  // Newest first: the gpt-4o-mini call on the plain channel is paid by the balance, the package paid the others.
+  assert.deepEqual(paid, ['$0.00048', '$0.00', '$0.00']);
+  await shot(page, 'billing-3-bills');
+  await page.selectOption('select[name=model]', 'claude-haiku-4-5');
+  await page.click('button:has-text("Filter")');
+  await page.waitForURL('**/billing/bills?**model=claude-haiku-4-5**');
+  await page.waitForLoadState('networkidle');
+  assert.match(await page.textContent('[data-testid=bills-summary]'), /1 call,/);
+
+  // Top up CNY 20 with the labelled test payment; the tier rises to 1000 RPM at once.
+  await open(page, '/billing/topup');
+  await shot(page, 'billing-4-topup');
+  await page.click('button:has-text("Test payment")');
+  await page.waitForURL('**/billing/balance?topup=test**');
+  await page.waitForLoadState('networkidle');
+  assert.match(await page.textContent('[role=status]'), /Test payment: \$2\.80 was added/);
+  assert.equal(await page.textContent('[data-testid=balance]'), '$2.89952');
+  assert.match(await page.textContent('[data-testid=rpm]'), /1000 RPM/);
+  await page.click('summary:has-text("Why am I getting a 402 error?")');
+  await shot(page, 'billing-5-after-topup');
+
+  await open(page, '/billing/bills?tab=movements');
+  const movements = await page.textContent('[data-testid=movements]');
+  assert.match(movements, /Top-up CNY 20\.00/);
+  assert.match(movements, /Package granted/);
+  assert.match(movements, /Welcome balance/);
+  await shot(page, 'billing-6-movements');
+  await page.close();
+});
+
+test('the billing pages read well on a phone, and a negative balance is explained', async () => {
+  const page = await browser.newPage({ viewport: PHONE });
+  const email = uniqueEmail('e2e-billing-phone');
+  await logIn(page, email, '/billing/balance');
+  gatehouse('admin', 'record-call', email, 'claude-opus-4-1', '--channel', 'default', '--input', '10000', '--output', '1000');
+  await open(page, '/billing/balance');
+  assert.equal(await page.textContent('[data-testid=balance]'), '-$0.125');
+  assert.match(await page.textContent('[role=alert]'), /API access is blocked until your balance is positive/);
+  await shot(page, 'billing-phone-1-negative-balance');
+  await open(page, '/billing/bills');
+  await shot(page, 'billing-phone-2-bills');
+  await open(page, '/billing/topup');
+  await shot(page, 'billing-phone-3-topup');
+  await page.close();
+});

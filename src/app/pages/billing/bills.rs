@@ -1,0 +1,216 @@
+//! `/billing/bills`: one row per call (time, key, channel, model, tokens, official cost, paid by packages,
+//! paid by balance, rate) with filters, pages and CSV export; top-ups and grants in a second tab.
+
+use super::{load_error, BillingTabs};
+use crate::shared::billing::{BillQuery, BillsView, MovementRow};
+use crate::shared::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[server(endpoint = "billing_bills")]
+pub async fn get_bills(query: BillQuery) -> Result<BillsView, AppError> {
+    use crate::server::billing_view;
+    use crate::server::fn_support::{answer, require_user, state};
+    answer(
+        async {
+            let state = state()?;
+            let user = require_user(&state).await?;
+            billing_view::bills(&state, user.id, &query).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "billing_movements")]
+pub async fn get_movements() -> Result<Vec<MovementRow>, AppError> {
+    use crate::server::billing_view;
+    use crate::server::fn_support::{answer, require_user, state};
+    answer(
+        async {
+            let state = state()?;
+            let user = require_user(&state).await?;
+            billing_view::movements(&state, user.id).await
+        }
+        .await,
+    )
+}
+
+#[component]
+pub fn BillsPage() -> impl IntoView {
+    let map = use_query_map();
+    let query = Memo::new(move |_| {
+        let m = map.read();
+        BillQuery {
+            from: m.get("from").unwrap_or_default(),
+            until: m.get("until").unwrap_or_default(),
+            key: m.get("key").unwrap_or_default(),
+            model: m.get("model").unwrap_or_default(),
+            page: m.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+        }
+    });
+    let movements_tab = Memo::new(move |_| map.read().get("tab").as_deref() == Some("movements"));
+    view! {
+        <Title text="Bills" />
+        <h1>"Billing"</h1>
+        <BillingTabs current="bills" />
+        <nav class="subtabs" aria-label="Bills">
+            <a href="/billing/bills" class=move || if movements_tab.get() { "subtab" } else { "subtab active" }>"API calls"</a>
+            <a href="/billing/bills?tab=movements" class=move || if movements_tab.get() { "subtab active" } else { "subtab" }>
+                "Top-ups and grants"
+            </a>
+        </nav>
+        <Show when=move || movements_tab.get() fallback=move || view! { <CallBills query /> }>
+            <Movements />
+        </Show>
+    }
+}
+
+#[component]
+fn CallBills(query: Memo<BillQuery>) -> impl IntoView {
+    let data = Resource::new(move || query.get(), get_bills);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let q = query.get_untracked();
+                match data.await {
+                    Ok(v) => bills_view(v, q).into_any(),
+                    Err(e) => load_error(e, "/billing/bills"),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
+    let filters = q.filter_query();
+    let csv =
+        if filters.is_empty() { "/billing/bills.csv".to_string() } else { format!("/billing/bills.csv?{filters}") };
+    let page_link = {
+        let filters = filters.clone();
+        move |page: u32| {
+            if filters.is_empty() {
+                format!("/billing/bills?page={page}")
+            } else {
+                format!("/billing/bills?{filters}&page={page}")
+            }
+        }
+    };
+    let option = |value: String, selected: &str| {
+        let is = value == selected;
+        let label = value.clone();
+        view! { <option value=value selected=is>{label}</option> }
+    };
+    let showing = if v.total == 0 {
+        "No calls match.".to_string()
+    } else {
+        format!("{} call{}, page {} of {}", v.total, if v.total == 1 { "" } else { "s" }, v.page, v.pages)
+    };
+    view! {
+        <form method="get" action="/billing/bills" class="filters card">
+            <label>"From" <input type="date" name="from" value=q.from.clone() /></label>
+            <label>"Until" <input type="date" name="until" value=q.until.clone() /></label>
+            <label>"Key"
+                <select name="key">
+                    <option value="">"All keys"</option>
+                    {v.keys.iter().map(|k| option(k.clone(), &q.key)).collect_view()}
+                </select>
+            </label>
+            <label>"Model"
+                <select name="model">
+                    <option value="">"All models"</option>
+                    {v.models.iter().map(|m| option(m.clone(), &q.model)).collect_view()}
+                </select>
+            </label>
+            <div class="filter-actions">
+                <button type="submit" class="btn primary small">"Filter"</button>
+                <a href="/billing/bills" class="btn ghost small">"Clear"</a>
+                <a href=csv rel="external" class="btn ghost small" download="gatehouse-bills.csv">"Export CSV"</a>
+            </div>
+        </form>
+        {v.filter_error.clone().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+        <p class="muted small" data-testid="bills-summary">{showing}</p>
+        {(!v.rows.is_empty()).then(|| view! {
+            <div class="table-wrap card flush">
+                <table class="data cards" data-testid="bills">
+                    <thead>
+                        <tr>
+                            <th>"Time (UTC)"</th><th>"Key"</th><th>"Channel"</th><th>"Model"</th>
+                            <th class="num">"Input"</th><th class="num">"Output"</th>
+                            <th class="num" title="Cache write / cache read tokens">"Cache w/r"</th>
+                            <th class="num">"Official cost"</th><th class="num">"Packages paid"</th>
+                            <th class="num">"Balance paid"</th><th class="num">"Rate"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {v.rows.into_iter().map(|b| view! {
+                            <tr>
+                                <td class="nowrap" data-label="Time (UTC)">{b.at}</td>
+                                <td data-label="Key">{b.key_name}</td>
+                                <td data-label="Channel">{b.channel}</td>
+                                <td class="mono" data-label="Model">{b.model}</td>
+                                <td class="num" data-label="Input">{b.input_tokens}</td>
+                                <td class="num" data-label="Output">{b.output_tokens}</td>
+                                <td class="num" data-label="Cache w/r">{format!("{} / {}", b.cache_write_tokens, b.cache_read_tokens)}</td>
+                                <td class="num" data-label="Official cost">{b.official_cost}</td>
+                                <td class="num" data-label="Packages paid">{b.packages_paid}</td>
+                                <td class="num strong" data-label="Balance paid" data-testid="balance-paid">{b.balance_paid}</td>
+                                <td class="num" data-label="Rate">{format!("x {}", b.multiplier)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        })}
+        {(v.pages > 1).then(|| view! {
+            <nav class="pager" aria-label="Pages">
+                {(v.page > 1).then(|| view! { <a class="btn ghost small" href=page_link(v.page - 1)>"← Newer"</a> })}
+                <span class="muted small">{format!("Page {} of {}", v.page, v.pages)}</span>
+                {(v.page < v.pages).then(|| view! { <a class="btn ghost small" href=page_link(v.page + 1)>"Older →"</a> })}
+            </nav>
+        })}
+        <p class="muted small">
+            "A call paid entirely by a resource package shows $0.00 under Balance paid. Rate is what the channel "
+            "multiplies the official price by when your balance pays; packages always pay the official price."
+        </p>
+    }
+}
+
+#[component]
+fn Movements() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_movements());
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"No top-ups or grants yet."</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="table-wrap card flush">
+                            <table class="data cards" data-testid="movements">
+                                <thead>
+                                    <tr>
+                                        <th>"Time (UTC)"</th><th>"What"</th><th>"Details"</th>
+                                        <th class="num">"Balance"</th><th class="num">"Package"</th><th class="num">"Balance after"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {rows.into_iter().map(|m| view! {
+                                        <tr>
+                                            <td class="nowrap" data-label="Time (UTC)">{m.at}</td>
+                                            <td data-label="What">{m.what}</td>
+                                            <td data-label="Details">{m.memo}</td>
+                                            <td class="num" data-label="Balance">{m.balance_change}</td>
+                                            <td class="num" data-label="Package">{m.package_change}</td>
+                                            <td class="num" data-label="Balance after">{m.balance_after}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(e) => load_error(e, "/billing/bills"),
+                }
+            })}
+        </Suspense>
+    }
+}

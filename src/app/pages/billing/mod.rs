@@ -1,0 +1,42 @@
+//! Billing: Balance (with tier and FAQ), Top up (card, test payment, redemption codes), Resource packages
+//! and Bills. Shared pieces: the section tabs, the signed-out prompt and the FAQ.
+pub mod balance;
+pub mod bills;
+pub mod faq;
+pub mod packages;
+pub mod topup;
+
+use crate::shared::error::AppError;
+use leptos::prelude::*;
+
+/// The tabs above every Billing page.
+#[component]
+pub fn BillingTabs(current: &'static str) -> impl IntoView {
+    let tab = |href: &'static str, id: &'static str, label: &'static str| {
+        let class = if id == current { "tab active" } else { "tab" };
+        view! { <a class=class href=href aria-current=(id == current).then_some("page")>{label}</a> }
+    };
+    view! {
+        <nav class="tabs" aria-label="Billing">
+            {tab("/billing/balance", "balance", "Balance")}
+            {tab("/billing/topup", "topup", "Top up")}
+            {tab("/billing/packages", "packages", "Resource packages")}
+            {tab("/billing/bills", "bills", "Bills")}
+        </nav>
+    }
+}
+
+/// What a Billing page shows instead of its content when loading failed.
+pub fn load_error(error: AppError, here: &'static str) -> AnyView {
+    match error {
+        AppError::Unauthorized => view! {
+            <section class="card narrow center">
+                <h1>"Log in to see your billing"</h1>
+                <p class="muted">"Your balance, resource packages and bills are shown once you are logged in."</p>
+                <a class="btn primary" href=format!("/login?next={here}")>"Log in"</a>
+            </section>
+        }
+        .into_any(),
+        other => view! { <p class="form-error" role="alert">{other.to_string()}</p> }.into_any(),
+    }
+}

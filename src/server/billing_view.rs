@@ -1,0 +1,303 @@
+//! Builds what the Billing pages show from the domain: balance and tier, top-up choices, packages with
+//! their deductions, bills and other movements, and the bills CSV.
+
+use crate::server::domain::account;
+use crate::server::domain::bills::{self, BillFilter};
+use crate::server::domain::ledger::EntryKind;
+use crate::server::domain::money::Money;
+use crate::server::domain::packages::{self, PackageStatus};
+use crate::server::domain::topups::{self, format_minor};
+use crate::server::state::AppState;
+use crate::server::time::{format_utc, now_ms, parse_date, relative, DAY_MS};
+use crate::shared::billing::*;
+use crate::shared::error::AppError;
+
+pub const BILLS_PER_PAGE: i64 = 50;
+
+/// A channel's short name, for table cells.
+pub fn channel_short(channel: &str) -> String {
+    match channel {
+        "cc-omg" => "Claude Code".into(),
+        "codex-omg" => "CodeX".into(),
+        "web-chat" => "Web chat".into(),
+        "default" => "Standard".into(),
+        other => other.into(),
+    }
+}
+
+/// `2026-11-25 15:04`, for columns headed "(UTC)".
+fn table_time(ms: i64) -> String {
+    format_utc(ms).trim_end_matches(" UTC").to_string()
+}
+
+/// How the pages name a channel.
+pub fn channel_label(channel: &str) -> String {
+    match channel {
+        "cc-omg" => "Claude Code (cc-omg)".into(),
+        "codex-omg" => "CodeX (codex-omg)".into(),
+        "web-chat" => "Web chat".into(),
+        "default" => "Standard API".into(),
+        other => other.into(),
+    }
+}
+
+pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppError> {
+    let money = account::money_of(state.db.pool(), user_id).await?.ok_or(AppError::Unauthorized)?;
+    let settings = &state.settings.money;
+    let currency = &settings.topup_currency;
+    let tier = settings.tiers.tier_for(money.paid_topups_minor);
+    let current_threshold =
+        settings.tiers.all().iter().rev().find(|(t, _)| money.paid_topups_minor >= *t).map(|t| t.0).unwrap_or(0);
+    let next_tier = tier.next.map(|(threshold, rpm)| {
+        let span = (threshold - current_threshold).max(1);
+        let done = (money.paid_topups_minor - current_threshold).clamp(0, span);
+        NextTier {
+            rpm,
+            threshold: format_minor(threshold, currency),
+            still_needed: format_minor(threshold - money.paid_topups_minor, currency),
+            percent: u8::try_from(done * 100 / span).unwrap_or(0),
+        }
+    });
+    let now = now_ms();
+    let pkgs = packages::list(state.db.pool(), user_id, now).await?;
+    let active: Vec<_> = pkgs.iter().filter(|p| p.status == PackageStatus::Active).collect();
+    Ok(BalanceView {
+        balance: money.balance.to_string(),
+        balance_positive: money.balance.is_positive(),
+        reserved: money.balance_held.is_positive().then(|| money.balance_held.to_string()),
+        rpm: tier.rpm,
+        paid_total: format_minor(money.paid_topups_minor, currency),
+        next_tier,
+        tiers: settings.tiers.all().iter().map(|(t, rpm)| (format_minor(*t, currency), *rpm)).collect(),
+        multipliers: state
+            .pricing
+            .multipliers
+            .all()
+            .into_iter()
+            .map(|(c, m)| (channel_label(&c), m.normalize().to_string()))
+            .collect(),
+        active_packages: active.len(),
+        packages_remaining: active.iter().fold(Money::ZERO, |s, p| s.saturating_add(p.remaining)).to_string(),
+    })
+}
+
+pub async fn topup(state: &AppState, user_id: i64) -> Result<TopupView, AppError> {
+    let money = account::money_of(state.db.pool(), user_id).await?.ok_or(AppError::Unauthorized)?;
+    let s = &state.settings.money;
+    let credit =
+        |units: i64| topups::usd_for(units * 100, s.usd_per_topup_unit).map(|m| m.to_string()).unwrap_or_default();
+    Ok(TopupView {
+        currency: s.topup_currency.clone(),
+        options: s
+            .topup_options
+            .iter()
+            .map(|n| (n.to_string(), format!("{} {n}", s.topup_currency), credit(*n)))
+            .collect(),
+        min_custom: topups::MIN_CUSTOM,
+        max_custom: topups::MAX_CUSTOM,
+        usd_per_unit: s.usd_per_topup_unit.normalize().to_string(),
+        card_payments: s.stripe.is_some(),
+        test_payments: s.test_payments,
+        balance: money.balance.to_string(),
+    })
+}
+
+pub async fn packages(state: &AppState, user_id: i64) -> Result<Vec<PackageView>, AppError> {
+    let now = now_ms();
+    let mut out = Vec::new();
+    for p in packages::list(state.db.pool(), user_id, now).await? {
+        let deductions = packages::deductions(state.db.pool(), user_id, p.id).await?.unwrap_or_default();
+        let percent_left = if p.original.is_positive() {
+            u8::try_from((i128::from(p.remaining.units()) * 100 / i128::from(p.original.units())).clamp(0, 100))
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let expires_relative = if p.expires_at > now {
+            format!("expires {}", relative(p.expires_at, now))
+        } else {
+            format!("expired {}", relative(p.expires_at, now))
+        };
+        out.push(PackageView {
+            id: p.id,
+            title: p.title,
+            scope: p.scope.iter().map(|c| channel_label(c)).collect(),
+            original: p.original.to_string(),
+            remaining: p.remaining.to_string(),
+            used: p.original.saturating_sub(p.remaining).to_string(),
+            percent_left,
+            granted: format_utc(p.granted_at),
+            expires: format_utc(p.expires_at),
+            expires_relative,
+            source: capitalize(&p.source),
+            status: p.status.label().to_string(),
+            active: p.status == PackageStatus::Active,
+            deductions: deductions
+                .into_iter()
+                .map(|d| DeductionView {
+                    at: table_time(d.at),
+                    amount: d.amount.negated().to_string(),
+                    model: d.model,
+                    channel: channel_short(&d.channel),
+                    key_name: d.key_name.unwrap_or_else(|| "—".into()),
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Reads the page's filters; a date that cannot be read is reported, not ignored silently.
+pub fn filter_of(q: &BillQuery) -> Result<BillFilter, String> {
+    let date = |text: &str, name: &str| -> Result<Option<i64>, String> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        parse_date(text).map(Some).ok_or_else(|| format!("The {name} date {text:?} is not a date like 2026-11-25."))
+    };
+    let from = date(&q.from, "from")?;
+    let until = date(&q.until, "until")?.map(|d| d + DAY_MS);
+    if let (Some(f), Some(u)) = (from, until) {
+        if f >= u {
+            return Err("The from date is after the until date.".into());
+        }
+    }
+    let text = |t: &str| Some(t.trim().to_string()).filter(|t| !t.is_empty());
+    Ok(BillFilter { from, until, key_name: text(&q.key), model: text(&q.model) })
+}
+
+fn bill_row(b: bills::Bill) -> BillRow {
+    BillRow {
+        at: table_time(b.at),
+        key_name: b.key_name.unwrap_or_else(|| if b.channel == "web-chat" { "Web chat".into() } else { "—".into() }),
+        channel: channel_short(&b.channel),
+        model: b.model,
+        input_tokens: b.input_tokens,
+        output_tokens: b.output_tokens,
+        cache_write_tokens: b.cache_write_tokens,
+        cache_read_tokens: b.cache_read_tokens,
+        official_cost: b.official_cost.to_string(),
+        packages_paid: b.packages_paid.to_string(),
+        balance_paid: b.balance_paid.to_string(),
+        multiplier: b.multiplier,
+    }
+}
+
+pub async fn bills(state: &AppState, user_id: i64, q: &BillQuery) -> Result<BillsView, AppError> {
+    let (keys, models) = bills::filter_choices(state.db.pool(), user_id).await?;
+    let (filter, filter_error) = match filter_of(q) {
+        Ok(f) => (f, None),
+        Err(e) => (BillFilter::default(), Some(e)),
+    };
+    let page = q.page.max(1);
+    let offset = i64::from(page - 1) * BILLS_PER_PAGE;
+    let (rows, total) = bills::page(state.db.pool(), user_id, &filter, BILLS_PER_PAGE, offset).await?;
+    let pages = u32::try_from((total + BILLS_PER_PAGE - 1) / BILLS_PER_PAGE).unwrap_or(u32::MAX).max(1);
+    Ok(BillsView { rows: rows.into_iter().map(bill_row).collect(), total, page, pages, keys, models, filter_error })
+}
+
+pub async fn movements(state: &AppState, user_id: i64) -> Result<Vec<MovementRow>, AppError> {
+    let change = |m: Money| {
+        if m.is_zero() {
+            String::new()
+        } else if m.is_positive() {
+            format!("+{m}")
+        } else {
+            m.to_string()
+        }
+    };
+    Ok(bills::movements(state.db.pool(), user_id, 200)
+        .await?
+        .into_iter()
+        .map(|m| MovementRow {
+            at: table_time(m.at),
+            what: EntryKind::label(&m.kind).to_string(),
+            memo: m.memo,
+            balance_change: change(m.balance_delta),
+            package_change: change(m.package_delta),
+            balance_after: m.balance_after.to_string(),
+        })
+        .collect())
+}
+
+/// Every bill matching the filter, as CSV (amounts as plain USD decimals).
+pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> Result<String, AppError> {
+    let mut out = String::from(
+        "time_utc,key,channel,model,input_tokens,output_tokens,cache_write_tokens,cache_read_tokens,\
+         official_cost_usd,packages_paid_usd,balance_paid_usd,multiplier\n",
+    );
+    let mut offset = 0;
+    loop {
+        let (rows, _) = bills::page(state.db.pool(), user_id, filter, 1000, offset).await?;
+        if rows.is_empty() {
+            break;
+        }
+        offset += i64::try_from(rows.len()).unwrap_or(1000);
+        for b in rows {
+            let fields = [
+                format_utc(b.at),
+                b.key_name.unwrap_or_default(),
+                b.channel,
+                b.model,
+                b.input_tokens.to_string(),
+                b.output_tokens.to_string(),
+                b.cache_write_tokens.to_string(),
+                b.cache_read_tokens.to_string(),
+                b.official_cost.to_plain(),
+                b.packages_paid.to_plain(),
+                b.balance_paid.to_plain(),
+                b.multiplier,
+            ];
+            out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// Quotes a CSV field when needed, and defuses spreadsheet formulas in text a person chose (key names).
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("-0.2"), "-0.2");
+    }
+
+    #[test]
+    fn bill_filters_read_dates_and_explain_bad_ones() {
+        let f = filter_of(&BillQuery { from: "2026-11-01".into(), until: "2026-11-01".into(), ..BillQuery::default() })
+            .unwrap();
+        assert_eq!(f.until.unwrap() - f.from.unwrap(), DAY_MS);
+        assert!(filter_of(&BillQuery { from: "nope".into(), ..BillQuery::default() }).unwrap_err().contains("nope"));
+        assert!(filter_of(&BillQuery {
+            from: "2026-11-02".into(),
+            until: "2026-11-01".into(),
+            ..BillQuery::default()
+        })
+        .is_err());
+    }
+}

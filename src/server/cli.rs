@@ -1,0 +1,289 @@
+//! The operator's command line: `gatehouse audit` and `gatehouse admin ...` (credit, grant-package,
+//! create-codes, record-call). Each runs against the configured database and exits.
+
+use crate::server::config::Settings;
+use crate::server::db::Db;
+use crate::server::domain::account;
+use crate::server::domain::audit;
+use crate::server::domain::ledger::{self, Credit, EntryKind, Grant, Settlement};
+use crate::server::domain::money::Money;
+use crate::server::domain::packages::{PackageSource, CLAUDE_CODE_SCOPE};
+use crate::server::domain::pricing::{PriceTable, Usage};
+use crate::server::domain::redemption::{self, NewCodes};
+use crate::server::secrets::random_token;
+use crate::server::time::{format_utc, now_ms, DAY_MS};
+use crate::shared::email::Email;
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+pub const USAGE: &str = "\
+Usage:
+  gatehouse                      serve (the default)
+  gatehouse audit                check the money invariants; exit 1 on any breach
+  gatehouse admin credit EMAIL AMOUNT --reason TEXT [--key IDEMPOTENCY_KEY]
+                                 add (or with a leading - take) USD to a balance
+  gatehouse admin grant-package EMAIL AMOUNT [--title TEXT] [--scope cc-omg,web-chat] [--days 30]
+                                 [--source admin|promotion|referral|purchase] [--key IDEMPOTENCY_KEY]
+  gatehouse admin create-codes AMOUNT [--count 1] [--uses 1] [--days N] [--note TEXT]
+                                 print new redemption codes worth AMOUNT USD each
+  gatehouse admin record-call EMAIL MODEL [--channel cc-omg] [--input N] [--output N] [--cache-read N]
+                                 [--cache-write N]   dev mode only: charge a call as the proxy would
+";
+
+/// True when the arguments name a command rather than serving.
+pub fn is_command(args: &[String]) -> bool {
+    !args.is_empty()
+}
+
+pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
+    if matches!(args.first().map(String::as_str), Some("help" | "--help" | "-h")) {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let db = match Db::connect(settings.database_url.expose()).await {
+        Ok(db) => db,
+        Err(e) => return fail(&format!("database: {e}")),
+    };
+    if let Err(e) = db.migrate().await {
+        return fail(&format!("database: {e}"));
+    }
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match words.as_slice() {
+        ["audit"] => return run_audit(&db).await,
+        ["admin", "credit", rest @ ..] => credit(&db, rest).await,
+        ["admin", "grant-package", rest @ ..] => grant(&db, rest).await,
+        ["admin", "create-codes", rest @ ..] => create_codes(&db, rest).await,
+        ["admin", "record-call", rest @ ..] => record_call(&db, &settings, rest).await,
+        _ => Err(format!("unknown command: {}\n\n{USAGE}", args.join(" "))),
+    };
+    db.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("gatehouse: {message}");
+    ExitCode::from(2)
+}
+
+async fn run_audit(db: &Db) -> ExitCode {
+    match audit::run(db.pool(), now_ms()).await {
+        Ok(report) => {
+            println!(
+                "audited {} accounts, {} packages, {} bills, {} ledger entries",
+                report.accounts, report.packages, report.bills, report.entries
+            );
+            for breach in &report.breaches {
+                println!("BREACH: {}", breach.0);
+            }
+            if report.is_clean() {
+                println!("clean: every invariant holds");
+                ExitCode::SUCCESS
+            } else {
+                println!("{} breach(es)", report.breaches.len());
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => fail(&format!("audit failed: {e}")),
+    }
+}
+
+/// Positional arguments and `--name value` options.
+struct Args<'a> {
+    positional: Vec<&'a str>,
+    options: HashMap<&'a str, &'a str>,
+}
+
+fn parse_args<'a>(words: &[&'a str], known: &[&str]) -> Result<Args<'a>, String> {
+    let mut positional = Vec::new();
+    let mut options = HashMap::new();
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if let Some(name) = w.strip_prefix("--") {
+            if !known.contains(&name) {
+                return Err(format!("unknown option --{name}"));
+            }
+            let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            options.insert(name, *value);
+        } else {
+            positional.push(*w);
+        }
+    }
+    Ok(Args { positional, options })
+}
+
+async fn user_of(db: &Db, email: &str) -> Result<i64, String> {
+    let email = Email::parse(email).map_err(|e| format!("{email}: {e}"))?;
+    account::user_id_by_email(db.pool(), email.normalized())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account for {email}; they must log in once first"))
+}
+
+fn money_arg(text: &str) -> Result<Money, String> {
+    Money::parse_usd(text).map_err(|e| format!("{text}: {e}"))
+}
+
+fn fresh_key(prefix: &str) -> Result<String, String> {
+    random_token().map(|t| format!("{prefix}:{}", &t[..22])).map_err(|e| e.to_string())
+}
+
+async fn credit(db: &Db, words: &[&str]) -> Result<(), String> {
+    let a = parse_args(words, &["reason", "key"])?;
+    let [email, amount] = a.positional.as_slice() else {
+        return Err("usage: gatehouse admin credit EMAIL AMOUNT --reason TEXT".into());
+    };
+    let reason = a.options.get("reason").ok_or("--reason is required: say why, it is shown to the person")?;
+    let (negative, digits) = match amount.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, *amount),
+    };
+    let amount = money_arg(digits)?;
+    let amount = if negative { amount.negated() } else { amount };
+    let user_id = user_of(db, email).await?;
+    let key = match a.options.get("key") {
+        Some(k) => format!("admin:{k}"),
+        None => fresh_key("admin")?,
+    };
+    let done = ledger::credit_now(
+        db.pool(),
+        Credit { user_id, key: &key, kind: EntryKind::Adjustment, amount, paid_minor: 0, memo: reason, now: now_ms() },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let balance = account::money_of(db.pool(), user_id).await.map_err(|e| e.to_string())?.map(|m| m.balance);
+    let verb = if done.replayed { "already applied" } else { "applied" };
+    println!("{verb}: {amount} to {email} (entry {}); balance now {}", done.entry_id, balance.unwrap_or_default());
+    Ok(())
+}
+
+async fn grant(db: &Db, words: &[&str]) -> Result<(), String> {
+    let a = parse_args(words, &["title", "scope", "days", "source", "key"])?;
+    let [email, amount] = a.positional.as_slice() else {
+        return Err("usage: gatehouse admin grant-package EMAIL AMOUNT [--title T] [--scope ...] [--days N]".into());
+    };
+    let amount = money_arg(amount)?;
+    let default_title = format!("Claude Code API {amount}");
+    let title = a.options.get("title").copied().unwrap_or(&default_title);
+    let scope: Vec<String> = match a.options.get("scope") {
+        Some(s) => crate::server::domain::packages::split_scope(s),
+        None => CLAUDE_CODE_SCOPE.iter().map(|s| s.to_string()).collect(),
+    };
+    let days: i64 =
+        a.options.get("days").map(|d| d.parse()).transpose().map_err(|_| "--days must be a number")?.unwrap_or(30);
+    let source = match a.options.get("source") {
+        Some(s) => PackageSource::parse(s).ok_or("--source is one of admin, promotion, referral, purchase")?,
+        None => PackageSource::Admin,
+    };
+    let user_id = user_of(db, email).await?;
+    let key = match a.options.get("key") {
+        Some(k) => format!("admin-grant:{k}"),
+        None => fresh_key("admin-grant")?,
+    };
+    let done = ledger::grant_package_now(
+        db.pool(),
+        Grant { user_id, key: &key, title, scope: &scope, amount, lifetime_ms: days * DAY_MS, source, now: now_ms() },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let verb = if done.replayed { "already granted" } else { "granted" };
+    println!("{verb}: package {} \"{title}\" ({amount}, {}, {days} days) to {email}", done.package_id, scope.join(","));
+    Ok(())
+}
+
+async fn create_codes(db: &Db, words: &[&str]) -> Result<(), String> {
+    let a = parse_args(words, &["count", "uses", "days", "note"])?;
+    let [amount] = a.positional.as_slice() else {
+        return Err("usage: gatehouse admin create-codes AMOUNT [--count N] [--uses N] [--days N] [--note T]".into());
+    };
+    let amount = money_arg(amount)?;
+    let number = |name: &str, default: i64| -> Result<i64, String> {
+        a.options
+            .get(name)
+            .map(|v| v.parse::<i64>())
+            .transpose()
+            .map_err(|_| format!("--{name} must be a number"))
+            .map(|v| v.unwrap_or(default))
+    };
+    let count = usize::try_from(number("count", 1)?).map_err(|_| "--count must be positive")?;
+    if count == 0 || count > 10_000 {
+        return Err("--count must be between 1 and 10000".into());
+    }
+    let uses = number("uses", 1)?;
+    let now = now_ms();
+    let expires_at = a
+        .options
+        .get("days")
+        .map(|d| d.parse::<i64>().map(|d| now + d * DAY_MS))
+        .transpose()
+        .map_err(|_| "--days must be a number")?;
+    let note = a.options.get("note").copied().unwrap_or("");
+    let codes = redemption::create(db.pool(), NewCodes { count, amount, max_uses: uses, expires_at, note, now })
+        .await
+        .map_err(|e| e.to_string())?;
+    let until = expires_at.map(|e| format!(", valid until {}", format_utc(e))).unwrap_or_default();
+    eprintln!("{count} code(s) worth {amount}, {uses} use(s) each{until}. They are shown only now:");
+    for code in codes {
+        println!("{code}");
+    }
+    Ok(())
+}
+
+async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), String> {
+    if !settings.is_dev() {
+        return Err("record-call is a demo tool and runs in dev mode only".into());
+    }
+    let a = parse_args(words, &["channel", "input", "output", "cache-read", "cache-write"])?;
+    let [email, model] = a.positional.as_slice() else {
+        return Err("usage: gatehouse admin record-call EMAIL MODEL [--channel C] [--input N] [--output N]".into());
+    };
+    let tokens = |name: &str| -> Result<u64, String> {
+        a.options
+            .get(name)
+            .map(|v| v.parse::<u64>())
+            .transpose()
+            .map_err(|_| format!("--{name} must be a token count"))
+            .map(|v| v.unwrap_or(0))
+    };
+    let usage = Usage {
+        input: tokens("input")?,
+        output: tokens("output")?,
+        cache_write_5m: tokens("cache-write")?,
+        cache_write_1h: 0,
+        cache_read: tokens("cache-read")?,
+    };
+    let channel = a.options.get("channel").copied().unwrap_or("cc-omg");
+    let table = match &settings.money.price_table_path {
+        Some(path) => PriceTable::parse(&std::fs::read_to_string(path).map_err(|e| e.to_string())?),
+        None => PriceTable::shipped(),
+    }
+    .map_err(|e| e.to_string())?;
+    let official = table.cost(model, &usage).ok_or_else(|| format!("{model} has no price in the price table"))?;
+    let multiplier = settings.money.channel_multipliers.for_channel(channel);
+    let user_id = user_of(db, email).await?;
+    let request_key = fresh_key("cli")?;
+    let done = ledger::settle(
+        db.pool(),
+        Settlement {
+            user_id,
+            request_key: &request_key,
+            api_key_id: None,
+            key_name: Some("record-call"),
+            channel,
+            model,
+            usage,
+            official,
+            multiplier,
+            now: now_ms(),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "bill {}: {model} on {channel}, official {official}, packages paid {}, balance paid {}",
+        done.bill_id, done.packages_paid, done.balance_paid
+    );
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Domain logic with no web framework in it: money, prices, the charge of a call, the ledger, packages,
+//! tiers, bills and the audit. Unit-tested directly; the pages and the proxy call into it.
+pub mod account;
+pub mod audit;
+pub mod bills;
+pub mod charge;
+pub mod ledger;
+pub mod money;
+pub mod packages;
+pub mod pricing;
+pub mod redemption;
+pub mod tiers;
+pub mod topups;

@@ -1,0 +1,162 @@
+//! What the Billing pages show: amounts arrive formatted by the server (money never as floats here).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceView {
+    pub balance: String,
+    /// False when the balance is <= 0: API access is blocked (HTTP 402).
+    pub balance_positive: bool,
+    /// Balance reserved by calls still running, when any.
+    pub reserved: Option<String>,
+    pub rpm: u32,
+    /// Paid top-ups so far, e.g. `CNY 20.00`.
+    pub paid_total: String,
+    pub next_tier: Option<NextTier>,
+    /// Every tier: (paid top-ups needed, requests per minute).
+    pub tiers: Vec<(String, u32)>,
+    /// Channel label and multiplier, e.g. ("Claude Code (cc-omg)", "0.2").
+    pub multipliers: Vec<(String, String)>,
+    pub active_packages: usize,
+    pub packages_remaining: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextTier {
+    pub rpm: u32,
+    pub threshold: String,
+    pub still_needed: String,
+    /// 0..=100, progress from the current tier to the next.
+    pub percent: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopupView {
+    pub currency: String,
+    /// (value to post, label such as `CNY 20`, what it credits such as `$2.80`).
+    pub options: Vec<(String, String, String)>,
+    pub min_custom: i64,
+    pub max_custom: i64,
+    /// USD credited per currency unit, e.g. `0.14`.
+    pub usd_per_unit: String,
+    pub card_payments: bool,
+    /// Dev mode's labelled test payments.
+    pub test_payments: bool,
+    pub balance: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageView {
+    pub id: i64,
+    pub title: String,
+    pub scope: Vec<String>,
+    pub original: String,
+    pub remaining: String,
+    pub used: String,
+    /// 0..=100: share of the original amount that is left.
+    pub percent_left: u8,
+    pub granted: String,
+    pub expires: String,
+    /// `in 29 days`, `expired 2 days ago`.
+    pub expires_relative: String,
+    pub source: String,
+    pub status: String,
+    pub active: bool,
+    pub deductions: Vec<DeductionView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeductionView {
+    pub at: String,
+    pub amount: String,
+    pub model: String,
+    pub channel: String,
+    pub key_name: String,
+}
+
+/// The Bills page's filters and page, as they appear in its URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BillQuery {
+    /// `YYYY-MM-DD`, UTC, inclusive.
+    pub from: String,
+    /// `YYYY-MM-DD`, UTC, inclusive.
+    pub until: String,
+    pub key: String,
+    pub model: String,
+    pub page: u32,
+}
+
+impl BillQuery {
+    /// The query string for these filters (without the page), for links and the CSV export.
+    pub fn filter_query(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, value) in [("from", &self.from), ("until", &self.until), ("key", &self.key), ("model", &self.model)]
+        {
+            if !value.is_empty() {
+                parts.push(format!("{name}={}", encode(value)));
+            }
+        }
+        parts.join("&")
+    }
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillRow {
+    pub at: String,
+    pub key_name: String,
+    pub channel: String,
+    pub model: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub official_cost: String,
+    pub packages_paid: String,
+    pub balance_paid: String,
+    pub multiplier: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillsView {
+    pub rows: Vec<BillRow>,
+    pub total: i64,
+    pub page: u32,
+    pub pages: u32,
+    pub keys: Vec<String>,
+    pub models: Vec<String>,
+    /// A filter that could not be read, explained.
+    pub filter_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovementRow {
+    pub at: String,
+    pub what: String,
+    pub memo: String,
+    pub balance_change: String,
+    pub package_change: String,
+    pub balance_after: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_queries_encode_their_values() {
+        let q = BillQuery { from: "2026-11-01".into(), key: "my key&1".into(), ..BillQuery::default() };
+        assert_eq!(q.filter_query(), "from=2026-11-01&key=my%20key%261");
+        assert_eq!(BillQuery::default().filter_query(), "");
+    }
+}
