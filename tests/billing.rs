@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{spawn_app, spawn_app_with, TestApp};
+use common::{cli, spawn_app, spawn_app_with, TestApp};
 use gatehouse::server::domain::account;
 use gatehouse::server::domain::ledger::{self, Grant, Settlement};
 use gatehouse::server::domain::money::Money;
@@ -464,15 +464,6 @@ async fn bills_are_paged_fifty_at_a_time() {
     let html = app.get_page("/billing/bills?page=2", Some(&cookie)).await.text().await.unwrap();
     assert!(html.contains("55 calls, page 2 of 2"));
     assert_eq!(html.matches("data-testid=\"balance-paid\"").count(), 5);
-}
-
-fn cli(app_db_url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .env("DATABASE_URL", app_db_url)
-        .env_remove("GATEHOUSE_CONFIG")
-        .output()
-        .expect("run gatehouse")
 }
 
 #[tokio::test]

@@ -242,6 +242,66 @@ async fn package_covered_calls_do_not_tie_up_the_balance() {
 }
 
 #[tokio::test]
+async fn a_call_cannot_spend_package_money_other_running_calls_reserved() {
+    let db = fresh_db().await;
+    let user = insert_user(&db, "reserved@example.com").await;
+    top_up(&db, user, "0.10", "t").await;
+    grant(&db, user, "2", 30, &cc_scope(), "g").await;
+    // Two running calls reserve the whole package.
+    for key in ["long-1", "long-2"] {
+        let hold = ledger::place_hold(db.pool(), admission(user, key, "1")).await.unwrap();
+        assert_eq!((hold.packages, hold.balance), (usd("1"), Money::ZERO));
+    }
+    // A third call needs the balance ($0.20 worst case) and settles: it must not take the reserved package money.
+    let hold = ledger::place_hold(db.pool(), admission(user, "third", "1")).await.unwrap();
+    assert_eq!((hold.packages, hold.balance), (Money::ZERO, usd("0.2")));
+    let third = ledger::settle(db.pool(), call(user, "third", "cc-omg", usd("1"), NOW)).await.unwrap();
+    assert_eq!((third.packages_paid, third.balance_paid), (Money::ZERO, usd("0.2")));
+    // The first two are then paid in full by the package, as admitted.
+    for key in ["long-1", "long-2"] {
+        let s = ledger::settle(db.pool(), call(user, key, "cc-omg", usd("1"), NOW)).await.unwrap();
+        assert_eq!((s.packages_paid, s.balance_paid), (usd("1"), Money::ZERO));
+    }
+    assert_audit_clean(&db, NOW).await;
+}
+
+#[tokio::test]
+async fn a_package_expiring_before_the_hold_does_not_count_at_admission() {
+    let db = fresh_db().await;
+    let user = insert_user(&db, "expiring@example.com").await;
+    top_up(&db, user, "1", "t").await;
+    // One hour left on the package, but the hold lasts ten minutes past... a call with a two-hour hold.
+    grant(&db, user, "20", 1, &cc_scope(), "g").await;
+    let long = Admission { ttl_ms: 2 * DAY, ..admission(user, "long", "1") };
+    let hold = ledger::place_hold(db.pool(), long).await.unwrap();
+    assert_eq!((hold.packages, hold.balance), (Money::ZERO, usd("0.2")));
+    let short = ledger::place_hold(db.pool(), admission(user, "short", "1")).await.unwrap();
+    assert_eq!((short.packages, short.balance), (usd("1"), Money::ZERO));
+}
+
+#[tokio::test]
+async fn a_request_key_cannot_be_reused_by_another_account_or_after_its_call_ended() {
+    let db = fresh_db().await;
+    let a = insert_user(&db, "key-a@example.com").await;
+    let b = insert_user(&db, "key-b@example.com").await;
+    top_up(&db, a, "1", "ta").await;
+    top_up(&db, b, "1", "tb").await;
+    ledger::place_hold(db.pool(), admission(a, "shared-key", "1")).await.unwrap();
+    // The same open call retried is the same hold.
+    assert!(ledger::place_hold(db.pool(), admission(a, "shared-key", "1")).await.is_ok());
+    assert!(matches!(
+        ledger::place_hold(db.pool(), admission(b, "shared-key", "1")).await,
+        Err(LedgerError::KeyReused(_))
+    ));
+    assert!(!ledger::release_hold(db.pool(), b, "shared-key", NOW).await.unwrap(), "b cannot release a's hold");
+    ledger::settle(db.pool(), call(a, "shared-key", "cc-omg", usd("1"), NOW)).await.unwrap();
+    assert!(matches!(
+        ledger::place_hold(db.pool(), admission(a, "shared-key", "1")).await,
+        Err(LedgerError::KeyReused(_))
+    ));
+}
+
+#[tokio::test]
 async fn replaying_an_idempotency_key_returns_the_first_result_and_a_changed_replay_is_refused() {
     let db = fresh_db().await;
     let user = insert_user(&db, "replay@example.com").await;
@@ -303,13 +363,15 @@ async fn holds_are_released_settled_or_swept_and_the_audit_reports_stale_ones() 
     let user = insert_user(&db, "holds@example.com").await;
     top_up(&db, user, "1", "t").await;
     ledger::place_hold(db.pool(), admission(user, "released", "1")).await.unwrap();
-    assert!(ledger::release_hold(db.pool(), "released", NOW).await.unwrap());
+    assert!(ledger::release_hold(db.pool(), user, "released", NOW).await.unwrap());
     ledger::place_hold(db.pool(), admission(user, "settled", "1")).await.unwrap();
     ledger::settle(db.pool(), call(user, "settled", "cc-omg", usd("1"), NOW)).await.unwrap();
     ledger::place_hold(db.pool(), admission(user, "crashed", "1")).await.unwrap();
     assert_eq!(account::money_of(db.pool(), user).await.unwrap().unwrap().balance_held, usd("0.2"));
 
-    let after_ttl = NOW + 600_001;
+    // Past its TTL and the sweeper's grace, the hold of the call that never settled is stale.
+    let after_ttl = NOW + 600_000 + audit::STALE_HOLD_GRACE_MS + 1;
+    assert_audit_clean(&db, NOW + 600_001).await;
     let report = audit::run(db.pool(), after_ttl).await.unwrap();
     assert_eq!(report.breaches.len(), 1, "{:?}", report.breaches);
     assert!(report.breaches[0].0.contains("crashed"));

@@ -26,8 +26,8 @@ const HOLD_TTL: i64 = 2 * HOUR;
 enum Op {
     TopUp { cents: i64 },
     Grant { cents: i64, hours: i64, codex_only: bool },
-    Hold { cents: i64 },
-    Settle { cents: i64, channel: u8 },
+    Hold { cents: i64, channel: u8 },
+    Settle { cents: i64, channel: u8, own_hold: bool },
     Release,
     Replay,
     Wait { hours: i64 },
@@ -36,13 +36,17 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (1i64..2_000).prop_map(|cents| Op::TopUp { cents }),
-        (1i64..3_000, 1i64..72, any::<bool>()).prop_map(|(cents, hours, codex_only)| Op::Grant {
+        (1i64..800, 1i64..72, any::<bool>()).prop_map(|(cents, hours, codex_only)| Op::Grant {
             cents,
             hours,
             codex_only
         }),
-        (1i64..500).prop_map(|cents| Op::Hold { cents }),
-        (0i64..800, 0u8..3).prop_map(|(cents, channel)| Op::Settle { cents, channel }),
+        (1i64..500, 0u8..3).prop_map(|(cents, channel)| Op::Hold { cents, channel }),
+        (0i64..800, 0u8..3, any::<bool>()).prop_map(|(cents, channel, own_hold)| Op::Settle {
+            cents,
+            channel,
+            own_hold
+        }),
         Just(Op::Release),
         Just(Op::Replay),
         (1i64..24).prop_map(|hours| Op::Wait { hours }),
@@ -61,8 +65,8 @@ struct ModelPackage {
 struct Model {
     balance: i64,
     packages: Vec<ModelPackage>,
-    /// Open holds: request key -> (balance part, expires at).
-    holds: HashMap<String, (i64, i64)>,
+    /// Open holds: request key -> (balance part, expires at, package part).
+    holds: HashMap<String, (i64, i64, i64)>,
     /// Settled calls: request key -> (official, channel), for replays.
     settled: Vec<(String, i64, &'static str)>,
 }
@@ -81,8 +85,39 @@ fn cents(c: i64) -> Money {
     Money::from_units(c * 10_000_000)
 }
 
-/// The model's charge: the same rule, written plainly.
-fn model_charge(m: &mut Model, official: i64, channel: &str, now: i64) -> (i64, i64) {
+fn balance_share(amount: i64, channel: &str) -> i64 {
+    Money::from_units(amount).to_decimal().checked_mul(multiplier(channel)).and_then(Money::round_from).unwrap().units()
+}
+
+/// What packages able to pay `channel` until `until` still hold.
+fn package_funds(m: &Model, channel: &str, until: i64) -> i64 {
+    m.packages
+        .iter()
+        .filter(|p| p.expires_at > until && p.remaining > 0 && p.scope.contains(&channel))
+        .map(|p| p.remaining)
+        .sum()
+}
+
+/// The model's admission: what the call reserves, or `None` when it is refused.
+fn model_admit(m: &Model, worst: i64, channel: &str, now: i64) -> Option<(i64, i64)> {
+    if m.balance <= 0 {
+        return None;
+    }
+    let package_held: i64 = m.holds.values().map(|h| h.2).sum();
+    let balance_held: i64 = m.holds.values().map(|h| h.0).sum();
+    let free = (package_funds(m, channel, now + HOLD_TTL) - package_held).max(0);
+    let from_packages = worst.min(free);
+    let from_balance = balance_share(worst - from_packages, channel);
+    if from_balance > 0 && m.balance - balance_held <= 0 {
+        return None;
+    }
+    Some((from_packages, from_balance))
+}
+
+/// The model's charge: the same rule, written plainly. Other open holds keep their package reservations.
+fn model_charge(m: &mut Model, key: &str, official: i64, channel: &str, now: i64) -> (i64, i64) {
+    let others: i64 = m.holds.iter().filter(|(k, _)| k.as_str() != key).map(|(_, h)| h.2).sum();
+    let cap = (package_funds(m, channel, now) - others).max(0);
     let mut order: Vec<usize> = (0..m.packages.len())
         .filter(|&i| {
             let p = &m.packages[i];
@@ -90,7 +125,7 @@ fn model_charge(m: &mut Model, official: i64, channel: &str, now: i64) -> (i64, 
         })
         .collect();
     order.sort_by_key(|&i| (m.packages[i].expires_at, m.packages[i].id));
-    let mut left = official;
+    let mut left = official.min(cap);
     let mut from_packages = 0;
     for i in order {
         let take = left.min(m.packages[i].remaining);
@@ -98,12 +133,7 @@ fn model_charge(m: &mut Model, official: i64, channel: &str, now: i64) -> (i64, 
         from_packages += take;
         left -= take;
     }
-    let balance = Money::from_units(left)
-        .to_decimal()
-        .checked_mul(multiplier(channel))
-        .and_then(Money::round_from)
-        .unwrap()
-        .units();
+    let balance = balance_share(official - from_packages, channel);
     m.balance -= balance;
     (from_packages, balance)
 }
@@ -151,35 +181,34 @@ async fn run_case(db: &Db, case: usize, ops: Vec<Op>) -> Result<(), TestCaseErro
                     scope,
                 });
             }
-            Op::Hold { cents: c } => {
+            Op::Hold { cents: c, channel } => {
+                let channel = CHANNELS[usize::from(channel)];
                 let a = Admission {
                     user_id: user,
                     request_key: &key,
-                    channel: "default",
+                    channel,
                     worst_case: cents(c),
-                    multiplier: Decimal::ONE,
+                    multiplier: multiplier(channel),
                     ttl_ms: HOLD_TTL,
                     now,
                 };
-                let held: i64 = m.holds.values().map(|h| h.0).sum();
-                let default_packages = 0; // no package covers the default channel in this model
-                let expected_refusal =
-                    m.balance <= 0 || (cents(c).units() - default_packages > 0 && m.balance - held <= 0);
+                let expected = model_admit(&m, cents(c).units(), channel, now);
                 match ledger::place_hold(db.pool(), a).await {
                     Ok(h) => {
-                        prop_assert!(!expected_refusal, "admitted although the model refuses: {m:?}");
-                        m.holds.insert(key.clone(), (h.balance.units(), now + HOLD_TTL));
+                        prop_assert_eq!(Some((h.packages.units(), h.balance.units())), expected, "{:?}", m);
+                        m.holds.insert(key.clone(), (h.balance.units(), now + HOLD_TTL, h.packages.units()));
                     }
                     Err(LedgerError::Refused(_)) => {
-                        prop_assert!(expected_refusal, "refused although funds are free: {m:?}")
+                        prop_assert!(expected.is_none(), "refused although funds are free: {m:?}")
                     }
                     Err(e) => return Err(TestCaseError::fail(e.to_string())),
                 }
             }
-            Op::Settle { cents: c, channel } => {
+            Op::Settle { cents: c, channel, own_hold } => {
                 let channel = CHANNELS[usize::from(channel)];
-                // Settle the oldest open hold if any (as the proxy would), else a call without a hold.
-                let request_key = m.holds.keys().min().cloned().unwrap_or_else(|| key.clone());
+                // Settle the oldest open hold (as the proxy would), or a call without a hold while others run.
+                let request_key =
+                    if own_hold { m.holds.keys().min().cloned().unwrap_or_else(|| key.clone()) } else { key.clone() };
                 let s = Settlement {
                     user_id: user,
                     request_key: &request_key,
@@ -193,14 +222,14 @@ async fn run_case(db: &Db, case: usize, ops: Vec<Op>) -> Result<(), TestCaseErro
                     now,
                 };
                 let done = ledger::settle(db.pool(), s).await.unwrap();
-                let (p, b) = model_charge(&mut m, cents(c).units(), channel, now);
+                let (p, b) = model_charge(&mut m, &request_key, cents(c).units(), channel, now);
                 prop_assert_eq!((done.packages_paid.units(), done.balance_paid.units()), (p, b));
                 m.holds.remove(&request_key);
                 m.settled.push((request_key, cents(c).units(), channel));
             }
             Op::Release => {
                 if let Some(k) = m.holds.keys().min().cloned() {
-                    prop_assert!(ledger::release_hold(db.pool(), &k, now).await.unwrap());
+                    prop_assert!(ledger::release_hold(db.pool(), user, &k, now).await.unwrap());
                     m.holds.remove(&k);
                 }
             }

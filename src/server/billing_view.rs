@@ -76,6 +76,12 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
             .into_iter()
             .map(|(c, m)| (channel_label(&c), m.normalize().to_string()))
             .collect(),
+        claude_code_rate: state.pricing.multipliers.for_channel("cc-omg").normalize().to_string(),
+        claude_code_dollar: crate::server::domain::charge::balance_part(
+            Money::usd(1),
+            state.pricing.multipliers.for_channel("cc-omg"),
+        )
+        .to_string(),
         active_packages: active.len(),
         packages_remaining: active.iter().fold(Money::ZERO, |s, p| s.saturating_add(p.remaining)).to_string(),
     })
@@ -168,7 +174,7 @@ pub fn filter_of(q: &BillQuery) -> Result<BillFilter, String> {
         }
     }
     let text = |t: &str| Some(t.trim().to_string()).filter(|t| !t.is_empty());
-    Ok(BillFilter { from, until, key_name: text(&q.key), model: text(&q.model) })
+    Ok(BillFilter { from, until, key_name: text(&q.key), model: text(&q.model), up_to_id: None })
 }
 
 fn bill_row(b: bills::Bill) -> BillRow {
@@ -227,6 +233,10 @@ pub async fn movements(state: &AppState, user_id: i64) -> Result<Vec<MovementRow
 
 /// Every bill matching the filter, as CSV (amounts as plain USD decimals).
 pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> Result<String, AppError> {
+    let filter = &BillFilter {
+        up_to_id: Some(bills::newest_id(state.db.pool(), user_id).await?.unwrap_or(0)),
+        ..filter.clone()
+    };
     let mut out = String::from(
         "time_utc,key,channel,model,input_tokens,output_tokens,cache_write_tokens,cache_read_tokens,\
          official_cost_usd,packages_paid_usd,balance_paid_usd,multiplier\n",

@@ -10,6 +10,7 @@ use crate::server::domain::money::Money;
 use crate::server::domain::packages::{PackageSource, CLAUDE_CODE_SCOPE};
 use crate::server::domain::pricing::{PriceTable, Usage};
 use crate::server::domain::redemption::{self, NewCodes};
+use crate::server::domain::referral;
 use crate::server::secrets::random_token;
 use crate::server::time::{format_utc, now_ms, DAY_MS};
 use crate::shared::email::Email;
@@ -26,6 +27,10 @@ Usage:
                                  [--source admin|promotion|referral|purchase] [--key IDEMPOTENCY_KEY]
   gatehouse admin create-codes AMOUNT [--count 1] [--uses 1] [--days N] [--note TEXT]
                                  print new redemption codes worth AMOUNT USD each
+  gatehouse admin referrals [--status held|rewarded|not_qualified|rejected]
+                                 list referrals, newest first
+  gatehouse admin referrals approve ID | reject ID
+                                 decide a referral held for review (approve grants both packages)
   gatehouse admin record-call EMAIL MODEL [--channel cc-omg] [--input N] [--output N] [--cache-read N]
                                  [--cache-write N]   dev mode only: charge a call as the proxy would
 ";
@@ -54,6 +59,7 @@ pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
         ["admin", "grant-package", rest @ ..] => grant(&db, rest).await,
         ["admin", "create-codes", rest @ ..] => create_codes(&db, rest).await,
         ["admin", "record-call", rest @ ..] => record_call(&db, &settings, rest).await,
+        ["admin", "referrals", rest @ ..] => referrals(&db, &settings, rest).await,
         _ => Err(format!("unknown command: {}\n\n{USAGE}", args.join(" "))),
     };
     db.close().await;
@@ -229,6 +235,45 @@ async fn create_codes(db: &Db, words: &[&str]) -> Result<(), String> {
         println!("{code}");
     }
     Ok(())
+}
+
+async fn referrals(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), String> {
+    let promotion = &settings.referral.promotion;
+    match words {
+        [verb @ ("approve" | "reject"), id] => {
+            let id: i64 = id.parse().map_err(|_| format!("{id} is not a referral id"))?;
+            let done = referral::decide(db.pool(), promotion, id, *verb == "approve", now_ms())
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no referral {id}"))?;
+            println!("{done}");
+            Ok(())
+        }
+        rest => {
+            let a = parse_args(rest, &["status"])?;
+            if !a.positional.is_empty() {
+                return Err("usage: gatehouse admin referrals [--status S] | approve ID | reject ID".into());
+            }
+            let rows = referral::all(db.pool(), a.options.get("status").copied()).await.map_err(|e| e.to_string())?;
+            println!(
+                "{:>6}  {:<16}  {:<13}  {:<30}  {:<30}  reason",
+                "id", "date (UTC)", "status", "inviter", "invitee"
+            );
+            for r in &rows {
+                println!(
+                    "{:>6}  {:<16}  {:<13}  {:<30}  {:<30}  {}",
+                    r.id,
+                    format_utc(r.created_at).trim_end_matches(" UTC"),
+                    r.status,
+                    r.inviter_email,
+                    r.invitee_email,
+                    r.reason
+                );
+            }
+            eprintln!("{} referral(s)", rows.len());
+            Ok(())
+        }
+    }
 }
 
 async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), String> {

@@ -3,6 +3,7 @@
 
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::{ChannelMultipliers, DEFAULT_CHANNEL_MULTIPLIERS};
+use crate::server::domain::referral::Promotion;
 use crate::server::domain::tiers::{TierTable, DEFAULT_TIERS};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -62,6 +63,17 @@ pub struct Settings {
     /// Folder with the built site (`pkg/`, assets); cargo-leptos sets `LEPTOS_SITE_ROOT`.
     pub site_root: String,
     pub money: MoneySettings,
+    pub referral: ReferralSettings,
+}
+
+/// The referral promotion and who qualifies.
+#[derive(Clone, Debug)]
+pub struct ReferralSettings {
+    pub promotion: Promotion,
+    /// Extra disposable domains (`DISPOSABLE_DOMAINS_FILE`), added to the shipped list.
+    pub extra_disposable_domains: String,
+    /// Only these providers qualify when set (`REFERRAL_EMAIL_ALLOWLIST`, comma-separated domains).
+    pub email_allowlist: Option<String>,
 }
 
 /// Everything about money an operator can set.
@@ -177,6 +189,7 @@ impl Settings {
             },
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_string()),
             money: money_settings(&get, mode)?,
+            referral: referral_settings(&get)?,
         };
         settings.check_mode()?;
         Ok(settings)
@@ -215,6 +228,62 @@ impl Settings {
     }
 }
 
+fn referral_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<ReferralSettings, ConfigError> {
+    let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
+    let reward = match get("REFERRAL_REWARD") {
+        Some(v) => Money::parse_usd(&v)
+            .ok()
+            .filter(|m| m.is_positive())
+            .ok_or_else(|| invalid("REFERRAL_REWARD", format!("{v:?} is not a positive USD amount")))?,
+        None => Money::usd(20),
+    };
+    let days = |key: &'static str, default: i64| -> Result<i64, ConfigError> {
+        match get(key) {
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or_else(|| invalid(key, format!("{v:?} is not a number of days"))),
+            None => Ok(default),
+        }
+    };
+    let date = |key: &'static str| -> Result<Option<i64>, ConfigError> {
+        get(key)
+            .map(|v| {
+                crate::server::time::parse_date(&v)
+                    .ok_or_else(|| invalid(key, format!("{v:?} is not a date like 2026-12-31")))
+            })
+            .transpose()
+    };
+    let scope = crate::server::domain::packages::split_scope(
+        &get("REFERRAL_SCOPE").unwrap_or_else(|| "cc-omg,web-chat".into()),
+    );
+    if scope.is_empty() {
+        return Err(invalid("REFERRAL_SCOPE", "name at least one channel".into()));
+    }
+    let extra_disposable_domains = match get("DISPOSABLE_DOMAINS_FILE") {
+        Some(path) => std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError::File { path: path.clone(), problem: e.to_string() })?,
+        None => String::new(),
+    };
+    let promotion = Promotion {
+        enabled: match get("REFERRAL_PROMOTION") {
+            Some(v) => parse_bool("REFERRAL_PROMOTION", &v)?,
+            None => true,
+        },
+        title: get("REFERRAL_TITLE").unwrap_or_else(|| format!("Claude Code API {reward}").replace(".00", "")),
+        reward,
+        scope,
+        lifetime_days: days("REFERRAL_PACKAGE_DAYS", 30)?,
+        starts_at: date("REFERRAL_STARTS")?,
+        // The end date is inclusive: the promotion runs to the end of that day (UTC).
+        ends_at: date("REFERRAL_ENDS")?.map(|d| d + crate::server::time::DAY_MS),
+        apply_window_ms: days("REFERRAL_APPLY_WINDOW_DAYS", 7)? * crate::server::time::DAY_MS,
+        ip_daily_cap: parse_or("REFERRAL_IP_DAILY_CAP", get("REFERRAL_IP_DAILY_CAP"), Some(3))?,
+    };
+    Ok(ReferralSettings { promotion, extra_disposable_domains, email_allowlist: get("REFERRAL_EMAIL_ALLOWLIST") })
+}
+
 fn money_settings(get: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Result<MoneySettings, ConfigError> {
     let invalid = |key: &'static str, problem: String| ConfigError::Invalid { key, problem };
     let welcome_balance = match get("WELCOME_BALANCE") {
@@ -227,6 +296,13 @@ fn money_settings(get: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Result<Mo
     let topup_currency = get("TOPUP_CURRENCY").unwrap_or_else(|| "CNY".to_string()).to_ascii_uppercase();
     if topup_currency.len() != 3 || !topup_currency.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(invalid("TOPUP_CURRENCY", format!("{topup_currency:?} is not a three-letter currency code")));
+    }
+    // Amounts are kept in hundredths (cents, fen); Stripe counts these currencies in whole units.
+    const ZERO_DECIMAL: &[&str] = &[
+        "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    ];
+    if ZERO_DECIMAL.contains(&topup_currency.as_str()) {
+        return Err(invalid("TOPUP_CURRENCY", format!("{topup_currency} has no cents; choose a two-decimal currency")));
     }
     let usd_per_topup_unit = match get("USD_PER_TOPUP_UNIT") {
         Some(v) => Money::parse_usd(&v)
@@ -262,7 +338,8 @@ fn money_settings(get: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Result<Mo
     };
     let test_payments = match get("TEST_PAYMENTS") {
         Some(v) => parse_bool("TEST_PAYMENTS", &v)?,
-        None => mode == Mode::Dev,
+        // A server with real card payments set up does not offer free test money unless asked to.
+        None => mode == Mode::Dev && stripe.is_none(),
     };
     Ok(MoneySettings {
         welcome_balance,
@@ -412,6 +489,10 @@ mod tests {
         assert!(settings(&[("WELCOME_BALANCE", "-1")]).unwrap_err().to_string().contains("WELCOME_BALANCE"));
         assert!(settings(&[("STRIPE_SECRET_KEY", "sk_test_x")]).is_err());
         assert!(settings(&[("USD_PER_TOPUP_UNIT", "0")]).is_err());
+        assert!(settings(&[("TOPUP_CURRENCY", "jpy")]).unwrap_err().to_string().contains("no cents"));
+        let with_stripe =
+            settings(&[("STRIPE_SECRET_KEY", "sk_test_x"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]).unwrap();
+        assert!(!with_stripe.money.test_payments, "real payments set up: no test payments unless asked");
     }
 
     #[test]

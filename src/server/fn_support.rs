@@ -45,6 +45,14 @@ pub fn client_ip_of_request(state: &AppState) -> Result<String, AppError> {
     Ok(client_ip::from_parts(&parts, state.settings.trust_forwarded_for))
 }
 
+/// The request's `User-Agent`, or empty.
+pub fn user_agent() -> String {
+    parts()
+        .ok()
+        .and_then(|p| p.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Sets the response status (and `Retry-After`) from the error, then returns the result unchanged.
 pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let (Err(e), Some(options)) = (&result, use_context::<ResponseOptions>()) {

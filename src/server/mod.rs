@@ -10,6 +10,7 @@ pub mod fn_support;
 pub mod http;
 pub mod mail;
 pub mod payments;
+pub mod referral_view;
 pub mod secrets;
 pub mod startup;
 pub mod state;

@@ -5,6 +5,7 @@ use crate::app::{shell, App};
 use crate::server::config::{Secret, Settings};
 use crate::server::db::{Db, DbSetupError};
 use crate::server::domain::pricing::{PriceTable, Pricing};
+use crate::server::domain::referral::{EmailPolicy, SHIPPED_DISPOSABLE_DOMAINS};
 use crate::server::http::{
     bills_csv, dev_mail_view, health, origin_guard, request_id::MakeId, session_layer, stripe_webhook,
 };
@@ -66,6 +67,10 @@ impl Application {
             .build();
         let test_payment_secret =
             Secret::new(random_token().map_err(|e| StartupError::Prices(format!("no randomness: {e}")))?);
+        let email_policy = EmailPolicy::new(
+            &[SHIPPED_DISPOSABLE_DOMAINS, &settings.referral.extra_disposable_domains],
+            settings.referral.email_allowlist.as_deref(),
+        );
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -73,6 +78,7 @@ impl Application {
             leptos,
             public_base_url,
             pricing: Arc::new(pricing),
+            email_policy: Arc::new(email_policy),
             http: stripe::http_client(),
             test_payment_secret: Arc::new(test_payment_secret),
         };

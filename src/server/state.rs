@@ -3,6 +3,7 @@
 use crate::server::config::{Secret, Settings};
 use crate::server::db::Db;
 use crate::server::domain::pricing::Pricing;
+use crate::server::domain::referral::EmailPolicy;
 use crate::server::mail::Mailer;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -17,6 +18,8 @@ pub struct AppState {
     /// `PUBLIC_BASE_URL`, or `http://` plus the bound address; no trailing slash.
     pub public_base_url: Arc<str>,
     pub pricing: Arc<Pricing>,
+    /// Which emails qualify for referral rewards.
+    pub email_policy: Arc<EmailPolicy>,
     /// Outgoing HTTP (Stripe).
     pub http: reqwest::Client,
     /// Signs dev mode's test payments when Stripe is not configured; random per process.

@@ -17,6 +17,9 @@ pub struct BalanceView {
     pub tiers: Vec<(String, u32)>,
     /// Channel label and multiplier, e.g. ("Claude Code (cc-omg)", "0.2").
     pub multipliers: Vec<(String, String)>,
+    /// The Claude Code channel's multiplier, e.g. `0.2`, and what a $1 call costs the balance there.
+    pub claude_code_rate: String,
+    pub claude_code_dollar: String,
     pub active_packages: usize,
     pub packages_remaining: String,
 }

@@ -4,3 +4,4 @@ pub mod dto;
 pub mod email;
 pub mod error;
 pub mod next_path;
+pub mod referral;

@@ -191,6 +191,16 @@ impl TestApp {
     }
 }
 
+/// Runs the `gatehouse` binary (an operator command) against a database.
+pub fn cli(database_url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .expect("run gatehouse")
+}
+
 /// Finds `/auth/confirm?token=…` in a message body and returns the token.
 pub fn token_in(body: &str) -> Option<String> {
     let start = body.find("/auth/confirm?token=")? + "/auth/confirm?token=".len();

@@ -18,17 +18,18 @@ pub async fn inspect_login_link(token: String) -> Result<LoginLinkView, AppError
 #[server(endpoint = "confirm_login")]
 pub async fn confirm_login(token: String) -> Result<(), AppError> {
     use crate::server::auth::magic_link;
-    use crate::server::fn_support::{answer_form, session, state};
+    use crate::server::fn_support::{answer_form, client_ip_of_request, session, state};
     let result = async {
         let state = state()?;
         let session = session()?;
-        let confirmed = magic_link::confirm(
-            &state.db,
-            &token,
-            session.presented_hash().as_deref(),
-            state.settings.money.welcome_balance,
-        )
-        .await?;
+        let client_ip = client_ip_of_request(&state)?;
+        let rules = magic_link::NewAccountRules {
+            welcome_balance: state.settings.money.welcome_balance,
+            promotion: &state.settings.referral.promotion,
+            email_policy: &state.email_policy,
+            client_ip: &client_ip,
+        };
+        let confirmed = magic_link::confirm(&state.db, &token, session.presented_hash().as_deref(), rules).await?;
         session.logged_in(confirmed.session_token);
         leptos_axum::redirect(&confirmed.next);
         Ok::<_, AppError>(())

@@ -10,16 +10,23 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[server(endpoint = "request_login")]
-pub async fn request_login(email: String, next: String) -> Result<(), AppError> {
+pub async fn request_login(email: String, next: String, ack: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::magic_link::{self, LinkRequest, SendLimits};
+    use crate::server::domain::referral;
     use crate::server::fn_support::{answer_form, client_ip_of_request, state};
+    use crate::server::time::now_ms;
     use crate::shared::email::Email;
     let typed = email.clone();
     let back_to = next.clone();
+    let ack_back = ack.clone().unwrap_or_default();
     let result = async {
         let state = state()?;
         let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;
         let client_ip = client_ip_of_request(&state)?;
+        let invite_ack_id = match ack.as_deref().filter(|a| !a.is_empty()) {
+            Some(token) => referral::ack_by_token(state.db.pool(), token, now_ms()).await?,
+            None => None,
+        };
         let limits = SendLimits {
             per_email: state.settings.login_links_per_email_per_hour,
             per_ip: state.settings.login_links_per_ip_per_hour,
@@ -30,6 +37,7 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
             client_ip: &client_ip,
             public_base_url: &state.public_base_url,
             log_link: state.settings.is_dev(),
+            invite_ack_id,
         };
         magic_link::request_link(&state.db, &state.mailer, limits, request).await?;
         let to: String = url::form_urlencoded::byte_serialize(email.as_typed().as_bytes()).collect();
@@ -39,11 +47,12 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
     .await;
     // Before hydration the browser posts the form itself: show the form again with the message beside the field.
     answer_form(result, |e| {
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("email", &typed)
-            .append_pair("next", &back_to)
-            .append_pair("error", &e.to_string())
-            .finish();
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("email", &typed).append_pair("next", &back_to);
+        if !ack_back.is_empty() {
+            query.append_pair("ack", &ack_back);
+        }
+        let query = query.append_pair("error", &e.to_string()).finish();
         Some(format!("/login?{query}"))
     })
 }
@@ -52,6 +61,9 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
+    // Set when the person came through an invitation's "I Understand" (see the invite page).
+    let ack = move || query.read().get("ack").unwrap_or_default();
+    let invited = move || query.read().get("invite").filter(|c| !c.is_empty());
     let action = ServerAction::<RequestLogin>::new();
     let typed = move || query.read().get("email").unwrap_or_default();
     let error = move || match action.value().get() {
@@ -68,6 +80,12 @@ pub fn LoginPage() -> impl IntoView {
             <p class="muted">
                 "Enter your email and we will send you a link to log in. New here? The same link creates your account."
             </p>
+            {move || invited().map(|code| view! {
+                <p class="notice success" data-testid="invite-banner">
+                    "Invitation " <strong>{code}</strong>
+                    " will be applied when you sign up with a new account."
+                </p>
+            })}
             <ActionForm action=action attr:class="stack" attr:novalidate=true>
                 <label for="email">"Email"</label>
                 <input
@@ -85,6 +103,7 @@ pub fn LoginPage() -> impl IntoView {
                     {email_error}
                 </p>
                 <input type="hidden" name="next" value=next />
+                <input type="hidden" name="ack" value=ack />
                 <button type="submit" class="btn primary wide" disabled=move || action.pending().get()>
                     {move || if action.pending().get() { "Sending…" } else { "Continue" }}
                 </button>

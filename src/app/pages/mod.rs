@@ -3,5 +3,7 @@ pub mod billing;
 pub mod confirm;
 pub mod dev_mailbox;
 pub mod home;
+pub mod invite;
 pub mod login;
 pub mod not_found;
+pub mod referral;

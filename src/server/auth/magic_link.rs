@@ -5,6 +5,7 @@ use super::{session, users};
 use crate::server::db::Db;
 use crate::server::domain::ledger::{self, Credit, EntryKind};
 use crate::server::domain::money::Money;
+use crate::server::domain::referral::{self, Application, EmailPolicy, InviteCode, Promotion, ReferralError, Via};
 use crate::server::error::internal;
 use crate::server::mail::{login_email, Mailer};
 use crate::server::secrets::{hash_token, random_token};
@@ -30,6 +31,8 @@ pub struct LinkRequest<'a> {
     pub client_ip: &'a str,
     pub public_base_url: &'a str,
     pub log_link: bool,
+    /// The invite acknowledged on `/i/CODE` before logging in, applied when the account is new.
+    pub invite_ack_id: Option<i64>,
 }
 
 /// Sends a login link. Answers the same whether or not an account exists.
@@ -50,8 +53,8 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO login_tokens (token_hash, email, email_normalized, next_path, client_ip, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO login_tokens (token_hash, email, email_normalized, next_path, client_ip, created_at, expires_at, \
+         invite_ack_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(hash_token(&token))
     .bind(req.email.as_typed())
@@ -60,6 +63,7 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     .bind(req.client_ip)
     .bind(now)
     .bind(expires_at)
+    .bind(req.invite_ack_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -119,26 +123,61 @@ pub struct Confirmed {
     pub session_token: String,
 }
 
-/// Consumes the link, creates the account if new (with its welcome balance), and replaces the caller's
-/// session, all in one transaction.
+/// What a confirmed login may set up for a new account.
+pub struct NewAccountRules<'a> {
+    pub welcome_balance: Money,
+    pub promotion: &'a Promotion,
+    pub email_policy: &'a EmailPolicy,
+    pub client_ip: &'a str,
+}
+
+/// Consumes the link, creates the account if new (with its welcome balance and the invite it came
+/// through), and replaces the caller's session, all in one transaction.
+/// Applies the acknowledged invite to a brand-new account. A code disabled since the acknowledgement
+/// only means no referral; the login itself goes ahead.
+async fn apply_invite(
+    tx: &mut sqlx::AnyConnection,
+    rules: &NewAccountRules<'_>,
+    user_id: i64,
+    ack_id: i64,
+    now: i64,
+) -> Result<(), AppError> {
+    let Some(code) = referral::ack_code(tx, ack_id).await?.as_deref().and_then(InviteCode::parse) else {
+        return Ok(());
+    };
+    let application = Application {
+        invitee_id: user_id,
+        code: &code,
+        ack_id: Some(ack_id),
+        via: Via::Link,
+        ip: rules.client_ip,
+        now,
+    };
+    match referral::apply(tx, rules.promotion, rules.email_policy, application).await {
+        Ok(_) | Err(ReferralError::UnknownCode | ReferralError::OwnCode | ReferralError::AlreadyReferred) => Ok(()),
+        Err(e) => Err(internal("referral at sign-up", e)),
+    }
+}
+
 pub async fn confirm(
     db: &Db,
     token: &str,
     replaces_session: Option<&str>,
-    welcome_balance: Money,
+    rules: NewAccountRules<'_>,
 ) -> Result<Confirmed, AppError> {
+    let welcome_balance = rules.welcome_balance;
     let now = now_ms();
     let mut tx = db.pool().begin().await?;
-    let row: Option<(String, String, String)> = sqlx::query_as(
+    let row: Option<(String, String, String, Option<i64>)> = sqlx::query_as(
         "UPDATE login_tokens SET used_at = $1 \
          WHERE token_hash = $2 AND used_at IS NULL AND replaced_at IS NULL AND expires_at > $1 \
-         RETURNING email, email_normalized, next_path",
+         RETURNING email, email_normalized, next_path, invite_ack_id",
     )
     .bind(now)
     .bind(hash_token(token))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((email, normalized, next)) = row else {
+    let Some((email, normalized, mut next, invite_ack_id)) = row else {
         tx.rollback().await?;
         let view = inspect(db, token).await?;
         return Err(AppError::Gone(view.refusal().to_string()));
@@ -155,6 +194,13 @@ pub async fn confirm(
             now,
         };
         ledger::credit(&mut tx, credit).await.map_err(|e| internal("welcome balance", e))?;
+    }
+    if let Some(ack_id) = invite_ack_id {
+        if new_account {
+            apply_invite(&mut tx, &rules, user_id, ack_id, now).await?;
+        } else {
+            next = "/i?invite=existing".to_string();
+        }
     }
     let session_token = session::create_in(&mut tx, user_id, now, replaces_session).await?;
     tx.commit().await?;

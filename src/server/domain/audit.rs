@@ -25,6 +25,9 @@ impl AuditReport {
 /// id, request key, official, packages paid, balance paid, package entries, balance entries, balance charges.
 type BillCheck = (i64, String, i64, i64, i64, i64, i64, i64);
 
+/// Holds are swept once a minute; one not closed this long after its expiry is stale.
+pub const STALE_HOLD_GRACE_MS: i64 = 120_000;
+
 pub async fn run(pool: &AnyPool, now: i64) -> Result<AuditReport, sqlx::Error> {
     let mut report = AuditReport::default();
     let count = |table: &'static str| async move {
@@ -94,7 +97,7 @@ pub async fn run(pool: &AnyPool, now: i64) -> Result<AuditReport, sqlx::Error> {
     let stale: Vec<(i64, String, i64)> = sqlx::query_as(
         "SELECT id, request_key, expires_at FROM holds WHERE closed_at IS NULL AND expires_at <= $1 ORDER BY id",
     )
-    .bind(now)
+    .bind(now - STALE_HOLD_GRACE_MS)
     .fetch_all(pool)
     .await?;
     for (id, key, expires_at) in stale {

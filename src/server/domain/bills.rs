@@ -10,6 +10,8 @@ pub struct BillFilter {
     pub until: Option<i64>,
     pub key_name: Option<String>,
     pub model: Option<String>,
+    /// Only bills up to this id (an export started at a fixed point does not shift as calls arrive).
+    pub up_to_id: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +48,11 @@ fn where_clause(f: &BillFilter) -> (String, Vec<String>, Vec<i64>) {
         n += 1;
         sql.push_str(&format!(" AND created_at < ${n}"));
         numbers.push((n, until));
+    }
+    if let Some(id) = f.up_to_id {
+        n += 1;
+        sql.push_str(&format!(" AND id <= ${n}"));
+        numbers.push((n, id));
     }
     let mut text_params = Vec::new();
     if let Some(k) = &f.key_name {
@@ -117,6 +124,13 @@ fn bill_from_row(r: BillRow) -> Bill {
     }
 }
 
+/// The newest bill id of an account, to fix the end of an export.
+pub async fn newest_id(pool: &AnyPool, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    let (id,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(id) FROM bills WHERE user_id = $1").bind(user_id).fetch_one(pool).await?;
+    Ok(id)
+}
+
 /// The key names and models that appear in an account's bills, for the filter menus.
 pub async fn filter_choices(pool: &AnyPool, user_id: i64) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
     let keys: Vec<(String,)> = sqlx::query_as(
@@ -171,7 +185,13 @@ mod tests {
 
     #[test]
     fn filters_number_their_parameters_in_binding_order() {
-        let f = BillFilter { from: Some(1), until: Some(2), key_name: Some("k".into()), model: Some("m".into()) };
+        let f = BillFilter {
+            from: Some(1),
+            until: Some(2),
+            key_name: Some("k".into()),
+            model: Some("m".into()),
+            up_to_id: None,
+        };
         let (sql, texts, numbers) = where_clause(&f);
         assert_eq!(sql, "user_id = $1 AND created_at >= $2 AND created_at < $3 AND key_name = $4 AND model = $5");
         assert_eq!(texts, vec!["k", "m"]);

@@ -41,9 +41,23 @@ impl ChargePlan {
 
 /// Plans the charge of a call that officially costs `official`.
 pub fn plan(official: Money, channel: &str, multiplier: Decimal, packages: &[PackageFunds], now: i64) -> ChargePlan {
+    plan_within(official, channel, multiplier, packages, now, Money::from_units(i64::MAX))
+}
+
+/// Like [`plan`], with packages paying at most `package_cap` in total: what other calls in flight have
+/// reserved of the packages stays theirs.
+pub fn plan_within(
+    official: Money,
+    channel: &str,
+    multiplier: Decimal,
+    packages: &[PackageFunds],
+    now: i64,
+    package_cap: Money,
+) -> ChargePlan {
     let mut usable: Vec<&PackageFunds> = packages.iter().filter(|p| p.can_pay(channel, now)).collect();
     usable.sort_by_key(|p| (p.expires_at, p.id));
-    let mut left = official.max(Money::ZERO);
+    let covered = official.max(Money::ZERO).min(package_cap.max(Money::ZERO));
+    let mut left = covered;
     let mut deductions = Vec::new();
     for p in usable {
         if left.is_zero() {
@@ -53,7 +67,8 @@ pub fn plan(official: Money, channel: &str, multiplier: Decimal, packages: &[Pac
         deductions.push((p.id, take));
         left = left.saturating_sub(take);
     }
-    let balance = balance_part(left, multiplier);
+    let paid_by_packages = covered.saturating_sub(left);
+    let balance = balance_part(official.max(Money::ZERO).saturating_sub(paid_by_packages), multiplier);
     ChargePlan { official, deductions, balance, multiplier }
 }
 
@@ -183,6 +198,16 @@ mod tests {
         // On the plain channel the Claude Code package does not pay either, and the multiplier is 1.
         let p = plan(m("1"), "default", Decimal::ONE, &[cc_package(4, "20", 30)], NOW);
         assert_eq!(p.balance, m("1"));
+    }
+
+    #[test]
+    fn packages_pay_no_more_than_the_cap_left_by_other_calls_reservations() {
+        let p = plan_within(m("1"), "cc-omg", dec("0.2"), &[cc_package(1, "20", 30)], NOW, m("0.25"));
+        assert_eq!(p.deductions, vec![(1, m("0.25"))]);
+        assert_eq!(p.balance, m("0.15"));
+        let p = plan_within(m("1"), "cc-omg", dec("0.2"), &[cc_package(1, "20", 30)], NOW, Money::ZERO);
+        assert!(p.deductions.is_empty());
+        assert_eq!(p.balance, m("0.2"));
     }
 
     #[test]

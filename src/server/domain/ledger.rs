@@ -330,13 +330,17 @@ pub struct Admission<'a> {
 pub async fn place_hold(pool: &AnyPool, a: Admission<'_>) -> Result<Hold, LedgerError> {
     let mut tx = pool.begin().await?;
     let balance = lock_account(&mut tx, a.user_id).await?;
-    let existing: Option<(i64, i64)> =
-        sqlx::query_as("SELECT package_amount, balance_amount FROM holds WHERE request_key = $1")
+    let existing: Option<(i64, i64, i64, Option<i64>)> =
+        sqlx::query_as("SELECT user_id, package_amount, balance_amount, closed_at FROM holds WHERE request_key = $1")
             .bind(a.request_key)
             .fetch_optional(&mut *tx)
             .await?;
-    if let Some((p, b)) = existing {
+    if let Some((owner, p, b, closed_at)) = existing {
         tx.rollback().await?;
+        // Request keys are made by the server; a key seen before is a retry of the same open call only.
+        if owner != a.user_id || closed_at.is_some() {
+            return Err(LedgerError::KeyReused(a.request_key.to_string()));
+        }
         return Ok(Hold { packages: Money::from_units(p), balance: Money::from_units(b) });
     }
     let (balance_held, packages_held): (i64, i64) = sqlx::query_as(
@@ -346,10 +350,12 @@ pub async fn place_hold(pool: &AnyPool, a: Admission<'_>) -> Result<Hold, Ledger
     .bind(a.user_id)
     .fetch_one(&mut *tx)
     .await?;
+    // Only packages still active when the hold runs out can be counted on to pay for this call.
+    let outlives_hold = a.now.saturating_add(a.ttl_ms);
     let packages_available = packages::funds(&mut tx, a.user_id, a.now)
         .await?
         .iter()
-        .filter(|p| p.can_pay(a.channel, a.now))
+        .filter(|p| p.can_pay(a.channel, outlives_hold))
         .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining));
     let funds = Funds {
         balance,
@@ -375,18 +381,21 @@ pub async fn place_hold(pool: &AnyPool, a: Admission<'_>) -> Result<Hold, Ledger
 }
 
 /// Ends a hold without charging (the call failed before any token was produced).
-pub async fn release_hold(pool: &AnyPool, request_key: &str, now: i64) -> Result<bool, LedgerError> {
+pub async fn release_hold(pool: &AnyPool, user_id: i64, request_key: &str, now: i64) -> Result<bool, LedgerError> {
     let done = sqlx::query(
-        "UPDATE holds SET closed_at = $1, outcome = 'released' WHERE request_key = $2 AND closed_at IS NULL",
+        "UPDATE holds SET closed_at = $1, outcome = 'released' WHERE request_key = $2 AND user_id = $3 AND closed_at IS NULL",
     )
     .bind(now)
     .bind(request_key)
+    .bind(user_id)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
-/// Closes holds whose call never settled (the process stopped mid-call). Returns how many.
+/// Closes holds whose call never settled (the process stopped mid-call) once their TTL has passed,
+/// without charging: after a crash there is no usage to bill. The TTL must exceed the longest call the
+/// proxy allows, so a running call never loses its hold. Returns how many were closed.
 pub async fn sweep_stale_holds(pool: &AnyPool, now: i64) -> Result<u64, LedgerError> {
     let done = sqlx::query(
         "UPDATE holds SET closed_at = $1, outcome = 'expired' WHERE closed_at IS NULL AND expires_at <= $1",
@@ -461,7 +470,21 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         });
     }
     let funds: Vec<PackageFunds> = packages::funds(conn, s.user_id, s.now).await?;
-    let plan = charge::plan(s.official, s.channel, s.multiplier, &funds, s.now);
+    // Package money other calls in flight reserved stays theirs, so their admission promise holds.
+    let (reserved_by_others,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(package_amount), 0) AS BIGINT) FROM holds \
+         WHERE user_id = $1 AND closed_at IS NULL AND request_key <> $2",
+    )
+    .bind(s.user_id)
+    .bind(s.request_key)
+    .fetch_one(&mut *conn)
+    .await?;
+    let in_scope = funds
+        .iter()
+        .filter(|p| p.can_pay(s.channel, s.now))
+        .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining));
+    let cap = in_scope.saturating_sub(Money::from_units(reserved_by_others)).max(Money::ZERO);
+    let plan = charge::plan_within(s.official, s.channel, s.multiplier, &funds, s.now, cap);
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let (bill_id,): (i64,) = sqlx::query_as(
         "INSERT INTO bills (user_id, request_key, api_key_id, key_name, channel, model, input_tokens, output_tokens, \
@@ -532,11 +555,14 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         )
         .await?;
     }
-    sqlx::query("UPDATE holds SET closed_at = $1, outcome = 'settled' WHERE request_key = $2 AND closed_at IS NULL")
-        .bind(s.now)
-        .bind(s.request_key)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE holds SET closed_at = $1, outcome = 'settled' WHERE request_key = $2 AND user_id = $3 AND closed_at IS NULL",
+    )
+    .bind(s.now)
+    .bind(s.request_key)
+    .bind(s.user_id)
+    .execute(&mut *conn)
+    .await?;
     finish_operation(conn, &key, &bill_id.to_string()).await?;
     Ok(Settled { bill_id, packages_paid: plan.packages_paid(), balance_paid: plan.balance, replayed: false })
 }

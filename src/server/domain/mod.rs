@@ -9,5 +9,6 @@ pub mod money;
 pub mod packages;
 pub mod pricing;
 pub mod redemption;
+pub mod referral;
 pub mod tiers;
 pub mod topups;

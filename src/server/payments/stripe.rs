@@ -49,6 +49,8 @@ pub async fn create_checkout_session(
 ) -> Result<CheckoutSession, StripeError> {
     let topup_id = req.topup_id.to_string();
     let amount = req.amount_minor.to_string();
+    // Unique per attempt even when two installations (or a reset database) share a Stripe account.
+    let nonce = crate::server::secrets::random_token().map_err(|e| StripeError::Unreachable(e.to_string()))?;
     let currency = req.currency.to_ascii_lowercase();
     let form: Vec<(&str, &str)> = vec![
         ("mode", "payment"),
@@ -66,7 +68,7 @@ pub async fn create_checkout_session(
     let response = http
         .post(url)
         .bearer_auth(stripe.secret_key.expose())
-        .header("Idempotency-Key", format!("gatehouse-topup-{topup_id}"))
+        .header("Idempotency-Key", format!("gatehouse-topup-{topup_id}-{}", &nonce[..16]))
         .form(&form)
         .send()
         .await
@@ -97,7 +99,7 @@ impl From<sqlx::Error> for WebhookError {
 }
 
 impl WebhookError {
-    /// 400 tells Stripe not to retry; 500 makes it retry later.
+    /// 400 for deliveries that are not Stripe's (bad signature) or not JSON; 500 makes Stripe retry later.
     pub fn status(&self) -> u16 {
         match self {
             Self::Signature(_) | Self::BadPayload => 400,
@@ -175,10 +177,13 @@ async fn apply(tx: &mut sqlx::AnyConnection, event: &Event, now_ms: i64) -> Resu
         .as_str()
         .or_else(|| o["client_reference_id"].as_str())
         .and_then(|s| s.parse::<i64>().ok());
+    // A signed event of another integration on the same Stripe account (a Payment Link, say): record it
+    // and answer 200, or Stripe would retry it for days.
     let (Some(topup_id), Some(session_id), Some(amount), Some(currency)) =
         (topup_id, o["id"].as_str(), o["amount_total"].as_i64(), o["currency"].as_str())
     else {
-        return Err(WebhookError::BadPayload);
+        tracing::warn!(event = %event.id, "paid checkout session without a Gatehouse order; not credited");
+        return Ok(WebhookOutcome::Ignored("not a Gatehouse top-up".into()));
     };
     let done =
         topups::complete(tx, Payment { topup_id, session_id, amount_minor: amount, currency, now: now_ms }).await?;

@@ -53,11 +53,11 @@ pub fn BalancePage() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <Faq />
     }
 }
 
 fn balance_view(v: BalanceView) -> impl IntoView {
+    let faq = v.clone();
     let balance_class = if v.balance_positive { "stat-value" } else { "stat-value negative" };
     view! {
         <div class="grid-2">
@@ -114,5 +114,6 @@ fn balance_view(v: BalanceView) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        <Faq v=faq />
     }
 }

@@ -1,9 +1,16 @@
 //! The billing FAQ, with the seed's answers.
 
+use crate::shared::billing::BalanceView;
 use leptos::prelude::*;
 
+/// The FAQ with this server's tiers and rates.
 #[component]
-pub fn Faq() -> impl IntoView {
+pub fn Faq(v: BalanceView) -> impl IntoView {
+    let base = v.tiers.first().map(|t| t.1).unwrap_or(60);
+    let raises: Vec<String> =
+        v.tiers.iter().skip(1).map(|(t, rpm)| format!("{t} in total raise it to {rpm} RPM")).collect();
+    let raise_text =
+        if raises.is_empty() { String::new() } else { format!(" Paid top-ups of {}, at once.", raises.join(", and ")) };
     view! {
         <section class="faq" id="faq">
             <h2>"Frequently asked questions"</h2>
@@ -28,17 +35,20 @@ pub fn Faq() -> impl IntoView {
             <details>
                 <summary>"How do I raise my rate limit?"</summary>
                 <p>
-                    "Accounts that never topped up get 60 requests per minute, which is not enough for tools such as "
-                    "Immersive Translate. Paid top-ups of CNY 20 in total raise the limit to 1000 RPM, and CNY 300 to "
-                    "10000 RPM, at once. Redemption codes and resource packages do not count."
+                    {format!("Accounts that never topped up get {base} requests per minute, which is not enough for tools such as Immersive Translate.")}
+                    {raise_text}
+                    " Redemption codes and resource packages do not count."
                 </p>
             </details>
             <details>
                 <summary>"What does Claude Code cost once my package is used up?"</summary>
                 <p>
-                    "The Claude Code and CodeX channels charge the official API price x 0.2 to your balance. Resource "
-                    "packages pay the official price and are not multiplied: a Claude Opus 4.1 call worth $1 takes $1 from "
-                    "a package, or $0.20 from your balance when no package covers it."
+                    {format!(
+                        "The Claude Code channel charges the official API price x {} to your balance. Resource packages pay the \
+                         official price and are not multiplied: a Claude Opus 4.1 call worth $1 takes $1 from a package, or {} \
+                         from your balance when no package covers it.",
+                        v.claude_code_rate, v.claude_code_dollar
+                    )}
                 </p>
             </details>
         </section>

@@ -28,11 +28,21 @@ pub fn BillingTabs(current: &'static str) -> impl IntoView {
 
 /// What a Billing page shows instead of its content when loading failed.
 pub fn load_error(error: AppError, here: &'static str) -> AnyView {
+    load_error_saying(
+        error,
+        here,
+        "Log in to see your billing",
+        "Your balance, resource packages and bills are shown once you are logged in.",
+    )
+}
+
+/// What a page for signed-in people shows when loading failed: a way to log in, or the error.
+pub fn load_error_saying(error: AppError, here: &'static str, title: &'static str, why: &'static str) -> AnyView {
     match error {
         AppError::Unauthorized => view! {
             <section class="card narrow center">
-                <h1>"Log in to see your billing"</h1>
-                <p class="muted">"Your balance, resource packages and bills are shown once you are logged in."</p>
+                <h1>{title}</h1>
+                <p class="muted">{why}</p>
                 <a class="btn primary" href=format!("/login?next={here}")>"Log in"</a>
             </section>
         }

@@ -1,0 +1,590 @@
+//! The referral program: invite codes, the rules of the current promotion, who qualifies, and the
+//! rewards both sides get (a resource package each, granted once through the ledger).
+
+use super::ledger::{self, Grant, LedgerError};
+use super::money::Money;
+use super::packages::PackageSource;
+use crate::server::secrets::hash_token;
+use sqlx::{AnyConnection, AnyPool};
+use std::collections::HashSet;
+
+/// The version of the invite notes a person acknowledges on `/i/CODE`; stored with each acknowledgement.
+pub const NOTES_VERSION: &str = "2026-11-25";
+
+/// No 0/O and no 1/I/L: codes are read and typed by people.
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+pub const CODE_LEN: usize = 8;
+
+/// An invite code as typed: upper-cased, spaces removed, checked against the alphabet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InviteCode(String);
+
+impl InviteCode {
+    pub fn parse(text: &str) -> Option<Self> {
+        let code: String = text.trim().chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
+        (code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(Self(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn random() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; CODE_LEN];
+        getrandom::fill(&mut bytes)?;
+        // Rejection-free mapping: the small modulo bias does not matter for a public, non-secret code.
+        Ok(Self(bytes.iter().map(|b| char::from(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()])).collect()))
+    }
+}
+
+/// The promotion in force (from settings).
+#[derive(Clone, Debug)]
+pub struct Promotion {
+    pub enabled: bool,
+    pub reward: Money,
+    pub title: String,
+    pub scope: Vec<String>,
+    pub lifetime_days: i64,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+    /// How long after sign-up a code can still be entered by hand.
+    pub apply_window_ms: i64,
+    /// Rewarded sign-ups per IP per day; beyond it referrals are held for review.
+    pub ip_daily_cap: u32,
+}
+
+impl Promotion {
+    pub fn is_running(&self, now: i64) -> bool {
+        self.enabled && self.starts_at.is_none_or(|s| now >= s) && self.ends_at.is_none_or(|e| now < e)
+    }
+}
+
+/// Which email addresses qualify: not at a disposable domain (or its subdomains), and at an allowed
+/// provider when the operator keeps an allowlist.
+#[derive(Clone, Debug, Default)]
+pub struct EmailPolicy {
+    disposable: HashSet<String>,
+    allowlist: Option<HashSet<String>>,
+}
+
+pub const SHIPPED_DISPOSABLE_DOMAINS: &str = include_str!("../../../config/disposable-domains.txt");
+
+impl EmailPolicy {
+    pub fn new(disposable_lists: &[&str], allowlist: Option<&str>) -> Self {
+        let domains = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim().trim_start_matches('@').to_ascii_lowercase())
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+        let disposable = disposable_lists.iter().flat_map(|t| domains(t)).collect();
+        let allowlist =
+            allowlist.map(|a| a.split(',').flat_map(domains).collect::<HashSet<String>>()).filter(|a| !a.is_empty());
+        Self { disposable, allowlist }
+    }
+
+    /// Why an address at `domain` does not qualify, if it does not.
+    pub fn refusal(&self, domain: &str) -> Option<String> {
+        let domain = domain.to_ascii_lowercase();
+        let mut suffix = domain.as_str();
+        loop {
+            if self.disposable.contains(suffix) {
+                return Some(format!("disposable email domain ({domain})"));
+            }
+            match suffix.split_once('.') {
+                Some((_, rest)) if rest.contains('.') => suffix = rest,
+                _ => break,
+            }
+        }
+        match &self.allowlist {
+            Some(allowed) if !allowed.contains(&domain) => {
+                Some(format!("email provider not on this promotion's list ({domain})"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What happens to one referral.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Rewarded,
+    /// Recorded, but waits for an operator (e.g. too many sign-ups from one IP today).
+    Held(String),
+    NotQualified(String),
+}
+
+impl Verdict {
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::Rewarded => "rewarded",
+            Self::Held(_) => "held",
+            Self::NotQualified(_) => "not_qualified",
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Rewarded => "",
+            Self::Held(r) | Self::NotQualified(r) => r,
+        }
+    }
+}
+
+/// The facts a verdict rests on.
+#[derive(Clone, Debug)]
+pub struct Facts<'a> {
+    pub promotion_running: bool,
+    pub invitee_domain: &'a str,
+    pub invitee_email: &'a str,
+    pub inviter_email: &'a str,
+    /// Rewarded referrals from the invitee's IP in the last 24 hours.
+    pub rewarded_from_ip_today: u32,
+}
+
+pub fn judge(promotion: &Promotion, policy: &EmailPolicy, f: &Facts<'_>) -> Verdict {
+    if !f.promotion_running {
+        return Verdict::NotQualified("the promotion was not running".into());
+    }
+    if f.invitee_email.eq_ignore_ascii_case(f.inviter_email) {
+        return Verdict::NotQualified("same person as the inviter".into());
+    }
+    if let Some(why) = policy.refusal(f.invitee_domain) {
+        return Verdict::NotQualified(why);
+    }
+    if f.rewarded_from_ip_today >= promotion.ip_daily_cap {
+        return Verdict::Held(format!(
+            "more than {} rewarded sign-ups from one network today; held for review",
+            promotion.ip_daily_cap
+        ));
+    }
+    Verdict::Rewarded
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReferralError {
+    #[error("There is no invitation with that code. Check it and try again.")]
+    UnknownCode,
+    #[error("That is your own invitation code. Share it with friends instead.")]
+    OwnCode,
+    #[error("An invitation has already been applied to your account.")]
+    AlreadyReferred,
+    #[error("Invitation codes can only be entered within {0} days of signing up.")]
+    WindowClosed(i64),
+    #[error("An invite code could not be created just now. Please try again.")]
+    NoCode,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<sqlx::Error> for ReferralError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Ledger(LedgerError::Db(e))
+    }
+}
+
+/// The account's invite code, created on first use (random, so it never reveals the account id).
+pub async fn code_for(pool: &AnyPool, user_id: i64, now: i64) -> Result<String, ReferralError> {
+    for _ in 0..8 {
+        let existing: Option<(String,)> = sqlx::query_as("SELECT code FROM invite_codes WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+        if let Some((code,)) = existing {
+            return Ok(code);
+        }
+        let candidate = InviteCode::random().map_err(|_| ReferralError::NoCode)?;
+        // A clash with another account's code (or a concurrent first visit) inserts nothing; look again.
+        sqlx::query("INSERT INTO invite_codes (user_id, code, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(user_id)
+            .bind(candidate.as_str())
+            .bind(now)
+            .execute(pool)
+            .await?;
+    }
+    Err(ReferralError::NoCode)
+}
+
+/// The owner of an enabled code.
+pub async fn inviter_of(conn: &mut AnyConnection, code: &InviteCode) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM invite_codes WHERE code = $1 AND disabled = 0")
+        .bind(code.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Counts a visit to `/i/CODE` once per visitor per day.
+pub async fn record_visit(pool: &AnyPool, code: &InviteCode, visitor: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO invite_visits (code, visitor_hash, day) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(code.as_str())
+        .bind(hash_token(visitor))
+        .bind(now.div_euclid(86_400_000))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Records "I Understand" for the current notes; `token` (random, from the caller) travels through login.
+pub async fn record_ack(
+    pool: &AnyPool,
+    code: &InviteCode,
+    token: &str,
+    ip: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO invite_acks (token_hash, code, notes_version, client_ip, created_at) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id",
+    )
+    .bind(hash_token(token))
+    .bind(code.as_str())
+    .bind(NOTES_VERSION)
+    .bind(ip)
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(id)
+}
+
+/// The acknowledgement a token stands for, if it is recent (a day).
+pub async fn ack_by_token(pool: &AnyPool, token: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM invite_acks WHERE token_hash = $1 AND created_at > $2")
+        .bind(hash_token(token))
+        .bind(now - 86_400_000)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// The code an acknowledgement was for.
+pub async fn ack_code(conn: &mut AnyConnection, ack_id: i64) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT code FROM invite_acks WHERE id = $1").bind(ack_id).fetch_optional(&mut *conn).await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// How the code reached the invitee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// Through `/i/CODE` and the login flow.
+    Link,
+    /// Typed into the box on `/i`.
+    Manual,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Link => "link",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+pub struct Application<'a> {
+    pub invitee_id: i64,
+    pub code: &'a InviteCode,
+    pub ack_id: Option<i64>,
+    pub via: Via,
+    pub ip: &'a str,
+    pub now: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub referral_id: i64,
+    pub verdict: Verdict,
+}
+
+/// Applies an invite code to an account inside the caller's transaction: records the referral with its
+/// verdict, and when it qualifies grants both packages. A second application for the same invitee (a
+/// repeat or a concurrent one) is refused and grants nothing.
+pub async fn apply(
+    conn: &mut AnyConnection,
+    promotion: &Promotion,
+    policy: &EmailPolicy,
+    a: Application<'_>,
+) -> Result<Applied, ReferralError> {
+    // Lock the invitee's account row before reading anything, so concurrent applications for one invitee
+    // queue up (and SQLite takes its write lock up front instead of failing to upgrade a read).
+    ledger::lock_account(conn, a.invitee_id).await?;
+    let inviter_id = inviter_of(conn, a.code).await?.ok_or(ReferralError::UnknownCode)?;
+    if inviter_id == a.invitee_id {
+        return Err(ReferralError::OwnCode);
+    }
+    let (invitee_email, invitee_created): (String, i64) =
+        sqlx::query_as("SELECT email_normalized, created_at FROM users WHERE id = $1")
+            .bind(a.invitee_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let (inviter_email,): (String,) = sqlx::query_as("SELECT email_normalized FROM users WHERE id = $1")
+        .bind(inviter_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if a.via == Via::Manual && a.now - invitee_created > promotion.apply_window_ms {
+        return Err(ReferralError::WindowClosed(promotion.apply_window_ms / 86_400_000));
+    }
+    let already: Option<(i64,)> = sqlx::query_as("SELECT id FROM referrals WHERE invitee_id = $1")
+        .bind(a.invitee_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if already.is_some() {
+        return Err(ReferralError::AlreadyReferred);
+    }
+    let (from_ip,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM referrals WHERE invitee_ip = $1 AND status = 'rewarded' AND created_at > $2",
+    )
+    .bind(a.ip)
+    .bind(a.now - 86_400_000)
+    .fetch_one(&mut *conn)
+    .await?;
+    let domain = invitee_email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    let facts = Facts {
+        promotion_running: promotion.is_running(a.now),
+        invitee_domain: domain,
+        invitee_email: &invitee_email,
+        inviter_email: &inviter_email,
+        rewarded_from_ip_today: u32::try_from(from_ip).unwrap_or(u32::MAX),
+    };
+    let verdict = judge(promotion, policy, &facts);
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO referrals (inviter_id, invitee_id, code, ack_id, via, status, reason, invitee_ip, created_at, decided_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (invitee_id) DO NOTHING RETURNING id",
+    )
+    .bind(inviter_id)
+    .bind(a.invitee_id)
+    .bind(a.code.as_str())
+    .bind(a.ack_id)
+    .bind(a.via.as_str())
+    .bind(verdict.status())
+    .bind(verdict.reason())
+    .bind(a.ip)
+    .bind(a.now)
+    .bind((verdict == Verdict::Rewarded).then_some(a.now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let referral_id = inserted.ok_or(ReferralError::AlreadyReferred)?.0;
+    if verdict == Verdict::Rewarded {
+        reward(conn, promotion, referral_id, inviter_id, a.invitee_id, a.now).await?;
+    }
+    tracing::info!(referral_id, status = verdict.status(), "referral recorded");
+    Ok(Applied { referral_id, verdict })
+}
+
+/// Grants the promotion's package to both sides, once each (idempotency keys per referral and side).
+async fn reward(
+    conn: &mut AnyConnection,
+    promotion: &Promotion,
+    referral_id: i64,
+    inviter_id: i64,
+    invitee_id: i64,
+    now: i64,
+) -> Result<(), ReferralError> {
+    for (user_id, side) in [(invitee_id, "invitee"), (inviter_id, "inviter")] {
+        ledger::grant_package(
+            conn,
+            Grant {
+                user_id,
+                key: &format!("referral:{referral_id}:{side}"),
+                title: &promotion.title,
+                scope: &promotion.scope,
+                amount: promotion.reward,
+                lifetime_ms: promotion.lifetime_days * 86_400_000,
+                source: PackageSource::Referral,
+                now,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Operator decision on a held referral: approve grants both packages, reject records why.
+pub async fn decide(
+    pool: &AnyPool,
+    promotion: &Promotion,
+    referral_id: i64,
+    approve: bool,
+    now: i64,
+) -> Result<Option<String>, ReferralError> {
+    let mut tx = pool.begin().await?;
+    // A no-op write first: it takes the row (PostgreSQL) or database (SQLite) write lock before reading.
+    let row: Option<(i64, i64, String)> =
+        sqlx::query_as("UPDATE referrals SET status = status WHERE id = $1 RETURNING inviter_id, invitee_id, status")
+            .bind(referral_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((inviter_id, invitee_id, status)) = row else {
+        return Ok(None);
+    };
+    if status != "held" {
+        return Ok(Some(format!("referral {referral_id} is {status}, not held; nothing changed")));
+    }
+    let new_status = if approve { "rewarded" } else { "rejected" };
+    sqlx::query("UPDATE referrals SET status = $1, reason = $2, decided_at = $3 WHERE id = $4 AND status = 'held'")
+        .bind(new_status)
+        .bind(if approve { "" } else { "rejected after review" })
+        .bind(now)
+        .bind(referral_id)
+        .execute(&mut *tx)
+        .await?;
+    if approve {
+        reward(&mut tx, promotion, referral_id, inviter_id, invitee_id, now).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(format!("referral {referral_id}: {new_status}")))
+}
+
+/// One referral as the inviter (or the operator) sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferralRow {
+    pub id: i64,
+    pub inviter_email: String,
+    pub invitee_email: String,
+    pub created_at: i64,
+    pub status: String,
+    pub reason: String,
+    pub via: String,
+}
+
+type Row = (i64, String, String, i64, String, String, String);
+
+const ROW_SQL: &str = "SELECT r.id, a.email, b.email, r.created_at, r.status, r.reason, r.via FROM referrals r \
+    JOIN users a ON a.id = r.inviter_id JOIN users b ON b.id = r.invitee_id";
+
+fn to_row(r: Row) -> ReferralRow {
+    ReferralRow { id: r.0, inviter_email: r.1, invitee_email: r.2, created_at: r.3, status: r.4, reason: r.5, via: r.6 }
+}
+
+pub async fn invitees_of(pool: &AnyPool, inviter_id: i64) -> Result<Vec<ReferralRow>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!("{ROW_SQL} WHERE r.inviter_id = $1 ORDER BY r.id DESC LIMIT 500"))
+        .bind(inviter_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(to_row).collect())
+}
+
+/// Every referral, optionally of one status, newest first (for the operator).
+pub async fn all(pool: &AnyPool, status: Option<&str>) -> Result<Vec<ReferralRow>, sqlx::Error> {
+    let rows: Vec<Row> = match status {
+        Some(s) => {
+            sqlx::query_as(&format!("{ROW_SQL} WHERE r.status = $1 ORDER BY r.id DESC")).bind(s).fetch_all(pool).await?
+        }
+        None => sqlx::query_as(&format!("{ROW_SQL} ORDER BY r.id DESC")).fetch_all(pool).await?,
+    };
+    Ok(rows.into_iter().map(to_row).collect())
+}
+
+/// The referral applied to an account, if any: (inviter's code, status).
+pub async fn referral_of(pool: &AnyPool, invitee_id: i64) -> Result<Option<(String, String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT code, status, reason FROM referrals WHERE invitee_id = $1")
+        .bind(invitee_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// People who opened the inviter's link (distinct visitors).
+pub async fn visitors(pool: &AnyPool, code: &str) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT visitor_hash) FROM invite_visits WHERE code = $1")
+        .bind(code)
+        .fetch_one(pool)
+        .await?;
+    Ok(n)
+}
+
+/// `a***@gmail.com`: enough for the inviter to recognise a friend, not enough to harvest addresses.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn promotion() -> Promotion {
+        Promotion {
+            enabled: true,
+            reward: Money::usd(20),
+            title: "Claude Code API $20".into(),
+            scope: vec!["cc-omg".into(), "web-chat".into()],
+            lifetime_days: 30,
+            starts_at: None,
+            ends_at: None,
+            apply_window_ms: 7 * 86_400_000,
+            ip_daily_cap: 3,
+        }
+    }
+
+    fn facts<'a>(domain: &'a str, email: &'a str) -> Facts<'a> {
+        Facts {
+            promotion_running: true,
+            invitee_domain: domain,
+            invitee_email: email,
+            inviter_email: "inviter@example.com",
+            rewarded_from_ip_today: 0,
+        }
+    }
+
+    #[test]
+    fn codes_are_eight_unambiguous_symbols_and_parse_case_insensitively() {
+        let code = InviteCode::random().unwrap();
+        assert_eq!(code.as_str().len(), CODE_LEN);
+        assert!(!code.as_str().contains(['0', 'O', '1', 'I', 'L']));
+        assert_eq!(InviteCode::parse(&code.as_str().to_lowercase()), Some(code));
+        assert_eq!(InviteCode::parse(" abcd efgh ").unwrap().as_str(), "ABCDEFGH");
+        for bad in ["", "ABC", "ABCDEFG0", "ABCDEFGHJ", "ABCD-EFG", "ABCDEFGl"] {
+            assert!(InviteCode::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn disposable_domains_and_their_subdomains_do_not_qualify() {
+        let policy = EmailPolicy::new(&[SHIPPED_DISPOSABLE_DOMAINS, "extra-temp.example\n"], None);
+        assert!(policy.refusal("mailinator.com").is_some());
+        assert!(policy.refusal("x.mailinator.com").is_some());
+        assert!(policy.refusal("a.b.yopmail.com").is_some());
+        assert!(policy.refusal("extra-temp.example").is_some());
+        assert!(policy.refusal("gmail.com").is_none());
+        assert!(policy.refusal("notmailinator.com").is_none());
+        let strict = EmailPolicy::new(&[], Some("gmail.com, outlook.com"));
+        assert!(strict.refusal("gmail.com").is_none());
+        assert!(strict.refusal("example.org").unwrap().contains("not on this promotion's list"));
+    }
+
+    #[test]
+    fn the_verdict_follows_promotion_email_person_and_ip_cap() {
+        let p = promotion();
+        let policy = EmailPolicy::new(&[SHIPPED_DISPOSABLE_DOMAINS], None);
+        assert_eq!(judge(&p, &policy, &facts("gmail.com", "friend@gmail.com")), Verdict::Rewarded);
+        assert!(matches!(judge(&p, &policy, &facts("yopmail.com", "x@yopmail.com")), Verdict::NotQualified(_)));
+        let same = Facts { inviter_email: "friend@gmail.com", ..facts("gmail.com", "friend@gmail.com") };
+        assert!(matches!(judge(&p, &policy, &same), Verdict::NotQualified(r) if r.contains("same person")));
+        let busy = Facts { rewarded_from_ip_today: 3, ..facts("gmail.com", "f@gmail.com") };
+        assert!(matches!(judge(&p, &policy, &busy), Verdict::Held(_)));
+        let off = Facts { promotion_running: false, ..facts("gmail.com", "f@gmail.com") };
+        assert!(matches!(judge(&p, &policy, &off), Verdict::NotQualified(_)));
+    }
+
+    #[test]
+    fn promotions_run_between_their_dates_and_only_when_on() {
+        let mut p = promotion();
+        p.starts_at = Some(100);
+        p.ends_at = Some(200);
+        assert!(!p.is_running(99) && p.is_running(100) && p.is_running(199) && !p.is_running(200));
+        p.enabled = false;
+        assert!(!p.is_running(150));
+    }
+
+    #[test]
+    fn masked_emails_keep_the_first_letter_and_the_domain() {
+        assert_eq!(mask_email("alice@gmail.com"), "a***@gmail.com");
+        assert_eq!(mask_email("nonsense"), "***");
+    }
+}

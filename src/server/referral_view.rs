@@ -1,0 +1,152 @@
+//! Builds the referral pages' data and runs their actions: the inviter's `/i`, the invitee's `/i/CODE`
+//! with its acknowledgement, and the manual code box.
+
+use crate::server::billing_view::channel_label;
+use crate::server::domain::packages::{self, PackageStatus};
+use crate::server::domain::referral::{self, Application, InviteCode, ReferralError, Via};
+use crate::server::error::internal;
+use crate::server::secrets::random_token;
+use crate::server::state::AppState;
+use crate::server::time::{format_date, now_ms, DAY_MS};
+use crate::shared::error::AppError;
+use crate::shared::referral::*;
+
+pub fn promotion(state: &AppState) -> PromotionView {
+    let p = &state.settings.referral.promotion;
+    PromotionView {
+        running: p.is_running(now_ms()),
+        reward: p.reward.to_string().replace(".00", ""),
+        title: p.title.clone(),
+        days: p.lifetime_days,
+        scope: p.scope.iter().map(|c| channel_label(c)).collect(),
+        ends: p.ends_at.map(|e| format_date(e - DAY_MS)),
+        apply_window_days: p.apply_window_ms / DAY_MS,
+        ip_daily_cap: p.ip_daily_cap,
+    }
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "rewarded" => "Rewarded",
+        "held" => "Held for review",
+        "rejected" => "Rejected",
+        _ => "Not qualified",
+    }
+}
+
+pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> Result<ReferralView, AppError> {
+    let pool = state.db.pool();
+    let now = now_ms();
+    let code = referral::code_for(pool, user_id, now).await.map_err(|e| internal("invite code", e))?;
+    let invitees = referral::invitees_of(pool, user_id).await?;
+    let qualified = invitees.iter().filter(|r| r.status == "rewarded").count();
+    let earned = packages::list(pool, user_id, now)
+        .await?
+        .into_iter()
+        .filter(|p| p.source == "referral")
+        .map(|p| EarnedPackage {
+            title: p.title,
+            remaining: p.remaining.to_string(),
+            original: p.original.to_string(),
+            expires: format_date(p.expires_at),
+            active: p.status == PackageStatus::Active,
+        })
+        .collect();
+    let own = referral::referral_of(pool, user_id).await?;
+    let window = state.settings.referral.promotion.apply_window_ms;
+    let (can_enter_code, cannot_enter_code) = match &own {
+        Some(_) => (false, None),
+        None if now - created_at > window => (
+            false,
+            Some(format!(
+                "Invitation codes can be entered within {} days of signing up; your account is older.",
+                window / DAY_MS
+            )),
+        ),
+        None => (true, None),
+    };
+    Ok(ReferralView {
+        link: format!("{}/i/{code}", state.public_base_url),
+        opened: referral::visitors(pool, &code).await?,
+        code,
+        promotion: promotion(state),
+        signed_up: i64::try_from(invitees.len()).unwrap_or(i64::MAX),
+        qualified: i64::try_from(qualified).unwrap_or(i64::MAX),
+        invitees: invitees
+            .into_iter()
+            .map(|r| InviteeRow {
+                email: referral::mask_email(&r.invitee_email),
+                date: format_date(r.created_at),
+                status: status_label(&r.status).to_string(),
+                reason: r.reason,
+                rewarded: r.status == "rewarded",
+            })
+            .collect(),
+        earned,
+        own_referral: own.map(|(code, status, reason)| match status.as_str() {
+            "rewarded" => format!(
+                "You joined with invitation {code}: Rewarded. You and your friend each received the {} package.",
+                state.settings.referral.promotion.title
+            ),
+            "held" => format!("You joined with invitation {code}: Held for review ({reason})."),
+            _ => format!("You joined with invitation {code}: {} ({reason}).", status_label(&status)),
+        }),
+        can_enter_code,
+        cannot_enter_code,
+    })
+}
+
+/// `/i/CODE`: counts the visit (signed-out visitors, once a day each) and describes the invitation.
+pub async fn invite_page(state: &AppState, code: &str, signed_in: bool, visitor: &str) -> Result<InviteView, AppError> {
+    let Some(code) = InviteCode::parse(code) else {
+        return Ok(InviteView::Unknown);
+    };
+    let mut conn = state.db.pool().acquire().await?;
+    if referral::inviter_of(&mut conn, &code).await?.is_none() {
+        return Ok(InviteView::Unknown);
+    }
+    drop(conn);
+    if !signed_in {
+        referral::record_visit(state.db.pool(), &code, visitor, now_ms()).await?;
+    }
+    Ok(InviteView::Valid { code: code.as_str().to_string(), promotion: promotion(state), signed_in })
+}
+
+/// "I Understand": every note must be ticked; records the acknowledgement and returns where to go next.
+pub async fn acknowledge(state: &AppState, code: &str, ticked: [bool; 4], ip: &str) -> Result<String, AppError> {
+    let code = InviteCode::parse(code).ok_or(AppError::NotFound)?;
+    let mut conn = state.db.pool().acquire().await?;
+    if referral::inviter_of(&mut conn, &code).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    drop(conn);
+    if !ticked.iter().all(|t| *t) {
+        return Err(AppError::invalid("notes", "Please read and tick every note before continuing."));
+    }
+    let token = random_token().map_err(|e| internal("invite acknowledgement", e))?;
+    referral::record_ack(state.db.pool(), &code, &token, ip, now_ms()).await?;
+    Ok(format!("/login?next=/i&invite={}&ack={token}", code.as_str()))
+}
+
+/// The code box on `/i`.
+pub async fn apply_code(state: &AppState, user_id: i64, code: &str, ip: &str) -> Result<String, AppError> {
+    let code = InviteCode::parse(code)
+        .ok_or_else(|| AppError::invalid("code", "Invitation codes are 8 letters and digits, like F8GTE3SR."))?;
+    let mut tx = state.db.pool().begin().await?;
+    let application =
+        Application { invitee_id: user_id, code: &code, ack_id: None, via: Via::Manual, ip, now: now_ms() };
+    let applied = referral::apply(&mut tx, &state.settings.referral.promotion, &state.email_policy, application)
+        .await
+        .map_err(|e| match e {
+            ReferralError::Ledger(inner) => internal("apply invite code", inner),
+            other => AppError::invalid("code", other.to_string()),
+        })?;
+    tx.commit().await?;
+    Ok(match applied.verdict {
+        referral::Verdict::Rewarded => "Invitation applied: you and your friend each received the package.".into(),
+        referral::Verdict::Held(_) => "Invitation recorded; the reward is waiting for a review.".into(),
+        referral::Verdict::NotQualified(why) => {
+            format!("Invitation recorded, but it does not qualify for the reward: {why}.")
+        }
+    })
+}

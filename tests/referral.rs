@@ -1,0 +1,353 @@
+//! The referral program end to end over HTTP, and its rules against the database: the invite notes and
+//! their acknowledgement, qualification, rewards for both sides exactly once, the per-IP cap, the
+//! promotion switch, manual code entry, and the operator's review.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{cli, session_cookie, spawn_app, spawn_app_with, TestApp};
+use gatehouse::server::domain::money::Money;
+use gatehouse::server::domain::packages;
+use gatehouse::server::domain::referral::{self, Application, InviteCode, ReferralError, Via};
+use gatehouse::server::time::now_ms;
+
+const ALL_NOTES: [(&str, &str); 4] = [("reward", "on"), ("new_users", "on"), ("credit", "on"), ("balance", "on")];
+
+/// The inviter's code, as `/i` shows it.
+async fn code_of(app: &TestApp, cookie: &str) -> String {
+    let res = app.post_form("/api/referral", &[], Some(cookie)).await;
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    v["code"].as_str().unwrap().to_string()
+}
+
+async fn referral_view(app: &TestApp, cookie: &str) -> serde_json::Value {
+    app.post_form("/api/referral", &[], Some(cookie)).await.json().await.unwrap()
+}
+
+/// Ticks the notes on `/i/CODE` and clicks "I Understand"; returns where the browser is sent.
+async fn acknowledge(app: &TestApp, code: &str, notes: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![("code", code)];
+    form.extend_from_slice(notes);
+    app.client
+        .post(app.url("/api/invite_ack"))
+        .header("origin", &app.address)
+        .header("accept", "text/html")
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The whole invitee journey: notes, I Understand, login page, email link, confirm. Returns the new
+/// session cookie and where confirm sent the browser.
+async fn sign_up_through(app: &TestApp, code: &str, email: &str) -> (String, String) {
+    let page = app.get_page(&format!("/i/{code}"), None).await;
+    assert_eq!(page.status(), 200);
+    let ack = acknowledge(app, code, &ALL_NOTES).await;
+    assert_eq!(ack.status(), 302);
+    let login = ack.headers()["location"].to_str().unwrap().to_string();
+    assert!(login.starts_with(&format!("/login?next=/i&invite={code}&ack=")), "{login}");
+    let ack_token = login.rsplit("ack=").next().unwrap().to_string();
+    let html = app.get_page(&login, None).await.text().await.unwrap();
+    assert!(html.contains(&format!("Invitation <strong>{code}</strong>")), "the login page names the invitation");
+    let res = app.post_form("/api/request_login", &[("email", email), ("next", "/i"), ("ack", &ack_token)], None).await;
+    assert_eq!(res.status(), 200);
+    let confirm = app
+        .client
+        .post(app.url("/api/confirm_login"))
+        .header("origin", &app.address)
+        .header("accept", "text/html")
+        .form(&[("token", app.last_token())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 302);
+    let cookie = session_cookie(confirm.headers()).unwrap();
+    (cookie, confirm.headers()["location"].to_str().unwrap().to_string())
+}
+
+async fn referral_packages(app: &TestApp, email: &str) -> Vec<packages::Package> {
+    let user = app.user_id(email).await;
+    packages::list(app.state.db.pool(), user, now_ms())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.source == "referral")
+        .collect()
+}
+
+#[tokio::test]
+async fn the_seed_journey_gives_both_sides_the_twenty_dollar_package() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("inviter@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    assert_eq!(code.len(), 8);
+    assert_eq!(code_of(&app, &inviter).await, code, "the code is stable");
+    let html = app.get_page("/i", Some(&inviter)).await.text().await.unwrap();
+    assert!(html.contains(&format!("{}/i/{code}", app.address)), "the exclusive link is on /i");
+
+    let (invitee, landed) = sign_up_through(&app, &code, "friend@gmail.com").await;
+    assert_eq!(landed, "/i");
+    for email in ["friend@gmail.com", "inviter@example.com"] {
+        let pkgs = referral_packages(&app, email).await;
+        assert_eq!(pkgs.len(), 1, "{email}");
+        assert_eq!(pkgs[0].title, "Claude Code API $20");
+        assert_eq!(pkgs[0].original, Money::usd(20));
+        assert_eq!(pkgs[0].scope, vec!["cc-omg", "web-chat"]);
+        assert!((pkgs[0].expires_at - pkgs[0].granted_at - 30 * 86_400_000).abs() < 1000);
+    }
+    let v = referral_view(&app, &inviter).await;
+    assert_eq!((v["opened"].as_i64(), v["signed_up"].as_i64(), v["qualified"].as_i64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(v["invitees"][0]["email"], "f***@gmail.com");
+    assert_eq!(v["invitees"][0]["status"], "Rewarded");
+    let v = referral_view(&app, &invitee).await;
+    assert!(v["own_referral"].as_str().unwrap().contains(&code));
+    assert_eq!(v["can_enter_code"], false);
+    let html = app.get_page("/billing/packages", Some(&invitee)).await.text().await.unwrap();
+    assert!(html.contains("Claude Code API $20") && html.contains("Referral"));
+    let report = gatehouse::server::domain::audit::run(app.state.db.pool(), now_ms()).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.breaches);
+}
+
+#[tokio::test]
+async fn skipping_the_checkboxes_is_refused_by_the_server_and_records_nothing() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("boxes@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    let res = acknowledge(&app, &code, &ALL_NOTES[..3]).await;
+    assert_eq!(res.status(), 302);
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.starts_with(&format!("/i/{code}?error=")), "{back}");
+    let html = app.get_page(&back, None).await.text().await.unwrap();
+    assert!(html.contains("tick every note"));
+    // With JavaScript the server function answers 400 the same way.
+    let res = app.post_form("/api/invite_ack", &[("code", &code), ("reward", "on")], None).await;
+    assert_eq!(res.status(), 400);
+    let (acks,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM invite_acks").fetch_one(app.state.db.pool()).await.unwrap();
+    assert_eq!(acks, 0);
+}
+
+#[tokio::test]
+async fn self_referral_through_a_gmail_alias_is_refused() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("ab@gmail.com").await;
+    let code = code_of(&app, &inviter).await;
+    // a.b+x@gmail.com is the same Gmail inbox, so the same account: not new, nothing granted.
+    let (_, landed) = sign_up_through(&app, &code, "a.b+x@gmail.com").await;
+    assert_eq!(landed, "/i?invite=existing");
+    assert!(referral_packages(&app, "ab@gmail.com").await.is_empty());
+    // Typing one's own code is refused too.
+    let res = app.post_form("/api/referral_apply", &[("code", &code)], Some(&inviter)).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("your own invitation code"));
+    assert!(referral_packages(&app, "ab@gmail.com").await.is_empty());
+}
+
+#[tokio::test]
+async fn disposable_domains_and_their_subdomains_are_recorded_but_not_rewarded() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("host@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    sign_up_through(&app, &code, "temp@mailinator.com").await;
+    sign_up_through(&app, &code, "temp@inbox.mailinator.com").await;
+    assert!(referral_packages(&app, "host@example.com").await.is_empty());
+    assert!(referral_packages(&app, "temp@mailinator.com").await.is_empty());
+    let v = referral_view(&app, &inviter).await;
+    assert_eq!((v["signed_up"].as_i64(), v["qualified"].as_i64()), (Some(2), Some(0)));
+    assert_eq!(v["invitees"][0]["status"], "Not qualified");
+    assert!(v["invitees"][0]["reason"].as_str().unwrap().contains("disposable"));
+}
+
+#[tokio::test]
+async fn concurrent_applications_for_one_invitee_grant_exactly_once_per_side() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("race-host@example.com").await;
+    let code = InviteCode::parse(&code_of(&app, &inviter).await).unwrap();
+    app.log_in("race-guest@example.com").await;
+    let invitee = app.user_id("race-guest@example.com").await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let state = app.state.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = state.db.pool().begin().await.unwrap();
+            let application = Application {
+                invitee_id: invitee,
+                code: &code,
+                ack_id: None,
+                via: Via::Manual,
+                ip: "10.0.0.9",
+                now: now_ms(),
+            };
+            match referral::apply(&mut tx, &state.settings.referral.promotion, &state.email_policy, application).await {
+                Ok(applied) => {
+                    tx.commit().await.unwrap();
+                    Some(applied.referral_id)
+                }
+                Err(ReferralError::AlreadyReferred) => None,
+                Err(e) => panic!("{e}"),
+            }
+        }));
+    }
+    let mut applied = 0;
+    for t in tasks {
+        applied += usize::from(t.await.unwrap().is_some());
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(referral_packages(&app, "race-host@example.com").await.len(), 1);
+    assert_eq!(referral_packages(&app, "race-guest@example.com").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_per_ip_cap_holds_extra_referrals_for_review_and_the_operator_approves() {
+    let app = spawn_app_with(&[("REFERRAL_IP_DAILY_CAP", "3")]).await;
+    let inviter = app.log_in("popular@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    for i in 0..4 {
+        sign_up_through(&app, &code, &format!("guest{i}@example.org")).await;
+    }
+    // Every test request comes from 127.0.0.1: the fourth is held.
+    assert_eq!(referral_packages(&app, "popular@example.com").await.len(), 3);
+    assert!(referral_packages(&app, "guest3@example.org").await.is_empty());
+    let held = referral::all(app.state.db.pool(), Some("held")).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(held[0].reason.contains("held for review"));
+    let v = referral_view(&app, &inviter).await;
+    assert_eq!(v["invitees"][0]["status"], "Held for review");
+
+    let done =
+        referral::decide(app.state.db.pool(), &app.state.settings.referral.promotion, held[0].id, true, now_ms())
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(done.contains("rewarded"));
+    assert_eq!(referral_packages(&app, "guest3@example.org").await.len(), 1);
+    assert_eq!(referral_packages(&app, "popular@example.com").await.len(), 4);
+    // Deciding again changes nothing.
+    let again =
+        referral::decide(app.state.db.pool(), &app.state.settings.referral.promotion, held[0].id, true, now_ms())
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(again.contains("not held"));
+    assert_eq!(referral_packages(&app, "popular@example.com").await.len(), 4);
+    // Total granted is two packages per qualified pair.
+    let (granted,): (i64,) =
+        sqlx::query_as("SELECT CAST(COALESCE(SUM(original), 0) AS BIGINT) FROM packages WHERE source = 'referral'")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    let (pairs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM referrals WHERE status = 'rewarded'")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(pairs, 4);
+    assert_eq!(Money::from_units(granted), Money::usd(20 * 2 * pairs));
+}
+
+#[tokio::test]
+async fn a_promotion_turned_off_or_ended_grants_nothing() {
+    for settings in [[("REFERRAL_PROMOTION", "false")], [("REFERRAL_ENDS", "2020-01-31")]] {
+        let app = spawn_app_with(&settings).await;
+        let inviter = app.log_in("off@example.com").await;
+        let code = code_of(&app, &inviter).await;
+        let html = app.get_page(&format!("/i/{code}"), None).await.text().await.unwrap();
+        assert!(html.contains("The promotion is paused"), "{settings:?}");
+        sign_up_through(&app, &code, "late@example.org").await;
+        assert!(referral_packages(&app, "off@example.com").await.is_empty(), "{settings:?}");
+        assert!(referral_packages(&app, "late@example.org").await.is_empty(), "{settings:?}");
+        let v = referral_view(&app, &inviter).await;
+        assert_eq!(v["invitees"][0]["status"], "Not qualified");
+    }
+}
+
+#[tokio::test]
+async fn unknown_codes_and_signed_in_visitors_get_clear_pages() {
+    let app = spawn_app().await;
+    let res = app.get_page("/i/NOPENOPE", None).await;
+    assert_eq!(res.status(), 404);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("This invitation link does not work"));
+    assert!(html.contains("Sign up without a referral"));
+    let res = acknowledge(&app, "NOPENOPE", &ALL_NOTES).await;
+    assert_eq!(res.status(), 302, "a plain form goes back to the page that explains");
+
+    let inviter = app.log_in("member-host@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    let member = app.log_in("member@example.com").await;
+    let html = app.get_page(&format!("/i/{code}"), Some(&member)).await.text().await.unwrap();
+    assert!(html.contains("Rewards are for new accounts"));
+    assert!(referral_packages(&app, "member@example.com").await.is_empty());
+    // Signed-out visits count once per visitor.
+    app.get_page(&format!("/i/{code}"), None).await;
+    app.get_page(&format!("/i/{code}"), None).await;
+    assert_eq!(referral_view(&app, &inviter).await["opened"], 1);
+}
+
+#[tokio::test]
+async fn a_new_account_can_enter_a_code_by_hand_once_within_the_window() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("manual-host@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    let guest = app.log_in("manual-guest@example.org").await;
+    let v = referral_view(&app, &guest).await;
+    assert_eq!(v["can_enter_code"], true);
+    let html = app.get_page("/i", Some(&guest)).await.text().await.unwrap();
+    assert!(html.contains("Were you invited?"));
+
+    let wrong = app.post_form("/api/referral_apply", &[("code", "ZZZZZZZZ")], Some(&guest)).await;
+    assert_eq!(wrong.status(), 400);
+    assert!(wrong.text().await.unwrap().contains("no invitation with that code"));
+    let malformed = app.post_form("/api/referral_apply", &[("code", "hi")], Some(&guest)).await;
+    assert!(malformed.text().await.unwrap().contains("8 letters and digits"));
+
+    let ok = app.post_form("/api/referral_apply", &[("code", &code.to_lowercase())], Some(&guest)).await;
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("each received the package"));
+    assert_eq!(referral_packages(&app, "manual-guest@example.org").await.len(), 1);
+    let again = app.post_form("/api/referral_apply", &[("code", &code)], Some(&guest)).await;
+    assert!(again.text().await.unwrap().contains("already been applied"));
+    assert_eq!(referral_packages(&app, "manual-host@example.com").await.len(), 1);
+
+    // An account older than the window is told why it cannot enter a code.
+    let old = app.log_in("old-timer@example.org").await;
+    sqlx::query("UPDATE users SET created_at = created_at - $1 WHERE email = 'old-timer@example.org'")
+        .bind(8 * 86_400_000_i64)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let v = referral_view(&app, &old).await;
+    assert_eq!(v["can_enter_code"], false);
+    assert!(v["cannot_enter_code"].as_str().unwrap().contains("within 7 days"));
+    let late = app.post_form("/api/referral_apply", &[("code", &code)], Some(&old)).await;
+    assert!(late.text().await.unwrap().contains("within 7 days"));
+}
+
+#[tokio::test]
+async fn the_operator_lists_and_decides_held_referrals_from_the_command_line() {
+    let url = common::fresh_database_url().await;
+    let app = spawn_app_with(&[("DATABASE_URL", url.as_str()), ("REFERRAL_IP_DAILY_CAP", "0")]).await;
+    let inviter = app.log_in("cli-host@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    sign_up_through(&app, &code, "cli-guest-1@example.org").await;
+    sign_up_through(&app, &code, "cli-guest-2@example.org").await;
+    let out = cli(&url, &["admin", "referrals", "--status", "held"]);
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{out:?}");
+    assert!(listing.contains("cli-guest-1@example.org") && listing.contains("cli-guest-2@example.org"), "{listing}");
+    let ids: Vec<String> =
+        listing.lines().skip(1).filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect();
+    assert_eq!(ids.len(), 2);
+    let approve = cli(&url, &["admin", "referrals", "approve", &ids[0]]);
+    assert!(String::from_utf8_lossy(&approve.stdout).contains("rewarded"), "{approve:?}");
+    let reject = cli(&url, &["admin", "referrals", "reject", &ids[1]]);
+    assert!(String::from_utf8_lossy(&reject.stdout).contains("rejected"), "{reject:?}");
+    assert_eq!(referral_packages(&app, "cli-host@example.com").await.len(), 1);
+    let v = referral_view(&app, &inviter).await;
+    let statuses: Vec<&str> = v["invitees"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert!(statuses.contains(&"Rewarded") && statuses.contains(&"Rejected"), "{statuses:?}");
+    assert_eq!(cli(&url, &["admin", "referrals", "approve", "999999"]).status.code(), Some(2));
+}
