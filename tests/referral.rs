@@ -22,6 +22,13 @@ async fn code_of(app: &TestApp, cookie: &str) -> String {
     v["code"].as_str().unwrap().to_string()
 }
 
+/// The code box on `/i`, with every note ticked.
+async fn apply_by_hand(app: &TestApp, cookie: &str, code: &str) -> reqwest::Response {
+    let mut form = vec![("code", code)];
+    form.extend_from_slice(&ALL_NOTES);
+    app.post_form("/api/referral_apply", &form, Some(cookie)).await
+}
+
 async fn referral_view(app: &TestApp, cookie: &str) -> serde_json::Value {
     app.post_form("/api/referral", &[], Some(cookie)).await.json().await.unwrap()
 }
@@ -38,6 +45,35 @@ async fn acknowledge(app: &TestApp, code: &str, notes: &[(&str, &str)]) -> reqwe
         .send()
         .await
         .unwrap()
+}
+
+/// Logs in with an invitation acknowledgement token; returns the cookie and where confirm sent the browser.
+async fn log_in_with_ack(app: &TestApp, email: &str, ack: &str) -> (String, String) {
+    let res = app.post_form("/api/request_login", &[("email", email), ("next", "/i"), ("ack", ack)], None).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    confirm_last(app).await
+}
+
+async fn confirm_last(app: &TestApp) -> (String, String) {
+    let confirm = app
+        .client
+        .post(app.url("/api/confirm_login"))
+        .header("origin", &app.address)
+        .header("accept", "text/html")
+        .form(&[("token", app.last_token())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 302);
+    let cookie = session_cookie(confirm.headers()).unwrap();
+    (cookie, confirm.headers()["location"].to_str().unwrap().to_string())
+}
+
+/// Ticks the notes and clicks "I Understand"; returns the acknowledgement token from the login URL.
+async fn ack_token(app: &TestApp, code: &str) -> String {
+    let ack = acknowledge(app, code, &ALL_NOTES).await;
+    assert_eq!(ack.status(), 302);
+    ack.headers()["location"].to_str().unwrap().rsplit("ack=").next().unwrap().to_string()
 }
 
 /// The whole invitee journey: notes, I Understand, login page, email link, confirm. Returns the new
@@ -140,7 +176,7 @@ async fn self_referral_through_a_gmail_alias_is_refused() {
     assert_eq!(landed, "/i?invite=existing");
     assert!(referral_packages(&app, "ab@gmail.com").await.is_empty());
     // Typing one's own code is refused too.
-    let res = app.post_form("/api/referral_apply", &[("code", &code)], Some(&inviter)).await;
+    let res = apply_by_hand(&app, &inviter, &code).await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("your own invitation code"));
     assert!(referral_packages(&app, "ab@gmail.com").await.is_empty());
@@ -176,6 +212,7 @@ async fn concurrent_applications_for_one_invitee_grant_exactly_once_per_side() {
             let mut tx = state.db.pool().begin().await.unwrap();
             let application = Application {
                 invitee_id: invitee,
+                new_account: false,
                 code: &code,
                 ack_id: None,
                 via: Via::Manual,
@@ -278,6 +315,12 @@ async fn unknown_codes_and_signed_in_visitors_get_clear_pages() {
     let inviter = app.log_in("member-host@example.com").await;
     let code = code_of(&app, &inviter).await;
     let member = app.log_in("member@example.com").await;
+    // A member for longer than the sign-up window.
+    sqlx::query("UPDATE users SET created_at = created_at - $1 WHERE email = 'member@example.com'")
+        .bind(8 * 86_400_000_i64)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
     let html = app.get_page(&format!("/i/{code}"), Some(&member)).await.text().await.unwrap();
     assert!(html.contains("Rewards are for new accounts"));
     assert!(referral_packages(&app, "member@example.com").await.is_empty());
@@ -298,17 +341,20 @@ async fn a_new_account_can_enter_a_code_by_hand_once_within_the_window() {
     let html = app.get_page("/i", Some(&guest)).await.text().await.unwrap();
     assert!(html.contains("Were you invited?"));
 
-    let wrong = app.post_form("/api/referral_apply", &[("code", "ZZZZZZZZ")], Some(&guest)).await;
+    let unticked = app.post_form("/api/referral_apply", &[("code", &code)], Some(&guest)).await;
+    assert_eq!(unticked.status(), 400);
+    assert!(unticked.text().await.unwrap().contains("tick every note"));
+    let wrong = apply_by_hand(&app, &guest, "ZZZZZZZZ").await;
     assert_eq!(wrong.status(), 400);
     assert!(wrong.text().await.unwrap().contains("no invitation with that code"));
-    let malformed = app.post_form("/api/referral_apply", &[("code", "hi")], Some(&guest)).await;
+    let malformed = apply_by_hand(&app, &guest, "hi").await;
     assert!(malformed.text().await.unwrap().contains("8 letters and digits"));
 
-    let ok = app.post_form("/api/referral_apply", &[("code", &code.to_lowercase())], Some(&guest)).await;
+    let ok = apply_by_hand(&app, &guest, &code.to_lowercase()).await;
     assert_eq!(ok.status(), 200);
     assert!(ok.text().await.unwrap().contains("each received the package"));
     assert_eq!(referral_packages(&app, "manual-guest@example.org").await.len(), 1);
-    let again = app.post_form("/api/referral_apply", &[("code", &code)], Some(&guest)).await;
+    let again = apply_by_hand(&app, &guest, &code).await;
     assert!(again.text().await.unwrap().contains("already been applied"));
     assert_eq!(referral_packages(&app, "manual-host@example.com").await.len(), 1);
 
@@ -322,7 +368,7 @@ async fn a_new_account_can_enter_a_code_by_hand_once_within_the_window() {
     let v = referral_view(&app, &old).await;
     assert_eq!(v["can_enter_code"], false);
     assert!(v["cannot_enter_code"].as_str().unwrap().contains("within 7 days"));
-    let late = app.post_form("/api/referral_apply", &[("code", &code)], Some(&old)).await;
+    let late = apply_by_hand(&app, &old, &code).await;
     assert!(late.text().await.unwrap().contains("within 7 days"));
 }
 
@@ -350,4 +396,120 @@ async fn the_operator_lists_and_decides_held_referrals_from_the_command_line() {
     let statuses: Vec<&str> = v["invitees"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert!(statuses.contains(&"Rewarded") && statuses.contains(&"Rejected"), "{statuses:?}");
     assert_eq!(cli(&url, &["admin", "referrals", "approve", "999999"]).status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn an_acknowledgement_serves_one_account_only() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("sharer@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    let token = ack_token(&app, &code).await;
+    log_in_with_ack(&app, "first@example.org", &token).await;
+    assert_eq!(referral_packages(&app, "first@example.org").await.len(), 1);
+    // The same login URL passed on: refused before any email is sent, nothing applied.
+    let res = app
+        .post_form("/api/request_login", &[("email", "second@example.org"), ("next", "/i"), ("ack", &token)], None)
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("expired or was already used"));
+    assert_eq!(referral_view(&app, &inviter).await["signed_up"], 1);
+}
+
+#[tokio::test]
+async fn asking_for_a_new_login_link_keeps_the_invitation() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("keeper@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    let token = ack_token(&app, &code).await;
+    let res = app
+        .post_form("/api/request_login", &[("email", "twice@example.org"), ("next", "/i"), ("ack", &token)], None)
+        .await;
+    assert_eq!(res.status(), 200);
+    // "Send a new link" from /login/sent posts a plain login for the same address.
+    assert_eq!(app.request_login("twice@example.org", "/").await.status(), 200);
+    let (_, landed) = confirm_last(&app).await;
+    assert_eq!(landed, "/i");
+    assert_eq!(referral_packages(&app, "twice@example.org").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_recent_account_arriving_through_a_link_still_gets_the_invitation() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("late-host@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    let guest = app.log_in("signed-up-yesterday@example.org").await;
+    // Signed in, the invite page offers to apply it on /i.
+    let html = app.get_page(&format!("/i/{code}"), Some(&guest)).await.text().await.unwrap();
+    assert!(html.contains("You can still join with this invitation"), "{html}");
+    // Through the link and a fresh login, it is applied at confirm.
+    let (_, landed) = sign_up_through(&app, &code, "signed-up-yesterday@example.org").await;
+    assert_eq!(landed, "/i");
+    assert_eq!(referral_packages(&app, "signed-up-yesterday@example.org").await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_people_cannot_invite_each_other() {
+    let app = spawn_app().await;
+    let a = app.log_in("mutual-a@example.com").await;
+    let a_code = code_of(&app, &a).await;
+    let (b, _) = sign_up_through(&app, &a_code, "mutual-b@example.org").await;
+    let b_code = code_of(&app, &b).await;
+    let res = apply_by_hand(&app, &a, &b_code).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("cannot also join through their invitation"));
+    assert_eq!(referral_packages(&app, "mutual-a@example.com").await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_sign_ups_from_one_network_respect_the_cap() {
+    let app = spawn_app_with(&[("REFERRAL_IP_DAILY_CAP", "3")]).await;
+    let inviter = app.log_in("crowd@example.com").await;
+    let code = InviteCode::parse(&code_of(&app, &inviter).await).unwrap();
+    let mut invitees = Vec::new();
+    for i in 0..8 {
+        app.log_in(&format!("crowd{i}@example.org")).await;
+        invitees.push(app.user_id(&format!("crowd{i}@example.org")).await);
+    }
+    let mut tasks = Vec::new();
+    for invitee in invitees {
+        let state = app.state.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = state.db.pool().begin().await.unwrap();
+            let application = Application {
+                invitee_id: invitee,
+                new_account: false,
+                code: &code,
+                ack_id: None,
+                via: Via::Manual,
+                ip: "203.0.113.7",
+                now: now_ms(),
+            };
+            let applied =
+                referral::apply(&mut tx, &state.settings.referral.promotion, &state.email_policy, application)
+                    .await
+                    .unwrap();
+            tx.commit().await.unwrap();
+            applied.verdict
+        }));
+    }
+    let mut rewarded = 0;
+    for t in tasks {
+        rewarded += usize::from(t.await.unwrap() == referral::Verdict::Rewarded);
+    }
+    assert_eq!(rewarded, 3);
+    assert_eq!(referral::all(app.state.db.pool(), Some("held")).await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn a_disabled_code_stops_working_and_can_be_enabled_again() {
+    let url = common::fresh_database_url().await;
+    let app = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
+    let inviter = app.log_in("paused@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    let out = cli(&url, &["admin", "invite-code", "disable", &code.to_lowercase()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("disabled"), "{out:?}");
+    assert_eq!(app.get_page(&format!("/i/{code}"), None).await.status(), 404);
+    cli(&url, &["admin", "invite-code", "enable", &code]);
+    assert_eq!(app.get_page(&format!("/i/{code}"), None).await.status(), 200);
 }

@@ -20,7 +20,13 @@ export const PHONE = { width: 390, height: 844 };
 
 /// Opens a page and waits until the WebAssembly has loaded and hydrated it.
 export async function open(page, path) {
-  await page.goto(BASE_URL + path, { waitUntil: 'networkidle' });
+  await page.goto(path.startsWith('http') ? path : BASE_URL + path, { waitUntil: 'networkidle' });
+  await hydrated(page);
+}
+
+/// Waits for the app's hydration mark (set by the browser build once event handlers are attached).
+export async function hydrated(page) {
+  await page.waitForSelector('body[data-hydrated]', { state: 'attached', timeout: 15000 });
 }
 
 export async function shot(page, name) {
@@ -45,9 +51,11 @@ export async function logIn(page, email, next = '/') {
   await page.click('a:has-text("Log in to Gatehouse") >> nth=0');
   await page.waitForURL('**/auth/confirm?token=*');
   await page.waitForLoadState('networkidle');
+  await hydrated(page);
   await page.click('button:has-text("Confirm and log in")');
   await page.waitForURL(BASE_URL + next);
   await page.waitForLoadState('networkidle');
+  await hydrated(page);
 }
 
 /// Runs an operator command (`gatehouse admin ...`) against the server's database.

@@ -3,7 +3,7 @@
 // confirms, lands on /i, refreshes and sees the $20 package; Billing → Resource packages shows it for both.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, shot, uniqueEmail, logIn, BASE_URL, DESKTOP, PHONE } from './browser.mjs';
+import { launch, open, hydrated, shot, uniqueEmail, logIn, BASE_URL, DESKTOP, PHONE } from './browser.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -24,7 +24,7 @@ test('an invitee signs up through the link and both people get the Claude Code p
   // A new person, in a browser of their own, opens the link.
   const inviteeContext = await browser.newContext({ viewport: DESKTOP });
   const invitee = await inviteeContext.newPage();
-  await invitee.goto(link, { waitUntil: 'networkidle' });
+  await open(invitee, link);
   assert.match(await invitee.textContent('h1'), /You're invited/);
   const understand = invitee.locator('button:has-text("I Understand")');
   assert.ok(await understand.isDisabled(), 'disabled until every note is ticked');
@@ -40,6 +40,7 @@ test('an invitee signs up through the link and both people get the Claude Code p
   await understand.click();
   await invitee.waitForURL('**/login?next=/i&invite=**');
   await invitee.waitForLoadState('networkidle');
+  await hydrated(invitee);
   assert.match(await invitee.textContent('[data-testid=invite-banner]'), /will be applied/);
   const inviteeEmail = uniqueEmail('e2e-invitee');
   await invitee.fill('#email', inviteeEmail);
@@ -57,6 +58,7 @@ test('an invitee signs up through the link and both people get the Claude Code p
   await invitee.click('a:has-text("Log in to Gatehouse") >> nth=0');
   await invitee.waitForURL('**/auth/confirm?token=*');
   await invitee.waitForLoadState('networkidle');
+  await hydrated(invitee);
   await shot(invitee, 'referral-8-confirm');
   await invitee.click('button:has-text("Confirm and log in")');
   await invitee.waitForURL(BASE_URL + '/i');
@@ -64,9 +66,10 @@ test('an invitee signs up through the link and both people get the Claude Code p
   await shot(invitee, 'referral-9-landed-on-i');
 
   await invitee.reload({ waitUntil: 'networkidle' });
+  await hydrated(invitee);
   const earned = invitee.locator('[data-testid=earned-package]');
   assert.equal(await earned.count(), 1);
-  assert.match(await earned.first().textContent(), /Claude Code API \$20.*\$20\.00 left of \$20\.00/);
+  assert.match(await earned.first().textContent(), /Claude Code API \$20 for joining through an invitation: \$20\.00 left of \$20\.00/);
   assert.match(await invitee.textContent('[data-testid=own-referral]'), /Rewarded/);
   await shot(invitee, 'referral-10-invitee-refreshed');
 
@@ -76,10 +79,12 @@ test('an invitee signs up through the link and both people get the Claude Code p
 
   // Back to the inviter: the friend is listed and the package is in Billing.
   await inviter.reload({ waitUntil: 'networkidle' });
+  await hydrated(inviter);
   assert.equal(await inviter.textContent('[data-testid=opened]'), '1');
   assert.equal(await inviter.textContent('[data-testid=signed-up]'), '1');
   assert.equal(await inviter.textContent('[data-testid=qualified]'), '1');
   assert.match(await inviter.textContent('[data-testid=invitees]'), /e\*\*\*@example\.com[\s\S]*Rewarded/);
+  assert.match(await inviter.locator('[data-testid=earned-package]').first().textContent(), /for inviting a friend/);
   await shot(inviter, 'referral-12-inviter-after');
   await open(inviter, '/billing/packages');
   assert.match(await inviter.locator('[data-testid=package]').first().textContent(), /Claude Code API \$20[\s\S]*Referral/);
@@ -96,7 +101,7 @@ test('the invite notes read well on a phone, and a wrong code says so', async ()
   await shot(page, 'referral-phone-1-inviter');
   const link = await page.inputValue('#invite-link');
   await context.clearCookies();
-  await page.goto(link, { waitUntil: 'networkidle' });
+  await open(page, link);
   await shot(page, 'referral-phone-2-notes');
   await open(page, '/i/ZZZZZZZZ');
   assert.match(await page.textContent('h1'), /does not work/);

@@ -31,6 +31,8 @@ Usage:
                                  list referrals, newest first
   gatehouse admin referrals approve ID | reject ID
                                  decide a referral held for review (approve grants both packages)
+  gatehouse admin invite-code disable CODE | enable CODE
+                                 stop (or restart) an account's invitation link
   gatehouse admin record-call EMAIL MODEL [--channel cc-omg] [--input N] [--output N] [--cache-read N]
                                  [--cache-write N]   dev mode only: charge a call as the proxy would
 ";
@@ -60,6 +62,7 @@ pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
         ["admin", "create-codes", rest @ ..] => create_codes(&db, rest).await,
         ["admin", "record-call", rest @ ..] => record_call(&db, &settings, rest).await,
         ["admin", "referrals", rest @ ..] => referrals(&db, &settings, rest).await,
+        ["admin", "invite-code", verb @ ("disable" | "enable"), code] => invite_code(&db, verb, code).await,
         _ => Err(format!("unknown command: {}\n\n{USAGE}", args.join(" "))),
     };
     db.close().await;
@@ -274,6 +277,16 @@ async fn referrals(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), S
             Ok(())
         }
     }
+}
+
+async fn invite_code(db: &Db, verb: &str, code: &str) -> Result<(), String> {
+    let parsed = referral::InviteCode::parse(code).ok_or_else(|| format!("{code} is not an invite code"))?;
+    let disabled = verb == "disable";
+    if !referral::set_code_disabled(db.pool(), &parsed, disabled).await.map_err(|e| e.to_string())? {
+        return Err(format!("no invite code {}", parsed.as_str()));
+    }
+    println!("invite code {} {}", parsed.as_str(), if disabled { "disabled" } else { "enabled" });
+    Ok(())
 }
 
 async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), String> {

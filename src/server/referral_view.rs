@@ -39,12 +39,14 @@ pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> R
     let now = now_ms();
     let code = referral::code_for(pool, user_id, now).await.map_err(|e| internal("invite code", e))?;
     let invitees = referral::invitees_of(pool, user_id).await?;
-    let qualified = invitees.iter().filter(|r| r.status == "rewarded").count();
+    let (signed_up, qualified) = referral::counts(pool, user_id).await?;
+    let rewards = referral::reward_packages(pool, user_id).await?;
     let earned = packages::list(pool, user_id, now)
         .await?
         .into_iter()
-        .filter(|p| p.source == "referral")
-        .map(|p| EarnedPackage {
+        .filter_map(|p| rewards.iter().find(|r| r.0 == p.id).map(|r| (p, r.1)))
+        .map(|(p, as_inviter)| EarnedPackage {
+            why: if as_inviter { "for inviting a friend".into() } else { "for joining through an invitation".into() },
             title: p.title,
             remaining: p.remaining.to_string(),
             original: p.original.to_string(),
@@ -70,8 +72,8 @@ pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> R
         opened: referral::visitors(pool, &code).await?,
         code,
         promotion: promotion(state),
-        signed_up: i64::try_from(invitees.len()).unwrap_or(i64::MAX),
-        qualified: i64::try_from(qualified).unwrap_or(i64::MAX),
+        signed_up,
+        qualified,
         invitees: invitees
             .into_iter()
             .map(|r| InviteeRow {
@@ -97,7 +99,13 @@ pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> R
 }
 
 /// `/i/CODE`: counts the visit (signed-out visitors, once a day each) and describes the invitation.
-pub async fn invite_page(state: &AppState, code: &str, signed_in: bool, visitor: &str) -> Result<InviteView, AppError> {
+pub async fn invite_page(
+    state: &AppState,
+    code: &str,
+    viewer: Option<(i64, i64)>,
+    visitor: &str,
+) -> Result<InviteView, AppError> {
+    let signed_in = viewer.is_some();
     let Some(code) = InviteCode::parse(code) else {
         return Ok(InviteView::Unknown);
     };
@@ -109,7 +117,15 @@ pub async fn invite_page(state: &AppState, code: &str, signed_in: bool, visitor:
     if !signed_in {
         referral::record_visit(state.db.pool(), &code, visitor, now_ms()).await?;
     }
-    Ok(InviteView::Valid { code: code.as_str().to_string(), promotion: promotion(state), signed_in })
+    // A signed-in account can still take the invitation by hand while it is new and has none.
+    let can_apply = match viewer {
+        Some((user_id, created_at)) => {
+            now_ms() - created_at <= state.settings.referral.promotion.apply_window_ms
+                && referral::referral_of(state.db.pool(), user_id).await?.is_none()
+        }
+        None => false,
+    };
+    Ok(InviteView::Valid { code: code.as_str().to_string(), promotion: promotion(state), signed_in, can_apply })
 }
 
 /// "I Understand": every note must be ticked; records the acknowledgement and returns where to go next.
@@ -128,13 +144,36 @@ pub async fn acknowledge(state: &AppState, code: &str, ticked: [bool; 4], ip: &s
     Ok(format!("/login?next=/i&invite={}&ack={token}", code.as_str()))
 }
 
-/// The code box on `/i`.
-pub async fn apply_code(state: &AppState, user_id: i64, code: &str, ip: &str) -> Result<String, AppError> {
+/// The code box on `/i`: the same notes must be ticked, and are recorded, as on `/i/CODE`.
+pub async fn apply_code(
+    state: &AppState,
+    user_id: i64,
+    code: &str,
+    ticked: [bool; 4],
+    ip: &str,
+) -> Result<String, AppError> {
     let code = InviteCode::parse(code)
         .ok_or_else(|| AppError::invalid("code", "Invitation codes are 8 letters and digits, like F8GTE3SR."))?;
+    if !ticked.iter().all(|t| *t) {
+        return Err(AppError::invalid("code", "Please read and tick every note before applying the code."));
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    if referral::inviter_of(&mut conn, &code).await?.is_none() {
+        return Err(AppError::invalid("code", ReferralError::UnknownCode.to_string()));
+    }
+    drop(conn);
+    let token = random_token().map_err(|e| internal("invite acknowledgement", e))?;
+    let ack_id = referral::record_ack(state.db.pool(), &code, &token, ip, now_ms()).await?;
     let mut tx = state.db.pool().begin().await?;
-    let application =
-        Application { invitee_id: user_id, code: &code, ack_id: None, via: Via::Manual, ip, now: now_ms() };
+    let application = Application {
+        invitee_id: user_id,
+        new_account: false,
+        code: &code,
+        ack_id: Some(ack_id),
+        via: Via::Manual,
+        ip,
+        now: now_ms(),
+    };
     let applied = referral::apply(&mut tx, &state.settings.referral.promotion, &state.email_policy, application)
         .await
         .map_err(|e| match e {

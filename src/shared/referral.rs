@@ -32,6 +32,8 @@ pub struct InviteeRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EarnedPackage {
     pub title: String,
+    /// `for inviting a friend` or `for joining through an invitation`.
+    pub why: String,
     pub remaining: String,
     pub original: String,
     pub expires: String,
@@ -64,6 +66,8 @@ pub enum InviteView {
         code: String,
         promotion: PromotionView,
         signed_in: bool,
+        /// Signed in, but new enough and without a referral: the code can still be applied on `/i`.
+        can_apply: bool,
     },
     Unknown,
 }

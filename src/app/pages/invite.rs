@@ -16,9 +16,9 @@ pub async fn get_invite(code: String) -> Result<InviteView, AppError> {
     answer(
         async {
             let state = state()?;
-            let signed_in = current_user(&state).await?.is_some();
+            let viewer = current_user(&state).await?.map(|u| (u.id, u.created_at));
             let visitor = format!("{}|{}", client_ip_of_request(&state)?, user_agent());
-            let view = referral_view::invite_page(&state, &code, signed_in, &visitor).await?;
+            let view = referral_view::invite_page(&state, &code, viewer, &visitor).await?;
             if view == InviteView::Unknown {
                 if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
                     options.set_status(axum::http::StatusCode::NOT_FOUND);
@@ -67,7 +67,8 @@ pub fn InvitePage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(InviteView::Valid { code, promotion, signed_in: false }) => notes(code, promotion).into_any(),
+                    Ok(InviteView::Valid { code, promotion, signed_in: false, .. }) => notes(code, promotion).into_any(),
+                    Ok(InviteView::Valid { code, signed_in: true, can_apply: true, .. }) => can_still_apply(code).into_any(),
                     Ok(InviteView::Valid { promotion, signed_in: true, .. }) => already_member(promotion).into_any(),
                     Ok(InviteView::Unknown) => unknown().into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -123,6 +124,18 @@ fn notes(code: String, p: PromotionView) -> impl IntoView {
                 <button type="submit" class="btn primary wide" disabled=move || !all_ticked()>"I Understand"</button>
                 <p class="muted small">"Next you enter your email; we send you a link to create your account."</p>
             </form>
+        </section>
+    }
+}
+
+fn can_still_apply(code: String) -> impl IntoView {
+    view! {
+        <section class="card narrow center">
+            <h1>"You can still join with this invitation"</h1>
+            <p class="muted">
+                "Your account is new and has no invitation yet. Read the notes and apply the code on your referral page."
+            </p>
+            <a class="btn primary" href=format!("/i?code={code}")>{format!("Apply invitation {code}")}</a>
         </section>
     }
 }

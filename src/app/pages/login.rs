@@ -24,7 +24,12 @@ pub async fn request_login(email: String, next: String, ack: Option<String>) -> 
         let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;
         let client_ip = client_ip_of_request(&state)?;
         let invite_ack_id = match ack.as_deref().filter(|a| !a.is_empty()) {
-            Some(token) => referral::ack_by_token(state.db.pool(), token, now_ms()).await?,
+            Some(token) => Some(referral::ack_by_token(state.db.pool(), token, now_ms()).await?.ok_or_else(|| {
+                AppError::invalid(
+                    "email",
+                    "This invitation has expired or was already used. Open the invitation link again, or log in from the Log in button without it.",
+                )
+            })?),
             None => None,
         };
         let limits = SendLimits {

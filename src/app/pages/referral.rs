@@ -23,8 +23,15 @@ pub async fn get_referral() -> Result<ReferralView, AppError> {
     )
 }
 
+/// The code box; each note arrives as `on` only when its box was ticked.
 #[server(endpoint = "referral_apply")]
-pub async fn apply_invite_code(code: String) -> Result<String, AppError> {
+pub async fn apply_invite_code(
+    code: String,
+    reward: Option<String>,
+    new_users: Option<String>,
+    credit: Option<String>,
+    balance: Option<String>,
+) -> Result<String, AppError> {
     use crate::server::fn_support::{answer, client_ip_of_request, require_user, state};
     use crate::server::referral_view;
     answer(
@@ -32,7 +39,8 @@ pub async fn apply_invite_code(code: String) -> Result<String, AppError> {
             let state = state()?;
             let user = require_user(&state).await?;
             let ip = client_ip_of_request(&state)?;
-            referral_view::apply_code(&state, user.id, &code, &ip).await
+            let ticked = [&reward, &new_users, &credit, &balance].map(|v| v.as_deref() == Some("on"));
+            referral_view::apply_code(&state, user.id, &code, ticked, &ip).await
         }
         .await,
     )
@@ -98,7 +106,7 @@ fn referral_view(v: ReferralView, apply: ServerAction<ApplyInviteCode>) -> impl 
         </div>
         {rules(v.promotion.clone())}
         <section class="card">
-            <h2>"Packages you earned"</h2>
+            <h2>"Your referral packages"</h2>
             {if v.earned.is_empty() {
                 view! { <p class="muted">"None yet. When a friend qualifies, you both get the package."</p> }.into_any()
             } else {
@@ -107,7 +115,7 @@ fn referral_view(v: ReferralView, apply: ServerAction<ApplyInviteCode>) -> impl 
                         {v.earned.iter().map(|p| view! {
                             <li data-testid="earned-package">
                                 <strong>{p.title.clone()}</strong>
-                                <span class="muted small">{format!(" {} left of {}, expires {}", p.remaining, p.original, p.expires)}</span>
+                                <span class="muted small">{format!(" {}: {} left of {}, expires {}", p.why, p.remaining, p.original, p.expires)}</span>
                                 {(!p.active).then(|| view! { <span class="badge off">"Inactive"</span> })}
                             </li>
                         }).collect_view()}
@@ -177,13 +185,27 @@ fn rules(p: PromotionView) -> impl IntoView {
 
 fn code_box(can_enter: bool, apply: ServerAction<ApplyInviteCode>) -> impl IntoView {
     let result = move || apply.value().get();
+    let query = use_query_map();
+    let prefilled = move || query.read().get("code").unwrap_or_default();
+    let note = |name: &'static str, text: &'static str| {
+        view! {
+            <label class="note small">
+                <input type="checkbox" name=name />
+                <span>{text}</span>
+            </label>
+        }
+    };
     can_enter.then(|| view! {
         <section class="card narrow-left" data-testid="code-box">
             <h2>"Were you invited?"</h2>
             <p class="muted small">"If your invitation was not applied when you signed up, enter the code here."</p>
             <ActionForm action=apply attr:class="stack">
                 <label for="invite-code">"Invitation code"</label>
-                <input id="invite-code" type="text" name="code" autocomplete="off" spellcheck="false" placeholder="F8GTE3SR" />
+                <input id="invite-code" type="text" name="code" autocomplete="off" spellcheck="false" placeholder="F8GTE3SR" value=prefilled />
+                {note("reward", "The reward is a Claude Code API resource package for me and for the person who invited me.")}
+                {note("new_users", "It is only for new users with a qualifying email address, one reward per person.")}
+                {note("credit", "It pays for Claude Code API calls and web chat only, and cannot be withdrawn.")}
+                {note("balance", "Calling the API needs a positive balance: at $0 or less calls are refused with HTTP 402.")}
                 <button type="submit" class="btn primary" disabled=move || apply.pending().get()>"Apply code"</button>
             </ActionForm>
             {move || result().map(|r| match r {

@@ -45,13 +45,21 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     let token = random_token().map_err(|e| internal("no randomness for a login token", e))?;
     let expires_at = now + LINK_TTL_MS;
     let mut tx = db.pool().begin().await?;
-    sqlx::query(
-        "UPDATE login_tokens SET replaced_at = $1 WHERE email_normalized = $2 AND used_at IS NULL AND replaced_at IS NULL",
+    // "Send a new link" keeps the invitation (and where to land) of the link it replaces.
+    let replaced: Vec<(Option<i64>, String)> = sqlx::query_as(
+        "UPDATE login_tokens SET replaced_at = $1 WHERE email_normalized = $2 AND used_at IS NULL AND replaced_at IS NULL \
+         RETURNING invite_ack_id, next_path",
     )
     .bind(now)
     .bind(normalized)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    let inherited = replaced.into_iter().find(|(ack, _)| ack.is_some());
+    let invite_ack_id = req.invite_ack_id.or_else(|| inherited.as_ref().and_then(|(ack, _)| *ack));
+    let next_path = match (&inherited, safe_next(req.next)) {
+        (Some((_, old_next)), fresh) if req.invite_ack_id.is_none() && fresh == "/" => old_next.clone(),
+        (_, fresh) => fresh,
+    };
     sqlx::query(
         "INSERT INTO login_tokens (token_hash, email, email_normalized, next_path, client_ip, created_at, expires_at, \
          invite_ack_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -59,11 +67,11 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     .bind(hash_token(&token))
     .bind(req.email.as_typed())
     .bind(normalized)
-    .bind(safe_next(req.next))
+    .bind(&next_path)
     .bind(req.client_ip)
     .bind(now)
     .bind(expires_at)
-    .bind(req.invite_ack_id)
+    .bind(invite_ack_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -141,12 +149,15 @@ async fn apply_invite(
     user_id: i64,
     ack_id: i64,
     now: i64,
-) -> Result<(), AppError> {
-    let Some(code) = referral::ack_code(tx, ack_id).await?.as_deref().and_then(InviteCode::parse) else {
-        return Ok(());
+    new_account: bool,
+) -> Result<bool, AppError> {
+    // Each acknowledgement serves one account: a shared link with someone else's ticks applies nothing.
+    let Some(code) = referral::claim_ack(tx, ack_id, user_id).await?.as_deref().and_then(InviteCode::parse) else {
+        return Ok(false);
     };
     let application = Application {
         invitee_id: user_id,
+        new_account,
         code: &code,
         ack_id: Some(ack_id),
         via: Via::Link,
@@ -154,7 +165,14 @@ async fn apply_invite(
         now,
     };
     match referral::apply(tx, rules.promotion, rules.email_policy, application).await {
-        Ok(_) | Err(ReferralError::UnknownCode | ReferralError::OwnCode | ReferralError::AlreadyReferred) => Ok(()),
+        Ok(_) => Ok(true),
+        Err(
+            ReferralError::UnknownCode
+            | ReferralError::OwnCode
+            | ReferralError::AlreadyReferred
+            | ReferralError::Mutual
+            | ReferralError::WindowClosed(_),
+        ) => Ok(false),
         Err(e) => Err(internal("referral at sign-up", e)),
     }
 }
@@ -196,9 +214,8 @@ pub async fn confirm(
         ledger::credit(&mut tx, credit).await.map_err(|e| internal("welcome balance", e))?;
     }
     if let Some(ack_id) = invite_ack_id {
-        if new_account {
-            apply_invite(&mut tx, &rules, user_id, ack_id, now).await?;
-        } else {
+        // An account that already existed still gets the invitation within the sign-up window.
+        if !apply_invite(&mut tx, &rules, user_id, ack_id, now, new_account).await? && !new_account {
             next = "/i?invite=existing".to_string();
         }
     }

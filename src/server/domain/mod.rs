@@ -4,6 +4,7 @@ pub mod account;
 pub mod audit;
 pub mod bills;
 pub mod charge;
+pub mod keys;
 pub mod ledger;
 pub mod money;
 pub mod packages;

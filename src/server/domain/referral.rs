@@ -138,11 +138,9 @@ pub struct Facts<'a> {
     pub invitee_domain: &'a str,
     pub invitee_email: &'a str,
     pub inviter_email: &'a str,
-    /// Rewarded referrals from the invitee's IP in the last 24 hours.
-    pub rewarded_from_ip_today: u32,
 }
 
-pub fn judge(promotion: &Promotion, policy: &EmailPolicy, f: &Facts<'_>) -> Verdict {
+pub fn judge(policy: &EmailPolicy, f: &Facts<'_>) -> Verdict {
     if !f.promotion_running {
         return Verdict::NotQualified("the promotion was not running".into());
     }
@@ -152,13 +150,31 @@ pub fn judge(promotion: &Promotion, policy: &EmailPolicy, f: &Facts<'_>) -> Verd
     if let Some(why) = policy.refusal(f.invitee_domain) {
         return Verdict::NotQualified(why);
     }
-    if f.rewarded_from_ip_today >= promotion.ip_daily_cap {
-        return Verdict::Held(format!(
-            "more than {} rewarded sign-ups from one network today; held for review",
-            promotion.ip_daily_cap
-        ));
-    }
     Verdict::Rewarded
+}
+
+fn over_ip_cap(promotion: &Promotion) -> Verdict {
+    Verdict::Held(format!(
+        "more than {} rewarded sign-ups from one network today; held for review",
+        promotion.ip_daily_cap
+    ))
+}
+
+/// Takes one of the IP's rewarded sign-ups for today, atomically; false when the cap is reached.
+async fn take_ip_slot(conn: &mut AnyConnection, ip: &str, cap: u32, now: i64) -> Result<bool, sqlx::Error> {
+    if cap == 0 {
+        return Ok(false);
+    }
+    let taken: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO referral_ip_days (ip, day, rewarded) VALUES ($1, $2, 1) ON CONFLICT (ip, day) \
+         DO UPDATE SET rewarded = referral_ip_days.rewarded + 1 WHERE referral_ip_days.rewarded < $3 RETURNING rewarded",
+    )
+    .bind(ip)
+    .bind(now.div_euclid(86_400_000))
+    .bind(i64::from(cap))
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(taken.is_some())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +187,8 @@ pub enum ReferralError {
     AlreadyReferred,
     #[error("Invitation codes can only be entered within {0} days of signing up.")]
     WindowClosed(i64),
+    #[error("You invited this person, so you cannot also join through their invitation.")]
+    Mutual,
     #[error("An invite code could not be created just now. Please try again.")]
     NoCode,
     #[error(transparent)]
@@ -247,20 +265,25 @@ pub async fn record_ack(
     Ok(id)
 }
 
-/// The acknowledgement a token stands for, if it is recent (a day).
+/// The unused acknowledgement a token stands for, if it is recent (a day).
 pub async fn ack_by_token(pool: &AnyPool, token: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM invite_acks WHERE token_hash = $1 AND created_at > $2")
-        .bind(hash_token(token))
-        .bind(now - 86_400_000)
-        .fetch_optional(pool)
-        .await?;
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM invite_acks WHERE token_hash = $1 AND created_at > $2 AND used_by IS NULL")
+            .bind(hash_token(token))
+            .bind(now - 86_400_000)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(|r| r.0))
 }
 
-/// The code an acknowledgement was for.
-pub async fn ack_code(conn: &mut AnyConnection, ack_id: i64) -> Result<Option<String>, sqlx::Error> {
+/// Claims an acknowledgement for one account and returns its code; `None` when another account used it.
+pub async fn claim_ack(conn: &mut AnyConnection, ack_id: i64, user_id: i64) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(String,)> =
-        sqlx::query_as("SELECT code FROM invite_acks WHERE id = $1").bind(ack_id).fetch_optional(&mut *conn).await?;
+        sqlx::query_as("UPDATE invite_acks SET used_by = $1 WHERE id = $2 AND used_by IS NULL RETURNING code")
+            .bind(user_id)
+            .bind(ack_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     Ok(row.map(|r| r.0))
 }
 
@@ -284,6 +307,8 @@ impl Via {
 
 pub struct Application<'a> {
     pub invitee_id: i64,
+    /// Created by this very login (then the sign-up window does not apply).
+    pub new_account: bool,
     pub code: &'a InviteCode,
     pub ack_id: Option<i64>,
     pub via: Via,
@@ -313,6 +338,15 @@ pub async fn apply(
     if inviter_id == a.invitee_id {
         return Err(ReferralError::OwnCode);
     }
+    ledger::lock_account(conn, inviter_id).await?;
+    let mutual: Option<(i64,)> = sqlx::query_as("SELECT id FROM referrals WHERE inviter_id = $1 AND invitee_id = $2")
+        .bind(a.invitee_id)
+        .bind(inviter_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if mutual.is_some() {
+        return Err(ReferralError::Mutual);
+    }
     let (invitee_email, invitee_created): (String, i64) =
         sqlx::query_as("SELECT email_normalized, created_at FROM users WHERE id = $1")
             .bind(a.invitee_id)
@@ -322,7 +356,7 @@ pub async fn apply(
         .bind(inviter_id)
         .fetch_one(&mut *conn)
         .await?;
-    if a.via == Via::Manual && a.now - invitee_created > promotion.apply_window_ms {
+    if !a.new_account && a.now - invitee_created > promotion.apply_window_ms {
         return Err(ReferralError::WindowClosed(promotion.apply_window_ms / 86_400_000));
     }
     let already: Option<(i64,)> = sqlx::query_as("SELECT id FROM referrals WHERE invitee_id = $1")
@@ -332,22 +366,17 @@ pub async fn apply(
     if already.is_some() {
         return Err(ReferralError::AlreadyReferred);
     }
-    let (from_ip,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM referrals WHERE invitee_ip = $1 AND status = 'rewarded' AND created_at > $2",
-    )
-    .bind(a.ip)
-    .bind(a.now - 86_400_000)
-    .fetch_one(&mut *conn)
-    .await?;
     let domain = invitee_email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
     let facts = Facts {
         promotion_running: promotion.is_running(a.now),
         invitee_domain: domain,
         invitee_email: &invitee_email,
         inviter_email: &inviter_email,
-        rewarded_from_ip_today: u32::try_from(from_ip).unwrap_or(u32::MAX),
     };
-    let verdict = judge(promotion, policy, &facts);
+    let mut verdict = judge(policy, &facts);
+    if verdict == Verdict::Rewarded && !take_ip_slot(conn, a.ip, promotion.ip_daily_cap, a.now).await? {
+        verdict = over_ip_cap(promotion);
+    }
     let inserted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO referrals (inviter_id, invitee_id, code, ack_id, via, status, reason, invitee_ip, created_at, decided_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (invitee_id) DO NOTHING RETURNING id",
@@ -484,6 +513,37 @@ pub async fn referral_of(pool: &AnyPool, invitee_id: i64) -> Result<Option<(Stri
         .await
 }
 
+/// (signed up, qualified) through an inviter's code.
+pub async fn counts(pool: &AnyPool, inviter_id: i64) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN status = 'rewarded' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM referrals WHERE inviter_id = $1",
+    )
+    .bind(inviter_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// The packages an account got from the referral program: (package id, true when earned as the inviter).
+pub async fn reward_packages(pool: &AnyPool, user_id: i64) -> Result<Vec<(i64, bool)>, sqlx::Error> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, operation_key FROM packages WHERE user_id = $1 AND operation_key LIKE 'referral:%'")
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(id, key)| (id, key.ends_with(":inviter"))).collect())
+}
+
+/// Turns an account's invite code off (or on again); false when the code does not exist.
+pub async fn set_code_disabled(pool: &AnyPool, code: &InviteCode, disabled: bool) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE invite_codes SET disabled = $1 WHERE code = $2")
+        .bind(i64::from(disabled))
+        .bind(code.as_str())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// People who opened the inviter's link (distinct visitors).
 pub async fn visitors(pool: &AnyPool, code: &str) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT visitor_hash) FROM invite_visits WHERE code = $1")
@@ -528,7 +588,6 @@ mod tests {
             invitee_domain: domain,
             invitee_email: email,
             inviter_email: "inviter@example.com",
-            rewarded_from_ip_today: 0,
         }
     }
 
@@ -562,14 +621,13 @@ mod tests {
     fn the_verdict_follows_promotion_email_person_and_ip_cap() {
         let p = promotion();
         let policy = EmailPolicy::new(&[SHIPPED_DISPOSABLE_DOMAINS], None);
-        assert_eq!(judge(&p, &policy, &facts("gmail.com", "friend@gmail.com")), Verdict::Rewarded);
-        assert!(matches!(judge(&p, &policy, &facts("yopmail.com", "x@yopmail.com")), Verdict::NotQualified(_)));
+        assert_eq!(judge(&policy, &facts("gmail.com", "friend@gmail.com")), Verdict::Rewarded);
+        assert!(matches!(judge(&policy, &facts("yopmail.com", "x@yopmail.com")), Verdict::NotQualified(_)));
         let same = Facts { inviter_email: "friend@gmail.com", ..facts("gmail.com", "friend@gmail.com") };
-        assert!(matches!(judge(&p, &policy, &same), Verdict::NotQualified(r) if r.contains("same person")));
-        let busy = Facts { rewarded_from_ip_today: 3, ..facts("gmail.com", "f@gmail.com") };
-        assert!(matches!(judge(&p, &policy, &busy), Verdict::Held(_)));
+        assert!(matches!(judge(&policy, &same), Verdict::NotQualified(r) if r.contains("same person")));
+        assert!(matches!(over_ip_cap(&p), Verdict::Held(r) if r.contains("more than 3")));
         let off = Facts { promotion_running: false, ..facts("gmail.com", "f@gmail.com") };
-        assert!(matches!(judge(&p, &policy, &off), Verdict::NotQualified(_)));
+        assert!(matches!(judge(&policy, &off), Verdict::NotQualified(_)));
     }
 
     #[test]

@@ -1,0 +1,242 @@
+//! API keys: 256-bit random secrets shown once, stored as SHA-256, with a name, optional expiry, optional
+//! spending cap and optional model allowlist. Lists show only a prefix.
+
+use super::money::Money;
+use crate::server::secrets::{hash_token, random_token};
+use sqlx::AnyPool;
+
+pub const KEY_PREFIX: &str = "sk-gh-";
+pub const MAX_KEYS_PER_ACCOUNT: i64 = 50;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    /// `sk-gh-AbCd…`: enough to recognise a key, useless to an attacker.
+    pub prefix: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub spend_cap: Option<Money>,
+    /// Allowed models; empty means every priced model.
+    pub models: Vec<String>,
+    pub disabled: bool,
+    pub last_used_at: Option<i64>,
+    pub used_times: i64,
+    pub spent: Money,
+}
+
+impl ApiKey {
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.models.is_empty() || self.models.iter().any(|m| m.eq_ignore_ascii_case(model))
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
+
+    pub fn cap_reached(&self) -> bool {
+        self.spend_cap.is_some_and(|cap| self.spent >= cap)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("Give the key a name (up to 60 characters).")]
+    BadName,
+    #[error("The expiry must be in the future.")]
+    ExpiryInPast,
+    #[error("You have {MAX_KEYS_PER_ACCOUNT} keys already; delete one first.")]
+    TooMany,
+    #[error("No such key.")]
+    NotFound,
+    #[error("{0}")]
+    Db(String),
+}
+
+impl From<sqlx::Error> for KeyError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(e.to_string())
+    }
+}
+
+pub struct NewKey<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub expires_at: Option<i64>,
+    pub spend_cap: Option<Money>,
+    pub models: &'a [String],
+    pub now: i64,
+}
+
+fn clean_name(name: &str) -> Result<String, KeyError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
+        return Err(KeyError::BadName);
+    }
+    Ok(name.to_string())
+}
+
+/// Creates a key and returns it with its secret, the only time the secret exists outside the caller.
+pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), KeyError> {
+    let name = clean_name(k.name)?;
+    if k.expires_at.is_some_and(|e| e <= k.now) {
+        return Err(KeyError::ExpiryInPast);
+    }
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(k.user_id).fetch_one(pool).await?;
+    if count >= MAX_KEYS_PER_ACCOUNT {
+        return Err(KeyError::TooMany);
+    }
+    let secret = format!("{KEY_PREFIX}{}", random_token().map_err(|e| KeyError::Db(e.to_string()))?);
+    let prefix = format!("{}…", &secret[..KEY_PREFIX.len() + 4]);
+    let models = k.models.join(",");
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, expires_at, spend_cap, models) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(k.user_id)
+    .bind(hash_token(&secret))
+    .bind(&prefix)
+    .bind(&name)
+    .bind(k.now)
+    .bind(k.expires_at)
+    .bind(k.spend_cap.map(Money::units))
+    .bind(&models)
+    .fetch_one(pool)
+    .await?;
+    let key = ApiKey {
+        id,
+        user_id: k.user_id,
+        name,
+        prefix,
+        created_at: k.now,
+        expires_at: k.expires_at,
+        spend_cap: k.spend_cap,
+        models: k.models.to_vec(),
+        disabled: false,
+        last_used_at: None,
+        used_times: 0,
+        spent: Money::ZERO,
+    };
+    Ok((key, secret))
+}
+
+type Row = (i64, i64, String, String, i64, Option<i64>, Option<i64>, String, i64, Option<i64>, i64, i64);
+
+const COLUMNS: &str =
+    "id, user_id, name, prefix, created_at, expires_at, spend_cap, models, disabled, last_used_at, used_times, spent";
+
+fn from_row(r: Row) -> ApiKey {
+    ApiKey {
+        id: r.0,
+        user_id: r.1,
+        name: r.2,
+        prefix: r.3,
+        created_at: r.4,
+        expires_at: r.5,
+        spend_cap: r.6.map(Money::from_units),
+        models: r.7.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect(),
+        disabled: r.8 != 0,
+        last_used_at: r.9,
+        used_times: r.10,
+        spent: Money::from_units(r.11),
+    }
+}
+
+/// The key a presented secret belongs to (disabled or expired keys included; the caller decides).
+pub async fn by_secret(pool: &AnyPool, secret: &str) -> Result<Option<ApiKey>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1"))
+        .bind(hash_token(secret))
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(from_row))
+}
+
+pub async fn list(pool: &AnyPool, user_id: i64) -> Result<Vec<ApiKey>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC"))
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+pub async fn rename(pool: &AnyPool, user_id: i64, id: i64, name: &str) -> Result<(), KeyError> {
+    let name = clean_name(name)?;
+    let done = sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2 AND user_id = $3")
+        .bind(name)
+        .bind(id)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(KeyError::NotFound)
+    }
+}
+
+pub async fn set_disabled(pool: &AnyPool, user_id: i64, id: i64, disabled: bool) -> Result<(), KeyError> {
+    let done = sqlx::query("UPDATE api_keys SET disabled = $1 WHERE id = $2 AND user_id = $3")
+        .bind(i64::from(disabled))
+        .bind(id)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(KeyError::NotFound)
+    }
+}
+
+/// Deletes a key; its bills keep the key's name.
+pub async fn delete(pool: &AnyPool, user_id: i64, id: i64) -> Result<(), KeyError> {
+    let done =
+        sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2").bind(id).bind(user_id).execute(pool).await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(KeyError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(models: &[&str], cap: Option<i64>, spent: i64) -> ApiKey {
+        ApiKey {
+            id: 1,
+            user_id: 1,
+            name: "k".into(),
+            prefix: "sk-gh-abcd…".into(),
+            created_at: 0,
+            expires_at: Some(100),
+            spend_cap: cap.map(Money::from_units),
+            models: models.iter().map(|m| m.to_string()).collect(),
+            disabled: false,
+            last_used_at: None,
+            used_times: 0,
+            spent: Money::from_units(spent),
+        }
+    }
+
+    #[test]
+    fn allowlists_caps_and_expiry_are_checked() {
+        assert!(key(&[], None, 0).allows_model("anything"));
+        assert!(key(&["claude-haiku-4-5"], None, 0).allows_model("Claude-Haiku-4-5"));
+        assert!(!key(&["claude-haiku-4-5"], None, 0).allows_model("claude-opus-4-1"));
+        assert!(key(&[], Some(10), 10).cap_reached());
+        assert!(!key(&[], Some(10), 9).cap_reached());
+        assert!(key(&[], None, 0).is_expired(100) && !key(&[], None, 0).is_expired(99));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(clean_name("  laptop ").unwrap(), "laptop");
+        assert_eq!(clean_name(" "), Err(KeyError::BadName));
+        assert_eq!(clean_name(&"x".repeat(61)), Err(KeyError::BadName));
+        assert_eq!(clean_name("a\u{7}b"), Err(KeyError::BadName));
+    }
+}
