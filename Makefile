@@ -12,5 +12,5 @@ fmt:
 	cargo fmt --all
 
 lint:
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/gatehouse/target} cargo clippy --features ssr --all-targets -- -D warnings
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/gatehouse/target} cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	LEPTOS_OUTPUT_NAME=gatehouse CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/gatehouse/target} cargo clippy --features ssr --all-targets -- -D warnings
+	LEPTOS_OUTPUT_NAME=gatehouse CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$$HOME/.cache/gatehouse/target} cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings

@@ -7,6 +7,9 @@ cd "$ROOT"
 # Compiled dependencies live outside the clone, so a fresh clone (CI) reuses them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-leptos compiles the server with this set, and Leptos then names the wasm file after it. Setting it for
+# every cargo command keeps `cargo test` from rebuilding the server into one that asks for `gatehouse_bg.wasm`.
+export LEPTOS_OUTPUT_NAME=gatehouse
 
 CARGO_LEPTOS_VERSION=0.3.2
 AIOSMTPD_VERSION=1.4.6
