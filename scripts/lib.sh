@@ -13,6 +13,8 @@ export LEPTOS_OUTPUT_NAME=gatehouse
 
 CARGO_LEPTOS_VERSION=0.3.2
 AIOSMTPD_VERSION=1.4.6
+ANTHROPIC_SDK_VERSION=2.14.0
+OPENAI_SDK_VERSION=3.57.0
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
@@ -42,7 +44,11 @@ ensure_test_tools() {
     say "installing aiosmtpd $AIOSMTPD_VERSION (the SMTP server the SMTP test sends through)"
     python3 -m pip install --quiet --root-user-action=ignore "aiosmtpd==$AIOSMTPD_VERSION"
   fi
-  if [ ! -d end2end/node_modules/playwright-core ]; then
+  if ! python3 -c "import anthropic, openai, sys; sys.exit(anthropic.__version__ != '$ANTHROPIC_SDK_VERSION' or openai.__version__ != '$OPENAI_SDK_VERSION')" 2>/dev/null; then
+    say "installing the anthropic $ANTHROPIC_SDK_VERSION and openai $OPENAI_SDK_VERSION Python SDKs (real API clients in the tests)"
+    python3 -m pip install --quiet --root-user-action=ignore "anthropic==$ANTHROPIC_SDK_VERSION" "openai==$OPENAI_SDK_VERSION"
+  fi
+  if [ ! -d end2end/node_modules/playwright-core ] || [ ! -x end2end/node_modules/.bin/claude ]; then
     say "installing the end2end npm packages"
     (cd end2end && npm ci --no-audit --no-fund --silent)
   fi

@@ -48,7 +48,7 @@ e2e_pass=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$LOGDIR/e2e.log" | tail -1)
 e2e_fail=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$LOGDIR/e2e.log" | tail -1)
 passed=$((${passed:-0} + ${e2e_pass:-0}))
 failed=$((${failed:-0} + ${e2e_fail:-0}))
-if [ "$passed" -eq 0 ]; then status=1; fi
+if [ "$passed" -eq 0 ] || [ "$failed" -ne 0 ]; then status=1; fi
 echo
 echo "Rust (SQLite + PostgreSQL) and browser tests:"
 echo "total: $passed passed, $failed failed"

@@ -35,6 +35,8 @@ test('an invitee signs up through the link and both people get the Claude Code p
     if (i === 3) assert.ok(await understand.isDisabled(), 'still disabled with one note left');
     await boxes.nth(i).check();
   }
+  // The button updates on the next tick after the last box is ticked.
+  await invitee.waitForSelector('button:has-text("I Understand"):not([disabled])', { timeout: 5000 });
   assert.ok(await understand.isEnabled());
   await shot(invitee, 'referral-3-notes-ticked');
   await understand.click();

@@ -64,6 +64,18 @@ pub struct Settings {
     pub site_root: String,
     pub money: MoneySettings,
     pub referral: ReferralSettings,
+    pub upstream: UpstreamSettings,
+}
+
+/// Where API calls go. A dialect without a key is answered by the built-in mock upstream.
+#[derive(Clone, Debug)]
+pub struct UpstreamSettings {
+    pub anthropic_key: Option<Secret>,
+    pub anthropic_base: String,
+    pub openai_key: Option<Secret>,
+    pub openai_base: String,
+    pub connect_timeout_secs: u64,
+    pub read_timeout_secs: u64,
 }
 
 /// The referral promotion and who qualifies.
@@ -190,6 +202,22 @@ impl Settings {
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_string()),
             money: money_settings(&get, mode)?,
             referral: referral_settings(&get)?,
+            upstream: UpstreamSettings {
+                anthropic_key: get("ANTHROPIC_API_KEY").map(Secret::new),
+                anthropic_base: get("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into()),
+                openai_key: get("OPENAI_API_KEY").map(Secret::new),
+                openai_base: get("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com".into()),
+                connect_timeout_secs: parse_or(
+                    "UPSTREAM_CONNECT_TIMEOUT_SECS",
+                    get("UPSTREAM_CONNECT_TIMEOUT_SECS"),
+                    Some(10),
+                )?,
+                read_timeout_secs: parse_or(
+                    "UPSTREAM_READ_TIMEOUT_SECS",
+                    get("UPSTREAM_READ_TIMEOUT_SECS"),
+                    Some(600),
+                )?,
+            },
         };
         settings.check_mode()?;
         Ok(settings)

@@ -11,6 +11,9 @@ use crate::server::http::{
 };
 use crate::server::mail::{MailError, Mailer};
 use crate::server::payments::stripe;
+use crate::server::proxy::dialect::Dialect;
+use crate::server::proxy::rate_limit::RateLimiter;
+use crate::server::proxy::upstream::{Provider, Upstreams};
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
 use crate::server::telemetry;
@@ -71,6 +74,7 @@ impl Application {
             &[SHIPPED_DISPOSABLE_DOMAINS, &settings.referral.extra_disposable_domains],
             settings.referral.email_allowlist.as_deref(),
         );
+        let upstreams = upstreams_of(&settings);
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -79,6 +83,8 @@ impl Application {
             public_base_url,
             pricing: Arc::new(pricing),
             email_policy: Arc::new(email_policy),
+            upstreams: Arc::new(upstreams),
+            rate_limiter: Arc::new(RateLimiter::default()),
             http: stripe::http_client(),
             test_payment_secret: Arc::new(test_payment_secret),
         };
@@ -133,7 +139,8 @@ fn router(state: AppState) -> Router {
     let mut router: Router<AppState> = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
-        .route("/billing/bills.csv", get(bills_csv::download));
+        .route("/billing/bills.csv", get(bills_csv::download))
+        .merge(crate::server::proxy::routes());
     if state.settings.is_dev() {
         router = router.route("/dev/mailbox/{id}", get(dev_mail_view::show));
     }
@@ -163,6 +170,21 @@ async fn sweep_expired_sessions(db: Db) {
             tracing::warn!(error = %e, "expired-session sweep failed");
         }
     }
+}
+
+/// The configured providers; a dialect without an API key goes to the built-in mock.
+fn upstreams_of(settings: &Settings) -> Upstreams {
+    let u = &settings.upstream;
+    let provider = |dialect: Dialect, key: &Option<Secret>, base: &str| match key {
+        Some(k) => Provider::Remote { dialect, base_url: base.to_string(), api_key: k.expose().to_string() },
+        None => Provider::Mock,
+    };
+    Upstreams::new(
+        provider(Dialect::Anthropic, &u.anthropic_key, &u.anthropic_base),
+        provider(Dialect::OpenAi, &u.openai_key, &u.openai_base),
+        Duration::from_secs(u.connect_timeout_secs),
+        Duration::from_secs(u.read_timeout_secs),
+    )
 }
 
 /// The shipped price table, or the operator's copy named by `PRICE_TABLE`.

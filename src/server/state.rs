@@ -18,6 +18,9 @@ pub struct AppState {
     /// `PUBLIC_BASE_URL`, or `http://` plus the bound address; no trailing slash.
     pub public_base_url: Arc<str>,
     pub pricing: Arc<Pricing>,
+    /// Where API calls go (the mock, or configured providers).
+    pub upstreams: Arc<crate::server::proxy::upstream::Upstreams>,
+    pub rate_limiter: Arc<crate::server::proxy::rate_limit::RateLimiter>,
     /// Which emails qualify for referral rewards.
     pub email_policy: Arc<EmailPolicy>,
     /// Outgoing HTTP (Stripe).

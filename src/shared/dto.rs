@@ -52,3 +52,26 @@ pub struct DevMailSummary {
     pub sent_at: String,
     pub text_body: String,
 }
+
+/// One API key as its owner sees it (never the secret, except once at creation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created: String,
+    pub last_used: String,
+    pub used_times: i64,
+    pub spent: String,
+    pub cap: String,
+    pub expires: String,
+    pub models: String,
+    pub disabled: bool,
+}
+
+/// A key just created: the secret, shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewKeyShown {
+    pub name: String,
+    pub secret: String,
+}

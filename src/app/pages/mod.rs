@@ -4,6 +4,7 @@ pub mod confirm;
 pub mod dev_mailbox;
 pub mod home;
 pub mod invite;
+pub mod keys;
 pub mod login;
 pub mod not_found;
 pub mod referral;

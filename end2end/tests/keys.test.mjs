@@ -1,0 +1,61 @@
+// API keys: create one (shown once, with a warning and a copy button), see it listed by prefix, call the API
+// with it, and watch "last used" and "spent" update; disable it and the API refuses it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, open, shot, uniqueEmail, logIn, BASE_URL, DESKTOP, PHONE } from './browser.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('a person creates a key, calls the API with it, and manages it', async () => {
+  const page = await browser.newPage({ viewport: DESKTOP });
+  await logIn(page, uniqueEmail('e2e-keys'), '/keys');
+  await page.fill('#key-name', 'Claude Code on my laptop');
+  await page.fill('#key-cap', '5');
+  await page.click('button:has-text("Create key")');
+  const secret = await page.inputValue('#new-key-secret');
+  assert.match(secret, /^sk-gh-[A-Za-z0-9_-]{43}$/);
+  assert.match(await page.textContent('[data-testid=new-key]'), /will not be shown again/);
+  await page.waitForSelector('[data-testid=keys] tbody tr');
+  assert.match(await page.textContent('[data-testid=keys]'), new RegExp(secret.slice(0, 10)));
+  await shot(page, 'keys-1-created');
+
+  const call = await fetch(`${BASE_URL}/api/v1/ai/anthropic/cc-omg/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': secret, 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] }),
+  });
+  assert.equal(call.status, 200);
+  await open(page, '/keys');
+  const row = await page.textContent('[data-testid=keys] tbody tr');
+  assert.doesNotMatch(row, /never\s*$/m);
+  assert.match(row, /\$0\.0000/);
+  await shot(page, 'keys-2-used');
+
+  await page.click('button:has-text("Disable")');
+  await page.waitForSelector('button:has-text("Enable")');
+  const refused = await fetch(`${BASE_URL}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+    body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }] }),
+  });
+  assert.equal(refused.status, 401);
+  assert.equal((await refused.json()).error.type, 'authentication_error');
+  await shot(page, 'keys-3-disabled');
+
+  page.once('dialog', (d) => d.accept());
+  await page.click('button:has-text("Delete")');
+  await page.waitForSelector('text=No keys yet.');
+  await page.close();
+});
+
+test('the keys page reads well on a phone', async () => {
+  const page = await browser.newPage({ viewport: PHONE });
+  await logIn(page, uniqueEmail('e2e-keys-phone'), '/keys');
+  await page.fill('#key-name', 'Phone key');
+  await page.click('button:has-text("Create key")');
+  await page.waitForSelector('[data-testid=keys] tbody tr');
+  await shot(page, 'keys-phone-1');
+  await page.close();
+});

@@ -1,0 +1,340 @@
+//! One API call from start to finish: authenticate the key, read the request, price the model, apply the
+//! rate limit and admission (hold), forward to the upstream (translating OpenAI <-> Anthropic when the
+//! caller's dialect differs from the provider's), stream the answer back, and settle the charge exactly
+//! once on every exit path.
+
+use super::dialect::{Dialect, ProxyError};
+use super::metering::{self, Meter};
+use super::sse;
+use super::translate::{self, StreamTranslator};
+use super::upstream::{UpstreamBody, UpstreamError};
+use crate::server::domain::keys::{self, ApiKey};
+use crate::server::domain::ledger::{self, Admission, LedgerError, Settlement};
+use crate::server::domain::money::Money;
+use crate::server::domain::pricing::Usage;
+use crate::server::secrets::random_token;
+use crate::server::state::AppState;
+use crate::server::time::now_ms;
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// Holds last long enough for the longest call (the upstream read timeout is shorter).
+pub const HOLD_TTL_MS: i64 = 30 * 60_000;
+
+/// The key presented in `Authorization: Bearer` or `x-api-key`.
+pub fn presented_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+        })
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The caller's key, refused with 401 when missing, unknown, disabled or expired.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, ProxyError> {
+    let secret = presented_key(headers).ok_or_else(|| {
+        ProxyError::Unauthenticated("No API key: send it as `Authorization: Bearer sk-gh-...` or `x-api-key`.".into())
+    })?;
+    let key = keys::by_secret(state.db.pool(), &secret)
+        .await
+        .map_err(|e| internal("key lookup", e))?
+        .ok_or_else(|| ProxyError::Unauthenticated("Invalid API key.".into()))?;
+    if key.disabled {
+        return Err(ProxyError::Unauthenticated("This API key is disabled.".into()));
+    }
+    if key.is_expired(now_ms()) {
+        return Err(ProxyError::Unauthenticated("This API key has expired.".into()));
+    }
+    Ok(key)
+}
+
+fn internal(context: &'static str, e: impl std::fmt::Display) -> ProxyError {
+    tracing::error!(error = %e, "{context}");
+    ProxyError::Internal
+}
+
+/// What the caller asked for, once read and checked.
+struct Prepared {
+    key: ApiKey,
+    model: String,
+    multiplier: rust_decimal::Decimal,
+    request_key: String,
+    estimated_input: u64,
+}
+
+/// Steps shared by every charged call up to and including admission.
+async fn prepare(
+    state: &AppState,
+    dialect: Dialect,
+    channel: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Prepared, Value), ProxyError> {
+    let key = authenticate(state, headers).await?;
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|e| ProxyError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
+    let model = request["model"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ProxyError::BadRequest("`model` is required.".into()))?
+        .to_string();
+    let price = state.pricing.table.lookup(&model).ok_or_else(|| {
+        ProxyError::UnknownModel(format!("The model `{model}` is not offered here (it has no price). See /v1/models."))
+    })?;
+    if !key.allows_model(&model) {
+        return Err(ProxyError::Forbidden(format!("This API key may not use `{model}`.")));
+    }
+    if key.cap_reached() {
+        return Err(ProxyError::PaymentRequired(format!(
+            "This API key has reached its spending cap of {}.",
+            key.spend_cap.unwrap_or_default()
+        )));
+    }
+    let now = now_ms();
+    let (paid,): (i64,) = sqlx::query_as("SELECT paid_topups_minor FROM users WHERE id = $1")
+        .bind(key.user_id)
+        .fetch_one(state.db.pool())
+        .await
+        .map_err(|e| internal("tier lookup", e))?;
+    let rpm = state.settings.money.tiers.tier_for(paid).rpm;
+    if let Err(wait_ms) = state.rate_limiter.check(key.user_id, rpm, now) {
+        let secs = u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1);
+        return Err(ProxyError::RateLimited {
+            message: format!(
+                "Rate limit of {rpm} requests per minute reached; retry in {secs} s. Paid top-ups raise the limit."
+            ),
+            retry_after_secs: secs,
+        });
+    }
+    // Worst case: the whole request as input (about 3 bytes a token) and every output token allowed.
+    let estimated_input = u64::try_from(body.len() / 3).unwrap_or(u64::MAX).max(1);
+    let max_output = match dialect {
+        Dialect::Anthropic => request["max_tokens"].as_u64(),
+        Dialect::OpenAi => request["max_completion_tokens"].as_u64().or_else(|| request["max_tokens"].as_u64()),
+    }
+    .unwrap_or(translate::DEFAULT_MAX_TOKENS);
+    let worst =
+        price.cost(&Usage { input: estimated_input, output: max_output, ..Usage::default() }).unwrap_or(Money::ZERO);
+    let multiplier = state.pricing.multipliers.for_channel(channel);
+    let request_key = format!("api:{}", &random_token().map_err(|e| internal("request key", e))?[..24]);
+    let admission = Admission {
+        user_id: key.user_id,
+        request_key: &request_key,
+        channel,
+        worst_case: worst,
+        multiplier,
+        ttl_ms: HOLD_TTL_MS,
+        now,
+    };
+    ledger::place_hold(state.db.pool(), admission).await.map_err(|e| match e {
+        LedgerError::Refused(r) => ProxyError::PaymentRequired(r.message()),
+        other => internal("admission", other),
+    })?;
+    Ok((Prepared { key, model, multiplier, request_key, estimated_input }, request))
+}
+
+/// Charges a finished call (once: the request key is its idempotency key) and counts it on the key.
+async fn settle(state: &AppState, p: &Prepared, channel: &str, usage: Usage) {
+    let now = now_ms();
+    let official = state.pricing.table.cost(&p.model, &usage).unwrap_or(Money::ZERO);
+    let settlement = Settlement {
+        user_id: p.key.user_id,
+        request_key: &p.request_key,
+        api_key_id: Some(p.key.id),
+        key_name: Some(&p.key.name),
+        channel,
+        model: &p.model,
+        usage,
+        official,
+        multiplier: p.multiplier,
+        now,
+    };
+    match ledger::settle(state.db.pool(), settlement).await {
+        Ok(done) => {
+            let charged = done.packages_paid.saturating_add(done.balance_paid);
+            let counted = sqlx::query(
+                "UPDATE api_keys SET used_times = used_times + 1, spent = spent + $1, last_used_at = $2 WHERE id = $3",
+            )
+            .bind(charged.units())
+            .bind(now)
+            .bind(p.key.id)
+            .execute(state.db.pool())
+            .await;
+            if let Err(e) = counted {
+                tracing::error!(error = %e, "key usage not counted");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, request = %p.request_key, "settlement failed; the hold stays until swept")
+        }
+    }
+}
+
+async fn release(state: &AppState, p: &Prepared) {
+    if let Err(e) = ledger::release_hold(state.db.pool(), p.key.user_id, &p.request_key, now_ms()).await {
+        tracing::error!(error = %e, "hold not released");
+    }
+}
+
+fn upstream_error(e: &UpstreamError) -> ProxyError {
+    match e {
+        UpstreamError::Status { status: 429, .. } => ProxyError::Upstream {
+            status: 503,
+            message: "The upstream provider is rate limiting us; please retry shortly. You were not charged.".into(),
+        },
+        UpstreamError::Status { status, .. } if *status >= 400 && *status < 500 => ProxyError::Upstream {
+            status: *status,
+            message: format!("The upstream provider refused the request ({status}). You were not charged."),
+        },
+        _ => ProxyError::Upstream {
+            status: 502,
+            message: "The upstream provider failed before answering. You were not charged; please retry.".into(),
+        },
+    }
+}
+
+/// Which dialect answers a model: Claude models go to Anthropic, everything else to OpenAI.
+pub fn provider_dialect(model: &str) -> Dialect {
+    if crate::server::domain::pricing::base_model_id(model).starts_with("claude") {
+        Dialect::Anthropic
+    } else {
+        Dialect::OpenAi
+    }
+}
+
+/// A charged call: Anthropic Messages (`dialect` Anthropic) or OpenAI chat completions (OpenAi).
+pub async fn handle(
+    state: AppState,
+    dialect: Dialect,
+    channel: &'static str,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (prepared, request) = match prepare(&state, dialect, channel, &headers, &body).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(dialect),
+    };
+    let target = provider_dialect(&prepared.model);
+    let streaming = request["stream"] == true;
+    let include_usage = request["stream_options"]["include_usage"] == true;
+    // The request as the provider gets it: untouched when dialects match, translated otherwise.
+    let (upstream_request, raw, path) = match (dialect, target) {
+        (Dialect::Anthropic, Dialect::Anthropic) => {
+            let path = match &query {
+                Some(q) => format!("/v1/messages?{q}"),
+                None => "/v1/messages".to_string(),
+            };
+            (request.clone(), Some(&body), path)
+        }
+        (Dialect::OpenAi, Dialect::Anthropic) => {
+            (translate::request_to_anthropic(&request), None, "/v1/messages".to_string())
+        }
+        (Dialect::OpenAi, Dialect::OpenAi) => {
+            let mut r = request.clone();
+            if streaming {
+                // Ask for usage so the call can be metered; the caller only sees it if they asked.
+                r["stream_options"] = serde_json::json!({"include_usage": true});
+            }
+            (r, None, "/v1/chat/completions".to_string())
+        }
+        (Dialect::Anthropic, Dialect::OpenAi) => {
+            release(&state, &prepared).await;
+            return ProxyError::BadRequest(format!(
+                "`{}` is not a Claude model; call it through the OpenAI-compatible /v1/chat/completions.",
+                prepared.model
+            ))
+            .into_response(dialect);
+        }
+    };
+    let reply = match state.upstreams.send(target, &path, &upstream_request, raw, &headers).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, model = %prepared.model, "upstream failed before answering");
+            release(&state, &prepared).await;
+            return upstream_error(&e).into_response(dialect);
+        }
+    };
+    match reply.body {
+        UpstreamBody::Json(v) => {
+            let usage = match target {
+                Dialect::Anthropic => {
+                    let mut u = Usage::default();
+                    metering::apply_anthropic(&mut u, &v["usage"]);
+                    u
+                }
+                Dialect::OpenAi => metering::openai(&v["usage"]),
+            };
+            settle(&state, &prepared, channel, usage).await;
+            let out = match (dialect, target) {
+                (Dialect::OpenAi, Dialect::Anthropic) => translate::response_to_openai(&v, now_ms() / 1000),
+                _ => v,
+            };
+            (StatusCode::OK, axum::Json(out)).into_response()
+        }
+        UpstreamBody::Stream(mut upstream) => {
+            let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+            tokio::spawn(async move {
+                let mut parser = sse::Parser::default();
+                let mut meter = Meter::default();
+                let mut translator = (dialect != target).then(|| StreamTranslator::new(now_ms() / 1000, include_usage));
+                let mut client_gone = false;
+                while let Some(chunk) = upstream.next().await {
+                    let chunk = match chunk {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "upstream stream broke");
+                            break;
+                        }
+                    };
+                    let mut out: Vec<Bytes> = Vec::new();
+                    for ev in parser.push(&chunk) {
+                        match target {
+                            Dialect::Anthropic => meter.on_anthropic(&ev),
+                            Dialect::OpenAi => meter.on_openai(&ev),
+                        }
+                        match (&mut translator, target) {
+                            (Some(t), _) => out.extend(t.on_event(&ev)),
+                            // The usage chunk we asked for on the caller's behalf stays with us.
+                            (None, Dialect::OpenAi) if !include_usage && is_usage_only_chunk(&ev) => {}
+                            (None, _) => out.push(sse::write(ev.event.as_deref(), &ev.data)),
+                        }
+                    }
+                    // After a disconnect, keep reading the upstream to learn the real usage.
+                    if !client_gone {
+                        for b in out {
+                            if tx.send(Ok(b)).await.is_err() {
+                                client_gone = true;
+                                tracing::info!("caller disconnected mid-stream; metering to the end");
+                                break;
+                            }
+                        }
+                    }
+                }
+                let usage = meter.usage_for_billing(prepared.estimated_input);
+                settle(&state, &prepared, channel, usage).await;
+            });
+            let stream =
+                futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .header(header::CACHE_CONTROL, "no-cache")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| ProxyError::Internal.into_response(dialect))
+        }
+    }
+}
+
+fn is_usage_only_chunk(ev: &sse::Event) -> bool {
+    serde_json::from_str::<Value>(&ev.data)
+        .map(|v| v["usage"].is_object() && v["choices"].as_array().is_some_and(|c| c.is_empty()))
+        .unwrap_or(false)
+}

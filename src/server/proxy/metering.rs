@@ -1,0 +1,148 @@
+//! Reading usage from upstream answers: Anthropic's usage object (cumulative in `message_delta`: the last
+//! value wins) and OpenAI's (`prompt_tokens` includes cached tokens, billed at the cached price).
+
+use super::sse::Event;
+use crate::server::domain::pricing::Usage;
+use serde_json::Value;
+
+fn n(v: &Value) -> Option<u64> {
+    v.as_u64()
+}
+
+/// Applies the fields present in an Anthropic usage object onto `usage`.
+pub fn apply_anthropic(usage: &mut Usage, u: &Value) {
+    if let Some(x) = n(&u["input_tokens"]) {
+        usage.input = x;
+    }
+    if let Some(x) = n(&u["output_tokens"]) {
+        usage.output = x;
+    }
+    if let Some(x) = n(&u["cache_read_input_tokens"]) {
+        usage.cache_read = x;
+    }
+    let split = &u["cache_creation"];
+    if split.is_object() {
+        usage.cache_write_5m = n(&split["ephemeral_5m_input_tokens"]).unwrap_or(0);
+        usage.cache_write_1h = n(&split["ephemeral_1h_input_tokens"]).unwrap_or(0);
+    } else if let Some(x) = n(&u["cache_creation_input_tokens"]) {
+        usage.cache_write_5m = x;
+        usage.cache_write_1h = 0;
+    }
+}
+
+pub fn openai(u: &Value) -> Usage {
+    let prompt = n(&u["prompt_tokens"]).unwrap_or(0);
+    let cached = n(&u["prompt_tokens_details"]["cached_tokens"]).unwrap_or(0).min(prompt);
+    Usage {
+        input: prompt - cached,
+        output: n(&u["completion_tokens"]).unwrap_or(0),
+        cache_read: cached,
+        ..Usage::default()
+    }
+}
+
+/// Follows a stream's events and keeps the usage so far, and whether it ended properly.
+#[derive(Default)]
+pub struct Meter {
+    pub usage: Usage,
+    /// Usage was reported by the upstream (not only estimated).
+    pub reported: bool,
+    pub finished: bool,
+    /// Characters of output seen, for an estimate when the stream breaks before reporting usage.
+    pub output_chars: usize,
+}
+
+impl Meter {
+    pub fn on_anthropic(&mut self, ev: &Event) {
+        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return };
+        match v["type"].as_str() {
+            Some("message_start") => {
+                apply_anthropic(&mut self.usage, &v["message"]["usage"]);
+                self.reported = true;
+            }
+            Some("message_delta") => {
+                apply_anthropic(&mut self.usage, &v["usage"]);
+                self.reported = true;
+            }
+            Some("content_block_delta") => {
+                let d = &v["delta"];
+                self.output_chars += [&d["text"], &d["thinking"], &d["partial_json"]]
+                    .iter()
+                    .filter_map(|t| t.as_str())
+                    .map(str::len)
+                    .sum::<usize>();
+            }
+            Some("message_stop") => self.finished = true,
+            _ => {}
+        }
+    }
+
+    pub fn on_openai(&mut self, ev: &Event) {
+        if ev.data == "[DONE]" {
+            self.finished = true;
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return };
+        if v["usage"].is_object() {
+            self.usage = openai(&v["usage"]);
+            self.reported = true;
+        }
+        if let Some(choices) = v["choices"].as_array() {
+            for c in choices {
+                self.output_chars += c["delta"]["content"].as_str().map(str::len).unwrap_or(0);
+            }
+        }
+    }
+
+    /// The usage to bill when the stream ended early: what was reported, with output at least what was seen.
+    pub fn usage_for_billing(&self, estimated_input: u64) -> Usage {
+        let mut u = self.usage;
+        if u.input == 0 && u.cache_read == 0 && u.cache_write_5m == 0 && u.cache_write_1h == 0 {
+            u.input = estimated_input;
+        }
+        let seen = u64::try_from(self.output_chars.div_ceil(4)).unwrap_or(u64::MAX);
+        u.output = u.output.max(seen);
+        u
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(v: Value) -> Event {
+        Event { event: None, data: v.to_string() }
+    }
+
+    #[test]
+    fn anthropic_usage_is_cumulative_and_the_last_value_wins() {
+        let mut m = Meter::default();
+        m.on_anthropic(&ev(json!({"type": "message_start", "message": {"usage": {
+            "input_tokens": 100, "output_tokens": 1, "cache_read_input_tokens": 50,
+            "cache_creation_input_tokens": 30, "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20}}}})));
+        m.on_anthropic(&ev(json!({"type": "message_delta", "usage": {"output_tokens": 12}})));
+        m.on_anthropic(&ev(json!({"type": "message_delta", "usage": {"output_tokens": 40}})));
+        m.on_anthropic(&ev(json!({"type": "message_stop"})));
+        assert_eq!(m.usage, Usage { input: 100, output: 40, cache_write_5m: 10, cache_write_1h: 20, cache_read: 50 });
+        assert!(m.finished && m.reported);
+    }
+
+    #[test]
+    fn openai_cached_tokens_are_taken_out_of_the_prompt() {
+        let u = openai(
+            &json!({"prompt_tokens": 1000, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 800}}),
+        );
+        assert_eq!(u, Usage { input: 200, output: 20, cache_read: 800, ..Usage::default() });
+    }
+
+    #[test]
+    fn a_broken_stream_is_billed_for_what_was_seen_never_zero() {
+        let mut m = Meter::default();
+        m.on_anthropic(&ev(
+            json!({"type": "content_block_delta", "delta": {"type": "text_delta", "text": "0123456789abcdef"}}),
+        ));
+        let u = m.usage_for_billing(300);
+        assert_eq!((u.input, u.output), (300, 4));
+    }
+}

@@ -1,0 +1,70 @@
+//! Real client: the Claude Code CLI (`claude -p`, from npm) completes a prompt through the Claude Code
+//! channel against the mock upstream, and the call is billed to the package.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::spawn_app;
+use gatehouse::server::domain::keys::{self, NewKey};
+use gatehouse::server::domain::ledger::{self, Grant};
+use gatehouse::server::domain::money::Money;
+use gatehouse::server::domain::packages::PackageSource;
+use gatehouse::server::time::now_ms;
+use std::path::PathBuf;
+
+fn claude_cli() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("end2end/node_modules/.bin/claude");
+    assert!(path.exists(), "run `npm ci` in end2end/ (make test does) to install the Claude Code CLI");
+    path
+}
+
+#[tokio::test]
+async fn claude_code_completes_a_prompt_through_the_cc_omg_channel() {
+    let app = spawn_app().await;
+    app.log_in("claude-code@example.com").await;
+    let user_id = app.user_id("claude-code@example.com").await;
+    let scope = vec!["cc-omg".to_string(), "web-chat".to_string()];
+    let grant = Grant {
+        user_id,
+        key: "cc-test",
+        title: "Claude Code API $20",
+        scope: &scope,
+        amount: Money::usd(20),
+        lifetime_ms: 86_400_000,
+        source: PackageSource::Promotion,
+        now: now_ms(),
+    };
+    ledger::grant_package_now(app.state.db.pool(), grant).await.unwrap();
+    let (_, key) = keys::create(
+        app.state.db.pool(),
+        NewKey { user_id, name: "claude code", expires_at: None, spend_cap: None, models: &[], now: now_ms() },
+    )
+    .await
+    .unwrap();
+    let home = std::env::temp_dir().join(format!("gatehouse-claude-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let run = tokio::process::Command::new(claude_cli())
+        .args(["-p", "Say hello to Gatehouse", "--output-format", "text"])
+        .env("HOME", &home)
+        .env("ANTHROPIC_BASE_URL", format!("{}/api/v1/ai/anthropic/cc-omg", app.address))
+        .env("ANTHROPIC_AUTH_TOKEN", &key)
+        .env_remove("ANTHROPIC_API_KEY")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_ERROR_REPORTING", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(180), run).await.expect("claude finished").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "claude failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("mock upstream"), "{stdout}\n{stderr}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (bills, _) =
+        gatehouse::server::domain::bills::page(app.state.db.pool(), user_id, &Default::default(), 50, 0).await.unwrap();
+    assert!(!bills.is_empty());
+    assert!(bills.iter().all(|b| b.channel == "cc-omg" && b.balance_paid == Money::ZERO), "{bills:?}");
+    let _ = std::fs::remove_dir_all(&home);
+}
