@@ -38,7 +38,15 @@ async fn claude_code_completes_a_prompt_through_the_cc_omg_channel() {
     ledger::grant_package_now(app.state.db.pool(), grant).await.unwrap();
     let (_, key) = keys::create(
         app.state.db.pool(),
-        NewKey { user_id, name: "claude code", expires_at: None, spend_cap: None, models: &[], now: now_ms() },
+        NewKey {
+            user_id,
+            name: "claude code",
+            expires_at: None,
+            spend_cap: None,
+            models: &[],
+            can_manage: false,
+            now: now_ms(),
+        },
     )
     .await
     .unwrap();

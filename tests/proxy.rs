@@ -27,7 +27,15 @@ async fn caller(app: &TestApp, email: &str, models: &[&str], cap: Option<Money>)
     let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();
     let (_, key) = keys::create(
         app.state.db.pool(),
-        NewKey { user_id, name: "test key", expires_at: None, spend_cap: cap, models: &models, now: now_ms() },
+        NewKey {
+            user_id,
+            name: "test key",
+            expires_at: None,
+            spend_cap: cap,
+            models: &models,
+            can_manage: false,
+            now: now_ms(),
+        },
     )
     .await
     .unwrap();

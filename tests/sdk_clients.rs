@@ -16,7 +16,15 @@ async fn the_official_python_sdks_work_through_gatehouse() {
     let user_id = app.user_id("sdk@example.com").await;
     let (_, key) = keys::create(
         app.state.db.pool(),
-        NewKey { user_id, name: "sdk", expires_at: None, spend_cap: None, models: &[], now: now_ms() },
+        NewKey {
+            user_id,
+            name: "sdk",
+            expires_at: None,
+            spend_cap: None,
+            models: &[],
+            can_manage: false,
+            now: now_ms(),
+        },
     )
     .await
     .unwrap();

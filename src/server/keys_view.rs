@@ -36,6 +36,7 @@ pub async fn list(state: &AppState, user_id: i64) -> Result<Vec<KeyRow>, AppErro
             spent: k.spent.to_string(),
             cap: k.spend_cap.map(|c| c.to_string()).unwrap_or_else(|| "none".into()),
             models: if k.models.is_empty() { "all".into() } else { k.models.join(", ") },
+            can_manage: k.can_manage,
             disabled: k.disabled,
         })
         .collect())
@@ -49,6 +50,7 @@ pub async fn create(
     days: &str,
     cap: &str,
     models: &str,
+    can_manage: bool,
 ) -> Result<NewKeyShown, AppError> {
     let now = now_ms();
     let expires_at = match days.trim() {
@@ -71,10 +73,12 @@ pub async fn create(
             return Err(AppError::invalid("models", format!("`{m}` is not a model offered here.")));
         }
     }
-    let (key, secret) =
-        keys::create(state.db.pool(), NewKey { user_id, name, expires_at, spend_cap, models: &models, now })
-            .await
-            .map_err(key_error)?;
+    let (key, secret) = keys::create(
+        state.db.pool(),
+        NewKey { user_id, name, expires_at, spend_cap, models: &models, can_manage, now },
+    )
+    .await
+    .map_err(key_error)?;
     Ok(NewKeyShown { name: key.name, secret })
 }
 

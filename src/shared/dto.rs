@@ -67,6 +67,8 @@ pub struct KeyRow {
     pub expires: String,
     pub models: String,
     pub disabled: bool,
+    /// May manage keys through the key-management API.
+    pub can_manage: bool,
 }
 
 /// A key just created: the secret, shown this once.

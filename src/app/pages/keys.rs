@@ -22,13 +22,20 @@ pub async fn list_keys() -> Result<Vec<KeyRow>, AppError> {
 }
 
 #[server(endpoint = "keys_create")]
-pub async fn create_key(name: String, days: String, cap: String, models: String) -> Result<NewKeyShown, AppError> {
+pub async fn create_key(
+    name: String,
+    days: String,
+    cap: String,
+    models: String,
+    manage: Option<String>,
+) -> Result<NewKeyShown, AppError> {
     use crate::server::fn_support::{answer, require_user, state};
     answer(
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::keys_view::create(&state, user.id, &name, &days, &cap, &models).await
+            let can_manage = manage.as_deref() == Some("on");
+            crate::server::keys_view::create(&state, user.id, &name, &days, &cap, &models, can_manage).await
         }
         .await,
     )
@@ -135,6 +142,7 @@ fn keys_view(
                     <label for="key-models">"Only these models"</label>
                     <input id="key-models" type="text" name="models" placeholder="all models (or e.g. claude-haiku-4-5, claude-sonnet-4-5)" />
                 </div>
+                <label class="check"><input type="checkbox" name="manage" />" May manage keys through the key API"</label>
                 <button type="submit" class="btn primary" disabled=move || create.pending().get()>"Create key"</button>
             </ActionForm>
             {move || created().map(|r| match r {
@@ -195,7 +203,10 @@ fn key_row(
             <td class="nowrap" data-label="Last used">{k.last_used}</td>
             <td class="num" data-label="Calls">{k.used_times}</td>
             <td class="num" data-label="Spent">{k.spent}</td>
-            <td class="small" data-label="Limits">{format!("cap {}, expires {}, models {}", k.cap, k.expires, k.models)}</td>
+            <td class="small" data-label="Limits">
+                {format!("cap {}, expires {}, models {}", k.cap, k.expires, k.models)}
+                {k.can_manage.then(|| view! { <span class="badge ok">"manages keys"</span> })}
+            </td>
             <td data-label="Actions" class="actions-cell">
                 <ActionForm action=toggle attr:class="inline-form">
                     <input type="hidden" name="id" value=id.to_string() />

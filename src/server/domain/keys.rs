@@ -24,6 +24,8 @@ pub struct ApiKey {
     pub last_used_at: Option<i64>,
     pub used_times: i64,
     pub spent: Money,
+    /// May manage the account's keys through the key-management API.
+    pub can_manage: bool,
 }
 
 impl ApiKey {
@@ -66,6 +68,7 @@ pub struct NewKey<'a> {
     pub expires_at: Option<i64>,
     pub spend_cap: Option<Money>,
     pub models: &'a [String],
+    pub can_manage: bool,
     pub now: i64,
 }
 
@@ -92,8 +95,8 @@ pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), K
     let prefix = format!("{}…", &secret[..KEY_PREFIX.len() + 4]);
     let models = k.models.join(",");
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, expires_at, spend_cap, models) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, expires_at, spend_cap, models, can_manage) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(k.user_id)
     .bind(hash_token(&secret))
@@ -103,6 +106,7 @@ pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), K
     .bind(k.expires_at)
     .bind(k.spend_cap.map(Money::units))
     .bind(&models)
+    .bind(i64::from(k.can_manage))
     .fetch_one(pool)
     .await?;
     let key = ApiKey {
@@ -118,14 +122,15 @@ pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), K
         last_used_at: None,
         used_times: 0,
         spent: Money::ZERO,
+        can_manage: k.can_manage,
     };
     Ok((key, secret))
 }
 
-type Row = (i64, i64, String, String, i64, Option<i64>, Option<i64>, String, i64, Option<i64>, i64, i64);
+type Row = (i64, i64, String, String, i64, Option<i64>, Option<i64>, String, i64, Option<i64>, i64, i64, i64);
 
-const COLUMNS: &str =
-    "id, user_id, name, prefix, created_at, expires_at, spend_cap, models, disabled, last_used_at, used_times, spent";
+const COLUMNS: &str = "id, user_id, name, prefix, created_at, expires_at, spend_cap, models, disabled, last_used_at, \
+     used_times, spent, can_manage";
 
 fn from_row(r: Row) -> ApiKey {
     ApiKey {
@@ -141,7 +146,81 @@ fn from_row(r: Row) -> ApiKey {
         last_used_at: r.9,
         used_times: r.10,
         spent: Money::from_units(r.11),
+        can_manage: r.12 != 0,
     }
+}
+
+/// Changes a key's settings (the key-management API); `None` leaves a setting as it is.
+pub struct KeyUpdate<'a> {
+    pub name: Option<&'a str>,
+    pub expires_at: Option<Option<i64>>,
+    pub spend_cap: Option<Option<Money>>,
+    pub models: Option<&'a [String]>,
+    pub disabled: Option<bool>,
+}
+
+pub async fn update(pool: &AnyPool, user_id: i64, id: i64, u: KeyUpdate<'_>) -> Result<(), KeyError> {
+    let mut tx = pool.begin().await?;
+    let exists = sqlx::query("UPDATE api_keys SET id = id WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if exists.rows_affected() != 1 {
+        return Err(KeyError::NotFound);
+    }
+    if let Some(name) = u.name {
+        sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2")
+            .bind(clean_name(name)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(expires_at) = u.expires_at {
+        sqlx::query("UPDATE api_keys SET expires_at = $1 WHERE id = $2")
+            .bind(expires_at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(cap) = u.spend_cap {
+        sqlx::query("UPDATE api_keys SET spend_cap = $1 WHERE id = $2")
+            .bind(cap.map(Money::units))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(models) = u.models {
+        sqlx::query("UPDATE api_keys SET models = $1 WHERE id = $2")
+            .bind(models.join(","))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(disabled) = u.disabled {
+        sqlx::query("UPDATE api_keys SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Finds one of the account's keys by its full secret or by the prefix lists show (with or without `…`).
+pub async fn find_for_user(pool: &AnyPool, user_id: i64, given: &str) -> Result<Option<ApiKey>, sqlx::Error> {
+    let given = given.trim();
+    if let Some(k) = by_secret(pool, given).await? {
+        return Ok((k.user_id == user_id).then_some(k));
+    }
+    let prefix = given.trim_end_matches('…').trim_end_matches("...");
+    if prefix.len() < KEY_PREFIX.len() + 4 {
+        return Ok(None);
+    }
+    let matches: Vec<ApiKey> =
+        list(pool, user_id).await?.into_iter().filter(|k| k.prefix.starts_with(prefix)).collect();
+    Ok(if matches.len() == 1 { matches.into_iter().next() } else { None })
 }
 
 /// The key a presented secret belongs to (disabled or expired keys included; the caller decides).
@@ -219,6 +298,7 @@ mod tests {
             last_used_at: None,
             used_times: 0,
             spent: Money::from_units(spent),
+            can_manage: false,
         }
     }
 

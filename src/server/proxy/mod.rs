@@ -3,6 +3,7 @@
 //! charged through the same ledger as everything else.
 pub mod call;
 pub mod dialect;
+pub mod key_admin;
 pub mod metering;
 pub mod mock;
 pub mod rate_limit;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/anthropic/{channel}/v1/models", get(channel_models))
         .route("/api/v1/ai/openai/{channel}/v1/chat/completions", post(channel_chat))
         .route("/api/v1/ai/openai/{channel}/v1/models", get(channel_models))
+        .merge(key_admin::routes())
 }
 
 async fn plain_messages(

@@ -1,0 +1,249 @@
+//! The key-management API of the seed's "API KEY management" section, for scripts: POST with a Bearer key
+//! that may manage keys, form-encoded bodies, replies `{"statusCode", "message", "data"}`. Listed keys show
+//! only their prefix (we keep hashes), and keys created here never get management rights.
+
+use super::call;
+use crate::server::domain::account;
+use crate::server::domain::keys::{self, ApiKey, KeyUpdate, NewKey};
+use crate::server::domain::money::Money;
+use crate::server::domain::packages::{self, PackageStatus};
+use crate::server::state::AppState;
+use crate::server::time::now_ms;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/user/admin/balance", post(balance))
+        .route("/api/v1/user/admin/new-api-token", post(new_token))
+        .route("/api/v1/user/admin/get-api-tokens", post(list_tokens))
+        .route("/api/v1/user/admin/update-api-token", post(update_token))
+        .route("/api/v1/user/admin/del-api-token", post(delete_token))
+        .route("/api/v1/user/admin/rate-limit", post(rate_limit))
+        .route("/api/v1/user/admin/model-multiplier", post(multipliers))
+}
+
+fn reply(status: StatusCode, message: &str, data: Value) -> Response {
+    (status, axum::Json(json!({ "statusCode": status.as_u16(), "message": message, "data": data }))).into_response()
+}
+
+type Answer = Result<Response, Refused>;
+
+fn ok(data: Value) -> Answer {
+    Ok(reply(StatusCode::OK, "success", data))
+}
+
+/// A refusal in the API's reply shape.
+pub struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        reply(self.0, &self.1, Value::Null)
+    }
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Refused {
+    Refused(status, message.into())
+}
+
+/// The calling key, which must hold management rights.
+async fn manager(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, Refused> {
+    let key = call::authenticate(state, headers).await.map_err(|e| {
+        let status = e.status();
+        refuse(status, e.body(super::dialect::Dialect::OpenAi)["error"]["message"].as_str().unwrap_or("Unauthorized"))
+    })?;
+    if !key.can_manage {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "This key may not manage keys; create one with that right on the API keys page.",
+        ));
+    }
+    Ok(key)
+}
+
+fn internal(e: impl std::fmt::Display) -> Refused {
+    tracing::error!(error = %e, "key management");
+    refuse(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong inside Gatehouse; please retry.")
+}
+
+fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    form.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn models_of(text: &str, state: &AppState) -> Result<Vec<String>, Refused> {
+    let list: Vec<String> = serde_json::from_str(text)
+        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "permissions must be a JSON list of model names"))?;
+    for m in &list {
+        if state.pricing.table.lookup(m).is_none() {
+            return Err(refuse(StatusCode::BAD_REQUEST, format!("`{m}` is not a model offered here")));
+        }
+    }
+    Ok(list)
+}
+
+/// `expired_at`: unix seconds (0 or empty: never).
+fn expiry_of(text: Option<&str>) -> Result<Option<i64>, Refused> {
+    match text {
+        None | Some("0") => Ok(None),
+        Some(t) => t
+            .parse::<i64>()
+            .map(|s| Some(s * 1000))
+            .map_err(|_| refuse(StatusCode::BAD_REQUEST, "expired_at is a unix time in seconds")),
+    }
+}
+
+fn cap_of(text: Option<&str>) -> Result<Option<Money>, Refused> {
+    match text {
+        None | Some("0") => Ok(None),
+        Some(t) => Money::parse_usd(t).map(Some).map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("max_fee: {e}"))),
+    }
+}
+
+fn shown(k: &ApiKey) -> Value {
+    json!({
+        "token": k.prefix,
+        "remark": k.name,
+        "created_at": k.created_at / 1000,
+        "used_at": k.last_used_at.map(|t| t / 1000),
+        "expired_at": k.expires_at.map(|t| t / 1000),
+        "used_times": k.used_times,
+        "used_fee": k.spent.to_plain(),
+        "max_fee": k.spend_cap.map(Money::to_plain),
+        "permissions": k.models,
+        "is_admin": k.can_manage,
+        "is_disabled": k.disabled,
+    })
+}
+
+async fn balance(State(state): State<AppState>, headers: HeaderMap) -> Answer {
+    let key = manager(&state, &headers).await?;
+    let now = now_ms();
+    let (money, pkgs) = match (
+        account::money_of(state.db.pool(), key.user_id).await,
+        packages::list(state.db.pool(), key.user_id, now).await,
+    ) {
+        (Ok(Some(m)), Ok(p)) => (m, p),
+        (Err(e), _) | (_, Err(e)) => return Err(internal(e)),
+        (Ok(None), _) => return Err(refuse(StatusCode::NOT_FOUND, "no such account")),
+    };
+    let free = pkgs
+        .iter()
+        .filter(|p| p.status == PackageStatus::Active)
+        .fold(Money::ZERO, |s, p| s.saturating_add(p.remaining));
+    ok(json!({ "balance": money.balance.to_plain(), "free_balance": free.to_plain() }))
+}
+
+async fn new_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Answer {
+    let key = manager(&state, &headers).await?;
+    let now = now_ms();
+    let expires_at = expiry_of(field(&form, "expired_at"))?;
+    let cap = cap_of(field(&form, "max_fee"))?;
+    let models = field(&form, "permissions").map(|p| models_of(p, &state)).transpose()?.unwrap_or_default();
+    let name = field(&form, "remark").unwrap_or("API key");
+    let created = keys::create(
+        state.db.pool(),
+        NewKey { user_id: key.user_id, name, expires_at, spend_cap: cap, models: &models, can_manage: false, now },
+    )
+    .await;
+    match created {
+        Ok((k, secret)) => {
+            let mut data = shown(&k);
+            data["token"] = json!(secret);
+            ok(data)
+        }
+        Err(keys::KeyError::Db(e)) => Err(internal(e)),
+        Err(e) => Err(refuse(StatusCode::BAD_REQUEST, e.to_string())),
+    }
+}
+
+async fn list_tokens(State(state): State<AppState>, headers: HeaderMap) -> Answer {
+    let key = manager(&state, &headers).await?;
+    match keys::list(state.db.pool(), key.user_id).await {
+        Ok(list) => ok(Value::Array(list.iter().map(shown).collect())),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn target(state: &AppState, manager: &ApiKey, form: &HashMap<String, String>) -> Result<ApiKey, Refused> {
+    let given = field(form, "key").ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "key is required"))?;
+    match keys::find_for_user(state.db.pool(), manager.user_id, given).await {
+        Ok(Some(k)) => Ok(k),
+        Ok(None) => Err(refuse(StatusCode::NOT_FOUND, "No such key on this account.")),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn update_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Answer {
+    let key = manager(&state, &headers).await?;
+    let target = target(&state, &key, &form).await?;
+    let expires_at =
+        match form.get("expired_at").map(|v| expiry_of(Some(v.trim()).filter(|v| !v.is_empty()))).transpose() {
+            Ok(e) => e,
+            Err(r) => return Err(r),
+        };
+    let spend_cap = match form.get("max_fee").map(|v| cap_of(Some(v.trim()).filter(|v| !v.is_empty()))).transpose() {
+        Ok(c) => c,
+        Err(r) => return Err(r),
+    };
+    let models = match field(&form, "permissions").map(|p| models_of(p, &state)).transpose() {
+        Ok(m) => m,
+        Err(r) => return Err(r),
+    };
+    let disabled = field(&form, "is_disabled").map(|v| matches!(v, "1" | "true" | "on"));
+    let update = KeyUpdate { name: field(&form, "remark"), expires_at, spend_cap, models: models.as_deref(), disabled };
+    match keys::update(state.db.pool(), key.user_id, target.id, update).await {
+        Ok(()) => match keys::find_for_user(state.db.pool(), key.user_id, &target.prefix).await {
+            Ok(Some(k)) => ok(shown(&k)),
+            Ok(None) => ok(Value::Null),
+            Err(e) => Err(internal(e)),
+        },
+        Err(keys::KeyError::Db(e)) => Err(internal(e)),
+        Err(e) => Err(refuse(StatusCode::BAD_REQUEST, e.to_string())),
+    }
+}
+
+async fn delete_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Answer {
+    let key = manager(&state, &headers).await?;
+    let target = target(&state, &key, &form).await?;
+    match keys::delete(state.db.pool(), key.user_id, target.id).await {
+        Ok(()) => ok(json!({ "deleted": target.prefix })),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn rate_limit(State(state): State<AppState>, headers: HeaderMap) -> Answer {
+    let key = manager(&state, &headers).await?;
+    match account::money_of(state.db.pool(), key.user_id).await {
+        Ok(Some(m)) => {
+            let tier = state.settings.money.tiers.tier_for(m.paid_topups_minor);
+            ok(json!({ "rpm": tier.rpm, "paid_topups": m.paid_topups_minor as f64 / 100.0,
+                       "currency": state.settings.money.topup_currency }))
+        }
+        Ok(None) => Err(refuse(StatusCode::NOT_FOUND, "no such account")),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn multipliers(State(state): State<AppState>, headers: HeaderMap) -> Answer {
+    manager(&state, &headers).await?;
+    let map: serde_json::Map<String, Value> =
+        state.pricing.multipliers.all().into_iter().map(|(c, m)| (c, json!(m.normalize().to_string()))).collect();
+    ok(Value::Object(map))
+}
