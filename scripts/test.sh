@@ -15,14 +15,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "building the site and server (cargo leptos build)"
-cargo leptos build
-
 status=0
 say "Rust tests on SQLite"
 TEST_DATABASE=sqlite cargo test --features ssr --no-fail-fast 2>&1 | tee "$LOGDIR/sqlite.log" || status=1
 say "Rust tests on PostgreSQL"
 TEST_DATABASE=postgres cargo test --features ssr --no-fail-fast --tests 2>&1 | tee "$LOGDIR/postgres.log" || status=1
+
+# Built after the Rust tests: `cargo test` builds the server with dev-dependency features unified in, and
+# that server's HTML does not hydrate with the site's WebAssembly. The browser tests need cargo-leptos's build.
+say "building the site and server (cargo leptos build)"
+cargo leptos build
 
 say "browser tests (end2end/) in Chromium"
 PORT="$(free_port)"

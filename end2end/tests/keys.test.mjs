@@ -59,3 +59,20 @@ test('the keys page reads well on a phone', async () => {
   await shot(page, 'keys-phone-1');
   await page.close();
 });
+
+test('the docs fill in this server and the chosen key', async () => {
+  const page = await browser.newPage({ viewport: DESKTOP });
+  await logIn(page, uniqueEmail('e2e-docs'), '/keys');
+  await page.fill('#key-name', 'Docs key');
+  await page.click('button:has-text("Create key")');
+  await page.waitForSelector('[data-testid=keys] tbody tr');
+  await open(page, '/docs');
+  assert.equal(await page.textContent('[data-testid=base-url]'), BASE_URL);
+  const text = await page.textContent('main');
+  assert.match(text, new RegExp(`ANTHROPIC_BASE_URL=${BASE_URL}/api/v1/ai/anthropic/cc-omg`));
+  assert.match(text, new RegExp(`${BASE_URL}/api/v1/ai/openai/cc-omg/v1/chat/completions`));
+  assert.match(text, /ANTHROPIC_AUTH_TOKEN=sk-gh-/);
+  assert.match(await page.textContent('[data-testid=mock-notice]'), /mock upstream/);
+  await shot(page, 'docs-1');
+  await page.close();
+});

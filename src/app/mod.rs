@@ -9,7 +9,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::billing::{balance::BalancePage, bills::BillsPage, packages::PackagesPage, topup::TopupPage};
 use pages::{confirm::ConfirmPage, dev_mailbox::DevMailboxPage, home::HomePage, login::LoginPage};
-use pages::{invite::InvitePage, keys::KeysPage, referral::ReferralPage};
+use pages::{docs::DocsPage, invite::InvitePage, keys::KeysPage, referral::ReferralPage};
 use pages::{login::LoginSentPage, not_found::NotFound};
 
 /// The HTML document around the app (server side).
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dev/mailbox") view=DevMailboxPage ssr=SsrMode::Async />
                     <Route path=path!("/i") view=ReferralPage ssr=SsrMode::Async />
                     <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async />
+                    <Route path=path!("/docs") view=DocsPage ssr=SsrMode::Async />
                     <Route path=path!("/i/:code") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/billing") view=BalancePage ssr=SsrMode::Async />
                     <Route path=path!("/billing/balance") view=BalancePage ssr=SsrMode::Async />

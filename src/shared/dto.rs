@@ -77,3 +77,14 @@ pub struct NewKeyShown {
     pub name: String,
     pub secret: String,
 }
+
+/// What the Docs page fills into its examples.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocsView {
+    pub base_url: String,
+    /// The viewer's keys as (name, prefix); empty when signed out or without keys.
+    pub keys: Vec<(String, String)>,
+    pub signed_in: bool,
+    /// The built-in mock upstream answers (no real model is called).
+    pub mock_upstream: bool,
+}

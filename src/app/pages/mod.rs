@@ -2,6 +2,7 @@
 pub mod billing;
 pub mod confirm;
 pub mod dev_mailbox;
+pub mod docs;
 pub mod home;
 pub mod invite;
 pub mod keys;

@@ -161,7 +161,7 @@ pub struct KeyUpdate<'a> {
 
 pub async fn update(pool: &AnyPool, user_id: i64, id: i64, u: KeyUpdate<'_>) -> Result<(), KeyError> {
     let mut tx = pool.begin().await?;
-    let exists = sqlx::query("UPDATE api_keys SET id = id WHERE id = $1 AND user_id = $2")
+    let exists = sqlx::query("UPDATE api_keys SET name = name WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(&mut *tx)

@@ -1,0 +1,106 @@
+//! `/docs`: how to use a key in Claude Code, Immersive Translate, curl and the Python SDKs, with this
+//! server's base URL filled in, and the signed-in person's keys to pick from.
+
+use crate::shared::dto::DocsView;
+use crate::shared::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[server(endpoint = "docs")]
+pub async fn get_docs() -> Result<DocsView, AppError> {
+    use crate::server::fn_support::{answer, current_user, state};
+    answer(
+        async {
+            let state = state()?;
+            let user = current_user(&state).await?;
+            let keys = match &user {
+                Some(u) => crate::server::domain::keys::list(state.db.pool(), u.id)
+                    .await?
+                    .into_iter()
+                    .filter(|k| !k.disabled)
+                    .map(|k| (k.name, k.prefix))
+                    .collect(),
+                None => Vec::new(),
+            };
+            Ok::<_, AppError>(DocsView {
+                base_url: state.public_base_url.to_string(),
+                keys,
+                signed_in: user.is_some(),
+                mock_upstream: state.upstreams.uses_mock(),
+            })
+        }
+        .await,
+    )
+}
+
+#[component]
+pub fn DocsPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_docs());
+    view! {
+        <Title text="Docs" />
+        <h1>"Docs"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(v) => docs(v).into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn docs(v: DocsView) -> impl IntoView {
+    let key = RwSignal::new(v.keys.first().map(|k| k.1.clone()).unwrap_or_else(|| "sk-gh-YOUR-KEY".to_string()));
+    let base = v.base_url.clone();
+    let snippet = move |template: &'static str| {
+        let base = base.clone();
+        move || template.replace("{BASE}", &base).replace("{KEY}", &key.get())
+    };
+    view! {
+        {v.mock_upstream.then(|| view! {
+            <p class="notice" data-testid="mock-notice">
+                "This server answers with its built-in mock upstream: calls work and are billed, but no real model is called."
+            </p>
+        })}
+        <section class="card">
+            <h2>"Your base URL and key"</h2>
+            <p><code data-testid="base-url">{v.base_url.clone()}</code></p>
+            {if v.keys.is_empty() {
+                let hint = if v.signed_in { "Create a key on the API keys page; it is shown once, so keep it somewhere safe." } else { "Log in and create a key on the API keys page." };
+                view! { <p class="muted">{hint} " " <a href="/keys">"API keys"</a></p> }.into_any()
+            } else {
+                view! {
+                    <label for="key-pick">"Fill the examples with"</label>
+                    <select id="key-pick" on:change=move |ev| key.set(event_target_value(&ev))>
+                        {v.keys.iter().map(|(name, prefix)| view! { <option value=prefix.clone()>{format!("{name} ({prefix})")}</option> }).collect_view()}
+                    </select>
+                    <p class="muted small">"Keys are shown once when created; paste your full key where the examples show its prefix."</p>
+                }.into_any()
+            }}
+        </section>
+        <section class="card">
+            <h2>"Claude Code"</h2>
+            <p>"Point Claude Code at the Claude Code channel (official price x 0.2 from your balance; resource packages pay first):"</p>
+            <pre><code>{snippet("export ANTHROPIC_BASE_URL={BASE}/api/v1/ai/anthropic/cc-omg\nexport ANTHROPIC_AUTH_TOKEN={KEY}\nclaude")}</code></pre>
+        </section>
+        <section class="card">
+            <h2>"Immersive Translate"</h2>
+            <p>"Use the OpenAI-compatible twin of the Claude Code channel. Free accounts have 60 requests per minute; a paid top-up of CNY 20 raises it to 1000."</p>
+            <dl class="facts">
+                <div><dt>"URL"</dt><dd><code>{snippet("{BASE}/api/v1/ai/openai/cc-omg/v1/chat/completions")}</code></dd></div>
+                <div><dt>"Model"</dt><dd><code>"claude-haiku-4-5"</code></dd></div>
+                <div><dt>"API key"</dt><dd><code>{snippet("{KEY}")}</code></dd></div>
+            </dl>
+        </section>
+        <section class="card">
+            <h2>"curl"</h2>
+            <pre><code>{snippet("curl {BASE}/api/v1/ai/anthropic/cc-omg/v1/messages \\\n  -H 'x-api-key: {KEY}' -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\\n  -d '{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n\ncurl {BASE}/v1/chat/completions \\\n  -H 'Authorization: Bearer {KEY}' -H 'content-type: application/json' \\\n  -d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'")}</code></pre>
+        </section>
+        <section class="card">
+            <h2>"Python"</h2>
+            <pre><code>{snippet("import anthropic, openai\n\nclaude = anthropic.Anthropic(base_url=\"{BASE}/api/v1/ai/anthropic/cc-omg\", api_key=\"{KEY}\")\nprint(claude.messages.create(model=\"claude-sonnet-4-5\", max_tokens=256,\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).content[0].text)\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nprint(gpt.chat.completions.create(model=\"gpt-4o-mini\",\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)")}</code></pre>
+            <p class="muted small">"The channels: /v1/… is the standard channel (x 1.0); /api/v1/ai/anthropic/cc-omg and /api/v1/ai/openai/cc-omg are Claude Code's; codex-omg works the same way. Errors come back in each SDK's own format."</p>
+        </section>
+    }
+}
