@@ -6,7 +6,6 @@
 mod common;
 
 use common::spawn_app;
-use gatehouse::server::domain::keys::{self, NewKey};
 use gatehouse::server::domain::ledger::{self, Grant};
 use gatehouse::server::domain::money::Money;
 use gatehouse::server::domain::packages::PackageSource;
@@ -36,20 +35,7 @@ async fn claude_code_completes_a_prompt_through_the_cc_omg_channel() {
         now: now_ms(),
     };
     ledger::grant_package_now(app.state.db.pool(), grant).await.unwrap();
-    let (_, key) = keys::create(
-        app.state.db.pool(),
-        NewKey {
-            user_id,
-            name: "claude code",
-            expires_at: None,
-            spend_cap: None,
-            models: &[],
-            can_manage: false,
-            now: now_ms(),
-        },
-    )
-    .await
-    .unwrap();
+    let key = app.create_key(user_id, false).await;
     let home = std::env::temp_dir().join(format!("gatehouse-claude-home-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();
     let run = tokio::process::Command::new(claude_cli())

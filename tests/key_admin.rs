@@ -6,18 +6,11 @@
 mod common;
 
 use common::{spawn_app, TestApp};
-use gatehouse::server::domain::keys::{self, NewKey};
-use gatehouse::server::time::now_ms;
+use gatehouse::server::domain::keys;
 use serde_json::Value;
 
 async fn key_for(app: &TestApp, user_id: i64, can_manage: bool) -> String {
-    keys::create(
-        app.state.db.pool(),
-        NewKey { user_id, name: "script", expires_at: None, spend_cap: None, models: &[], can_manage, now: now_ms() },
-    )
-    .await
-    .unwrap()
-    .1
+    app.create_key(user_id, can_manage).await
 }
 
 async fn admin(app: &TestApp, path: &str, key: &str, form: &[(&str, &str)]) -> (u16, Value) {

@@ -90,18 +90,7 @@ async fn sign_up_through(app: &TestApp, code: &str, email: &str) -> (String, Str
     assert!(html.contains(&format!("Invitation <strong>{code}</strong>")), "the login page names the invitation");
     let res = app.post_form("/api/request_login", &[("email", email), ("next", "/i"), ("ack", &ack_token)], None).await;
     assert_eq!(res.status(), 200);
-    let confirm = app
-        .client
-        .post(app.url("/api/confirm_login"))
-        .header("origin", &app.address)
-        .header("accept", "text/html")
-        .form(&[("token", app.last_token())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(confirm.status(), 302);
-    let cookie = session_cookie(confirm.headers()).unwrap();
-    (cookie, confirm.headers()["location"].to_str().unwrap().to_string())
+    confirm_last(app).await
 }
 
 async fn referral_packages(app: &TestApp, email: &str) -> Vec<packages::Package> {

@@ -6,7 +6,6 @@
 mod common;
 
 use common::spawn_app;
-use gatehouse::server::domain::keys::{self, NewKey};
 use gatehouse::server::time::now_ms;
 
 #[tokio::test]
@@ -14,20 +13,7 @@ async fn the_official_python_sdks_work_through_gatehouse() {
     let app = spawn_app().await;
     app.log_in("sdk@example.com").await;
     let user_id = app.user_id("sdk@example.com").await;
-    let (_, key) = keys::create(
-        app.state.db.pool(),
-        NewKey {
-            user_id,
-            name: "sdk",
-            expires_at: None,
-            spend_cap: None,
-            models: &[],
-            can_manage: false,
-            now: now_ms(),
-        },
-    )
-    .await
-    .unwrap();
+    let key = app.create_key(user_id, false).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/sdk_clients.py");
     let out = tokio::process::Command::new("python3").arg(script).arg(&app.address).arg(&key).output().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -9,7 +9,6 @@ mod common;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use common::{spawn_app_with, TestApp};
-use gatehouse::server::domain::keys::{self, NewKey};
 use gatehouse::server::time::now_ms;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,20 +90,7 @@ async fn app_with_upstream(base: &str) -> (TestApp, i64, String) {
     let app = spawn_app_with(&[("ANTHROPIC_API_KEY", "sk-ant-upstream-secret"), ("ANTHROPIC_BASE_URL", base)]).await;
     app.log_in("remote@example.com").await;
     let user_id = app.user_id("remote@example.com").await;
-    let (_, key) = keys::create(
-        app.state.db.pool(),
-        NewKey {
-            user_id,
-            name: "remote",
-            expires_at: None,
-            spend_cap: None,
-            models: &[],
-            can_manage: false,
-            now: now_ms(),
-        },
-    )
-    .await
-    .unwrap();
+    let key = app.create_key(user_id, false).await;
     (app, user_id, key)
 }
 

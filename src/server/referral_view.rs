@@ -98,6 +98,12 @@ pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> R
     })
 }
 
+/// True when the code belongs to an account and is not disabled.
+async fn is_enabled(state: &AppState, code: &InviteCode) -> Result<bool, AppError> {
+    let mut conn = state.db.pool().acquire().await?;
+    Ok(referral::inviter_of(&mut conn, code).await?.is_some())
+}
+
 /// `/i/CODE`: counts the visit (signed-out visitors, once a day each) and describes the invitation.
 pub async fn invite_page(
     state: &AppState,
@@ -109,11 +115,9 @@ pub async fn invite_page(
     let Some(code) = InviteCode::parse(code) else {
         return Ok(InviteView::Unknown);
     };
-    let mut conn = state.db.pool().acquire().await?;
-    if referral::inviter_of(&mut conn, &code).await?.is_none() {
+    if !is_enabled(state, &code).await? {
         return Ok(InviteView::Unknown);
     }
-    drop(conn);
     if !signed_in {
         referral::record_visit(state.db.pool(), &code, visitor, now_ms()).await?;
     }
@@ -131,11 +135,9 @@ pub async fn invite_page(
 /// "I Understand": every note must be ticked; records the acknowledgement and returns where to go next.
 pub async fn acknowledge(state: &AppState, code: &str, ticked: [bool; 4], ip: &str) -> Result<String, AppError> {
     let code = InviteCode::parse(code).ok_or(AppError::NotFound)?;
-    let mut conn = state.db.pool().acquire().await?;
-    if referral::inviter_of(&mut conn, &code).await?.is_none() {
+    if !is_enabled(state, &code).await? {
         return Err(AppError::NotFound);
     }
-    drop(conn);
     if !ticked.iter().all(|t| *t) {
         return Err(AppError::invalid("notes", "Please read and tick every note before continuing."));
     }
@@ -157,11 +159,9 @@ pub async fn apply_code(
     if !ticked.iter().all(|t| *t) {
         return Err(AppError::invalid("code", "Please read and tick every note before applying the code."));
     }
-    let mut conn = state.db.pool().acquire().await?;
-    if referral::inviter_of(&mut conn, &code).await?.is_none() {
+    if !is_enabled(state, &code).await? {
         return Err(AppError::invalid("code", ReferralError::UnknownCode.to_string()));
     }
-    drop(conn);
     let token = random_token().map_err(|e| internal("invite acknowledgement", e))?;
     let ack_id = referral::record_ack(state.db.pool(), &code, &token, ip, now_ms()).await?;
     let mut tx = state.db.pool().begin().await?;

@@ -118,6 +118,20 @@ pub async fn insert_user(db: &gatehouse::server::db::Db, email: &str) -> i64 {
 }
 
 impl TestApp {
+    /// A new API key for an account (no limits); returns its secret.
+    pub async fn create_key(&self, user_id: i64, can_manage: bool) -> String {
+        let key = gatehouse::server::domain::keys::NewKey {
+            user_id,
+            name: "test key",
+            expires_at: None,
+            spend_cap: None,
+            models: &[],
+            can_manage,
+            now: gatehouse::server::time::now_ms(),
+        };
+        gatehouse::server::domain::keys::create(self.state.db.pool(), key).await.expect("key").1
+    }
+
     /// The account id behind an email address.
     pub async fn user_id(&self, email: &str) -> i64 {
         let normalized = gatehouse::shared::email::Email::parse(email).expect("email").normalized().to_string();

@@ -82,21 +82,14 @@ pub async fn delete_key(id: i64) -> Result<(), AppError> {
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
-    // The list is created before the actions so its id matches between server and browser; the actions
-    // refresh it through this counter.
-    let refresh = RwSignal::new(0_usize);
-    let data = Resource::new(move || refresh.get(), |_| list_keys());
     let create = ServerAction::<CreateKey>::new();
     let rename = ServerAction::<RenameKey>::new();
     let toggle = ServerAction::<SetKeyDisabled>::new();
     let delete = ServerAction::<DeleteKey>::new();
-    Effect::new(move |previous: Option<usize>| {
-        let done = create.version().get() + rename.version().get() + toggle.version().get() + delete.version().get();
-        if previous.is_some_and(|p| p != done) {
-            refresh.update(|n| *n += 1);
-        }
-        done
-    });
+    let data = Resource::new(
+        move || (create.version().get(), rename.version().get(), toggle.version().get(), delete.version().get()),
+        |_| list_keys(),
+    );
     view! {
         <Title text="API keys" />
         <h1>"API keys"</h1>

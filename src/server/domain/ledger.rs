@@ -555,6 +555,19 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         )
         .await?;
     }
+    if let Some(key_id) = s.api_key_id {
+        // The key's calls, spend (checked against its cap) and last use move with the charge.
+        sqlx::query(
+            "UPDATE api_keys SET used_times = used_times + 1, spent = spent + $1, last_used_at = $2 \
+             WHERE id = $3 AND user_id = $4",
+        )
+        .bind(plan.packages_paid().saturating_add(plan.balance).units())
+        .bind(s.now)
+        .bind(key_id)
+        .bind(s.user_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     sqlx::query(
         "UPDATE holds SET closed_at = $1, outcome = 'settled' WHERE request_key = $2 AND user_id = $3 AND closed_at IS NULL",
     )

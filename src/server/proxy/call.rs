@@ -140,7 +140,7 @@ async fn prepare(
     Ok((Prepared { key, model, multiplier, request_key, estimated_input }, request))
 }
 
-/// Charges a finished call (once: the request key is its idempotency key) and counts it on the key.
+/// Charges a finished call (once: the request key is its idempotency key); the ledger counts it on the key.
 async fn settle(state: &AppState, p: &Prepared, channel: &str, usage: Usage) {
     let now = now_ms();
     let official = state.pricing.table.cost(&p.model, &usage).unwrap_or(Money::ZERO);
@@ -156,24 +156,8 @@ async fn settle(state: &AppState, p: &Prepared, channel: &str, usage: Usage) {
         multiplier: p.multiplier,
         now,
     };
-    match ledger::settle(state.db.pool(), settlement).await {
-        Ok(done) => {
-            let charged = done.packages_paid.saturating_add(done.balance_paid);
-            let counted = sqlx::query(
-                "UPDATE api_keys SET used_times = used_times + 1, spent = spent + $1, last_used_at = $2 WHERE id = $3",
-            )
-            .bind(charged.units())
-            .bind(now)
-            .bind(p.key.id)
-            .execute(state.db.pool())
-            .await;
-            if let Err(e) = counted {
-                tracing::error!(error = %e, "key usage not counted");
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, request = %p.request_key, "settlement failed; the hold stays until swept")
-        }
+    if let Err(e) = ledger::settle(state.db.pool(), settlement).await {
+        tracing::error!(error = %e, request = %p.request_key, "settlement failed; the hold stays until swept");
     }
 }
 
