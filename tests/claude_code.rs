@@ -55,7 +55,7 @@ async fn claude_code_completes_a_prompt_through_the_cc_omg_channel() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "claude failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("mock upstream"), "{stdout}\n{stderr}");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.settled().await;
     let (bills, _) =
         gatehouse::server::domain::bills::page(app.state.db.pool(), user_id, &Default::default(), 50, 0).await.unwrap();
     assert!(!bills.is_empty());

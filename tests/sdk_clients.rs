@@ -20,7 +20,7 @@ async fn the_official_python_sdks_work_through_gatehouse() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("all calls passed"));
     // Five charged calls: two Anthropic, two translated OpenAI, one GPT; count_tokens and errors are free.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.settled().await;
     let (bills, total) =
         gatehouse::server::domain::bills::page(app.state.db.pool(), user_id, &Default::default(), 50, 0).await.unwrap();
     assert_eq!(total, 5, "{bills:?}");

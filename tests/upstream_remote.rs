@@ -95,6 +95,7 @@ async fn app_with_upstream(base: &str) -> (TestApp, i64, String) {
 }
 
 async fn bills(app: &TestApp, user_id: i64) -> Vec<gatehouse::server::domain::bills::Bill> {
+    app.settled().await;
     gatehouse::server::domain::bills::page(app.state.db.pool(), user_id, &Default::default(), 50, 0).await.unwrap().0
 }
 
@@ -147,7 +148,6 @@ async fn remote_streams_are_relayed_and_metered_and_upstream_refusals_charge_not
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap();
     assert!(text.contains("remote hello") && text.contains("event: message_stop"));
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let b = bills(&app, user_id).await;
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].output_tokens, 300);

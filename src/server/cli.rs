@@ -37,6 +37,11 @@ Usage:
                                  [--cache-write N]   dev mode only: charge a call as the proxy would
 ";
 
+/// The whole help text: operator commands, then the benchmark's.
+pub fn usage() -> String {
+    format!("{USAGE}{}", crate::server::bench::USAGE)
+}
+
 /// True when the arguments name a command rather than serving.
 pub fn is_command(args: &[String]) -> bool {
     !args.is_empty()
@@ -44,8 +49,14 @@ pub fn is_command(args: &[String]) -> bool {
 
 pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
     if matches!(args.first().map(String::as_str), Some("help" | "--help" | "-h")) {
-        print!("{USAGE}");
+        print!("{}", usage());
         return ExitCode::SUCCESS;
+    }
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["bench", rest @ ..] => return finish(crate::server::bench::run(rest).await),
+        ["mock-upstream", rest @ ..] => return finish(mock_upstream(rest.first().copied()).await),
+        _ => {}
     }
     let db = match Db::connect(settings.database_url.expose()).await {
         Ok(db) => db,
@@ -54,7 +65,6 @@ pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
     if let Err(e) = db.migrate().await {
         return fail(&format!("database: {e}"));
     }
-    let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match words.as_slice() {
         ["audit"] => return run_audit(&db).await,
         ["admin", "credit", rest @ ..] => credit(&db, rest).await,
@@ -63,12 +73,27 @@ pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
         ["admin", "record-call", rest @ ..] => record_call(&db, &settings, rest).await,
         ["admin", "referrals", rest @ ..] => referrals(&db, &settings, rest).await,
         ["admin", "invite-code", verb @ ("disable" | "enable"), code] => invite_code(&db, verb, code).await,
-        _ => Err(format!("unknown command: {}\n\n{USAGE}", args.join(" "))),
+        _ => Err(format!("unknown command: {}\n\n{}", args.join(" "), usage())),
     };
     db.close().await;
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
+    }
+}
+
+async fn mock_upstream(addr: Option<&str>) -> Result<(), String> {
+    let addr = addr.unwrap_or("127.0.0.1:9100");
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("mock upstream listening on http://{bound} (POST /v1/messages, /v1/chat/completions)");
+    tokio::select! {
+        served = crate::server::proxy::mock_server::serve(listener) => served.map_err(|e| e.to_string()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
 

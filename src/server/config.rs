@@ -5,6 +5,7 @@ use crate::server::domain::money::Money;
 use crate::server::domain::pricing::{ChannelMultipliers, DEFAULT_CHANNEL_MULTIPLIERS};
 use crate::server::domain::referral::Promotion;
 use crate::server::domain::tiers::{TierTable, DEFAULT_TIERS};
+use crate::server::provider_config::{self, ProviderSpec};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::fmt;
@@ -67,15 +68,18 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
 }
 
-/// Where API calls go. A dialect without a key is answered by the built-in mock upstream.
+/// Where API calls go (see `provider_config`), and shared rate limits.
 #[derive(Clone, Debug)]
 pub struct UpstreamSettings {
-    pub anthropic_key: Option<Secret>,
-    pub anthropic_base: String,
-    pub openai_key: Option<Secret>,
-    pub openai_base: String,
+    pub providers: Vec<ProviderSpec>,
     pub connect_timeout_secs: u64,
     pub read_timeout_secs: u64,
+    /// `REDIS_URL`: rate limits shared by every instance using the same Redis; unset: in memory.
+    pub redis_url: Option<Secret>,
+    /// `REDIS_KEY_PREFIX`: the start of Gatehouse's Redis keys, so deployments can share one Redis.
+    pub redis_key_prefix: String,
+    /// `SHUTDOWN_GRACE_SECS`: how long shutdown waits for running calls (streams) before it settles the rest.
+    pub shutdown_grace_secs: u64,
 }
 
 /// The referral promotion and who qualifies.
@@ -203,10 +207,19 @@ impl Settings {
             money: money_settings(&get, mode)?,
             referral: referral_settings(&get)?,
             upstream: UpstreamSettings {
-                anthropic_key: get("ANTHROPIC_API_KEY").map(Secret::new),
-                anthropic_base: get("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into()),
-                openai_key: get("OPENAI_API_KEY").map(Secret::new),
-                openai_base: get("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com".into()),
+                providers: match get("UPSTREAM_PROVIDERS_FILE") {
+                    None => provider_config::defaults(&get),
+                    Some(path) => {
+                        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                            key: "UPSTREAM_PROVIDERS_FILE",
+                            problem: format!("cannot read {path}: {e}"),
+                        })?;
+                        provider_config::parse(&text, &get).map_err(|problem| ConfigError::Invalid {
+                            key: "UPSTREAM_PROVIDERS_FILE",
+                            problem: format!("{path} {problem}"),
+                        })?
+                    }
+                },
                 connect_timeout_secs: parse_or(
                     "UPSTREAM_CONNECT_TIMEOUT_SECS",
                     get("UPSTREAM_CONNECT_TIMEOUT_SECS"),
@@ -217,6 +230,18 @@ impl Settings {
                     get("UPSTREAM_READ_TIMEOUT_SECS"),
                     Some(600),
                 )?,
+                redis_url: match get("REDIS_URL") {
+                    None => None,
+                    Some(url) if url.starts_with("redis://") => Some(Secret::new(url)),
+                    Some(_) => {
+                        return Err(ConfigError::Invalid {
+                            key: "REDIS_URL",
+                            problem: "expected redis://[:password@]host[:port][/db]".into(),
+                        })
+                    }
+                },
+                redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gatehouse".to_string()),
+                shutdown_grace_secs: parse_or("SHUTDOWN_GRACE_SECS", get("SHUTDOWN_GRACE_SECS"), Some(30))?,
             },
         };
         settings.check_mode()?;

@@ -83,13 +83,19 @@ pub async fn create(
 }
 
 pub async fn rename(state: &AppState, user_id: i64, id: i64, name: &str) -> Result<(), AppError> {
-    keys::rename(state.db.pool(), user_id, id, name).await.map_err(key_error)
+    keys::rename(state.db.pool(), user_id, id, name).await.map_err(key_error)?;
+    state.key_cache.invalidate_user(user_id);
+    Ok(())
 }
 
 pub async fn set_disabled(state: &AppState, user_id: i64, id: i64, disabled: bool) -> Result<(), AppError> {
-    keys::set_disabled(state.db.pool(), user_id, id, disabled).await.map_err(key_error)
+    keys::set_disabled(state.db.pool(), user_id, id, disabled).await.map_err(key_error)?;
+    state.key_cache.invalidate_user(user_id);
+    Ok(())
 }
 
 pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<(), AppError> {
-    keys::delete(state.db.pool(), user_id, id).await.map_err(key_error)
+    keys::delete(state.db.pool(), user_id, id).await.map_err(key_error)?;
+    state.key_cache.invalidate_user(user_id);
+    Ok(())
 }

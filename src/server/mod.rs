@@ -1,5 +1,6 @@
 //! Everything that runs only in the axum process: configuration, startup, database, auth, mail, HTTP glue.
 pub mod auth;
+pub mod bench;
 pub mod billing_view;
 pub mod cli;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod keys_view;
 pub mod mail;
 pub mod payments;
+pub mod provider_config;
 pub mod proxy;
 pub mod referral_view;
 pub mod secrets;

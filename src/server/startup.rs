@@ -11,13 +11,15 @@ use crate::server::http::{
 };
 use crate::server::mail::{MailError, Mailer};
 use crate::server::payments::stripe;
-use crate::server::proxy::dialect::Dialect;
+use crate::server::proxy::hot_cache::{KeyCache, TierCache};
 use crate::server::proxy::rate_limit::RateLimiter;
-use crate::server::proxy::upstream::{Provider, Upstreams};
+use crate::server::proxy::settlement_writer::{CallTracker, SettlementWriter};
+use crate::server::proxy::upstream::Upstreams;
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
 use crate::server::telemetry;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -38,6 +40,8 @@ pub enum StartupError {
     Mail(#[from] MailError),
     #[error("{0}")]
     Prices(String),
+    #[error("REDIS_URL: {0}")]
+    Redis(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -74,7 +78,19 @@ impl Application {
             &[SHIPPED_DISPOSABLE_DOMAINS, &settings.referral.extra_disposable_domains],
             settings.referral.email_allowlist.as_deref(),
         );
-        let upstreams = upstreams_of(&settings);
+        let upstreams = Upstreams::new(
+            &settings.upstream.providers,
+            Duration::from_secs(settings.upstream.connect_timeout_secs),
+            Duration::from_secs(settings.upstream.read_timeout_secs),
+        );
+        let rate_limiter = match &settings.upstream.redis_url {
+            None => RateLimiter::default(),
+            Some(url) => {
+                RateLimiter::redis(url.expose(), &settings.upstream.redis_key_prefix).map_err(StartupError::Redis)?
+            }
+        };
+        let key_cache = Arc::new(KeyCache::default());
+        let settlements = Arc::new(SettlementWriter::start(db.clone(), Arc::clone(&key_cache)));
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -84,7 +100,11 @@ impl Application {
             pricing: Arc::new(pricing),
             email_policy: Arc::new(email_policy),
             upstreams: Arc::new(upstreams),
-            rate_limiter: Arc::new(RateLimiter::default()),
+            rate_limiter: Arc::new(rate_limiter),
+            key_cache,
+            tier_cache: Arc::new(TierCache::default()),
+            settlements,
+            calls: CallTracker::default(),
             http: stripe::http_client(),
             test_payment_secret: Arc::new(test_payment_secret),
         };
@@ -114,12 +134,24 @@ impl Application {
         let Self { listener, router, state } = self;
         let sweeper = tokio::spawn(sweep_expired_sessions(state.db.clone()));
         let hold_sweeper = tokio::spawn(sweep_stale_holds(state.db.clone()));
+        // Small writes (stream events) go out at once instead of waiting for the peer's delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop)
             .await;
         sweeper.abort();
         hold_sweeper.abort();
-        tracing::info!("stopped accepting requests; closing the database");
+        // Streams the caller left may still be metering; their charges are queued when they end.
+        let grace = Duration::from_secs(state.settings.upstream.shutdown_grace_secs);
+        if !state.settled(grace).await {
+            tracing::warn!(
+                calls = state.calls.running(),
+                "calls still running after the shutdown grace; their holds stay until swept"
+            );
+        }
+        tracing::info!("stopped accepting requests and settled every finished call; closing the database");
         state.db.close().await;
         served
     }
@@ -170,21 +202,6 @@ async fn sweep_expired_sessions(db: Db) {
             tracing::warn!(error = %e, "expired-session sweep failed");
         }
     }
-}
-
-/// The configured providers; a dialect without an API key goes to the built-in mock.
-fn upstreams_of(settings: &Settings) -> Upstreams {
-    let u = &settings.upstream;
-    let provider = |dialect: Dialect, key: &Option<Secret>, base: &str| match key {
-        Some(k) => Provider::Remote { dialect, base_url: base.to_string(), api_key: k.expose().to_string() },
-        None => Provider::Mock,
-    };
-    Upstreams::new(
-        provider(Dialect::Anthropic, &u.anthropic_key, &u.anthropic_base),
-        provider(Dialect::OpenAi, &u.openai_key, &u.openai_base),
-        Duration::from_secs(u.connect_timeout_secs),
-        Duration::from_secs(u.read_timeout_secs),
-    )
 }
 
 /// The shipped price table, or the operator's copy named by `PRICE_TABLE`.

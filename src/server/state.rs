@@ -5,6 +5,8 @@ use crate::server::db::Db;
 use crate::server::domain::pricing::Pricing;
 use crate::server::domain::referral::EmailPolicy;
 use crate::server::mail::Mailer;
+use crate::server::proxy::hot_cache::{KeyCache, TierCache};
+use crate::server::proxy::settlement_writer::{CallTracker, SettlementWriter};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -21,12 +23,28 @@ pub struct AppState {
     /// Where API calls go (the mock, or configured providers).
     pub upstreams: Arc<crate::server::proxy::upstream::Upstreams>,
     pub rate_limiter: Arc<crate::server::proxy::rate_limit::RateLimiter>,
+    /// API keys and rate tiers the proxy reads on every call, in memory.
+    pub key_cache: Arc<KeyCache>,
+    pub tier_cache: Arc<TierCache>,
+    /// Writes finished calls' charges in batches, off the request path.
+    pub settlements: Arc<SettlementWriter>,
+    /// Calls still running (streams outlive their handler); shutdown waits for them.
+    pub calls: CallTracker,
     /// Which emails qualify for referral rewards.
     pub email_policy: Arc<EmailPolicy>,
     /// Outgoing HTTP (Stripe).
     pub http: reqwest::Client,
     /// Signs dev mode's test payments when Stripe is not configured; random per process.
     pub test_payment_secret: Arc<Secret>,
+}
+
+impl AppState {
+    /// Waits until every running call has finished and its charge is committed (tests, shutdown).
+    pub async fn settled(&self, limit: std::time::Duration) -> bool {
+        let idle = self.calls.wait_idle(limit).await;
+        self.settlements.flush().await;
+        idle
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub state: AppState,
     pub client: Client,
     stop: Option<oneshot::Sender<()>>,
+    /// Answered when the server has shut down (in-flight calls finished, charges written, database closed).
+    stopped: Option<oneshot::Receiver<()>>,
 }
 
 impl Drop for TestApp {
@@ -44,6 +46,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let (started, ready) = oneshot::channel();
     // Every app of this test binary runs on one shared runtime, as in production: the test's own runtime
     // ends with the test, and work the app had handed to it must not die with it.
+    let (finished, done) = oneshot::channel::<()>();
     server_runtime().spawn(async move {
         let app = Application::build(settings).await.expect("app builds");
         let _ = started.send((app.port(), app.state().clone()));
@@ -52,6 +55,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
                 let _ = stopped.await;
             })
             .await;
+        let _ = finished.send(());
     });
     let (port, state) = ready.await.expect("app started");
     let address = format!("http://127.0.0.1:{port}");
@@ -60,7 +64,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .expect("client");
-    TestApp { address, state, client, stop: Some(stop) }
+    TestApp { address, state, client, stop: Some(stop), stopped: Some(done) }
 }
 
 fn server_runtime() -> &'static tokio::runtime::Runtime {
@@ -155,6 +159,22 @@ impl TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Shuts the server down as SIGTERM does and waits until it has finished.
+    pub async fn shut_down(&mut self) {
+        self.stop();
+        if let Some(done) = self.stopped.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(30), done)
+                .await
+                .expect("the server stops within 30 s")
+                .expect("the server task ends");
+        }
+    }
+
+    /// Waits until every API call made so far has finished and its charge is committed.
+    pub async fn settled(&self) {
+        assert!(self.state.settled(std::time::Duration::from_secs(10)).await, "calls still running after 10 s");
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -15,6 +15,9 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time; the busy writers of this process queue here in order instead of
+    /// sleeping in SQLite's busy handler (which waits up to 100 ms between tries).
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +67,7 @@ impl Db {
             options
         };
         let pool = options.connect(&url).await.map_err(DbSetupError::Connect)?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, sqlite_writer: Default::default() })
     }
 
     pub async fn migrate(&self) -> Result<(), DbSetupError> {
@@ -77,6 +80,15 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Held around the hot path's write transactions on SQLite (admission, batched settlement); `None` on
+    /// PostgreSQL, whose row locks let different accounts write at once.
+    pub async fn hot_write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {

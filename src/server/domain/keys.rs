@@ -225,8 +225,13 @@ pub async fn find_for_user(pool: &AnyPool, user_id: i64, given: &str) -> Result<
 
 /// The key a presented secret belongs to (disabled or expired keys included; the caller decides).
 pub async fn by_secret(pool: &AnyPool, secret: &str) -> Result<Option<ApiKey>, sqlx::Error> {
+    by_hash(pool, &hash_token(secret)).await
+}
+
+/// The key whose stored SHA-256 is `hash` (the proxy hashes once and looks in its cache first).
+pub async fn by_hash(pool: &AnyPool, hash: &str) -> Result<Option<ApiKey>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1"))
-        .bind(hash_token(secret))
+        .bind(hash)
         .fetch_optional(pool)
         .await?;
     Ok(row.map(from_row))

@@ -69,12 +69,16 @@ impl EntryKind {
     }
 }
 
-/// Locks the account for the rest of the transaction and returns its balance.
+/// Locks the account for the rest of the transaction and returns its balance. PostgreSQL takes a row
+/// lock (no new row version is written); SQLite has one writer at a time, and a transaction becomes it by
+/// writing, so there the lock is a write that changes nothing.
 pub async fn lock_account(conn: &mut AnyConnection, user_id: i64) -> Result<Money, LedgerError> {
-    let row: Option<(i64,)> = sqlx::query_as("UPDATE users SET balance = balance WHERE id = $1 RETURNING balance")
-        .bind(user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let sql = if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        "SELECT balance FROM users WHERE id = $1 FOR UPDATE"
+    } else {
+        "UPDATE users SET balance = balance WHERE id = $1 RETURNING balance"
+    };
+    let row: Option<(i64,)> = sqlx::query_as(sql).bind(user_id).fetch_optional(&mut *conn).await?;
     row.map(|(b,)| Money::from_units(b)).ok_or(LedgerError::NoSuchAccount)
 }
 

@@ -1,7 +1,8 @@
 //! `POST /webhooks/stripe`: Stripe's signed events. 400 for a bad signature or payload (nothing is
 //! credited), 200 once handled (duplicates included), 500 when the database failed so Stripe retries.
 
-use crate::server::payments::{stripe, topup_flow};
+use crate::server::payments::stripe::{self, WebhookOutcome};
+use crate::server::payments::topup_flow;
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::body::Bytes;
@@ -16,6 +17,10 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
     match stripe::handle_webhook(&state.db, secret, &body, signature, now_ms()).await {
         Ok(outcome) => {
+            if let WebhookOutcome::Credited { user_id } = outcome {
+                // The new tier applies to the next API call.
+                state.tier_cache.invalidate(user_id);
+            }
             (StatusCode::OK, axum::Json(serde_json::json!({ "received": true, "outcome": format!("{outcome:?}") })))
                 .into_response()
         }

@@ -110,7 +110,8 @@ impl WebhookError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WebhookOutcome {
-    Credited,
+    /// The account's paid total (and so maybe its rate tier) went up.
+    Credited { user_id: i64 },
     /// This event id was handled before.
     Duplicate,
     /// Recorded, nothing to credit (other event types, unpaid sessions, unknown or mismatched orders).
@@ -156,7 +157,7 @@ pub async fn handle_webhook(
     let outcome = apply(&mut tx, &event, now_ms).await?;
     tx.commit().await?;
     match &outcome {
-        WebhookOutcome::Credited => tracing::info!(event = %event.id, "top-up credited"),
+        WebhookOutcome::Credited { .. } => tracing::info!(event = %event.id, "top-up credited"),
         WebhookOutcome::Ignored(why) => {
             tracing::info!(event = %event.id, kind = %event.kind, %why, "stripe event recorded")
         }
@@ -188,7 +189,7 @@ async fn apply(tx: &mut sqlx::AnyConnection, event: &Event, now_ms: i64) -> Resu
     let done =
         topups::complete(tx, Payment { topup_id, session_id, amount_minor: amount, currency, now: now_ms }).await?;
     Ok(match done {
-        Completion::Credited { .. } => WebhookOutcome::Credited,
+        Completion::Credited { user_id, .. } => WebhookOutcome::Credited { user_id },
         Completion::AlreadyCredited => WebhookOutcome::Ignored("the order was already credited".into()),
         Completion::Unknown => {
             tracing::warn!(topup_id, "paid checkout session for an unknown order");

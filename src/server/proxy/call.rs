@@ -5,14 +5,15 @@
 
 use super::dialect::{Dialect, ProxyError};
 use super::metering::{self, Meter};
+use super::settlement_writer::{CallGuard, PendingSettlement};
 use super::sse;
 use super::translate::{self, StreamTranslator};
 use super::upstream::{UpstreamBody, UpstreamError};
 use crate::server::domain::keys::{self, ApiKey};
-use crate::server::domain::ledger::{self, Admission, LedgerError, Settlement};
+use crate::server::domain::ledger::{self, Admission, LedgerError};
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::Usage;
-use crate::server::secrets::random_token;
+use crate::server::secrets::{hash_token, random_token};
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::body::{Body, Bytes};
@@ -20,6 +21,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Holds last long enough for the longest call (the upstream read timeout is shorter).
@@ -37,22 +39,48 @@ pub fn presented_key(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The caller's key, refused with 401 when missing, unknown, disabled or expired.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, ProxyError> {
+/// The caller's key, refused with 401 when missing, unknown, disabled or expired. Keys come from the
+/// in-memory cache when it has them (see `hot_cache`), so a call normally reads nothing here.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<ApiKey>, ProxyError> {
     let secret = presented_key(headers).ok_or_else(|| {
         ProxyError::Unauthenticated("No API key: send it as `Authorization: Bearer sk-gh-...` or `x-api-key`.".into())
     })?;
-    let key = keys::by_secret(state.db.pool(), &secret)
-        .await
-        .map_err(|e| internal("key lookup", e))?
-        .ok_or_else(|| ProxyError::Unauthenticated("Invalid API key.".into()))?;
+    let hash = hash_token(&secret);
+    let now = now_ms();
+    let key = match state.key_cache.get(&hash, now) {
+        Some(k) => k,
+        None => {
+            let k = keys::by_hash(state.db.pool(), &hash)
+                .await
+                .map_err(|e| internal("key lookup", e))?
+                .ok_or_else(|| ProxyError::Unauthenticated("Invalid API key.".into()))?;
+            state.key_cache.put(&hash, k, now)
+        }
+    };
     if key.disabled {
         return Err(ProxyError::Unauthenticated("This API key is disabled.".into()));
     }
-    if key.is_expired(now_ms()) {
+    if key.is_expired(now) {
         return Err(ProxyError::Unauthenticated("This API key has expired.".into()));
     }
     Ok(key)
+}
+
+/// The account's requests per minute, from its paid top-ups (cached for a few seconds).
+async fn rpm_of(state: &AppState, user_id: i64, now: i64) -> Result<u32, ProxyError> {
+    let paid = match state.tier_cache.get(user_id, now) {
+        Some(paid) => paid,
+        None => {
+            let (paid,): (i64,) = sqlx::query_as("SELECT paid_topups_minor FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(state.db.pool())
+                .await
+                .map_err(|e| internal("tier lookup", e))?;
+            state.tier_cache.put(user_id, paid, now);
+            paid
+        }
+    };
+    Ok(state.settings.money.tiers.tier_for(paid).rpm)
 }
 
 fn internal(context: &'static str, e: impl std::fmt::Display) -> ProxyError {
@@ -62,7 +90,7 @@ fn internal(context: &'static str, e: impl std::fmt::Display) -> ProxyError {
 
 /// What the caller asked for, once read and checked.
 struct Prepared {
-    key: ApiKey,
+    key: Arc<ApiKey>,
     model: String,
     multiplier: rust_decimal::Decimal,
     request_key: String,
@@ -97,14 +125,12 @@ async fn prepare(
             key.spend_cap.unwrap_or_default()
         )));
     }
+    if state.upstreams.route(provider_dialect(&model), &model).is_empty() {
+        return Err(ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")));
+    }
     let now = now_ms();
-    let (paid,): (i64,) = sqlx::query_as("SELECT paid_topups_minor FROM users WHERE id = $1")
-        .bind(key.user_id)
-        .fetch_one(state.db.pool())
-        .await
-        .map_err(|e| internal("tier lookup", e))?;
-    let rpm = state.settings.money.tiers.tier_for(paid).rpm;
-    if let Err(wait_ms) = state.rate_limiter.check(key.user_id, rpm, now) {
+    let rpm = rpm_of(state, key.user_id, now).await?;
+    if let Err(wait_ms) = state.rate_limiter.check(key.user_id, rpm, now).await {
         let secs = u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1);
         return Err(ProxyError::RateLimited {
             message: format!(
@@ -133,31 +159,37 @@ async fn prepare(
         ttl_ms: HOLD_TTL_MS,
         now,
     };
-    ledger::place_hold(state.db.pool(), admission).await.map_err(|e| match e {
+    let turn = state.db.hot_write_turn().await;
+    let held = ledger::place_hold(state.db.pool(), admission).await;
+    drop(turn);
+    held.map_err(|e| match e {
         LedgerError::Refused(r) => ProxyError::PaymentRequired(r.message()),
         other => internal("admission", other),
     })?;
     Ok((Prepared { key, model, multiplier, request_key, estimated_input }, request))
 }
 
-/// Charges a finished call (once: the request key is its idempotency key); the ledger counts it on the key.
+/// Hands a finished call's charge to the settlement writer (committed within milliseconds, exactly once:
+/// the request key is its idempotency key); the ledger counts it on the key.
 async fn settle(state: &AppState, p: &Prepared, channel: &str, usage: Usage) {
-    let now = now_ms();
     let official = state.pricing.table.cost(&p.model, &usage).unwrap_or(Money::ZERO);
-    let settlement = Settlement {
+    let pending = PendingSettlement {
         user_id: p.key.user_id,
-        request_key: &p.request_key,
+        request_key: p.request_key.clone(),
         api_key_id: Some(p.key.id),
-        key_name: Some(&p.key.name),
-        channel,
-        model: &p.model,
+        key_name: Some(p.key.name.clone()),
+        channel: channel.to_string(),
+        model: p.model.clone(),
         usage,
         official,
         multiplier: p.multiplier,
-        now,
+        now: now_ms(),
     };
-    if let Err(e) = ledger::settle(state.db.pool(), settlement).await {
-        tracing::error!(error = %e, request = %p.request_key, "settlement failed; the hold stays until swept");
+    if p.key.spend_cap.is_some() {
+        // The next call must see this spend, so a capped key waits for the commit (milliseconds).
+        state.settlements.submit_and_wait(pending).await;
+    } else {
+        state.settlements.submit(pending).await;
     }
 }
 
@@ -194,6 +226,9 @@ pub fn provider_dialect(model: &str) -> Dialect {
 }
 
 /// A charged call: Anthropic Messages (`dialect` Anthropic) or OpenAI chat completions (OpenAi).
+///
+/// The call runs in its own task, so a caller who disconnects does not cancel it halfway: once admitted,
+/// it is answered by the upstream, metered and settled (or its hold released) whatever the caller does.
 pub async fn handle(
     state: AppState,
     dialect: Dialect,
@@ -201,6 +236,22 @@ pub async fn handle(
     query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    let running = state.calls.begin();
+    match tokio::spawn(run(state, dialect, channel, query, headers, body, running)).await {
+        Ok(response) => response,
+        Err(e) => internal("call task", e).into_response(dialect),
+    }
+}
+
+async fn run(
+    state: AppState,
+    dialect: Dialect,
+    channel: &'static str,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+    running: CallGuard,
 ) -> Response {
     let (prepared, request) = match prepare(&state, dialect, channel, &headers, &body).await {
         Ok(p) => p,
@@ -238,7 +289,7 @@ pub async fn handle(
             .into_response(dialect);
         }
     };
-    let reply = match state.upstreams.send(target, &path, &upstream_request, raw, &headers).await {
+    let reply = match state.upstreams.send(target, &prepared.model, &path, &upstream_request, raw, &headers).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, model = %prepared.model, "upstream failed before answering");
@@ -266,6 +317,8 @@ pub async fn handle(
         UpstreamBody::Stream(mut upstream) => {
             let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
             tokio::spawn(async move {
+                // The call counts as running until its charge is queued.
+                let _running = running;
                 let mut parser = sse::Parser::default();
                 let mut meter = Meter::default();
                 let mut translator = (dialect != target).then(|| StreamTranslator::new(now_ms() / 1000, include_usage));

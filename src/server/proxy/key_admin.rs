@@ -52,7 +52,7 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Refused {
 }
 
 /// The calling key, which must hold management rights.
-async fn manager(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, Refused> {
+async fn manager(state: &AppState, headers: &HeaderMap) -> Result<std::sync::Arc<ApiKey>, Refused> {
     let key = call::authenticate(state, headers).await.map_err(|e| {
         let status = e.status();
         refuse(status, e.body(super::dialect::Dialect::OpenAi)["error"]["message"].as_str().unwrap_or("Unauthorized"))
@@ -204,7 +204,9 @@ async fn update_token(
     };
     let disabled = field(&form, "is_disabled").map(|v| matches!(v, "1" | "true" | "on"));
     let update = KeyUpdate { name: field(&form, "remark"), expires_at, spend_cap, models: models.as_deref(), disabled };
-    match keys::update(state.db.pool(), key.user_id, target.id, update).await {
+    let updated = keys::update(state.db.pool(), key.user_id, target.id, update).await;
+    state.key_cache.invalidate_user(key.user_id);
+    match updated {
         Ok(()) => match keys::find_for_user(state.db.pool(), key.user_id, &target.prefix).await {
             Ok(Some(k)) => ok(shown(&k)),
             Ok(None) => ok(Value::Null),
@@ -222,7 +224,9 @@ async fn delete_token(
 ) -> Answer {
     let key = manager(&state, &headers).await?;
     let target = target(&state, &key, &form).await?;
-    match keys::delete(state.db.pool(), key.user_id, target.id).await {
+    let deleted = keys::delete(state.db.pool(), key.user_id, target.id).await;
+    state.key_cache.invalidate_user(key.user_id);
+    match deleted {
         Ok(()) => ok(json!({ "deleted": target.prefix })),
         Err(e) => Err(internal(e)),
     }

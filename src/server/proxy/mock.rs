@@ -1,12 +1,16 @@
 //! The built-in `mock` upstream: answers Anthropic Messages and OpenAI chat completions deterministically,
 //! as JSON or SSE, with realistic usage numbers, so the whole product runs without upstream credentials.
-//! Model names ending in `-fail-500`, `-fail-429`, `-fail-midstream` or `-slow` trigger failure modes.
+//! Model names ending in `-fail-500`, `-fail-429`, `-fail-midstream` or `-slow` (400 ms to the first byte, 40 ms
+//! between stream pieces) trigger failure modes.
 
 use super::sse;
 use super::upstream::{ByteStream, UpstreamError, UpstreamResponse};
 use axum::body::Bytes;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+/// How long a `-slow` model takes before its first byte.
+pub const FIRST_BYTE_DELAY: Duration = Duration::from_millis(400);
 
 /// Roughly four characters per token, as tokenizers average on English text.
 fn tokens_of(text: &str) -> u64 {
@@ -77,6 +81,10 @@ pub async fn anthropic(request: &Value) -> Result<UpstreamResponse, UpstreamErro
     let model = request["model"].as_str().unwrap_or("claude").to_string();
     if let Some(e) = failure(&model) {
         return Err(e);
+    }
+    if model.ends_with("-slow") {
+        // A slow upstream: time to first byte, then each stream piece.
+        tokio::time::sleep(FIRST_BYTE_DELAY).await;
     }
     let prompt = last_user_text(&request["messages"]);
     let text = answer_for(&model, &prompt);
@@ -160,6 +168,10 @@ pub async fn openai(request: &Value) -> Result<UpstreamResponse, UpstreamError> 
     let model = request["model"].as_str().unwrap_or("gpt").to_string();
     if let Some(e) = failure(&model) {
         return Err(e);
+    }
+    if model.ends_with("-slow") {
+        // A slow upstream: time to first byte, then each stream piece.
+        tokio::time::sleep(FIRST_BYTE_DELAY).await;
     }
     let text = answer_for(&model, &last_user_text(&request["messages"]));
     let prompt_tokens = tokens_of(&request["messages"].to_string());

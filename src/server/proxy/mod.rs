@@ -3,10 +3,14 @@
 //! charged through the same ledger as everything else.
 pub mod call;
 pub mod dialect;
+pub mod hot_cache;
 pub mod key_admin;
 pub mod metering;
 pub mod mock;
+pub mod mock_server;
 pub mod rate_limit;
+pub mod redis_client;
+pub mod settlement_writer;
 pub mod sse;
 pub mod translate;
 pub mod upstream;
@@ -114,17 +118,19 @@ async fn count_tokens(state: AppState, headers: HeaderMap, body: Bytes) -> Respo
     if state.pricing.table.lookup(model).is_none() {
         return ProxyError::UnknownModel(format!("The model `{model}` is not offered here.")).into_response(d);
     }
-    match state.upstreams.provider(Dialect::Anthropic) {
-        upstream::Provider::Mock => {
+    let route = state.upstreams.route(Dialect::Anthropic, model);
+    match route.first().map(|p| &p.target) {
+        None => ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")).into_response(d),
+        Some(upstream::Target::Mock) => {
             // The mock's estimate: about four characters per token of the request's messages and system.
             let text = format!("{}{}{}", request["system"], request["messages"], request["tools"]);
             let tokens = text.chars().count().div_ceil(4);
             axum::Json(json!({ "input_tokens": tokens })).into_response()
         }
-        upstream::Provider::Remote { .. } => {
+        Some(upstream::Target::Remote { .. }) => {
             match state
                 .upstreams
-                .send(Dialect::Anthropic, "/v1/messages/count_tokens", &request, Some(&body), &headers)
+                .send(Dialect::Anthropic, model, "/v1/messages/count_tokens", &request, Some(&body), &headers)
                 .await
             {
                 Ok(upstream::UpstreamResponse { body: upstream::UpstreamBody::Json(v) }) => {

@@ -1,8 +1,10 @@
 //! Where calls go: the built-in mock, or configured Anthropic and OpenAI(-compatible) providers, with
-//! connect/read timeouts and one retry on connect errors, 429 and 5xx before any byte reached the caller.
+//! connect/read timeouts, model routing, and failover on connect errors, 429 and 5xx before any byte
+//! reached the caller.
 
 use super::dialect::Dialect;
 use super::mock;
+use crate::server::provider_config::{ProviderApi, ProviderSpec};
 use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
@@ -19,6 +21,8 @@ pub enum UpstreamError {
     Status { status: u16, body: String },
     #[error("the upstream connection broke: {0}")]
     Broken(String),
+    #[error("no configured provider serves this model")]
+    NoRoute,
 }
 
 impl UpstreamError {
@@ -27,7 +31,7 @@ impl UpstreamError {
         match self {
             Self::Unreachable(_) => true,
             Self::Status { status, .. } => *status == 429 || *status >= 500,
-            Self::Broken(_) => false,
+            Self::Broken(_) | Self::NoRoute => false,
         }
     }
 }
@@ -51,18 +55,50 @@ impl UpstreamResponse {
     }
 }
 
-/// One configured provider.
+/// Where one provider's calls go.
 #[derive(Clone, Debug)]
-pub enum Provider {
+pub enum Target {
     Mock,
-    Remote { dialect: Dialect, base_url: String, api_key: String },
+    Remote { base_url: String, api_key: Option<String> },
 }
 
-/// The providers for each dialect.
+/// One configured provider: its API dialect, where it is, and which models it serves.
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub name: String,
+    pub dialect: Dialect,
+    pub target: Target,
+    spec: ProviderSpec,
+}
+
+impl Provider {
+    pub fn from_spec(spec: &ProviderSpec) -> Self {
+        Self {
+            name: spec.name.clone(),
+            dialect: match spec.api {
+                ProviderApi::Anthropic => Dialect::Anthropic,
+                ProviderApi::OpenAi => Dialect::OpenAi,
+            },
+            target: match &spec.base_url {
+                None => Target::Mock,
+                Some(url) => Target::Remote {
+                    base_url: url.clone(),
+                    api_key: spec.api_key.as_ref().map(|k| k.expose().to_string()),
+                },
+            },
+            spec: spec.clone(),
+        }
+    }
+
+    pub fn serves(&self, dialect: Dialect, model: &str) -> bool {
+        self.dialect == dialect && self.spec.serves(model)
+    }
+}
+
+/// The configured providers, in the order calls try them.
 #[derive(Clone, Debug)]
 pub struct Upstreams {
-    pub anthropic: Provider,
-    pub openai: Provider,
+    providers: Vec<Provider>,
     http: reqwest::Client,
 }
 
@@ -70,77 +106,88 @@ pub struct Upstreams {
 const ANTHROPIC_PASSTHROUGH: &[&str] = &["anthropic-version", "anthropic-beta", "x-stainless-helper-method"];
 
 impl Upstreams {
-    pub fn new(anthropic: Provider, openai: Provider, connect_timeout: Duration, read_timeout: Duration) -> Self {
+    pub fn new(providers: &[ProviderSpec], connect_timeout: Duration, read_timeout: Duration) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .read_timeout(read_timeout)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
             .build()
             .unwrap_or_default();
-        Self { anthropic, openai, http }
+        Self { providers: providers.iter().map(Provider::from_spec).collect(), http }
     }
 
-    /// True when a dialect is answered by the mock (the UI and `/v1/models` say so).
+    /// True when any call can be answered by the mock (the UI and `/v1/models` say so).
     pub fn uses_mock(&self) -> bool {
-        matches!(self.anthropic, Provider::Mock) || matches!(self.openai, Provider::Mock)
+        self.providers.iter().any(|p| matches!(p.target, Target::Mock))
     }
 
-    pub fn provider(&self, dialect: Dialect) -> &Provider {
-        match dialect {
-            Dialect::Anthropic => &self.anthropic,
-            Dialect::OpenAi => &self.openai,
-        }
+    /// The providers for a model in the order they are tried: the first, then its failovers.
+    pub fn route(&self, dialect: Dialect, model: &str) -> Vec<&Provider> {
+        self.providers.iter().filter(|p| p.serves(dialect, model)).collect()
     }
 
-    /// Sends a request body to `path` of the dialect's provider; retries once when that is safe.
+    /// Sends a request body to `path` of the model's providers. A failure before any byte came back
+    /// (unreachable, 429, 5xx) moves on to the next provider; with one provider, it is tried twice.
     pub async fn send(
         &self,
         dialect: Dialect,
+        model: &str,
         path_and_query: &str,
         body: &Value,
         raw: Option<&Bytes>,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
+        let route = self.route(dialect, model);
+        if route.is_empty() {
+            return Err(UpstreamError::NoRoute);
+        }
+        let attempts = route.len().max(2);
         let mut last = None;
-        for attempt in 0..2 {
-            if attempt > 0 {
+        for attempt in 0..attempts {
+            let provider = route[attempt % route.len()];
+            if attempt >= route.len() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            match self.send_once(dialect, path_and_query, body, raw, headers).await {
+            match self.send_once(provider, path_and_query, body, raw, headers).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable() => {
-                    tracing::warn!(error = %e, attempt, "upstream failed before answering; retrying");
+                    tracing::warn!(error = %e, provider = %provider.name, attempt, "upstream failed before answering; trying again");
                     last = Some(e);
                 }
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| UpstreamError::Unreachable("no attempt made".into())))
+        Err(last.unwrap_or(UpstreamError::NoRoute))
     }
 
     async fn send_once(
         &self,
-        dialect: Dialect,
+        provider: &Provider,
         path_and_query: &str,
         body: &Value,
         raw: Option<&Bytes>,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let (base_url, api_key) = match self.provider(dialect) {
-            Provider::Mock => {
+        let dialect = provider.dialect;
+        let (base_url, api_key) = match &provider.target {
+            Target::Mock => {
                 return match dialect {
                     Dialect::Anthropic => mock::anthropic(body).await,
                     Dialect::OpenAi => mock::openai(body).await,
                 }
             }
-            Provider::Remote { base_url, api_key, .. } => (base_url, api_key),
+            Target::Remote { base_url, api_key } => (base_url, api_key.as_deref()),
         };
         let url = format!("{}{path_and_query}", base_url.trim_end_matches('/'));
         let mut req = self.http.post(url).header("content-type", "application/json");
         req = match dialect {
             Dialect::Anthropic => {
-                let mut r = req.header("x-api-key", api_key);
+                let mut r = match api_key {
+                    Some(k) => req.header("x-api-key", k),
+                    None => req,
+                };
                 for name in ANTHROPIC_PASSTHROUGH {
                     if let Some(v) = headers.get(*name) {
                         r = r.header(*name, v.clone());
@@ -151,7 +198,10 @@ impl Upstreams {
                 }
                 r
             }
-            Dialect::OpenAi => req.bearer_auth(api_key),
+            Dialect::OpenAi => match api_key {
+                Some(k) => req.bearer_auth(k),
+                None => req,
+            },
         };
         let payload = match raw {
             Some(bytes) => bytes.clone(),

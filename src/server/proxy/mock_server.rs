@@ -1,0 +1,49 @@
+//! The built-in mock upstream served over HTTP (`gatehouse mock-upstream`): the same answers the in-process
+//! mock gives, at Anthropic's `/v1/messages` and OpenAI's `/v1/chat/completions`. The benchmark calls it
+//! directly and through Gatehouse, and it stands in for a provider when trying a providers file.
+
+use super::mock;
+use super::upstream::{UpstreamBody, UpstreamError, UpstreamResponse};
+use axum::body::{Body, Bytes};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+pub fn router() -> Router {
+    Router::new()
+        .route("/v1/messages", post(|body: Bytes| answer(body, true)))
+        .route("/v1/chat/completions", post(|body: Bytes| answer(body, false)))
+}
+
+async fn answer(body: Bytes, anthropic: bool) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "mock upstream: the body is not JSON").into_response();
+    };
+    let reply = if anthropic { mock::anthropic(&request).await } else { mock::openai(&request).await };
+    respond(reply)
+}
+
+fn respond(reply: Result<UpstreamResponse, UpstreamError>) -> Response {
+    match reply {
+        Ok(UpstreamResponse { body: UpstreamBody::Json(v) }) => axum::Json(v).into_response(),
+        Ok(UpstreamResponse { body: UpstreamBody::Stream(s) }) => {
+            let body = Body::from_stream(s.map(|r| r.map_err(std::io::Error::other)));
+            ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+        }
+        Err(UpstreamError::Status { status, body }) => {
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), body).into_response()
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+/// Serves the mock on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router()).await
+}

@@ -1,0 +1,243 @@
+//! Charges for finished calls, written off the request path and in batches: a call hands its settlement to
+//! the writer and answers at once; the writer commits every settlement waiting at that moment in one
+//! transaction (one bill per call, its ledger entries, its key's usage, its hold closed), so a busy
+//! instance makes a few commits a second instead of one per call.
+//!
+//! Each settlement keeps its own idempotency key, so when a batch fails as a whole the writer settles its
+//! calls one by one and a settlement that already landed is not charged twice. On graceful shutdown the
+//! server waits for running calls ([`CallTracker`]) and then for the writer ([`SettlementWriter::flush`]).
+
+use super::hot_cache::KeyCache;
+use crate::server::db::Db;
+use crate::server::domain::ledger::{self, LedgerError, Settled, Settlement};
+use crate::server::domain::money::Money;
+use crate::server::domain::pricing::Usage;
+use rust_decimal::Decimal;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Settlements committed together at most.
+const MAX_BATCH: usize = 512;
+/// Settlements waiting at most before callers wait for the writer (back-pressure when the database lags).
+const QUEUE: usize = 65_536;
+
+/// A finished call's charge, owned so it can wait for the writer.
+#[derive(Clone, Debug)]
+pub struct PendingSettlement {
+    pub user_id: i64,
+    pub request_key: String,
+    pub api_key_id: Option<i64>,
+    pub key_name: Option<String>,
+    pub channel: String,
+    pub model: String,
+    pub usage: Usage,
+    pub official: Money,
+    pub multiplier: Decimal,
+    pub now: i64,
+}
+
+impl PendingSettlement {
+    fn as_settlement(&self) -> Settlement<'_> {
+        Settlement {
+            user_id: self.user_id,
+            request_key: &self.request_key,
+            api_key_id: self.api_key_id,
+            key_name: self.key_name.as_deref(),
+            channel: &self.channel,
+            model: &self.model,
+            usage: self.usage,
+            official: self.official,
+            multiplier: self.multiplier,
+            now: self.now,
+        }
+    }
+}
+
+enum Job {
+    /// With a sender when the caller waits for the commit.
+    Settle(PendingSettlement, Option<oneshot::Sender<()>>),
+    /// Answered once every settlement sent before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct SettlementWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl SettlementWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn start(db: Db, keys: Arc<KeyCache>) -> Self {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, keys, rx));
+        Self { jobs }
+    }
+
+    /// Queues a charge; it is committed within milliseconds.
+    pub async fn submit(&self, s: PendingSettlement) {
+        if let Err(mpsc::error::SendError(Job::Settle(s, _))) = self.jobs.send(Job::Settle(s, None)).await {
+            tracing::error!(request = %s.request_key, "settlement writer stopped; the hold stays until swept");
+        }
+    }
+
+    /// Queues a charge and waits until its batch is committed (keys with a spending cap: the next call
+    /// must see this one's spend).
+    pub async fn submit_and_wait(&self, s: PendingSettlement) {
+        let (done, wait) = oneshot::channel();
+        match self.jobs.send(Job::Settle(s, Some(done))).await {
+            Ok(()) => {
+                let _ = wait.await;
+            }
+            Err(mpsc::error::SendError(job)) => {
+                if let Job::Settle(s, _) = job {
+                    tracing::error!(request = %s.request_key, "settlement writer stopped; the hold stays until swept");
+                }
+            }
+        }
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.jobs.send(Job::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn run(db: Db, keys: Arc<KeyCache>, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<PendingSettlement> = Vec::new();
+    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(job) = next {
+            match job {
+                Job::Settle(s, waiter) => {
+                    batch.push(s);
+                    flushes.extend(waiter);
+                }
+                Job::Flush(f) => flushes.push(f),
+            }
+            next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+        }
+        if !batch.is_empty() {
+            write(&db, &keys, &mut batch).await;
+        }
+        for f in flushes.drain(..) {
+            let _ = f.send(());
+        }
+    }
+}
+
+async fn write(db: &Db, keys: &KeyCache, batch: &mut Vec<PendingSettlement>) {
+    // One account's settlements keep their order; accounts in id order, so two instances' writers lock
+    // accounts in the same order and cannot deadlock each other.
+    batch.sort_by_key(|s| s.user_id);
+    let results = match together(db, batch).await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::warn!(error = %e, calls = batch.len(), "batched settlement failed; settling one by one");
+            let mut results = Vec::with_capacity(batch.len());
+            for s in batch.iter() {
+                match ledger::settle(db.pool(), s.as_settlement()).await {
+                    Ok(done) => results.push(Some(done)),
+                    Err(e) => {
+                        tracing::error!(error = %e, request = %s.request_key, "settlement failed; the hold stays until swept");
+                        results.push(None);
+                    }
+                }
+            }
+            results
+        }
+    };
+    for (s, done) in batch.iter().zip(results) {
+        if let (Some(key_id), Some(done)) = (s.api_key_id, done) {
+            if !done.replayed {
+                keys.add_spend(key_id, done.packages_paid.saturating_add(done.balance_paid), s.now);
+            }
+        }
+    }
+    batch.clear();
+}
+
+async fn together(db: &Db, batch: &[PendingSettlement]) -> Result<Vec<Option<Settled>>, LedgerError> {
+    let _turn = db.hot_write_turn().await;
+    let mut tx = db.pool().begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for s in batch {
+        results.push(Some(ledger::settle_in(&mut tx, s.as_settlement()).await?));
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Counts calls still running (a streaming call runs after its handler returned), so shutdown can wait.
+#[derive(Clone, Default)]
+pub struct CallTracker {
+    inner: Arc<TrackerInner>,
+}
+
+#[derive(Default)]
+struct TrackerInner {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held for as long as a call runs.
+pub struct CallGuard {
+    inner: Arc<TrackerInner>,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if self.inner.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inner.idle.notify_waiters();
+        }
+    }
+}
+
+impl CallTracker {
+    pub fn begin(&self) -> CallGuard {
+        self.inner.running.fetch_add(1, Ordering::AcqRel);
+        CallGuard { inner: Arc::clone(&self.inner) }
+    }
+
+    pub fn running(&self) -> usize {
+        self.inner.running.load(Ordering::Acquire)
+    }
+
+    /// Waits until no call runs, at most `limit`; true when none does.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let idle = self.inner.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.running() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return self.running() == 0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_tracker_waits_for_running_calls() {
+        let tracker = CallTracker::default();
+        assert!(tracker.wait_idle(Duration::from_millis(1)).await);
+        let guard = tracker.begin();
+        assert!(!tracker.wait_idle(Duration::from_millis(20)).await, "a call is running");
+        let t = tracker.clone();
+        let waiter = tokio::spawn(async move { t.wait_idle(Duration::from_secs(5)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(guard);
+        assert!(waiter.await.unwrap());
+    }
+}

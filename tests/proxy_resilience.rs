@@ -1,0 +1,324 @@
+//! The proxy when things go wrong: failover across configured providers, callers who leave before the
+//! first byte or mid-stream, graceful shutdown with calls in flight, and the tier limit shared by two
+//! instances through Redis.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{spawn_app_with, TestApp};
+use gatehouse::server::domain::bills::{self, Bill};
+use gatehouse::server::domain::ledger::{self, Credit, EntryKind};
+use gatehouse::server::domain::money::Money;
+use gatehouse::server::time::now_ms;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An upstream that answers every request with 500 and counts them.
+async fn failing_upstream() -> (String, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let handler = move || {
+        let seen = seen.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "overloaded")
+        }
+    };
+    let router = axum::Router::new().route("/v1/messages", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{addr}"), count)
+}
+
+/// A port nothing listens on: connecting fails at once.
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}")
+}
+
+fn providers_file(lines: &str) -> tempfile_path::TempPath {
+    tempfile_path::TempPath::with(lines)
+}
+
+/// A temporary file removed when dropped (no extra crate for one file).
+mod tempfile_path {
+    pub struct TempPath(pub std::path::PathBuf);
+    impl TempPath {
+        pub fn with(text: &str) -> Self {
+            let mut b = [0u8; 8];
+            getrandom::fill(&mut b).unwrap();
+            let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            let path = std::env::temp_dir().join(format!("gatehouse-providers-{name}.conf"));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+        pub fn as_str(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+/// A signed-in account with $5 of balance and a key.
+async fn funded_caller(app: &TestApp, email: &str) -> (i64, String) {
+    app.log_in(email).await;
+    let user_id = app.user_id(email).await;
+    ledger::credit_now(
+        app.state.db.pool(),
+        Credit {
+            user_id,
+            key: &format!("test-credit-{user_id}"),
+            kind: EntryKind::Adjustment,
+            amount: Money::usd(5),
+            paid_minor: 0,
+            memo: "test funds",
+            now: now_ms(),
+        },
+    )
+    .await
+    .unwrap();
+    let key = app.create_key(user_id, false).await;
+    (user_id, key)
+}
+
+async fn call(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+fn message(model: &str, stream: bool) -> Value {
+    json!({"model": model, "max_tokens": 64, "stream": stream, "messages": [{"role": "user", "content": "hello there"}]})
+}
+
+async fn bills_of(app: &TestApp, user_id: i64) -> Vec<Bill> {
+    app.settled().await;
+    bills::page(app.state.db.pool(), user_id, &Default::default(), 100, 0).await.unwrap().0
+}
+
+async fn open_holds(app: &TestApp, user_id: i64) -> i64 {
+    app.settled().await;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE user_id = $1 AND closed_at IS NULL")
+        .bind(user_id)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    n
+}
+
+async fn audit_clean(app: &TestApp) {
+    app.settled().await;
+    let report = gatehouse::server::domain::audit::run(app.state.db.pool(), now_ms()).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.breaches);
+}
+
+#[tokio::test]
+async fn a_failing_provider_fails_over_to_the_next_and_the_call_is_charged_once() {
+    let (failing, failures) = failing_upstream().await;
+    let file = providers_file(&format!(
+        "# the first two fail before any byte; the mock answers\n\
+         down anthropic {} - claude-*\n\
+         busy anthropic {failing} - claude-*\n\
+         backup anthropic mock - claude-*\n\
+         gpt openai mock -\n",
+        closed_port()
+    ));
+    let app = spawn_app_with(&[("UPSTREAM_PROVIDERS_FILE", file.as_str())]).await;
+    let (user_id, key) = funded_caller(&app, "failover@example.com").await;
+
+    let res = call(&app, &key, message("claude-sonnet-4-5", false)).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["content"][0]["text"].as_str().unwrap().contains("mock upstream"), "{v}");
+    assert_eq!(failures.load(Ordering::SeqCst), 1, "the 500 provider was tried once");
+
+    let res = call(&app, &key, message("claude-sonnet-4-5", true)).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("event: message_stop"));
+    assert_eq!(failures.load(Ordering::SeqCst), 2);
+
+    let bills = bills_of(&app, user_id).await;
+    assert_eq!(bills.len(), 2, "one bill per call, whatever the failovers");
+    assert!(bills.iter().all(|b| b.official_cost.is_positive()));
+    assert_eq!(open_holds(&app, user_id).await, 0);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn when_every_provider_fails_the_caller_gets_502_and_pays_nothing() {
+    let (failing, failures) = failing_upstream().await;
+    let file = providers_file(&format!("busy anthropic {failing} - claude-*\ndown anthropic {} -\n", closed_port()));
+    let app = spawn_app_with(&[("UPSTREAM_PROVIDERS_FILE", file.as_str())]).await;
+    let (user_id, key) = funded_caller(&app, "alldown@example.com").await;
+    let res = call(&app, &key, message("claude-haiku-4-5", false)).await;
+    assert_eq!(res.status(), 502);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["type"], "error", "Anthropic's error shape: {v}");
+    assert_eq!(failures.load(Ordering::SeqCst), 1);
+    // GPT models have no provider in this file: refused before anything is held.
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("No upstream provider"));
+    assert!(bills_of(&app, user_id).await.is_empty());
+    assert_eq!(open_holds(&app, user_id).await, 0);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn a_caller_who_leaves_before_the_first_byte_is_billed_once_for_what_the_upstream_did() {
+    let app = spawn_app_with(&[]).await;
+    let (user_id, key) = funded_caller(&app, "leaver@example.com").await;
+    for stream in [false, true] {
+        // The slow mock takes 400 ms before its first byte; the caller gives up after 100 ms.
+        let client = reqwest::Client::builder().timeout(Duration::from_millis(100)).build().unwrap();
+        let gone = client
+            .post(app.url("/v1/messages"))
+            .header("x-api-key", &key)
+            .header("content-type", "application/json")
+            .body(message("claude-sonnet-4-5-slow", stream).to_string())
+            .send()
+            .await;
+        assert!(gone.is_err(), "the caller timed out before any byte");
+    }
+    let bills = bills_of(&app, user_id).await;
+    assert_eq!(bills.len(), 2, "the upstream answered both calls, so both are billed, once each");
+    assert!(bills.iter().all(|b| b.input_tokens > 0 && b.output_tokens > 0), "{bills:?}");
+    assert_eq!(open_holds(&app, user_id).await, 0);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn a_caller_who_leaves_mid_stream_is_billed_the_whole_answer_once() {
+    let app = spawn_app_with(&[]).await;
+    let (user_id, key) = funded_caller(&app, "midstream@example.com").await;
+    let whole = {
+        let res = call(&app, &key, message("claude-sonnet-4-5-slow", true)).await;
+        res.text().await.unwrap();
+        bills_of(&app, user_id).await[0].output_tokens
+    };
+    let mut res = call(&app, &key, message("claude-sonnet-4-5-slow", true)).await;
+    assert_eq!(res.status(), 200);
+    let first = res.chunk().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    drop(res);
+    let bills = bills_of(&app, user_id).await;
+    assert_eq!(bills.len(), 2);
+    assert_eq!(bills[0].output_tokens, whole, "metered to the end after the caller left");
+    assert_eq!(open_holds(&app, user_id).await, 0);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_running_streams_and_writes_their_bills() {
+    let mut app = spawn_app_with(&[]).await;
+    let (user_id, key) = funded_caller(&app, "shutdown@example.com").await;
+    let db_url = app.state.settings.database_url.expose().to_string();
+    let client = app.client.clone();
+    let url = app.url("/v1/messages");
+    let running = tokio::spawn(async move {
+        let res = client
+            .post(url)
+            .header("x-api-key", key)
+            .header("content-type", "application/json")
+            .body(message("claude-sonnet-4-5-slow", true).to_string())
+            .send()
+            .await
+            .unwrap();
+        res.text().await.unwrap()
+    });
+    // Shut down while the stream is in flight (the slow mock needs well over a second).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.state.calls.running(), 1);
+    app.shut_down().await;
+    let text = running.await.unwrap();
+    assert!(text.contains("event: message_stop"), "the running stream was finished, not cut: {text}");
+    // The server's pool is closed; look with a new connection.
+    let db = gatehouse::server::db::Db::connect(&db_url).await.unwrap();
+    let (bills, _) = bills::page(db.pool(), user_id, &Default::default(), 10, 0).await.unwrap();
+    assert_eq!(bills.len(), 1, "the bill was written before the server stopped");
+    let (open,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM holds WHERE closed_at IS NULL").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(open, 0);
+}
+
+/// Calls alternately through the instances until one refuses with 429 (at most `max` calls). Returns how
+/// many passed, the seconds it took, and the refusal. GCRA lets one more call through per second passed.
+async fn until_refused(apps: [&TestApp; 2], key: &str, max: usize) -> (usize, f64, Option<reqwest::Response>) {
+    let started = std::time::Instant::now();
+    for i in 0..max {
+        let res = call(apps[i % 2], key, message("claude-haiku-4-5", false)).await;
+        match res.status().as_u16() {
+            200 => {}
+            429 => return (i, started.elapsed().as_secs_f64(), Some(res)),
+            other => panic!("call {i}: {other} {}", res.text().await.unwrap()),
+        }
+    }
+    (max, started.elapsed().as_secs_f64(), None)
+}
+
+/// Within the free tier's 60 a minute, allowing for the seconds the burst took.
+fn within_one_limit(passed: usize, secs: f64) -> bool {
+    passed >= 60 && passed as f64 <= 60.0 + secs.ceil() + 1.0
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_hold_the_tier_limit_together() {
+    let prefix = format!("gatehouse-test-{}", now_ms());
+    let redis = [("REDIS_URL", "redis://127.0.0.1:6379"), ("REDIS_KEY_PREFIX", prefix.as_str())];
+    let first = spawn_app_with(&redis).await;
+    let db_url = first.state.settings.database_url.expose().to_string();
+    let second = spawn_app_with(&[redis[0], redis[1], ("DATABASE_URL", db_url.as_str())]).await;
+    assert!(first.state.rate_limiter.shared() && second.state.rate_limiter.shared());
+    let (_, key) = funded_caller(&first, "shared-limit@example.com").await;
+
+    // The free tier is 60 a minute, counted once for both instances.
+    let (passed, secs, refusal) = until_refused([&first, &second], &key, 200).await;
+    assert!(within_one_limit(passed, secs), "{passed} calls passed in {secs:.1} s");
+    let res = refusal.expect("refused");
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "one call's interval: {retry}");
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "rate_limit_error", "{v}");
+}
+
+#[tokio::test]
+async fn without_redis_each_instance_limits_on_its_own() {
+    let first = spawn_app_with(&[]).await;
+    let db_url = first.state.settings.database_url.expose().to_string();
+    let second = spawn_app_with(&[("DATABASE_URL", db_url.as_str())]).await;
+    let (_, key) = funded_caller(&first, "own-limit@example.com").await;
+    let (passed, secs, _) = until_refused([&first, &second], &key, 300).await;
+    assert!(passed >= 119, "each instance allows its own 60: {passed} passed in {secs:.1} s");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_falls_back_to_memory_limits_instead_of_refusing_calls() {
+    let dead = format!("redis://{}", closed_port().trim_start_matches("http://"));
+    let app = spawn_app_with(&[("REDIS_URL", dead.as_str())]).await;
+    let (_, key) = funded_caller(&app, "dead-redis@example.com").await;
+    let (passed, secs, refusal) = until_refused([&app, &app], &key, 200).await;
+    assert!(within_one_limit(passed, secs), "the memory limiter still holds the tier: {passed} in {secs:.1} s");
+    assert!(refusal.is_some());
+}
