@@ -29,7 +29,8 @@ cargo leptos build
 say "browser tests (end2end/) in Chromium"
 PORT="$(free_port)"
 E2E_DIR="$(mktemp -d)"
-GATEHOUSE_ADDR="127.0.0.1:$PORT" DATABASE_URL="sqlite://$E2E_DIR/e2e.db" LEPTOS_SITE_ROOT="$ROOT/target/site" \
+# The mock streams at a readable pace, so the chat's Stop button has something to stop.
+GATEHOUSE_ADDR="127.0.0.1:$PORT" DATABASE_URL="sqlite://$E2E_DIR/e2e.db" LEPTOS_SITE_ROOT="$ROOT/target/site" MOCK_STREAM_PACE_MS=30 \
   RUST_LOG=warn "$CARGO_TARGET_DIR/debug/gatehouse" >"$LOGDIR/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 50); do

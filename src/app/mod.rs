@@ -8,6 +8,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::billing::{balance::BalancePage, bills::BillsPage, packages::PackagesPage, topup::TopupPage};
+use pages::chat::ChatPage;
 use pages::{confirm::ConfirmPage, dev_mailbox::DevMailboxPage, home::HomePage, login::LoginPage};
 use pages::{docs::DocsPage, invite::InvitePage, keys::KeysPage, referral::ReferralPage};
 use pages::{login::LoginSentPage, not_found::NotFound};
@@ -57,6 +58,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/i") view=ReferralPage ssr=SsrMode::Async />
                     <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async />
                     <Route path=path!("/docs") view=DocsPage ssr=SsrMode::Async />
+                    <Route path=path!("/chat") view=ChatPage ssr=SsrMode::Async />
                     <Route path=path!("/i/:code") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/billing") view=BalancePage ssr=SsrMode::Async />
                     <Route path=path!("/billing/balance") view=BalancePage ssr=SsrMode::Async />

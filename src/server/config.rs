@@ -78,6 +78,8 @@ pub struct UpstreamSettings {
     pub redis_url: Option<Secret>,
     /// `REDIS_KEY_PREFIX`: the start of Gatehouse's Redis keys, so deployments can share one Redis.
     pub redis_key_prefix: String,
+    /// `MOCK_STREAM_PACE_MS`: pause between the built-in mock's stream pieces (0: as fast as possible).
+    pub mock_stream_pace_ms: u64,
     /// `SHUTDOWN_GRACE_SECS`: how long shutdown waits for running calls (streams) before it settles the rest.
     pub shutdown_grace_secs: u64,
 }
@@ -241,6 +243,7 @@ impl Settings {
                     }
                 },
                 redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gatehouse".to_string()),
+                mock_stream_pace_ms: parse_or("MOCK_STREAM_PACE_MS", get("MOCK_STREAM_PACE_MS"), Some(0))?,
                 shutdown_grace_secs: parse_or("SHUTDOWN_GRACE_SECS", get("SHUTDOWN_GRACE_SECS"), Some(30))?,
             },
         };

@@ -2,6 +2,7 @@
 pub mod auth;
 pub mod bench;
 pub mod billing_view;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;

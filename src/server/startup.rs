@@ -82,6 +82,7 @@ impl Application {
             &settings.upstream.providers,
             Duration::from_secs(settings.upstream.connect_timeout_secs),
             Duration::from_secs(settings.upstream.read_timeout_secs),
+            Duration::from_millis(settings.upstream.mock_stream_pace_ms),
         );
         let rate_limiter = match &settings.upstream.redis_url {
             None => RateLimiter::default(),
@@ -172,6 +173,7 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
         .route("/billing/bills.csv", get(bills_csv::download))
+        .route("/chat/replies/{id}/stream", get(crate::server::chat::reply::stream))
         .merge(crate::server::proxy::routes());
     if state.settings.is_dev() {
         router = router.route("/dev/mailbox/{id}", get(dev_mail_view::show));

@@ -88,3 +88,75 @@ pub struct DocsView {
     /// The built-in mock upstream answers (no real model is called).
     pub mock_upstream: bool,
 }
+
+/// A model the chat offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatModel {
+    pub id: String,
+    /// "Claude Sonnet 4.5 (CS4.5)".
+    pub label: String,
+    /// Deep thinking (Anthropic's extended thinking) is available.
+    pub thinking: bool,
+    /// Why the Deep thinking toggle is off for this model.
+    pub why_no_thinking: Option<String>,
+}
+
+/// What the chat page needs before any conversation: the models and whether the mock answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSetup {
+    pub models: Vec<ChatModel>,
+    pub default_model: String,
+    pub mock_upstream: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationRow {
+    pub id: i64,
+    pub title: String,
+    pub model: String,
+    pub thinking: bool,
+    /// "3 min ago", formatted on the server.
+    pub updated: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessageRow {
+    pub id: i64,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text as written (a person's message is shown as plain text).
+    pub content: String,
+    /// A reply rendered from Markdown, safe to insert.
+    pub html: String,
+    pub thinking: String,
+    pub model_label: String,
+    /// `done`, `pending`, `streaming`, `stopped` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    /// The error is one Billing can fix: the conversation links there.
+    pub error_billing: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatThread {
+    pub conversation: ConversationRow,
+    pub messages: Vec<ChatMessageRow>,
+}
+
+/// A message stored and its reply waiting: stream it from `/chat/replies/{reply_id}/stream`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AskedReply {
+    pub conversation_id: i64,
+    pub reply_id: i64,
+}
+
+/// One event of a streaming reply: `t` is `text` or `thinking` (with a piece in `v`), `done`, or `error`
+/// (with the message in `v`, and `billing` when the Billing page can fix it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatEvent {
+    pub t: String,
+    #[serde(default)]
+    pub v: Option<String>,
+    #[serde(default)]
+    pub billing: Option<bool>,
+}

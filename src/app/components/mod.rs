@@ -1,2 +1,4 @@
-//! Pieces shared by pages: the layout (header, navigation, account box, footer).
+//! Pieces shared by pages: the layout (header, navigation, account box, footer) and the browser end of
+//! a streaming chat reply.
 pub mod layout;
+pub mod reply_stream;

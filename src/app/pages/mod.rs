@@ -1,5 +1,6 @@
 //! One file per page: its component and its thin server functions.
 pub mod billing;
+pub mod chat;
 pub mod confirm;
 pub mod dev_mailbox;
 pub mod docs;

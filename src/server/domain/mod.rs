@@ -1,9 +1,10 @@
 //! Domain logic with no web framework in it: money, prices, the charge of a call, the ledger, packages,
-//! tiers, bills and the audit. Unit-tested directly; the pages and the proxy call into it.
+//! tiers, bills, web-chat conversations and the audit. Unit-tested directly; the pages and the proxy call into it.
 pub mod account;
 pub mod audit;
 pub mod bills;
 pub mod charge;
+pub mod chat;
 pub mod keys;
 pub mod ledger;
 pub mod money;

@@ -88,49 +88,44 @@ fn internal(context: &'static str, e: impl std::fmt::Display) -> ProxyError {
     ProxyError::Internal
 }
 
-/// What the caller asked for, once read and checked.
-struct Prepared {
-    key: Arc<ApiKey>,
-    model: String,
-    multiplier: rust_decimal::Decimal,
-    request_key: String,
-    estimated_input: u64,
+/// An admitted call: its hold is placed, and it must end in [`settle`] or [`release`].
+pub struct Admitted {
+    pub user_id: i64,
+    /// The API key it came with; `None` for web chat (the person's session).
+    pub key: Option<Arc<ApiKey>>,
+    pub channel: &'static str,
+    pub model: String,
+    pub multiplier: rust_decimal::Decimal,
+    pub request_key: String,
+    /// The input tokens assumed when the upstream reports none (about 3 bytes a token of the request).
+    pub estimated_input: u64,
 }
 
-/// Steps shared by every charged call up to and including admission.
-async fn prepare(
-    state: &AppState,
-    dialect: Dialect,
-    channel: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(Prepared, Value), ProxyError> {
-    let key = authenticate(state, headers).await?;
-    let request: Value = serde_json::from_slice(body)
-        .map_err(|e| ProxyError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
-    let model = request["model"]
-        .as_str()
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ProxyError::BadRequest("`model` is required.".into()))?
-        .to_string();
+/// What a call asks of admission; the same for API calls and web chat.
+pub struct Ask {
+    pub user_id: i64,
+    pub key: Option<Arc<ApiKey>>,
+    pub channel: &'static str,
+    pub model: String,
+    /// Output tokens the call may produce (its `max_tokens`).
+    pub max_output: u64,
+    /// Size of the request body, for the worst-case input.
+    pub request_bytes: usize,
+}
+
+/// Admission shared by every charged call: the model must be priced and routed, the account under its
+/// requests-per-minute tier, and the balance able to hold the call's worst case.
+pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
+    let model = ask.model;
     let price = state.pricing.table.lookup(&model).ok_or_else(|| {
         ProxyError::UnknownModel(format!("The model `{model}` is not offered here (it has no price). See /v1/models."))
     })?;
-    if !key.allows_model(&model) {
-        return Err(ProxyError::Forbidden(format!("This API key may not use `{model}`.")));
-    }
-    if key.cap_reached() {
-        return Err(ProxyError::PaymentRequired(format!(
-            "This API key has reached its spending cap of {}.",
-            key.spend_cap.unwrap_or_default()
-        )));
-    }
     if state.upstreams.route(provider_dialect(&model), &model).is_empty() {
         return Err(ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")));
     }
     let now = now_ms();
-    let rpm = rpm_of(state, key.user_id, now).await?;
-    if let Err(wait_ms) = state.rate_limiter.check(key.user_id, rpm, now).await {
+    let rpm = rpm_of(state, ask.user_id, now).await?;
+    if let Err(wait_ms) = state.rate_limiter.check(ask.user_id, rpm, now).await {
         let secs = u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1);
         return Err(ProxyError::RateLimited {
             message: format!(
@@ -140,20 +135,16 @@ async fn prepare(
         });
     }
     // Worst case: the whole request as input (about 3 bytes a token) and every output token allowed.
-    let estimated_input = u64::try_from(body.len() / 3).unwrap_or(u64::MAX).max(1);
-    let max_output = match dialect {
-        Dialect::Anthropic => request["max_tokens"].as_u64(),
-        Dialect::OpenAi => request["max_completion_tokens"].as_u64().or_else(|| request["max_tokens"].as_u64()),
-    }
-    .unwrap_or(translate::DEFAULT_MAX_TOKENS);
-    let worst =
-        price.cost(&Usage { input: estimated_input, output: max_output, ..Usage::default() }).unwrap_or(Money::ZERO);
-    let multiplier = state.pricing.multipliers.for_channel(channel);
+    let estimated_input = u64::try_from(ask.request_bytes / 3).unwrap_or(u64::MAX).max(1);
+    let worst = price
+        .cost(&Usage { input: estimated_input, output: ask.max_output, ..Usage::default() })
+        .unwrap_or(Money::ZERO);
+    let multiplier = state.pricing.multipliers.for_channel(ask.channel);
     let request_key = format!("api:{}", &random_token().map_err(|e| internal("request key", e))?[..24]);
     let admission = Admission {
-        user_id: key.user_id,
+        user_id: ask.user_id,
         request_key: &request_key,
-        channel,
+        channel: ask.channel,
         worst_case: worst,
         multiplier,
         ttl_ms: HOLD_TTL_MS,
@@ -166,26 +157,68 @@ async fn prepare(
         LedgerError::Refused(r) => ProxyError::PaymentRequired(r.message()),
         other => internal("admission", other),
     })?;
-    Ok((Prepared { key, model, multiplier, request_key, estimated_input }, request))
+    Ok(Admitted {
+        user_id: ask.user_id,
+        key: ask.key,
+        channel: ask.channel,
+        model,
+        multiplier,
+        request_key,
+        estimated_input,
+    })
+}
+
+/// An API call up to admission: the key, the request, the key's own limits, then [`admit`].
+async fn prepare(
+    state: &AppState,
+    dialect: Dialect,
+    channel: &'static str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Admitted, Value), ProxyError> {
+    let key = authenticate(state, headers).await?;
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|e| ProxyError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
+    let model = request["model"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ProxyError::BadRequest("`model` is required.".into()))?
+        .to_string();
+    if state.pricing.table.lookup(&model).is_some() && !key.allows_model(&model) {
+        return Err(ProxyError::Forbidden(format!("This API key may not use `{model}`.")));
+    }
+    if key.cap_reached() {
+        return Err(ProxyError::PaymentRequired(format!(
+            "This API key has reached its spending cap of {}.",
+            key.spend_cap.unwrap_or_default()
+        )));
+    }
+    let max_output = match dialect {
+        Dialect::Anthropic => request["max_tokens"].as_u64(),
+        Dialect::OpenAi => request["max_completion_tokens"].as_u64().or_else(|| request["max_tokens"].as_u64()),
+    }
+    .unwrap_or(translate::DEFAULT_MAX_TOKENS);
+    let ask = Ask { user_id: key.user_id, key: Some(key), channel, model, max_output, request_bytes: body.len() };
+    Ok((admit(state, ask).await?, request))
 }
 
 /// Hands a finished call's charge to the settlement writer (committed within milliseconds, exactly once:
 /// the request key is its idempotency key); the ledger counts it on the key.
-async fn settle(state: &AppState, p: &Prepared, channel: &str, usage: Usage) {
+pub async fn settle(state: &AppState, p: &Admitted, usage: Usage) {
     let official = state.pricing.table.cost(&p.model, &usage).unwrap_or(Money::ZERO);
     let pending = PendingSettlement {
-        user_id: p.key.user_id,
+        user_id: p.user_id,
         request_key: p.request_key.clone(),
-        api_key_id: Some(p.key.id),
-        key_name: Some(p.key.name.clone()),
-        channel: channel.to_string(),
+        api_key_id: p.key.as_ref().map(|k| k.id),
+        key_name: p.key.as_ref().map(|k| k.name.clone()),
+        channel: p.channel.to_string(),
         model: p.model.clone(),
         usage,
         official,
         multiplier: p.multiplier,
         now: now_ms(),
     };
-    if p.key.spend_cap.is_some() {
+    if p.key.as_ref().is_some_and(|k| k.spend_cap.is_some()) {
         // The next call must see this spend, so a capped key waits for the commit (milliseconds).
         state.settlements.submit_and_wait(pending).await;
     } else {
@@ -193,8 +226,9 @@ async fn settle(state: &AppState, p: &Prepared, channel: &str, usage: Usage) {
     }
 }
 
-async fn release(state: &AppState, p: &Prepared) {
-    if let Err(e) = ledger::release_hold(state.db.pool(), p.key.user_id, &p.request_key, now_ms()).await {
+/// Ends an admitted call without charging (it failed before any token).
+pub async fn release(state: &AppState, p: &Admitted) {
+    if let Err(e) = ledger::release_hold(state.db.pool(), p.user_id, &p.request_key, now_ms()).await {
         tracing::error!(error = %e, "hold not released");
     }
 }
@@ -307,7 +341,7 @@ async fn run(
                 }
                 Dialect::OpenAi => metering::openai(&v["usage"]),
             };
-            settle(&state, &prepared, channel, usage).await;
+            settle(&state, &prepared, usage).await;
             let out = match (dialect, target) {
                 (Dialect::OpenAi, Dialect::Anthropic) => translate::response_to_openai(&v, now_ms() / 1000),
                 _ => v,
@@ -356,7 +390,7 @@ async fn run(
                     }
                 }
                 let usage = meter.usage_for_billing(prepared.estimated_input);
-                settle(&state, &prepared, channel, usage).await;
+                settle(&state, &prepared, usage).await;
             });
             let stream =
                 futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });

@@ -55,16 +55,16 @@ fn failure(model: &str) -> Option<UpstreamError> {
     }
 }
 
-fn stream_of(chunks: Vec<Bytes>, model: &str) -> ByteStream {
+fn stream_of(chunks: Vec<Bytes>, model: &str, pace: Duration) -> ByteStream {
     let break_midway = model.ends_with("-fail-midstream");
-    let slow = model.ends_with("-slow");
+    let pace = if model.ends_with("-slow") { pace.max(Duration::from_millis(40)) } else { pace };
     let cut = chunks.len() / 2;
     Box::pin(futures_util::stream::unfold((chunks.into_iter().enumerate(), false), move |(mut it, done)| async move {
         if done {
             return None;
         }
-        if slow {
-            tokio::time::sleep(Duration::from_millis(40)).await;
+        if !pace.is_zero() {
+            tokio::time::sleep(pace).await;
         }
         match it.next() {
             Some((i, _)) if break_midway && i == cut => {
@@ -77,7 +77,8 @@ fn stream_of(chunks: Vec<Bytes>, model: &str) -> ByteStream {
 }
 
 /// An Anthropic Messages request answered in Anthropic's dialect.
-pub async fn anthropic(request: &Value) -> Result<UpstreamResponse, UpstreamError> {
+/// `pace` is the pause between stream pieces (`MOCK_STREAM_PACE_MS`), so demos stream visibly.
+pub async fn anthropic(request: &Value, pace: Duration) -> Result<UpstreamResponse, UpstreamError> {
     let model = request["model"].as_str().unwrap_or("claude").to_string();
     if let Some(e) = failure(&model) {
         return Err(e);
@@ -160,11 +161,11 @@ pub async fn anthropic(request: &Value) -> Result<UpstreamResponse, UpstreamErro
         &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": output_tokens}}).to_string(),
     ));
     chunks.push(sse::write(Some("message_stop"), &json!({"type": "message_stop"}).to_string()));
-    Ok(UpstreamResponse::stream(stream_of(chunks, &model)))
+    Ok(UpstreamResponse::stream(stream_of(chunks, &model, pace)))
 }
 
 /// An OpenAI chat completion request (a GPT model) answered in OpenAI's dialect.
-pub async fn openai(request: &Value) -> Result<UpstreamResponse, UpstreamError> {
+pub async fn openai(request: &Value, pace: Duration) -> Result<UpstreamResponse, UpstreamError> {
     let model = request["model"].as_str().unwrap_or("gpt").to_string();
     if let Some(e) = failure(&model) {
         return Err(e);
@@ -211,7 +212,7 @@ pub async fn openai(request: &Value) -> Result<UpstreamResponse, UpstreamError> 
         ));
     }
     chunks.push(sse::write(None, "[DONE]"));
-    Ok(UpstreamResponse::stream(stream_of(chunks, &model)))
+    Ok(UpstreamResponse::stream(stream_of(chunks, &model, pace)))
 }
 
 /// A stable, non-cryptographic hash for deterministic ids.

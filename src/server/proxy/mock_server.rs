@@ -22,7 +22,8 @@ async fn answer(body: Bytes, anthropic: bool) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "mock upstream: the body is not JSON").into_response();
     };
-    let reply = if anthropic { mock::anthropic(&request).await } else { mock::openai(&request).await };
+    let pace = std::time::Duration::ZERO;
+    let reply = if anthropic { mock::anthropic(&request, pace).await } else { mock::openai(&request, pace).await };
     respond(reply)
 }
 

@@ -8,21 +8,20 @@ pub struct Event {
     pub data: String,
 }
 
-/// Splits a byte stream into events; keeps partial input between calls.
+/// Splits a byte stream into events; keeps partial input between calls. Bytes are decoded only once an
+/// event is complete, so a character split across two network chunks stays whole.
 #[derive(Default)]
 pub struct Parser {
-    buffer: String,
+    buffer: Vec<u8>,
 }
 
 impl Parser {
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Event> {
-        self.buffer.push_str(&String::from_utf8_lossy(chunk));
-        if self.buffer.contains('\r') {
-            self.buffer = self.buffer.replace("\r\n", "\n");
-        }
+        self.buffer.extend(chunk.iter().copied().filter(|b| *b != b'\r'));
         let mut events = Vec::new();
-        while let Some(end) = self.buffer.find("\n\n") {
-            let block: String = self.buffer.drain(..end + 2).collect();
+        while let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+            let block = String::from_utf8_lossy(&block);
             let mut event = Event::default();
             let mut data = Vec::new();
             for line in block.lines() {
@@ -63,5 +62,15 @@ mod tests {
         assert_eq!(events[0].data, "{\"a\":1}");
         assert_eq!(events[2], Event { event: None, data: "[DONE]".into() });
         assert_eq!(write(Some("ping"), "{}"), Bytes::from("event: ping\ndata: {}\n\n"));
+    }
+
+    #[test]
+    fn a_character_split_between_chunks_stays_whole_and_crlf_is_accepted() {
+        let mut p = Parser::default();
+        let text = "data: {\"t\":\"你好\"}\r\n\r\n".as_bytes();
+        let cut = text.iter().position(|b| *b >= 0x80).unwrap() + 1;
+        assert!(p.push(&text[..cut]).is_empty());
+        let events = p.push(&text[cut..]);
+        assert_eq!(events, vec![Event { event: None, data: "{\"t\":\"你好\"}".into() }]);
     }
 }

@@ -100,13 +100,20 @@ impl Provider {
 pub struct Upstreams {
     providers: Vec<Provider>,
     http: reqwest::Client,
+    /// Pause between the built-in mock's stream pieces.
+    mock_pace: Duration,
 }
 
 /// Headers passed through to Anthropic untouched (Claude Code sends several betas).
 const ANTHROPIC_PASSTHROUGH: &[&str] = &["anthropic-version", "anthropic-beta", "x-stainless-helper-method"];
 
 impl Upstreams {
-    pub fn new(providers: &[ProviderSpec], connect_timeout: Duration, read_timeout: Duration) -> Self {
+    pub fn new(
+        providers: &[ProviderSpec],
+        connect_timeout: Duration,
+        read_timeout: Duration,
+        mock_pace: Duration,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .read_timeout(read_timeout)
@@ -115,7 +122,7 @@ impl Upstreams {
             .pool_max_idle_per_host(256)
             .build()
             .unwrap_or_default();
-        Self { providers: providers.iter().map(Provider::from_spec).collect(), http }
+        Self { providers: providers.iter().map(Provider::from_spec).collect(), http, mock_pace }
     }
 
     /// True when any call can be answered by the mock (the UI and `/v1/models` say so).
@@ -174,8 +181,8 @@ impl Upstreams {
         let (base_url, api_key) = match &provider.target {
             Target::Mock => {
                 return match dialect {
-                    Dialect::Anthropic => mock::anthropic(body).await,
-                    Dialect::OpenAi => mock::openai(body).await,
+                    Dialect::Anthropic => mock::anthropic(body, self.mock_pace).await,
+                    Dialect::OpenAi => mock::openai(body, self.mock_pace).await,
                 }
             }
             Target::Remote { base_url, api_key } => (base_url, api_key.as_deref()),

@@ -1,0 +1,275 @@
+//! `GET /chat/replies/{id}/stream`: one web-chat reply as server-sent events, for the signed-in owner.
+//!
+//! The reply is an ordinary charged call on the `web-chat` channel: the same admission (rate tier, hold),
+//! upstream routing and failover, metering and batched settlement as the API proxy (`proxy::call`), so it
+//! is billed like any other call and the Bills page lists it as "Web chat". The browser gets small JSON
+//! events: `{"t":"thinking","v":…}` and `{"t":"text","v":…}` pieces as they arrive, then `{"t":"done"}` or
+//! `{"t":"error","v":message,"billing":bool}`.
+//!
+//! Ending: the whole answer is saved as `done`. When the person presses Stop (the browser closes the
+//! stream), Gatehouse stops reading the upstream, bills what was generated and saves it as `stopped`.
+//! A failure before any token is charged nothing; a stream that breaks after some text bills what came.
+
+use super::models::{MAX_TOKENS, MAX_TOKENS_THINKING, THINKING_BUDGET};
+use crate::server::auth::session::Session;
+use crate::server::domain::chat::{self, ChatError, Finish, ReplyJob};
+use crate::server::proxy::call::{self, Ask};
+use crate::server::proxy::dialect::{Dialect, ProxyError};
+use crate::server::proxy::metering::{self, Meter};
+use crate::server::proxy::settlement_writer::CallGuard;
+use crate::server::proxy::sse;
+use crate::server::proxy::upstream::{UpstreamBody, UpstreamError};
+use crate::server::state::AppState;
+use crate::server::time::now_ms;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+pub const CHANNEL: &str = "web-chat";
+
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(reply_id): Path<i64>,
+) -> Response {
+    let user_id = match session.user_id().await {
+        Ok(Some(id)) => id,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Log in to chat.").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    match chat::start_reply(state.db.pool(), user_id, reply_id).await {
+        Ok(job) => {
+            let running = state.calls.begin();
+            tokio::spawn(reply(state, user_id, reply_id, job, tx, running));
+        }
+        // A reconnecting browser, or a second tab: the reply is already being (or was) written.
+        Err(ChatError::AlreadyStarted) => {
+            let _ = tx.try_send(event(&json!({"t": "done"})));
+        }
+        Err(ChatError::NotFound) => return (StatusCode::NOT_FOUND, "No such reply.").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "chat reply lookup failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
+    });
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
+        .into_response()
+}
+
+fn event(v: &Value) -> Bytes {
+    sse::write(None, &v.to_string())
+}
+
+/// The request sent upstream, in the provider's dialect.
+pub fn upstream_request(job: &ReplyJob, dialect: Dialect) -> (Value, u64) {
+    let messages: Vec<Value> = job.history.iter().map(|(role, text)| json!({"role": role, "content": text})).collect();
+    match dialect {
+        Dialect::Anthropic => {
+            let max_tokens = if job.thinking { MAX_TOKENS_THINKING } else { MAX_TOKENS };
+            let mut r = json!({"model": job.model, "max_tokens": max_tokens, "stream": true, "messages": messages});
+            if job.thinking {
+                r["thinking"] = json!({"type": "enabled", "budget_tokens": THINKING_BUDGET});
+            }
+            (r, max_tokens)
+        }
+        Dialect::OpenAi => (
+            json!({"model": job.model, "max_completion_tokens": MAX_TOKENS, "stream": true,
+                   "stream_options": {"include_usage": true}, "messages": messages}),
+            MAX_TOKENS,
+        ),
+    }
+}
+
+/// Text and thinking pieces in one upstream event.
+fn pieces(dialect: Dialect, ev: &sse::Event) -> (Option<String>, Option<String>) {
+    let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return (None, None) };
+    match dialect {
+        Dialect::Anthropic if v["type"] == "content_block_delta" => match v["delta"]["type"].as_str() {
+            Some("text_delta") => (v["delta"]["text"].as_str().map(str::to_string), None),
+            Some("thinking_delta") => (None, v["delta"]["thinking"].as_str().map(str::to_string)),
+            _ => (None, None),
+        },
+        Dialect::OpenAi => (v["choices"][0]["delta"]["content"].as_str().map(str::to_string), None),
+        _ => (None, None),
+    }
+}
+
+/// What the person reads when a reply cannot be written, and whether Billing can help.
+fn refusal(e: &ProxyError) -> (String, bool) {
+    match e {
+        ProxyError::PaymentRequired(_) => (
+            "Your balance is at or below zero, so chat is paused. Top up on the Billing page to continue.".into(),
+            true,
+        ),
+        ProxyError::RateLimited { retry_after_secs, .. } => (
+            format!(
+                "You have reached your requests-per-minute limit; try again in {retry_after_secs} s. Top-ups raise the limit."
+            ),
+            true,
+        ),
+        ProxyError::UnknownModel(m) | ProxyError::BadRequest(m) | ProxyError::Forbidden(m) => (m.clone(), false),
+        _ => ("Something went wrong on our side; you were not charged. Please try again.".into(), false),
+    }
+}
+
+fn upstream_failure(e: &UpstreamError) -> String {
+    match e {
+        UpstreamError::Status { status: 429, .. } => {
+            "The model's provider is busy right now; you were not charged. Please try again shortly.".into()
+        }
+        _ => "The model's provider failed before answering; you were not charged. Please try again.".into(),
+    }
+}
+
+async fn reply(
+    state: AppState,
+    user_id: i64,
+    reply_id: i64,
+    job: ReplyJob,
+    tx: mpsc::Sender<Bytes>,
+    _running: CallGuard,
+) {
+    let dialect = call::provider_dialect(&job.model);
+    let (request, max_output) = upstream_request(&job, dialect);
+    let ask = Ask {
+        user_id,
+        key: None,
+        channel: CHANNEL,
+        model: job.model.clone(),
+        max_output,
+        request_bytes: request.to_string().len(),
+    };
+    let admitted = match call::admit(&state, ask).await {
+        Ok(a) => a,
+        Err(e) => {
+            let (message, billing) = refusal(&e);
+            fail(&state, reply_id, &tx, &message, billing).await;
+            return;
+        }
+    };
+    let path = match dialect {
+        Dialect::Anthropic => "/v1/messages",
+        Dialect::OpenAi => "/v1/chat/completions",
+    };
+    let answer = match state.upstreams.send(dialect, &job.model, path, &request, None, &HeaderMap::new()).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, model = %job.model, "web chat: upstream failed before answering");
+            call::release(&state, &admitted).await;
+            fail(&state, reply_id, &tx, &upstream_failure(&e), false).await;
+            return;
+        }
+    };
+    let mut meter = Meter::default();
+    let (mut text, mut thinking) = (String::new(), String::new());
+    let mut ending = Ending::Done;
+    match answer.body {
+        UpstreamBody::Json(v) => {
+            // A provider that ignored `stream`: take the whole answer at once.
+            match dialect {
+                Dialect::Anthropic => {
+                    metering::apply_anthropic(&mut meter.usage, &v["usage"]);
+                    for block in v["content"].as_array().into_iter().flatten() {
+                        text.push_str(block["text"].as_str().unwrap_or(""));
+                        thinking.push_str(block["thinking"].as_str().unwrap_or(""));
+                    }
+                }
+                Dialect::OpenAi => {
+                    meter.usage = metering::openai(&v["usage"]);
+                    text.push_str(v["choices"][0]["message"]["content"].as_str().unwrap_or(""));
+                }
+            }
+            let _ = tx.send(event(&json!({"t": "thinking", "v": thinking}))).await;
+            let _ = tx.send(event(&json!({"t": "text", "v": text}))).await;
+        }
+        UpstreamBody::Stream(mut upstream) => {
+            let mut parser = sse::Parser::default();
+            'read: while let Some(chunk) = upstream.next().await {
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "web chat: upstream stream broke");
+                        ending = Ending::Broke;
+                        break;
+                    }
+                };
+                for ev in parser.push(&chunk) {
+                    match dialect {
+                        Dialect::Anthropic => meter.on_anthropic(&ev),
+                        Dialect::OpenAi => meter.on_openai(&ev),
+                    }
+                    let (t, th) = pieces(dialect, &ev);
+                    for (kind, piece, into) in [("thinking", th, &mut thinking), ("text", t, &mut text)] {
+                        if let Some(piece) = piece.filter(|p| !p.is_empty()) {
+                            into.push_str(&piece);
+                            if tx.send(event(&json!({"t": kind, "v": piece}))).await.is_err() {
+                                // The person pressed Stop: stop the upstream and bill what was made.
+                                ending = Ending::Stopped;
+                                break 'read;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if text.is_empty() && thinking.is_empty() && matches!(ending, Ending::Broke) {
+        call::release(&state, &admitted).await;
+        fail(&state, reply_id, &tx, "The model's provider failed before answering; you were not charged.", false).await;
+        return;
+    }
+    let usage = meter.usage_for_billing(admitted.estimated_input);
+    call::settle(&state, &admitted, usage).await;
+    let (status, error) = match ending {
+        Ending::Done => ("done", None),
+        Ending::Stopped => ("stopped", None),
+        Ending::Broke => {
+            ("failed", Some(("The connection to the model broke; the answer above is incomplete.", false)))
+        }
+    };
+    save(&state, reply_id, &text, &thinking, status, error).await;
+    let last = match error {
+        Some((e, _)) => json!({"t": "error", "v": e, "billing": false}),
+        None => json!({"t": "done"}),
+    };
+    let _ = tx.send(event(&last)).await;
+}
+
+enum Ending {
+    Done,
+    Stopped,
+    Broke,
+}
+
+async fn save(state: &AppState, reply_id: i64, text: &str, thinking: &str, status: &str, error: Option<(&str, bool)>) {
+    let finish = Finish {
+        reply_id,
+        content: text,
+        thinking,
+        status,
+        error: error.map(|e| e.0),
+        error_billing: error.is_some_and(|e| e.1),
+        now: now_ms(),
+    };
+    if let Err(e) = chat::finish_reply(state.db.pool(), finish).await {
+        tracing::error!(error = %e, reply_id, "web chat: reply not saved");
+    }
+}
+
+/// A reply that could not be written: saved with its error (shown in the conversation) and sent.
+async fn fail(state: &AppState, reply_id: i64, tx: &mpsc::Sender<Bytes>, message: &str, billing: bool) {
+    save(state, reply_id, "", "", "failed", Some((message, billing))).await;
+    let _ = tx.send(event(&json!({"t": "error", "v": message, "billing": billing}))).await;
+}
