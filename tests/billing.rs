@@ -95,6 +95,7 @@ async fn the_balance_page_shows_the_balance_tier_and_faq_and_explains_a_blocked_
         official: usd("0.15"),
         multiplier: Decimal::ONE,
         now: now_ms(),
+        reserved_by_others: None,
     };
     ledger::settle(app.state.db.pool(), s).await.unwrap();
     let html = app.get_page("/billing/balance", Some(&cookie)).await.text().await.unwrap();
@@ -380,6 +381,7 @@ async fn seed_bills(app: &TestApp, email: &str) {
             official,
             multiplier: app.state.pricing.multipliers.for_channel(channel),
             now: now + i64::try_from(i).unwrap(),
+            reserved_by_others: None,
         };
         ledger::settle(app.state.db.pool(), s).await.unwrap();
     }
@@ -455,6 +457,7 @@ async fn bills_are_paged_fifty_at_a_time() {
             official: Money::from_units(1_500),
             multiplier: Decimal::ONE,
             now: now_ms() + i,
+            reserved_by_others: None,
         };
         ledger::settle(app.state.db.pool(), s).await.unwrap();
     }

@@ -78,6 +78,8 @@ async fn bills_of(app: &TestApp, user_id: i64) -> Vec<Bill> {
 
 async fn open_holds(app: &TestApp) -> i64 {
     app.settled().await;
+    // Running calls' holds live in the admission book; the ledger's own holds table must be empty too.
+    assert_eq!(app.state.admissions.open_holds(), 0, "holds left in the admission book");
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE closed_at IS NULL")
         .fetch_one(app.state.db.pool())
         .await

@@ -71,6 +71,7 @@ fn call<'a>(user_id: i64, key: &'a str, channel: &'a str, official: Money, now: 
         official,
         multiplier: if channel == "default" { Decimal::ONE } else { rate("0.2") },
         now,
+        reserved_by_others: None,
     }
 }
 

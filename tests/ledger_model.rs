@@ -220,6 +220,7 @@ async fn run_case(db: &Db, case: usize, ops: Vec<Op>) -> Result<(), TestCaseErro
                     official: cents(c),
                     multiplier: multiplier(channel),
                     now,
+                    reserved_by_others: None,
                 };
                 let done = ledger::settle(db.pool(), s).await.unwrap();
                 let (p, b) = model_charge(&mut m, &request_key, cents(c).units(), channel, now);
@@ -246,6 +247,7 @@ async fn run_case(db: &Db, case: usize, ops: Vec<Op>) -> Result<(), TestCaseErro
                         official: Money::from_units(official),
                         multiplier: multiplier(channel),
                         now,
+                        reserved_by_others: None,
                     };
                     prop_assert!(ledger::settle(db.pool(), s).await.unwrap().replayed);
                 }

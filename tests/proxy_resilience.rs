@@ -113,6 +113,8 @@ async fn bills_of(app: &TestApp, user_id: i64) -> Vec<Bill> {
 
 async fn open_holds(app: &TestApp, user_id: i64) -> i64 {
     app.settled().await;
+    // Running calls' holds live in the admission book; the ledger's own holds table must be empty too.
+    assert_eq!(app.state.admissions.open_holds(), 0, "holds left in the admission book");
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE user_id = $1 AND closed_at IS NULL")
         .bind(user_id)
         .fetch_one(app.state.db.pool())
@@ -321,4 +323,60 @@ async fn an_unreachable_redis_falls_back_to_memory_limits_instead_of_refusing_ca
     let (passed, secs, refusal) = until_refused([&app, &app], &key, 200).await;
     assert!(within_one_limit(passed, secs), "the memory limiter still holds the tier: {passed} in {secs:.1} s");
     assert!(refusal.is_some());
+}
+
+#[tokio::test]
+async fn a_burst_of_parallel_calls_cannot_run_the_balance_below_one_calls_overrun() {
+    // One cent of balance; each call may cost up to ~2 cents (Opus, 1000 output tokens allowed).
+    let app = spawn_app_with(&[("WELCOME_BALANCE", "0.01")]).await;
+    app.log_in("burst@example.com").await;
+    let user_id = app.user_id("burst@example.com").await;
+    let key = app.create_key(user_id, false).await;
+    let body =
+        json!({"model": "claude-opus-4-1-slow", "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]});
+    let calls = (0..30).map(|_| {
+        let (client, url, key, body) = (app.client.clone(), app.url("/v1/messages"), key.clone(), body.to_string());
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("x-api-key", key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for c in calls {
+        statuses.push(c.await.unwrap());
+    }
+    let admitted = statuses.iter().filter(|s| **s == 200).count();
+    assert!(admitted >= 1 && statuses.iter().all(|s| *s == 200 || *s == 402), "{statuses:?}");
+    assert!(admitted < 30, "running calls' holds refuse the rest: {statuses:?}");
+    let bills = bills_of(&app, user_id).await;
+    assert_eq!(bills.len(), admitted);
+    let worst_single = bills.iter().map(|b| b.balance_paid).max().unwrap();
+    let balance =
+        gatehouse::server::domain::account::money_of(app.state.db.pool(), user_id).await.unwrap().unwrap().balance;
+    assert!(balance >= Money::ZERO.saturating_sub(worst_single), "debt {balance} is at most one call's {worst_single}");
+    assert_eq!(open_holds(&app, user_id).await, 0);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn money_added_by_another_process_is_seen_within_the_books_freshness() {
+    use gatehouse::server::proxy::admission_book::FRESH_MS;
+    let app = spawn_app_with(&[("WELCOME_BALANCE", "0")]).await;
+    app.log_in("later@example.com").await;
+    let user_id = app.user_id("later@example.com").await;
+    let key = app.create_key(user_id, false).await;
+    assert_eq!(call(&app, &key, message("claude-haiku-4-5", false)).await.status(), 402);
+    let db_url = app.state.settings.database_url.expose().to_string();
+    let out = common::cli(&db_url, &["admin", "credit", "later@example.com", "5", "--reason", "support credit"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tokio::time::sleep(Duration::from_millis(u64::try_from(FRESH_MS).unwrap() + 100)).await;
+    assert_eq!(call(&app, &key, message("claude-haiku-4-5", false)).await.status(), 200);
 }

@@ -360,6 +360,7 @@ async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(),
             official,
             multiplier,
             now: now_ms(),
+            reserved_by_others: None,
         },
     )
     .await

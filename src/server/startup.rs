@@ -11,6 +11,7 @@ use crate::server::http::{
 };
 use crate::server::mail::{MailError, Mailer};
 use crate::server::payments::stripe;
+use crate::server::proxy::admission_book::AdmissionBook;
 use crate::server::proxy::hot_cache::{KeyCache, TierCache};
 use crate::server::proxy::rate_limit::RateLimiter;
 use crate::server::proxy::settlement_writer::{CallTracker, SettlementWriter};
@@ -91,7 +92,9 @@ impl Application {
             }
         };
         let key_cache = Arc::new(KeyCache::default());
-        let settlements = Arc::new(SettlementWriter::start(db.clone(), Arc::clone(&key_cache)));
+        let admissions = Arc::new(AdmissionBook::default());
+        let settlements =
+            Arc::new(SettlementWriter::start(db.clone(), Arc::clone(&key_cache), Arc::clone(&admissions)));
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -104,6 +107,7 @@ impl Application {
             rate_limiter: Arc::new(rate_limiter),
             key_cache,
             tier_cache: Arc::new(TierCache::default()),
+            admissions,
             settlements,
             calls: CallTracker::default(),
             http: stripe::http_client(),

@@ -5,6 +5,7 @@ use crate::server::db::Db;
 use crate::server::domain::pricing::Pricing;
 use crate::server::domain::referral::EmailPolicy;
 use crate::server::mail::Mailer;
+use crate::server::proxy::admission_book::AdmissionBook;
 use crate::server::proxy::hot_cache::{KeyCache, TierCache};
 use crate::server::proxy::settlement_writer::{CallTracker, SettlementWriter};
 use axum::extract::FromRef;
@@ -26,6 +27,8 @@ pub struct AppState {
     /// API keys and rate tiers the proxy reads on every call, in memory.
     pub key_cache: Arc<KeyCache>,
     pub tier_cache: Arc<TierCache>,
+    /// Balances, packages and running calls' holds, for admission without a database round trip.
+    pub admissions: Arc<AdmissionBook>,
     /// Writes finished calls' charges in batches, off the request path.
     pub settlements: Arc<SettlementWriter>,
     /// Calls still running (streams outlive their handler); shutdown waits for them.

@@ -30,6 +30,8 @@ pub async fn confirm_login(token: String) -> Result<(), AppError> {
             client_ip: &client_ip,
         };
         let confirmed = magic_link::confirm(&state.db, &token, session.presented_hash().as_deref(), rules).await?;
+        // A referral applied here may have given the inviter a package: API calls see it at once.
+        state.admissions.invalidate_all();
         session.logged_in(confirmed.session_token);
         leptos_axum::redirect(&confirmed.next);
         Ok::<_, AppError>(())

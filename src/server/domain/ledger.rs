@@ -423,6 +423,9 @@ pub struct Settlement<'a> {
     pub official: Money,
     pub multiplier: Decimal,
     pub now: i64,
+    /// Package money other running calls reserved, when their holds are kept in memory (the proxy's
+    /// admission book); `None`: read from the `holds` table, where `place_hold` keeps them.
+    pub reserved_by_others: Option<Money>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -475,14 +478,20 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
     }
     let funds: Vec<PackageFunds> = packages::funds(conn, s.user_id, s.now).await?;
     // Package money other calls in flight reserved stays theirs, so their admission promise holds.
-    let (reserved_by_others,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(package_amount), 0) AS BIGINT) FROM holds \
-         WHERE user_id = $1 AND closed_at IS NULL AND request_key <> $2",
-    )
-    .bind(s.user_id)
-    .bind(s.request_key)
-    .fetch_one(&mut *conn)
-    .await?;
+    let reserved_by_others = match s.reserved_by_others {
+        Some(m) => m.units(),
+        None => {
+            let (units,): (i64,) = sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(package_amount), 0) AS BIGINT) FROM holds \
+                 WHERE user_id = $1 AND closed_at IS NULL AND request_key <> $2",
+            )
+            .bind(s.user_id)
+            .bind(s.request_key)
+            .fetch_one(&mut *conn)
+            .await?;
+            units
+        }
+    };
     let in_scope = funds
         .iter()
         .filter(|p| p.can_pay(s.channel, s.now))
@@ -572,14 +581,16 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query(
-        "UPDATE holds SET closed_at = $1, outcome = 'settled' WHERE request_key = $2 AND user_id = $3 AND closed_at IS NULL",
-    )
-    .bind(s.now)
-    .bind(s.request_key)
-    .bind(s.user_id)
-    .execute(&mut *conn)
-    .await?;
+    if s.reserved_by_others.is_none() {
+        sqlx::query(
+            "UPDATE holds SET closed_at = $1, outcome = 'settled' WHERE request_key = $2 AND user_id = $3 AND closed_at IS NULL",
+        )
+        .bind(s.now)
+        .bind(s.request_key)
+        .bind(s.user_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     finish_operation(conn, &key, &bill_id.to_string()).await?;
     Ok(Settled { bill_id, packages_paid: plan.packages_paid(), balance_paid: plan.balance, replayed: false })
 }

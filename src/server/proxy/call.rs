@@ -3,6 +3,7 @@
 //! caller's dialect differs from the provider's), stream the answer back, and settle the charge exactly
 //! once on every exit path.
 
+use super::admission_book::BookError;
 use super::dialect::{Dialect, ProxyError};
 use super::metering::{self, Meter};
 use super::settlement_writer::{CallGuard, PendingSettlement};
@@ -10,7 +11,7 @@ use super::sse;
 use super::translate::{self, StreamTranslator};
 use super::upstream::{UpstreamBody, UpstreamError};
 use crate::server::domain::keys::{self, ApiKey};
-use crate::server::domain::ledger::{self, Admission, LedgerError};
+use crate::server::domain::ledger::Admission;
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::Usage;
 use crate::server::secrets::{hash_token, random_token};
@@ -24,7 +25,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Holds last long enough for the longest call (the upstream read timeout is shorter).
+/// Packages counted on at admission must outlive the longest call (the upstream read timeout is shorter).
 pub const HOLD_TTL_MS: i64 = 30 * 60_000;
 
 /// The key presented in `Authorization: Bearer` or `x-api-key`.
@@ -150,11 +151,8 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
         ttl_ms: HOLD_TTL_MS,
         now,
     };
-    let turn = state.db.hot_write_turn().await;
-    let held = ledger::place_hold(state.db.pool(), admission).await;
-    drop(turn);
-    held.map_err(|e| match e {
-        LedgerError::Refused(r) => ProxyError::PaymentRequired(r.message()),
+    state.admissions.admit(state.db.pool(), admission).await.map_err(|e| match e {
+        BookError::Refused(r) => ProxyError::PaymentRequired(r.message()),
         other => internal("admission", other),
     })?;
     Ok(Admitted {
@@ -217,6 +215,7 @@ pub async fn settle(state: &AppState, p: &Admitted, usage: Usage) {
         official,
         multiplier: p.multiplier,
         now: now_ms(),
+        reserved_by_others: Some(state.admissions.reserved_by_others(p.user_id, &p.request_key)),
     };
     if p.key.as_ref().is_some_and(|k| k.spend_cap.is_some()) {
         // The next call must see this spend, so a capped key waits for the commit (milliseconds).
@@ -228,9 +227,7 @@ pub async fn settle(state: &AppState, p: &Admitted, usage: Usage) {
 
 /// Ends an admitted call without charging (it failed before any token).
 pub async fn release(state: &AppState, p: &Admitted) {
-    if let Err(e) = ledger::release_hold(state.db.pool(), p.user_id, &p.request_key, now_ms()).await {
-        tracing::error!(error = %e, "hold not released");
-    }
+    state.admissions.release(p.user_id, &p.request_key);
 }
 
 fn upstream_error(e: &UpstreamError) -> ProxyError {

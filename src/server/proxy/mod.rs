@@ -1,6 +1,7 @@
 //! The API proxy in the same process as the pages: Anthropic Messages and OpenAI chat completions on the
 //! plain channel (`/v1/...`) and on named channels (`/api/v1/ai/{anthropic|openai}/{channel}/v1/...`),
 //! charged through the same ledger as everything else.
+pub mod admission_book;
 pub mod call;
 pub mod dialect;
 pub mod hot_cache;

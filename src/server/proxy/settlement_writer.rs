@@ -7,6 +7,7 @@
 //! calls one by one and a settlement that already landed is not charged twice. On graceful shutdown the
 //! server waits for running calls ([`CallTracker`]) and then for the writer ([`SettlementWriter::flush`]).
 
+use super::admission_book::AdmissionBook;
 use super::hot_cache::KeyCache;
 use crate::server::db::Db;
 use crate::server::domain::ledger::{self, LedgerError, Settled, Settlement};
@@ -36,6 +37,8 @@ pub struct PendingSettlement {
     pub official: Money,
     pub multiplier: Decimal,
     pub now: i64,
+    /// Package money the account's other running calls reserved (from the admission book).
+    pub reserved_by_others: Option<Money>,
 }
 
 impl PendingSettlement {
@@ -51,10 +54,13 @@ impl PendingSettlement {
             official: self.official,
             multiplier: self.multiplier,
             now: self.now,
+            reserved_by_others: self.reserved_by_others,
         }
     }
 }
 
+// Nearly every job is a settlement, so boxing it would only add an allocation per call.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     /// With a sender when the caller waits for the commit.
     Settle(PendingSettlement, Option<oneshot::Sender<()>>),
@@ -68,9 +74,9 @@ pub struct SettlementWriter {
 
 impl SettlementWriter {
     /// Starts the writer task on the current runtime.
-    pub fn start(db: Db, keys: Arc<KeyCache>) -> Self {
+    pub fn start(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, keys, rx));
+        tokio::spawn(run(db, keys, book, rx));
         Self { jobs }
     }
 
@@ -106,7 +112,7 @@ impl SettlementWriter {
     }
 }
 
-async fn run(db: Db, keys: Arc<KeyCache>, mut rx: mpsc::Receiver<Job>) {
+async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<PendingSettlement> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -122,7 +128,7 @@ async fn run(db: Db, keys: Arc<KeyCache>, mut rx: mpsc::Receiver<Job>) {
             next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
         if !batch.is_empty() {
-            write(&db, &keys, &mut batch).await;
+            write(&db, &keys, &book, &mut batch).await;
         }
         for f in flushes.drain(..) {
             let _ = f.send(());
@@ -130,7 +136,7 @@ async fn run(db: Db, keys: Arc<KeyCache>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn write(db: &Db, keys: &KeyCache, batch: &mut Vec<PendingSettlement>) {
+async fn write(db: &Db, keys: &KeyCache, book: &AdmissionBook, batch: &mut Vec<PendingSettlement>) {
     // One account's settlements keep their order; accounts in id order, so two instances' writers lock
     // accounts in the same order and cannot deadlock each other.
     batch.sort_by_key(|s| s.user_id);
@@ -152,6 +158,8 @@ async fn write(db: &Db, keys: &KeyCache, batch: &mut Vec<PendingSettlement>) {
         }
     };
     for (s, done) in batch.iter().zip(results) {
+        // Committed (or given up, logged above): the hold leaves the book and the account is read again.
+        book.settled(s.user_id, &s.request_key);
         if let (Some(key_id), Some(done)) = (s.api_key_id, done) {
             if !done.replayed {
                 keys.add_spend(key_id, done.packages_paid.saturating_add(done.balance_paid), s.now);
