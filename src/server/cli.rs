@@ -56,6 +56,9 @@ pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
     match words.as_slice() {
         ["bench", rest @ ..] => return finish(crate::server::bench::run(rest).await),
         ["mock-upstream", rest @ ..] => return finish(mock_upstream(rest.first().copied()).await),
+        ["bare-proxy", "--upstream", upstream, rest @ ..] => {
+            return finish(bare_proxy(upstream, rest.first().copied()).await)
+        }
         _ => {}
     }
     let db = match Db::connect(settings.database_url.expose()).await {
@@ -83,6 +86,16 @@ fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
+    }
+}
+
+async fn bare_proxy(upstream: &str, addr: Option<&str>) -> Result<(), String> {
+    let addr = addr.unwrap_or("127.0.0.1:9200");
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("bare proxy listening on http://{addr}, forwarding to {upstream}");
+    tokio::select! {
+        served = crate::server::bench::bare_proxy::serve(listener, upstream) => served.map_err(|e| e.to_string()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::server::proxy::dialect::{Dialect, ProxyError};
 use crate::server::proxy::metering::{self, Meter};
 use crate::server::proxy::settlement_writer::CallGuard;
 use crate::server::proxy::sse;
-use crate::server::proxy::upstream::{UpstreamBody, UpstreamError};
+use crate::server::proxy::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::body::{Body, Bytes};
@@ -163,7 +163,8 @@ async fn reply(
         Dialect::Anthropic => "/v1/messages",
         Dialect::OpenAi => "/v1/chat/completions",
     };
-    let answer = match state.upstreams.send(dialect, &job.model, path, &request, None, &HeaderMap::new()).await {
+    let outgoing = Outgoing::json(&request);
+    let answer = match state.upstreams.send(dialect, &job.model, path, &outgoing, &HeaderMap::new()).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, model = %job.model, "web chat: upstream failed before answering");
@@ -176,8 +177,9 @@ async fn reply(
     let (mut text, mut thinking) = (String::new(), String::new());
     let mut ending = Ending::Done;
     match answer.body {
-        UpstreamBody::Json(v) => {
+        UpstreamBody::Json(bytes) => {
             // A provider that ignored `stream`: take the whole answer at once.
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
             match dialect {
                 Dialect::Anthropic => {
                     metering::apply_anthropic(&mut meter.usage, &v["usage"]);

@@ -428,12 +428,14 @@ pub struct Settlement<'a> {
     pub reserved_by_others: Option<Money>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settled {
     pub bill_id: i64,
     pub packages_paid: Money,
     pub balance_paid: Money,
     pub replayed: bool,
+    /// What each package paid (empty for a replay), so a cache of the account can follow without reading.
+    pub deductions: Vec<(i64, Money)>,
 }
 
 /// Charges a call exactly once: packages first, then the balance; writes its bill and closes its hold.
@@ -474,6 +476,7 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
             packages_paid: Money::from_units(p),
             balance_paid: Money::from_units(b),
             replayed: true,
+            deductions: Vec::new(),
         });
     }
     let funds: Vec<PackageFunds> = packages::funds(conn, s.user_id, s.now).await?;
@@ -592,5 +595,11 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         .await?;
     }
     finish_operation(conn, &key, &bill_id.to_string()).await?;
-    Ok(Settled { bill_id, packages_paid: plan.packages_paid(), balance_paid: plan.balance, replayed: false })
+    Ok(Settled {
+        bill_id,
+        packages_paid: plan.packages_paid(),
+        balance_paid: plan.balance,
+        replayed: false,
+        deductions: plan.deductions,
+    })
 }

@@ -2,9 +2,10 @@
 //! holds of its calls running on this instance, in memory. A call is admitted (or refused with 402) by the
 //! same rule as `ledger::place_hold` (`charge::admit`), under the account's lock for a few microseconds.
 //!
-//! The snapshot is read again when a settlement of the account commits (the settlement writer tells the
-//! book; a version number makes sure a read that raced a commit is not kept), when a top-up arrives here,
-//! and every `FRESH_MS` otherwise (a top-up or charge made by another instance). A hold lives until its
+//! When a settlement of the account commits, the settlement writer tells the book what the balance and each
+//! package paid and the snapshot follows (a version number makes sure a read that raced a commit is not
+//! kept). The snapshot is read again after a top-up here, a settlement whose outcome is unknown, and every
+//! `FRESH_MS` otherwise (a top-up or charge made by another process or instance). A hold lives until its
 //! call's settlement commits or its call is released, so between the two the money is counted exactly once:
 //! in the hold before the commit, in the balance after it.
 //!
@@ -149,12 +150,24 @@ impl AdmissionBook {
         self.with(user_id, |acc| acc.holds.remove(request_key));
     }
 
-    /// The call's settlement committed (or was given up): the hold goes and the account is read again.
-    pub fn settled(&self, user_id: i64, request_key: &str) {
+    /// The call's settlement committed: the hold goes and the snapshot follows the charge (what the balance
+    /// and each package paid), so the next call needs no read. `None` (given up, or a replay): read again.
+    pub fn settled(&self, user_id: i64, request_key: &str, charge: Option<(Money, &[(i64, Money)])>) {
         self.with(user_id, |acc| {
             acc.holds.remove(request_key);
             acc.commits += 1;
-            acc.stale = true;
+            match charge {
+                Some((balance_paid, deductions)) if !acc.stale => {
+                    acc.balance = acc.balance.saturating_sub(balance_paid);
+                    for (id, paid) in deductions {
+                        if let Some(p) = acc.packages.iter_mut().find(|p| p.id == *id) {
+                            p.remaining = p.remaining.saturating_sub(*paid);
+                        }
+                    }
+                    acc.packages.retain(|p| p.remaining.is_positive());
+                }
+                _ => acc.stale = true,
+            }
         });
     }
 
@@ -212,9 +225,15 @@ mod tests {
         assert!(book.with(7, |a| a.admit("b", "default", Money::usd(1), one, 10)).unwrap().is_err(), "all reserved");
         book.release(7, "a");
         assert!(book.with(7, |a| a.admit("b", "default", Money::usd(1), one, 10)).unwrap().is_ok());
-        book.settled(7, "b");
+        book.settled(7, "b", Some((Money::usd(1), &[])));
         assert_eq!(book.open_holds(), 0);
-        assert!(book.with(7, |a| a.stale && a.commits == 1).unwrap());
+        assert!(
+            book.with(7, |a| !a.stale && a.commits == 1 && a.balance == Money::ZERO).unwrap(),
+            "followed the charge"
+        );
+        assert!(book.with(7, |a| a.admit("c", "default", Money::usd(1), one, 10)).unwrap().is_err(), "nothing left");
+        book.settled(7, "gone", None);
+        assert!(book.with(7, |a| a.stale && a.commits == 2).unwrap(), "unknown outcome: read again");
     }
 
     #[test]

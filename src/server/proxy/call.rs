@@ -9,7 +9,7 @@ use super::metering::{self, Meter};
 use super::settlement_writer::{CallGuard, PendingSettlement};
 use super::sse;
 use super::translate::{self, StreamTranslator};
-use super::upstream::{UpstreamBody, UpstreamError};
+use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use crate::server::domain::keys::{self, ApiKey};
 use crate::server::domain::ledger::Admission;
 use crate::server::domain::money::Money;
@@ -167,18 +167,47 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
 }
 
 /// An API call up to admission: the key, the request, the key's own limits, then [`admit`].
+/// The few fields of a request the proxy reads; everything else passes through unparsed into a tree.
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    model: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<PeekStreamOptions>,
+}
+
+#[derive(serde::Deserialize)]
+struct PeekStreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+/// What an API call asked for, once admitted.
+struct Asked {
+    stream: bool,
+    include_usage: bool,
+}
+
+/// An API call up to admission: the key, the request, the key's own limits, then [`admit`].
 async fn prepare(
     state: &AppState,
     dialect: Dialect,
     channel: &'static str,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(Admitted, Value), ProxyError> {
+) -> Result<(Admitted, Asked), ProxyError> {
     let key = authenticate(state, headers).await?;
-    let request: Value = serde_json::from_slice(body)
+    let peek: Peek<'_> = serde_json::from_slice(body)
         .map_err(|e| ProxyError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
-    let model = request["model"]
-        .as_str()
+    let model = peek
+        .model
+        .as_deref()
         .filter(|m| !m.is_empty())
         .ok_or_else(|| ProxyError::BadRequest("`model` is required.".into()))?
         .to_string();
@@ -192,12 +221,38 @@ async fn prepare(
         )));
     }
     let max_output = match dialect {
-        Dialect::Anthropic => request["max_tokens"].as_u64(),
-        Dialect::OpenAi => request["max_completion_tokens"].as_u64().or_else(|| request["max_tokens"].as_u64()),
+        Dialect::Anthropic => peek.max_tokens,
+        Dialect::OpenAi => peek.max_completion_tokens.or(peek.max_tokens),
     }
     .unwrap_or(translate::DEFAULT_MAX_TOKENS);
+    let asked = Asked {
+        stream: peek.stream == Some(true),
+        include_usage: peek.stream_options.and_then(|o| o.include_usage) == Some(true),
+    };
     let ask = Ask { user_id: key.user_id, key: Some(key), channel, model, max_output, request_bytes: body.len() };
-    Ok((admit(state, ask).await?, request))
+    Ok((admit(state, ask).await?, asked))
+}
+
+/// The usage of a whole JSON answer, without building the rest of it; `None` when it is not JSON.
+fn usage_of(target: Dialect, answer: &[u8]) -> Option<Usage> {
+    #[derive(serde::Deserialize)]
+    struct WithUsage {
+        #[serde(default)]
+        usage: Value,
+    }
+    let w: WithUsage = serde_json::from_slice(answer).ok()?;
+    Some(match target {
+        Dialect::Anthropic => {
+            let mut u = Usage::default();
+            metering::apply_anthropic(&mut u, &w.usage);
+            u
+        }
+        Dialect::OpenAi => metering::openai(&w.usage),
+    })
+}
+
+fn parsed(body: &Bytes) -> Result<Value, ProxyError> {
+    serde_json::from_slice(body).map_err(|e| ProxyError::BadRequest(format!("The request body is not valid JSON: {e}")))
 }
 
 /// Hands a finished call's charge to the settlement writer (committed within milliseconds, exactly once:
@@ -284,43 +339,44 @@ async fn run(
     body: Bytes,
     running: CallGuard,
 ) -> Response {
-    let (prepared, request) = match prepare(&state, dialect, channel, &headers, &body).await {
+    let (prepared, asked) = match prepare(&state, dialect, channel, &headers, &body).await {
         Ok(p) => p,
         Err(e) => return e.into_response(dialect),
     };
     let target = provider_dialect(&prepared.model);
-    let streaming = request["stream"] == true;
-    let include_usage = request["stream_options"]["include_usage"] == true;
-    // The request as the provider gets it: untouched when dialects match, translated otherwise.
-    let (upstream_request, raw, path) = match (dialect, target) {
-        (Dialect::Anthropic, Dialect::Anthropic) => {
-            let path = match &query {
-                Some(q) => format!("/v1/messages?{q}"),
-                None => "/v1/messages".to_string(),
-            };
-            (request.clone(), Some(&body), path)
+    let (streaming, include_usage) = (asked.stream, asked.include_usage);
+    // The request as the provider gets it: the caller's bytes when nothing changes, translated otherwise.
+    let outgoing = match (dialect, target) {
+        (Dialect::Anthropic, Dialect::Anthropic) => Ok(Outgoing { bytes: body.clone(), stream: streaming }),
+        (Dialect::OpenAi, Dialect::OpenAi) if !streaming || include_usage => {
+            Ok(Outgoing { bytes: body.clone(), stream: streaming })
         }
+        (Dialect::OpenAi, Dialect::OpenAi) => parsed(&body).map(|mut r| {
+            // Ask for usage so the call can be metered; the caller only sees it if they asked.
+            r["stream_options"] = serde_json::json!({"include_usage": true});
+            Outgoing::json(&r)
+        }),
         (Dialect::OpenAi, Dialect::Anthropic) => {
-            (translate::request_to_anthropic(&request), None, "/v1/messages".to_string())
+            parsed(&body).map(|r| Outgoing::json(&translate::request_to_anthropic(&r)))
         }
-        (Dialect::OpenAi, Dialect::OpenAi) => {
-            let mut r = request.clone();
-            if streaming {
-                // Ask for usage so the call can be metered; the caller only sees it if they asked.
-                r["stream_options"] = serde_json::json!({"include_usage": true});
-            }
-            (r, None, "/v1/chat/completions".to_string())
-        }
-        (Dialect::Anthropic, Dialect::OpenAi) => {
+        (Dialect::Anthropic, Dialect::OpenAi) => Err(ProxyError::BadRequest(format!(
+            "`{}` is not a Claude model; call it through the OpenAI-compatible /v1/chat/completions.",
+            prepared.model
+        ))),
+    };
+    let outgoing = match outgoing {
+        Ok(o) => o,
+        Err(e) => {
             release(&state, &prepared).await;
-            return ProxyError::BadRequest(format!(
-                "`{}` is not a Claude model; call it through the OpenAI-compatible /v1/chat/completions.",
-                prepared.model
-            ))
-            .into_response(dialect);
+            return e.into_response(dialect);
         }
     };
-    let reply = match state.upstreams.send(target, &prepared.model, &path, &upstream_request, raw, &headers).await {
+    let path = match (target, &query) {
+        (Dialect::Anthropic, Some(q)) if dialect == Dialect::Anthropic => format!("/v1/messages?{q}"),
+        (Dialect::Anthropic, _) => "/v1/messages".to_string(),
+        (Dialect::OpenAi, _) => "/v1/chat/completions".to_string(),
+    };
+    let reply = match state.upstreams.send(target, &prepared.model, &path, &outgoing, &headers).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, model = %prepared.model, "upstream failed before answering");
@@ -329,21 +385,20 @@ async fn run(
         }
     };
     match reply.body {
-        UpstreamBody::Json(v) => {
-            let usage = match target {
-                Dialect::Anthropic => {
-                    let mut u = Usage::default();
-                    metering::apply_anthropic(&mut u, &v["usage"]);
-                    u
-                }
-                Dialect::OpenAi => metering::openai(&v["usage"]),
+        UpstreamBody::Json(answer) => {
+            let Some(usage) = usage_of(target, &answer) else {
+                tracing::warn!(model = %prepared.model, "upstream answered with something that is not JSON");
+                release(&state, &prepared).await;
+                return upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(dialect);
             };
             settle(&state, &prepared, usage).await;
-            let out = match (dialect, target) {
-                (Dialect::OpenAi, Dialect::Anthropic) => translate::response_to_openai(&v, now_ms() / 1000),
-                _ => v,
-            };
-            (StatusCode::OK, axum::Json(out)).into_response()
+            match (dialect, target) {
+                (Dialect::OpenAi, Dialect::Anthropic) => {
+                    let v: Value = serde_json::from_slice(&answer).unwrap_or_default();
+                    (StatusCode::OK, axum::Json(translate::response_to_openai(&v, now_ms() / 1000))).into_response()
+                }
+                _ => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response(),
+            }
         }
         UpstreamBody::Stream(mut upstream) => {
             let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);

@@ -29,7 +29,9 @@ async fn answer(body: Bytes, anthropic: bool) -> Response {
 
 fn respond(reply: Result<UpstreamResponse, UpstreamError>) -> Response {
     match reply {
-        Ok(UpstreamResponse { body: UpstreamBody::Json(v) }) => axum::Json(v).into_response(),
+        Ok(UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {
+            ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
         Ok(UpstreamResponse { body: UpstreamBody::Stream(s) }) => {
             let body = Body::from_stream(s.map(|r| r.map_err(std::io::Error::other)));
             ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], body).into_response()

@@ -129,13 +129,14 @@ async fn count_tokens(state: AppState, headers: HeaderMap, body: Bytes) -> Respo
             axum::Json(json!({ "input_tokens": tokens })).into_response()
         }
         Some(upstream::Target::Remote { .. }) => {
+            let outgoing = upstream::Outgoing { bytes: body.clone(), stream: false };
             match state
                 .upstreams
-                .send(Dialect::Anthropic, model, "/v1/messages/count_tokens", &request, Some(&body), &headers)
+                .send(Dialect::Anthropic, model, "/v1/messages/count_tokens", &outgoing, &headers)
                 .await
             {
-                Ok(upstream::UpstreamResponse { body: upstream::UpstreamBody::Json(v) }) => {
-                    axum::Json(v).into_response()
+                Ok(upstream::UpstreamResponse { body: upstream::UpstreamBody::Json(bytes) }) => {
+                    ([(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response()
                 }
                 _ => ProxyError::Upstream { status: 502, message: "The upstream could not count tokens.".into() }
                     .into_response(d),

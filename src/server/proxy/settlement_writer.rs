@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Settlements committed together at most.
 const MAX_BATCH: usize = 512;
+/// How long the writer waits for more settlements before committing a batch.
+const GATHER: Duration = Duration::from_millis(2);
 /// Settlements waiting at most before callers wait for the writer (back-pressure when the database lags).
 const QUEUE: usize = 65_536;
 
@@ -126,6 +128,11 @@ async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc
                 Job::Flush(f) => flushes.push(f),
             }
             next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+            if next.is_none() && flushes.is_empty() && batch.len() < MAX_BATCH {
+                // Gather what arrives within a moment more: one commit for many calls even at low
+                // concurrency (a caller that waits for its commit, or a flush, is not kept waiting).
+                next = tokio::time::timeout(GATHER, rx.recv()).await.ok().flatten();
+            }
         }
         if !batch.is_empty() {
             write(&db, &keys, &book, &mut batch).await;
@@ -158,8 +165,9 @@ async fn write(db: &Db, keys: &KeyCache, book: &AdmissionBook, batch: &mut Vec<P
         }
     };
     for (s, done) in batch.iter().zip(results) {
-        // Committed (or given up, logged above): the hold leaves the book and the account is read again.
-        book.settled(s.user_id, &s.request_key);
+        // Committed (or given up, logged above): the hold leaves the book, which follows the charge.
+        let charge = done.as_ref().filter(|d| !d.replayed).map(|d| (d.balance_paid, d.deductions.as_slice()));
+        book.settled(s.user_id, &s.request_key, charge);
         if let (Some(key_id), Some(done)) = (s.api_key_id, done) {
             if !done.replayed {
                 keys.add_spend(key_id, done.packages_paid.saturating_add(done.balance_paid), s.now);

@@ -37,8 +37,22 @@ impl UpstreamError {
 }
 
 pub enum UpstreamBody {
-    Json(Value),
+    /// A whole JSON answer, as the provider sent it (parsed only where something must be read from it).
+    Json(Bytes),
     Stream(ByteStream),
+}
+
+/// A request body ready to send: its bytes (the caller's own when nothing had to change) and whether it
+/// asks for a stream.
+pub struct Outgoing {
+    pub bytes: Bytes,
+    pub stream: bool,
+}
+
+impl Outgoing {
+    pub fn json(v: &Value) -> Self {
+        Self { bytes: Bytes::from(v.to_string()), stream: v["stream"] == true }
+    }
 }
 
 pub struct UpstreamResponse {
@@ -47,7 +61,7 @@ pub struct UpstreamResponse {
 
 impl UpstreamResponse {
     pub fn json(v: Value) -> Self {
-        Self { body: UpstreamBody::Json(v) }
+        Self { body: UpstreamBody::Json(Bytes::from(v.to_string())) }
     }
 
     pub fn stream(s: ByteStream) -> Self {
@@ -142,8 +156,7 @@ impl Upstreams {
         dialect: Dialect,
         model: &str,
         path_and_query: &str,
-        body: &Value,
-        raw: Option<&Bytes>,
+        body: &Outgoing,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let route = self.route(dialect, model);
@@ -157,7 +170,7 @@ impl Upstreams {
             if attempt >= route.len() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            match self.send_once(provider, path_and_query, body, raw, headers).await {
+            match self.send_once(provider, path_and_query, body, headers).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(error = %e, provider = %provider.name, attempt, "upstream failed before answering; trying again");
@@ -173,17 +186,19 @@ impl Upstreams {
         &self,
         provider: &Provider,
         path_and_query: &str,
-        body: &Value,
-        raw: Option<&Bytes>,
+        body: &Outgoing,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let dialect = provider.dialect;
         let (base_url, api_key) = match &provider.target {
             Target::Mock => {
+                let Ok(request) = serde_json::from_slice::<Value>(&body.bytes) else {
+                    return Err(UpstreamError::Status { status: 400, body: "mock upstream: not JSON".into() });
+                };
                 return match dialect {
-                    Dialect::Anthropic => mock::anthropic(body, self.mock_pace).await,
-                    Dialect::OpenAi => mock::openai(body, self.mock_pace).await,
-                }
+                    Dialect::Anthropic => mock::anthropic(&request, self.mock_pace).await,
+                    Dialect::OpenAi => mock::openai(&request, self.mock_pace).await,
+                };
             }
             Target::Remote { base_url, api_key } => (base_url, api_key.as_deref()),
         };
@@ -210,24 +225,23 @@ impl Upstreams {
                 None => req,
             },
         };
-        let payload = match raw {
-            Some(bytes) => bytes.clone(),
-            None => Bytes::from(body.to_string()),
-        };
-        let response =
-            req.body(payload).send().await.map_err(|e| UpstreamError::Unreachable(e.without_url().to_string()))?;
+        let response = req
+            .body(body.bytes.clone())
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Unreachable(e.without_url().to_string()))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             let text = response.text().await.unwrap_or_default();
             return Err(UpstreamError::Status { status, body: text.chars().take(2000).collect() });
         }
-        if body["stream"] == true {
+        if body.stream {
             let stream =
                 response.bytes_stream().map(|r| r.map_err(|e| UpstreamError::Broken(e.without_url().to_string())));
             Ok(UpstreamResponse::stream(Box::pin(stream)))
         } else {
-            let v: Value = response.json().await.map_err(|e| UpstreamError::Broken(e.without_url().to_string()))?;
-            Ok(UpstreamResponse::json(v))
+            let bytes = response.bytes().await.map_err(|e| UpstreamError::Broken(e.without_url().to_string()))?;
+            Ok(UpstreamResponse { body: UpstreamBody::Json(bytes) })
         }
     }
 }

@@ -1,0 +1,198 @@
+//! The benchmark's load driver: one request at a time (latency, time to first byte), a fixed number of
+//! concurrent workers for a fixed time (requests/s), and many streams held open at once (stalls).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const JSON_BODY: &str = r#"{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
+pub const STREAM_BODY: &str = r#"{"model":"claude-haiku-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
+/// A stream the mock paces (400 ms to the first byte, then a piece every 40 ms): held open about 1.4 s.
+pub const SLOW_STREAM_BODY: &str = r#"{"model":"claude-haiku-4-5-slow","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
+
+/// Where requests go, and the keys to present (rotated; none for the mock and the bare proxy).
+#[derive(Clone)]
+pub struct Target {
+    pub url: String,
+    pub keys: Arc<Vec<String>>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Target {
+    pub fn new(url: String, keys: Vec<String>) -> Self {
+        Self { url, keys: Arc::new(keys), next: Arc::new(AtomicUsize::new(0)) }
+    }
+
+    fn request(&self, client: &reqwest::Client, body: &'static str) -> reqwest::RequestBuilder {
+        let mut r = client.post(&self.url).header("content-type", "application/json").body(body);
+        if !self.keys.is_empty() {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.keys.len();
+            r = r.header("x-api-key", &self.keys[i]);
+        }
+        r
+    }
+}
+
+/// Latencies in microseconds, sorted.
+pub struct Sample(pub Vec<u64>);
+
+impl Sample {
+    pub fn pct(&self, p: f64) -> u64 {
+        if self.0.is_empty() {
+            return 0;
+        }
+        let last = self.0.len() - 1;
+        let idx = ((last as f64) * p).round() as usize;
+        self.0[idx.min(last)]
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// `n` calls one after another: the latency of each whole answer, or of its first byte (`first_byte`).
+pub async fn sequential(
+    client: &reqwest::Client,
+    t: &Target,
+    body: &'static str,
+    n: usize,
+    first_byte: bool,
+) -> Result<Sample, String> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        let mut res = t.request(client, body).send().await.map_err(|e| e.to_string())?;
+        if !res.status().is_success() {
+            return Err(format!("{} answered {}: {}", t.url, res.status(), res.text().await.unwrap_or_default()));
+        }
+        if first_byte {
+            res.chunk().await.map_err(|e| e.to_string())?;
+            out.push(micros(start.elapsed()));
+            while res.chunk().await.map_err(|e| e.to_string())?.is_some() {}
+        } else {
+            res.bytes().await.map_err(|e| e.to_string())?;
+            out.push(micros(start.elapsed()));
+        }
+    }
+    out.sort_unstable();
+    Ok(Sample(out))
+}
+
+pub struct Load {
+    pub per_second: f64,
+    pub latency: Sample,
+    pub ok: usize,
+    pub failed: usize,
+}
+
+/// `workers` loops calling for `secs` seconds.
+pub async fn load(client: &reqwest::Client, t: &Target, workers: usize, secs: f64) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (client, t, stop) = (client.clone(), t.clone(), Arc::clone(&stop));
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut failed = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let s = Instant::now();
+                match t.request(&client, JSON_BODY).send().await {
+                    Ok(r) if r.status().is_success() => match r.bytes().await {
+                        Ok(_) => lat.push(micros(s.elapsed())),
+                        Err(_) => failed += 1,
+                    },
+                    _ => failed += 1,
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for task in tasks {
+        if let Ok((lat, f)) = task.await {
+            all.extend(lat);
+            failed += f;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Load { per_second: all.len() as f64 / elapsed, ok: all.len(), latency: Sample(all), failed }
+}
+
+/// Calls each key once (`workers` at a time): how many succeeded.
+pub async fn each_key_once(client: &reqwest::Client, t: &Target, workers: usize) -> usize {
+    let ok = Arc::new(AtomicUsize::new(0));
+    let remaining = Arc::new(AtomicUsize::new(t.keys.len()));
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (client, t, ok, remaining) = (client.clone(), t.clone(), Arc::clone(&ok), Arc::clone(&remaining));
+        tasks.push(tokio::spawn(async move {
+            while remaining.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok() {
+                if let Ok(r) = t.request(&client, JSON_BODY).send().await {
+                    if r.status().is_success() && r.bytes().await.is_ok() {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    ok.load(Ordering::Relaxed)
+}
+
+pub struct Streams {
+    pub completed: usize,
+    pub failed: usize,
+    /// The longest wait between two pieces of one stream, over all streams, in ms.
+    pub worst_gap_ms: u64,
+}
+
+/// Opens `n` slow streams at once and reads them to the end.
+pub async fn streams(client: &reqwest::Client, t: &Target, n: usize) -> Streams {
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (client, t) = (client.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut res = match t.request(&client, SLOW_STREAM_BODY).send().await {
+                Ok(r) if r.status().is_success() => r,
+                _ => return None,
+            };
+            let mut last = Instant::now();
+            let mut worst = Duration::ZERO;
+            let mut text = Vec::new();
+            loop {
+                match res.chunk().await {
+                    Ok(Some(c)) => {
+                        // The first wait includes the mock's 400 ms to its first byte.
+                        if !text.is_empty() {
+                            worst = worst.max(last.elapsed());
+                        }
+                        last = Instant::now();
+                        text.extend_from_slice(&c);
+                    }
+                    Ok(None) => break,
+                    Err(_) => return None,
+                }
+            }
+            String::from_utf8_lossy(&text).contains("message_stop").then_some(worst)
+        }));
+    }
+    let (mut completed, mut failed, mut worst) = (0, 0, Duration::ZERO);
+    for task in tasks {
+        match task.await.ok().flatten() {
+            Some(w) => {
+                completed += 1;
+                worst = worst.max(w);
+            }
+            None => failed += 1,
+        }
+    }
+    Streams { completed, failed, worst_gap_ms: u64::try_from(worst.as_millis()).unwrap_or(u64::MAX) }
+}

@@ -1,0 +1,392 @@
+//! `gatehouse bench`: what Gatehouse's full path costs, measured in one run against its own baselines.
+//!
+//! It starts three processes of this binary: the mock upstream (`gatehouse mock-upstream`), a bare
+//! pass-through proxy in front of it (`gatehouse bare-proxy`: no auth, no billing, the same HTTP client),
+//! and Gatehouse in production mode with accounts and keys made for the run, its provider being that mock.
+//! Then it drives the same requests at all three and prints a table: latency at concurrency 1, requests/s
+//! at concurrency 32, streams' time to first byte, how many streams Gatehouse holds at once without
+//! stalls, resident memory (idle, per key after many distinct keys, over a soak), and whether every
+//! successful call has exactly one bill and the audit is clean (after a graceful stop, which writes every
+//! queued charge). The machine is shared and noisy: compare figures within one run, not across runs.
+
+pub mod bare_proxy;
+pub mod load;
+
+use crate::server::db::Db;
+use crate::server::domain::audit;
+use crate::server::domain::ledger::{self, Credit, EntryKind};
+use crate::server::domain::money::Money;
+use crate::server::secrets::{hash_token, random_token};
+use crate::server::time::now_ms;
+use load::{Sample, Target, JSON_BODY, STREAM_BODY};
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+pub const USAGE: &str = "\
+  gatehouse bench [--database URL] [--redis URL] [--requests 2000] [--concurrency 32] [--seconds 5]
+                  [--keys 1000] [--memory-keys 100000] [--streams 2000] [--soak-secs 0]
+                                 measure Gatehouse against the mock upstream and a bare proxy (see README)
+  gatehouse mock-upstream [ADDR]   serve the mock upstream over HTTP (default 127.0.0.1:9100)
+  gatehouse bare-proxy --upstream URL [ADDR]
+                                 a pass-through proxy with nothing else, the benchmark's baseline
+";
+
+struct Options {
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    requests: usize,
+    concurrency: usize,
+    seconds: f64,
+    keys: usize,
+    memory_keys: usize,
+    streams: usize,
+    soak_secs: u64,
+}
+
+fn options(args: &[&str]) -> Result<Options, String> {
+    let mut o = Options {
+        database_url: None,
+        redis_url: None,
+        requests: 2000,
+        concurrency: 32,
+        seconds: 5.0,
+        keys: 1000,
+        memory_keys: 100_000,
+        streams: 2000,
+        soak_secs: 0,
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().copied().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || value.parse::<usize>().map_err(|_| format!("{flag} takes a number, not {value:?}"));
+        match *flag {
+            "--database" => o.database_url = Some(value.to_string()),
+            "--redis" => o.redis_url = Some(value.to_string()),
+            "--requests" => o.requests = number()?.max(10),
+            "--concurrency" => o.concurrency = number()?.max(1),
+            "--seconds" => o.seconds = number()?.max(1) as f64,
+            "--keys" => o.keys = number()?.max(1),
+            "--memory-keys" => o.memory_keys = number()?,
+            "--streams" => o.streams = number()?,
+            "--soak-secs" => o.soak_secs = u64::try_from(number()?).unwrap_or(0),
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    Ok(o)
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// Starts this binary with `args` and `env`, and waits until `port` accepts connections.
+async fn start(args: &[&str], env: &[(&str, String)], port: u16) -> Result<Child, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args).kill_on_drop(true).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().map_err(|e| format!("cannot start {args:?}: {e}"))?;
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(child);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("{args:?} did not start listening on port {port}"))
+}
+
+/// Resident memory of a process in bytes (Linux).
+fn rss(pid: Option<u32>) -> u64 {
+    let Some(pid) = pid else { return 0 };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_048_576.0)
+}
+
+/// Accounts and keys for the run: `keys` keys, 50 per account, each account with ample funds.
+async fn make_keys(db: &Db, run: &str, keys: usize) -> Result<Vec<String>, String> {
+    let mut tx = db.pool().begin().await.map_err(|e| e.to_string())?;
+    let mut secrets = Vec::with_capacity(keys);
+    let now = now_ms();
+    for account in 0..keys.div_ceil(50) {
+        let email = format!("bench-{run}-{account}@example.com");
+        let (user_id,): (i64,) = sqlx::query_as(
+            "INSERT INTO users (email, email_normalized, created_at, last_login_at) VALUES ($1, $1, $2, $2) RETURNING id",
+        )
+        .bind(&email)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        let credit = Credit {
+            user_id,
+            key: &format!("bench-funds-{run}-{user_id}"),
+            kind: EntryKind::Adjustment,
+            amount: Money::usd(1_000_000),
+            paid_minor: 0,
+            memo: "benchmark funds",
+            now,
+        };
+        ledger::credit(&mut tx, credit).await.map_err(|e| e.to_string())?;
+        for _ in 0..50.min(keys - secrets.len()) {
+            let secret = format!("sk-gh-{}", random_token().map_err(|e| e.to_string())?);
+            sqlx::query(
+                "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, models) VALUES ($1, $2, $3, 'bench', $4, '')",
+            )
+            .bind(user_id)
+            .bind(hash_token(&secret))
+            .bind(format!("{}…", &secret[..10]))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+            secrets.push(secret);
+        }
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(secrets)
+}
+
+struct Row {
+    what: String,
+    direct: String,
+    bare: String,
+    gatehouse: String,
+    verdict: String,
+}
+
+fn latency_row(what: &str, d: u64, b: u64, g: u64, budget_us: u64) -> Row {
+    let added = i128::from(g) - i128::from(b);
+    let met = if added <= i128::from(budget_us) { "met" } else { "missed" };
+    Row {
+        what: what.into(),
+        direct: d.to_string(),
+        bare: b.to_string(),
+        gatehouse: g.to_string(),
+        verdict: format!("{added:+} us vs bare (target <= {budget_us}): {met}"),
+    }
+}
+
+pub async fn run(args: &[&str]) -> Result<(), String> {
+    let o = options(args)?;
+    let run = now_ms().to_string();
+    let dir = std::env::temp_dir().join(format!("gatehouse-bench-{run}"));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (mock_port, bare_port, gh_port) = (free_port()?, free_port()?, free_port()?);
+    let mock_url = format!("http://127.0.0.1:{mock_port}");
+    let _mock = start(&["mock-upstream", &format!("127.0.0.1:{mock_port}")], &[], mock_port).await?;
+    let _bare =
+        start(&["bare-proxy", "--upstream", &mock_url, &format!("127.0.0.1:{bare_port}")], &[], bare_port).await?;
+
+    let database_url = o.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
+    let db = Db::connect(&database_url).await.map_err(|e| e.to_string())?;
+    db.migrate().await.map_err(|e| e.to_string())?;
+    let keys = make_keys(&db, &format!("{run}-main"), o.keys).await?;
+    let memory_keys = make_keys(&db, &format!("{run}-mem"), o.memory_keys).await?;
+
+    let providers = dir.join("providers.conf");
+    std::fs::write(&providers, format!("mock-http anthropic {mock_url} -\nmock-http-openai openai {mock_url} -\n"))
+        .map_err(|e| e.to_string())?;
+    let base = format!("http://127.0.0.1:{gh_port}");
+    let mut env = vec![
+        ("GATEHOUSE_MODE", "production".to_string()),
+        ("GATEHOUSE_ADDR", format!("127.0.0.1:{gh_port}")),
+        ("PUBLIC_BASE_URL", base.clone()),
+        // Production needs a mail relay configured; the benchmark sends no mail.
+        ("SMTP_URL", "smtp://127.0.0.1:2525".to_string()),
+        ("DATABASE_URL", database_url.clone()),
+        ("UPSTREAM_PROVIDERS_FILE", providers.display().to_string()),
+        // One tier with room for the whole run: the benchmark measures the limiter, not its refusals.
+        ("RATE_TIERS", "0:100000000".to_string()),
+        ("RUST_LOG", "warn".to_string()),
+    ];
+    if let Some(r) = &o.redis_url {
+        env.push(("REDIS_URL", r.clone()));
+        env.push(("REDIS_KEY_PREFIX", format!("gatehouse-bench-{run}")));
+    }
+    let mut gatehouse = start(&[], &env, gh_port).await?;
+    let pid = gatehouse.id();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss = rss(pid);
+
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(4096)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let direct = Target::new(format!("{mock_url}/v1/messages"), vec![]);
+    let bare = Target::new(format!("http://127.0.0.1:{bare_port}/v1/messages"), vec![]);
+    let through = Target::new(format!("{base}/v1/messages"), keys.clone());
+    let backend = if database_url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    let limiter = if o.redis_url.is_some() { "Redis" } else { "memory" };
+    println!(
+        "Gatehouse benchmark: {backend}, rate limits in {limiter}, {} keys over {} accounts, production mode",
+        keys.len(),
+        keys.len().div_ceil(50)
+    );
+
+    let mut ok_through = 0usize;
+    for t in [&direct, &bare, &through] {
+        sequential_warm(&client, t).await?;
+    }
+    ok_through += 200;
+    let n = o.requests;
+    let lat: Vec<Sample> = {
+        let mut v = Vec::new();
+        for t in [&direct, &bare, &through] {
+            v.push(load::sequential(&client, t, JSON_BODY, n, false).await?);
+        }
+        v
+    };
+    ok_through += n;
+    let ttfb: Vec<Sample> = {
+        let mut v = Vec::new();
+        for t in [&direct, &bare, &through] {
+            v.push(load::sequential(&client, t, STREAM_BODY, n / 2, true).await?);
+        }
+        v
+    };
+    ok_through += n / 2;
+    let mut loads = Vec::new();
+    for t in [&direct, &bare, &through] {
+        loads.push(load::load(&client, t, o.concurrency, o.seconds).await);
+    }
+    ok_through += loads[2].ok;
+    let busy_rss = rss(pid);
+
+    let streams = if o.streams > 0 { Some(load::streams(&client, &through, o.streams).await) } else { None };
+    ok_through += streams.as_ref().map_or(0, |s| s.completed);
+    let streams_rss = rss(pid);
+
+    let before_keys = rss(pid);
+    let memory_ok = if memory_keys.is_empty() {
+        0
+    } else {
+        load::each_key_once(&client, &Target::new(through.url.clone(), memory_keys.clone()), o.concurrency).await
+    };
+    ok_through += memory_ok;
+    let after_keys = rss(pid);
+
+    let soak = if o.soak_secs > 0 {
+        let start_rss = rss(pid);
+        let l = load::load(&client, &through, 8, o.soak_secs as f64).await;
+        ok_through += l.ok;
+        Some((start_rss, rss(pid), l.ok))
+    } else {
+        None
+    };
+
+    // A graceful stop writes every queued charge; then the books can be checked.
+    if let Some(pid) = pid {
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(60), gatehouse.wait()).await;
+    let (bills,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM bills b JOIN users u ON u.id = b.user_id WHERE u.email LIKE $1")
+            .bind(format!("bench-{run}-%"))
+            .fetch_one(db.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+    let report = audit::run(db.pool(), now_ms()).await.map_err(|e| e.to_string())?;
+
+    let mut rows = vec![
+        latency_row("latency c=1 p50 (us)", lat[0].pct(0.5), lat[1].pct(0.5), lat[2].pct(0.5), 50),
+        latency_row("latency c=1 p99 (us)", lat[0].pct(0.99), lat[1].pct(0.99), lat[2].pct(0.99), 150),
+        latency_row("stream first byte c=1 p50 (us)", ttfb[0].pct(0.5), ttfb[1].pct(0.5), ttfb[2].pct(0.5), 50),
+        latency_row("stream first byte c=1 p99 (us)", ttfb[0].pct(0.99), ttfb[1].pct(0.99), ttfb[2].pct(0.99), 150),
+    ];
+    let ratio = if loads[1].per_second > 0.0 { 100.0 * loads[2].per_second / loads[1].per_second } else { 0.0 };
+    let c = o.concurrency;
+    rows.push(Row {
+        what: format!("requests/s c={c}"),
+        direct: format!("{:.0}", loads[0].per_second),
+        bare: format!("{:.0}", loads[1].per_second),
+        gatehouse: format!("{:.0}", loads[2].per_second),
+        verdict: format!("{ratio:.0}% of bare (target >= 70%): {}", if ratio >= 70.0 { "met" } else { "missed" }),
+    });
+    rows.push(Row {
+        what: format!("latency c={c} p50 / p99 (us)"),
+        direct: format!("{} / {}", loads[0].latency.pct(0.5), loads[0].latency.pct(0.99)),
+        bare: format!("{} / {}", loads[1].latency.pct(0.5), loads[1].latency.pct(0.99)),
+        gatehouse: format!("{} / {}", loads[2].latency.pct(0.5), loads[2].latency.pct(0.99)),
+        verdict: String::new(),
+    });
+    println!();
+    println!("{:<32} {:>14} {:>14} {:>14}  Gatehouse vs bare", "measure", "mock direct", "bare proxy", "Gatehouse");
+    for r in &rows {
+        println!("{:<32} {:>14} {:>14} {:>14}  {}", r.what, r.direct, r.bare, r.gatehouse, r.verdict);
+    }
+    println!();
+    if let Some(s) = &streams {
+        let met = s.failed == 0 && s.completed >= 2000 && s.worst_gap_ms < 1000;
+        println!(
+            "concurrent streams: {} opened at once, {} completed, {} failed; longest pause inside a stream {} ms (mock paces 40 ms); target >= 2000 without stalls: {}",
+            o.streams,
+            s.completed,
+            s.failed,
+            s.worst_gap_ms,
+            if met { "met" } else { "missed" }
+        );
+    }
+    println!(
+        "memory (RSS): idle {} (target <= 30 MB: {}); after the load {}; with the streams {}",
+        mb(idle_rss),
+        if idle_rss <= 30 * 1_048_576 { "met" } else { "missed" },
+        mb(busy_rss),
+        mb(streams_rss)
+    );
+    if !memory_keys.is_empty() {
+        let per_key = after_keys.saturating_sub(before_keys) / memory_keys.len() as u64;
+        println!(
+            "memory per key: {} distinct keys used once ({} ok): {} -> {}, {} bytes a key (target <= 500: {})",
+            memory_keys.len(),
+            memory_ok,
+            mb(before_keys),
+            mb(after_keys),
+            per_key,
+            if per_key <= 500 { "met" } else { "missed" }
+        );
+    }
+    if let Some((start_rss, end_rss, calls)) = soak {
+        println!(
+            "soak: {} s, {calls} calls at c=8: RSS {} -> {} ({:+} KB)",
+            o.soak_secs,
+            mb(start_rss),
+            mb(end_rss),
+            (end_rss as i64 - start_rss as i64) / 1024
+        );
+    }
+    let books = i64::try_from(ok_through).unwrap_or(-1) == bills && report.is_clean();
+    println!(
+        "books: {ok_through} successful calls through Gatehouse, {bills} bills; failed calls {}; audit {}: {}",
+        loads[2].failed,
+        if report.is_clean() { "clean".to_string() } else { format!("{} breaches", report.breaches.len()) },
+        if books { "met" } else { "missed" }
+    );
+    db.close().await;
+    if o.database_url.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        let _ = std::fs::remove_file(&providers);
+    }
+    if books {
+        Ok(())
+    } else {
+        Err("the books do not match the calls made (see above)".into())
+    }
+}
+
+async fn sequential_warm(client: &reqwest::Client, t: &Target) -> Result<(), String> {
+    load::sequential(client, t, JSON_BODY, 200, false).await.map(|_| ())
+}
