@@ -438,6 +438,59 @@ pub struct Settled {
     pub deductions: Vec<(i64, Money)>,
 }
 
+/// The columns of a bill, in the order [`bind_bill`] binds them.
+pub const BILL_COLUMNS: &str = "user_id, request_key, api_key_id, key_name, channel, model, input_tokens, \
+    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, official_cost, packages_paid, \
+    balance_paid, multiplier, created_at";
+
+/// Binds one call's bill (the [`BILL_COLUMNS`]) to an insert.
+pub fn bind_bill<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    s: &Settlement<'q>,
+    plan: &charge::ChargePlan,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let u = s.usage;
+    q.bind(s.user_id)
+        .bind(s.request_key)
+        .bind(s.api_key_id)
+        .bind(s.key_name)
+        .bind(s.channel)
+        .bind(s.model)
+        .bind(to_i64(u.input))
+        .bind(to_i64(u.output))
+        .bind(to_i64(u.cache_write_5m))
+        .bind(to_i64(u.cache_write_1h))
+        .bind(to_i64(u.cache_read))
+        .bind(plan.official.units())
+        .bind(plan.packages_paid().units())
+        .bind(plan.balance.units())
+        .bind(plan.multiplier.normalize().to_string())
+        .bind(s.now)
+}
+
+/// The idempotency key of a call's settlement.
+pub fn call_operation_key(request_key: &str) -> String {
+    format!("call:{request_key}")
+}
+
+/// What a call's settlement is about: replaying its key with anything else is refused.
+pub fn call_fingerprint(s: &Settlement<'_>) -> String {
+    let u = s.usage;
+    format!(
+        "{}|{}|{}/{}/{}/{}/{}|{}|{}",
+        s.channel,
+        s.model,
+        u.input,
+        u.output,
+        u.cache_write_5m,
+        u.cache_write_1h,
+        u.cache_read,
+        s.official.units(),
+        s.multiplier
+    )
+}
+
 /// Charges a call exactly once: packages first, then the balance; writes its bill and closes its hold.
 pub async fn settle(pool: &AnyPool, s: Settlement<'_>) -> Result<Settled, LedgerError> {
     let mut tx = pool.begin().await?;
@@ -451,26 +504,16 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         return Err(LedgerError::InvalidAmount("a call cannot cost less than nothing"));
     }
     lock_account(conn, s.user_id).await?;
-    let key = format!("call:{}", s.request_key);
-    let u = s.usage;
-    let fingerprint = format!(
-        "{}|{}|{}/{}/{}/{}/{}|{}|{}",
-        s.channel,
-        s.model,
-        u.input,
-        u.output,
-        u.cache_write_5m,
-        u.cache_write_1h,
-        u.cache_read,
-        s.official.units(),
-        s.multiplier
-    );
-    if let Started::Replay(result) = start_operation(conn, &key, s.user_id, "call", &fingerprint, s.now).await? {
-        let bill_id: i64 = result.parse().unwrap_or(0);
-        let (p, b): (i64, i64) = sqlx::query_as("SELECT packages_paid, balance_paid FROM bills WHERE id = $1")
-            .bind(bill_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let key = call_operation_key(s.request_key);
+    let fingerprint = call_fingerprint(&s);
+    if let Started::Replay(_) = start_operation(conn, &key, s.user_id, "call", &fingerprint, s.now).await? {
+        // The bill of a settled call is found by its request key (batched settlements record no result).
+        let (bill_id, p, b): (i64, i64, i64) =
+            sqlx::query_as("SELECT id, packages_paid, balance_paid FROM bills WHERE request_key = $1 AND user_id = $2")
+                .bind(s.request_key)
+                .bind(s.user_id)
+                .fetch_one(&mut *conn)
+                .await?;
         return Ok(Settled {
             bill_id,
             packages_paid: Money::from_units(p),
@@ -501,30 +544,8 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining));
     let cap = in_scope.saturating_sub(Money::from_units(reserved_by_others)).max(Money::ZERO);
     let plan = charge::plan_within(s.official, s.channel, s.multiplier, &funds, s.now, cap);
-    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let (bill_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO bills (user_id, request_key, api_key_id, key_name, channel, model, input_tokens, output_tokens, \
-         cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, official_cost, packages_paid, balance_paid, \
-         multiplier, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-    )
-    .bind(s.user_id)
-    .bind(s.request_key)
-    .bind(s.api_key_id)
-    .bind(s.key_name)
-    .bind(s.channel)
-    .bind(s.model)
-    .bind(to_i64(u.input))
-    .bind(to_i64(u.output))
-    .bind(to_i64(u.cache_write_5m))
-    .bind(to_i64(u.cache_write_1h))
-    .bind(to_i64(u.cache_read))
-    .bind(plan.official.units())
-    .bind(plan.packages_paid().units())
-    .bind(plan.balance.units())
-    .bind(plan.multiplier.normalize().to_string())
-    .bind(s.now)
-    .fetch_one(&mut *conn)
-    .await?;
+    let sql = format!("INSERT INTO bills ({BILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id");
+    let (bill_id,): (i64,) = bind_bill(sqlx::query_as(&sql), &s, &plan).fetch_one(&mut *conn).await?;
     let memo = format!("{} on {}", s.model, s.channel);
     let mut seq = 0;
     for (package_id, amount) in &plan.deductions {

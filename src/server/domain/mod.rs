@@ -12,5 +12,6 @@ pub mod packages;
 pub mod pricing;
 pub mod redemption;
 pub mod referral;
+pub mod settle_batch;
 pub mod tiers;
 pub mod topups;

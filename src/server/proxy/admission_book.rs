@@ -38,6 +38,9 @@ struct Account {
     commits: u64,
     /// Open holds of this instance's calls: request key -> what it reserves.
     holds: HashMap<String, Hold>,
+    /// Their sums, kept as holds come and go (a busy account can have hundreds open).
+    balance_held: Money,
+    packages_held: Money,
 }
 
 impl Account {
@@ -49,10 +52,7 @@ impl Account {
         multiplier: Decimal,
         outlives: i64,
     ) -> Result<Hold, Refusal> {
-        let (balance_held, packages_held) = self
-            .holds
-            .values()
-            .fold((Money::ZERO, Money::ZERO), |(b, p), h| (b.saturating_add(h.balance), p.saturating_add(h.packages)));
+        let (balance_held, packages_held) = (self.balance_held, self.packages_held);
         let packages_available = self
             .packages
             .iter()
@@ -60,8 +60,23 @@ impl Account {
             .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining));
         let funds = Funds { balance: self.balance, balance_held, packages_available, packages_held };
         let hold = charge::admit(funds, worst, multiplier)?;
-        self.holds.insert(request_key.to_string(), hold);
+        if let Some(old) = self.holds.insert(request_key.to_string(), hold) {
+            self.forget(old);
+        }
+        self.balance_held = self.balance_held.saturating_add(hold.balance);
+        self.packages_held = self.packages_held.saturating_add(hold.packages);
         Ok(hold)
+    }
+
+    fn remove(&mut self, request_key: &str) {
+        if let Some(h) = self.holds.remove(request_key) {
+            self.forget(h);
+        }
+    }
+
+    fn forget(&mut self, h: Hold) {
+        self.balance_held = self.balance_held.saturating_sub(h.balance);
+        self.packages_held = self.packages_held.saturating_sub(h.packages);
     }
 }
 
@@ -137,24 +152,22 @@ impl AdmissionBook {
     /// Package money other running calls of the account reserved (the settlement must leave it to them).
     pub fn reserved_by_others(&self, user_id: i64, request_key: &str) -> Money {
         self.with(user_id, |acc| {
-            acc.holds
-                .iter()
-                .filter(|(k, _)| k.as_str() != request_key)
-                .fold(Money::ZERO, |sum, (_, h)| sum.saturating_add(h.packages))
+            let own = acc.holds.get(request_key).map_or(Money::ZERO, |h| h.packages);
+            acc.packages_held.saturating_sub(own)
         })
         .unwrap_or(Money::ZERO)
     }
 
     /// The call failed before any token: its hold goes, nothing else changed.
     pub fn release(&self, user_id: i64, request_key: &str) {
-        self.with(user_id, |acc| acc.holds.remove(request_key));
+        self.with(user_id, |acc| acc.remove(request_key));
     }
 
     /// The call's settlement committed: the hold goes and the snapshot follows the charge (what the balance
     /// and each package paid), so the next call needs no read. `None` (given up, or a replay): read again.
     pub fn settled(&self, user_id: i64, request_key: &str, charge: Option<(Money, &[(i64, Money)])>) {
         self.with(user_id, |acc| {
-            acc.holds.remove(request_key);
+            acc.remove(request_key);
             acc.commits += 1;
             match charge {
                 Some((balance_paid, deductions)) if !acc.stale => {

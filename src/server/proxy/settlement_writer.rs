@@ -1,7 +1,7 @@
 //! Charges for finished calls, written off the request path and in batches: a call hands its settlement to
-//! the writer and answers at once; the writer commits every settlement waiting at that moment in one
-//! transaction (one bill per call, its ledger entries, its key's usage, its hold closed), so a busy
-//! instance makes a few commits a second instead of one per call.
+//! the writer and answers at once; the writer gathers what arrives within 2 ms and commits it in one
+//! transaction with `settle_batch` (one bill per call, its ledger entries, its key's usage, with multi-row
+//! inserts), so a busy instance makes a few commits and statements per batch instead of ten per call.
 //!
 //! Each settlement keeps its own idempotency key, so when a batch fails as a whole the writer settles its
 //! calls one by one and a settlement that already landed is not charged twice. On graceful shutdown the
@@ -13,6 +13,7 @@ use crate::server::db::Db;
 use crate::server::domain::ledger::{self, LedgerError, Settled, Settlement};
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::Usage;
+use crate::server::domain::settle_batch::settle_batch;
 use rust_decimal::Decimal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -180,12 +181,10 @@ async fn write(db: &Db, keys: &KeyCache, book: &AdmissionBook, batch: &mut Vec<P
 async fn together(db: &Db, batch: &[PendingSettlement]) -> Result<Vec<Option<Settled>>, LedgerError> {
     let _turn = db.hot_write_turn().await;
     let mut tx = db.pool().begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for s in batch {
-        results.push(Some(ledger::settle_in(&mut tx, s.as_settlement()).await?));
-    }
+    let settlements: Vec<Settlement<'_>> = batch.iter().map(PendingSettlement::as_settlement).collect();
+    let results = settle_batch(&mut tx, &settlements).await?;
     tx.commit().await?;
-    Ok(results)
+    Ok(results.into_iter().map(Some).collect())
 }
 
 /// Counts calls still running (a streaming call runs after its handler returned), so shutdown can wait.

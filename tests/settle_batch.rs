@@ -1,0 +1,203 @@
+//! `settle_batch` charges exactly what `ledger::settle` charges one call at a time: two identical accounts
+//! get the same pseudo-random calls, one settled call by call, the other in batches of random sizes, and
+//! end with the same balance, packages, bills, ledger sums and key usage, with the audit clean. Replays of
+//! a batched call change nothing.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use gatehouse::server::db::Db;
+use gatehouse::server::domain::ledger::{self, Credit, EntryKind, Grant, Settlement};
+use gatehouse::server::domain::money::Money;
+use gatehouse::server::domain::packages::PackageSource;
+use gatehouse::server::domain::pricing::Usage;
+use gatehouse::server::domain::settle_batch::settle_batch;
+use gatehouse::server::domain::{account, audit};
+use rust_decimal::Decimal;
+
+const NOW: i64 = 1_800_000_000_000;
+const DAY: i64 = 86_400_000;
+
+/// A small deterministic generator (no extra crate): the same calls for both accounts.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+async fn account_with_funds(db: &Db, email: &str) -> (i64, i64) {
+    let user_id = common::insert_user(db, email).await;
+    let credit = Credit {
+        user_id,
+        key: &format!("funds-{user_id}"),
+        kind: EntryKind::Adjustment,
+        amount: Money::from_units(500_000_000),
+        paid_minor: 0,
+        memo: "test",
+        now: NOW,
+    };
+    ledger::credit_now(db.pool(), credit).await.unwrap();
+    for (n, (usd_cents, scope, days)) in [(30, "cc-omg", 1), (20, "cc-omg,web-chat", 2)].into_iter().enumerate() {
+        let scope: Vec<String> = scope.split(',').map(str::to_string).collect();
+        let g = Grant {
+            user_id,
+            key: &format!("grant-{user_id}-{n}"),
+            title: "test package",
+            scope: &scope,
+            amount: Money::from_units(usd_cents * 10_000_000),
+            lifetime_ms: days * DAY,
+            source: PackageSource::Admin,
+            now: NOW,
+        };
+        ledger::grant_package_now(db.pool(), g).await.unwrap();
+    }
+    let (key_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, models) VALUES ($1, $2, 'sk-gh-x', 'k', 0, '') RETURNING id",
+    )
+    .bind(user_id)
+    .bind(format!("hash-{user_id}"))
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    (user_id, key_id)
+}
+
+struct Call {
+    channel: &'static str,
+    official: Money,
+    multiplier: Decimal,
+    reserved: Money,
+    now: i64,
+}
+
+fn calls(seed: u64, n: usize) -> Vec<Call> {
+    let mut r = Lcg(seed);
+    let mut now = NOW;
+    (0..n)
+        .map(|_| {
+            now += i64::try_from(r.next(3 * 3_600_000)).unwrap(); // some calls land after the first package expires
+            let channel = ["cc-omg", "web-chat", "default"][usize::try_from(r.next(3)).unwrap()];
+            Call {
+                channel,
+                official: Money::from_units(i64::try_from(r.next(60_000_000)).unwrap()),
+                multiplier: if channel == "default" { Decimal::ONE } else { Decimal::new(2, 1) },
+                reserved: Money::from_units(i64::try_from(r.next(4)).unwrap() * 5_000_000),
+                now,
+            }
+        })
+        .collect()
+}
+
+fn settlement<'a>(user_id: i64, key_id: i64, request_key: &'a str, c: &Call) -> Settlement<'a> {
+    Settlement {
+        user_id,
+        request_key,
+        api_key_id: Some(key_id),
+        key_name: Some("k"),
+        channel: c.channel,
+        model: "claude-sonnet-4-5",
+        usage: Usage { input: 100, output: 50, ..Usage::default() },
+        official: c.official,
+        multiplier: c.multiplier,
+        now: c.now,
+        reserved_by_others: Some(c.reserved),
+    }
+}
+
+type State = (i64, Vec<i64>, Vec<(i64, i64, i64)>, i64, i64, (i64, i64));
+
+async fn state_of(db: &Db, user_id: i64, key_id: i64) -> State {
+    let balance = account::money_of(db.pool(), user_id).await.unwrap().unwrap().balance.units();
+    let packages: Vec<(i64,)> = sqlx::query_as("SELECT remaining FROM packages WHERE user_id = $1 ORDER BY id")
+        .bind(user_id)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    let bills: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT official_cost, packages_paid, balance_paid FROM bills WHERE user_id = $1 ORDER BY created_at, id",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let (entries, delta): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(balance_delta), 0) AS BIGINT) FROM ledger_entries WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    let key: (i64, i64) = sqlx::query_as("SELECT used_times, spent FROM api_keys WHERE id = $1")
+        .bind(key_id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    (balance, packages.into_iter().map(|p| p.0).collect(), bills, entries, delta, key)
+}
+
+#[tokio::test]
+async fn batches_charge_exactly_what_one_by_one_settlement_charges() {
+    let db = common::fresh_db().await;
+    for seed in 1..=6u64 {
+        let (one, one_key) = account_with_funds(&db, &format!("one-{seed}@example.com")).await;
+        let (many, many_key) = account_with_funds(&db, &format!("many-{seed}@example.com")).await;
+        let list = calls(seed, 60);
+        let one_keys: Vec<String> = (0..list.len()).map(|i| format!("one-{seed}-{i}")).collect();
+        let many_keys: Vec<String> = (0..list.len()).map(|i| format!("many-{seed}-{i}")).collect();
+        for (i, c) in list.iter().enumerate() {
+            ledger::settle(db.pool(), settlement(one, one_key, &one_keys[i], c)).await.unwrap();
+        }
+        let mut sizes = Lcg(seed * 7919);
+        let mut i = 0;
+        while i < list.len() {
+            let n = (1 + usize::try_from(sizes.next(12)).unwrap()).min(list.len() - i);
+            let batch: Vec<Settlement<'_>> =
+                (i..i + n).map(|j| settlement(many, many_key, &many_keys[j], &list[j])).collect();
+            let mut tx = db.pool().begin().await.unwrap();
+            let done = settle_batch(&mut tx, &batch).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(done.len(), n);
+            assert!(done.iter().all(|d| !d.replayed && d.bill_id > 0));
+            i += n;
+        }
+        let a = state_of(&db, one, one_key).await;
+        let b = state_of(&db, many, many_key).await;
+        assert_eq!(a, b, "seed {seed}");
+        assert!(
+            a.2.iter().any(|bill| bill.1 > 0) && a.2.iter().any(|bill| bill.2 > 0),
+            "both packages and balance paid"
+        );
+
+        // Replaying batched calls changes nothing and answers with the first result.
+        let replay: Vec<Settlement<'_>> = (0..3).map(|j| settlement(many, many_key, &many_keys[j], &list[j])).collect();
+        let mut tx = db.pool().begin().await.unwrap();
+        let again = settle_batch(&mut tx, &replay).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(again.iter().all(|d| d.replayed));
+        assert_eq!(state_of(&db, many, many_key).await, b);
+    }
+    let report = audit::run(db.pool(), NOW + 30 * DAY).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.breaches);
+}
+
+#[tokio::test]
+async fn a_reused_key_with_other_parameters_fails_the_whole_batch() {
+    let db = common::fresh_db().await;
+    let (user, key) = account_with_funds(&db, "reuse@example.com").await;
+    let list = calls(99, 2);
+    let mut tx = db.pool().begin().await.unwrap();
+    settle_batch(&mut tx, &[settlement(user, key, "same", &list[0])]).await.unwrap();
+    tx.commit().await.unwrap();
+    let before = state_of(&db, user, key).await;
+    let mut other = settlement(user, key, "same", &list[0]);
+    other.official = other.official.saturating_add(Money::from_units(1));
+    let mut tx = db.pool().begin().await.unwrap();
+    let fresh = settlement(user, key, "fresh", &list[1]);
+    assert!(settle_batch(&mut tx, &[fresh, other]).await.is_err());
+    drop(tx);
+    assert_eq!(state_of(&db, user, key).await, before, "rolled back: nothing half-written");
+}
