@@ -138,7 +138,7 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, state } = self;
         let sweeper = tokio::spawn(sweep_expired_sessions(state.db.clone()));
-        let hold_sweeper = tokio::spawn(sweep_stale_holds(state.db.clone()));
+        let hold_sweeper = tokio::spawn(sweep_stale_holds(state.db.clone(), Arc::clone(&state.admissions)));
         // Small writes (stream events) go out at once instead of waiting for the peer's delayed ACK.
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
@@ -225,10 +225,15 @@ fn load_pricing(settings: &Settings) -> Result<Pricing, StartupError> {
 }
 
 /// Closes holds of calls that never settled (the process stopped mid-call), once a minute.
-async fn sweep_stale_holds(db: Db) {
+async fn sweep_stale_holds(db: Db, admissions: Arc<AdmissionBook>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
+        let now = crate::server::time::now_ms();
+        let swept = admissions.sweep(now, crate::server::proxy::call::HOLD_TTL_MS);
+        if swept > 0 {
+            tracing::warn!(holds = swept, "released admission holds of calls that never settled");
+        }
         match crate::server::domain::ledger::sweep_stale_holds(db.pool(), crate::server::time::now_ms()).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(holds = n, "released stale holds of calls that never settled"),

@@ -45,8 +45,8 @@ impl AppState {
     /// Waits until every running call has finished and its charge is committed (tests, shutdown).
     pub async fn settled(&self, limit: std::time::Duration) -> bool {
         let idle = self.calls.wait_idle(limit).await;
-        self.settlements.flush().await;
-        idle
+        let flushed = tokio::time::timeout(limit, self.settlements.flush()).await.is_ok();
+        idle && flushed
     }
 }
 

@@ -183,6 +183,7 @@ async fn reply(
             match dialect {
                 Dialect::Anthropic => {
                     metering::apply_anthropic(&mut meter.usage, &v["usage"]);
+                    meter.reported = v["usage"].is_object();
                     for block in v["content"].as_array().into_iter().flatten() {
                         text.push_str(block["text"].as_str().unwrap_or(""));
                         thinking.push_str(block["thinking"].as_str().unwrap_or(""));
@@ -190,6 +191,7 @@ async fn reply(
                 }
                 Dialect::OpenAi => {
                     meter.usage = metering::openai(&v["usage"]);
+                    meter.reported = v["usage"].is_object();
                     text.push_str(v["choices"][0]["message"]["content"].as_str().unwrap_or(""));
                 }
             }
@@ -227,7 +229,8 @@ async fn reply(
             }
         }
     }
-    if text.is_empty() && thinking.is_empty() && matches!(ending, Ending::Broke) {
+    // Nothing came back (the stream broke or ended before any token, or the answer was not JSON): no charge.
+    if text.is_empty() && thinking.is_empty() && !(meter.reported && matches!(ending, Ending::Done | Ending::Stopped)) {
         call::release(&state, &admitted).await;
         fail(&state, reply_id, &tx, "The model's provider failed before answering; you were not charged.", false).await;
         return;

@@ -270,7 +270,8 @@ pub async fn settle(state: &AppState, p: &Admitted, usage: Usage) {
         official,
         multiplier: p.multiplier,
         now: now_ms(),
-        reserved_by_others: Some(state.admissions.reserved_by_others(p.user_id, &p.request_key)),
+        // Worked out by the writer when it writes (other calls' reservations change until then).
+        reserved_by_others: None,
     };
     if p.key.as_ref().is_some_and(|k| k.spend_cap.is_some()) {
         // The next call must see this spend, so a capped key waits for the commit (milliseconds).
@@ -441,8 +442,13 @@ async fn run(
                         }
                     }
                 }
-                let usage = meter.usage_for_billing(prepared.estimated_input);
-                settle(&state, &prepared, usage).await;
+                if !meter.reported && meter.output_chars == 0 {
+                    // The upstream produced nothing (it broke or ended before its first event): no charge.
+                    release(&state, &prepared).await;
+                } else {
+                    let usage = meter.usage_for_billing(prepared.estimated_input);
+                    settle(&state, &prepared, usage).await;
+                }
             });
             let stream =
                 futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });

@@ -24,6 +24,9 @@ use tokio::sync::{mpsc, oneshot, Notify};
 const MAX_BATCH: usize = 512;
 /// How long the writer waits for more settlements before committing a batch.
 const GATHER: Duration = Duration::from_millis(2);
+/// Pauses before settlements the database refused are tried again.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 /// Settlements waiting at most before callers wait for the writer (back-pressure when the database lags).
 const QUEUE: usize = 65_536;
 
@@ -86,7 +89,7 @@ impl SettlementWriter {
     /// Queues a charge; it is committed within milliseconds.
     pub async fn submit(&self, s: PendingSettlement) {
         if let Err(mpsc::error::SendError(Job::Settle(s, _))) = self.jobs.send(Job::Settle(s, None)).await {
-            tracing::error!(request = %s.request_key, "settlement writer stopped; the hold stays until swept");
+            tracing::error!(request = %s.request_key, "settlement writer stopped; the call is not charged");
         }
     }
 
@@ -100,7 +103,7 @@ impl SettlementWriter {
             }
             Err(mpsc::error::SendError(job)) => {
                 if let Job::Settle(s, _) = job {
-                    tracing::error!(request = %s.request_key, "settlement writer stopped; the hold stays until swept");
+                    tracing::error!(request = %s.request_key, "settlement writer stopped; the call is not charged");
                 }
             }
         }
@@ -118,8 +121,21 @@ impl SettlementWriter {
 async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<PendingSettlement> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
+    // Settlements the database could not take (it was down or busy): kept, with their holds, and tried
+    // again before anything newer, after a pause that grows while the failures last.
+    let mut retry: Vec<PendingSettlement> = Vec::new();
+    let mut backoff = RETRY_FIRST;
+    loop {
+        let first = if retry.is_empty() {
+            match rx.recv().await {
+                Some(job) => Some(job),
+                None => break,
+            }
+        } else {
+            tokio::time::timeout(backoff, rx.recv()).await.ok().flatten()
+        };
+        batch.append(&mut retry);
+        let mut next = first;
         while let Some(job) = next {
             match job {
                 Job::Settle(s, waiter) => {
@@ -136,55 +152,108 @@ async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc
             }
         }
         if !batch.is_empty() {
-            write(&db, &keys, &book, &mut batch).await;
+            retry = write(&db, &keys, &book, &mut batch).await;
         }
-        for f in flushes.drain(..) {
-            let _ = f.send(());
+        if retry.is_empty() {
+            backoff = RETRY_FIRST;
+            for f in flushes.drain(..) {
+                let _ = f.send(());
+            }
+        } else {
+            tracing::warn!(calls = retry.len(), retry_in_ms = backoff.as_millis(), "settlements kept for another try");
+            backoff = (backoff * 2).min(RETRY_MAX);
         }
     }
 }
 
-async fn write(db: &Db, keys: &KeyCache, book: &AdmissionBook, batch: &mut Vec<PendingSettlement>) {
+/// The package money other open calls of the same account reserved, as the book knows it now, less what
+/// calls settled earlier in this batch held (they are charged first, so their reservations are spent).
+fn reservations(book: &AdmissionBook, batch: &mut [PendingSettlement]) {
+    let mut user = None;
+    let mut earlier = Money::ZERO;
+    for s in batch.iter_mut() {
+        if user != Some(s.user_id) {
+            user = Some(s.user_id);
+            earlier = Money::ZERO;
+        }
+        let others = book.reserved_by_others(s.user_id, &s.request_key);
+        s.reserved_by_others = Some(others.saturating_sub(earlier).max(Money::ZERO));
+        earlier = earlier.saturating_add(book.held_packages(s.user_id, &s.request_key));
+    }
+}
+
+/// Writes a batch; returns the settlements to try again (the database failed for them).
+async fn write(
+    db: &Db,
+    keys: &KeyCache,
+    book: &AdmissionBook,
+    batch: &mut Vec<PendingSettlement>,
+) -> Vec<PendingSettlement> {
     // One account's settlements keep their order; accounts in id order, so two instances' writers lock
     // accounts in the same order and cannot deadlock each other.
     batch.sort_by_key(|s| s.user_id);
+    reservations(book, batch);
+    let mut again = Vec::new();
     let results = match together(db, batch).await {
         Ok(results) => results,
         Err(e) => {
             tracing::warn!(error = %e, calls = batch.len(), "batched settlement failed; settling one by one");
             let mut results = Vec::with_capacity(batch.len());
             for s in batch.iter() {
-                match ledger::settle(db.pool(), s.as_settlement()).await {
-                    Ok(done) => results.push(Some(done)),
+                let turn = db.hot_write_turn().await;
+                let done = ledger::settle(db.pool(), s.as_settlement()).await;
+                drop(turn);
+                match done {
+                    Ok(done) => results.push(Outcome::Done(done)),
+                    Err(
+                        e @ (LedgerError::KeyReused(_) | LedgerError::InvalidAmount(_) | LedgerError::NoSuchAccount),
+                    ) => {
+                        // Never going to work: the call is dropped uncharged, loudly.
+                        tracing::error!(error = %e, request = %s.request_key, "settlement refused; the call is not charged");
+                        results.push(Outcome::Refused);
+                    }
                     Err(e) => {
-                        tracing::error!(error = %e, request = %s.request_key, "settlement failed; the hold stays until swept");
-                        results.push(None);
+                        tracing::error!(error = %e, request = %s.request_key, "settlement failed; it will be tried again");
+                        results.push(Outcome::Again);
                     }
                 }
             }
             results
         }
     };
-    for (s, done) in batch.iter().zip(results) {
-        // Committed (or given up, logged above): the hold leaves the book, which follows the charge.
-        let charge = done.as_ref().filter(|d| !d.replayed).map(|d| (d.balance_paid, d.deductions.as_slice()));
-        book.settled(s.user_id, &s.request_key, charge);
-        if let (Some(key_id), Some(done)) = (s.api_key_id, done) {
-            if !done.replayed {
-                keys.add_spend(key_id, done.packages_paid.saturating_add(done.balance_paid), s.now);
+    for (s, outcome) in batch.drain(..).zip(results) {
+        match outcome {
+            Outcome::Done(done) => {
+                // Committed: the hold leaves the book, which follows the charge.
+                let charge = (!done.replayed).then_some((done.balance_paid, done.deductions.as_slice()));
+                book.settled(s.user_id, &s.request_key, charge);
+                if let Some(key_id) = s.api_key_id {
+                    if !done.replayed {
+                        keys.add_spend(key_id, done.packages_paid.saturating_add(done.balance_paid), s.now);
+                    }
+                }
             }
+            Outcome::Refused => book.settled(s.user_id, &s.request_key, None),
+            // The hold stays: the money is still reserved until the charge lands.
+            Outcome::Again => again.push(s),
         }
     }
-    batch.clear();
+    again
 }
 
-async fn together(db: &Db, batch: &[PendingSettlement]) -> Result<Vec<Option<Settled>>, LedgerError> {
+enum Outcome {
+    Done(Settled),
+    Refused,
+    Again,
+}
+
+async fn together(db: &Db, batch: &[PendingSettlement]) -> Result<Vec<Outcome>, LedgerError> {
     let _turn = db.hot_write_turn().await;
     let mut tx = db.pool().begin().await?;
     let settlements: Vec<Settlement<'_>> = batch.iter().map(PendingSettlement::as_settlement).collect();
     let results = settle_batch(&mut tx, &settlements).await?;
     tx.commit().await?;
-    Ok(results.into_iter().map(Some).collect())
+    Ok(results.into_iter().map(Outcome::Done).collect())
 }
 
 /// Counts calls still running (a streaming call runs after its handler returned), so shutdown can wait.
@@ -242,6 +311,37 @@ impl CallTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pending(user_id: i64, request_key: &str) -> PendingSettlement {
+        PendingSettlement {
+            user_id,
+            request_key: request_key.into(),
+            api_key_id: None,
+            key_name: None,
+            channel: "cc-omg".into(),
+            model: "m".into(),
+            usage: Usage::default(),
+            official: Money::ZERO,
+            multiplier: Decimal::ONE,
+            now: 0,
+            reserved_by_others: None,
+        }
+    }
+
+    #[test]
+    fn reservations_of_calls_settled_earlier_in_the_batch_are_not_kept_from_later_ones() {
+        // A holds $4 and B $1 of a package; C (another account) holds $2; D is still running.
+        let book = AdmissionBook::default();
+        book.hold_for_test(1, "a", Money::usd(4));
+        book.hold_for_test(1, "b", Money::usd(1));
+        book.hold_for_test(1, "d", Money::usd(3));
+        book.hold_for_test(2, "c", Money::usd(2));
+        let mut batch = vec![pending(1, "a"), pending(1, "b"), pending(2, "c")];
+        reservations(&book, &mut batch);
+        let got: Vec<Money> = batch.iter().map(|s| s.reserved_by_others.unwrap()).collect();
+        // A: B's and D's holds. B: only D's (A is charged first). C: nothing else on its account.
+        assert_eq!(got, vec![Money::usd(4), Money::usd(3), Money::ZERO]);
+    }
 
     #[tokio::test]
     async fn the_tracker_waits_for_running_calls() {
