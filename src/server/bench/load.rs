@@ -196,3 +196,56 @@ pub async fn streams(client: &reqwest::Client, t: &Target, n: usize) -> Streams 
     }
     Streams { completed, failed, worst_gap_ms: u64::try_from(worst.as_millis()).unwrap_or(u64::MAX) }
 }
+
+/// What wrk measured: requests/s, p50 and p99 latency (us), and the successful responses it counted.
+#[derive(Clone, Copy)]
+pub struct Wrk {
+    pub per_second: f64,
+    pub p50: u64,
+    pub p99: u64,
+    pub ok: usize,
+}
+
+/// Runs `wrk` at `connections` for `secs` against the target, when wrk is installed.
+pub fn wrk(t: &Target, connections: usize, secs: u64, dir: &std::path::Path) -> Option<Wrk> {
+    let keys: Vec<String> = t.keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let script = format!(
+        "local keys = {{{}}}\nlocal i = 0\nwrk.method = \"POST\"\nwrk.body = '{}'\n\
+         wrk.headers[\"content-type\"] = \"application/json\"\n\
+         request = function()\n  if #keys > 0 then\n    i = i % #keys + 1\n    wrk.headers[\"x-api-key\"] = keys[i]\n  end\n  \
+         return wrk.format()\nend\n",
+        keys.join(", "),
+        JSON_BODY
+    );
+    let path = dir.join("wrk.lua");
+    std::fs::write(&path, script).ok()?;
+    let out = std::process::Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{secs}s"), "--latency", "-s"])
+        .arg(&path)
+        .arg(&t.url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = text.lines().find_map(|l| l.trim().strip_prefix("Requests/sec:")?.trim().parse::<f64>().ok())?;
+    let pct = |p: &str| {
+        text.lines().find_map(|l| {
+            let l = l.trim();
+            let v = l.strip_prefix(p)?.trim();
+            let (n, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic())?);
+            let n: f64 = n.parse().ok()?;
+            Some(match unit {
+                "us" => n,
+                "ms" => n * 1000.0,
+                "s" => n * 1_000_000.0,
+                _ => return None,
+            } as u64)
+        })
+    };
+    // "123456 requests in 5.00s, …" and, when some failed, "Non-2xx or 3xx responses: 12".
+    let total = text.lines().find_map(|l| l.trim().split_once(" requests in ")?.0.trim().parse::<usize>().ok())?;
+    let bad = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:")?.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    Some(Wrk { per_second: rps, p50: pct("50%")?, p99: pct("99%")?, ok: total.saturating_sub(bad) })
+}
