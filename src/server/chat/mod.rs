@@ -34,7 +34,16 @@ fn row(c: chat::Conversation, now: i64) -> ConversationRow {
         title: c.title,
         model: c.model,
         thinking: c.thinking,
-        updated: relative(c.updated_at, now),
+        updated: updated_text(c.updated_at, now),
+    }
+}
+
+/// "just now" within the last minute (and for a clock a little ahead), else "3 minutes ago".
+fn updated_text(at: i64, now: i64) -> String {
+    if now - at < 60_000 {
+        "just now".to_string()
+    } else {
+        relative(at, now)
     }
 }
 
@@ -90,4 +99,16 @@ pub async fn rename(state: &AppState, user_id: i64, id: i64, title: &str) -> Res
 
 pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<(), AppError> {
     chat::delete(state.db.pool(), user_id, id).await.map_err(chat_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_conversations_say_just_now() {
+        assert_eq!(updated_text(1_000, 1_000), "just now");
+        assert_eq!(updated_text(1_000, 59_000), "just now");
+        assert_eq!(updated_text(0, 3 * 60_000), "3 minutes ago");
+    }
 }
