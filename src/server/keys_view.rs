@@ -1,6 +1,6 @@
 //! The API keys page's data and actions.
 
-use crate::server::domain::keys::{self, KeyError, NewKey};
+use crate::server::domain::keys::{self, KeyError, KeyUpdate, NewKey};
 use crate::server::domain::money::Money;
 use crate::server::error::internal;
 use crate::server::state::AppState;
@@ -83,13 +83,15 @@ pub async fn create(
 }
 
 pub async fn rename(state: &AppState, user_id: i64, id: i64, name: &str) -> Result<(), AppError> {
-    keys::rename(state.db.pool(), user_id, id, name).await.map_err(key_error)?;
+    let update = KeyUpdate { name: Some(name), ..KeyUpdate::default() };
+    keys::update(state.db.pool(), user_id, id, update).await.map_err(key_error)?;
     state.key_cache.invalidate_user(user_id);
     Ok(())
 }
 
 pub async fn set_disabled(state: &AppState, user_id: i64, id: i64, disabled: bool) -> Result<(), AppError> {
-    keys::set_disabled(state.db.pool(), user_id, id, disabled).await.map_err(key_error)?;
+    let update = KeyUpdate { disabled: Some(disabled), ..KeyUpdate::default() };
+    keys::update(state.db.pool(), user_id, id, update).await.map_err(key_error)?;
     state.key_cache.invalidate_user(user_id);
     Ok(())
 }

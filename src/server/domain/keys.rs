@@ -150,7 +150,8 @@ fn from_row(r: Row) -> ApiKey {
     }
 }
 
-/// Changes a key's settings (the key-management API); `None` leaves a setting as it is.
+/// Changes a key's settings (the keys page and the key-management API); `None` leaves a setting as it is.
+#[derive(Default)]
 pub struct KeyUpdate<'a> {
     pub name: Option<&'a str>,
     pub expires_at: Option<Option<i64>>,
@@ -243,35 +244,6 @@ pub async fn list(pool: &AnyPool, user_id: i64) -> Result<Vec<ApiKey>, sqlx::Err
         .fetch_all(pool)
         .await?;
     Ok(rows.into_iter().map(from_row).collect())
-}
-
-pub async fn rename(pool: &AnyPool, user_id: i64, id: i64, name: &str) -> Result<(), KeyError> {
-    let name = clean_name(name)?;
-    let done = sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2 AND user_id = $3")
-        .bind(name)
-        .bind(id)
-        .bind(user_id)
-        .execute(pool)
-        .await?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(KeyError::NotFound)
-    }
-}
-
-pub async fn set_disabled(pool: &AnyPool, user_id: i64, id: i64, disabled: bool) -> Result<(), KeyError> {
-    let done = sqlx::query("UPDATE api_keys SET disabled = $1 WHERE id = $2 AND user_id = $3")
-        .bind(i64::from(disabled))
-        .bind(id)
-        .bind(user_id)
-        .execute(pool)
-        .await?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(KeyError::NotFound)
-    }
 }
 
 /// Deletes a key; its bills keep the key's name.

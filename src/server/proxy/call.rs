@@ -121,7 +121,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let price = state.pricing.table.lookup(&model).ok_or_else(|| {
         ProxyError::UnknownModel(format!("The model `{model}` is not offered here (it has no price). See /v1/models."))
     })?;
-    if state.upstreams.route(provider_dialect(&model), &model).is_empty() {
+    if !state.upstreams.serves(provider_dialect(&model), &model) {
         return Err(ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")));
     }
     let now = now_ms();

@@ -144,6 +144,11 @@ impl Upstreams {
         self.providers.iter().any(|p| matches!(p.target, Target::Mock))
     }
 
+    /// Some provider serves the model (checked on every call, so without collecting the route).
+    pub fn serves(&self, dialect: Dialect, model: &str) -> bool {
+        self.providers.iter().any(|p| p.serves(dialect, model))
+    }
+
     /// The providers for a model in the order they are tried: the first, then its failovers.
     pub fn route(&self, dialect: Dialect, model: &str) -> Vec<&Provider> {
         self.providers.iter().filter(|p| p.serves(dialect, model)).collect()
