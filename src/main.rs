@@ -6,6 +6,11 @@ use gatehouse::server::startup::Application;
 use gatehouse::server::telemetry;
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's malloc: faster on the proxy's many small allocations, and it returns
+/// freed memory to the system instead of holding it in per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = match Settings::load() {

@@ -184,6 +184,69 @@ async fn batches_charge_exactly_what_one_by_one_settlement_charges() {
     assert!(report.is_clean(), "{:?}", report.breaches);
 }
 
+async fn second_key(db: &Db, user_id: i64) -> i64 {
+    let (key_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, models) VALUES ($1, $2, 'sk-gh-y', 'k2', 0, '') RETURNING id",
+    )
+    .bind(user_id)
+    .bind(format!("hash2-{user_id}"))
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    key_id
+}
+
+#[tokio::test]
+async fn batches_mixing_accounts_and_keys_charge_what_one_by_one_settlement_charges() {
+    // Three accounts with two keys each, their calls interleaved in batches of up to 80 (more rows than one
+    // multi-row statement takes): every account and key ends as if settled call by call.
+    let db = common::fresh_db().await;
+    for seed in 1..=3u64 {
+        let mut one = Vec::new();
+        let mut many = Vec::new();
+        for a in 0..3 {
+            let (u, k) = account_with_funds(&db, &format!("mix-one-{seed}-{a}@example.com")).await;
+            one.push((u, [k, second_key(&db, u).await]));
+            let (u, k) = account_with_funds(&db, &format!("mix-many-{seed}-{a}@example.com")).await;
+            many.push((u, [k, second_key(&db, u).await]));
+        }
+        let list = calls(seed + 100, 180);
+        let whose = |i: usize| (i % 3, (i / 3) % 2);
+        let one_keys: Vec<String> = (0..list.len()).map(|i| format!("mix-one-{seed}-{i}")).collect();
+        let many_keys: Vec<String> = (0..list.len()).map(|i| format!("mix-many-{seed}-{i}")).collect();
+        for (i, c) in list.iter().enumerate() {
+            let (a, k) = whose(i);
+            ledger::settle(db.pool(), settlement(one[a].0, one[a].1[k], &one_keys[i], c)).await.unwrap();
+        }
+        let mut sizes = Lcg(seed * 104_729);
+        let mut i = 0;
+        while i < list.len() {
+            let n = (1 + usize::try_from(sizes.next(80)).unwrap()).min(list.len() - i);
+            // As the writer hands them over: accounts in id order, each account's calls in their order.
+            let mut batch: Vec<Settlement<'_>> = (i..i + n)
+                .map(|j| {
+                    let (a, k) = whose(j);
+                    settlement(many[a].0, many[a].1[k], &many_keys[j], &list[j])
+                })
+                .collect();
+            batch.sort_by_key(|s| s.user_id);
+            let mut tx = db.pool().begin().await.unwrap();
+            let done = settle_batch(&mut tx, &batch).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(done.iter().all(|d| !d.replayed && d.bill_id > 0));
+            i += n;
+        }
+        for a in 0..3 {
+            for k in 0..2 {
+                let expected = state_of(&db, one[a].0, one[a].1[k]).await;
+                assert_eq!(state_of(&db, many[a].0, many[a].1[k]).await, expected, "seed {seed}, account {a}, key {k}");
+            }
+        }
+    }
+    let report = audit::run(db.pool(), NOW + 30 * DAY).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.breaches);
+}
+
 #[tokio::test]
 async fn a_reused_key_with_other_parameters_fails_the_whole_batch() {
     let db = common::fresh_db().await;

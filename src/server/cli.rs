@@ -16,6 +16,7 @@ use crate::server::time::{format_utc, now_ms, DAY_MS};
 use crate::shared::email::Email;
 use std::collections::HashMap;
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub const USAGE: &str = "\
 Usage:
@@ -55,7 +56,7 @@ pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["bench", rest @ ..] => return finish(crate::server::bench::run(rest).await),
-        ["mock-upstream", rest @ ..] => return finish(mock_upstream(rest.first().copied()).await),
+        ["mock-upstream", rest @ ..] => return finish(mock_upstream(rest).await),
         ["bare-proxy", "--upstream", upstream, rest @ ..] => {
             return finish(bare_proxy(upstream, rest.first().copied()).await)
         }
@@ -99,13 +100,33 @@ async fn bare_proxy(upstream: &str, addr: Option<&str>) -> Result<(), String> {
     }
 }
 
-async fn mock_upstream(addr: Option<&str>) -> Result<(), String> {
-    let addr = addr.unwrap_or("127.0.0.1:9100");
+/// `gatehouse mock-upstream [ADDR] [--latency-ms N] [--pace-ms N] [--chunks N]`.
+async fn mock_upstream(args: &[&str]) -> Result<(), String> {
+    let mut addr = "127.0.0.1:9100";
+    let mut shape = crate::server::proxy::mock::Shape::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut number = || {
+            let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
+            value.parse::<u64>().map_err(|_| format!("{arg} takes a number, not {value:?}"))
+        };
+        match *arg {
+            "--latency-ms" => shape.latency = Duration::from_millis(number()?),
+            "--pace-ms" => shape.pace = Duration::from_millis(number()?),
+            "--chunks" => shape.pieces = Some(usize::try_from(number()?.max(1)).unwrap_or(1)),
+            other if !other.starts_with("--") => addr = other,
+            other => {
+                return Err(format!(
+                    "unknown option {other} (mock-upstream takes ADDR, --latency-ms, --pace-ms, --chunks)"
+                ))
+            }
+        }
+    }
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("mock upstream listening on http://{bound} (POST /v1/messages, /v1/chat/completions)");
+    println!("mock upstream listening on http://{bound} (POST /v1/messages, /v1/chat/completions), {shape:?}");
     tokio::select! {
-        served = crate::server::proxy::mock_server::serve(listener) => served.map_err(|e| e.to_string()),
+        served = crate::server::proxy::mock_server::serve(listener, shape) => served.map_err(|e| e.to_string()),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

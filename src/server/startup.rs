@@ -17,7 +17,7 @@ use crate::server::proxy::rate_limit::RateLimiter;
 use crate::server::proxy::settlement_writer::{CallTracker, SettlementWriter};
 use crate::server::proxy::upstream::Upstreams;
 use crate::server::secrets::random_token;
-use crate::server::state::AppState;
+use crate::server::state::{AppState, Services};
 use crate::server::telemetry;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
@@ -95,7 +95,7 @@ impl Application {
         let admissions = Arc::new(AdmissionBook::default());
         let settlements =
             Arc::new(SettlementWriter::start(db.clone(), Arc::clone(&key_cache), Arc::clone(&admissions)));
-        let state = AppState {
+        let state = AppState::new(Services {
             settings: Arc::new(settings),
             db,
             mailer: Arc::new(mailer),
@@ -112,7 +112,7 @@ impl Application {
             calls: CallTracker::default(),
             http: stripe::http_client(),
             test_payment_secret: Arc::new(test_payment_secret),
-        };
+        });
         let router = router(state.clone());
         Ok(Self { listener, router, state })
     }

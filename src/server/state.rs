@@ -1,4 +1,5 @@
-//! `AppState`: the one bundle of shared services handed to every handler and server function.
+//! `AppState`: the one bundle of shared services handed to every handler and server function. It is one
+//! `Arc` (axum clones the state for every request and extractor, so a clone is one reference count).
 
 use crate::server::config::{Secret, Settings};
 use crate::server::db::Db;
@@ -13,7 +14,22 @@ use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub mailer: Arc<Mailer>,

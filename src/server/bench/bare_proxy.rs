@@ -49,6 +49,8 @@ pub async fn serve(listener: tokio::net::TcpListener, upstream: &str) -> std::io
     let http = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(1024)
+        // Configured as Gatehouse's upstream client is.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(std::io::Error::other)?;
     let state = Arc::new(Upstream { base: upstream.trim_end_matches('/').to_string(), http });

@@ -25,8 +25,11 @@ use tokio::process::{Child, Command};
 pub const USAGE: &str = "\
   gatehouse bench [--database URL] [--redis URL] [--requests 2000] [--concurrency 32] [--seconds 5]
                   [--keys 1000] [--memory-keys 100000] [--streams 2000] [--soak-secs 0]
+                  [--mock-latency-ms 0] [--mock-chunks N]
                                  measure Gatehouse against the mock upstream and a bare proxy (see README)
-  gatehouse mock-upstream [ADDR]   serve the mock upstream over HTTP (default 127.0.0.1:9100)
+  gatehouse mock-upstream [ADDR] [--latency-ms 0] [--pace-ms 0] [--chunks N]
+                                 serve the mock upstream over HTTP (default 127.0.0.1:9100); N text pieces
+                                 per streamed answer (default: one every three words)
   gatehouse bare-proxy --upstream URL [ADDR]
                                  a pass-through proxy with nothing else, the benchmark's baseline
 ";
@@ -41,6 +44,8 @@ struct Options {
     memory_keys: usize,
     streams: usize,
     soak_secs: u64,
+    mock_latency_ms: u64,
+    mock_chunks: Option<usize>,
 }
 
 fn options(args: &[&str]) -> Result<Options, String> {
@@ -54,6 +59,8 @@ fn options(args: &[&str]) -> Result<Options, String> {
         memory_keys: 100_000,
         streams: 2000,
         soak_secs: 0,
+        mock_latency_ms: 0,
+        mock_chunks: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -69,6 +76,8 @@ fn options(args: &[&str]) -> Result<Options, String> {
             "--memory-keys" => o.memory_keys = number()?,
             "--streams" => o.streams = number()?,
             "--soak-secs" => o.soak_secs = u64::try_from(number()?).unwrap_or(0),
+            "--mock-latency-ms" => o.mock_latency_ms = u64::try_from(number()?).unwrap_or(0),
+            "--mock-chunks" => o.mock_chunks = Some(number()?.max(1)),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
@@ -107,6 +116,18 @@ fn rss(pid: Option<u32>) -> u64 {
             s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// CPU time (user + system) a process has used, in microseconds (Linux; clock ticks of 10 ms).
+fn cpu_micros(pid: Option<u32>) -> u64 {
+    let Some(pid) = pid else { return 0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return 0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are the 14th and 15th fields of the line; here counted from the state (3rd).
+    (ticks(11) + ticks(12)) * 10_000
 }
 
 fn mb(bytes: u64) -> String {
@@ -184,8 +205,18 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let (mock_port, bare_port, gh_port) = (free_port()?, free_port()?, free_port()?);
     let mock_url = format!("http://127.0.0.1:{mock_port}");
-    let _mock = start(&["mock-upstream", &format!("127.0.0.1:{mock_port}")], &[], mock_port).await?;
-    let _bare =
+    let mut mock_args = vec![
+        "mock-upstream".to_string(),
+        format!("127.0.0.1:{mock_port}"),
+        "--latency-ms".to_string(),
+        o.mock_latency_ms.to_string(),
+    ];
+    if let Some(n) = o.mock_chunks {
+        mock_args.extend(["--chunks".to_string(), n.to_string()]);
+    }
+    let mock_args: Vec<&str> = mock_args.iter().map(String::as_str).collect();
+    let mock = start(&mock_args, &[], mock_port).await?;
+    let bare_proxy =
         start(&["bare-proxy", "--upstream", &mock_url, &format!("127.0.0.1:{bare_port}")], &[], bare_port).await?;
 
     let database_url = o.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
@@ -235,6 +266,11 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         keys.len(),
         keys.len().div_ceil(50)
     );
+    println!(
+        "mock upstream: {} ms latency, {} text pieces per stream",
+        o.mock_latency_ms,
+        o.mock_chunks.map_or_else(|| "default".to_string(), |n| n.to_string())
+    );
 
     let mut ok_through = 0usize;
     for t in [&direct, &bare, &through] {
@@ -258,9 +294,14 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         v
     };
     ok_through += n / 2;
+    // CPU each process spent per call at c=32: the mock's when called directly, and each proxy's own.
     let mut loads = Vec::new();
-    for t in [&direct, &bare, &through] {
-        loads.push(load::load(&client, t, o.concurrency, o.seconds).await);
+    let mut cpu_per_call = Vec::new();
+    for (t, busy) in [(&direct, mock.id()), (&bare, bare_proxy.id()), (&through, pid)] {
+        let before = cpu_micros(busy);
+        let l = load::load(&client, t, o.concurrency, o.seconds).await;
+        cpu_per_call.push(cpu_micros(busy).saturating_sub(before) as f64 / l.ok.max(1) as f64);
+        loads.push(l);
     }
     ok_through += loads[2].ok;
     // The same load through wrk (a C load tool), when it is installed: a second opinion on requests/s.
@@ -284,11 +325,18 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     ok_through += memory_ok;
     let after_keys = rss(pid);
 
+    // The soak runs in ten parts with the resident memory read after each, so it shows whether memory
+    // levels off (caches filling) or keeps growing (a leak).
     let soak = if o.soak_secs > 0 {
-        let start_rss = rss(pid);
-        let l = load::load(&client, &through, 8, o.soak_secs as f64).await;
-        ok_through += l.ok;
-        Some((start_rss, rss(pid), l.ok))
+        let mut samples = vec![rss(pid)];
+        let mut calls = 0;
+        for _ in 0..SOAK_PARTS {
+            let l = load::load(&client, &through, 8, o.soak_secs as f64 / SOAK_PARTS as f64).await;
+            calls += l.ok;
+            samples.push(rss(pid));
+        }
+        ok_through += calls;
+        Some((samples, calls))
     } else {
         None
     };
@@ -327,6 +375,16 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         bare: format!("{} / {}", loads[1].latency.pct(0.5), loads[1].latency.pct(0.99)),
         gatehouse: format!("{} / {}", loads[2].latency.pct(0.5), loads[2].latency.pct(0.99)),
         verdict: String::new(),
+    });
+    rows.push(Row {
+        what: format!("CPU per call c={c} (us)"),
+        direct: format!("{:.1}", cpu_per_call[0]),
+        bare: format!("{:.1}", cpu_per_call[1]),
+        gatehouse: format!("{:.1}", cpu_per_call[2]),
+        verdict: format!(
+            "{:+.1} us per call (the mock's own, then each proxy's own process)",
+            cpu_per_call[2] - cpu_per_call[1]
+        ),
     });
     if let [Some(d), Some(b), Some(g)] = [wrk[0], wrk[1], wrk[2]] {
         let ratio = if b.per_second > 0.0 { 100.0 * g.per_second / b.per_second } else { 0.0 };
@@ -381,14 +439,11 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
             if per_key <= 500 { "met" } else { "missed" }
         );
     }
-    if let Some((start_rss, end_rss, calls)) = soak {
-        println!(
-            "soak: {} s, {calls} calls at c=8: RSS {} -> {} ({:+} KB)",
-            o.soak_secs,
-            mb(start_rss),
-            mb(end_rss),
-            (end_rss as i64 - start_rss as i64) / 1024
-        );
+    if let Some((samples, calls)) = &soak {
+        let verdict = soak_verdict(samples);
+        let trace: Vec<String> = samples.iter().map(|b| format!("{:.1}", *b as f64 / 1_048_576.0)).collect();
+        println!("soak: {} s, {calls} calls at c=8; RSS every tenth (MB): {}", o.soak_secs, trace.join(" "));
+        println!("soak: {verdict}");
     }
     let counted = i64::try_from(ok_through).unwrap_or(-1);
     let books = bills >= counted && bills <= counted + i64::try_from(wrk_cut).unwrap_or(0) && report.is_clean();
@@ -409,6 +464,28 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     } else {
         Err("the books do not match the calls made (see above)".into())
     }
+}
+
+const SOAK_PARTS: usize = 10;
+/// Growth allowed over the soak's second half, where caches are full: noise, not a trend.
+const SOAK_SETTLED_GROWTH: u64 = 2 * 1_048_576;
+
+/// The soak's verdict from its RSS samples (start, then after each part): the first half fills caches
+/// (SQLite's page cache, the allocator's pools); the second half must not grow beyond noise.
+fn soak_verdict(samples: &[u64]) -> String {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return "no samples".into() };
+    let middle = samples[samples.len() / 2];
+    let settled = last.saturating_sub(middle);
+    format!(
+        "{} -> {} over the first half, {} -> {} over the second ({:+.1} MB; target: no growth, at most {} MB of noise): {}",
+        mb(*first),
+        mb(middle),
+        mb(middle),
+        mb(*last),
+        (*last as f64 - middle as f64) / 1_048_576.0,
+        SOAK_SETTLED_GROWTH / 1_048_576,
+        if settled <= SOAK_SETTLED_GROWTH { "met" } else { "missed" }
+    )
 }
 
 async fn sequential_warm(client: &reqwest::Client, t: &Target) -> Result<(), String> {

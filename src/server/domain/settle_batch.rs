@@ -1,26 +1,32 @@
 //! Many calls settled in one transaction with a handful of statements instead of about ten per call: the
 //! same charges as `ledger::settle_in` applied one after another in the given order (a test compares the
 //! two), computed in memory per account after one lock and one read of its packages, then written with
-//! multi-row inserts (idempotency records, bills, ledger entries) and one update per account, package and
-//! key. Every call keeps its idempotency key: a call settled before is answered from its bill, unchanged.
+//! multi-row statements: inserts of idempotency records, bills and ledger entries, and `UPDATE … FROM
+//! (VALUES …)` of balances, packages and keys, so a batch costs about the same few statements whether it
+//! touches one account or hundreds of keys. Every call keeps its idempotency key: a call settled before is
+//! answered from its bill, unchanged.
 //!
 //! For settlements whose running calls' package reservations are known (`reserved_by_others` is `Some`:
 //! the proxy's admission book, which keeps holds in memory). Others go through `ledger::settle_in`.
 
 use super::charge::{self, PackageFunds};
 use super::ledger::{
-    self, bind_bill, call_fingerprint, call_operation_key, lock_account, EntryKind, LedgerError, Settled, Settlement,
-    BILL_COLUMNS,
+    self, bind_bill, call_fingerprint, call_operation_key, EntryKind, LedgerError, Settled, Settlement, BILL_COLUMNS,
 };
 use super::money::Money;
 use super::packages;
 use sqlx::AnyConnection;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-/// Rows per multi-row insert: a few fixed sizes, so each statement shape is prepared once and cached.
-const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+/// Rows per multi-row statement: a few fixed sizes, so each statement shape is prepared once and cached.
+/// At most 32: sqlx's SQLite worker thread hands rows (`RETURNING`) to the caller through a channel of 50,
+/// and a statement returning more stalls the thread on it, a context switch every few rows.
+const CHUNKS: [usize; 6] = [32, 16, 8, 4, 2, 1];
+/// Lengths of `IN (…)` lists, padded with their last value (repeats change nothing in a list).
+const LISTS: [usize; 4] = [1, 4, 16, 32];
 
-/// Splits `items` into runs of the fixed sizes (greedy: 37 -> 16, 16, 4, 1).
+/// Splits `items` into runs of the fixed sizes (greedy: 37 -> 32, 4, 1).
 fn runs<T>(items: &[T]) -> Vec<&[T]> {
     let mut out = Vec::new();
     let mut rest = items;
@@ -59,6 +65,141 @@ fn placeholders(rows: usize, cols: usize, positional: bool) -> String {
         .join(", ")
 }
 
+/// `(?, ?, …)` for an `IN` list of `n` values, numbered from `first` on PostgreSQL.
+fn in_list(n: usize, first: usize, positional: bool) -> String {
+    let items: Vec<String> =
+        (0..n).map(|i| if positional { "?".to_string() } else { format!("${}", first + i) }).collect();
+    format!("({})", items.join(", "))
+}
+
+/// The statements a batch is written with; each has one SQL text per size, built once and kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Statement {
+    LockAccounts,
+    PackageFunds,
+    ClaimKeys,
+    Bills,
+    Entries,
+    Balances,
+    Packages,
+    Keys,
+}
+
+impl Statement {
+    /// The SQL for `n` rows (or `IN` list items).
+    fn build(self, n: usize, positional: bool) -> String {
+        let rows = |cols| placeholders(n, cols, positional);
+        let ids = in_list(n, 1, positional);
+        match self {
+            Self::LockAccounts if positional => {
+                format!("UPDATE users SET balance = balance WHERE id IN {ids} RETURNING id, balance")
+            }
+            Self::LockAccounts => format!("SELECT id, balance FROM users WHERE id IN {ids} ORDER BY id FOR UPDATE"),
+            Self::PackageFunds => format!(
+                "SELECT user_id, id, remaining, expires_at, scope FROM packages WHERE user_id IN {ids} \
+                 AND remaining > 0 AND expires_at > {} ORDER BY user_id, expires_at, id",
+                if positional { "?".to_string() } else { format!("${}", n + 1) }
+            ),
+            Self::ClaimKeys => format!(
+                "INSERT INTO money_operations (idempotency_key, user_id, kind, fingerprint, result, created_at) \
+                 VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+                rows(6)
+            ),
+            Self::Bills => format!("INSERT INTO bills ({BILL_COLUMNS}) VALUES {} RETURNING id, request_key", rows(16)),
+            Self::Entries => format!(
+                "INSERT INTO ledger_entries (user_id, idempotency_key, operation_key, kind, balance_delta, \
+                 balance_after, package_id, package_delta, bill_id, memo, created_at) VALUES {}",
+                rows(11)
+            ),
+            // VALUES names its columns column1, column2, … on both databases.
+            Self::Balances => format!(
+                "UPDATE users SET balance = v.column2 FROM (VALUES {}) AS v WHERE users.id = v.column1",
+                rows(2)
+            ),
+            Self::Packages => format!(
+                "UPDATE packages SET remaining = remaining - v.column2 FROM (VALUES {}) AS v \
+                 WHERE packages.id = v.column1 AND packages.remaining >= v.column2",
+                rows(2)
+            ),
+            Self::Keys => format!(
+                "UPDATE api_keys SET used_times = used_times + v.column3, spent = spent + v.column4, \
+                 last_used_at = CASE WHEN api_keys.last_used_at IS NULL OR api_keys.last_used_at < v.column5 \
+                 THEN v.column5 ELSE api_keys.last_used_at END \
+                 FROM (VALUES {}) AS v WHERE api_keys.id = v.column1 AND api_keys.user_id = v.column2",
+                rows(5)
+            ),
+        }
+    }
+}
+
+/// The SQL of `statement` for `n` rows, built the first time and then shared.
+fn statement_sql(statement: Statement, n: usize, positional: bool) -> Arc<str> {
+    type Built = Mutex<HashMap<(Statement, usize, bool), Arc<str>>>;
+    static BUILT: LazyLock<Built> = LazyLock::new(Default::default);
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(built.entry((statement, n, positional)).or_insert_with(|| statement.build(n, positional).into()))
+}
+
+/// `ids` split into lists of the fixed `IN` lengths, each padded with its last id.
+fn id_lists(ids: &[i64]) -> Vec<Vec<i64>> {
+    ids.chunks(LISTS[LISTS.len() - 1])
+        .map(|chunk| {
+            let len = LISTS.iter().copied().find(|l| *l >= chunk.len()).unwrap_or(chunk.len());
+            let mut list = chunk.to_vec();
+            list.resize(len, chunk[chunk.len() - 1]);
+            list
+        })
+        .collect()
+}
+
+/// Locks the accounts (PostgreSQL: `FOR UPDATE` in id order; SQLite: a no-op update takes the write lock)
+/// and reads their balances.
+async fn lock_accounts(
+    conn: &mut AnyConnection,
+    users: &[i64],
+    positional: bool,
+) -> Result<HashMap<i64, i64>, LedgerError> {
+    let mut balances = HashMap::new();
+    for list in id_lists(users) {
+        let sql = statement_sql(Statement::LockAccounts, list.len(), positional);
+        let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+        for id in &list {
+            q = q.bind(*id);
+        }
+        balances.extend(q.fetch_all(&mut *conn).await?);
+    }
+    if users.iter().any(|u| !balances.contains_key(u)) {
+        return Err(LedgerError::NoSuchAccount);
+    }
+    Ok(balances)
+}
+
+/// The accounts' packages that can still pay at `now` or later, as the charge planner needs them.
+async fn package_funds(
+    conn: &mut AnyConnection,
+    users: &[i64],
+    now: i64,
+    positional: bool,
+) -> Result<HashMap<i64, Vec<PackageFunds>>, LedgerError> {
+    let mut funds: HashMap<i64, Vec<PackageFunds>> = users.iter().map(|u| (*u, Vec::new())).collect();
+    for list in id_lists(users) {
+        let sql = statement_sql(Statement::PackageFunds, list.len(), positional);
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, i64, String)>(&sql);
+        for id in &list {
+            q = q.bind(*id);
+        }
+        for (user_id, id, remaining, expires_at, scope) in q.bind(now).fetch_all(&mut *conn).await? {
+            funds.entry(user_id).or_default().push(PackageFunds {
+                id,
+                remaining: Money::from_units(remaining),
+                expires_at,
+                scope: packages::split_scope(&scope),
+            });
+        }
+    }
+    Ok(funds)
+}
+
 pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) -> Result<Vec<Settled>, LedgerError> {
     if batch.iter().any(|s| s.reserved_by_others.is_none()) {
         let mut out = Vec::with_capacity(batch.len());
@@ -75,18 +216,12 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
     let mut users: Vec<i64> = batch.iter().map(|s| s.user_id).collect();
     users.sort_unstable();
     users.dedup();
-    let mut balances: HashMap<i64, i64> = HashMap::new();
-    for u in &users {
-        balances.insert(*u, lock_account(conn, *u).await?.units());
-    }
+    let mut balances = lock_accounts(conn, &users, positional).await?;
+    let balances_before = balances.clone();
     // Claim every call's idempotency key at once; a key already there is a replay (or a misuse).
     let mut claimed: HashSet<String> = HashSet::new();
     for chunk in runs(batch) {
-        let sql = format!(
-            "INSERT INTO money_operations (idempotency_key, user_id, kind, fingerprint, result, created_at) VALUES {} \
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
-            placeholders(chunk.len(), 6, positional)
-        );
+        let sql = statement_sql(Statement::ClaimKeys, chunk.len(), positional);
         let mut q = sqlx::query_as::<_, (String,)>(&sql);
         for s in chunk {
             q = q
@@ -107,11 +242,9 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
         }
     }
     // Plan every new charge in order, each account's packages and balance followed in memory.
-    let mut funds: HashMap<i64, Vec<PackageFunds>> = HashMap::new();
-    for u in &users {
-        let earliest = batch.iter().filter(|s| s.user_id == *u).map(|s| s.now).min().unwrap_or(0);
-        funds.insert(*u, packages::funds(conn, *u, earliest).await?);
-    }
+    // Packages that could pay the earliest call; each call then checks expiry at its own time.
+    let earliest = batch.iter().map(|s| s.now).min().unwrap_or(0);
+    let mut funds = package_funds(conn, &users, earliest, positional).await?;
     let mut plans: Vec<(usize, charge::ChargePlan)> = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut package_moves: HashMap<i64, i64> = HashMap::new();
@@ -172,10 +305,7 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
     // Bills, then the entries that point at them.
     let mut bill_ids: HashMap<String, i64> = HashMap::new();
     for chunk in runs(&plans) {
-        let sql = format!(
-            "INSERT INTO bills ({BILL_COLUMNS}) VALUES {} RETURNING id, request_key",
-            placeholders(chunk.len(), 16, positional)
-        );
+        let sql = statement_sql(Statement::Bills, chunk.len(), positional);
         let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
         for (i, plan) in chunk {
             q = bind_bill(q, &batch[*i], plan);
@@ -183,11 +313,7 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
         bill_ids.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(id, rk)| (rk, id)));
     }
     for chunk in runs(&entries) {
-        let sql = format!(
-            "INSERT INTO ledger_entries (user_id, idempotency_key, operation_key, kind, balance_delta, balance_after, \
-             package_id, package_delta, bill_id, memo, created_at) VALUES {}",
-            placeholders(chunk.len(), 11, positional)
-        );
+        let sql = statement_sql(Statement::Entries, chunk.len(), positional);
         let mut q = sqlx::query(&sql);
         for e in chunk {
             q = q
@@ -205,23 +331,28 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
         }
         q.execute(&mut *conn).await?;
     }
-    // One update per account, package and key.
-    for u in &users {
-        sqlx::query("UPDATE users SET balance = $1 WHERE id = $2")
-            .bind(balances.get(u).copied().unwrap_or(0))
-            .bind(*u)
-            .execute(&mut *conn)
-            .await?;
+    // Balances that changed, packages that paid, and keys that were used: one `UPDATE … FROM (VALUES …)`
+    // per run of rows.
+    let mut changed: Vec<(i64, i64)> =
+        balances.iter().filter(|(u, b)| balances_before.get(u) != Some(b)).map(|(u, b)| (*u, *b)).collect();
+    changed.sort_unstable();
+    for chunk in runs(&changed) {
+        let sql = statement_sql(Statement::Balances, chunk.len(), positional);
+        let mut q = sqlx::query(&sql);
+        for (user_id, balance) in chunk {
+            q = q.bind(*user_id).bind(*balance);
+        }
+        q.execute(&mut *conn).await?;
     }
     let mut moved: Vec<(i64, i64)> = package_moves.into_iter().collect();
     moved.sort_unstable();
-    for (package_id, amount) in moved {
-        let done = sqlx::query("UPDATE packages SET remaining = remaining - $1 WHERE id = $2 AND remaining >= $1")
-            .bind(amount)
-            .bind(package_id)
-            .execute(&mut *conn)
-            .await?;
-        if done.rows_affected() != 1 {
+    for chunk in runs(&moved) {
+        let sql = statement_sql(Statement::Packages, chunk.len(), positional);
+        let mut q = sqlx::query(&sql);
+        for (package_id, amount) in chunk {
+            q = q.bind(*package_id).bind(*amount);
+        }
+        if q.execute(&mut *conn).await?.rows_affected() != chunk.len() as u64 {
             return Err(LedgerError::Db(sqlx::Error::RowNotFound));
         }
     }
@@ -237,19 +368,13 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
     }
     let mut key_use: Vec<_> = key_use.into_iter().collect();
     key_use.sort_unstable();
-    for ((key_id, user_id), (calls, spent, last)) in key_use {
-        sqlx::query(
-            "UPDATE api_keys SET used_times = used_times + $1, spent = spent + $2, \
-             last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $3 THEN $3 ELSE last_used_at END \
-             WHERE id = $4 AND user_id = $5",
-        )
-        .bind(calls)
-        .bind(spent)
-        .bind(last)
-        .bind(key_id)
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
+    for chunk in runs(&key_use) {
+        let sql = statement_sql(Statement::Keys, chunk.len(), positional);
+        let mut q = sqlx::query(&sql);
+        for ((key_id, user_id), (calls, spent, last)) in chunk {
+            q = q.bind(*key_id).bind(*user_id).bind(*calls).bind(*spent).bind(*last);
+        }
+        q.execute(&mut *conn).await?;
     }
     for (i, plan) in plans {
         let s = &batch[i];
@@ -287,8 +412,45 @@ mod tests {
     #[test]
     fn rows_are_split_into_a_few_fixed_sizes() {
         let items: Vec<u8> = vec![0; 37];
-        assert_eq!(runs(&items).iter().map(|r| r.len()).collect::<Vec<_>>(), vec![16, 16, 4, 1]);
-        assert_eq!(runs(&vec![0; 130]).iter().map(|r| r.len()).collect::<Vec<_>>(), vec![64, 64, 1, 1]);
+        assert_eq!(runs(&items).iter().map(|r| r.len()).collect::<Vec<_>>(), vec![32, 4, 1]);
+        assert_eq!(runs(&vec![0; 130]).iter().map(|r| r.len()).collect::<Vec<_>>(), vec![32, 32, 32, 32, 2]);
         assert!(runs::<u8>(&[]).is_empty());
+    }
+
+    #[test]
+    fn statements_have_a_parameter_for_every_value_bound() {
+        let per_row = [
+            (Statement::LockAccounts, 1, 0),
+            (Statement::PackageFunds, 1, 1),
+            (Statement::ClaimKeys, 6, 0),
+            (Statement::Bills, 16, 0),
+            (Statement::Entries, 11, 0),
+            (Statement::Balances, 2, 0),
+            (Statement::Packages, 2, 0),
+            (Statement::Keys, 5, 0),
+        ];
+        for (statement, cols, extra) in per_row {
+            for n in [1, 4, 32] {
+                let sql = statement_sql(statement, n, true);
+                assert_eq!(sql.matches('?').count(), n * cols + extra, "{statement:?} x{n}");
+                let numbered = statement_sql(statement, n, false);
+                assert!(numbered.contains(&format!("${}", n * cols + extra)), "{statement:?} x{n}: {numbered}");
+                assert!(!numbered.contains(&format!("${}", n * cols + extra + 1)), "{statement:?} x{n}");
+                assert!(Arc::ptr_eq(&sql, &statement_sql(statement, n, true)), "built once");
+            }
+        }
+    }
+
+    #[test]
+    fn id_lists_are_padded_to_a_few_lengths_with_their_last_id() {
+        assert_eq!(id_lists(&[7]), vec![vec![7]]);
+        assert_eq!(id_lists(&[1, 2, 3]), vec![vec![1, 2, 3, 3]]);
+        let many: Vec<i64> = (1..=38).collect();
+        let lists = id_lists(&many);
+        assert_eq!(lists.iter().map(Vec::len).collect::<Vec<_>>(), vec![32, 16]);
+        assert_eq!(lists[1][..6], [33, 34, 35, 36, 37, 38]);
+        assert!(lists[1][6..].iter().all(|id| *id == 38));
+        assert_eq!(in_list(3, 2, false), "($2, $3, $4)");
+        assert_eq!(in_list(2, 1, true), "(?, ?)");
     }
 }

@@ -1,7 +1,8 @@
 //! The built-in `mock` upstream: answers Anthropic Messages and OpenAI chat completions deterministically,
 //! as JSON or SSE, with realistic usage numbers, so the whole product runs without upstream credentials.
 //! Model names ending in `-fail-500`, `-fail-429`, `-fail-midstream` or `-slow` (400 ms to the first byte, 40 ms
-//! between stream pieces) trigger failure modes.
+//! between stream pieces) trigger failure modes. A [`Shape`] sets the upstream's latency, the pause between
+//! stream pieces and how many pieces a streamed answer has (the benchmark's knobs).
 
 use super::sse;
 use super::upstream::{ByteStream, UpstreamError, UpstreamResponse};
@@ -11,6 +12,24 @@ use std::time::Duration;
 
 /// How long a `-slow` model takes before its first byte.
 pub const FIRST_BYTE_DELAY: Duration = Duration::from_millis(400);
+
+/// How the mock answers: its latency before the first byte, the pause between stream pieces, and how
+/// many text pieces a streamed answer is cut into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub latency: Duration,
+    pub pace: Duration,
+    /// `None`: a piece every three words of the answer. `Some(n)`: exactly `n` text pieces (the answer's
+    /// words repeated as needed), so a benchmark can set the chunk count.
+    pub pieces: Option<usize>,
+}
+
+impl Shape {
+    /// Pieces every `pace` and nothing else (`MOCK_STREAM_PACE_MS`, so demos stream visibly).
+    pub fn paced(pace: Duration) -> Self {
+        Self { pace, ..Self::default() }
+    }
+}
 
 /// Roughly four characters per token, as tokenizers average on English text.
 fn tokens_of(text: &str) -> u64 {
@@ -39,10 +58,14 @@ fn answer_for(model: &str, prompt: &str) -> String {
     )
 }
 
-/// Splits text into stream pieces of a few words.
-fn pieces(text: &str) -> Vec<String> {
+/// Splits text into stream pieces: a few words each, or exactly `count` pieces of one word each, the
+/// words repeated when the text has fewer (the answer is then the pieces joined).
+fn pieces(text: &str, count: Option<usize>) -> Vec<String> {
     let words: Vec<&str> = text.split_inclusive(' ').collect();
-    words.chunks(3).map(|c| c.concat()).collect()
+    match count {
+        None => words.chunks(3).map(|c| c.concat()).collect(),
+        Some(n) => (0..n).map(|i| words[i % words.len().max(1)].to_string()).collect(),
+    }
 }
 
 fn failure(model: &str) -> Option<UpstreamError> {
@@ -77,18 +100,20 @@ fn stream_of(chunks: Vec<Bytes>, model: &str, pace: Duration) -> ByteStream {
 }
 
 /// An Anthropic Messages request answered in Anthropic's dialect.
-/// `pace` is the pause between stream pieces (`MOCK_STREAM_PACE_MS`), so demos stream visibly.
-pub async fn anthropic(request: &Value, pace: Duration) -> Result<UpstreamResponse, UpstreamError> {
+pub async fn anthropic(request: &Value, shape: Shape) -> Result<UpstreamResponse, UpstreamError> {
     let model = request["model"].as_str().unwrap_or("claude").to_string();
     if let Some(e) = failure(&model) {
         return Err(e);
     }
-    if model.ends_with("-slow") {
+    let latency = if model.ends_with("-slow") { shape.latency.max(FIRST_BYTE_DELAY) } else { shape.latency };
+    if !latency.is_zero() {
         // A slow upstream: time to first byte, then each stream piece.
-        tokio::time::sleep(FIRST_BYTE_DELAY).await;
+        tokio::time::sleep(latency).await;
     }
     let prompt = last_user_text(&request["messages"]);
-    let text = answer_for(&model, &prompt);
+    let streamed = request["stream"] == true;
+    let text_pieces = pieces(&answer_for(&model, &prompt), if streamed { shape.pieces } else { None });
+    let text = text_pieces.concat();
     let input_tokens = tokens_of(&request.to_string());
     let thinking = request["thinking"]["type"] == "enabled";
     let thought =
@@ -101,7 +126,7 @@ pub async fn anthropic(request: &Value, pace: Duration) -> Result<UpstreamRespon
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0
     });
-    if request["stream"] != true {
+    if !streamed {
         let mut content = Vec::new();
         if thinking {
             content.push(json!({"type": "thinking", "thinking": thought, "signature": "mock-signature"}));
@@ -129,7 +154,7 @@ pub async fn anthropic(request: &Value, pace: Duration) -> Result<UpstreamRespon
             &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})
                 .to_string(),
         ));
-        for piece in pieces(&thought) {
+        for piece in pieces(&thought, None) {
             chunks.push(sse::write(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": piece}}).to_string()));
         }
         chunks.push(sse::write(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "mock-signature"}}).to_string()));
@@ -145,7 +170,7 @@ pub async fn anthropic(request: &Value, pace: Duration) -> Result<UpstreamRespon
             .to_string(),
     ));
     chunks.push(sse::write(Some("ping"), &json!({"type": "ping"}).to_string()));
-    for piece in pieces(&text) {
+    for piece in text_pieces {
         chunks.push(sse::write(
             Some("content_block_delta"),
             &json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}})
@@ -161,20 +186,24 @@ pub async fn anthropic(request: &Value, pace: Duration) -> Result<UpstreamRespon
         &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": output_tokens}}).to_string(),
     ));
     chunks.push(sse::write(Some("message_stop"), &json!({"type": "message_stop"}).to_string()));
-    Ok(UpstreamResponse::stream(stream_of(chunks, &model, pace)))
+    Ok(UpstreamResponse::stream(stream_of(chunks, &model, shape.pace)))
 }
 
 /// An OpenAI chat completion request (a GPT model) answered in OpenAI's dialect.
-pub async fn openai(request: &Value, pace: Duration) -> Result<UpstreamResponse, UpstreamError> {
+pub async fn openai(request: &Value, shape: Shape) -> Result<UpstreamResponse, UpstreamError> {
     let model = request["model"].as_str().unwrap_or("gpt").to_string();
     if let Some(e) = failure(&model) {
         return Err(e);
     }
-    if model.ends_with("-slow") {
+    let latency = if model.ends_with("-slow") { shape.latency.max(FIRST_BYTE_DELAY) } else { shape.latency };
+    if !latency.is_zero() {
         // A slow upstream: time to first byte, then each stream piece.
-        tokio::time::sleep(FIRST_BYTE_DELAY).await;
+        tokio::time::sleep(latency).await;
     }
-    let text = answer_for(&model, &last_user_text(&request["messages"]));
+    let streamed = request["stream"] == true;
+    let text_pieces =
+        pieces(&answer_for(&model, &last_user_text(&request["messages"])), if streamed { shape.pieces } else { None });
+    let text = text_pieces.concat();
     let prompt_tokens = tokens_of(&request["messages"].to_string());
     let completion_tokens = tokens_of(&text);
     let id = format!("chatcmpl-mock{:016x}", fxhash(&request.to_string()));
@@ -183,7 +212,7 @@ pub async fn openai(request: &Value, pace: Duration) -> Result<UpstreamResponse,
         "total_tokens": prompt_tokens + completion_tokens, "prompt_tokens_details": {"cached_tokens": 0}
     });
     let created = crate::server::time::now_ms() / 1000;
-    if request["stream"] != true {
+    if !streamed {
         return Ok(UpstreamResponse::json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -199,7 +228,7 @@ pub async fn openai(request: &Value, pace: Duration) -> Result<UpstreamResponse,
         )
     };
     let mut chunks = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
-    for piece in pieces(&text) {
+    for piece in text_pieces {
         chunks.push(chunk(json!({"content": piece}), Value::Null));
     }
     chunks.push(chunk(json!({}), json!("stop")));
@@ -212,10 +241,50 @@ pub async fn openai(request: &Value, pace: Duration) -> Result<UpstreamResponse,
         ));
     }
     chunks.push(sse::write(None, "[DONE]"));
-    Ok(UpstreamResponse::stream(stream_of(chunks, &model, pace)))
+    Ok(UpstreamResponse::stream(stream_of(chunks, &model, shape.pace)))
 }
 
 /// A stable, non-cryptographic hash for deterministic ids.
 fn fxhash(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn streamed_text_pieces(request: Value, shape: Shape) -> usize {
+        let Ok(UpstreamResponse { body: super::super::upstream::UpstreamBody::Stream(mut s) }) =
+            anthropic(&request, shape).await
+        else {
+            panic!("a stream was asked for");
+        };
+        let mut parser = sse::Parser::default();
+        let mut n = 0;
+        while let Some(chunk) = futures_util::StreamExt::next(&mut s).await {
+            n += parser.push(&chunk.unwrap()).iter().filter(|e| e.data.contains("text_delta")).count();
+        }
+        n
+    }
+
+    #[tokio::test]
+    async fn the_chunk_count_knob_sets_how_many_pieces_a_stream_has() {
+        let request =
+            json!({"model": "claude-haiku-4-5", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+        let default = streamed_text_pieces(request.clone(), Shape::default()).await;
+        assert!(default > 3, "the answer comes in pieces of three words: {default}");
+        for n in [1, 7, 200] {
+            let shape = Shape { pieces: Some(n), ..Shape::default() };
+            assert_eq!(streamed_text_pieces(request.clone(), shape).await, n);
+        }
+    }
+
+    #[tokio::test]
+    async fn latency_delays_the_answer() {
+        let request = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+        let started = std::time::Instant::now();
+        let shape = Shape { latency: Duration::from_millis(30), ..Shape::default() };
+        openai(&request, shape).await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(30));
+    }
 }

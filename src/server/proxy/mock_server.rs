@@ -12,18 +12,17 @@ use axum::Router;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-pub fn router() -> Router {
+pub fn router(shape: mock::Shape) -> Router {
     Router::new()
-        .route("/v1/messages", post(|body: Bytes| answer(body, true)))
-        .route("/v1/chat/completions", post(|body: Bytes| answer(body, false)))
+        .route("/v1/messages", post(move |body: Bytes| answer(body, true, shape)))
+        .route("/v1/chat/completions", post(move |body: Bytes| answer(body, false, shape)))
 }
 
-async fn answer(body: Bytes, anthropic: bool) -> Response {
+async fn answer(body: Bytes, anthropic: bool, shape: mock::Shape) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "mock upstream: the body is not JSON").into_response();
     };
-    let pace = std::time::Duration::ZERO;
-    let reply = if anthropic { mock::anthropic(&request, pace).await } else { mock::openai(&request, pace).await };
+    let reply = if anthropic { mock::anthropic(&request, shape).await } else { mock::openai(&request, shape).await };
     respond(reply)
 }
 
@@ -43,10 +42,10 @@ fn respond(reply: Result<UpstreamResponse, UpstreamError>) -> Response {
     }
 }
 
-/// Serves the mock on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// Serves the mock on `listener`, answering in `shape`, until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, shape: mock::Shape) -> std::io::Result<()> {
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router()).await
+    axum::serve(listener, router(shape)).await
 }

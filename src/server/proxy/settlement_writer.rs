@@ -1,7 +1,9 @@
 //! Charges for finished calls, written off the request path and in batches: a call hands its settlement to
-//! the writer and answers at once; the writer gathers what arrives within 2 ms and commits it in one
-//! transaction with `settle_batch` (one bill per call, its ledger entries, its key's usage, with multi-row
-//! inserts), so a busy instance makes a few commits and statements per batch instead of ten per call.
+//! the writer and answers at once; the writer sleeps 10 ms after the first arrives (rather than being woken
+//! by each one), takes everything that arrived, and commits it in one transaction with `settle_batch` (one
+//! bill per call, its ledger entries, its key's usage, with multi-row statements), so a busy instance makes
+//! a few commits and statements per batch instead of ten per call. A caller that waits for its commit (a
+//! key with a spending cap) or a flush cuts the sleep short.
 //!
 //! Each settlement keeps its own idempotency key, so when a batch fails as a whole the writer settles its
 //! calls one by one and a settlement that already landed is not charged twice. On graceful shutdown the
@@ -23,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 /// Settlements committed together at most.
 const MAX_BATCH: usize = 512;
 /// How long the writer waits for more settlements before committing a batch.
-const GATHER: Duration = Duration::from_millis(2);
+const GATHER: Duration = Duration::from_millis(10);
 /// Pauses before settlements the database refused are tried again.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
@@ -37,7 +39,7 @@ pub struct PendingSettlement {
     pub request_key: String,
     pub api_key_id: Option<i64>,
     pub key_name: Option<String>,
-    pub channel: String,
+    pub channel: &'static str,
     pub model: String,
     pub usage: Usage,
     pub official: Money,
@@ -54,7 +56,7 @@ impl PendingSettlement {
             request_key: &self.request_key,
             api_key_id: self.api_key_id,
             key_name: self.key_name.as_deref(),
-            channel: &self.channel,
+            channel: self.channel,
             model: &self.model,
             usage: self.usage,
             official: self.official,
@@ -76,14 +78,17 @@ enum Job {
 
 pub struct SettlementWriter {
     jobs: mpsc::Sender<Job>,
+    /// Cuts the writer's gathering pause short: someone waits for a commit.
+    urgent: Arc<Notify>,
 }
 
 impl SettlementWriter {
     /// Starts the writer task on the current runtime.
     pub fn start(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, keys, book, rx));
-        Self { jobs }
+        let urgent = Arc::new(Notify::new());
+        tokio::spawn(run(db, keys, book, rx, Arc::clone(&urgent)));
+        Self { jobs, urgent }
     }
 
     /// Queues a charge; it is committed within milliseconds.
@@ -99,6 +104,7 @@ impl SettlementWriter {
         let (done, wait) = oneshot::channel();
         match self.jobs.send(Job::Settle(s, Some(done))).await {
             Ok(()) => {
+                self.urgent.notify_one();
                 let _ = wait.await;
             }
             Err(mpsc::error::SendError(job)) => {
@@ -113,12 +119,13 @@ impl SettlementWriter {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.jobs.send(Job::Flush(done)).await.is_ok() {
+            self.urgent.notify_one();
             let _ = wait.await;
         }
     }
 }
 
-async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc::Receiver<Job>) {
+async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc::Receiver<Job>, urgent: Arc<Notify>) {
     let mut batch: Vec<PendingSettlement> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     // Settlements the database could not take (it was down or busy): kept, with their holds, and tried
@@ -136,20 +143,29 @@ async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc
         };
         batch.append(&mut retry);
         let mut next = first;
-        while let Some(job) = next {
-            match job {
-                Job::Settle(s, waiter) => {
-                    batch.push(s);
-                    flushes.extend(waiter);
+        let mut gathered = false;
+        loop {
+            while let Some(job) = next {
+                match job {
+                    Job::Settle(s, waiter) => {
+                        batch.push(s);
+                        flushes.extend(waiter);
+                    }
+                    Job::Flush(f) => flushes.push(f),
                 }
-                Job::Flush(f) => flushes.push(f),
+                next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
             }
-            next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
-            if next.is_none() && flushes.is_empty() && batch.len() < MAX_BATCH {
-                // Gather what arrives within a moment more: one commit for many calls even at low
-                // concurrency (a caller that waits for its commit, or a flush, is not kept waiting).
-                next = tokio::time::timeout(GATHER, rx.recv()).await.ok().flatten();
+            if gathered || !flushes.is_empty() || batch.len() >= MAX_BATCH {
+                break;
             }
+            // Let more arrive for a moment: one commit for many calls even at low concurrency. Asleep, not
+            // woken by each arrival; a caller waiting for its commit (or a flush) cuts the pause short.
+            tokio::select! {
+                () = tokio::time::sleep(GATHER) => {}
+                () = urgent.notified() => {}
+            }
+            gathered = true;
+            next = rx.try_recv().ok();
         }
         if !batch.is_empty() {
             retry = write(&db, &keys, &book, &mut batch).await;
@@ -318,7 +334,7 @@ mod tests {
             request_key: request_key.into(),
             api_key_id: None,
             key_name: None,
-            channel: "cc-omg".into(),
+            channel: "cc-omg",
             model: "m".into(),
             usage: Usage::default(),
             official: Money::ZERO,

@@ -73,7 +73,27 @@ impl UpstreamResponse {
 #[derive(Clone, Debug)]
 pub enum Target {
     Mock,
-    Remote { base_url: String, api_key: Option<String> },
+    /// `base` is `base_url` parsed once (`None` if it does not parse: each call then reports it).
+    Remote {
+        base_url: String,
+        base: Option<reqwest::Url>,
+        api_key: Option<String>,
+    },
+}
+
+/// `base` with `path_and_query` appended to its path, without parsing a URL string on every call.
+fn join(base: &reqwest::Url, path_and_query: &str) -> reqwest::Url {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let mut url = base.clone();
+    let mut full = String::with_capacity(base.path().len() + path.len());
+    full.push_str(base.path().trim_end_matches('/'));
+    full.push_str(path);
+    url.set_path(&full);
+    url.set_query(query);
+    url
 }
 
 /// One configured provider: its API dialect, where it is, and which models it serves.
@@ -97,6 +117,7 @@ impl Provider {
                 None => Target::Mock,
                 Some(url) => Target::Remote {
                     base_url: url.clone(),
+                    base: reqwest::Url::parse(url).ok(),
                     api_key: spec.api_key.as_ref().map(|k| k.expose().to_string()),
                 },
             },
@@ -134,6 +155,8 @@ impl Upstreams {
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
+            // An API provider answers; it does not redirect (and following would cost every call).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Self { providers: providers.iter().map(Provider::from_spec).collect(), http, mock_pace }
@@ -201,14 +224,15 @@ impl Upstreams {
                     return Err(UpstreamError::Status { status: 400, body: "mock upstream: not JSON".into() });
                 };
                 return match dialect {
-                    Dialect::Anthropic => mock::anthropic(&request, self.mock_pace).await,
-                    Dialect::OpenAi => mock::openai(&request, self.mock_pace).await,
+                    Dialect::Anthropic => mock::anthropic(&request, mock::Shape::paced(self.mock_pace)).await,
+                    Dialect::OpenAi => mock::openai(&request, mock::Shape::paced(self.mock_pace)).await,
                 };
             }
-            Target::Remote { base_url, api_key } => (base_url, api_key.as_deref()),
+            Target::Remote { base_url, base, api_key } => (base.as_ref().ok_or(base_url), api_key.as_deref()),
         };
-        let url = format!("{}{path_and_query}", base_url.trim_end_matches('/'));
-        let mut req = self.http.post(url).header("content-type", "application/json");
+        let base =
+            base_url.map_err(|url| UpstreamError::Unreachable(format!("the provider URL {url} is not a URL")))?;
+        let mut req = self.http.post(join(base, path_and_query)).header("content-type", "application/json");
         req = match dialect {
             Dialect::Anthropic => {
                 let mut r = match api_key {
@@ -247,6 +271,21 @@ impl Upstreams {
         } else {
             let bytes = response.bytes().await.map_err(|e| UpstreamError::Broken(e.without_url().to_string()))?;
             Ok(UpstreamResponse { body: UpstreamBody::Json(bytes) })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joining_a_path_gives_the_url_the_string_would_parse_to() {
+        for base in ["http://127.0.0.1:9100", "http://127.0.0.1:9100/", "https://api.example.com/anthropic/"] {
+            for path in ["/v1/messages", "/v1/messages?beta=true", "/v1/chat/completions"] {
+                let expected = reqwest::Url::parse(&format!("{}{path}", base.trim_end_matches('/'))).unwrap();
+                assert_eq!(join(&reqwest::Url::parse(base).unwrap(), path), expected, "{base} + {path}");
+            }
         }
     }
 }
