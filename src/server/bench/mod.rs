@@ -312,10 +312,7 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     ok_through += wrk_ok;
     let busy_rss = rss(pid);
 
-    let streams = if o.streams > 0 { Some(load::streams(&client, &through, o.streams).await) } else { None };
-    ok_through += streams.as_ref().map_or(0, |s| s.completed);
-    let streams_rss = rss(pid);
-
+    // Distinct keys before the streams: memory the streams used is returned lazily, and would hide theirs.
     let before_keys = rss(pid);
     let memory_ok = if memory_keys.is_empty() {
         0
@@ -324,6 +321,10 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     };
     ok_through += memory_ok;
     let after_keys = rss(pid);
+
+    let streams = if o.streams > 0 { Some(load::streams(&client, &through, o.streams).await) } else { None };
+    ok_through += streams.as_ref().map_or(0, |s| s.completed);
+    let streams_rss = rss(pid);
 
     // The soak runs in ten parts with the resident memory read after each, so it shows whether memory
     // levels off (caches filling) or keeps growing (a leak).

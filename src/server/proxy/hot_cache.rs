@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 /// How long a cached entry is trusted before it is read again.
 pub const FRESH_MS: i64 = 5_000;
-/// Above this many entries, stale ones are dropped (about 400 bytes an entry).
+/// Above this many entries, stale ones are dropped (a few hundred bytes an entry).
 const MAX_ENTRIES: usize = 200_000;
 
 struct CachedKey {
@@ -20,10 +20,32 @@ struct CachedKey {
     loaded_at: i64,
 }
 
+/// A secret's SHA-256 as 32 bytes (half the size of its hex, and kept twice per key).
+type Digest = [u8; 32];
+
+/// The digest of a lower-case hex SHA-256 (what `hash_token` gives); `None` for anything else, which is
+/// then never cached.
+fn digest(hex: &str) -> Option<Digest> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
 #[derive(Default)]
 struct KeyMaps {
-    by_hash: HashMap<String, CachedKey>,
-    hash_of: HashMap<i64, String>,
+    by_hash: HashMap<Digest, CachedKey>,
+    hash_of: HashMap<i64, Digest>,
 }
 
 #[derive(Default)]
@@ -34,20 +56,22 @@ pub struct KeyCache {
 impl KeyCache {
     /// The cached key for a secret's hash, when it was loaded less than `FRESH_MS` ago.
     pub fn get(&self, hash: &str, now: i64) -> Option<Arc<ApiKey>> {
+        let d = digest(hash)?;
         let maps = self.maps.lock().ok()?;
-        maps.by_hash.get(hash).filter(|c| now - c.loaded_at < FRESH_MS).map(|c| Arc::clone(&c.key))
+        maps.by_hash.get(&d).filter(|c| now - c.loaded_at < FRESH_MS).map(|c| Arc::clone(&c.key))
     }
 
     pub fn put(&self, hash: &str, key: ApiKey, now: i64) -> Arc<ApiKey> {
         let key = Arc::new(key);
+        let Some(d) = digest(hash) else { return key };
         if let Ok(mut maps) = self.maps.lock() {
             if maps.by_hash.len() >= MAX_ENTRIES {
                 maps.by_hash.retain(|_, c| now - c.loaded_at < FRESH_MS);
                 let KeyMaps { by_hash, hash_of } = &mut *maps;
                 hash_of.retain(|_, h| by_hash.contains_key(h));
             }
-            maps.hash_of.insert(key.id, hash.to_string());
-            maps.by_hash.insert(hash.to_string(), CachedKey { key: Arc::clone(&key), loaded_at: now });
+            maps.hash_of.insert(key.id, d);
+            maps.by_hash.insert(d, CachedKey { key: Arc::clone(&key), loaded_at: now });
         }
         key
     }
@@ -55,7 +79,7 @@ impl KeyCache {
     /// A settled call's charge, counted on the cached key until it is next read from the database.
     pub fn add_spend(&self, key_id: i64, amount: Money, now: i64) {
         let Ok(mut maps) = self.maps.lock() else { return };
-        let Some(hash) = maps.hash_of.get(&key_id).cloned() else { return };
+        let Some(hash) = maps.hash_of.get(&key_id).copied() else { return };
         if let Some(c) = maps.by_hash.get_mut(&hash) {
             let mut k = (*c.key).clone();
             k.spent = k.spent.saturating_add(amount);
@@ -114,6 +138,11 @@ impl TierCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::secrets::hash_token;
+
+    fn h(secret: &str) -> String {
+        hash_token(secret)
+    }
 
     fn key(id: i64, user_id: i64) -> ApiKey {
         ApiKey {
@@ -136,11 +165,11 @@ mod tests {
     #[test]
     fn keys_are_served_while_fresh_and_count_settled_spend() {
         let cache = KeyCache::default();
-        cache.put("h1", key(1, 7), 0);
-        assert!(cache.get("h1", FRESH_MS - 1).is_some());
-        assert!(cache.get("h1", FRESH_MS).is_none(), "stale entries are read again");
+        cache.put(&h("h1"), key(1, 7), 0);
+        assert!(cache.get(&h("h1"), FRESH_MS - 1).is_some());
+        assert!(cache.get(&h("h1"), FRESH_MS).is_none(), "stale entries are read again");
         cache.add_spend(1, Money::from_units(100), 10);
-        let k = cache.get("h1", 20).unwrap();
+        let k = cache.get(&h("h1"), 20).unwrap();
         assert!(k.cap_reached());
         assert_eq!((k.used_times, k.last_used_at), (1, Some(10)));
     }
@@ -148,12 +177,25 @@ mod tests {
     #[test]
     fn a_change_to_an_account_forgets_its_keys_only() {
         let cache = KeyCache::default();
-        cache.put("a", key(1, 7), 0);
-        cache.put("b", key(2, 7), 0);
-        cache.put("c", key(3, 8), 0);
+        cache.put(&h("a"), key(1, 7), 0);
+        cache.put(&h("b"), key(2, 7), 0);
+        cache.put(&h("c"), key(3, 8), 0);
         cache.invalidate_user(7);
-        assert!(cache.get("a", 1).is_none() && cache.get("b", 1).is_none());
-        assert!(cache.get("c", 1).is_some());
+        assert!(cache.get(&h("a"), 1).is_none() && cache.get(&h("b"), 1).is_none());
+        assert!(cache.get(&h("c"), 1).is_some());
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn only_sha256_hex_digests_are_cached() {
+        let cache = KeyCache::default();
+        let hash = h("sk-gh-secret");
+        assert_eq!(digest(&hash).map(|d| d.len()), Some(32));
+        cache.put(&hash, key(1, 7), 0);
+        assert!(cache.get(&hash, 1).is_some());
+        assert!(cache.get(&hash.to_uppercase(), 1).is_none());
+        cache.put("not-a-digest", key(2, 7), 0);
+        assert!(cache.get("not-a-digest", 1).is_none());
         assert_eq!(cache.len(), 1);
     }
 
