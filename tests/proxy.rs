@@ -202,6 +202,30 @@ async fn anthropic_streams_pass_through_and_are_metered_from_the_last_usage() {
 }
 
 #[tokio::test]
+async fn a_stream_with_nothing_to_translate_reaches_the_caller_byte_for_byte() {
+    let app = spawn_app().await;
+    let c = caller(&app, "bytes@example.com", &[], None).await;
+    let request = json!({"model": "claude-haiku-4-5", "max_tokens": 200, "stream": true,
+        "messages": [{"role": "user", "content": "Byte for byte, ünïcödé included"}]});
+    let res = post(&app, CC_MESSAGES, Some(&c.key), request.clone()).await;
+    assert_eq!(res.status(), 200);
+    let got = res.bytes().await.unwrap();
+    // What the upstream (the in-process mock) sends for this request.
+    let reply = gatehouse::server::proxy::mock::anthropic(&request, gatehouse::server::proxy::mock::Shape::default())
+        .await
+        .unwrap();
+    let gatehouse::server::proxy::upstream::UpstreamBody::Stream(mut upstream) = reply.body else {
+        panic!("the mock streams when asked to");
+    };
+    let mut expected = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut upstream).await {
+        expected.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+    assert_eq!(bills_of(&app, c.user_id).await.len(), 1, "and it is billed");
+}
+
+#[tokio::test]
 async fn openai_calls_to_claude_models_are_translated_both_ways() {
     let app = spawn_app().await;
     let c = caller(&app, "translate@example.com", &[], None).await;

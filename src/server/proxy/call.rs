@@ -427,6 +427,9 @@ async fn run(
                 let mut parser = sse::Parser::default();
                 let mut meter = Meter::default();
                 let mut translator = (dialect != target).then(|| StreamTranslator::new(now_ms() / 1000, include_usage));
+                // Nothing to translate or hold back: the upstream's bytes go to the caller as they came (still
+                // parsed, for metering), without writing each event again.
+                let raw = translator.is_none() && (target == Dialect::Anthropic || include_usage);
                 let mut client_gone = false;
                 while let Some(chunk) = upstream.next().await {
                     let chunk = match chunk {
@@ -442,12 +445,18 @@ async fn run(
                             Dialect::Anthropic => meter.on_anthropic(&ev),
                             Dialect::OpenAi => meter.on_openai(&ev),
                         }
+                        if raw {
+                            continue;
+                        }
                         match (&mut translator, target) {
                             (Some(t), _) => out.extend(t.on_event(&ev)),
                             // The usage chunk we asked for on the caller's behalf stays with us.
                             (None, Dialect::OpenAi) if !include_usage && is_usage_only_chunk(&ev) => {}
                             (None, _) => out.push(sse::write(ev.event.as_deref(), &ev.data)),
                         }
+                    }
+                    if raw {
+                        out.push(chunk);
                     }
                     // After a disconnect, keep reading the upstream to learn the real usage.
                     if !client_gone {
