@@ -177,8 +177,7 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
         .route("/billing/bills.csv", get(bills_csv::download))
-        .route("/chat/replies/{id}/stream", get(crate::server::chat::reply::stream))
-        .merge(crate::server::proxy::routes());
+        .route("/chat/replies/{id}/stream", get(crate::server::chat::reply::stream));
     if state.settings.is_dev() {
         router = router.route("/dev/mailbox/{id}", get(dev_mail_view::show));
     }
@@ -190,6 +189,10 @@ fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_state, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session_layer::attach))
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin_guard::guard))
+        // The API authenticates by key, never by the session cookie (and is exempt from the origin guard):
+        // its routes skip those two layers, which would only cost every call (a cookie sent along would
+        // even cost a session read).
+        .merge(crate::server::proxy::routes())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(telemetry::request_span)
