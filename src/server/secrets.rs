@@ -11,11 +11,20 @@ pub fn random_token() -> Result<String, getrandom::Error> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The SHA-256 of a token as 32 bytes (what in-memory caches key on).
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
 /// The lower-case hex SHA-256 of a token: what the database keeps.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
+    digest_hex(&token_digest(token))
+}
+
+/// A digest from [`token_digest`] in lower-case hex, as [`hash_token`] writes it.
+pub fn digest_hex(digest: &[u8; 32]) -> String {
     let mut out = String::with_capacity(64);
-    for b in digest {
+    for &b in digest {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 0x0f)]));
     }

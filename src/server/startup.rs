@@ -237,7 +237,7 @@ async fn sweep_stale_holds(db: Db, admissions: Arc<AdmissionBook>) {
         if swept > 0 {
             tracing::warn!(holds = swept, "released admission holds of calls that never settled");
         }
-        match crate::server::domain::ledger::sweep_stale_holds(db.pool(), crate::server::time::now_ms()).await {
+        match crate::server::domain::ledger::sweep_stale_holds(db.pool(), now).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(holds = n, "released stale holds of calls that never settled"),
             Err(e) => tracing::warn!(error = %e, "stale-hold sweep failed"),

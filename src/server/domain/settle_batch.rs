@@ -219,24 +219,20 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
     let mut balances = lock_accounts(conn, &users, positional).await?;
     let balances_before = balances.clone();
     // Claim every call's idempotency key at once; a key already there is a replay (or a misuse).
+    let op_keys: Vec<String> = batch.iter().map(|s| call_operation_key(s.request_key)).collect();
     let mut claimed: HashSet<String> = HashSet::new();
-    for chunk in runs(batch) {
+    let calls: Vec<(&Settlement<'_>, &String)> = batch.iter().zip(&op_keys).collect();
+    for chunk in runs(&calls) {
         let sql = statement_sql(Statement::ClaimKeys, chunk.len(), positional);
         let mut q = sqlx::query_as::<_, (String,)>(&sql);
-        for s in chunk {
-            q = q
-                .bind(call_operation_key(s.request_key))
-                .bind(s.user_id)
-                .bind("call")
-                .bind(call_fingerprint(s))
-                .bind("")
-                .bind(s.now);
+        for (s, op_key) in chunk {
+            q = q.bind(op_key.as_str()).bind(s.user_id).bind("call").bind(call_fingerprint(s)).bind("").bind(s.now);
         }
         claimed.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(k,)| k));
     }
     let mut results: Vec<Option<Settled>> = vec![None; batch.len()];
     for (i, s) in batch.iter().enumerate() {
-        if !claimed.contains(&call_operation_key(s.request_key)) {
+        if !claimed.contains(&op_keys[i]) {
             // Replays touch nothing; a reused key with other parameters fails the batch.
             results[i] = Some(ledger::settle_in(conn, s.clone()).await?);
         }
@@ -262,7 +258,7 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
         let reserved = s.reserved_by_others.unwrap_or(Money::ZERO);
         let cap = in_scope.saturating_sub(reserved).max(Money::ZERO);
         let plan = charge::plan_within(s.official, s.channel, s.multiplier, account_funds, s.now, cap);
-        let op_key = call_operation_key(s.request_key);
+        let op_key = &op_keys[i];
         let memo = format!("{} on {}", s.model, s.channel);
         let mut seq = 0;
         for (package_id, amount) in &plan.deductions {

@@ -14,7 +14,7 @@ use crate::server::domain::keys::{self, ApiKey};
 use crate::server::domain::ledger::Admission;
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::Usage;
-use crate::server::secrets::{hash_token, random_token};
+use crate::server::secrets::{digest_hex, random_token, token_digest};
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::body::{Body, Bytes};
@@ -46,16 +46,16 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
     let secret = presented_key(headers).ok_or_else(|| {
         ProxyError::Unauthenticated("No API key: send it as `Authorization: Bearer sk-gh-...` or `x-api-key`.".into())
     })?;
-    let hash = hash_token(&secret);
+    let digest = token_digest(&secret);
     let now = now_ms();
-    let key = match state.key_cache.get(&hash, now) {
+    let key = match state.key_cache.get(&digest, now) {
         Some(k) => k,
         None => {
-            let k = keys::by_hash(state.db.pool(), &hash)
+            let k = keys::by_hash(state.db.pool(), &digest_hex(&digest))
                 .await
                 .map_err(|e| internal("key lookup", e))?
                 .ok_or_else(|| ProxyError::Unauthenticated("Invalid API key.".into()))?;
-            state.key_cache.put(&hash, k, now)
+            state.key_cache.put(&digest, k, now)
         }
     };
     if key.disabled {
@@ -184,7 +184,6 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     })
 }
 
-/// An API call up to admission: the key, the request, the key's own limits, then [`admit`].
 /// The few fields of a request the proxy reads; everything else passes through unparsed into a tree.
 #[derive(serde::Deserialize)]
 struct Peek<'a> {
@@ -221,8 +220,7 @@ async fn prepare(
     body: &Bytes,
 ) -> Result<(Admitted, Asked), ProxyError> {
     let key = authenticate(state, headers).await?;
-    let peek: Peek<'_> = serde_json::from_slice(body)
-        .map_err(|e| ProxyError::BadRequest(format!("The request body is not valid JSON: {e}")))?;
+    let peek: Peek<'_> = serde_json::from_slice(body).map_err(not_json)?;
     let model = peek
         .model
         .as_deref()
@@ -270,7 +268,11 @@ fn usage_of(target: Dialect, answer: &[u8]) -> Option<Usage> {
 }
 
 fn parsed(body: &Bytes) -> Result<Value, ProxyError> {
-    serde_json::from_slice(body).map_err(|e| ProxyError::BadRequest(format!("The request body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(not_json)
+}
+
+fn not_json(e: serde_json::Error) -> ProxyError {
+    ProxyError::BadRequest(format!("The request body is not valid JSON: {e}"))
 }
 
 /// Hands a finished call's charge to the settlement writer (committed within milliseconds, exactly once:

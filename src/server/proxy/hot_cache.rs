@@ -20,27 +20,8 @@ struct CachedKey {
     loaded_at: i64,
 }
 
-/// A secret's SHA-256 as 32 bytes (half the size of its hex, and kept twice per key).
-type Digest = [u8; 32];
-
-/// The digest of a lower-case hex SHA-256 (what `hash_token` gives); `None` for anything else, which is
-/// then never cached.
-fn digest(hex: &str) -> Option<Digest> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(out)
-}
+/// A secret's SHA-256 as 32 bytes (`secrets::token_digest`): half the size of its hex, kept twice per key.
+pub type Digest = [u8; 32];
 
 #[derive(Default)]
 struct KeyMaps {
@@ -54,24 +35,22 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    /// The cached key for a secret's hash, when it was loaded less than `FRESH_MS` ago.
-    pub fn get(&self, hash: &str, now: i64) -> Option<Arc<ApiKey>> {
-        let d = digest(hash)?;
+    /// The cached key for a secret's digest, when it was loaded less than `FRESH_MS` ago.
+    pub fn get(&self, digest: &Digest, now: i64) -> Option<Arc<ApiKey>> {
         let maps = self.maps.lock().ok()?;
-        maps.by_hash.get(&d).filter(|c| now - c.loaded_at < FRESH_MS).map(|c| Arc::clone(&c.key))
+        maps.by_hash.get(digest).filter(|c| now - c.loaded_at < FRESH_MS).map(|c| Arc::clone(&c.key))
     }
 
-    pub fn put(&self, hash: &str, key: ApiKey, now: i64) -> Arc<ApiKey> {
+    pub fn put(&self, digest: &Digest, key: ApiKey, now: i64) -> Arc<ApiKey> {
         let key = Arc::new(key);
-        let Some(d) = digest(hash) else { return key };
         if let Ok(mut maps) = self.maps.lock() {
             if maps.by_hash.len() >= MAX_ENTRIES {
                 maps.by_hash.retain(|_, c| now - c.loaded_at < FRESH_MS);
                 let KeyMaps { by_hash, hash_of } = &mut *maps;
                 hash_of.retain(|_, h| by_hash.contains_key(h));
             }
-            maps.hash_of.insert(key.id, d);
-            maps.by_hash.insert(d, CachedKey { key: Arc::clone(&key), loaded_at: now });
+            maps.hash_of.insert(key.id, *digest);
+            maps.by_hash.insert(*digest, CachedKey { key: Arc::clone(&key), loaded_at: now });
         }
         key
     }
@@ -138,11 +117,7 @@ impl TierCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::secrets::hash_token;
-
-    fn h(secret: &str) -> String {
-        hash_token(secret)
-    }
+    use crate::server::secrets::token_digest as h;
 
     fn key(id: i64, user_id: i64) -> ApiKey {
         ApiKey {
@@ -183,19 +158,6 @@ mod tests {
         cache.invalidate_user(7);
         assert!(cache.get(&h("a"), 1).is_none() && cache.get(&h("b"), 1).is_none());
         assert!(cache.get(&h("c"), 1).is_some());
-        assert_eq!(cache.len(), 1);
-    }
-
-    #[test]
-    fn only_sha256_hex_digests_are_cached() {
-        let cache = KeyCache::default();
-        let hash = h("sk-gh-secret");
-        assert_eq!(digest(&hash).map(|d| d.len()), Some(32));
-        cache.put(&hash, key(1, 7), 0);
-        assert!(cache.get(&hash, 1).is_some());
-        assert!(cache.get(&hash.to_uppercase(), 1).is_none());
-        cache.put("not-a-digest", key(2, 7), 0);
-        assert!(cache.get("not-a-digest", 1).is_none());
         assert_eq!(cache.len(), 1);
     }
 

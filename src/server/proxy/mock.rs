@@ -78,6 +78,14 @@ fn failure(model: &str) -> Option<UpstreamError> {
     }
 }
 
+/// The upstream's latency before it answers (at least `FIRST_BYTE_DELAY` for a `-slow` model).
+async fn first_byte_wait(model: &str, shape: Shape) {
+    let latency = if model.ends_with("-slow") { shape.latency.max(FIRST_BYTE_DELAY) } else { shape.latency };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
 fn stream_of(chunks: Vec<Bytes>, model: &str, pace: Duration) -> ByteStream {
     let break_midway = model.ends_with("-fail-midstream");
     let pace = if model.ends_with("-slow") { pace.max(Duration::from_millis(40)) } else { pace };
@@ -105,11 +113,7 @@ pub async fn anthropic(request: &Value, shape: Shape) -> Result<UpstreamResponse
     if let Some(e) = failure(&model) {
         return Err(e);
     }
-    let latency = if model.ends_with("-slow") { shape.latency.max(FIRST_BYTE_DELAY) } else { shape.latency };
-    if !latency.is_zero() {
-        // A slow upstream: time to first byte, then each stream piece.
-        tokio::time::sleep(latency).await;
-    }
+    first_byte_wait(&model, shape).await;
     let prompt = last_user_text(&request["messages"]);
     let streamed = request["stream"] == true;
     let text_pieces = pieces(&answer_for(&model, &prompt), if streamed { shape.pieces } else { None });
@@ -195,11 +199,7 @@ pub async fn openai(request: &Value, shape: Shape) -> Result<UpstreamResponse, U
     if let Some(e) = failure(&model) {
         return Err(e);
     }
-    let latency = if model.ends_with("-slow") { shape.latency.max(FIRST_BYTE_DELAY) } else { shape.latency };
-    if !latency.is_zero() {
-        // A slow upstream: time to first byte, then each stream piece.
-        tokio::time::sleep(latency).await;
-    }
+    first_byte_wait(&model, shape).await;
     let streamed = request["stream"] == true;
     let text_pieces =
         pieces(&answer_for(&model, &last_user_text(&request["messages"])), if streamed { shape.pieces } else { None });
