@@ -8,7 +8,7 @@
 mod common;
 
 use gatehouse::server::db::Db;
-use gatehouse::server::domain::ledger::{self, Credit, EntryKind, Grant, Settlement};
+use gatehouse::server::domain::ledger::{self, Credit, EntryKind, Grant, LedgerError, Settlement};
 use gatehouse::server::domain::money::Money;
 use gatehouse::server::domain::packages::PackageSource;
 use gatehouse::server::domain::pricing::Usage;
@@ -263,4 +263,40 @@ async fn a_reused_key_with_other_parameters_fails_the_whole_batch() {
     assert!(settle_batch(&mut tx, &[fresh, other]).await.is_err());
     drop(tx);
     assert_eq!(state_of(&db, user, key).await, before, "rolled back: nothing half-written");
+}
+
+#[tokio::test]
+async fn a_call_settled_either_way_is_a_replay_the_other_way_and_its_key_stays_its_accounts() {
+    let db = common::fresh_db().await;
+    let (user, key) = account_with_funds(&db, "both-ways@example.com").await;
+    let (other, other_key) = account_with_funds(&db, "other-account@example.com").await;
+    let list = calls(5, 2);
+    let mut tx = db.pool().begin().await.unwrap();
+    let batched = settle_batch(&mut tx, &[settlement(user, key, "batched", &list[0])]).await.unwrap();
+    tx.commit().await.unwrap();
+    let single = ledger::settle(db.pool(), settlement(user, key, "single", &list[1])).await.unwrap();
+    let before = state_of(&db, user, key).await;
+
+    let again = ledger::settle(db.pool(), settlement(user, key, "batched", &list[0])).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!((again.bill_id, again.packages_paid, again.balance_paid), {
+        let b = &batched[0];
+        (b.bill_id, b.packages_paid, b.balance_paid)
+    });
+    let mut tx = db.pool().begin().await.unwrap();
+    let again = settle_batch(&mut tx, &[settlement(user, key, "single", &list[1])]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(again[0].replayed);
+    assert_eq!(again[0].bill_id, single.bill_id);
+    assert_eq!(state_of(&db, user, key).await, before, "replays change nothing");
+
+    // Another account presenting the same request key is refused, either way.
+    assert!(matches!(
+        ledger::settle(db.pool(), settlement(other, other_key, "batched", &list[0])).await,
+        Err(LedgerError::KeyReused(_))
+    ));
+    let mut tx = db.pool().begin().await.unwrap();
+    assert!(settle_batch(&mut tx, &[settlement(other, other_key, "single", &list[1])]).await.is_err());
+    drop(tx);
+    assert_eq!(state_of(&db, user, key).await, before);
 }

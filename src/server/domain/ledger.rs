@@ -2,8 +2,8 @@
 //! refund, adjustment), package grants, holds at admission, and the settlement of a call.
 //!
 //! Each operation runs in one transaction that first locks the account row (so operations on one
-//! account are serialised on both databases), records its idempotency key in `money_operations`, then
-//! writes its ledger entries together with the balance, package and bill changes. Replaying a key
+//! account are serialised on both databases), records its idempotency key in `money_operations` (a
+//! call's is its bill's request key), then writes its ledger entries together with the balance, package and bill changes. Replaying a key
 //! returns the first result; the same key with different parameters is refused.
 
 use super::charge::{self, Funds, Hold, PackageFunds};
@@ -474,21 +474,42 @@ pub fn call_operation_key(request_key: &str) -> String {
     format!("call:{request_key}")
 }
 
-/// What a call's settlement is about: replaying its key with anything else is refused.
-pub fn call_fingerprint(s: &Settlement<'_>) -> String {
-    let u = s.usage;
-    format!(
-        "{}|{}|{}/{}/{}/{}/{}|{}|{}",
-        s.channel,
-        s.model,
-        u.input,
-        u.output,
-        u.cache_write_5m,
-        u.cache_write_1h,
-        u.cache_read,
-        s.official.units(),
-        s.multiplier
+/// A call settled before, found by its request key: its bill is the call's idempotency record (no
+/// `money_operations` row per call). The same call replayed is answered from the bill; the key used for
+/// another account or with other usage, cost or multiplier is refused.
+pub async fn settled_call(conn: &mut AnyConnection, s: &Settlement<'_>) -> Result<Option<Settled>, LedgerError> {
+    type BillRow = (i64, i64, String, String, i64, i64, i64, i64, i64, i64, String, i64, i64);
+    let row: Option<BillRow> = sqlx::query_as(
+        "SELECT id, user_id, channel, model, input_tokens, output_tokens, cache_write_5m_tokens, \
+         cache_write_1h_tokens, cache_read_tokens, official_cost, multiplier, packages_paid, balance_paid \
+         FROM bills WHERE request_key = $1",
     )
+    .bind(s.request_key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((bill_id, user_id, channel, model, input, output, w5m, w1h, read, official, multiplier, p, b)) = row
+    else {
+        return Ok(None);
+    };
+    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let u = s.usage;
+    let same = user_id == s.user_id
+        && channel == s.channel
+        && model == s.model
+        && [input, output, w5m, w1h, read]
+            == [u.input, u.output, u.cache_write_5m, u.cache_write_1h, u.cache_read].map(to_i64)
+        && official == s.official.units()
+        && multiplier.parse::<Decimal>().is_ok_and(|m| m == s.multiplier);
+    if !same {
+        return Err(LedgerError::KeyReused(s.request_key.to_string()));
+    }
+    Ok(Some(Settled {
+        bill_id,
+        packages_paid: Money::from_units(p),
+        balance_paid: Money::from_units(b),
+        replayed: true,
+        deductions: Vec::new(),
+    }))
 }
 
 /// Charges a call exactly once: packages first, then the balance; writes its bill and closes its hold.
@@ -504,24 +525,10 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         return Err(LedgerError::InvalidAmount("a call cannot cost less than nothing"));
     }
     lock_account(conn, s.user_id).await?;
-    let key = call_operation_key(s.request_key);
-    let fingerprint = call_fingerprint(&s);
-    if let Started::Replay(_) = start_operation(conn, &key, s.user_id, "call", &fingerprint, s.now).await? {
-        // The bill of a settled call is found by its request key (batched settlements record no result).
-        let (bill_id, p, b): (i64, i64, i64) =
-            sqlx::query_as("SELECT id, packages_paid, balance_paid FROM bills WHERE request_key = $1 AND user_id = $2")
-                .bind(s.request_key)
-                .bind(s.user_id)
-                .fetch_one(&mut *conn)
-                .await?;
-        return Ok(Settled {
-            bill_id,
-            packages_paid: Money::from_units(p),
-            balance_paid: Money::from_units(b),
-            replayed: true,
-            deductions: Vec::new(),
-        });
+    if let Some(replayed) = settled_call(conn, &s).await? {
+        return Ok(replayed);
     }
+    let key = call_operation_key(s.request_key);
     let funds: Vec<PackageFunds> = packages::funds(conn, s.user_id, s.now).await?;
     // Package money other calls in flight reserved stays theirs, so their admission promise holds.
     let reserved_by_others = match s.reserved_by_others {
@@ -615,7 +622,6 @@ pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Se
         .execute(&mut *conn)
         .await?;
     }
-    finish_operation(conn, &key, &bill_id.to_string()).await?;
     Ok(Settled {
         bill_id,
         packages_paid: plan.packages_paid(),

@@ -1,18 +1,16 @@
 //! Many calls settled in one transaction with a handful of statements instead of about ten per call: the
 //! same charges as `ledger::settle_in` applied one after another in the given order (a test compares the
 //! two), computed in memory per account after one lock and one read of its packages, then written with
-//! multi-row statements: inserts of idempotency records, bills and ledger entries, and `UPDATE … FROM
-//! (VALUES …)` of balances, packages and keys, so a batch costs about the same few statements whether it
-//! touches one account or hundreds of keys. Every call keeps its idempotency key: a call settled before is
-//! answered from its bill, unchanged.
+//! multi-row statements: inserts of bills and ledger entries, and `UPDATE … FROM (VALUES …)` of balances,
+//! packages and keys, so a batch costs about the same few statements whether it touches one account or
+//! hundreds of keys. Every call keeps its idempotency key, its bill's unique request key: a call settled
+//! before is answered from its bill, unchanged (`ledger::settled_call`).
 //!
 //! For settlements whose running calls' package reservations are known (`reserved_by_others` is `Some`:
 //! the proxy's admission book, which keeps holds in memory). Others go through `ledger::settle_in`.
 
 use super::charge::{self, PackageFunds};
-use super::ledger::{
-    self, bind_bill, call_fingerprint, call_operation_key, EntryKind, LedgerError, Settled, Settlement, BILL_COLUMNS,
-};
+use super::ledger::{self, bind_bill, call_operation_key, EntryKind, LedgerError, Settled, Settlement, BILL_COLUMNS};
 use super::money::Money;
 use super::packages;
 use sqlx::AnyConnection;
@@ -77,7 +75,7 @@ fn in_list(n: usize, first: usize, positional: bool) -> String {
 enum Statement {
     LockAccounts,
     PackageFunds,
-    ClaimKeys,
+    SettledBefore,
     Bills,
     Entries,
     Balances,
@@ -100,11 +98,7 @@ impl Statement {
                  AND remaining > 0 AND expires_at > {} ORDER BY user_id, expires_at, id",
                 if positional { "?".to_string() } else { format!("${}", n + 1) }
             ),
-            Self::ClaimKeys => format!(
-                "INSERT INTO money_operations (idempotency_key, user_id, kind, fingerprint, result, created_at) \
-                 VALUES {} ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
-                rows(6)
-            ),
+            Self::SettledBefore => format!("SELECT request_key FROM bills WHERE request_key IN {ids}"),
             Self::Bills => format!("INSERT INTO bills ({BILL_COLUMNS}) VALUES {} RETURNING id, request_key", rows(16)),
             Self::Entries => format!(
                 "INSERT INTO ledger_entries (user_id, idempotency_key, operation_key, kind, balance_delta, \
@@ -141,15 +135,33 @@ fn statement_sql(statement: Statement, n: usize, positional: bool) -> Arc<str> {
 }
 
 /// `ids` split into lists of the fixed `IN` lengths, each padded with its last id.
-fn id_lists(ids: &[i64]) -> Vec<Vec<i64>> {
+fn id_lists<T: Clone>(ids: &[T]) -> Vec<Vec<T>> {
     ids.chunks(LISTS[LISTS.len() - 1])
         .map(|chunk| {
             let len = LISTS.iter().copied().find(|l| *l >= chunk.len()).unwrap_or(chunk.len());
             let mut list = chunk.to_vec();
-            list.resize(len, chunk[chunk.len() - 1]);
+            list.resize(len, chunk[chunk.len() - 1].clone());
             list
         })
         .collect()
+}
+
+/// Which of `request_keys` have a bill already.
+async fn settled_before(
+    conn: &mut AnyConnection,
+    request_keys: &[&str],
+    positional: bool,
+) -> Result<HashSet<String>, LedgerError> {
+    let mut found = HashSet::new();
+    for list in id_lists(request_keys) {
+        let sql = statement_sql(Statement::SettledBefore, list.len(), positional);
+        let mut q = sqlx::query_as::<_, (String,)>(&sql);
+        for key in list {
+            q = q.bind(key);
+        }
+        found.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(k,)| k));
+    }
+    Ok(found)
 }
 
 /// Locks the accounts (PostgreSQL: `FOR UPDATE` in id order; SQLite: a no-op update takes the write lock)
@@ -218,25 +230,17 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
     users.dedup();
     let mut balances = lock_accounts(conn, &users, positional).await?;
     let balances_before = balances.clone();
-    // Claim every call's idempotency key at once; a key already there is a replay (or a misuse).
-    let op_keys: Vec<String> = batch.iter().map(|s| call_operation_key(s.request_key)).collect();
-    let mut claimed: HashSet<String> = HashSet::new();
-    let calls: Vec<(&Settlement<'_>, &String)> = batch.iter().zip(&op_keys).collect();
-    for chunk in runs(&calls) {
-        let sql = statement_sql(Statement::ClaimKeys, chunk.len(), positional);
-        let mut q = sqlx::query_as::<_, (String,)>(&sql);
-        for (s, op_key) in chunk {
-            q = q.bind(op_key.as_str()).bind(s.user_id).bind("call").bind(call_fingerprint(s)).bind("").bind(s.now);
-        }
-        claimed.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(k,)| k));
-    }
+    // Calls with a bill already (a retried batch) are replays: read from the unique index, nothing written.
+    let request_keys: Vec<&str> = batch.iter().map(|s| s.request_key).collect();
+    let settled_before = settled_before(conn, &request_keys, positional).await?;
     let mut results: Vec<Option<Settled>> = vec![None; batch.len()];
     for (i, s) in batch.iter().enumerate() {
-        if !claimed.contains(&op_keys[i]) {
+        if settled_before.contains(s.request_key) {
             // Replays touch nothing; a reused key with other parameters fails the batch.
-            results[i] = Some(ledger::settle_in(conn, s.clone()).await?);
+            results[i] = ledger::settled_call(conn, s).await?;
         }
     }
+    let op_keys: Vec<String> = batch.iter().map(|s| call_operation_key(s.request_key)).collect();
     // Plan every new charge in order, each account's packages and balance followed in memory.
     // Packages that could pay the earliest call; each call then checks expiry at its own time.
     let earliest = batch.iter().map(|s| s.now).min().unwrap_or(0);
@@ -418,7 +422,7 @@ mod tests {
         let per_row = [
             (Statement::LockAccounts, 1, 0),
             (Statement::PackageFunds, 1, 1),
-            (Statement::ClaimKeys, 6, 0),
+            (Statement::SettledBefore, 1, 0),
             (Statement::Bills, 16, 0),
             (Statement::Entries, 11, 0),
             (Statement::Balances, 2, 0),

@@ -1,14 +1,21 @@
 //! A small Redis client for the one thing Gatehouse asks of Redis: running a Lua script (SCRIPT LOAD once,
-//! then EVALSHA, loading again when Redis forgot it). RESP2 over TCP, a few pooled connections,
-//! `AUTH` and `SELECT` from the URL, and a short timeout so a slow Redis never stalls API calls.
+//! then EVALSHA, loading again when Redis forgot it). RESP2 over one TCP connection, pipelined: commands
+//! from concurrent calls queue while the previous round trip is out and then go in one write, their replies
+//! read back in order, so 32 calls at once cost a few round trips and syscalls instead of 32. `AUTH` and
+//! `SELECT` from the URL, and a short timeout so a slow Redis never stalls API calls; a connection that
+//! failed is dropped and the next command connects again.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
 
-const MAX_IDLE: usize = 16;
 const TIMEOUT: Duration = Duration::from_millis(500);
+/// Commands waiting for the connection; a caller beyond this waits for room.
+const QUEUE: usize = 4096;
+/// Commands written in one go at most.
+const MAX_PIPELINE: usize = 256;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -21,11 +28,23 @@ pub enum Reply {
 
 type Conn = BufReader<TcpStream>;
 
-pub struct RedisClient {
+/// One command on its way: its RESP bytes and where its reply goes.
+struct Job {
+    bytes: Vec<u8>,
+    reply: oneshot::Sender<Result<Reply, String>>,
+}
+
+#[derive(Clone)]
+struct Endpoint {
     addr: String,
     password: Option<String>,
     db: u32,
-    idle: Mutex<Vec<Conn>>,
+}
+
+pub struct RedisClient {
+    endpoint: Endpoint,
+    /// The queue of the connection task, started by the first command (inside the runtime).
+    queue: OnceLock<mpsc::Sender<Job>>,
     /// The id Redis gave the script (one script per client).
     script_sha: Mutex<Option<String>>,
 }
@@ -44,42 +63,27 @@ impl RedisClient {
             n => n.parse().map_err(|_| format!("REDIS_URL's database must be a number, got {n:?}"))?,
         };
         Ok(Self {
-            addr: format!("{host}:{port}"),
-            password: parsed.password().map(str::to_string),
-            db,
-            idle: Mutex::new(Vec::new()),
+            endpoint: Endpoint { addr: format!("{host}:{port}"), password: parsed.password().map(str::to_string), db },
+            queue: OnceLock::new(),
             script_sha: Mutex::new(None),
         })
     }
 
-    async fn connect(&self) -> Result<Conn, String> {
-        let stream = TcpStream::connect(&self.addr).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
-        let _ = stream.set_nodelay(true);
-        let mut conn = BufReader::new(stream);
-        if let Some(pw) = &self.password {
-            expect_ok(call(&mut conn, &[b"AUTH", pw.as_bytes()]).await?)?;
-        }
-        if self.db != 0 {
-            expect_ok(call(&mut conn, &[b"SELECT", self.db.to_string().as_bytes()]).await?)?;
-        }
-        Ok(conn)
-    }
-
-    /// Sends one command on a pooled connection; a connection that failed is dropped, not reused.
+    /// Sends one command through the pipelined connection and waits for its reply.
     pub async fn command(&self, args: &[&[u8]]) -> Result<Reply, String> {
-        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => tokio::time::timeout(TIMEOUT, self.connect()).await.map_err(|_| "Redis connect timed out")??,
-        };
-        let reply =
-            tokio::time::timeout(TIMEOUT, call(&mut conn, args)).await.map_err(|_| "Redis timed out".to_string())??;
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(run_connection(self.endpoint.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        queue.send(Job { bytes: encode(args), reply }).await.map_err(|_| "the Redis connection task ended")?;
+        // The task answers within its own timeouts; this bounds a wait behind a full queue as well.
+        match tokio::time::timeout(TIMEOUT * 3, answer).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err("the Redis connection task dropped the command".into()),
+            Err(_) => Err("Redis timed out".into()),
         }
-        Ok(reply)
     }
 
     /// Runs a Lua script by the SHA-1 Redis gave it, loading it first (and again after Redis restarts).
@@ -119,6 +123,73 @@ impl RedisClient {
             other => Err(format!("Redis did not load the script: {other:?}")),
         }
     }
+}
+
+/// The connection task: takes every queued command (up to [`MAX_PIPELINE`]), writes them in one go, and
+/// answers each as its reply arrives. Ends when the client is dropped.
+async fn run_connection(endpoint: Endpoint, mut queue: mpsc::Receiver<Job>) {
+    let mut conn: Option<Conn> = None;
+    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_PIPELINE);
+    let mut out: Vec<u8> = Vec::new();
+    while queue.recv_many(&mut jobs, MAX_PIPELINE).await > 0 {
+        let mut c = match conn.take() {
+            Some(c) => c,
+            None => match tokio::time::timeout(TIMEOUT, connect(&endpoint)).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    fail(&mut jobs, &e);
+                    continue;
+                }
+                Err(_) => {
+                    fail(&mut jobs, "Redis connect timed out");
+                    continue;
+                }
+            },
+        };
+        out.clear();
+        for job in &jobs {
+            out.extend_from_slice(&job.bytes);
+        }
+        let mut waiting = jobs.drain(..);
+        let round_trip = tokio::time::timeout(TIMEOUT, async {
+            c.get_mut().write_all(&out).await.map_err(|e| format!("Redis write failed: {e}"))?;
+            for job in waiting.by_ref() {
+                let reply = read_reply(&mut c).await?;
+                let _ = job.reply.send(Ok(reply));
+            }
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap_or_else(|_| Err("Redis timed out".into()));
+        match round_trip {
+            Ok(()) => conn = Some(c),
+            // The connection is dropped: replies still owed on it would answer the wrong commands.
+            Err(e) => {
+                for job in waiting {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn fail(jobs: &mut Vec<Job>, error: &str) {
+    for job in jobs.drain(..) {
+        let _ = job.reply.send(Err(error.to_string()));
+    }
+}
+
+async fn connect(endpoint: &Endpoint) -> Result<Conn, String> {
+    let stream = TcpStream::connect(&endpoint.addr).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let mut conn = BufReader::new(stream);
+    if let Some(pw) = &endpoint.password {
+        expect_ok(call(&mut conn, &[b"AUTH", pw.as_bytes()]).await?)?;
+    }
+    if endpoint.db != 0 {
+        expect_ok(call(&mut conn, &[b"SELECT", endpoint.db.to_string().as_bytes()]).await?)?;
+    }
+    Ok(conn)
 }
 
 fn expect_ok(reply: Reply) -> Result<(), String> {
@@ -201,7 +272,8 @@ mod tests {
     #[test]
     fn urls_give_address_password_and_database() {
         let c = RedisClient::new("redis://:pw@127.0.0.1:6380/2").unwrap();
-        assert_eq!((c.addr.as_str(), c.password.as_deref(), c.db), ("127.0.0.1:6380", Some("pw"), 2));
+        let e = &c.endpoint;
+        assert_eq!((e.addr.as_str(), e.password.as_deref(), e.db), ("127.0.0.1:6380", Some("pw"), 2));
         assert!(RedisClient::new("http://x").is_err());
         assert!(RedisClient::new("redis://h/x").is_err());
     }
