@@ -25,8 +25,9 @@ use tokio::process::{Child, Command};
 pub const USAGE: &str = "\
   gatehouse bench [--database URL] [--redis URL] [--requests 2000] [--concurrency 32] [--seconds 5]
                   [--keys 1000] [--memory-keys 100000] [--streams 2000] [--soak-secs 0]
-                  [--mock-latency-ms 0] [--mock-chunks N]
-                                 measure Gatehouse against the mock upstream and a bare proxy (see README)
+                  [--mock-latency-ms 0] [--mock-chunks N] [--wrap 'COMMAND ARGS']
+                                 measure Gatehouse against the mock upstream and a bare proxy (see README);
+                                 --wrap runs Gatehouse under a command, e.g. 'valgrind --tool=callgrind'
   gatehouse mock-upstream [ADDR] [--latency-ms 0] [--pace-ms 0] [--chunks N]
                                  serve the mock upstream over HTTP (default 127.0.0.1:9100); N text pieces
                                  per streamed answer (default: one every three words)
@@ -46,6 +47,8 @@ struct Options {
     soak_secs: u64,
     mock_latency_ms: u64,
     mock_chunks: Option<usize>,
+    /// A command (with its arguments) Gatehouse runs under, for a profiler: `valgrind --tool=callgrind`.
+    wrap: Vec<String>,
 }
 
 fn options(args: &[&str]) -> Result<Options, String> {
@@ -61,6 +64,7 @@ fn options(args: &[&str]) -> Result<Options, String> {
         soak_secs: 0,
         mock_latency_ms: 0,
         mock_chunks: None,
+        wrap: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -78,6 +82,7 @@ fn options(args: &[&str]) -> Result<Options, String> {
             "--soak-secs" => o.soak_secs = u64::try_from(number()?).unwrap_or(0),
             "--mock-latency-ms" => o.mock_latency_ms = u64::try_from(number()?).unwrap_or(0),
             "--mock-chunks" => o.mock_chunks = Some(number()?.max(1)),
+            "--wrap" => o.wrap = value.split_whitespace().map(str::to_string).collect(),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
@@ -90,15 +95,24 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Starts this binary with `args` and `env`, and waits until `port` accepts connections.
-async fn start(args: &[&str], env: &[(&str, String)], port: u16) -> Result<Child, String> {
+/// With `wrap`, this binary runs under that command (a profiler, which also starts slower).
+async fn start(args: &[&str], env: &[(&str, String)], port: u16, wrap: &[String]) -> Result<Child, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut cmd = Command::new(exe);
+    let mut cmd = match wrap.split_first() {
+        Some((program, wrap_args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(wrap_args).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
     cmd.args(args).kill_on_drop(true).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::inherit());
     for (k, v) in env {
         cmd.env(k, v);
     }
     let child = cmd.spawn().map_err(|e| format!("cannot start {args:?}: {e}"))?;
-    for _ in 0..300 {
+    let tries = if wrap.is_empty() { 300 } else { 2400 };
+    for _ in 0..tries {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return Ok(child);
         }
@@ -215,9 +229,9 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         mock_args.extend(["--chunks".to_string(), n.to_string()]);
     }
     let mock_args: Vec<&str> = mock_args.iter().map(String::as_str).collect();
-    let mock = start(&mock_args, &[], mock_port).await?;
+    let mock = start(&mock_args, &[], mock_port, &[]).await?;
     let bare_proxy =
-        start(&["bare-proxy", "--upstream", &mock_url, &format!("127.0.0.1:{bare_port}")], &[], bare_port).await?;
+        start(&["bare-proxy", "--upstream", &mock_url, &format!("127.0.0.1:{bare_port}")], &[], bare_port, &[]).await?;
 
     let database_url = o.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
     let db = Db::connect(&database_url).await.map_err(|e| e.to_string())?;
@@ -245,7 +259,7 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         env.push(("REDIS_URL", r.clone()));
         env.push(("REDIS_KEY_PREFIX", format!("gatehouse-bench-{run}")));
     }
-    let mut gatehouse = start(&[], &env, gh_port).await?;
+    let mut gatehouse = start(&[], &env, gh_port, &o.wrap).await?;
     let pid = gatehouse.id();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss = rss(pid);
@@ -491,4 +505,19 @@ fn soak_verdict(samples: &[u64]) -> String {
 
 async fn sequential_warm(client: &reqwest::Client, t: &Target) -> Result<(), String> {
     load::sequential(client, t, JSON_BODY, 200, false).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_take_a_wrapping_command_and_refuse_unknown_flags() {
+        let o = options(&["--wrap", "valgrind --tool=callgrind", "--seconds", "2"]).unwrap();
+        assert_eq!(o.wrap, ["valgrind", "--tool=callgrind"]);
+        assert_eq!(o.seconds, 2.0);
+        assert!(options(&[]).unwrap().wrap.is_empty());
+        assert!(options(&["--wrap"]).is_err(), "a flag without its value");
+        assert!(options(&["--nope", "1"]).is_err());
+    }
 }
