@@ -60,3 +60,30 @@ async fn an_unreachable_redis_is_an_error_not_a_hang() {
     let live = RedisClient::new(REDIS).unwrap();
     assert!(matches!(live.command(&[b"NO-SUCH-COMMAND"]).await.unwrap(), Reply::Error(_)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_never_answers_fails_every_caller_within_the_timeout_however_many() {
+    // Accepts connections and never reads or answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let client = Arc::new(RedisClient::new(&format!("redis://127.0.0.1:{port}")).unwrap());
+    let started = std::time::Instant::now();
+    // More callers than the queue holds: the ones waiting for room give up in time as well.
+    let tasks: Vec<_> = (0..6000)
+        .map(|_| {
+            let client = Arc::clone(&client);
+            tokio::spawn(async move { client.command(&[b"PING"]).await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap().is_err());
+    }
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+}

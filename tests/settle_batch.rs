@@ -295,8 +295,22 @@ async fn a_call_settled_either_way_is_a_replay_the_other_way_and_its_key_stays_i
         ledger::settle(db.pool(), settlement(other, other_key, "batched", &list[0])).await,
         Err(LedgerError::KeyReused(_))
     ));
+    let other_before = state_of(&db, other, other_key).await;
     let mut tx = db.pool().begin().await.unwrap();
-    assert!(settle_batch(&mut tx, &[settlement(other, other_key, "single", &list[1])]).await.is_err());
+    assert!(matches!(
+        settle_batch(&mut tx, &[settlement(other, other_key, "single", &list[1])]).await,
+        Err(LedgerError::KeyReused(_))
+    ));
+    drop(tx);
+    // The same key with another model, or other usage, is refused too.
+    let mut other_model = settlement(user, key, "batched", &list[0]);
+    other_model.model = "some-other-model";
+    assert!(matches!(ledger::settle(db.pool(), other_model).await, Err(LedgerError::KeyReused(_))));
+    let mut more_output = settlement(user, key, "single", &list[1]);
+    more_output.usage.output += 1;
+    let mut tx = db.pool().begin().await.unwrap();
+    assert!(matches!(settle_batch(&mut tx, &[more_output]).await, Err(LedgerError::KeyReused(_))));
     drop(tx);
     assert_eq!(state_of(&db, user, key).await, before);
+    assert_eq!(state_of(&db, other, other_key).await, other_before);
 }

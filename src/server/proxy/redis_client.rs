@@ -5,7 +5,7 @@
 //! `SELECT` from the URL, and a short timeout so a slow Redis never stalls API calls; a connection that
 //! failed is dropped and the next command connects again.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -43,8 +43,9 @@ struct Endpoint {
 
 pub struct RedisClient {
     endpoint: Endpoint,
-    /// The queue of the connection task, started by the first command (inside the runtime).
-    queue: OnceLock<mpsc::Sender<Job>>,
+    /// The queue of the connection task, started by the first command (inside the runtime) and again if
+    /// the task ever ended.
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
     /// The id Redis gave the script (one script per client).
     script_sha: Mutex<Option<String>>,
 }
@@ -64,25 +65,36 @@ impl RedisClient {
         };
         Ok(Self {
             endpoint: Endpoint { addr: format!("{host}:{port}"), password: parsed.password().map(str::to_string), db },
-            queue: OnceLock::new(),
+            queue: Mutex::new(None),
             script_sha: Mutex::new(None),
         })
     }
 
-    /// Sends one command through the pipelined connection and waits for its reply.
+    /// Sends one command through the pipelined connection and waits for its reply: an error after
+    /// [`TIMEOUT`] at most, however full the queue (a caller that gave up is skipped by the task).
     pub async fn command(&self, args: &[&[u8]]) -> Result<Reply, String> {
-        let queue = self.queue.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run_connection(self.endpoint.clone(), rx));
-            tx
-        });
+        let queue = self.queue()?;
         let (reply, answer) = oneshot::channel();
-        queue.send(Job { bytes: encode(args), reply }).await.map_err(|_| "the Redis connection task ended")?;
-        // The task answers within its own timeouts; this bounds a wait behind a full queue as well.
-        match tokio::time::timeout(TIMEOUT * 3, answer).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => Err("the Redis connection task dropped the command".into()),
-            Err(_) => Err("Redis timed out".into()),
+        let job = Job { bytes: encode(args), reply };
+        let waited = tokio::time::timeout(TIMEOUT, async {
+            queue.send(job).await.map_err(|_| "the Redis connection task ended".to_string())?;
+            answer.await.map_err(|_| "Redis timed out or its connection broke".to_string())?
+        })
+        .await;
+        waited.unwrap_or_else(|_| Err("Redis timed out".into()))
+    }
+
+    /// The connection task's queue, starting the task when there is none (or it ended).
+    fn queue(&self) -> Result<mpsc::Sender<Job>, String> {
+        let mut queue = self.queue.lock().map_err(|_| "the Redis client is poisoned")?;
+        match queue.as_ref() {
+            Some(q) if !q.is_closed() => Ok(q.clone()),
+            _ => {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(run_connection(self.endpoint.clone(), rx));
+                *queue = Some(tx.clone());
+                Ok(tx)
+            }
         }
     }
 
@@ -132,6 +144,11 @@ async fn run_connection(endpoint: Endpoint, mut queue: mpsc::Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_PIPELINE);
     let mut out: Vec<u8> = Vec::new();
     while queue.recv_many(&mut jobs, MAX_PIPELINE).await > 0 {
+        // Callers that gave up (timed out) are not sent: their commands would still count in Redis.
+        jobs.retain(|job| !job.reply.is_closed());
+        if jobs.is_empty() {
+            continue;
+        }
         let mut c = match conn.take() {
             Some(c) => c,
             None => match tokio::time::timeout(TIMEOUT, connect(&endpoint)).await {
@@ -154,8 +171,15 @@ async fn run_connection(endpoint: Endpoint, mut queue: mpsc::Receiver<Job>) {
         let round_trip = tokio::time::timeout(TIMEOUT, async {
             c.get_mut().write_all(&out).await.map_err(|e| format!("Redis write failed: {e}"))?;
             for job in waiting.by_ref() {
-                let reply = read_reply(&mut c).await?;
-                let _ = job.reply.send(Ok(reply));
+                match read_reply(&mut c).await {
+                    Ok(reply) => {
+                        let _ = job.reply.send(Ok(reply));
+                    }
+                    Err(e) => {
+                        let _ = job.reply.send(Err(e.clone()));
+                        return Err(e);
+                    }
+                }
             }
             Ok::<(), String>(())
         })

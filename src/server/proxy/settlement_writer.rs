@@ -188,6 +188,10 @@ async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc
         }
         if retry.is_empty() {
             backoff = RETRY_FIRST;
+            if !flushes.is_empty() {
+                // Someone waits for everything to be written, perhaps to close the pool: give it back.
+                conn = None;
+            }
             for f in flushes.drain(..) {
                 let _ = f.send(());
             }
@@ -301,7 +305,10 @@ async fn together(
     }
     .await;
     if written.is_err() {
-        *conn = None;
+        if let Some(failed) = conn.take() {
+            // Closed, not returned to the pool: nothing else gets a connection that just failed.
+            let _ = failed.close().await;
+        }
     }
     written
 }
