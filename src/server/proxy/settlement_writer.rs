@@ -17,8 +17,6 @@ use crate::server::domain::money::Money;
 use crate::server::domain::pricing::Usage;
 use crate::server::domain::settle_batch::settle_batch;
 use rust_decimal::Decimal;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, Connection};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,11 +126,6 @@ impl SettlementWriter {
 }
 
 async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc::Receiver<Job>, urgent: Arc<Notify>) {
-    // The writer keeps one connection: SQLite drops a connection's page cache whenever another connection
-    // committed since its last transaction, so batches written through the pool's rotating connections
-    // read every page they touch again (a `pread` per page); its own commits keep its cache warm. Kept
-    // while work keeps coming.
-    let mut conn: Option<PoolConnection<Any>> = None;
     let mut batch: Vec<PendingSettlement> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     // Settlements the database could not take (it was down or busy): kept, with their holds, and tried
@@ -141,16 +134,7 @@ async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc
     let mut backoff = RETRY_FIRST;
     loop {
         let first = if retry.is_empty() {
-            let job = match rx.try_recv() {
-                Ok(job) => Some(job),
-                Err(_) => {
-                    // Nothing waiting: the connection goes back to the pool while the writer idles (so
-                    // closing the pool at shutdown does not wait for it).
-                    conn = None;
-                    rx.recv().await
-                }
-            };
-            match job {
+            match rx.recv().await {
                 Some(job) => Some(job),
                 None => break,
             }
@@ -184,14 +168,10 @@ async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc
             next = rx.try_recv().ok();
         }
         if !batch.is_empty() {
-            retry = write(&db, &mut conn, &keys, &book, &mut batch).await;
+            retry = write(&db, &keys, &book, &mut batch).await;
         }
         if retry.is_empty() {
             backoff = RETRY_FIRST;
-            if !flushes.is_empty() {
-                // Someone waits for everything to be written, perhaps to close the pool: give it back.
-                conn = None;
-            }
             for f in flushes.drain(..) {
                 let _ = f.send(());
             }
@@ -221,7 +201,6 @@ fn reservations(book: &AdmissionBook, batch: &mut [PendingSettlement]) {
 /// Writes a batch; returns the settlements to try again (the database failed for them).
 async fn write(
     db: &Db,
-    conn: &mut Option<PoolConnection<Any>>,
     keys: &KeyCache,
     book: &AdmissionBook,
     batch: &mut Vec<PendingSettlement>,
@@ -231,7 +210,7 @@ async fn write(
     batch.sort_by_key(|s| s.user_id);
     reservations(book, batch);
     let mut again = Vec::new();
-    let results = match together(db, conn, batch).await {
+    let results = match together(db, batch).await {
         Ok(results) => results,
         Err(e) => {
             tracing::warn!(error = %e, calls = batch.len(), "batched settlement failed; settling one by one");
@@ -284,33 +263,13 @@ enum Outcome {
     Again,
 }
 
-/// Commits the batch in one transaction on the writer's connection (acquired again after a failure: a
-/// connection that failed is not trusted with the next batch).
-async fn together(
-    db: &Db,
-    conn: &mut Option<PoolConnection<Any>>,
-    batch: &[PendingSettlement],
-) -> Result<Vec<Outcome>, LedgerError> {
+async fn together(db: &Db, batch: &[PendingSettlement]) -> Result<Vec<Outcome>, LedgerError> {
     let _turn = db.hot_write_turn().await;
-    let c = match conn {
-        Some(c) => c,
-        None => conn.insert(db.pool().acquire().await?),
-    };
+    let mut tx = db.pool().begin().await?;
     let settlements: Vec<Settlement<'_>> = batch.iter().map(PendingSettlement::as_settlement).collect();
-    let written = async {
-        let mut tx = c.begin().await?;
-        let results = settle_batch(&mut tx, &settlements).await?;
-        tx.commit().await?;
-        Ok(results.into_iter().map(Outcome::Done).collect())
-    }
-    .await;
-    if written.is_err() {
-        if let Some(failed) = conn.take() {
-            // Closed, not returned to the pool: nothing else gets a connection that just failed.
-            let _ = failed.close().await;
-        }
-    }
-    written
+    let results = settle_batch(&mut tx, &settlements).await?;
+    tx.commit().await?;
+    Ok(results.into_iter().map(Outcome::Done).collect())
 }
 
 /// Counts calls still running (a streaming call runs after its handler returned), so shutdown can wait.
