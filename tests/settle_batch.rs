@@ -55,15 +55,20 @@ async fn account_with_funds(db: &Db, email: &str) -> (i64, i64) {
         };
         ledger::grant_package_now(db.pool(), g).await.unwrap();
     }
+    (user_id, insert_key(db, user_id, "k").await)
+}
+
+async fn insert_key(db: &Db, user_id: i64, name: &str) -> i64 {
     let (key_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, models) VALUES ($1, $2, 'sk-gh-x', 'k', 0, '') RETURNING id",
+        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, models) VALUES ($1, $2, 'sk-gh-x', $3, 0, '') RETURNING id",
     )
     .bind(user_id)
-    .bind(format!("hash-{user_id}"))
+    .bind(format!("hash-{name}-{user_id}"))
+    .bind(name)
     .fetch_one(db.pool())
     .await
     .unwrap();
-    (user_id, key_id)
+    key_id
 }
 
 struct Call {
@@ -184,18 +189,6 @@ async fn batches_charge_exactly_what_one_by_one_settlement_charges() {
     assert!(report.is_clean(), "{:?}", report.breaches);
 }
 
-async fn second_key(db: &Db, user_id: i64) -> i64 {
-    let (key_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, models) VALUES ($1, $2, 'sk-gh-y', 'k2', 0, '') RETURNING id",
-    )
-    .bind(user_id)
-    .bind(format!("hash2-{user_id}"))
-    .fetch_one(db.pool())
-    .await
-    .unwrap();
-    key_id
-}
-
 #[tokio::test]
 async fn batches_mixing_accounts_and_keys_charge_what_one_by_one_settlement_charges() {
     // Three accounts with two keys each, their calls interleaved in batches of up to 80 (more rows than one
@@ -206,9 +199,9 @@ async fn batches_mixing_accounts_and_keys_charge_what_one_by_one_settlement_char
         let mut many = Vec::new();
         for a in 0..3 {
             let (u, k) = account_with_funds(&db, &format!("mix-one-{seed}-{a}@example.com")).await;
-            one.push((u, [k, second_key(&db, u).await]));
+            one.push((u, [k, insert_key(&db, u, "k2").await]));
             let (u, k) = account_with_funds(&db, &format!("mix-many-{seed}-{a}@example.com")).await;
-            many.push((u, [k, second_key(&db, u).await]));
+            many.push((u, [k, insert_key(&db, u, "k2").await]));
         }
         let list = calls(seed + 100, 180);
         let whose = |i: usize| (i % 3, (i / 3) % 2);

@@ -3,8 +3,9 @@
 //!
 //! Each operation runs in one transaction that first locks the account row (so operations on one
 //! account are serialised on both databases), records its idempotency key in `money_operations` (a
-//! call's is its bill's request key), then writes its ledger entries together with the balance, package and bill changes. Replaying a key
-//! returns the first result; the same key with different parameters is refused.
+//! call's is its bill's request key), then writes its ledger entries together with the balance, package
+//! and bill changes. Replaying a key returns the first result; the same key with different parameters is
+//! refused.
 
 use super::charge::{self, Funds, Hold, PackageFunds};
 use super::money::Money;
@@ -443,25 +444,30 @@ pub const BILL_COLUMNS: &str = "user_id, request_key, api_key_id, key_name, chan
     output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, official_cost, packages_paid, \
     balance_paid, multiplier, created_at";
 
+/// A bill's token columns, in [`BILL_COLUMNS`] order: input, output, 5-minute and 1-hour cache writes,
+/// cache reads.
+fn token_counts(u: &Usage) -> [i64; 5] {
+    [u.input, u.output, u.cache_write_5m, u.cache_write_1h, u.cache_read].map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
 /// Binds one call's bill (the [`BILL_COLUMNS`]) to an insert.
 pub fn bind_bill<'q, O>(
     q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
     s: &Settlement<'q>,
     plan: &charge::ChargePlan,
 ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
-    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let u = s.usage;
+    let [input, output, write_5m, write_1h, read] = token_counts(&s.usage);
     q.bind(s.user_id)
         .bind(s.request_key)
         .bind(s.api_key_id)
         .bind(s.key_name)
         .bind(s.channel)
         .bind(s.model)
-        .bind(to_i64(u.input))
-        .bind(to_i64(u.output))
-        .bind(to_i64(u.cache_write_5m))
-        .bind(to_i64(u.cache_write_1h))
-        .bind(to_i64(u.cache_read))
+        .bind(input)
+        .bind(output)
+        .bind(write_5m)
+        .bind(write_1h)
+        .bind(read)
         .bind(plan.official.units())
         .bind(plan.packages_paid().units())
         .bind(plan.balance.units())
@@ -491,13 +497,10 @@ pub async fn settled_call(conn: &mut AnyConnection, s: &Settlement<'_>) -> Resul
     else {
         return Ok(None);
     };
-    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let u = s.usage;
     let same = user_id == s.user_id
         && channel == s.channel
         && model == s.model
-        && [input, output, w5m, w1h, read]
-            == [u.input, u.output, u.cache_write_5m, u.cache_write_1h, u.cache_read].map(to_i64)
+        && [input, output, w5m, w1h, read] == token_counts(&s.usage)
         && official == s.official.units()
         && multiplier.parse::<Decimal>().is_ok_and(|m| m == s.multiplier);
     if !same {

@@ -212,6 +212,26 @@ async fn package_funds(
     Ok(funds)
 }
 
+/// Runs a two-column `UPDATE … FROM (VALUES …)` ([`Statement::Balances`] or [`Statement::Packages`]) over
+/// `rows` (id, value); returns how many rows it changed.
+async fn update_pairs(
+    conn: &mut AnyConnection,
+    statement: Statement,
+    rows: &[(i64, i64)],
+    positional: bool,
+) -> Result<u64, LedgerError> {
+    let mut changed = 0;
+    for chunk in runs(rows) {
+        let sql = statement_sql(statement, chunk.len(), positional);
+        let mut q = sqlx::query(&sql);
+        for (id, value) in chunk {
+            q = q.bind(*id).bind(*value);
+        }
+        changed += q.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(changed)
+}
+
 pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) -> Result<Vec<Settled>, LedgerError> {
     if batch.iter().any(|s| s.reserved_by_others.is_none()) {
         let mut out = Vec::with_capacity(batch.len());
@@ -336,25 +356,12 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
     let mut changed: Vec<(i64, i64)> =
         balances.iter().filter(|(u, b)| balances_before.get(u) != Some(b)).map(|(u, b)| (*u, *b)).collect();
     changed.sort_unstable();
-    for chunk in runs(&changed) {
-        let sql = statement_sql(Statement::Balances, chunk.len(), positional);
-        let mut q = sqlx::query(&sql);
-        for (user_id, balance) in chunk {
-            q = q.bind(*user_id).bind(*balance);
-        }
-        q.execute(&mut *conn).await?;
-    }
+    update_pairs(conn, Statement::Balances, &changed, positional).await?;
     let mut moved: Vec<(i64, i64)> = package_moves.into_iter().collect();
     moved.sort_unstable();
-    for chunk in runs(&moved) {
-        let sql = statement_sql(Statement::Packages, chunk.len(), positional);
-        let mut q = sqlx::query(&sql);
-        for (package_id, amount) in chunk {
-            q = q.bind(*package_id).bind(*amount);
-        }
-        if q.execute(&mut *conn).await?.rows_affected() != chunk.len() as u64 {
-            return Err(LedgerError::Db(sqlx::Error::RowNotFound));
-        }
+    // A package that could not pay its part (it changed under us) fails the batch.
+    if update_pairs(conn, Statement::Packages, &moved, positional).await? != moved.len() as u64 {
+        return Err(LedgerError::Db(sqlx::Error::RowNotFound));
     }
     let mut key_use: HashMap<(i64, i64), (i64, i64, i64)> = HashMap::new();
     for (i, plan) in &plans {

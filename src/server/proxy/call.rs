@@ -91,8 +91,8 @@ fn internal(context: &'static str, e: impl std::fmt::Display) -> ProxyError {
 
 /// A call's request key (its settlement's idempotency key): the time in milliseconds, then this process's
 /// random instance id and a counter, so keys never repeat across instances and restarts, and the unique
-/// indexes they go into (bills, ledger entries) grow at one end instead of touching
-/// a random page of each for every call. Not a secret: it names a call, it grants nothing.
+/// indexes they go into (bills, ledger entries) grow at one end instead of touching a random page of each
+/// for every call. Not a secret: it names a call, it grants nothing.
 fn next_request_key(now: i64) -> Result<String, getrandom::Error> {
     static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

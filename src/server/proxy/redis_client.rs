@@ -149,19 +149,18 @@ async fn run_connection(endpoint: Endpoint, mut queue: mpsc::Receiver<Job>) {
         if jobs.is_empty() {
             continue;
         }
-        let mut c = match conn.take() {
-            Some(c) => c,
-            None => match tokio::time::timeout(TIMEOUT, connect(&endpoint)).await {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) => {
-                    fail(&mut jobs, &e);
-                    continue;
-                }
-                Err(_) => {
-                    fail(&mut jobs, "Redis connect timed out");
-                    continue;
-                }
-            },
+        let connected = match conn.take() {
+            Some(c) => Ok(c),
+            None => tokio::time::timeout(TIMEOUT, connect(&endpoint))
+                .await
+                .unwrap_or_else(|_| Err("Redis connect timed out".into())),
+        };
+        let mut c = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                fail(jobs.drain(..), &e);
+                continue;
+            }
         };
         out.clear();
         for job in &jobs {
@@ -188,17 +187,13 @@ async fn run_connection(endpoint: Endpoint, mut queue: mpsc::Receiver<Job>) {
         match round_trip {
             Ok(()) => conn = Some(c),
             // The connection is dropped: replies still owed on it would answer the wrong commands.
-            Err(e) => {
-                for job in waiting {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
-            }
+            Err(e) => fail(waiting, &e),
         }
     }
 }
 
-fn fail(jobs: &mut Vec<Job>, error: &str) {
-    for job in jobs.drain(..) {
+fn fail(jobs: impl IntoIterator<Item = Job>, error: &str) {
+    for job in jobs {
         let _ = job.reply.send(Err(error.to_string()));
     }
 }
