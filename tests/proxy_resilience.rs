@@ -265,6 +265,33 @@ async fn graceful_shutdown_finishes_running_streams_and_writes_their_bills() {
     assert_eq!(open, 0);
 }
 
+#[tokio::test]
+async fn shutdown_writes_every_queued_charge_even_when_the_database_is_slower_than_the_grace() {
+    let mut app = spawn_app_with(&[("SHUTDOWN_GRACE_SECS", "1")]).await;
+    let (user_id, key) = funded_caller(&app, "slow-books@example.com").await;
+    let db_url = app.state.settings.database_url.expose().to_string();
+    // Another connection holds the account's row (on SQLite, the write lock) for 3 s: the charge waits.
+    let other = gatehouse::server::db::Db::connect(&db_url).await.unwrap();
+    let mut blocking = other.pool().begin().await.unwrap();
+    sqlx::query("UPDATE users SET balance = balance WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *blocking)
+        .await
+        .unwrap();
+    let res = call(&app, &key, message("claude-haiku-4-5", false)).await;
+    assert_eq!(res.status(), 200);
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        blocking.commit().await.unwrap();
+    });
+    let stopping = std::time::Instant::now();
+    app.shut_down().await;
+    assert!(stopping.elapsed() >= Duration::from_secs(2), "it waited for the database, past the 1 s grace");
+    release.await.unwrap();
+    let (bills, _) = bills::page(other.pool(), user_id, &Default::default(), 10, 0).await.unwrap();
+    assert_eq!(bills.len(), 1, "the queued charge was written before the server stopped");
+}
+
 /// Calls alternately through the instances until one refuses with 429 (at most `max` calls). Returns how
 /// many passed, the seconds it took, and the refusal. GCRA lets one more call through per second passed.
 async fn until_refused(apps: [&TestApp; 2], key: &str, max: usize) -> (usize, f64, Option<reqwest::Response>) {

@@ -307,3 +307,59 @@ async fn a_call_settled_either_way_is_a_replay_the_other_way_and_its_key_stays_i
     assert_eq!(state_of(&db, user, key).await, before);
     assert_eq!(state_of(&db, other, other_key).await, other_before);
 }
+
+/// Plans PostgreSQL made while the tables were small must not stay: after the tables have grown, the
+/// batch's statements use their indexes, on a connection that ran them many times before (autovacuum is
+/// off on some servers, so no statistics arrive to replace a cached plan).
+#[tokio::test]
+async fn batches_use_the_indexes_after_the_tables_grew() {
+    let db = common::fresh_db().await;
+    if db.backend() != gatehouse::server::db::Backend::Postgres {
+        return; // SQLite plans without statistics and prefers indexes.
+    }
+    let (user, key) = account_with_funds(&db, "plans@example.com").await;
+    let list = calls(3, 150);
+    let keys: Vec<String> = (0..list.len()).map(|i| format!("plan-{i}")).collect();
+    let mut conn = db.pool().acquire().await.unwrap();
+    async fn settle(conn: &mut sqlx::AnyConnection, batch: Vec<Settlement<'_>>) {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        settle_batch(&mut tx, &batch).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    async fn seq_scans(conn: &mut sqlx::AnyConnection) -> i64 {
+        sqlx::query("SELECT pg_stat_force_next_flush()").execute(&mut *conn).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT CAST(SUM(seq_scan) AS BIGINT) FROM pg_stat_user_tables \
+             WHERE relname IN ('users', 'api_keys', 'bills', 'ledger_entries', 'packages')",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        n
+    }
+    for i in 0..10 {
+        settle(&mut conn, (i * 10..i * 10 + 10).map(|j| settlement(user, key, &keys[j], &list[j])).collect()).await;
+    }
+    // Other accounts' rows: 20 000 accounts with a key each, 50 000 bills and ledger entries.
+    for sql in [
+        "INSERT INTO users (email, email_normalized, created_at, last_login_at) \
+         SELECT 'u' || g || '@example.com', 'u' || g || '@example.com', 0, 0 FROM generate_series(1, 20000) g",
+        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, models) \
+         SELECT id, 'hash-' || id, 'sk-gh-x', 'k', 0, '' FROM users WHERE email LIKE 'u%'",
+        "INSERT INTO bills (user_id, request_key, channel, model, input_tokens, output_tokens, \
+         cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, official_cost, packages_paid, \
+         balance_paid, multiplier, created_at) \
+         SELECT u.id, 'other-' || g, 'api', 'm', 0, 0, 0, 0, 0, 0, 0, 0, '1', 0 \
+         FROM generate_series(1, 50000) g JOIN users u ON u.email = 'u' || (1 + g % 20000) || '@example.com'",
+        "INSERT INTO ledger_entries (user_id, idempotency_key, operation_key, kind, balance_delta, balance_after, \
+         package_delta, bill_id, memo, created_at) \
+         SELECT user_id, request_key, request_key, 'call', 0, 0, 0, id, 'm', 0 FROM bills WHERE request_key LIKE 'other-%'",
+    ] {
+        sqlx::query(sql).execute(&mut *conn).await.unwrap();
+    }
+    let before = seq_scans(&mut conn).await;
+    for i in 10..15 {
+        settle(&mut conn, (i * 10..i * 10 + 10).map(|j| settlement(user, key, &keys[j], &list[j])).collect()).await;
+    }
+    assert_eq!(seq_scans(&mut conn).await, before, "a batch scanned a whole table");
+}

@@ -150,11 +150,24 @@ impl Application {
         hold_sweeper.abort();
         // Streams the caller left may still be metering; their charges are queued when they end.
         let grace = Duration::from_secs(state.settings.upstream.shutdown_grace_secs);
-        if !state.settled(grace).await {
+        if !state.calls.wait_idle(grace).await {
             tracing::warn!(
                 calls = state.calls.running(),
                 "calls still running after the shutdown grace; their holds stay until swept"
             );
+        }
+        // Every charge already queued is written before the process ends, however long the database takes:
+        // ending sooner would give those calls away. Progress is logged while it lasts.
+        let flushed = state.settlements.flush();
+        tokio::pin!(flushed);
+        loop {
+            tokio::select! {
+                () = &mut flushed => break,
+                () = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!(
+                    queued = state.settlements.queued(),
+                    "still writing the charges of finished calls before stopping"
+                ),
+            }
         }
         tracing::info!("stopped accepting requests and settled every finished call; closing the database");
         state.db.close().await;

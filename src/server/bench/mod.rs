@@ -144,6 +144,17 @@ fn cpu_micros(pid: Option<u32>) -> u64 {
     (ticks(11) + ticks(12)) * 10_000
 }
 
+/// CPU time of every process whose command name is `comm` (PostgreSQL's server processes, `redis-server`),
+/// in microseconds: the services' share of the calls when they run on this machine.
+fn cpu_micros_named(comm: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm))
+        .map(|pid| cpu_micros(Some(pid)))
+        .sum()
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_048_576.0)
 }
@@ -311,10 +322,24 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     // CPU each process spent per call at c=32: the mock's when called directly, and each proxy's own.
     let mut loads = Vec::new();
     let mut cpu_per_call = Vec::new();
+    // PostgreSQL's and Redis's processes, when used, spend CPU on the same cores for Gatehouse's calls.
+    let mut services: Vec<(&str, &str, f64)> = Vec::new();
+    if database_url.starts_with("postgres") {
+        services.push(("PostgreSQL", "postgres", 0.0));
+    }
+    if o.redis_url.is_some() {
+        services.push(("Redis", "redis-server", 0.0));
+    }
     for (t, busy) in [(&direct, mock.id()), (&bare, bare_proxy.id()), (&through, pid)] {
+        let gatehouse = std::ptr::eq(t, &through);
         let before = cpu_micros(busy);
+        let services_before: Vec<u64> =
+            services.iter().filter(|_| gatehouse).map(|(_, comm, _)| cpu_micros_named(comm)).collect();
         let l = load::load(&client, t, o.concurrency, o.seconds).await;
         cpu_per_call.push(cpu_micros(busy).saturating_sub(before) as f64 / l.ok.max(1) as f64);
+        for ((_, comm, spent), before) in services.iter_mut().zip(services_before) {
+            *spent = cpu_micros_named(comm).saturating_sub(before) as f64 / l.ok.max(1) as f64;
+        }
         loads.push(l);
     }
     ok_through += loads[2].ok;
@@ -360,7 +385,11 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     if let Some(pid) = pid {
         let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
     }
-    let _ = tokio::time::timeout(Duration::from_secs(60), gatehouse.wait()).await;
+    // It writes every queued charge before it ends, however long that takes: the time says whether the
+    // settlement writer kept up with the load (a backlog shows here).
+    let stopping = std::time::Instant::now();
+    let stopped = tokio::time::timeout(Duration::from_secs(600), gatehouse.wait()).await.is_ok();
+    let stop_secs = stopping.elapsed().as_secs_f64();
     let (bills,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM bills b JOIN users u ON u.id = b.user_id WHERE u.email LIKE $1")
             .bind(format!("bench-{run}-%"))
@@ -423,6 +452,10 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     for r in &rows {
         println!("{:<32} {:>14} {:>14} {:>14}  {}", r.what, r.direct, r.bare, r.gatehouse, r.verdict);
     }
+    if !services.is_empty() {
+        let each: Vec<String> = services.iter().map(|(name, _, us)| format!("{name} {us:.1} us")).collect();
+        println!("{:<32} + the services' own processes per Gatehouse call at c={c}: {}", "", each.join(", "));
+    }
     println!();
     if let Some(s) = &streams {
         let met = s.failed == 0 && s.completed >= 2000 && s.worst_gap_ms < 1000;
@@ -462,6 +495,10 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     }
     let counted = i64::try_from(ok_through).unwrap_or(-1);
     let books = bills >= counted && bills <= counted + i64::try_from(wrk_cut).unwrap_or(0) && report.is_clean();
+    println!(
+        "graceful stop: {} in {stop_secs:.1} s (it writes the charges still queued first)",
+        if stopped { "ended" } else { "had not ended" }
+    );
     println!(
         "books: {ok_through} successful calls through Gatehouse (+ up to {wrk_cut} wrk stopped waiting for), {bills} bills; failed calls {}; audit {}: {}",
         loads[2].failed,

@@ -64,7 +64,16 @@ impl Db {
                 })
             })
         } else {
-            options
+            // Every statement planned for its own parameters and the tables' size at the time, never one
+            // cached generic plan: a plan made while a table was small (a new database, or one whose
+            // statistics autovacuum never gathered) would scan the whole table on every run once it grew.
+            // Planning the settlement writer's few statements per batch costs far less than one such scan.
+            options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("SET plan_cache_mode = force_custom_plan").await?;
+                    Ok(())
+                })
+            })
         };
         let pool = options.connect(&url).await.map_err(DbSetupError::Connect)?;
         Ok(Self { pool, backend, sqlite_writer: Default::default() })

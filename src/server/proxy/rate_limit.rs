@@ -2,16 +2,23 @@
 //! minute's burst allowed, refused calls told when to retry.
 //!
 //! In memory for one instance by default. With `REDIS_URL` set, every instance runs the same GCRA step as
-//! one Lua script inside Redis, with Redis's clock, so several instances share one limit per account. When
-//! Redis cannot be reached the instance falls back to its own memory (it never refuses calls because the
-//! limiter is down) and says so in the log.
+//! one Lua script inside Redis, with Redis's clock, so several instances share one limit per account. A
+//! busy account's instance reserves several cells in one round trip (a lease, see [`Leases`]) and admits
+//! the next calls from them, so most of its calls wait for no round trip. When Redis cannot be reached the
+//! instance falls back to its own memory (it never refuses calls because the limiter is down) and says so
+//! in the log.
 
 use super::redis_client::{RedisClient, Reply};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 const WINDOW_MS: i64 = 60_000;
+/// How long leased cells stay usable: a call admitted from a lease was counted in Redis at most this long
+/// before it ran, so the shared limit holds with this much slack in time and never in count.
+pub const LEASE_MS: i64 = 250;
+/// Cells leased in one round trip at most.
+const MAX_LEASE: u32 = 64;
 
 /// GCRA's emission interval and burst tolerance for a rate, in ms.
 fn gcra_params(rpm: u32) -> (i64, i64) {
@@ -43,26 +50,127 @@ impl MemoryLimiter {
     }
 }
 
-/// The GCRA step as Redis runs it: KEYS[1] the account's key, ARGV interval and tolerance in ms. Returns 0
-/// when admitted, otherwise the ms to wait. The time is Redis's own, so instances' clocks do not matter.
+/// The GCRA step as Redis runs it, for `want` cells at once: KEYS[1] the account's key, ARGV interval and
+/// tolerance in ms, the cells wanted, and the unused cells of an expired lease to give back first. Returns
+/// the cells granted (1 to want, as many as the limit has room for), or when there is no room the ms to
+/// wait, negated. The time is Redis's own, so instances' clocks do not matter.
 const GCRA_SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
+local want = tonumber(ARGV[3])
+local back = tonumber(ARGV[4])
+local stored = tonumber(redis.call('GET', KEYS[1]))
+local tat = (stored or now) - back * interval
 if tat < now then tat = now end
-local wait = tat - now - tolerance
-if wait > 0 then return wait end
-local next_tat = tat + interval
-redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.max(1, next_tat - now))
-return 0
+local room = tolerance - (tat - now)
+local granted = 0
+if room >= 0 then granted = math.min(want, math.floor(room / interval) + 1) end
+local next_tat = tat + granted * interval
+if granted > 0 or back > 0 then
+  if next_tat > now then
+    redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', next_tat - now)
+  else
+    redis.call('DEL', KEYS[1])
+  end
+end
+if granted > 0 then return granted end
+return room
 ";
+
+/// One account's cells leased from Redis by this instance.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Lease {
+    /// Cells left to admit calls with, until `expires`.
+    cells: u32,
+    /// Unix ms after which the cells are not used (and are given back at the next round trip).
+    expires: i64,
+    /// Cells asked for at the last round trip: doubled when a lease ran out in time, halved when it expired.
+    size: u32,
+    /// A round trip for this account is out: calls meanwhile ask for one cell each.
+    refilling: bool,
+}
+
+/// What a call needs from Redis when no leased cell was left for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    pub want: u32,
+    pub give_back: u32,
+    /// This round trip sizes the lease (the others out at the same time ask for one cell).
+    sizing: bool,
+}
+
+/// The leases of every account this instance has admitted calls for lately.
+#[derive(Default)]
+pub struct Leases {
+    by_account: Mutex<HashMap<i64, Lease>>,
+}
+
+/// The most cells worth leasing for a rate: what the account may spend in [`LEASE_MS`] at its sustained
+/// rate, so an instance never sits on more than a quarter second of an account's limit (at least one).
+fn lease_cap(rpm: u32) -> u32 {
+    let per_lease = i64::from(rpm) * LEASE_MS / WINDOW_MS;
+    u32::try_from(per_lease).unwrap_or(MAX_LEASE).clamp(1, MAX_LEASE)
+}
+
+impl Leases {
+    /// Admits the call from a leased cell (`None`), or says what to ask Redis for.
+    pub fn take(&self, account: i64, rpm: u32, now: i64) -> Option<Refill> {
+        let Ok(mut map) = self.by_account.lock() else {
+            return Some(Refill { want: 1, give_back: 0, sizing: false });
+        };
+        let lease = map.entry(account).or_default();
+        let live = now < lease.expires;
+        if live && lease.cells > 0 {
+            lease.cells -= 1;
+            return None;
+        }
+        if lease.refilling {
+            return Some(Refill { want: 1, give_back: 0, sizing: false });
+        }
+        let give_back = if live { 0 } else { std::mem::take(&mut lease.cells) };
+        // Ran out while it was live: the account is busy, lease more. Expired: lease less.
+        let size = match (lease.size, live) {
+            (0, _) => 1,
+            (s, true) => s.saturating_mul(2),
+            (s, false) => s / 2,
+        };
+        lease.size = size.clamp(1, lease_cap(rpm));
+        lease.refilling = true;
+        let refill = Refill { want: lease.size, give_back, sizing: true };
+        if map.len() > 100_000 {
+            map.retain(|_, l| l.refilling || l.expires > now);
+        }
+        Some(refill)
+    }
+
+    /// Records what Redis granted (`None` when the round trip failed): the call that asked takes one
+    /// cell, the rest are leased until [`LEASE_MS`] from `now`.
+    pub fn granted(&self, account: i64, refill: Refill, granted: Option<u32>, now: i64) {
+        let Ok(mut map) = self.by_account.lock() else { return };
+        let lease = map.entry(account).or_default();
+        if refill.sizing {
+            lease.refilling = false;
+        }
+        let Some(extra) = granted.map(|n| n.saturating_sub(1)) else { return };
+        if refill.sizing || extra > 0 {
+            if now >= lease.expires {
+                lease.cells = 0;
+            }
+            lease.cells += extra;
+            lease.expires = now + LEASE_MS;
+        }
+    }
+}
 
 pub struct RedisLimiter {
     client: RedisClient,
     /// Keys are `{prefix}:rl:{account}`, so several deployments can share one Redis.
     prefix: String,
+    leases: Leases,
+    /// Round trips made (calls admitted from a lease make none).
+    round_trips: AtomicU64,
     /// Unix ms of the last "Redis unreachable" warning (one a minute at most).
     last_warned: AtomicI64,
 }
@@ -83,7 +191,13 @@ impl RateLimiter {
     pub fn redis(url: &str, prefix: &str) -> Result<Self, String> {
         let client = RedisClient::new(url)?;
         Ok(Self::Redis {
-            redis: RedisLimiter { client, prefix: prefix.to_string(), last_warned: AtomicI64::new(0) },
+            redis: RedisLimiter {
+                client,
+                prefix: prefix.to_string(),
+                leases: Leases::default(),
+                round_trips: AtomicU64::new(0),
+                last_warned: AtomicI64::new(0),
+            },
             fallback: MemoryLimiter::default(),
         })
     }
@@ -92,17 +206,35 @@ impl RateLimiter {
         matches!(self, Self::Redis { .. })
     }
 
+    /// Round trips to Redis so far (0 without Redis).
+    pub fn round_trips(&self) -> u64 {
+        match self {
+            Self::Memory(_) => 0,
+            Self::Redis { redis, .. } => redis.round_trips.load(Ordering::Relaxed),
+        }
+    }
+
     /// Admits one request for `account` under `rpm`, or says how many ms to wait.
     pub async fn check(&self, account: i64, rpm: u32, now: i64) -> Result<(), i64> {
         match self {
             Self::Memory(m) => m.check(account, rpm, now),
             Self::Redis { redis, fallback } => {
+                let Some(refill) = redis.leases.take(account, rpm, now) else { return Ok(()) };
                 let (interval, tolerance) = gcra_params(rpm);
                 let key = format!("{}:rl:{account}", redis.prefix);
-                let args = [interval.to_string(), tolerance.to_string()];
-                match redis.client.eval_script(GCRA_SCRIPT, &[key.as_str()], &[&args[0], &args[1]]).await {
-                    Ok(Reply::Integer(0)) => Ok(()),
-                    Ok(Reply::Integer(wait)) => Err(wait),
+                let args =
+                    [interval, tolerance, i64::from(refill.want), i64::from(refill.give_back)].map(|n| n.to_string());
+                let args = args.each_ref().map(String::as_str);
+                redis.round_trips.fetch_add(1, Ordering::Relaxed);
+                let reply = redis.client.eval_script(GCRA_SCRIPT, &[key.as_str()], &args).await;
+                let granted = match &reply {
+                    Ok(Reply::Integer(n)) if *n > 0 => Some(u32::try_from(*n).unwrap_or(1)),
+                    _ => None,
+                };
+                redis.leases.granted(account, refill, granted, now);
+                match reply {
+                    Ok(Reply::Integer(n)) if n > 0 => Ok(()),
+                    Ok(Reply::Integer(n)) => Err(-n),
                     other => {
                         let last = redis.last_warned.load(Ordering::Relaxed);
                         if now - last > WINDOW_MS {
@@ -139,5 +271,64 @@ mod tests {
         assert!(limiter.check(1, 60, 999).is_err());
         assert!(limiter.check(1, 60, 1000).is_ok());
         assert!(limiter.check(2, 60, 0).is_ok(), "accounts are limited separately");
+    }
+
+    /// Takes a cell for one call, granting whatever Redis is asked for; returns the round trip's wish.
+    fn call(leases: &Leases, rpm: u32, now: i64) -> Option<Refill> {
+        let refill = leases.take(7, rpm, now);
+        if let Some(r) = refill {
+            leases.granted(7, r, Some(r.want), now);
+        }
+        refill
+    }
+
+    #[test]
+    fn a_busy_account_leases_more_cells_each_time_up_to_a_quarter_second_of_its_rate() {
+        let leases = Leases::default();
+        let mut wants = Vec::new();
+        for _ in 0..200 {
+            if let Some(r) = call(&leases, 10_000, 0) {
+                wants.push(r.want);
+            }
+        }
+        // 10 000 a minute is 41 in a quarter second.
+        assert_eq!(wants[..7], [1, 2, 4, 8, 16, 32, 41]);
+        assert!(wants[7..].iter().all(|w| *w == 41), "{wants:?}");
+        assert_eq!(wants.iter().sum::<u32>(), 200 + leases.by_account.lock().unwrap()[&7].cells);
+        assert_eq!(lease_cap(100_000_000), MAX_LEASE);
+    }
+
+    #[test]
+    fn the_free_tier_makes_a_round_trip_for_every_call() {
+        let leases = Leases::default();
+        for _ in 0..50 {
+            assert_eq!(call(&leases, 60, 0), Some(Refill { want: 1, give_back: 0, sizing: true }));
+        }
+    }
+
+    #[test]
+    fn expired_cells_go_back_to_redis_and_the_next_lease_is_smaller() {
+        let leases = Leases::default();
+        for _ in 0..4 {
+            call(&leases, 10_000, 0);
+        }
+        // Leases of 1, 2 and 4 for 4 calls: 3 cells left, usable until LEASE_MS.
+        assert_eq!(leases.take(7, 10_000, LEASE_MS - 1), None);
+        let refill = leases.take(7, 10_000, LEASE_MS).unwrap();
+        assert_eq!(refill, Refill { want: 2, give_back: 2, sizing: true });
+    }
+
+    #[test]
+    fn calls_during_a_round_trip_ask_for_one_cell_each_and_a_failure_ends_the_refill() {
+        let leases = Leases::default();
+        call(&leases, 10_000, 0);
+        let sizing = leases.take(7, 10_000, 1).unwrap();
+        assert_eq!(sizing.want, 2);
+        let other = leases.take(7, 10_000, 1).unwrap();
+        assert_eq!(other, Refill { want: 1, give_back: 0, sizing: false });
+        leases.granted(7, other, Some(1), 1);
+        leases.granted(7, sizing, None, 1);
+        // Nothing was leased, and the next call sizes a lease again.
+        assert_eq!(leases.take(7, 10_000, 2).map(|r| r.sizing), Some(true));
     }
 }

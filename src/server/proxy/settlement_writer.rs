@@ -115,6 +115,11 @@ impl SettlementWriter {
         }
     }
 
+    /// Settlements queued and not yet taken by the writer.
+    pub fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     /// Waits until everything queued so far is committed.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
