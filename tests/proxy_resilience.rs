@@ -292,6 +292,39 @@ async fn shutdown_writes_every_queued_charge_even_when_the_database_is_slower_th
     assert_eq!(bills.len(), 1, "the queued charge was written before the server stopped");
 }
 
+#[tokio::test]
+async fn a_key_disabled_elsewhere_is_refused_within_the_cache_freshness_while_in_constant_use() {
+    use gatehouse::server::proxy::hot_cache::FRESH_MS;
+    let app = spawn_app_with(&[]).await;
+    let (user_id, key) = funded_caller(&app, "busy-key@example.com").await;
+    let started = std::time::Instant::now();
+    // In use the whole time: the cached entry is read again in the background before it expires.
+    let mut disabled_at = None;
+    loop {
+        let res = call(&app, &key, message("claude-haiku-4-5", false)).await;
+        match (res.status().as_u16(), disabled_at) {
+            (200, None) if started.elapsed() > Duration::from_millis(1_500) => {
+                // Another instance (or an operator) disables it in the database, not through this one.
+                let db = gatehouse::server::db::Db::connect(app.state.settings.database_url.expose()).await.unwrap();
+                sqlx::query("UPDATE api_keys SET disabled = 1 WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+                disabled_at = Some(std::time::Instant::now());
+            }
+            (200, None) => {}
+            (200, Some(at)) => {
+                let waited = at.elapsed().as_millis();
+                assert!(waited < u128::try_from(FRESH_MS).unwrap() + 500, "still served {waited} ms after");
+            }
+            (401, Some(_)) => break,
+            (other, _) => panic!("{other}: {}", res.text().await.unwrap()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Calls alternately through the instances until one refuses with 429 (at most `max` calls). Returns how
 /// many passed, the seconds it took, and the refusal. GCRA lets one more call through per second passed.
 async fn until_refused(apps: [&TestApp; 2], key: &str, max: usize) -> (usize, f64, Option<reqwest::Response>) {

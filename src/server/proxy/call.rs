@@ -5,6 +5,7 @@
 
 use super::admission_book::BookError;
 use super::dialect::{Dialect, ProxyError};
+use super::hot_cache::Digest;
 use super::metering::{self, Meter};
 use super::settlement_writer::{CallGuard, PendingSettlement};
 use super::sse;
@@ -49,13 +50,19 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
     let digest = token_digest(&secret);
     let now = now_ms();
     let key = match state.key_cache.get(&digest, now) {
-        Some(k) => k,
+        Some(hit) => {
+            if hit.refresh {
+                refresh_key(state.clone(), digest);
+            }
+            hit.key
+        }
         None => {
+            let generation = state.key_cache.generation();
             let k = keys::by_hash(state.db.pool(), &digest_hex(&digest))
                 .await
                 .map_err(|e| internal("key lookup", e))?
                 .ok_or_else(|| ProxyError::Unauthenticated("Invalid API key.".into()))?;
-            state.key_cache.put(&digest, k, now)
+            state.key_cache.put(&digest, k, now, generation)
         }
     };
     if key.disabled {
@@ -67,17 +74,51 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
     Ok(key)
 }
 
-/// The account's requests per minute, from its paid top-ups (cached for a few seconds).
+/// A busy key's entry read again in the background before it expires (see `hot_cache`).
+fn refresh_key(state: AppState, digest: Digest) {
+    tokio::spawn(async move {
+        let generation = state.key_cache.generation();
+        let read_at = now_ms();
+        match keys::by_hash(state.db.pool(), &digest_hex(&digest)).await {
+            Ok(Some(k)) => {
+                state.key_cache.put(&digest, k, read_at, generation);
+            }
+            Ok(None) => state.key_cache.forget(&digest),
+            Err(e) => tracing::warn!(error = %e, "key refresh failed; the key is read when its entry expires"),
+        }
+    });
+}
+
+async fn paid_topups(state: &AppState, user_id: i64) -> Result<i64, sqlx::Error> {
+    let (paid,): (i64,) = sqlx::query_as("SELECT paid_topups_minor FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(state.db.pool())
+        .await?;
+    Ok(paid)
+}
+
+/// The account's requests per minute, from its paid top-ups (cached for a few seconds, a busy account's
+/// read again in the background before it expires).
 async fn rpm_of(state: &AppState, user_id: i64, now: i64) -> Result<u32, ProxyError> {
     let paid = match state.tier_cache.get(user_id, now) {
-        Some(paid) => paid,
+        Some((paid, refresh)) => {
+            if refresh {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let generation = state.tier_cache.generation();
+                    let read_at = now_ms();
+                    match paid_topups(&state, user_id).await {
+                        Ok(paid) => state.tier_cache.put(user_id, paid, read_at, generation),
+                        Err(e) => tracing::warn!(error = %e, "tier refresh failed; it is read when it expires"),
+                    }
+                });
+            }
+            paid
+        }
         None => {
-            let (paid,): (i64,) = sqlx::query_as("SELECT paid_topups_minor FROM users WHERE id = $1")
-                .bind(user_id)
-                .fetch_one(state.db.pool())
-                .await
-                .map_err(|e| internal("tier lookup", e))?;
-            state.tier_cache.put(user_id, paid, now);
+            let generation = state.tier_cache.generation();
+            let paid = paid_topups(state, user_id).await.map_err(|e| internal("tier lookup", e))?;
+            state.tier_cache.put(user_id, paid, now, generation);
             paid
         }
     };

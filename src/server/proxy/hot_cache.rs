@@ -2,8 +2,12 @@
 //! API keys by the SHA-256 of their secret, and each account's paid total (its rate tier).
 //!
 //! Entries live a few seconds (`FRESH_MS`), so a change made by another instance is seen within that time.
-//! Changes made through this instance (key pages, key-management API, top-ups) invalidate at once, and
-//! settlements add their spend to the cached key, so a spending cap holds between reloads.
+//! An entry still in use when it is `REFRESH_AFTER_MS` old is read again in the background (the caller
+//! gets the cached entry at once), so a busy key or account never makes a call wait for a read; an entry
+//! nobody used in its last second expires and the next call reads it. Changes made through this instance
+//! (key pages, key-management API, top-ups) invalidate at once (a read that started before an invalidation
+//! is not cached), and settlements add their spend to the cached key, so a spending cap holds between
+//! reloads (a reload never lowers the spend the cache counted).
 
 use crate::server::domain::keys::ApiKey;
 use crate::server::domain::money::Money;
@@ -12,12 +16,15 @@ use std::sync::{Arc, Mutex};
 
 /// How long a cached entry is trusted before it is read again.
 pub const FRESH_MS: i64 = 5_000;
+/// From this age on, using an entry starts a background read of it (one at a time per entry).
+pub const REFRESH_AFTER_MS: i64 = 4_000;
 /// Above this many entries, stale ones are dropped (a few hundred bytes an entry).
 const MAX_ENTRIES: usize = 200_000;
 
 struct CachedKey {
     key: Arc<ApiKey>,
     loaded_at: i64,
+    refreshing: bool,
 }
 
 /// A secret's SHA-256 as 32 bytes (`secrets::token_digest`): half the size of its hex, kept twice per key.
@@ -27,6 +34,14 @@ pub type Digest = [u8; 32];
 struct KeyMaps {
     by_hash: HashMap<Digest, CachedKey>,
     hash_of: HashMap<i64, Digest>,
+    /// Counts invalidations: a read that started before one is not cached.
+    generation: u64,
+}
+
+/// A key served from the cache, and whether the caller should read it again in the background.
+pub struct CachedHit {
+    pub key: Arc<ApiKey>,
+    pub refresh: bool,
 }
 
 #[derive(Default)]
@@ -35,24 +50,51 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    /// The cached key for a secret's digest, when it was loaded less than `FRESH_MS` ago.
-    pub fn get(&self, digest: &Digest, now: i64) -> Option<Arc<ApiKey>> {
-        let maps = self.maps.lock().ok()?;
-        maps.by_hash.get(digest).filter(|c| now - c.loaded_at < FRESH_MS).map(|c| Arc::clone(&c.key))
+    /// The cached key for a secret's digest, when it was loaded less than `FRESH_MS` ago; `refresh` is set
+    /// for the one caller that should read it again now.
+    pub fn get(&self, digest: &Digest, now: i64) -> Option<CachedHit> {
+        let mut maps = self.maps.lock().ok()?;
+        let c = maps.by_hash.get_mut(digest).filter(|c| now - c.loaded_at < FRESH_MS)?;
+        let refresh = !c.refreshing && now - c.loaded_at >= REFRESH_AFTER_MS;
+        c.refreshing |= refresh;
+        Some(CachedHit { key: Arc::clone(&c.key), refresh })
     }
 
-    pub fn put(&self, digest: &Digest, key: ApiKey, now: i64) -> Arc<ApiKey> {
-        let key = Arc::new(key);
-        if let Ok(mut maps) = self.maps.lock() {
-            if maps.by_hash.len() >= MAX_ENTRIES {
-                maps.by_hash.retain(|_, c| now - c.loaded_at < FRESH_MS);
-                let KeyMaps { by_hash, hash_of } = &mut *maps;
-                hash_of.retain(|_, h| by_hash.contains_key(h));
-            }
-            maps.hash_of.insert(key.id, *digest);
-            maps.by_hash.insert(*digest, CachedKey { key: Arc::clone(&key), loaded_at: now });
+    /// Taken before reading a key from the database, handed to [`put`](Self::put) with what was read.
+    pub fn generation(&self) -> u64 {
+        self.maps.lock().map(|m| m.generation).unwrap_or(u64::MAX)
+    }
+
+    /// Caches a key read at `read_at`, unless an invalidation came after `generation` was taken. Spend
+    /// the cache counted and the read did not yet see (a settlement committed meanwhile) is kept.
+    pub fn put(&self, digest: &Digest, mut key: ApiKey, read_at: i64, generation: u64) -> Arc<ApiKey> {
+        let Ok(mut maps) = self.maps.lock() else { return Arc::new(key) };
+        if maps.generation != generation {
+            return Arc::new(key);
         }
+        if maps.by_hash.len() >= MAX_ENTRIES {
+            maps.by_hash.retain(|_, c| read_at - c.loaded_at < FRESH_MS);
+            let KeyMaps { by_hash, hash_of, .. } = &mut *maps;
+            hash_of.retain(|_, h| by_hash.contains_key(h));
+        }
+        if let Some(old) = maps.by_hash.get(digest).filter(|c| c.key.id == key.id) {
+            // Spend only grows: the larger of what was read and what the cache counted is the nearer.
+            key.spent = key.spent.max(old.key.spent);
+            key.used_times = key.used_times.max(old.key.used_times);
+            key.last_used_at = key.last_used_at.max(old.key.last_used_at);
+        }
+        let key = Arc::new(key);
+        maps.hash_of.insert(key.id, *digest);
+        maps.by_hash.insert(*digest, CachedKey { key: Arc::clone(&key), loaded_at: read_at, refreshing: false });
         key
+    }
+
+    /// A background read found the key gone (deleted): the next call reads it and is refused.
+    pub fn forget(&self, digest: &Digest) {
+        let Ok(mut maps) = self.maps.lock() else { return };
+        if let Some(c) = maps.by_hash.remove(digest) {
+            maps.hash_of.remove(&c.key.id);
+        }
     }
 
     /// A settled call's charge, counted on the cached key until it is next read from the database.
@@ -71,7 +113,8 @@ impl KeyCache {
     /// Forgets an account's keys after one of them changed (renamed, disabled, capped, deleted).
     pub fn invalidate_user(&self, user_id: i64) {
         let Ok(mut maps) = self.maps.lock() else { return };
-        let KeyMaps { by_hash, hash_of } = &mut *maps;
+        maps.generation += 1;
+        let KeyMaps { by_hash, hash_of, .. } = &mut *maps;
         by_hash.retain(|_, c| c.key.user_id != user_id);
         hash_of.retain(|_, h| by_hash.contains_key(h));
     }
@@ -88,28 +131,48 @@ impl KeyCache {
 /// Each account's cumulative paid top-ups (minor units), which set its requests-per-minute tier.
 #[derive(Default)]
 pub struct TierCache {
-    paid: Mutex<HashMap<i64, (i64, i64)>>,
+    inner: Mutex<Tiers>,
+}
+
+#[derive(Default)]
+struct Tiers {
+    /// Account id -> (paid minor units, read at, a background read is out).
+    paid: HashMap<i64, (i64, i64, bool)>,
+    /// Counts invalidations: a read that started before one is not cached.
+    generation: u64,
 }
 
 impl TierCache {
-    pub fn get(&self, user_id: i64, now: i64) -> Option<i64> {
-        let map = self.paid.lock().ok()?;
-        map.get(&user_id).filter(|(_, at)| now - at < FRESH_MS).map(|(paid, _)| *paid)
+    /// The account's paid total while fresh, and whether the caller should read it again in the background.
+    pub fn get(&self, user_id: i64, now: i64) -> Option<(i64, bool)> {
+        let mut tiers = self.inner.lock().ok()?;
+        let (paid, at, refreshing) = tiers.paid.get_mut(&user_id).filter(|(_, at, _)| now - *at < FRESH_MS)?;
+        let refresh = !*refreshing && now - *at >= REFRESH_AFTER_MS;
+        *refreshing |= refresh;
+        Some((*paid, refresh))
     }
 
-    pub fn put(&self, user_id: i64, paid_minor: i64, now: i64) {
-        if let Ok(mut map) = self.paid.lock() {
-            if map.len() >= MAX_ENTRIES {
-                map.retain(|_, (_, at)| now - *at < FRESH_MS);
-            }
-            map.insert(user_id, (paid_minor, now));
+    /// Taken before reading an account's paid total, handed to [`put`](Self::put) with what was read.
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().map(|t| t.generation).unwrap_or(u64::MAX)
+    }
+
+    pub fn put(&self, user_id: i64, paid_minor: i64, read_at: i64, generation: u64) {
+        let Ok(mut tiers) = self.inner.lock() else { return };
+        if tiers.generation != generation {
+            return;
         }
+        if tiers.paid.len() >= MAX_ENTRIES {
+            tiers.paid.retain(|_, (_, at, _)| read_at - *at < FRESH_MS);
+        }
+        tiers.paid.insert(user_id, (paid_minor, read_at, false));
     }
 
     /// A top-up raised the account's tier: read it again on the next call.
     pub fn invalidate(&self, user_id: i64) {
-        if let Ok(mut map) = self.paid.lock() {
-            map.remove(&user_id);
+        if let Ok(mut tiers) = self.inner.lock() {
+            tiers.generation += 1;
+            tiers.paid.remove(&user_id);
         }
     }
 }
@@ -140,21 +203,49 @@ mod tests {
     #[test]
     fn keys_are_served_while_fresh_and_count_settled_spend() {
         let cache = KeyCache::default();
-        cache.put(&h("h1"), key(1, 7), 0);
+        cache.put(&h("h1"), key(1, 7), 0, cache.generation());
         assert!(cache.get(&h("h1"), FRESH_MS - 1).is_some());
         assert!(cache.get(&h("h1"), FRESH_MS).is_none(), "stale entries are read again");
         cache.add_spend(1, Money::from_units(100), 10);
-        let k = cache.get(&h("h1"), 20).unwrap();
+        let k = cache.get(&h("h1"), 20).unwrap().key;
         assert!(k.cap_reached());
         assert_eq!((k.used_times, k.last_used_at), (1, Some(10)));
     }
 
     #[test]
+    fn a_key_in_use_is_refreshed_once_before_it_expires_keeping_the_spend_counted_since() {
+        let cache = KeyCache::default();
+        cache.put(&h("k"), key(1, 7), 0, cache.generation());
+        assert!(!cache.get(&h("k"), REFRESH_AFTER_MS - 1).unwrap().refresh);
+        assert!(cache.get(&h("k"), REFRESH_AFTER_MS).unwrap().refresh, "the first caller past 4 s refreshes");
+        assert!(!cache.get(&h("k"), REFRESH_AFTER_MS + 1).unwrap().refresh, "one refresh at a time");
+        // The refresh read the key before a settlement that the cache has already counted.
+        let generation = cache.generation();
+        cache.add_spend(1, Money::from_units(40), 4_100);
+        cache.put(&h("k"), key(1, 7), 4_000, generation);
+        let k = cache.get(&h("k"), 4_200).unwrap().key;
+        assert_eq!((k.spent, k.used_times), (Money::from_units(40), 1));
+        assert!(cache.get(&h("k"), 4_000 + FRESH_MS - 1).is_some(), "fresh again from the read");
+        cache.forget(&h("k"));
+        assert!(cache.get(&h("k"), 4_300).is_none());
+    }
+
+    #[test]
+    fn a_read_that_started_before_an_invalidation_is_not_cached() {
+        let cache = KeyCache::default();
+        let generation = cache.generation();
+        cache.invalidate_user(7);
+        let k = cache.put(&h("k"), key(1, 7), 0, generation);
+        assert_eq!(k.id, 1, "the caller still gets what it read");
+        assert!(cache.get(&h("k"), 1).is_none());
+    }
+
+    #[test]
     fn a_change_to_an_account_forgets_its_keys_only() {
         let cache = KeyCache::default();
-        cache.put(&h("a"), key(1, 7), 0);
-        cache.put(&h("b"), key(2, 7), 0);
-        cache.put(&h("c"), key(3, 8), 0);
+        for (name, id, user) in [("a", 1, 7), ("b", 2, 7), ("c", 3, 8)] {
+            cache.put(&h(name), key(id, user), 0, cache.generation());
+        }
         cache.invalidate_user(7);
         assert!(cache.get(&h("a"), 1).is_none() && cache.get(&h("b"), 1).is_none());
         assert!(cache.get(&h("c"), 1).is_some());
@@ -162,13 +253,18 @@ mod tests {
     }
 
     #[test]
-    fn tiers_expire_and_are_invalidated_by_top_ups() {
+    fn tiers_expire_are_refreshed_ahead_and_are_invalidated_by_top_ups() {
         let cache = TierCache::default();
-        cache.put(1, 2000, 0);
-        assert_eq!(cache.get(1, 1), Some(2000));
+        cache.put(1, 2000, 0, cache.generation());
+        assert_eq!(cache.get(1, 1), Some((2000, false)));
+        assert_eq!(cache.get(1, REFRESH_AFTER_MS), Some((2000, true)));
+        assert_eq!(cache.get(1, REFRESH_AFTER_MS), Some((2000, false)));
+        let before_top_up = cache.generation();
         cache.invalidate(1);
         assert_eq!(cache.get(1, 1), None);
-        cache.put(1, 2000, 0);
+        cache.put(1, 1000, 0, before_top_up);
+        assert_eq!(cache.get(1, 1), None, "a read from before the top-up is not kept");
+        cache.put(1, 2000, 0, cache.generation());
         assert_eq!(cache.get(1, FRESH_MS), None);
     }
 }
