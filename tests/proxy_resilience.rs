@@ -280,16 +280,22 @@ async fn shutdown_writes_every_queued_charge_even_when_the_database_is_slower_th
         .unwrap();
     let res = call(&app, &key, message("claude-haiku-4-5", false)).await;
     assert_eq!(res.status(), 200);
+    // The writer has taken the first charge and waits on the lock; the second waits in its queue.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let res = call(&app, &key, message("claude-haiku-4-5", false)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.state.settlements.unwritten(), 2);
     let release = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(3)).await;
         blocking.commit().await.unwrap();
     });
     let stopping = std::time::Instant::now();
     app.shut_down().await;
-    assert!(stopping.elapsed() >= Duration::from_secs(2), "it waited for the database, past the 1 s grace");
+    let stopped_after = stopping.elapsed();
     release.await.unwrap();
     let (bills, _) = bills::page(other.pool(), user_id, &Default::default(), 10, 0).await.unwrap();
-    assert_eq!(bills.len(), 1, "the queued charge was written before the server stopped");
+    assert_eq!(bills.len(), 2, "both queued charges were written before the server stopped");
+    assert!(stopped_after >= Duration::from_secs(2), "it waited for the database, past the 1 s grace");
 }
 
 #[tokio::test]

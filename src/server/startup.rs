@@ -164,7 +164,7 @@ impl Application {
             tokio::select! {
                 () = &mut flushed => break,
                 () = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!(
-                    queued = state.settlements.queued(),
+                    unwritten = state.settlements.unwritten(),
                     "still writing the charges of finished calls before stopping"
                 ),
             }

@@ -5,7 +5,7 @@
 
 use super::admission_book::BookError;
 use super::dialect::{Dialect, ProxyError};
-use super::hot_cache::Digest;
+use super::hot_cache::{Digest, ReadTicket};
 use super::metering::{self, Meter};
 use super::settlement_writer::{CallGuard, PendingSettlement};
 use super::sse;
@@ -51,18 +51,18 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
     let now = now_ms();
     let key = match state.key_cache.get(&digest, now) {
         Some(hit) => {
-            if hit.refresh {
-                refresh_key(state.clone(), digest);
+            if let Some(ticket) = hit.refresh {
+                refresh_key(state.clone(), digest, ticket);
             }
             hit.key
         }
         None => {
-            let generation = state.key_cache.generation();
+            let ticket = state.key_cache.ticket(&digest);
             let k = keys::by_hash(state.db.pool(), &digest_hex(&digest))
                 .await
                 .map_err(|e| internal("key lookup", e))?
                 .ok_or_else(|| ProxyError::Unauthenticated("Invalid API key.".into()))?;
-            state.key_cache.put(&digest, k, now, generation)
+            state.key_cache.put(&digest, k, now, ticket)
         }
     };
     if key.disabled {
@@ -75,16 +75,18 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
 }
 
 /// A busy key's entry read again in the background before it expires (see `hot_cache`).
-fn refresh_key(state: AppState, digest: Digest) {
+fn refresh_key(state: AppState, digest: Digest, ticket: ReadTicket) {
     tokio::spawn(async move {
-        let generation = state.key_cache.generation();
         let read_at = now_ms();
         match keys::by_hash(state.db.pool(), &digest_hex(&digest)).await {
             Ok(Some(k)) => {
-                state.key_cache.put(&digest, k, read_at, generation);
+                state.key_cache.put(&digest, k, read_at, ticket);
             }
             Ok(None) => state.key_cache.forget(&digest),
-            Err(e) => tracing::warn!(error = %e, "key refresh failed; the key is read when its entry expires"),
+            Err(e) => {
+                state.key_cache.refresh_failed(&digest);
+                tracing::warn!(error = %e, "key refresh failed; the next call tries again");
+            }
         }
     });
 }
@@ -109,7 +111,10 @@ async fn rpm_of(state: &AppState, user_id: i64, now: i64) -> Result<u32, ProxyEr
                     let read_at = now_ms();
                     match paid_topups(&state, user_id).await {
                         Ok(paid) => state.tier_cache.put(user_id, paid, read_at, generation),
-                        Err(e) => tracing::warn!(error = %e, "tier refresh failed; it is read when it expires"),
+                        Err(e) => {
+                            state.tier_cache.refresh_failed(user_id);
+                            tracing::warn!(error = %e, "tier refresh failed; the next call tries again");
+                        }
                     }
                 });
             }

@@ -7,7 +7,7 @@
 //! nobody used in its last second expires and the next call reads it. Changes made through this instance
 //! (key pages, key-management API, top-ups) invalidate at once (a read that started before an invalidation
 //! is not cached), and settlements add their spend to the cached key, so a spending cap holds between
-//! reloads (a reload never lowers the spend the cache counted).
+//! reloads: spend added while a reload was out is added to what it read (see [`ReadTicket`]).
 
 use crate::server::domain::keys::ApiKey;
 use crate::server::domain::money::Money;
@@ -25,6 +25,20 @@ struct CachedKey {
     key: Arc<ApiKey>,
     loaded_at: i64,
     refreshing: bool,
+    /// Spend and uses settlements added to this secret's entries so far (carried over by reloads).
+    added: Money,
+    added_times: i64,
+}
+
+/// Taken before a key is read from the database and handed back with what was read: an invalidation since
+/// then keeps the read out of the cache, and spend settled since then (which the read may not show) is
+/// added to it. Spend settled just before the read started and added just after is counted twice until
+/// the next reload, a window of microseconds.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadTicket {
+    generation: u64,
+    added: Money,
+    added_times: i64,
 }
 
 /// A secret's SHA-256 as 32 bytes (`secrets::token_digest`): half the size of its hex, kept twice per key.
@@ -38,10 +52,10 @@ struct KeyMaps {
     generation: u64,
 }
 
-/// A key served from the cache, and whether the caller should read it again in the background.
+/// A key served from the cache, and the ticket for reading it again in the background when it is due.
 pub struct CachedHit {
     pub key: Arc<ApiKey>,
-    pub refresh: bool,
+    pub refresh: Option<ReadTicket>,
 }
 
 #[derive(Default)]
@@ -54,22 +68,32 @@ impl KeyCache {
     /// for the one caller that should read it again now.
     pub fn get(&self, digest: &Digest, now: i64) -> Option<CachedHit> {
         let mut maps = self.maps.lock().ok()?;
+        let generation = maps.generation;
         let c = maps.by_hash.get_mut(digest).filter(|c| now - c.loaded_at < FRESH_MS)?;
-        let refresh = !c.refreshing && now - c.loaded_at >= REFRESH_AFTER_MS;
-        c.refreshing |= refresh;
+        let due = !c.refreshing && now - c.loaded_at >= REFRESH_AFTER_MS;
+        c.refreshing |= due;
+        let refresh = due.then_some(ReadTicket { generation, added: c.added, added_times: c.added_times });
         Some(CachedHit { key: Arc::clone(&c.key), refresh })
     }
 
-    /// Taken before reading a key from the database, handed to [`put`](Self::put) with what was read.
-    pub fn generation(&self) -> u64 {
-        self.maps.lock().map(|m| m.generation).unwrap_or(u64::MAX)
+    /// Taken before reading a secret's key from the database, handed to [`put`](Self::put) with the read.
+    pub fn ticket(&self, digest: &Digest) -> ReadTicket {
+        let Ok(maps) = self.maps.lock() else {
+            return ReadTicket { generation: u64::MAX, added: Money::ZERO, added_times: 0 };
+        };
+        let (added, added_times) = maps.by_hash.get(digest).map_or((Money::ZERO, 0), |c| (c.added, c.added_times));
+        ReadTicket { generation: maps.generation, added, added_times }
     }
 
-    /// Caches a key read at `read_at`, unless an invalidation came after `generation` was taken. Spend
-    /// the cache counted and the read did not yet see (a settlement committed meanwhile) is kept.
-    pub fn put(&self, digest: &Digest, mut key: ApiKey, read_at: i64, generation: u64) -> Arc<ApiKey> {
+    /// Caches a key read at `read_at` (unless an invalidation came after the ticket was taken), with the
+    /// spend settled since the ticket added to what was read.
+    pub fn put(&self, digest: &Digest, mut key: ApiKey, read_at: i64, ticket: ReadTicket) -> Arc<ApiKey> {
         let Ok(mut maps) = self.maps.lock() else { return Arc::new(key) };
-        if maps.generation != generation {
+        if maps.generation != ticket.generation {
+            // Read again by the next call that finds it due (or, past its freshness, missing).
+            if let Some(c) = maps.by_hash.get_mut(digest) {
+                c.refreshing = false;
+            }
             return Arc::new(key);
         }
         if maps.by_hash.len() >= MAX_ENTRIES {
@@ -77,16 +101,27 @@ impl KeyCache {
             let KeyMaps { by_hash, hash_of, .. } = &mut *maps;
             hash_of.retain(|_, h| by_hash.contains_key(h));
         }
+        let (mut added, mut added_times) = (Money::ZERO, 0);
         if let Some(old) = maps.by_hash.get(digest).filter(|c| c.key.id == key.id) {
-            // Spend only grows: the larger of what was read and what the cache counted is the nearer.
-            key.spent = key.spent.max(old.key.spent);
-            key.used_times = key.used_times.max(old.key.used_times);
+            (added, added_times) = (old.added, old.added_times);
+            key.spent = key.spent.saturating_add(old.added.saturating_sub(ticket.added).max(Money::ZERO));
+            key.used_times += (old.added_times - ticket.added_times).max(0);
             key.last_used_at = key.last_used_at.max(old.key.last_used_at);
         }
         let key = Arc::new(key);
         maps.hash_of.insert(key.id, *digest);
-        maps.by_hash.insert(*digest, CachedKey { key: Arc::clone(&key), loaded_at: read_at, refreshing: false });
+        let entry = CachedKey { key: Arc::clone(&key), loaded_at: read_at, refreshing: false, added, added_times };
+        maps.by_hash.insert(*digest, entry);
         key
+    }
+
+    /// A background read failed: the next call that finds the entry due tries again.
+    pub fn refresh_failed(&self, digest: &Digest) {
+        if let Ok(mut maps) = self.maps.lock() {
+            if let Some(c) = maps.by_hash.get_mut(digest) {
+                c.refreshing = false;
+            }
+        }
     }
 
     /// A background read found the key gone (deleted): the next call reads it and is refused.
@@ -107,6 +142,8 @@ impl KeyCache {
             k.used_times += 1;
             k.last_used_at = Some(now);
             c.key = Arc::new(k);
+            c.added = c.added.saturating_add(amount);
+            c.added_times += 1;
         }
     }
 
@@ -160,12 +197,26 @@ impl TierCache {
     pub fn put(&self, user_id: i64, paid_minor: i64, read_at: i64, generation: u64) {
         let Ok(mut tiers) = self.inner.lock() else { return };
         if tiers.generation != generation {
+            Self::clear_refreshing(&mut tiers, user_id);
             return;
         }
         if tiers.paid.len() >= MAX_ENTRIES {
             tiers.paid.retain(|_, (_, at, _)| read_at - *at < FRESH_MS);
         }
         tiers.paid.insert(user_id, (paid_minor, read_at, false));
+    }
+
+    /// A background read failed: the next call that finds the entry due tries again.
+    pub fn refresh_failed(&self, user_id: i64) {
+        if let Ok(mut tiers) = self.inner.lock() {
+            Self::clear_refreshing(&mut tiers, user_id);
+        }
+    }
+
+    fn clear_refreshing(tiers: &mut Tiers, user_id: i64) {
+        if let Some((_, _, refreshing)) = tiers.paid.get_mut(&user_id) {
+            *refreshing = false;
+        }
     }
 
     /// A top-up raised the account's tier: read it again on the next call.
@@ -203,7 +254,7 @@ mod tests {
     #[test]
     fn keys_are_served_while_fresh_and_count_settled_spend() {
         let cache = KeyCache::default();
-        cache.put(&h("h1"), key(1, 7), 0, cache.generation());
+        cache.put(&h("h1"), key(1, 7), 0, cache.ticket(&h("h1")));
         assert!(cache.get(&h("h1"), FRESH_MS - 1).is_some());
         assert!(cache.get(&h("h1"), FRESH_MS).is_none(), "stale entries are read again");
         cache.add_spend(1, Money::from_units(100), 10);
@@ -213,29 +264,46 @@ mod tests {
     }
 
     #[test]
-    fn a_key_in_use_is_refreshed_once_before_it_expires_keeping_the_spend_counted_since() {
+    fn a_key_in_use_is_refreshed_once_before_it_expires_keeping_the_spend_settled_meanwhile() {
         let cache = KeyCache::default();
-        cache.put(&h("k"), key(1, 7), 0, cache.generation());
-        assert!(!cache.get(&h("k"), REFRESH_AFTER_MS - 1).unwrap().refresh);
-        assert!(cache.get(&h("k"), REFRESH_AFTER_MS).unwrap().refresh, "the first caller past 4 s refreshes");
-        assert!(!cache.get(&h("k"), REFRESH_AFTER_MS + 1).unwrap().refresh, "one refresh at a time");
-        // The refresh read the key before a settlement that the cache has already counted.
-        let generation = cache.generation();
+        cache.put(&h("k"), key(1, 7), 0, cache.ticket(&h("k")));
+        cache.add_spend(1, Money::from_units(10), 100);
+        assert!(cache.get(&h("k"), REFRESH_AFTER_MS - 1).unwrap().refresh.is_none());
+        let ticket = cache.get(&h("k"), REFRESH_AFTER_MS).unwrap().refresh.expect("the first caller past 4 s");
+        assert!(cache.get(&h("k"), REFRESH_AFTER_MS + 1).unwrap().refresh.is_none(), "one refresh at a time");
+        // A settlement lands while the refresh is out, and the read does not show it.
         cache.add_spend(1, Money::from_units(40), 4_100);
-        cache.put(&h("k"), key(1, 7), 4_000, generation);
+        let mut read = key(1, 7);
+        (read.spent, read.used_times) = (Money::from_units(10), 1);
+        cache.put(&h("k"), read, 4_000, ticket);
         let k = cache.get(&h("k"), 4_200).unwrap().key;
-        assert_eq!((k.spent, k.used_times), (Money::from_units(40), 1));
+        assert_eq!((k.spent, k.used_times), (Money::from_units(50), 2));
         assert!(cache.get(&h("k"), 4_000 + FRESH_MS - 1).is_some(), "fresh again from the read");
+        // The next read shows both: nothing is counted twice.
+        let ticket = cache.ticket(&h("k"));
+        let mut read = key(1, 7);
+        (read.spent, read.used_times) = (Money::from_units(50), 2);
+        let k = cache.put(&h("k"), read, 8_000, ticket);
+        assert_eq!((k.spent, k.used_times), (Money::from_units(50), 2));
         cache.forget(&h("k"));
-        assert!(cache.get(&h("k"), 4_300).is_none());
+        assert!(cache.get(&h("k"), 8_100).is_none());
+    }
+
+    #[test]
+    fn a_failed_refresh_is_tried_again_by_the_next_call() {
+        let cache = KeyCache::default();
+        cache.put(&h("k"), key(1, 7), 0, cache.ticket(&h("k")));
+        assert!(cache.get(&h("k"), REFRESH_AFTER_MS).unwrap().refresh.is_some());
+        cache.refresh_failed(&h("k"));
+        assert!(cache.get(&h("k"), REFRESH_AFTER_MS + 1).unwrap().refresh.is_some());
     }
 
     #[test]
     fn a_read_that_started_before_an_invalidation_is_not_cached() {
         let cache = KeyCache::default();
-        let generation = cache.generation();
+        let ticket = cache.ticket(&h("k"));
         cache.invalidate_user(7);
-        let k = cache.put(&h("k"), key(1, 7), 0, generation);
+        let k = cache.put(&h("k"), key(1, 7), 0, ticket);
         assert_eq!(k.id, 1, "the caller still gets what it read");
         assert!(cache.get(&h("k"), 1).is_none());
     }
@@ -244,7 +312,7 @@ mod tests {
     fn a_change_to_an_account_forgets_its_keys_only() {
         let cache = KeyCache::default();
         for (name, id, user) in [("a", 1, 7), ("b", 2, 7), ("c", 3, 8)] {
-            cache.put(&h(name), key(id, user), 0, cache.generation());
+            cache.put(&h(name), key(id, user), 0, cache.ticket(&h(name)));
         }
         cache.invalidate_user(7);
         assert!(cache.get(&h("a"), 1).is_none() && cache.get(&h("b"), 1).is_none());

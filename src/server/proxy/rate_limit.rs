@@ -51,18 +51,19 @@ impl MemoryLimiter {
 }
 
 /// The GCRA step as Redis runs it, for `want` cells at once: KEYS[1] the account's key, ARGV interval and
-/// tolerance in ms, the cells wanted, and the unused cells of an expired lease to give back first. Returns
-/// the cells granted (1 to want, as many as the limit has room for), or when there is no room the ms to
-/// wait, negated. The time is Redis's own, so instances' clocks do not matter.
+/// tolerance in ms, the cells wanted, then what an expired lease left unused: its ms of cells and the Redis
+/// time its cells reached. Only the part of the unused cells still ahead of now is given back (cells whose
+/// time has passed were spent by time itself, and taking more would take other calls' cells). Returns
+/// {granted, the time the grant reached} with granted 1 to want (as many as the limit has room for), or
+/// when there is no room {minus the ms to wait, 0}. The time is Redis's own, so clocks do not matter.
 const GCRA_SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
-local back = tonumber(ARGV[4])
-local stored = tonumber(redis.call('GET', KEYS[1]))
-local tat = (stored or now) - back * interval
+local back = math.min(tonumber(ARGV[4]), math.max(0, tonumber(ARGV[5]) - now))
+local tat = (tonumber(redis.call('GET', KEYS[1])) or now) - back
 if tat < now then tat = now end
 local room = tolerance - (tat - now)
 local granted = 0
@@ -75,8 +76,8 @@ if granted > 0 or back > 0 then
     redis.call('DEL', KEYS[1])
   end
 end
-if granted > 0 then return granted end
-return room
+if granted > 0 then return {granted, next_tat} end
+return {room, 0}
 ";
 
 /// One account's cells leased from Redis by this instance.
@@ -84,8 +85,12 @@ return room
 struct Lease {
     /// Cells left to admit calls with, until `expires`.
     cells: u32,
-    /// Unix ms after which the cells are not used (and are given back at the next round trip).
+    /// Monotonic ms (see [`monotonic_ms`]) after which the cells are not used (they are given back with
+    /// the next round trip).
     expires: i64,
+    /// The ms one cell stood for when it was granted, and the Redis time the grant reached.
+    cell_ms: i64,
+    redis_end: i64,
     /// Cells asked for at the last round trip: doubled when a lease ran out in time, halved when it expired.
     size: u32,
     /// A round trip for this account is out: calls meanwhile ask for one cell each.
@@ -96,9 +101,23 @@ struct Lease {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refill {
     pub want: u32,
-    pub give_back: u32,
+    /// The unused cells of an expired lease, in ms, and the Redis time they reached.
+    pub give_back_ms: i64,
+    pub give_back_end: i64,
     /// This round trip sizes the lease (the others out at the same time ask for one cell).
     sizing: bool,
+}
+
+impl Refill {
+    const ONE: Self = Self { want: 1, give_back_ms: 0, give_back_end: 0, sizing: false };
+}
+
+/// What Redis granted a round trip: cells, the ms each stands for, and the Redis time they reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub cells: u32,
+    pub cell_ms: i64,
+    pub redis_end: i64,
 }
 
 /// The leases of every account this instance has admitted calls for lately.
@@ -114,12 +133,19 @@ fn lease_cap(rpm: u32) -> u32 {
     u32::try_from(per_lease).unwrap_or(MAX_LEASE).clamp(1, MAX_LEASE)
 }
 
+/// Milliseconds on a clock that never goes back (leases must not outlive [`LEASE_MS`] if the wall clock
+/// is set back, nor a call that waited long before asking use a lease that expired meanwhile).
+fn monotonic_ms() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
 impl Leases {
-    /// Admits the call from a leased cell (`None`), or says what to ask Redis for.
+    /// Admits the call from a leased cell (`None`), or says what to ask Redis for. A `Some` must be
+    /// answered with [`granted`](Self::granted), also when the round trip failed or was abandoned.
     pub fn take(&self, account: i64, rpm: u32, now: i64) -> Option<Refill> {
-        let Ok(mut map) = self.by_account.lock() else {
-            return Some(Refill { want: 1, give_back: 0, sizing: false });
-        };
+        let Ok(mut map) = self.by_account.lock() else { return Some(Refill::ONE) };
         let lease = map.entry(account).or_default();
         let live = now < lease.expires;
         if live && lease.cells > 0 {
@@ -127,9 +153,9 @@ impl Leases {
             return None;
         }
         if lease.refilling {
-            return Some(Refill { want: 1, give_back: 0, sizing: false });
+            return Some(Refill::ONE);
         }
-        let give_back = if live { 0 } else { std::mem::take(&mut lease.cells) };
+        let unused = if live { 0 } else { std::mem::take(&mut lease.cells) };
         // Ran out while it was live: the account is busy, lease more. Expired: lease less.
         let size = match (lease.size, live) {
             (0, _) => 1,
@@ -138,28 +164,61 @@ impl Leases {
         };
         lease.size = size.clamp(1, lease_cap(rpm));
         lease.refilling = true;
-        let refill = Refill { want: lease.size, give_back, sizing: true };
+        let refill = Refill {
+            want: lease.size,
+            give_back_ms: i64::from(unused).saturating_mul(lease.cell_ms),
+            give_back_end: lease.redis_end,
+            sizing: true,
+        };
         if map.len() > 100_000 {
             map.retain(|_, l| l.refilling || l.expires > now);
         }
         Some(refill)
     }
 
-    /// Records what Redis granted (`None` when the round trip failed): the call that asked takes one
-    /// cell, the rest are leased until [`LEASE_MS`] from `now`.
-    pub fn granted(&self, account: i64, refill: Refill, granted: Option<u32>, now: i64) {
+    /// Records what Redis granted (`None` when the round trip failed or was abandoned): the call that
+    /// asked takes one cell, the rest are leased until [`LEASE_MS`] from `now` (taken before asking).
+    pub fn granted(&self, account: i64, refill: Refill, grant: Option<Grant>, now: i64) {
         let Ok(mut map) = self.by_account.lock() else { return };
         let lease = map.entry(account).or_default();
         if refill.sizing {
             lease.refilling = false;
         }
-        let Some(extra) = granted.map(|n| n.saturating_sub(1)) else { return };
+        let Some(grant) = grant else { return };
+        let extra = grant.cells.saturating_sub(1);
         if refill.sizing || extra > 0 {
             if now >= lease.expires {
                 lease.cells = 0;
             }
             lease.cells += extra;
             lease.expires = now + LEASE_MS;
+            lease.cell_ms = grant.cell_ms;
+            lease.redis_end = lease.redis_end.max(grant.redis_end);
+        }
+    }
+}
+
+/// Answers a refill when its round trip ends any other way than through `granted` (the caller's future
+/// was dropped, say, when the client went away), so the account can size a lease again.
+struct RefillGuard<'a> {
+    leases: &'a Leases,
+    account: i64,
+    refill: Option<Refill>,
+    now: i64,
+}
+
+impl RefillGuard<'_> {
+    fn finish(mut self, grant: Option<Grant>) {
+        if let Some(refill) = self.refill.take() {
+            self.leases.granted(self.account, refill, grant, self.now);
+        }
+    }
+}
+
+impl Drop for RefillGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(refill) = self.refill.take() {
+            self.leases.granted(self.account, refill, None, self.now);
         }
     }
 }
@@ -214,32 +273,43 @@ impl RateLimiter {
         }
     }
 
-    /// Admits one request for `account` under `rpm`, or says how many ms to wait.
+    /// Admits one request for `account` under `rpm`, or says how many ms to wait. `now` (unix ms) serves
+    /// the in-memory limiter; leases go by a monotonic clock read here.
     pub async fn check(&self, account: i64, rpm: u32, now: i64) -> Result<(), i64> {
         match self {
             Self::Memory(m) => m.check(account, rpm, now),
             Self::Redis { redis, fallback } => {
-                let Some(refill) = redis.leases.take(account, rpm, now) else { return Ok(()) };
+                let asked_at = monotonic_ms();
+                let Some(refill) = redis.leases.take(account, rpm, asked_at) else { return Ok(()) };
+                let guard = RefillGuard { leases: &redis.leases, account, refill: Some(refill), now: asked_at };
                 let (interval, tolerance) = gcra_params(rpm);
                 let key = format!("{}:rl:{account}", redis.prefix);
-                let args =
-                    [interval, tolerance, i64::from(refill.want), i64::from(refill.give_back)].map(|n| n.to_string());
+                let args = [interval, tolerance, i64::from(refill.want), refill.give_back_ms, refill.give_back_end]
+                    .map(|n| n.to_string());
                 let args = args.each_ref().map(String::as_str);
                 redis.round_trips.fetch_add(1, Ordering::Relaxed);
                 let reply = redis.client.eval_script(GCRA_SCRIPT, &[key.as_str()], &args).await;
-                let granted = match &reply {
-                    Ok(Reply::Integer(n)) if *n > 0 => Some(u32::try_from(*n).unwrap_or(1)),
+                let answer = match &reply {
+                    Ok(Reply::Array(items)) => match items.as_slice() {
+                        [Reply::Integer(n), Reply::Integer(end)] => Some((*n, *end)),
+                        _ => None,
+                    },
                     _ => None,
                 };
-                redis.leases.granted(account, refill, granted, now);
-                match reply {
-                    Ok(Reply::Integer(n)) if n > 0 => Ok(()),
-                    Ok(Reply::Integer(n)) => Err(-n),
-                    other => {
+                let grant = answer.filter(|(n, _)| *n > 0).map(|(n, end)| Grant {
+                    cells: u32::try_from(n).unwrap_or(1),
+                    cell_ms: interval,
+                    redis_end: end,
+                });
+                guard.finish(grant);
+                match answer {
+                    Some((n, _)) if n > 0 => Ok(()),
+                    Some((n, _)) => Err(-n),
+                    None => {
                         let last = redis.last_warned.load(Ordering::Relaxed);
                         if now - last > WINDOW_MS {
                             redis.last_warned.store(now, Ordering::Relaxed);
-                            match other {
+                            match reply {
                                 Err(e) => {
                                     tracing::warn!(error = %e, "Redis rate limit unavailable; limiting in memory")
                                 }
@@ -273,11 +343,15 @@ mod tests {
         assert!(limiter.check(2, 60, 0).is_ok(), "accounts are limited separately");
     }
 
+    fn grant(cells: u32, redis_end: i64) -> Option<Grant> {
+        Some(Grant { cells, cell_ms: 6, redis_end })
+    }
+
     /// Takes a cell for one call, granting whatever Redis is asked for; returns the round trip's wish.
     fn call(leases: &Leases, rpm: u32, now: i64) -> Option<Refill> {
         let refill = leases.take(7, rpm, now);
         if let Some(r) = refill {
-            leases.granted(7, r, Some(r.want), now);
+            leases.granted(7, r, grant(r.want, 1_000 + now), now);
         }
         refill
     }
@@ -302,7 +376,8 @@ mod tests {
     fn the_free_tier_makes_a_round_trip_for_every_call() {
         let leases = Leases::default();
         for _ in 0..50 {
-            assert_eq!(call(&leases, 60, 0), Some(Refill { want: 1, give_back: 0, sizing: true }));
+            let refill = call(&leases, 60, 0).unwrap();
+            assert_eq!((refill.want, refill.give_back_ms, refill.sizing), (1, 0, true));
         }
     }
 
@@ -315,7 +390,8 @@ mod tests {
         // Leases of 1, 2 and 4 for 4 calls: 3 cells left, usable until LEASE_MS.
         assert_eq!(leases.take(7, 10_000, LEASE_MS - 1), None);
         let refill = leases.take(7, 10_000, LEASE_MS).unwrap();
-        assert_eq!(refill, Refill { want: 2, give_back: 2, sizing: true });
+        // Two cells of 6 ms each, which reached the Redis time of the last grant.
+        assert_eq!(refill, Refill { want: 2, give_back_ms: 12, give_back_end: 1_000, sizing: true });
     }
 
     #[test]
@@ -325,10 +401,18 @@ mod tests {
         let sizing = leases.take(7, 10_000, 1).unwrap();
         assert_eq!(sizing.want, 2);
         let other = leases.take(7, 10_000, 1).unwrap();
-        assert_eq!(other, Refill { want: 1, give_back: 0, sizing: false });
-        leases.granted(7, other, Some(1), 1);
+        assert_eq!(other, Refill::ONE);
+        leases.granted(7, other, grant(1, 1_001), 1);
         leases.granted(7, sizing, None, 1);
         // Nothing was leased, and the next call sizes a lease again.
         assert_eq!(leases.take(7, 10_000, 2).map(|r| r.sizing), Some(true));
+    }
+
+    #[test]
+    fn a_round_trip_abandoned_midway_still_lets_the_account_size_a_lease_again() {
+        let leases = Leases::default();
+        let refill = leases.take(7, 10_000, 0).unwrap();
+        drop(RefillGuard { leases: &leases, account: 7, refill: Some(refill), now: 0 });
+        assert_eq!(leases.take(7, 10_000, 1).map(|r| r.sizing), Some(true));
     }
 }

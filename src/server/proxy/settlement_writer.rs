@@ -78,6 +78,8 @@ enum Job {
 
 pub struct SettlementWriter {
     jobs: mpsc::Sender<Job>,
+    /// Settlements submitted and not yet written (queued, in the batch being written, or kept to retry).
+    unwritten: Arc<AtomicUsize>,
     /// Cuts the writer's gathering pause short: someone waits for a commit.
     urgent: Arc<Notify>,
 }
@@ -87,13 +89,16 @@ impl SettlementWriter {
     pub fn start(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let urgent = Arc::new(Notify::new());
-        tokio::spawn(run(db, keys, book, rx, Arc::clone(&urgent)));
-        Self { jobs, urgent }
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(db, keys, book, rx, Arc::clone(&urgent), Arc::clone(&unwritten)));
+        Self { jobs, unwritten, urgent }
     }
 
     /// Queues a charge; it is committed within milliseconds.
     pub async fn submit(&self, s: PendingSettlement) {
+        self.unwritten.fetch_add(1, Ordering::AcqRel);
         if let Err(mpsc::error::SendError(Job::Settle(s, _))) = self.jobs.send(Job::Settle(s, None)).await {
+            self.unwritten.fetch_sub(1, Ordering::AcqRel);
             tracing::error!(request = %s.request_key, "settlement writer stopped; the call is not charged");
         }
     }
@@ -102,12 +107,14 @@ impl SettlementWriter {
     /// must see this one's spend).
     pub async fn submit_and_wait(&self, s: PendingSettlement) {
         let (done, wait) = oneshot::channel();
+        self.unwritten.fetch_add(1, Ordering::AcqRel);
         match self.jobs.send(Job::Settle(s, Some(done))).await {
             Ok(()) => {
                 self.urgent.notify_one();
                 let _ = wait.await;
             }
             Err(mpsc::error::SendError(job)) => {
+                self.unwritten.fetch_sub(1, Ordering::AcqRel);
                 if let Job::Settle(s, _) = job {
                     tracing::error!(request = %s.request_key, "settlement writer stopped; the call is not charged");
                 }
@@ -115,9 +122,9 @@ impl SettlementWriter {
         }
     }
 
-    /// Settlements queued and not yet taken by the writer.
-    pub fn queued(&self) -> usize {
-        self.jobs.max_capacity() - self.jobs.capacity()
+    /// Settlements submitted and not yet written: queued, being written, or waiting to be tried again.
+    pub fn unwritten(&self) -> usize {
+        self.unwritten.load(Ordering::Acquire)
     }
 
     /// Waits until everything queued so far is committed.
@@ -130,7 +137,14 @@ impl SettlementWriter {
     }
 }
 
-async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc::Receiver<Job>, urgent: Arc<Notify>) {
+async fn run(
+    db: Db,
+    keys: Arc<KeyCache>,
+    book: Arc<AdmissionBook>,
+    mut rx: mpsc::Receiver<Job>,
+    urgent: Arc<Notify>,
+    unwritten: Arc<AtomicUsize>,
+) {
     let mut batch: Vec<PendingSettlement> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     // Settlements the database could not take (it was down or busy): kept, with their holds, and tried
@@ -173,7 +187,9 @@ async fn run(db: Db, keys: Arc<KeyCache>, book: Arc<AdmissionBook>, mut rx: mpsc
             next = rx.try_recv().ok();
         }
         if !batch.is_empty() {
+            let batch_len = batch.len();
             retry = write(&db, &keys, &book, &mut batch).await;
+            unwritten.fetch_sub(batch_len - retry.len(), Ordering::AcqRel);
         }
         if retry.is_empty() {
             backoff = RETRY_FIRST;
