@@ -344,10 +344,13 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         services.push(("Redis", "redis-server", 0.0));
     }
     for (t, busy) in [(&direct, mock.id()), (&bare, bare_proxy.id()), (&through, pid)] {
-        let gatehouse = std::ptr::eq(t, &through);
+        // The services' CPU is read around Gatehouse's load only (zip below skips the others).
+        let services_before: Vec<u64> = if std::ptr::eq(t, &through) {
+            services.iter().map(|(_, comm, _)| cpu_micros_named(comm)).collect()
+        } else {
+            Vec::new()
+        };
         let before = cpu_micros(busy);
-        let services_before: Vec<u64> =
-            services.iter().filter(|_| gatehouse).map(|(_, comm, _)| cpu_micros_named(comm)).collect();
         let l = load::load(&client, t, o.concurrency, o.seconds).await;
         cpu_per_call.push(cpu_micros(busy).saturating_sub(before) as f64 / l.ok.max(1) as f64);
         for ((_, comm, spent), before) in services.iter_mut().zip(services_before) {

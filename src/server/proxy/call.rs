@@ -91,6 +91,21 @@ fn refresh_key(state: AppState, digest: Digest, ticket: ReadTicket) {
     });
 }
 
+/// A busy account's paid total read again in the background before it expires (see `hot_cache`).
+fn refresh_tier(state: AppState, user_id: i64) {
+    tokio::spawn(async move {
+        let generation = state.tier_cache.generation();
+        let read_at = now_ms();
+        match paid_topups(&state, user_id).await {
+            Ok(paid) => state.tier_cache.put(user_id, paid, read_at, generation),
+            Err(e) => {
+                state.tier_cache.refresh_failed(user_id);
+                tracing::warn!(error = %e, "tier refresh failed; the next call tries again");
+            }
+        }
+    });
+}
+
 async fn paid_topups(state: &AppState, user_id: i64) -> Result<i64, sqlx::Error> {
     let (paid,): (i64,) = sqlx::query_as("SELECT paid_topups_minor FROM users WHERE id = $1")
         .bind(user_id)
@@ -105,18 +120,7 @@ async fn rpm_of(state: &AppState, user_id: i64, now: i64) -> Result<u32, ProxyEr
     let paid = match state.tier_cache.get(user_id, now) {
         Some((paid, refresh)) => {
             if refresh {
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let generation = state.tier_cache.generation();
-                    let read_at = now_ms();
-                    match paid_topups(&state, user_id).await {
-                        Ok(paid) => state.tier_cache.put(user_id, paid, read_at, generation),
-                        Err(e) => {
-                            state.tier_cache.refresh_failed(user_id);
-                            tracing::warn!(error = %e, "tier refresh failed; the next call tries again");
-                        }
-                    }
-                });
+                refresh_tier(state.clone(), user_id);
             }
             paid
         }

@@ -52,6 +52,14 @@ struct KeyMaps {
     generation: u64,
 }
 
+impl KeyMaps {
+    fn clear_refreshing(&mut self, digest: &Digest) {
+        if let Some(c) = self.by_hash.get_mut(digest) {
+            c.refreshing = false;
+        }
+    }
+}
+
 /// A key served from the cache, and the ticket for reading it again in the background when it is due.
 pub struct CachedHit {
     pub key: Arc<ApiKey>,
@@ -91,9 +99,7 @@ impl KeyCache {
         let Ok(mut maps) = self.maps.lock() else { return Arc::new(key) };
         if maps.generation != ticket.generation {
             // Read again by the next call that finds it due (or, past its freshness, missing).
-            if let Some(c) = maps.by_hash.get_mut(digest) {
-                c.refreshing = false;
-            }
+            maps.clear_refreshing(digest);
             return Arc::new(key);
         }
         if maps.by_hash.len() >= MAX_ENTRIES {
@@ -118,9 +124,7 @@ impl KeyCache {
     /// A background read failed: the next call that finds the entry due tries again.
     pub fn refresh_failed(&self, digest: &Digest) {
         if let Ok(mut maps) = self.maps.lock() {
-            if let Some(c) = maps.by_hash.get_mut(digest) {
-                c.refreshing = false;
-            }
+            maps.clear_refreshing(digest);
         }
     }
 

@@ -178,22 +178,20 @@ impl Leases {
 
     /// Records what Redis granted (`None` when the round trip failed or was abandoned): the call that
     /// asked takes one cell, the rest are leased until [`LEASE_MS`] from `now` (taken before asking).
+    /// Only a sizing round trip leases; the one-cell ones made meanwhile have nothing to leave.
     pub fn granted(&self, account: i64, refill: Refill, grant: Option<Grant>, now: i64) {
+        if !refill.sizing {
+            return;
+        }
         let Ok(mut map) = self.by_account.lock() else { return };
         let lease = map.entry(account).or_default();
-        if refill.sizing {
-            lease.refilling = false;
-        }
-        let Some(grant) = grant else { return };
-        let extra = grant.cells.saturating_sub(1);
-        if refill.sizing || extra > 0 {
-            if now >= lease.expires {
-                lease.cells = 0;
-            }
-            lease.cells += extra;
+        lease.refilling = false;
+        // The lease had no cells left when this round trip was sized (`take`), and none came since.
+        if let Some(grant) = grant {
+            lease.cells = grant.cells.saturating_sub(1);
             lease.expires = now + LEASE_MS;
             lease.cell_ms = grant.cell_ms;
-            lease.redis_end = lease.redis_end.max(grant.redis_end);
+            lease.redis_end = grant.redis_end;
         }
     }
 }
