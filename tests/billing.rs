@@ -7,9 +7,8 @@ mod common;
 
 use common::{cli, spawn_app, spawn_app_with, TestApp};
 use gatehouse::server::domain::account;
-use gatehouse::server::domain::ledger::{self, Grant, Settlement};
+use gatehouse::server::domain::ledger::{self, Settlement};
 use gatehouse::server::domain::money::Money;
-use gatehouse::server::domain::packages::PackageSource;
 use gatehouse::server::domain::pricing::Usage;
 use gatehouse::server::domain::redemption::{self, NewCodes};
 use gatehouse::server::payments::{stripe, stripe_signature};
@@ -95,7 +94,6 @@ async fn the_balance_page_shows_the_balance_tier_and_faq_and_explains_a_blocked_
         official: usd("0.15"),
         multiplier: Decimal::ONE,
         now: now_ms(),
-        reserved_by_others: None,
     };
     ledger::settle(app.state.db.pool(), s).await.unwrap();
     let html = app.get_page("/billing/balance", Some(&cookie)).await.text().await.unwrap();
@@ -348,18 +346,7 @@ async fn redemption_codes_work_once_and_explain_every_refusal() {
 async fn seed_bills(app: &TestApp, email: &str) {
     let user = app.user_id(email).await;
     let now = now_ms();
-    let scope = vec!["cc-omg".to_string(), "web-chat".to_string()];
-    let g = Grant {
-        user_id: user,
-        key: "seed-grant",
-        title: "Claude Code API $20",
-        scope: &scope,
-        amount: usd("20"),
-        lifetime_ms: 30 * 86_400_000,
-        source: PackageSource::Referral,
-        now,
-    };
-    ledger::grant_package_now(app.state.db.pool(), g).await.unwrap();
+    common::grant_claude_code_package(&app.state.db, user, 20, "seed-grant").await;
     for (i, (channel, model, key)) in [
         ("cc-omg", "claude-sonnet-4-5", "laptop"),
         ("cc-omg", "claude-haiku-4-5", "translate"),
@@ -381,7 +368,6 @@ async fn seed_bills(app: &TestApp, email: &str) {
             official,
             multiplier: app.state.pricing.multipliers.for_channel(channel),
             now: now + i64::try_from(i).unwrap(),
-            reserved_by_others: None,
         };
         ledger::settle(app.state.db.pool(), s).await.unwrap();
     }
@@ -457,7 +443,6 @@ async fn bills_are_paged_fifty_at_a_time() {
             official: Money::from_units(1_500),
             multiplier: Decimal::ONE,
             now: now_ms() + i,
-            reserved_by_others: None,
         };
         ledger::settle(app.state.db.pool(), s).await.unwrap();
     }

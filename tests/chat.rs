@@ -8,9 +8,7 @@ mod common;
 
 use common::{spawn_app, spawn_app_with, TestApp};
 use gatehouse::server::domain::bills::{self, Bill};
-use gatehouse::server::domain::ledger::{self, Grant};
 use gatehouse::server::domain::money::Money;
-use gatehouse::server::domain::packages::PackageSource;
 use gatehouse::server::domain::pricing::Usage;
 use gatehouse::server::time::now_ms;
 use serde_json::Value;
@@ -76,30 +74,8 @@ async fn bills_of(app: &TestApp, user_id: i64) -> Vec<Bill> {
     bills::page(app.state.db.pool(), user_id, &Default::default(), 100, 0).await.unwrap().0
 }
 
-async fn open_holds(app: &TestApp) -> i64 {
-    app.settled().await;
-    // Running calls' holds live in the admission book; the ledger's own holds table must be empty too.
-    assert_eq!(app.state.admissions.open_holds(), 0, "holds left in the admission book");
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE closed_at IS NULL")
-        .fetch_one(app.state.db.pool())
-        .await
-        .unwrap();
-    n
-}
-
 async fn grant_package(app: &TestApp, user_id: i64) {
-    let scope = vec!["cc-omg".to_string(), "web-chat".to_string()];
-    let g = Grant {
-        user_id,
-        key: &format!("chat-test-grant-{user_id}"),
-        title: "Claude Code API $20",
-        scope: &scope,
-        amount: Money::usd(20),
-        lifetime_ms: 30 * 86_400_000,
-        source: PackageSource::Referral,
-        now: now_ms(),
-    };
-    ledger::grant_package_now(app.state.db.pool(), g).await.unwrap();
+    common::grant_claude_code_package(&app.state.db, user_id, 20, &format!("chat-test-grant-{user_id}")).await;
 }
 
 #[tokio::test]
@@ -149,7 +125,7 @@ async fn a_reply_streams_with_its_thinking_is_saved_and_is_paid_by_the_package_o
     assert!(official.is_positive());
     assert_eq!(b.official_cost, official);
     assert_eq!((b.packages_paid, b.balance_paid), (official, Money::ZERO));
-    assert_eq!(open_holds(&app).await, 0);
+    assert_eq!(app.open_holds().await, 0);
 
     // A second message continues the conversation with its history.
     let (same, _, sse) = chat(&app, &cookie, Some(conversation), "And in one line?", "claude-sonnet-4-5", false).await;
@@ -261,7 +237,7 @@ async fn a_balance_at_zero_is_explained_in_the_conversation_with_a_link_to_billi
     assert_eq!(t["messages"][1]["status"], "failed");
     assert_eq!(t["messages"][1]["error_billing"], true);
     assert!(bills_of(&app, user_id).await.is_empty());
-    assert_eq!(open_holds(&app).await, 0);
+    assert_eq!(app.open_holds().await, 0);
 }
 
 #[tokio::test]
@@ -279,7 +255,7 @@ async fn an_upstream_that_fails_before_any_token_is_reported_and_not_charged() {
     assert_eq!(evs.last().unwrap()["t"], "error");
     assert!(evs.last().unwrap()["v"].as_str().unwrap().contains("not charged"));
     assert!(bills_of(&app, user_id).await.is_empty());
-    assert_eq!(open_holds(&app).await, 0);
+    assert_eq!(app.open_holds().await, 0);
     // The failed reply stays out of the next request's history; the conversation goes on with GPT.
     let (_, _, sse) = chat(&app, &cookie, Some(conversation), "again", "gpt-5-mini", false).await;
     assert_eq!(events(&sse).last().unwrap()["t"], "done");

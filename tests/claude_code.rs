@@ -6,10 +6,7 @@
 mod common;
 
 use common::spawn_app;
-use gatehouse::server::domain::ledger::{self, Grant};
 use gatehouse::server::domain::money::Money;
-use gatehouse::server::domain::packages::PackageSource;
-use gatehouse::server::time::now_ms;
 use std::path::PathBuf;
 
 fn claude_cli() -> PathBuf {
@@ -23,18 +20,7 @@ async fn claude_code_completes_a_prompt_through_the_cc_omg_channel() {
     let app = spawn_app().await;
     app.log_in("claude-code@example.com").await;
     let user_id = app.user_id("claude-code@example.com").await;
-    let scope = vec!["cc-omg".to_string(), "web-chat".to_string()];
-    let grant = Grant {
-        user_id,
-        key: "cc-test",
-        title: "Claude Code API $20",
-        scope: &scope,
-        amount: Money::usd(20),
-        lifetime_ms: 86_400_000,
-        source: PackageSource::Promotion,
-        now: now_ms(),
-    };
-    ledger::grant_package_now(app.state.db.pool(), grant).await.unwrap();
+    common::grant_claude_code_package(&app.state.db, user_id, 20, "cc-test").await;
     let key = app.create_key(user_id, false).await;
     let home = std::env::temp_dir().join(format!("gatehouse-claude-home-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();

@@ -1,55 +1,78 @@
-//! Property test: random sequences of top-ups, grants, holds, settlements, releases, replays and the
-//! passing of time, run against the real ledger and against a plain in-memory model. After every step
-//! the balance, every package and the audit must agree. Runs on SQLite or PostgreSQL (TEST_DATABASE).
+//! Property test of the production money path: random sequences of admissions (the admission book),
+//! settlements of running calls committed together in batches (the settlement writer and `settle_batch`),
+//! releases, replays, top-ups, package grants, and the passing of time (package expiries, swept holds),
+//! run against a plain in-memory model of the rules. After every step the balance, every package, every
+//! bill's split, what the book holds and the audit must agree. Runs on SQLite or PostgreSQL (TEST_DATABASE).
 #![cfg(feature = "ssr")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use gatehouse::server::db::Db;
-use gatehouse::server::domain::account;
 use gatehouse::server::domain::audit;
-use gatehouse::server::domain::ledger::{self, Admission, Credit, EntryKind, Grant, LedgerError, Settlement};
+use gatehouse::server::domain::channels::Scope;
+use gatehouse::server::domain::ledger::{self, Credit, EntryKind, Grant};
 use gatehouse::server::domain::money::Money;
 use gatehouse::server::domain::packages::{self, PackageSource};
 use gatehouse::server::domain::pricing::Usage;
+use gatehouse::server::proxy::admission_book::{Admission, AdmissionBook, BookError};
+use gatehouse::server::proxy::hot_cache::KeyCache;
+use gatehouse::server::proxy::settlement_writer::{PendingSettlement, SettlementWriter};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 const START: i64 = 1_800_000_000_000;
 const HOUR: i64 = 3_600_000;
 const HOLD_TTL: i64 = 2 * HOUR;
 
+/// The calls the API can make: (channel, model).
+const ROUTES: [(&str, &str); 6] = [
+    ("cc-omg", "claude-sonnet-4-5"),
+    ("codex-omg", "gpt-5.5"),
+    ("default", "claude-sonnet-4-5"),
+    ("default", "gpt-5.5"),
+    ("web-chat", "claude-sonnet-4-5"),
+    ("web-chat", "gpt-5.5"),
+];
+
 #[derive(Clone, Debug)]
 enum Op {
-    TopUp { cents: i64 },
-    Grant { cents: i64, hours: i64, codex_only: bool },
-    Hold { cents: i64, channel: u8 },
-    Settle { cents: i64, channel: u8, own_hold: bool },
+    TopUp {
+        cents: i64,
+    },
+    Grant {
+        cents: i64,
+        hours: i64,
+        codex: bool,
+    },
+    Admit {
+        cents: i64,
+        route: usize,
+    },
+    /// Settles up to `calls` running calls together, each at `percent` of its worst case.
+    Settle {
+        calls: usize,
+        percent: i64,
+    },
     Release,
     Replay,
-    Wait { hours: i64 },
+    Wait {
+        hours: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (1i64..2_000).prop_map(|cents| Op::TopUp { cents }),
-        (1i64..800, 1i64..72, any::<bool>()).prop_map(|(cents, hours, codex_only)| Op::Grant {
-            cents,
-            hours,
-            codex_only
-        }),
-        (1i64..500, 0u8..3).prop_map(|(cents, channel)| Op::Hold { cents, channel }),
-        (0i64..800, 0u8..3, any::<bool>()).prop_map(|(cents, channel, own_hold)| Op::Settle {
-            cents,
-            channel,
-            own_hold
-        }),
-        Just(Op::Release),
-        Just(Op::Replay),
-        (1i64..24).prop_map(|hours| Op::Wait { hours }),
+        1 => (1i64..2_000).prop_map(|cents| Op::TopUp { cents }),
+        1 => (1i64..800, 1i64..72, any::<bool>()).prop_map(|(cents, hours, codex)| Op::Grant { cents, hours, codex }),
+        3 => (1i64..500, 0usize..ROUTES.len()).prop_map(|(cents, route)| Op::Admit { cents, route }),
+        2 => (1usize..6, 0i64..=100).prop_map(|(calls, percent)| Op::Settle { calls, percent }),
+        1 => Just(Op::Release),
+        1 => Just(Op::Replay),
+        1 => (1i64..24).prop_map(|hours| Op::Wait { hours }),
     ]
 }
 
@@ -58,26 +81,43 @@ struct ModelPackage {
     id: i64,
     remaining: i64,
     expires_at: i64,
-    scope: Vec<&'static str>,
+    codex: bool,
+}
+
+impl ModelPackage {
+    /// The Claude Code scope pays for cc-omg and Claude models in web chat; the CodeX one for codex-omg.
+    fn covers(&self, channel: &str, model: &str) -> bool {
+        if self.codex {
+            channel == "codex-omg"
+        } else {
+            channel == "cc-omg" || channel == "web-chat" && model.starts_with("claude")
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct ModelHold {
+    route: usize,
+    worst: i64,
+    balance: i64,
+    packages: i64,
+    since: i64,
 }
 
 #[derive(Default, Debug)]
 struct Model {
     balance: i64,
     packages: Vec<ModelPackage>,
-    /// Open holds: request key -> (balance part, expires at, package part).
-    holds: HashMap<String, (i64, i64, i64)>,
-    /// Settled calls: request key -> (official, channel), for replays.
-    settled: Vec<(String, i64, &'static str)>,
+    holds: BTreeMap<String, ModelHold>,
+    /// Settled calls: request key -> (route, official, packages paid, balance paid).
+    settled: BTreeMap<String, (usize, i64, i64, i64)>,
 }
 
-const CHANNELS: [&str; 3] = ["cc-omg", "codex-omg", "default"];
-
 fn multiplier(channel: &str) -> Decimal {
-    if channel == "default" {
-        Decimal::ONE
-    } else {
+    if channel == "cc-omg" || channel == "codex-omg" {
         Decimal::new(2, 1)
+    } else {
+        Decimal::ONE
     }
 }
 
@@ -85,60 +125,82 @@ fn cents(c: i64) -> Money {
     Money::from_units(c * 10_000_000)
 }
 
-fn balance_share(amount: i64, channel: &str) -> i64 {
+fn share(amount: i64, channel: &str) -> i64 {
     Money::from_units(amount).to_decimal().checked_mul(multiplier(channel)).and_then(Money::round_from).unwrap().units()
 }
 
-/// What packages able to pay `channel` until `until` still hold.
-fn package_funds(m: &Model, channel: &str, until: i64) -> i64 {
+/// What packages able to pay for this model on this channel until `until` still hold.
+fn package_funds(m: &Model, channel: &str, model: &str, until: i64) -> i64 {
     m.packages
         .iter()
-        .filter(|p| p.expires_at > until && p.remaining > 0 && p.scope.contains(&channel))
+        .filter(|p| p.expires_at > until && p.remaining > 0 && p.covers(channel, model))
         .map(|p| p.remaining)
         .sum()
 }
 
-/// The model's admission: what the call reserves, or `None` when it is refused.
-fn model_admit(m: &Model, worst: i64, channel: &str, now: i64) -> Option<(i64, i64)> {
+/// The admission rule, plainly: refused at a balance <= 0; otherwise the call reserves unreserved package
+/// money first, and is refused when it needs the balance while running calls' balance reservations already
+/// reach the balance plus the packages' worth at the channel's rate.
+fn model_admit(m: &Model, worst: i64, channel: &str, model: &str, now: i64) -> Option<(i64, i64)> {
     if m.balance <= 0 {
         return None;
     }
-    let package_held: i64 = m.holds.values().map(|h| h.2).sum();
-    let balance_held: i64 = m.holds.values().map(|h| h.0).sum();
-    let free = (package_funds(m, channel, now + HOLD_TTL) - package_held).max(0);
-    let from_packages = worst.min(free);
-    let from_balance = balance_share(worst - from_packages, channel);
-    if from_balance > 0 && m.balance - balance_held <= 0 {
+    let available = package_funds(m, channel, model, now + HOLD_TTL);
+    let package_held: i64 = m.holds.values().map(|h| h.packages).sum();
+    let balance_held: i64 = m.holds.values().map(|h| h.balance).sum();
+    let from_packages = worst.min((available - package_held).max(0));
+    let from_balance = share(worst - from_packages, channel);
+    if from_balance > 0 && balance_held >= m.balance + share(available, channel) {
         return None;
     }
     Some((from_packages, from_balance))
 }
 
-/// The model's charge: the same rule, written plainly. Other open holds keep their package reservations.
-fn model_charge(m: &mut Model, key: &str, official: i64, channel: &str, now: i64) -> (i64, i64) {
-    let others: i64 = m.holds.iter().filter(|(k, _)| k.as_str() != key).map(|(_, h)| h.2).sum();
-    let cap = (package_funds(m, channel, now) - others).max(0);
+/// The charge rule, plainly: packages that can pay now, soonest expiry first, from what they hold; the
+/// balance pays the rest at the channel's rate. Running calls' reservations play no part.
+fn model_charge(m: &mut Model, official: i64, channel: &str, model: &str, now: i64) -> (i64, i64) {
     let mut order: Vec<usize> = (0..m.packages.len())
         .filter(|&i| {
             let p = &m.packages[i];
-            p.expires_at > now && p.remaining > 0 && p.scope.contains(&channel)
+            p.expires_at > now && p.remaining > 0 && p.covers(channel, model)
         })
         .collect();
     order.sort_by_key(|&i| (m.packages[i].expires_at, m.packages[i].id));
-    let mut left = official.min(cap);
-    let mut from_packages = 0;
+    let mut left = official;
     for i in order {
         let take = left.min(m.packages[i].remaining);
         m.packages[i].remaining -= take;
-        from_packages += take;
         left -= take;
     }
-    let balance = balance_share(official - from_packages, channel);
+    let balance = share(left, channel);
     m.balance -= balance;
-    (from_packages, balance)
+    (official - left, balance)
 }
 
-async fn run_case(db: &Db, case: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
+struct Rig {
+    db: Db,
+    book: Arc<AdmissionBook>,
+    writer: SettlementWriter,
+}
+
+fn pending(user: i64, key: &str, route: usize, official: i64, now: i64) -> PendingSettlement {
+    let (channel, model) = ROUTES[route];
+    PendingSettlement {
+        user_id: user,
+        request_key: key.to_string(),
+        api_key_id: None,
+        key_name: None,
+        channel,
+        model: model.to_string(),
+        usage: Usage { input: u64::try_from(official).unwrap() % 1000, ..Usage::default() },
+        official: Money::from_units(official),
+        multiplier: multiplier(channel),
+        now,
+    }
+}
+
+async fn run_case(rig: &Rig, case: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let (db, book) = (&rig.db, &rig.book);
     let user = common::insert_user(db, &format!("model-{case}-{}@example.com", rand_suffix())).await;
     let mut m = Model::default();
     let mut now = START;
@@ -158,110 +220,109 @@ async fn run_case(db: &Db, case: usize, ops: Vec<Op>) -> Result<(), TestCaseErro
                     now,
                 };
                 ledger::credit_now(db.pool(), credit).await.unwrap();
+                book.invalidate(user);
                 m.balance += cents(c).units();
             }
-            Op::Grant { cents: c, hours, codex_only } => {
-                let scope: Vec<&'static str> = if codex_only { vec!["codex-omg"] } else { vec!["cc-omg", "web-chat"] };
-                let owned: Vec<String> = scope.iter().map(|s| s.to_string()).collect();
+            Op::Grant { cents: c, hours, codex } => {
+                let scope = Scope::parse(if codex { "codex-omg" } else { "cc-omg,web-chat:claude-*" }).unwrap();
                 let g = Grant {
                     user_id: user,
                     key: &key,
                     title: "package",
-                    scope: &owned,
+                    scope: &scope,
                     amount: cents(c),
                     lifetime_ms: hours * HOUR,
                     source: PackageSource::Promotion,
                     now,
                 };
                 let id = ledger::grant_package_now(db.pool(), g).await.unwrap().package_id;
+                book.invalidate(user);
                 m.packages.push(ModelPackage {
                     id,
                     remaining: cents(c).units(),
                     expires_at: now + hours * HOUR,
-                    scope,
+                    codex,
                 });
             }
-            Op::Hold { cents: c, channel } => {
-                let channel = CHANNELS[usize::from(channel)];
+            Op::Admit { cents: c, route } => {
+                let (channel, model) = ROUTES[route];
                 let a = Admission {
                     user_id: user,
                     request_key: &key,
                     channel,
+                    model,
                     worst_case: cents(c),
                     multiplier: multiplier(channel),
                     ttl_ms: HOLD_TTL,
                     now,
+                    key_cap: None,
                 };
-                let expected = model_admit(&m, cents(c).units(), channel, now);
-                match ledger::place_hold(db.pool(), a).await {
+                let expected = model_admit(&m, cents(c).units(), channel, model, now);
+                match book.admit(db.pool(), a).await {
                     Ok(h) => {
                         prop_assert_eq!(Some((h.packages.units(), h.balance.units())), expected, "{:?}", m);
-                        m.holds.insert(key.clone(), (h.balance.units(), now + HOLD_TTL, h.packages.units()));
+                        let hold = ModelHold {
+                            route,
+                            worst: cents(c).units(),
+                            balance: h.balance.units(),
+                            packages: h.packages.units(),
+                            since: now,
+                        };
+                        m.holds.insert(key.clone(), hold);
                     }
-                    Err(LedgerError::Refused(_)) => {
-                        prop_assert!(expected.is_none(), "refused although funds are free: {m:?}")
+                    Err(BookError::Refused(_)) => {
+                        prop_assert!(expected.is_none(), "refused although the rule admits: {m:?}")
                     }
                     Err(e) => return Err(TestCaseError::fail(e.to_string())),
                 }
             }
-            Op::Settle { cents: c, channel, own_hold } => {
-                let channel = CHANNELS[usize::from(channel)];
-                // Settle the oldest open hold (as the proxy would), or a call without a hold while others run.
-                let request_key =
-                    if own_hold { m.holds.keys().min().cloned().unwrap_or_else(|| key.clone()) } else { key.clone() };
-                let s = Settlement {
-                    user_id: user,
-                    request_key: &request_key,
-                    api_key_id: None,
-                    key_name: None,
-                    channel,
-                    model: "claude-sonnet-4-5",
-                    usage: Usage::default(),
-                    official: cents(c),
-                    multiplier: multiplier(channel),
-                    now,
-                    reserved_by_others: None,
-                };
-                let done = ledger::settle(db.pool(), s).await.unwrap();
-                let (p, b) = model_charge(&mut m, &request_key, cents(c).units(), channel, now);
-                prop_assert_eq!((done.packages_paid.units(), done.balance_paid.units()), (p, b));
-                m.holds.remove(&request_key);
-                m.settled.push((request_key, cents(c).units(), channel));
+            Op::Settle { calls, percent } => {
+                // Running calls finish together: their charges are committed in one batch, oldest first.
+                let finishing: Vec<String> = m.holds.keys().take(calls).cloned().collect();
+                for k in &finishing {
+                    let h = m.holds.remove(k).unwrap();
+                    let official = h.worst * percent / 100;
+                    let (channel, model) = ROUTES[h.route];
+                    let (p, b) = model_charge(&mut m, official, channel, model, now);
+                    m.settled.insert(k.clone(), (h.route, official, p, b));
+                    rig.writer.submit(pending(user, k, h.route, official, now)).await;
+                }
+                rig.writer.flush().await;
+                for k in &finishing {
+                    let (_, official, p, b) = m.settled[k];
+                    let bill: (i64, i64, i64) = sqlx::query_as(
+                        "SELECT official_cost, packages_paid, balance_paid FROM bills WHERE request_key = $1",
+                    )
+                    .bind(k)
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap();
+                    prop_assert_eq!(bill, (official, p, b), "bill of {}", k);
+                }
             }
             Op::Release => {
-                if let Some(k) = m.holds.keys().min().cloned() {
-                    prop_assert!(ledger::release_hold(db.pool(), user, &k, now).await.unwrap());
+                if let Some(k) = m.holds.keys().next().cloned() {
+                    book.release(user, &k);
                     m.holds.remove(&k);
                 }
             }
             Op::Replay => {
-                if let Some((k, official, channel)) = m.settled.last().cloned() {
-                    let s = Settlement {
-                        user_id: user,
-                        request_key: &k,
-                        api_key_id: None,
-                        key_name: None,
-                        channel,
-                        model: "claude-sonnet-4-5",
-                        usage: Usage::default(),
-                        official: Money::from_units(official),
-                        multiplier: multiplier(channel),
-                        now,
-                        reserved_by_others: None,
-                    };
-                    prop_assert!(ledger::settle(db.pool(), s).await.unwrap().replayed);
+                if let Some((k, (route, official, _, _))) = m.settled.iter().next_back().map(|(k, v)| (k.clone(), *v)) {
+                    rig.writer.submit(pending(user, &k, route, official, now)).await;
+                    rig.writer.flush().await;
                 }
             }
             Op::Wait { hours } => {
                 now += hours * HOUR;
-                ledger::sweep_stale_holds(db.pool(), now).await.unwrap();
-                m.holds.retain(|_, h| h.1 > now);
+                book.sweep(now, HOLD_TTL);
+                m.holds.retain(|_, h| now - h.since <= HOLD_TTL);
             }
         }
         // Invariants after every step.
-        let money = account::money_of(db.pool(), user).await.unwrap().unwrap();
-        prop_assert_eq!(money.balance.units(), m.balance);
-        prop_assert_eq!(money.balance_held.units(), m.holds.values().map(|h| h.0).sum::<i64>());
+        let (balance,): (i64,) =
+            sqlx::query_as("SELECT balance FROM users WHERE id = $1").bind(user).fetch_one(db.pool()).await.unwrap();
+        prop_assert_eq!(balance, m.balance);
+        prop_assert_eq!(book.balance_held(user).units(), m.holds.values().map(|h| h.balance).sum::<i64>());
         let listed = packages::list(db.pool(), user, now).await.unwrap();
         for p in &m.packages {
             let actual = listed.iter().find(|l| l.id == p.id).unwrap();
@@ -270,6 +331,9 @@ async fn run_case(db: &Db, case: usize, ops: Vec<Op>) -> Result<(), TestCaseErro
         }
         let report = audit::run(db.pool(), now).await.unwrap();
         prop_assert!(report.is_clean(), "{:?}", report.breaches);
+    }
+    for k in m.holds.keys() {
+        book.release(user, k);
     }
     Ok(())
 }
@@ -281,16 +345,21 @@ fn rand_suffix() -> String {
 }
 
 #[test]
-fn random_sequences_of_money_operations_keep_every_invariant() {
+fn random_sequences_of_money_operations_on_the_production_path_keep_every_invariant() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let db = rt.block_on(common::fresh_db());
+    let rig = rt.block_on(async {
+        let db = common::fresh_db().await;
+        let book = Arc::new(AdmissionBook::default());
+        let writer = SettlementWriter::start(db.clone(), Arc::new(KeyCache::default()), Arc::clone(&book));
+        Rig { db, book, writer }
+    });
     let cases: u32 = std::env::var("LEDGER_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48);
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let case = std::sync::atomic::AtomicUsize::new(0);
     runner
         .run(&prop::collection::vec(op(), 1..40), |ops| {
             let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            rt.block_on(run_case(&db, n, ops))
+            rt.block_on(run_case(&rig, n, ops))
         })
         .unwrap();
 }

@@ -9,9 +9,7 @@ use common::{spawn_app, spawn_app_with, TestApp};
 use gatehouse::server::domain::account;
 use gatehouse::server::domain::bills::{self, Bill};
 use gatehouse::server::domain::keys::{self, NewKey};
-use gatehouse::server::domain::ledger::{self, Grant};
 use gatehouse::server::domain::money::Money;
-use gatehouse::server::domain::packages::PackageSource;
 use gatehouse::server::domain::pricing::Usage;
 use gatehouse::server::time::now_ms;
 use serde_json::{json, Value};
@@ -43,18 +41,7 @@ async fn caller(app: &TestApp, email: &str, models: &[&str], cap: Option<Money>)
 }
 
 async fn grant_cc_package(app: &TestApp, user_id: i64, usd: i64) {
-    let scope = vec!["cc-omg".to_string(), "web-chat".to_string()];
-    let g = Grant {
-        user_id,
-        key: &format!("test-grant-{user_id}"),
-        title: "Claude Code API $20",
-        scope: &scope,
-        amount: Money::usd(usd),
-        lifetime_ms: 30 * 86_400_000,
-        source: PackageSource::Referral,
-        now: now_ms(),
-    };
-    ledger::grant_package_now(app.state.db.pool(), g).await.unwrap();
+    common::grant_claude_code_package(&app.state.db, user_id, usd, &format!("test-grant-{user_id}")).await;
 }
 
 async fn post(app: &TestApp, path: &str, key: Option<&str>, body: Value) -> reqwest::Response {
@@ -404,7 +391,7 @@ async fn an_upstream_failure_before_any_byte_charges_nothing_and_a_broken_stream
     assert_eq!(res.status(), 502);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["type"], "api_error");
     assert!(bills_of(&app, c.user_id).await.is_empty());
-    assert_eq!(account::money_of(app.state.db.pool(), c.user_id).await.unwrap().unwrap().balance_held, Money::ZERO);
+    assert_eq!(app.state.admissions.balance_held(c.user_id), Money::ZERO);
 
     let res = post(
         &app,

@@ -111,18 +111,6 @@ async fn bills_of(app: &TestApp, user_id: i64) -> Vec<Bill> {
     bills::page(app.state.db.pool(), user_id, &Default::default(), 100, 0).await.unwrap().0
 }
 
-async fn open_holds(app: &TestApp, user_id: i64) -> i64 {
-    app.settled().await;
-    // Running calls' holds live in the admission book; the ledger's own holds table must be empty too.
-    assert_eq!(app.state.admissions.open_holds(), 0, "holds left in the admission book");
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM holds WHERE user_id = $1 AND closed_at IS NULL")
-        .bind(user_id)
-        .fetch_one(app.state.db.pool())
-        .await
-        .unwrap();
-    n
-}
-
 async fn audit_clean(app: &TestApp) {
     app.settled().await;
     let report = gatehouse::server::domain::audit::run(app.state.db.pool(), now_ms()).await.unwrap();
@@ -157,7 +145,7 @@ async fn a_failing_provider_fails_over_to_the_next_and_the_call_is_charged_once(
     let bills = bills_of(&app, user_id).await;
     assert_eq!(bills.len(), 2, "one bill per call, whatever the failovers");
     assert!(bills.iter().all(|b| b.official_cost.is_positive()));
-    assert_eq!(open_holds(&app, user_id).await, 0);
+    assert_eq!(app.open_holds().await, 0);
     audit_clean(&app).await;
 }
 
@@ -184,7 +172,7 @@ async fn when_every_provider_fails_the_caller_gets_502_and_pays_nothing() {
     assert_eq!(res.status(), 404);
     assert!(res.text().await.unwrap().contains("No upstream provider"));
     assert!(bills_of(&app, user_id).await.is_empty());
-    assert_eq!(open_holds(&app, user_id).await, 0);
+    assert_eq!(app.open_holds().await, 0);
     audit_clean(&app).await;
 }
 
@@ -207,7 +195,7 @@ async fn a_caller_who_leaves_before_the_first_byte_is_billed_once_for_what_the_u
     let bills = bills_of(&app, user_id).await;
     assert_eq!(bills.len(), 2, "the upstream answered both calls, so both are billed, once each");
     assert!(bills.iter().all(|b| b.input_tokens > 0 && b.output_tokens > 0), "{bills:?}");
-    assert_eq!(open_holds(&app, user_id).await, 0);
+    assert_eq!(app.open_holds().await, 0);
     audit_clean(&app).await;
 }
 
@@ -228,7 +216,7 @@ async fn a_caller_who_leaves_mid_stream_is_billed_the_whole_answer_once() {
     let bills = bills_of(&app, user_id).await;
     assert_eq!(bills.len(), 2);
     assert_eq!(bills[0].output_tokens, whole, "metered to the end after the caller left");
-    assert_eq!(open_holds(&app, user_id).await, 0);
+    assert_eq!(app.open_holds().await, 0);
     audit_clean(&app).await;
 }
 
@@ -260,9 +248,7 @@ async fn graceful_shutdown_finishes_running_streams_and_writes_their_bills() {
     let db = gatehouse::server::db::Db::connect(&db_url).await.unwrap();
     let (bills, _) = bills::page(db.pool(), user_id, &Default::default(), 10, 0).await.unwrap();
     assert_eq!(bills.len(), 1, "the bill was written before the server stopped");
-    let (open,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM holds WHERE closed_at IS NULL").fetch_one(db.pool()).await.unwrap();
-    assert_eq!(open, 0);
+    assert_eq!(app.state.admissions.open_holds(), 0);
 }
 
 #[tokio::test]
@@ -428,7 +414,7 @@ async fn a_burst_of_parallel_calls_cannot_run_the_balance_below_one_calls_overru
     let balance =
         gatehouse::server::domain::account::money_of(app.state.db.pool(), user_id).await.unwrap().unwrap().balance;
     assert!(balance >= Money::ZERO.saturating_sub(worst_single), "debt {balance} is at most one call's {worst_single}");
-    assert_eq!(open_holds(&app, user_id).await, 0);
+    assert_eq!(app.open_holds().await, 0);
     audit_clean(&app).await;
 }
 

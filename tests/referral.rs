@@ -120,7 +120,7 @@ async fn the_seed_journey_gives_both_sides_the_twenty_dollar_package() {
         assert_eq!(pkgs.len(), 1, "{email}");
         assert_eq!(pkgs[0].title, "Claude Code API $20");
         assert_eq!(pkgs[0].original, Money::usd(20));
-        assert_eq!(pkgs[0].scope, vec!["cc-omg", "web-chat"]);
+        assert_eq!(pkgs[0].scope.to_text(), "cc-omg,web-chat:claude-*");
         assert!((pkgs[0].expires_at - pkgs[0].granted_at - 30 * 86_400_000).abs() < 1000);
     }
     let v = referral_view(&app, &inviter).await;

@@ -1,5 +1,6 @@
-//! `settle_batch` charges exactly what `ledger::settle` charges one call at a time: two identical accounts
-//! get the same pseudo-random calls, one settled call by call, the other in batches of random sizes, and
+//! `settle_batch` charges a batch exactly as one call at a time (`ledger::settle`, a batch of one): two
+//! identical accounts get the same pseudo-random calls, one settled call by call, the other in batches of
+//! random sizes, and
 //! end with the same balance, packages, bills, ledger sums and key usage, with the audit clean. Replays of
 //! a batched call change nothing.
 #![cfg(feature = "ssr")]
@@ -8,6 +9,7 @@
 mod common;
 
 use gatehouse::server::db::Db;
+use gatehouse::server::domain::channels::Scope;
 use gatehouse::server::domain::ledger::{self, Credit, EntryKind, Grant, LedgerError, Settlement};
 use gatehouse::server::domain::money::Money;
 use gatehouse::server::domain::packages::PackageSource;
@@ -41,8 +43,10 @@ async fn account_with_funds(db: &Db, email: &str) -> (i64, i64) {
         now: NOW,
     };
     ledger::credit_now(db.pool(), credit).await.unwrap();
-    for (n, (usd_cents, scope, days)) in [(30, "cc-omg", 1), (20, "cc-omg,web-chat", 2)].into_iter().enumerate() {
-        let scope: Vec<String> = scope.split(',').map(str::to_string).collect();
+    for (n, (usd_cents, scope, days)) in
+        [(30, "cc-omg", 1), (20, "cc-omg,web-chat:claude-*", 2)].into_iter().enumerate()
+    {
+        let scope = Scope::parse(scope).unwrap();
         let g = Grant {
             user_id,
             key: &format!("grant-{user_id}-{n}"),
@@ -75,7 +79,6 @@ struct Call {
     channel: &'static str,
     official: Money,
     multiplier: Decimal,
-    reserved: Money,
     now: i64,
 }
 
@@ -90,7 +93,6 @@ fn calls(seed: u64, n: usize) -> Vec<Call> {
                 channel,
                 official: Money::from_units(i64::try_from(r.next(60_000_000)).unwrap()),
                 multiplier: if channel == "default" { Decimal::ONE } else { Decimal::new(2, 1) },
-                reserved: Money::from_units(i64::try_from(r.next(4)).unwrap() * 5_000_000),
                 now,
             }
         })
@@ -109,7 +111,6 @@ fn settlement<'a>(user_id: i64, key_id: i64, request_key: &'a str, c: &Call) -> 
         official: c.official,
         multiplier: c.multiplier,
         now: c.now,
-        reserved_by_others: Some(c.reserved),
     }
 }
 

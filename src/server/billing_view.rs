@@ -41,6 +41,21 @@ pub fn channel_label(channel: &str) -> String {
     }
 }
 
+/// What a package pays for, as people read it: "Claude Code (cc-omg)", "Web chat (claude-* models)".
+pub fn scope_labels(scope: &crate::server::domain::channels::Scope) -> Vec<String> {
+    scope
+        .entries
+        .iter()
+        .map(|e| match &e.models {
+            None => channel_label(&e.channel),
+            Some(models) => {
+                let list: Vec<String> = models.iter().map(ToString::to_string).collect();
+                format!("{} ({} models)", channel_label(&e.channel), list.join(", "))
+            }
+        })
+        .collect()
+}
+
 pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppError> {
     let money = account::money_of(state.db.pool(), user_id).await?.ok_or(AppError::Unauthorized)?;
     let settings = &state.settings.money;
@@ -64,7 +79,10 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
     Ok(BalanceView {
         balance: money.balance.to_string(),
         balance_positive: money.balance.is_positive(),
-        reserved: money.balance_held.is_positive().then(|| money.balance_held.to_string()),
+        reserved: {
+            let held = state.admissions.balance_held(user_id);
+            held.is_positive().then(|| held.to_string())
+        },
         rpm: tier.rpm,
         paid_total: format_minor(money.paid_topups_minor, currency),
         next_tier,
@@ -81,6 +99,7 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
             Money::usd(1),
             state.pricing.multipliers.for_channel("cc-omg"),
         )
+        .unwrap_or_default()
         .to_string(),
         active_packages: active.len(),
         packages_remaining: active.iter().fold(Money::ZERO, |s, p| s.saturating_add(p.remaining)).to_string(),
@@ -127,7 +146,7 @@ pub async fn packages(state: &AppState, user_id: i64) -> Result<Vec<PackageView>
         out.push(PackageView {
             id: p.id,
             title: p.title,
-            scope: p.scope.iter().map(|c| channel_label(c)).collect(),
+            scope: scope_labels(&p.scope),
             original: p.original.to_string(),
             remaining: p.remaining.to_string(),
             used: p.original.saturating_sub(p.remaining).to_string(),

@@ -5,12 +5,14 @@ use crate::server::config::Settings;
 use crate::server::db::Db;
 use crate::server::domain::account;
 use crate::server::domain::audit;
+use crate::server::domain::channels::{Scope, CLAUDE_CODE_SCOPE};
 use crate::server::domain::ledger::{self, Credit, EntryKind, Grant, Settlement};
 use crate::server::domain::money::Money;
-use crate::server::domain::packages::{PackageSource, CLAUDE_CODE_SCOPE};
+use crate::server::domain::packages::PackageSource;
 use crate::server::domain::pricing::{PriceTable, Usage};
 use crate::server::domain::redemption::{self, NewCodes};
 use crate::server::domain::referral;
+use crate::server::domain::unsettled;
 use crate::server::secrets::random_token;
 use crate::server::time::{format_utc, now_ms, DAY_MS};
 use crate::shared::email::Email;
@@ -24,7 +26,7 @@ Usage:
   gatehouse audit                check the money invariants; exit 1 on any breach
   gatehouse admin credit EMAIL AMOUNT --reason TEXT [--key IDEMPOTENCY_KEY]
                                  add (or with a leading - take) USD to a balance
-  gatehouse admin grant-package EMAIL AMOUNT [--title TEXT] [--scope cc-omg,web-chat] [--days 30]
+  gatehouse admin grant-package EMAIL AMOUNT [--title TEXT] [--scope cc-omg,web-chat:claude-*] [--days 30]
                                  [--source admin|promotion|referral|purchase] [--key IDEMPOTENCY_KEY]
   gatehouse admin create-codes AMOUNT [--count 1] [--uses 1] [--days N] [--note TEXT]
                                  print new redemption codes worth AMOUNT USD each
@@ -34,6 +36,9 @@ Usage:
                                  decide a referral held for review (approve grants both packages)
   gatehouse admin invite-code disable CODE | enable CODE
                                  stop (or restart) an account's invitation link
+  gatehouse admin unsettled      list charges the database refused (set aside; also in `audit`)
+  gatehouse admin unsettled retry ID | drop ID --reason TEXT
+                                 charge a set-aside call now (after fixing its cause), or drop it uncharged
   gatehouse admin record-call EMAIL MODEL [--channel cc-omg] [--input N] [--output N] [--cache-read N]
                                  [--cache-write N]   dev mode only: charge a call as the proxy would
 ";
@@ -77,6 +82,7 @@ pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
         ["admin", "record-call", rest @ ..] => record_call(&db, &settings, rest).await,
         ["admin", "referrals", rest @ ..] => referrals(&db, &settings, rest).await,
         ["admin", "invite-code", verb @ ("disable" | "enable"), code] => invite_code(&db, verb, code).await,
+        ["admin", "unsettled", rest @ ..] => unsettled_calls(&db, rest).await,
         _ => Err(format!("unknown command: {}\n\n{}", args.join(" "), usage())),
     };
     db.close().await;
@@ -128,6 +134,57 @@ async fn mock_upstream(args: &[&str]) -> Result<(), String> {
     tokio::select! {
         served = crate::server::proxy::mock_server::serve(listener, shape) => served.map_err(|e| e.to_string()),
         _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+/// `gatehouse admin unsettled [retry ID | drop ID --reason TEXT]`.
+async fn unsettled_calls(db: &Db, words: &[&str]) -> Result<(), String> {
+    let id = |text: &str| {
+        text.parse::<i64>().map_err(|_| format!("{text:?} is not an id (see `gatehouse admin unsettled`)"))
+    };
+    match words {
+        [] => {
+            let calls = unsettled::list(db.pool()).await.map_err(|e| e.to_string())?;
+            if calls.is_empty() {
+                println!("no unsettled calls");
+            }
+            for u in calls {
+                let c = &u.call;
+                println!(
+                    "{}  {}  account {}  {} on {}  official {}  request {}  refused: {}",
+                    u.id,
+                    format_utc(u.created_at),
+                    c.user_id,
+                    c.model.escape_debug(),
+                    c.channel,
+                    Money::from_units(c.official_units),
+                    c.request_key,
+                    u.error
+                );
+            }
+            Ok(())
+        }
+        ["retry", n] => match unsettled::retry(db.pool(), id(n)?).await.map_err(|e| format!("still refused: {e}"))? {
+            Some(done) => {
+                println!(
+                    "settled: bill {}, packages paid {}, balance paid {}",
+                    done.bill_id, done.packages_paid, done.balance_paid
+                );
+                Ok(())
+            }
+            None => Err(format!("no unsettled call {n}")),
+        },
+        ["drop", n, rest @ ..] => {
+            let a = parse_args(rest, &["reason"])?;
+            let reason = a.options.get("reason").ok_or("drop needs --reason TEXT (it goes to the log)")?;
+            if !unsettled::drop_call(db.pool(), id(n)?).await.map_err(|e| e.to_string())? {
+                return Err(format!("no unsettled call {n}"));
+            }
+            tracing::warn!(id = %n, reason = %reason, "unsettled call dropped uncharged by an operator");
+            println!("dropped unsettled call {n} uncharged: {reason}");
+            Ok(())
+        }
+        _ => Err("usage: gatehouse admin unsettled [retry ID | drop ID --reason TEXT]".into()),
     }
 }
 
@@ -235,10 +292,8 @@ async fn grant(db: &Db, words: &[&str]) -> Result<(), String> {
     let amount = money_arg(amount)?;
     let default_title = format!("Claude Code API {amount}");
     let title = a.options.get("title").copied().unwrap_or(&default_title);
-    let scope: Vec<String> = match a.options.get("scope") {
-        Some(s) => crate::server::domain::packages::split_scope(s),
-        None => CLAUDE_CODE_SCOPE.iter().map(|s| s.to_string()).collect(),
-    };
+    let scope = Scope::parse(a.options.get("scope").copied().unwrap_or(CLAUDE_CODE_SCOPE))
+        .map_err(|e| format!("--scope: {e}"))?;
     let days: i64 =
         a.options.get("days").map(|d| d.parse()).transpose().map_err(|_| "--days must be a number")?.unwrap_or(30);
     let source = match a.options.get("source") {
@@ -257,7 +312,7 @@ async fn grant(db: &Db, words: &[&str]) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     let verb = if done.replayed { "already granted" } else { "granted" };
-    println!("{verb}: package {} \"{title}\" ({amount}, {}, {days} days) to {email}", done.package_id, scope.join(","));
+    println!("{verb}: package {} \"{title}\" ({amount}, {}, {days} days) to {email}", done.package_id, scope.to_text());
     Ok(())
 }
 
@@ -394,7 +449,6 @@ async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(),
             official,
             multiplier,
             now: now_ms(),
-            reserved_by_others: None,
         },
     )
     .await

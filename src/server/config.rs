@@ -1,6 +1,7 @@
 //! Settings from environment variables and an optional `KEY=VALUE` file, with defaults that run on a fresh
 //! machine. Environment variables win over the file. Secrets are wrapped so `Debug` never prints them.
 
+use crate::server::domain::channels::{ChannelModels, Scope, DEFAULT_CHANNEL_MODELS};
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::{ChannelMultipliers, DEFAULT_CHANNEL_MULTIPLIERS};
 use crate::server::domain::referral::Promotion;
@@ -102,6 +103,8 @@ pub struct MoneySettings {
     /// An edited copy of `config/prices.conf` (`PRICE_TABLE`); `None`: the shipped table.
     pub price_table_path: Option<String>,
     pub channel_multipliers: ChannelMultipliers,
+    /// The models each named channel serves (`CHANNEL_MODELS`); another model there is refused.
+    pub channel_models: ChannelModels,
     /// The currency people pay top-ups in (`TOPUP_CURRENCY`, ISO code, upper case).
     pub topup_currency: String,
     /// USD credited per unit of the top-up currency (`USD_PER_TOPUP_UNIT`).
@@ -311,12 +314,10 @@ fn referral_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<ReferralSet
             })
             .transpose()
     };
-    let scope = crate::server::domain::packages::split_scope(
-        &get("REFERRAL_SCOPE").unwrap_or_else(|| "cc-omg,web-chat".into()),
-    );
-    if scope.is_empty() {
-        return Err(invalid("REFERRAL_SCOPE", "name at least one channel".into()));
-    }
+    let scope = Scope::parse(
+        &get("REFERRAL_SCOPE").unwrap_or_else(|| crate::server::domain::channels::CLAUDE_CODE_SCOPE.into()),
+    )
+    .map_err(|e| invalid("REFERRAL_SCOPE", e))?;
     let extra_disposable_domains = match get("DISPOSABLE_DOMAINS_FILE") {
         Some(path) => std::fs::read_to_string(&path)
             .map_err(|e| ConfigError::File { path: path.clone(), problem: e.to_string() })?,
@@ -349,6 +350,8 @@ fn money_settings(get: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Result<Mo
     let channel_multipliers =
         ChannelMultipliers::parse(get("CHANNEL_MULTIPLIERS").as_deref().unwrap_or(DEFAULT_CHANNEL_MULTIPLIERS))
             .map_err(|e| invalid("CHANNEL_MULTIPLIERS", e))?;
+    let channel_models = ChannelModels::parse(get("CHANNEL_MODELS").as_deref().unwrap_or(DEFAULT_CHANNEL_MODELS))
+        .map_err(|e| invalid("CHANNEL_MODELS", e))?;
     let topup_currency = get("TOPUP_CURRENCY").unwrap_or_else(|| "CNY".to_string()).to_ascii_uppercase();
     if topup_currency.len() != 3 || !topup_currency.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(invalid("TOPUP_CURRENCY", format!("{topup_currency:?} is not a three-letter currency code")));
@@ -401,6 +404,7 @@ fn money_settings(get: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Result<Mo
         welcome_balance,
         price_table_path: get("PRICE_TABLE"),
         channel_multipliers,
+        channel_models,
         topup_currency,
         usd_per_topup_unit,
         topup_options,

@@ -79,6 +79,8 @@ pub async fn create(
     )
     .await
     .map_err(key_error)?;
+    // A secret someone presented before it existed must not stay remembered as unknown.
+    state.key_cache.invalidate_user(user_id);
     Ok(NewKeyShown { name: key.name, secret })
 }
 

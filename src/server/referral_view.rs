@@ -1,7 +1,7 @@
 //! Builds the referral pages' data and runs their actions: the inviter's `/i`, the invitee's `/i/CODE`
 //! with its acknowledgement, and the manual code box.
 
-use crate::server::billing_view::channel_label;
+use crate::server::billing_view::scope_labels;
 use crate::server::domain::packages::{self, PackageStatus};
 use crate::server::domain::referral::{self, Application, InviteCode, ReferralError, Via};
 use crate::server::error::internal;
@@ -18,7 +18,7 @@ pub fn promotion(state: &AppState) -> PromotionView {
         reward: p.reward.to_string().replace(".00", ""),
         title: p.title.clone(),
         days: p.lifetime_days,
-        scope: p.scope.iter().map(|c| channel_label(c)).collect(),
+        scope: scope_labels(&p.scope),
         ends: p.ends_at.map(|e| format_date(e - DAY_MS)),
         apply_window_days: p.apply_window_ms / DAY_MS,
         ip_daily_cap: p.ip_daily_cap,

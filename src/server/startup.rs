@@ -138,7 +138,7 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, state } = self;
         let sweeper = tokio::spawn(sweep_expired_sessions(state.db.clone()));
-        let hold_sweeper = tokio::spawn(sweep_stale_holds(state.db.clone(), Arc::clone(&state.admissions)));
+        let hold_sweeper = tokio::spawn(sweep_stale_holds(Arc::clone(&state.admissions)));
         // Small writes (stream events) go out at once instead of waiting for the peer's delayed ACK.
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
@@ -237,11 +237,16 @@ fn load_pricing(settings: &Settings) -> Result<Pricing, StartupError> {
         }
     }
     .map_err(|e| StartupError::Prices(e.to_string()))?;
-    Ok(Pricing { table, multipliers: settings.money.channel_multipliers.clone() })
+    Ok(Pricing {
+        table,
+        multipliers: settings.money.channel_multipliers.clone(),
+        channels: settings.money.channel_models.clone(),
+    })
 }
 
-/// Closes holds of calls that never settled (the process stopped mid-call), once a minute.
-async fn sweep_stale_holds(db: Db, admissions: Arc<AdmissionBook>) {
+/// Frees the admission book's holds of calls that never settled nor released (their task died), once a
+/// minute.
+async fn sweep_stale_holds(admissions: Arc<AdmissionBook>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
@@ -249,11 +254,6 @@ async fn sweep_stale_holds(db: Db, admissions: Arc<AdmissionBook>) {
         let swept = admissions.sweep(now, crate::server::proxy::call::HOLD_TTL_MS);
         if swept > 0 {
             tracing::warn!(holds = swept, "released admission holds of calls that never settled");
-        }
-        match crate::server::domain::ledger::sweep_stale_holds(db.pool(), now).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(holds = n, "released stale holds of calls that never settled"),
-            Err(e) => tracing::warn!(error = %e, "stale-hold sweep failed"),
         }
     }
 }

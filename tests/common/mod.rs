@@ -121,6 +121,29 @@ pub async fn insert_user(db: &gatehouse::server::db::Db, email: &str) -> i64 {
     id
 }
 
+/// Grants the referral's Claude Code package (the shipped scope: Claude Code, Claude models in web chat),
+/// lasting 30 days from now; `key` is its idempotency key.
+pub async fn grant_claude_code_package(
+    db: &gatehouse::server::db::Db,
+    user_id: i64,
+    amount_usd: i64,
+    key: &str,
+) -> i64 {
+    use gatehouse::server::domain::{channels, ledger, money::Money, packages::PackageSource};
+    let scope = channels::Scope::parse(channels::CLAUDE_CODE_SCOPE).expect("scope");
+    let g = ledger::Grant {
+        user_id,
+        key,
+        title: "Claude Code API $20",
+        scope: &scope,
+        amount: Money::usd(amount_usd),
+        lifetime_ms: 30 * 86_400_000,
+        source: PackageSource::Referral,
+        now: gatehouse::server::time::now_ms(),
+    };
+    ledger::grant_package_now(db.pool(), g).await.expect("grant").package_id
+}
+
 impl TestApp {
     /// A new API key for an account (no limits); returns its secret.
     pub async fn create_key(&self, user_id: i64, can_manage: bool) -> String {
@@ -175,6 +198,12 @@ impl TestApp {
     /// Waits until every API call made so far has finished and its charge is committed.
     pub async fn settled(&self) {
         assert!(self.state.settled(std::time::Duration::from_secs(10)).await, "calls still running after 10 s");
+    }
+
+    /// Holds of running calls left in the admission book once every call has ended and been charged.
+    pub async fn open_holds(&self) -> usize {
+        self.settled().await;
+        self.state.admissions.open_holds()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -109,10 +109,8 @@ fn pieces(dialect: Dialect, ev: &sse::Event) -> (Option<String>, Option<String>)
 /// What the person reads when a reply cannot be written, and whether Billing can help.
 fn refusal(e: &ProxyError) -> (String, bool) {
     match e {
-        ProxyError::PaymentRequired(_) => (
-            "Your balance is at or below zero, so chat is paused. Top up on the Billing page to continue.".into(),
-            true,
-        ),
+        // Why: the balance is at or below zero, or running replies reserve what the account can pay.
+        ProxyError::PaymentRequired(m) => (m.clone(), true),
         ProxyError::RateLimited { retry_after_secs, .. } => (
             format!(
                 "You have reached your requests-per-minute limit; try again in {retry_after_secs} s. Top-ups raise the limit."
@@ -120,6 +118,10 @@ fn refusal(e: &ProxyError) -> (String, bool) {
             true,
         ),
         ProxyError::UnknownModel(m) | ProxyError::BadRequest(m) | ProxyError::Forbidden(m) => (m.clone(), false),
+        ProxyError::Unavailable { retry_after_secs } => (
+            format!("Gatehouse cannot reach its database right now; you were not charged. Try again in {retry_after_secs} s."),
+            false,
+        ),
         _ => ("Something went wrong on our side; you were not charged. Please try again.".into(), false),
     }
 }
@@ -142,13 +144,14 @@ async fn reply(
     _running: CallGuard,
 ) {
     let dialect = call::provider_dialect(&job.model);
-    let (request, max_output) = upstream_request(&job, dialect);
+    let (request, max_tokens) = upstream_request(&job, dialect);
     let ask = Ask {
         user_id,
         key: None,
         channel: CHANNEL,
         model: job.model.clone(),
-        max_output,
+        max_tokens: Some(max_tokens),
+        choices: None,
         request_bytes: request.to_string().len(),
     };
     let admitted = match call::admit(&state, ask).await {

@@ -1,4 +1,5 @@
-//! An account's money at a glance: balance, paid top-ups (for the tier), and what calls in flight hold.
+//! An account's money at a glance: balance and paid top-ups (for the tier). What running calls reserve
+//! lives in the admission book, in memory, not here.
 
 use super::money::Money;
 use sqlx::AnyPool;
@@ -8,7 +9,6 @@ pub struct AccountMoney {
     pub balance: Money,
     /// Paid top-ups so far, minor units of the top-up currency.
     pub paid_topups_minor: i64,
-    pub balance_held: Money,
 }
 
 pub async fn money_of(pool: &AnyPool, user_id: i64) -> Result<Option<AccountMoney>, sqlx::Error> {
@@ -17,17 +17,7 @@ pub async fn money_of(pool: &AnyPool, user_id: i64) -> Result<Option<AccountMone
         .fetch_optional(pool)
         .await?;
     let Some((balance, paid)) = row else { return Ok(None) };
-    let (held,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(balance_amount), 0) AS BIGINT) FROM holds WHERE user_id = $1 AND closed_at IS NULL",
-    )
-    .bind(user_id)
-    .fetch_one(pool)
-    .await?;
-    Ok(Some(AccountMoney {
-        balance: Money::from_units(balance),
-        paid_topups_minor: paid,
-        balance_held: Money::from_units(held),
-    }))
+    Ok(Some(AccountMoney { balance: Money::from_units(balance), paid_topups_minor: paid }))
 }
 
 /// The account id of an email address (normalized form), for operator commands.

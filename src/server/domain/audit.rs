@@ -25,9 +25,6 @@ impl AuditReport {
 /// id, request key, official, packages paid, balance paid, package entries, balance entries, balance charges.
 type BillCheck = (i64, String, i64, i64, i64, i64, i64, i64);
 
-/// Holds are swept once a minute; one not closed this long after its expiry is stale.
-pub const STALE_HOLD_GRACE_MS: i64 = 120_000;
-
 pub async fn run(pool: &AnyPool, now: i64) -> Result<AuditReport, sqlx::Error> {
     let mut report = AuditReport::default();
     let count = |table: &'static str| async move {
@@ -94,16 +91,23 @@ pub async fn run(pool: &AnyPool, now: i64) -> Result<AuditReport, sqlx::Error> {
         )));
     }
 
-    let stale: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT id, request_key, expires_at FROM holds WHERE closed_at IS NULL AND expires_at <= $1 ORDER BY id",
-    )
-    .bind(now - STALE_HOLD_GRACE_MS)
-    .fetch_all(pool)
-    .await?;
-    for (id, key, expires_at) in stale {
-        report
-            .breaches
-            .push(Breach(format!("hold {id} ({key}) is still open {} s after it expired", (now - expires_at) / 1000)));
+    // A charge set aside is a call not yet billed: the books are not whole until an operator settles or
+    // drops it.
+    for u in super::unsettled::list(pool).await? {
+        report.breaches.push(Breach(format!(
+            "unsettled call {} (request {}, account {}, {} on {}, official {}) set aside {} s ago: {}; \
+             `gatehouse admin unsettled retry {}` or `drop {}`",
+            u.id,
+            u.call.request_key,
+            u.call.user_id,
+            u.call.model.escape_debug(),
+            u.call.channel,
+            Money::from_units(u.call.official_units),
+            (now - u.created_at).max(0) / 1000,
+            u.error,
+            u.id,
+            u.id
+        )));
     }
     Ok(report)
 }

@@ -1,7 +1,21 @@
-//! How one call is paid: in-scope active packages first (soonest expiry first) at the official price,
-//! the rest from the balance at official price x the channel multiplier, rounded once. Also the
-//! admission rule and the hold (reservation) a call places while it runs.
+//! The two money rules of a call, pure: admission (may the call start, and what does it reserve while
+//! it runs) and the charge (how its actual cost is paid). Every API surface and web chat go through both,
+//! via the admission book and the settlement writer; settling one call is a batch of one.
+//!
+//! The charge: in-scope active packages pay first from what they actually hold (soonest expiry first) at
+//! the official price; the balance pays only what the packages cannot, at official x the channel
+//! multiplier, rounded once. Other calls' reservations never move a charge onto the balance.
+//!
+//! Admission: refused while the balance is <= 0 (the guide's rule). Otherwise the call reserves its worst
+//! case: first from package money no running call reserved, the rest as a worst-case balance charge. Running
+//! calls may reserve against the balance up to the balance plus what the call's in-scope packages are worth
+//! at the channel's rate; past that a call is refused (402, "reserved by calls still running"). So running
+//! calls' worst cases never refuse a user whose packages can pay, and the debt a burst can leave on one
+//! instance is bounded: at most the packages' worth at the channel rate plus one call's worst-case balance
+//! charge below zero (none without packages but that one call). A key's spending cap is reserved against the
+//! same way: its spend plus its running calls' worst cases must stay under the cap to start a call.
 
+use super::channels::Scope;
 use super::money::Money;
 use rust_decimal::Decimal;
 
@@ -11,15 +25,23 @@ pub struct PackageFunds {
     pub id: i64,
     pub remaining: Money,
     pub expires_at: i64,
-    /// Channels the package pays for.
-    pub scope: Vec<String>,
+    /// The channels (and models there) the package pays for.
+    pub scope: Scope,
 }
 
 impl PackageFunds {
-    /// Pays for this channel now: in scope, not expired, something left.
-    pub fn can_pay(&self, channel: &str, now: i64) -> bool {
-        self.expires_at > now && self.remaining.is_positive() && self.scope.iter().any(|c| c == channel)
+    /// Pays for this model on this channel now: in scope, not expired, something left.
+    pub fn can_pay(&self, channel: &str, model: &str, now: i64) -> bool {
+        self.expires_at > now && self.remaining.is_positive() && self.scope.covers(channel, model)
     }
+}
+
+/// What the in-scope packages able to pay at `now` hold in all.
+pub fn in_scope(packages: &[PackageFunds], channel: &str, model: &str, now: i64) -> Money {
+    packages
+        .iter()
+        .filter(|p| p.can_pay(channel, model, now))
+        .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining))
 }
 
 /// The split of one call's official cost.
@@ -39,25 +61,20 @@ impl ChargePlan {
     }
 }
 
-/// Plans the charge of a call that officially costs `official`.
-pub fn plan(official: Money, channel: &str, multiplier: Decimal, packages: &[PackageFunds], now: i64) -> ChargePlan {
-    plan_within(official, channel, multiplier, packages, now, Money::from_units(i64::MAX))
-}
-
-/// Like [`plan`], with packages paying at most `package_cap` in total: what other calls in flight have
-/// reserved of the packages stays theirs.
-pub fn plan_within(
+/// The charge rule: how a call of `model` on `channel` that officially cost `official` is paid from the
+/// account's packages as they are at settlement (what they actually hold), then the balance.
+pub fn plan(
     official: Money,
     channel: &str,
+    model: &str,
     multiplier: Decimal,
     packages: &[PackageFunds],
     now: i64,
-    package_cap: Money,
 ) -> ChargePlan {
-    let mut usable: Vec<&PackageFunds> = packages.iter().filter(|p| p.can_pay(channel, now)).collect();
+    let mut usable: Vec<&PackageFunds> = packages.iter().filter(|p| p.can_pay(channel, model, now)).collect();
     usable.sort_by_key(|p| (p.expires_at, p.id));
-    let covered = official.max(Money::ZERO).min(package_cap.max(Money::ZERO));
-    let mut left = covered;
+    let cost = official.max(Money::ZERO);
+    let mut left = cost;
     let mut deductions = Vec::new();
     for p in usable {
         if left.is_zero() {
@@ -67,23 +84,26 @@ pub fn plan_within(
         deductions.push((p.id, take));
         left = left.saturating_sub(take);
     }
-    let paid_by_packages = covered.saturating_sub(left);
-    let balance = balance_part(official.max(Money::ZERO).saturating_sub(paid_by_packages), multiplier);
+    let balance = balance_part(left, multiplier).unwrap_or(Money::from_units(i64::MAX));
     ChargePlan { official, deductions, balance, multiplier }
 }
 
-/// The balance's share of an uncovered official amount.
-pub fn balance_part(uncovered: Money, multiplier: Decimal) -> Money {
-    uncovered.to_decimal().checked_mul(multiplier).and_then(Money::round_from).unwrap_or(Money::from_units(i64::MAX))
+/// The balance's share of an uncovered official amount; `None` when it does not fit.
+pub fn balance_part(uncovered: Money, multiplier: Decimal) -> Option<Money> {
+    uncovered.to_decimal().checked_mul(multiplier).and_then(Money::round_from)
 }
 
-/// Why a call was not admitted. Both answer HTTP 402 at the API.
+/// Why a call was not admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The seed's rule: a balance <= 0 blocks API access whatever packages remain.
+    /// The guide's rule: a balance <= 0 blocks API access whatever packages remain (402).
     BalanceNotPositive { balance: Money },
-    /// Calls already in flight have reserved everything the balance holds.
+    /// Calls still running have reserved, in their worst cases, everything the account can pay (402).
     FundsReserved { balance: Money, reserved: Money },
+    /// The key's spend plus its running calls' worst cases reached its cap (402).
+    KeyCapReached { cap: Money, spent: Money, reserved: Money },
+    /// The call's worst case does not fit in an amount of money (400).
+    WorstCaseTooLarge,
 }
 
 impl Refusal {
@@ -93,47 +113,71 @@ impl Refusal {
                 "Your balance is {balance}. API access is blocked until your balance is positive, whatever resource packages remain. Top up to continue."
             ),
             Self::FundsReserved { balance, reserved } => format!(
-                "Your balance of {balance} is fully reserved by calls still running ({reserved}). Wait for them to finish or top up."
+                "Calls you have running right now reserve up to {reserved} (what they could cost at most if they use every token they asked for), which is all your balance of {balance} and your packages can cover. This is not a debt: the reservation frees up as those calls finish, usually within seconds. Retry then, lower max_tokens, or top up."
             ),
+            Self::KeyCapReached { cap, spent, reserved } if reserved.is_positive() => format!(
+                "This API key has spent {spent} of its {cap} spending cap, and its calls still running may cost up to {reserved} more. Retry when they finish, or raise the cap."
+            ),
+            Self::KeyCapReached { cap, .. } => format!("This API key has reached its spending cap of {cap}."),
+            Self::WorstCaseTooLarge => {
+                "This request's worst-case cost is too large to reserve: lower max_tokens or n.".to_string()
+            }
         }
     }
 }
 
-/// What a call reserves while it runs: the part of its worst-case cost packages can cover, and the
-/// worst-case balance charge for the rest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a call reserves while it runs: the part of its worst-case cost packages can cover, the worst-case
+/// balance charge for the rest, and the most its key's spend can grow by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Hold {
     pub packages: Money,
     pub balance: Money,
+    pub key_spend: Money,
 }
 
 /// The state of an account at admission.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Funds {
     pub balance: Money,
-    /// Balance reserved by calls in flight.
+    /// Worst-case balance charges of calls still running.
     pub balance_held: Money,
-    /// What in-scope active packages hold for this channel, and what calls in flight reserved of them.
+    /// What packages that can pay for this call (its channel and model) hold, and what running calls reserved
+    /// of the account's packages.
     pub packages_available: Money,
     pub packages_held: Money,
 }
 
-/// Admits a call whose official cost is at most `worst_case`, and says what it must reserve.
-///
-/// A call is refused when the balance is <= 0, or when the balance part of its worst case is positive
-/// and the balance not yet reserved is <= 0. So every admitted call saw unreserved funds, and the debt
-/// a burst of parallel calls can reach is at most one call's overrun beyond the funds.
-pub fn admit(funds: Funds, worst_case: Money, multiplier: Decimal) -> Result<Hold, Refusal> {
+/// A key's spending cap at admission: its cap, its spend so far, and its running calls' worst cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyBudget {
+    pub cap: Money,
+    pub spent: Money,
+    pub held: Money,
+}
+
+/// The admission rule (see the module's notes): admits a call whose official cost is at most `worst_case`
+/// and says what it reserves.
+pub fn admit(funds: Funds, worst_case: Money, multiplier: Decimal, key: Option<KeyBudget>) -> Result<Hold, Refusal> {
     if !funds.balance.is_positive() {
         return Err(Refusal::BalanceNotPositive { balance: funds.balance });
     }
+    if let Some(k) = key {
+        if k.spent.saturating_add(k.held) >= k.cap {
+            return Err(Refusal::KeyCapReached { cap: k.cap, spent: k.spent, reserved: k.held });
+        }
+    }
+    let worst = worst_case.max(Money::ZERO);
     let packages_free = funds.packages_available.saturating_sub(funds.packages_held).max(Money::ZERO);
-    let packages = worst_case.min(packages_free).max(Money::ZERO);
-    let balance = balance_part(worst_case.saturating_sub(packages), multiplier);
-    if balance.is_positive() && !funds.balance.saturating_sub(funds.balance_held).is_positive() {
+    let packages = worst.min(packages_free);
+    let balance = balance_part(worst.saturating_sub(packages), multiplier).ok_or(Refusal::WorstCaseTooLarge)?;
+    let packages_worth = balance_part(funds.packages_available.max(Money::ZERO), multiplier).unwrap_or(Money::ZERO);
+    let credit = funds.balance.saturating_add(packages_worth);
+    if balance.is_positive() && funds.balance_held >= credit {
         return Err(Refusal::FundsReserved { balance: funds.balance, reserved: funds.balance_held });
     }
-    Ok(Hold { packages, balance })
+    // The key counts what the call is charged: at most the worst case, or its balance price when higher.
+    let key_spend = worst.max(balance_part(worst, multiplier).ok_or(Refusal::WorstCaseTooLarge)?);
+    Ok(Hold { packages, balance, key_spend })
 }
 
 #[cfg(test)]
@@ -143,6 +187,7 @@ mod tests {
 
     const NOW: i64 = 1_000_000;
     const DAY: i64 = 86_400_000;
+    const OPUS: &str = "claude-opus-4-1";
 
     fn m(s: &str) -> Money {
         Money::parse_usd(s).unwrap()
@@ -157,23 +202,27 @@ mod tests {
             id,
             remaining: m(remaining),
             expires_at: NOW + expires_in_days * DAY,
-            scope: vec!["cc-omg".into(), "web-chat".into()],
+            scope: Scope::parse(super::super::channels::CLAUDE_CODE_SCOPE).unwrap(),
         }
+    }
+
+    fn plan_cc(official: &str, packages: &[PackageFunds]) -> ChargePlan {
+        plan(m(official), "cc-omg", OPUS, dec("0.2"), packages, NOW)
     }
 
     #[test]
     fn the_seed_example_package_pays_one_dollar_or_the_balance_pays_twenty_cents() {
-        let with_package = plan(m("1"), "cc-omg", dec("0.2"), &[cc_package(7, "20", 30)], NOW);
+        let with_package = plan_cc("1", &[cc_package(7, "20", 30)]);
         assert_eq!(with_package.deductions, vec![(7, m("1"))]);
         assert_eq!(with_package.balance, Money::ZERO);
-        let without = plan(m("1"), "cc-omg", dec("0.2"), &[], NOW);
+        let without = plan_cc("1", &[]);
         assert!(without.deductions.is_empty());
         assert_eq!(without.balance, m("0.2"));
     }
 
     #[test]
     fn a_half_covered_call_splits_between_package_and_balance() {
-        let p = plan(m("1"), "cc-omg", dec("0.2"), &[cc_package(1, "0.5", 30)], NOW);
+        let p = plan_cc("1", &[cc_package(1, "0.5", 30)]);
         assert_eq!(p.deductions, vec![(1, m("0.5"))]);
         assert_eq!(p.packages_paid(), m("0.5"));
         assert_eq!(p.balance, m("0.1"));
@@ -181,8 +230,7 @@ mod tests {
 
     #[test]
     fn packages_pay_soonest_expiry_first() {
-        let pkgs = [cc_package(1, "5", 20), cc_package(2, "0.3", 2), cc_package(3, "5", 10)];
-        let p = plan(m("1"), "cc-omg", dec("0.2"), &pkgs, NOW);
+        let p = plan_cc("1", &[cc_package(1, "5", 20), cc_package(2, "0.3", 2), cc_package(3, "5", 10)]);
         assert_eq!(p.deductions, vec![(2, m("0.3")), (3, m("0.7"))]);
         assert_eq!(p.balance, Money::ZERO);
     }
@@ -191,67 +239,103 @@ mod tests {
     fn expired_used_up_and_out_of_scope_packages_pay_nothing() {
         let expired = cc_package(1, "20", -1);
         let empty = cc_package(2, "0", 30);
-        let other_scope = PackageFunds { scope: vec!["codex-omg".into()], ..cc_package(3, "20", 30) };
-        let p = plan(m("1"), "cc-omg", dec("0.2"), &[expired, empty, other_scope], NOW);
+        let other_scope = PackageFunds { scope: Scope::parse("codex-omg").unwrap(), ..cc_package(3, "20", 30) };
+        let p = plan_cc("1", &[expired, empty, other_scope]);
         assert!(p.deductions.is_empty());
         assert_eq!(p.balance, m("0.2"));
         // On the plain channel the Claude Code package does not pay either, and the multiplier is 1.
-        let p = plan(m("1"), "default", Decimal::ONE, &[cc_package(4, "20", 30)], NOW);
+        let p = plan(m("1"), "default", OPUS, Decimal::ONE, &[cc_package(4, "20", 30)], NOW);
         assert_eq!(p.balance, m("1"));
-    }
-
-    #[test]
-    fn packages_pay_no_more_than_the_cap_left_by_other_calls_reservations() {
-        let p = plan_within(m("1"), "cc-omg", dec("0.2"), &[cc_package(1, "20", 30)], NOW, m("0.25"));
-        assert_eq!(p.deductions, vec![(1, m("0.25"))]);
-        assert_eq!(p.balance, m("0.15"));
-        let p = plan_within(m("1"), "cc-omg", dec("0.2"), &[cc_package(1, "20", 30)], NOW, Money::ZERO);
-        assert!(p.deductions.is_empty());
-        assert_eq!(p.balance, m("0.2"));
+        // In web chat it pays for Claude models only.
+        let p = plan(m("1"), "web-chat", "gpt-5.5", Decimal::ONE, &[cc_package(5, "20", 30)], NOW);
+        assert_eq!((p.packages_paid(), p.balance), (Money::ZERO, m("1")));
+        let p = plan(m("1"), "web-chat", "claude-sonnet-4-5", Decimal::ONE, &[cc_package(5, "20", 30)], NOW);
+        assert_eq!((p.packages_paid(), p.balance), (m("1"), Money::ZERO));
     }
 
     #[test]
     fn the_balance_part_is_rounded_once_half_away_from_zero() {
         // 1e-9 x 0.2 = 0.2e-9 rounds to 0; 3e-9 x 0.5 = 1.5e-9 rounds to 2e-9.
-        assert_eq!(balance_part(Money::from_units(1), dec("0.2")), Money::ZERO);
-        assert_eq!(balance_part(Money::from_units(3), dec("0.5")), Money::from_units(2));
-        assert_eq!(plan(m("0.999975"), "cc-omg", dec("0.2"), &[], NOW).balance, m("0.199995"));
+        assert_eq!(balance_part(Money::from_units(1), dec("0.2")), Some(Money::ZERO));
+        assert_eq!(balance_part(Money::from_units(3), dec("0.5")), Some(Money::from_units(2)));
+        assert_eq!(plan_cc("0.999975", &[]).balance, m("0.199995"));
+        assert_eq!(balance_part(Money::from_units(i64::MAX), dec("2")), None);
+    }
+
+    fn funds(balance: &str, packages: &str) -> Funds {
+        Funds {
+            balance: m(balance),
+            balance_held: Money::ZERO,
+            packages_available: m(packages),
+            packages_held: Money::ZERO,
+        }
     }
 
     #[test]
     fn admission_refuses_a_balance_at_or_below_zero_whatever_packages_remain() {
-        let funds = |balance: Money| Funds {
-            balance,
-            balance_held: Money::ZERO,
-            packages_available: m("20"),
-            packages_held: Money::ZERO,
+        let refused = |balance: Money| {
+            matches!(
+                admit(Funds { balance, ..funds("0", "20") }, m("1"), dec("0.2"), None),
+                Err(Refusal::BalanceNotPositive { .. })
+            )
         };
-        assert!(matches!(admit(funds(Money::ZERO), m("1"), dec("0.2")), Err(Refusal::BalanceNotPositive { .. })));
-        assert!(matches!(admit(funds(m("0").negated()), m("1"), dec("0.2")), Err(Refusal::BalanceNotPositive { .. })));
-        assert!(matches!(
-            admit(funds(Money::from_units(-10_000_000)), m("1"), dec("0.2")),
-            Err(Refusal::BalanceNotPositive { .. })
-        ));
-        assert_eq!(admit(funds(m("0.01")), m("1"), dec("0.2")), Ok(Hold { packages: m("1"), balance: Money::ZERO }));
+        assert!(refused(Money::ZERO));
+        assert!(refused(Money::from_units(-10_000_000)));
+        let held = admit(funds("0.01", "20"), m("1"), dec("0.2"), None).unwrap();
+        assert_eq!((held.packages, held.balance), (m("1"), Money::ZERO));
+    }
+
+    /// Admits `calls` calls of `worst` one after another, each keeping its hold; returns how many started.
+    fn burst(mut f: Funds, calls: usize, worst: &str, multiplier: &str) -> (usize, Funds) {
+        let mut admitted = 0;
+        for _ in 0..calls {
+            if let Ok(hold) = admit(f, m(worst), dec(multiplier), None) {
+                admitted += 1;
+                f.balance_held = f.balance_held.saturating_add(hold.balance);
+                f.packages_held = f.packages_held.saturating_add(hold.packages);
+            }
+        }
+        (admitted, f)
     }
 
     #[test]
-    fn holds_reserve_the_balance_so_parallel_calls_cannot_multiply_debt() {
-        let mut funds = Funds {
-            balance: m("0.1"),
-            balance_held: Money::ZERO,
-            packages_available: Money::ZERO,
-            packages_held: Money::ZERO,
-        };
-        let mut admitted = 0;
-        for _ in 0..50 {
-            if let Ok(hold) = admit(funds, m("0.2"), dec("0.2")) {
-                admitted += 1;
-                funds.balance_held = funds.balance_held.saturating_add(hold.balance);
-            }
-        }
+    fn without_packages_a_burst_overruns_the_balance_by_one_call_at_most() {
         // Each call may take $0.04 from the balance; $0.10 admits three ($0.10, $0.06, $0.02 unreserved).
+        let (admitted, f) = burst(funds("0.1", "0"), 50, "0.2", "0.2");
         assert_eq!(admitted, 3);
-        assert!(funds.balance.saturating_sub(funds.balance_held) >= m("0.04").negated());
+        assert!(f.balance.saturating_sub(f.balance_held) >= m("0.04").negated());
+    }
+
+    #[test]
+    fn the_claude_code_user_runs_sixteen_worst_case_opus_calls_on_a_twenty_dollar_package() {
+        // 32000 output tokens of Opus 4.1 is $2.40 at most; eight fill the package's reservations.
+        let (admitted, f) = burst(funds("0.1", "20"), 16, "2.401", "0.2");
+        assert_eq!(admitted, 16);
+        // The bound: at most the package's worth at x0.2 ($4) and one call's balance charge below the funds.
+        assert!(f.balance_held <= m("0.1").saturating_add(m("4")).saturating_add(m("0.4802")));
+        let (admitted, f) = burst(funds("0.1", "20"), 100, "2.401", "0.2");
+        assert!(admitted < 20, "admitted {admitted}");
+        let refused = admit(f, m("2.401"), dec("0.2"), None).unwrap_err();
+        assert!(matches!(refused, Refusal::FundsReserved { .. }));
+        assert!(refused.message().contains("frees up as those calls finish"), "{}", refused.message());
+    }
+
+    #[test]
+    fn a_key_cap_is_reserved_against_by_running_calls() {
+        let key = |spent: &str, held: &str| Some(KeyBudget { cap: m("0.05"), spent: m(spent), held: m(held) });
+        let hold = admit(funds("10", "0"), m("0.02"), Decimal::ONE, key("0", "0")).unwrap();
+        assert_eq!(hold.key_spend, m("0.02"));
+        assert!(admit(funds("10", "0"), m("0.02"), Decimal::ONE, key("0.01", "0.03")).is_ok());
+        let refused = admit(funds("10", "0"), m("0.02"), Decimal::ONE, key("0.01", "0.04")).unwrap_err();
+        assert!(matches!(refused, Refusal::KeyCapReached { .. }));
+        assert!(refused.message().contains("still running"));
+        // A multiplier above 1 makes the balance price the key's worst case.
+        assert_eq!(admit(funds("10", "0"), m("1"), dec("1.5"), None).unwrap().key_spend, m("1.5"));
+    }
+
+    #[test]
+    fn a_worst_case_that_does_not_fit_is_refused_never_held_at_zero() {
+        let f = funds("10", "0");
+        assert_eq!(admit(f, Money::from_units(i64::MAX), dec("2"), None), Err(Refusal::WorstCaseTooLarge));
     }
 }

@@ -1,5 +1,6 @@
 //! The append-only ledger and every operation that moves money: credits (welcome, top-up, code,
-//! refund, adjustment), package grants, holds at admission, and the settlement of a call.
+//! refund, adjustment), package grants, and the settlement of calls (written by `settle_batch`; one call
+//! is a batch of one).
 //!
 //! Each operation runs in one transaction that first locks the account row (so operations on one
 //! account are serialised on both databases), records its idempotency key in `money_operations` (a
@@ -7,9 +8,10 @@
 //! and bill changes. Replaying a key returns the first result; the same key with different parameters is
 //! refused.
 
-use super::charge::{self, Funds, Hold, PackageFunds};
+use super::channels::Scope;
+use super::charge;
 use super::money::Money;
-use super::packages::{self, PackageSource};
+use super::packages::PackageSource;
 use super::pricing::Usage;
 use rust_decimal::Decimal;
 use sqlx::{AnyConnection, AnyPool};
@@ -20,8 +22,6 @@ pub enum LedgerError {
     KeyReused(String),
     #[error("no such account")]
     NoSuchAccount,
-    #[error("{}", .0.message())]
-    Refused(charge::Refusal),
     #[error("{0}")]
     InvalidAmount(&'static str),
     #[error(transparent)]
@@ -245,7 +245,7 @@ pub struct Grant<'a> {
     pub user_id: i64,
     pub key: &'a str,
     pub title: &'a str,
-    pub scope: &'a [String],
+    pub scope: &'a Scope,
     pub amount: Money,
     /// How long it lasts from the grant.
     pub lifetime_ms: i64,
@@ -267,11 +267,11 @@ pub async fn grant_package(conn: &mut AnyConnection, g: Grant<'_>) -> Result<Gra
     if g.lifetime_ms <= 0 {
         return Err(LedgerError::InvalidAmount("a package must last a positive time"));
     }
-    if g.scope.is_empty() {
+    if g.scope.entries.is_empty() {
         return Err(LedgerError::InvalidAmount("a package must pay for at least one channel"));
     }
     lock_account(conn, g.user_id).await?;
-    let scope = g.scope.join(",");
+    let scope = g.scope.to_text();
     let fingerprint = format!("{}|{}|{}|{}|{}", g.title, scope, g.amount.units(), g.lifetime_ms, g.source.as_str());
     if let Started::Replay(result) = start_operation(conn, g.key, g.user_id, "grant", &fingerprint, g.now).await? {
         return Ok(Granted { package_id: result.parse().unwrap_or(0), replayed: true });
@@ -317,100 +317,6 @@ pub async fn grant_package_now(pool: &AnyPool, g: Grant<'_>) -> Result<Granted, 
     Ok(done)
 }
 
-/// A call asking to be admitted.
-#[derive(Clone, Debug)]
-pub struct Admission<'a> {
-    pub user_id: i64,
-    pub request_key: &'a str,
-    pub channel: &'a str,
-    /// The most the call can cost at the official price.
-    pub worst_case: Money,
-    pub multiplier: Decimal,
-    pub ttl_ms: i64,
-    pub now: i64,
-}
-
-/// Admits a call and reserves its worst case (see [`charge::admit`]); refuses with 402 reasons.
-/// Placing the same request key twice returns the first hold.
-pub async fn place_hold(pool: &AnyPool, a: Admission<'_>) -> Result<Hold, LedgerError> {
-    let mut tx = pool.begin().await?;
-    let balance = lock_account(&mut tx, a.user_id).await?;
-    let existing: Option<(i64, i64, i64, Option<i64>)> =
-        sqlx::query_as("SELECT user_id, package_amount, balance_amount, closed_at FROM holds WHERE request_key = $1")
-            .bind(a.request_key)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some((owner, p, b, closed_at)) = existing {
-        tx.rollback().await?;
-        // Request keys are made by the server; a key seen before is a retry of the same open call only.
-        if owner != a.user_id || closed_at.is_some() {
-            return Err(LedgerError::KeyReused(a.request_key.to_string()));
-        }
-        return Ok(Hold { packages: Money::from_units(p), balance: Money::from_units(b) });
-    }
-    let (balance_held, packages_held): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(balance_amount), 0) AS BIGINT), CAST(COALESCE(SUM(package_amount), 0) AS BIGINT) \
-         FROM holds WHERE user_id = $1 AND closed_at IS NULL",
-    )
-    .bind(a.user_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    // Only packages still active when the hold runs out can be counted on to pay for this call.
-    let outlives_hold = a.now.saturating_add(a.ttl_ms);
-    let packages_available = packages::funds(&mut tx, a.user_id, a.now)
-        .await?
-        .iter()
-        .filter(|p| p.can_pay(a.channel, outlives_hold))
-        .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining));
-    let funds = Funds {
-        balance,
-        balance_held: Money::from_units(balance_held),
-        packages_available,
-        packages_held: Money::from_units(packages_held),
-    };
-    let hold = charge::admit(funds, a.worst_case, a.multiplier).map_err(LedgerError::Refused)?;
-    sqlx::query(
-        "INSERT INTO holds (user_id, request_key, balance_amount, package_amount, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(a.user_id)
-    .bind(a.request_key)
-    .bind(hold.balance.units())
-    .bind(hold.packages.units())
-    .bind(a.now)
-    .bind(a.now.saturating_add(a.ttl_ms))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(hold)
-}
-
-/// Ends a hold without charging (the call failed before any token was produced).
-pub async fn release_hold(pool: &AnyPool, user_id: i64, request_key: &str, now: i64) -> Result<bool, LedgerError> {
-    let done = sqlx::query(
-        "UPDATE holds SET closed_at = $1, outcome = 'released' WHERE request_key = $2 AND user_id = $3 AND closed_at IS NULL",
-    )
-    .bind(now)
-    .bind(request_key)
-    .bind(user_id)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-/// Closes holds whose call never settled (the process stopped mid-call) once their TTL has passed,
-/// without charging: after a crash there is no usage to bill. The TTL must exceed the longest call the
-/// proxy allows, so a running call never loses its hold. Returns how many were closed.
-pub async fn sweep_stale_holds(pool: &AnyPool, now: i64) -> Result<u64, LedgerError> {
-    let done = sqlx::query(
-        "UPDATE holds SET closed_at = $1, outcome = 'expired' WHERE closed_at IS NULL AND expires_at <= $1",
-    )
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
-}
-
 /// One finished call to charge.
 #[derive(Clone, Debug)]
 pub struct Settlement<'a> {
@@ -424,9 +330,6 @@ pub struct Settlement<'a> {
     pub official: Money,
     pub multiplier: Decimal,
     pub now: i64,
-    /// Package money other running calls reserved, when their holds are kept in memory (the proxy's
-    /// admission book); `None`: read from the `holds` table, where `place_hold` keeps them.
-    pub reserved_by_others: Option<Money>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -515,121 +418,10 @@ pub async fn settled_call(conn: &mut AnyConnection, s: &Settlement<'_>) -> Resul
     }))
 }
 
-/// Charges a call exactly once: packages first, then the balance; writes its bill and closes its hold.
+/// Charges one call exactly once (a batch of one, see `settle_batch`) in its own transaction.
 pub async fn settle(pool: &AnyPool, s: Settlement<'_>) -> Result<Settled, LedgerError> {
     let mut tx = pool.begin().await?;
-    let done = settle_in(&mut tx, s).await?;
+    let done = super::settle_batch::settle_batch(&mut tx, std::slice::from_ref(&s)).await?;
     tx.commit().await?;
-    Ok(done)
-}
-
-pub async fn settle_in(conn: &mut AnyConnection, s: Settlement<'_>) -> Result<Settled, LedgerError> {
-    if s.official < Money::ZERO {
-        return Err(LedgerError::InvalidAmount("a call cannot cost less than nothing"));
-    }
-    lock_account(conn, s.user_id).await?;
-    if let Some(replayed) = settled_call(conn, &s).await? {
-        return Ok(replayed);
-    }
-    let key = call_operation_key(s.request_key);
-    let funds: Vec<PackageFunds> = packages::funds(conn, s.user_id, s.now).await?;
-    // Package money other calls in flight reserved stays theirs, so their admission promise holds.
-    let reserved_by_others = match s.reserved_by_others {
-        Some(m) => m.units(),
-        None => {
-            let (units,): (i64,) = sqlx::query_as(
-                "SELECT CAST(COALESCE(SUM(package_amount), 0) AS BIGINT) FROM holds \
-                 WHERE user_id = $1 AND closed_at IS NULL AND request_key <> $2",
-            )
-            .bind(s.user_id)
-            .bind(s.request_key)
-            .fetch_one(&mut *conn)
-            .await?;
-            units
-        }
-    };
-    let in_scope = funds
-        .iter()
-        .filter(|p| p.can_pay(s.channel, s.now))
-        .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining));
-    let cap = in_scope.saturating_sub(Money::from_units(reserved_by_others)).max(Money::ZERO);
-    let plan = charge::plan_within(s.official, s.channel, s.multiplier, &funds, s.now, cap);
-    let sql = format!("INSERT INTO bills ({BILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id");
-    let (bill_id,): (i64,) = bind_bill(sqlx::query_as(&sql), &s, &plan).fetch_one(&mut *conn).await?;
-    let memo = format!("{} on {}", s.model, s.channel);
-    let mut seq = 0;
-    for (package_id, amount) in &plan.deductions {
-        let moved = sqlx::query("UPDATE packages SET remaining = remaining - $1 WHERE id = $2 AND remaining >= $1")
-            .bind(amount.units())
-            .bind(package_id)
-            .execute(&mut *conn)
-            .await?;
-        if moved.rows_affected() != 1 {
-            return Err(LedgerError::Db(sqlx::Error::RowNotFound));
-        }
-        seq += 1;
-        add_entry(
-            conn,
-            Entry {
-                user_id: s.user_id,
-                op_key: &key,
-                seq,
-                kind: EntryKind::PackageDeduction,
-                balance_delta: Money::ZERO,
-                package: Some((*package_id, amount.negated())),
-                bill_id: Some(bill_id),
-                memo: &memo,
-                now: s.now,
-            },
-        )
-        .await?;
-    }
-    if plan.balance.is_positive() {
-        seq += 1;
-        add_entry(
-            conn,
-            Entry {
-                user_id: s.user_id,
-                op_key: &key,
-                seq,
-                kind: EntryKind::BalanceCharge,
-                balance_delta: plan.balance.negated(),
-                package: None,
-                bill_id: Some(bill_id),
-                memo: &memo,
-                now: s.now,
-            },
-        )
-        .await?;
-    }
-    if let Some(key_id) = s.api_key_id {
-        // The key's calls, spend (checked against its cap) and last use move with the charge.
-        sqlx::query(
-            "UPDATE api_keys SET used_times = used_times + 1, spent = spent + $1, last_used_at = $2 \
-             WHERE id = $3 AND user_id = $4",
-        )
-        .bind(plan.packages_paid().saturating_add(plan.balance).units())
-        .bind(s.now)
-        .bind(key_id)
-        .bind(s.user_id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if s.reserved_by_others.is_none() {
-        sqlx::query(
-            "UPDATE holds SET closed_at = $1, outcome = 'settled' WHERE request_key = $2 AND user_id = $3 AND closed_at IS NULL",
-        )
-        .bind(s.now)
-        .bind(s.request_key)
-        .bind(s.user_id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(Settled {
-        bill_id,
-        packages_paid: plan.packages_paid(),
-        balance_paid: plan.balance,
-        replayed: false,
-        deductions: plan.deductions,
-    })
+    done.into_iter().next().ok_or(LedgerError::NoSuchAccount)
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod bills;
+pub mod channels;
 pub mod charge;
 pub mod chat;
 pub mod keys;
@@ -15,3 +16,4 @@ pub mod referral;
 pub mod settle_batch;
 pub mod tiers;
 pub mod topups;
+pub mod unsettled;

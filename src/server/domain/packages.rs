@@ -1,12 +1,10 @@
 //! Resource packages: prepaid amounts that pay for calls on the channels in their scope, at the official
 //! price, until they run out or expire. Granted and deducted only through the ledger.
 
+use super::channels::Scope;
 use super::charge::PackageFunds;
 use super::money::Money;
 use sqlx::{AnyConnection, AnyPool};
-
-/// The Claude Code package pays for the Claude Code channel and web chat.
-pub const CLAUDE_CODE_SCOPE: &[&str] = &["cc-omg", "web-chat"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PackageSource {
@@ -68,7 +66,7 @@ impl PackageStatus {
 pub struct Package {
     pub id: i64,
     pub title: String,
-    pub scope: Vec<String>,
+    pub scope: Scope,
     pub original: Money,
     pub remaining: Money,
     pub granted_at: i64,
@@ -86,7 +84,7 @@ fn from_row(r: PackageRow, now: i64) -> Package {
     Package {
         id: r.0,
         title: r.1,
-        scope: split_scope(&r.2),
+        scope: Scope::lenient(&r.2),
         original: Money::from_units(r.3),
         remaining,
         granted_at: r.5,
@@ -94,10 +92,6 @@ fn from_row(r: PackageRow, now: i64) -> Package {
         source: r.7,
         status: PackageStatus::of(remaining, r.6, now),
     }
-}
-
-pub fn split_scope(scope: &str) -> Vec<String> {
-    scope.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// Active packages with something left, as the charge planner needs them.
@@ -116,7 +110,7 @@ pub async fn funds(conn: &mut AnyConnection, user_id: i64, now: i64) -> Result<V
             id,
             remaining: Money::from_units(remaining),
             expires_at,
-            scope: split_scope(&scope),
+            scope: Scope::lenient(&scope),
         })
         .collect())
 }
@@ -189,8 +183,7 @@ mod tests {
     }
 
     #[test]
-    fn scopes_are_comma_separated_channels() {
-        assert_eq!(split_scope("cc-omg, web-chat,"), vec!["cc-omg", "web-chat"]);
+    fn sources_parse_from_their_stored_names() {
         assert_eq!(PackageSource::parse("referral"), Some(PackageSource::Referral));
         assert_eq!(PackageSource::parse("gift"), None);
     }

@@ -1,5 +1,6 @@
 //! Official prices: the operator-editable price table (exact model ids plus family patterns, long-prompt
-//! bands), the official cost of one call's usage, and the per-channel multipliers.
+//! bands, each model's maximum output and context), the official cost of one call's usage, a request's
+//! worst case and the limits its metered usage is held to, and the per-channel multipliers.
 
 use super::money::Money;
 use rust_decimal::Decimal;
@@ -27,6 +28,70 @@ impl Usage {
             .saturating_add(self.cache_write_5m)
             .saturating_add(self.cache_write_1h)
     }
+
+    /// No token counted at all (an answer without usage).
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+
+    /// The usage held to what the request allowed: output at most its limit, the prompt (input, cache
+    /// writes, cache reads, in that order) at most the model's context. True when anything was cut (an
+    /// upstream anomaly: the caller is never billed beyond the request's worst case).
+    pub fn clamped(self, limits: UsageLimits) -> (Usage, bool) {
+        let mut room = limits.input;
+        let mut take = |n: u64| {
+            let t = n.min(room);
+            room -= t;
+            t
+        };
+        let u = Usage {
+            input: take(self.input),
+            cache_write_5m: take(self.cache_write_5m),
+            cache_write_1h: take(self.cache_write_1h),
+            cache_read: take(self.cache_read),
+            output: self.output.min(limits.output),
+        };
+        (u, u != self)
+    }
+}
+
+/// What one request may use: input tokens (the model's context) and output tokens (its `max_tokens`, or
+/// the model's maximum, times the choices it asked for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UsageLimits {
+    pub input: u64,
+    pub output: u64,
+}
+
+/// Why a request's limits cannot be set (400).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("`max_tokens` must be between 1 and {max} for `{model}` (asked: {asked}).")]
+    MaxTokens { model: String, asked: u64, max: u64 },
+    #[error("`n` must be between 1 and {max} (asked: {asked}).")]
+    Choices { asked: u64, max: u64 },
+}
+
+/// Choices one request may ask for (OpenAI's `n`).
+pub const MAX_CHOICES: u64 = 128;
+/// A model's maximum output and context when its price table line does not say.
+pub const DEFAULT_MAX_OUTPUT: u64 = 128_000;
+pub const DEFAULT_CONTEXT: u64 = 1_000_000;
+/// The longest model name accepted.
+pub const MAX_MODEL_NAME: usize = 128;
+
+/// A model name as callers may send it: 1 to 128 printable ASCII characters, no spaces. Checked before
+/// anything prices, routes, logs or stores it.
+pub fn check_model_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("`model` is required.".into());
+    }
+    if name.len() > MAX_MODEL_NAME || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "`model` must be 1 to {MAX_MODEL_NAME} printable ASCII characters without spaces (such as claude-sonnet-4-5)."
+        ));
+    }
+    Ok(())
 }
 
 /// USD per million tokens.
@@ -51,9 +116,33 @@ struct Band {
 pub struct ModelPrice {
     pub pattern: String,
     bands: Vec<Band>,
+    /// The most output tokens one answer can have (`max_output=`), and the model's context (`context=`).
+    pub max_output: u64,
+    pub context: u64,
 }
 
 impl ModelPrice {
+    /// The limits of a request that asked for `max_tokens` (or nothing: the model's maximum) and `n`
+    /// choices.
+    pub fn limits(&self, model: &str, max_tokens: Option<u64>, n: Option<u64>) -> Result<UsageLimits, LimitError> {
+        let per_choice = max_tokens.unwrap_or(self.max_output);
+        if per_choice == 0 || per_choice > self.max_output {
+            return Err(LimitError::MaxTokens { model: model.to_string(), asked: per_choice, max: self.max_output });
+        }
+        let n = n.unwrap_or(1);
+        if n == 0 || n > MAX_CHOICES {
+            return Err(LimitError::Choices { asked: n, max: MAX_CHOICES });
+        }
+        Ok(UsageLimits { input: self.context, output: per_choice.saturating_mul(n) })
+    }
+
+    /// The most a request can cost: every output token it allows, and as input every token its body could
+    /// hold (at least a byte a token) up to the context. `None` when that does not fit in an amount.
+    pub fn worst_case(&self, limits: UsageLimits, request_bytes: usize) -> Option<Money> {
+        let input = u64::try_from(request_bytes).unwrap_or(u64::MAX).min(limits.input);
+        self.cost(&Usage { input, output: limits.output, ..Usage::default() })
+    }
+
     pub fn rates_for(&self, usage: &Usage) -> Rates {
         let prompt = usage.prompt_tokens();
         let mut chosen = self.bands[0].rates;
@@ -112,9 +201,23 @@ impl PriceTable {
                 continue;
             }
             let err = |problem: String| PriceTableError { line: n + 1, problem };
-            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (named, cols): (Vec<&str>, Vec<&str>) = line.split_whitespace().partition(|c| c.contains('='));
             if cols.len() != 6 && cols.len() != 7 {
                 return Err(err(format!("expected 6 or 7 columns, found {}", cols.len())));
+            }
+            let mut limits = (None, None);
+            for field in named {
+                let (name, value) = field.split_once('=').unwrap_or((field, ""));
+                let tokens = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|t| *t > 0)
+                    .ok_or_else(|| err(format!("{name}: {value:?} is not a token count")))?;
+                match name {
+                    "max_output" => limits.0 = Some(tokens),
+                    "context" => limits.1 = Some(tokens),
+                    _ => return Err(err(format!("unknown field {name}= (max_output=, context=)"))),
+                }
             }
             let pattern = cols[0].to_ascii_lowercase();
             if pattern.trim_end_matches('*').contains('*') || pattern == "*" {
@@ -135,6 +238,9 @@ impl PriceTable {
                     .and_then(|n| n.parse::<u64>().ok())
                     .ok_or_else(|| err(format!("expected a band such as >100000, found {t}")))?,
             };
+            if above != 0 && limits != (None, None) {
+                return Err(err("give max_output= and context= on the base price line".into()));
+            }
             match by_pattern.iter_mut().find(|p| p.pattern == pattern) {
                 Some(existing) => {
                     if existing.bands.iter().any(|b| b.above == above) {
@@ -147,14 +253,19 @@ impl PriceTable {
                     if above != 0 {
                         return Err(err(format!("{pattern}: give the base price before its long-prompt band")));
                     }
-                    by_pattern.push(ModelPrice { pattern, bands: vec![Band { above, rates }] });
+                    by_pattern.push(ModelPrice {
+                        pattern,
+                        bands: vec![Band { above, rates }],
+                        max_output: limits.0.unwrap_or(DEFAULT_MAX_OUTPUT),
+                        context: limits.1.unwrap_or(DEFAULT_CONTEXT),
+                    });
                 }
             }
         }
         let mut table = PriceTable::default();
         for price in by_pattern {
             match price.pattern.strip_suffix('*') {
-                Some(prefix) => table.families.push(ModelPrice { pattern: prefix.to_string(), bands: price.bands }),
+                Some(prefix) => table.families.push(ModelPrice { pattern: prefix.to_string(), ..price }),
                 None => {
                     table.exact.insert(price.pattern.clone(), price);
                 }
@@ -212,11 +323,12 @@ pub fn base_model_id(model: &str) -> String {
     id
 }
 
-/// The price table and channel multipliers in force.
+/// The price table, channel multipliers and the models each channel serves, in force.
 #[derive(Clone, Debug)]
 pub struct Pricing {
     pub table: PriceTable,
     pub multipliers: ChannelMultipliers,
+    pub channels: super::channels::ChannelModels,
 }
 
 /// What each channel multiplies the official price by when the balance pays.
@@ -356,6 +468,58 @@ mod tests {
         assert_eq!(m.for_channel("something-new"), Decimal::ONE);
         assert!(ChannelMultipliers::parse("cc-omg=-1").is_err());
         assert!(ChannelMultipliers::parse("cc-omg").is_err());
+    }
+
+    #[test]
+    fn requests_are_limited_by_max_tokens_times_choices_or_the_models_maximum() {
+        let t = table();
+        let opus = t.lookup("claude-opus-4-1").unwrap();
+        assert_eq!((opus.max_output, opus.context), (32_000, 200_000));
+        assert_eq!(opus.limits("m", None, None).unwrap(), UsageLimits { input: 200_000, output: 32_000 });
+        let gpt = t.lookup("gpt-4o").unwrap();
+        assert_eq!(gpt.limits("m", Some(100), Some(8)).unwrap().output, 800);
+        assert_eq!(gpt.limits("m", None, Some(8)).unwrap().output, 8 * gpt.max_output);
+        for bad in [Some(0), Some(u64::MAX), Some(1_000_000_000_000_000)] {
+            assert!(matches!(gpt.limits("m", bad, None), Err(LimitError::MaxTokens { .. })), "{bad:?}");
+        }
+        assert!(matches!(gpt.limits("m", None, Some(0)), Err(LimitError::Choices { .. })));
+        assert!(matches!(gpt.limits("m", None, Some(129)), Err(LimitError::Choices { .. })));
+        // The worst case: every output token allowed, and a token per byte of the body up to the context.
+        let limits = opus.limits("m", Some(32_000), None).unwrap();
+        assert_eq!(opus.worst_case(limits, 1_000), Some(usd("2.415")));
+    }
+
+    #[test]
+    fn metered_usage_is_held_to_what_the_request_allowed() {
+        let limits = UsageLimits { input: 1_000, output: 50 };
+        let fine = Usage { input: 600, output: 50, cache_read: 400, ..Usage::default() };
+        assert_eq!(fine.clamped(limits), (fine, false));
+        let wild = Usage { input: u64::MAX, output: u64::MAX, cache_read: 5, ..Usage::default() };
+        assert_eq!(wild.clamped(limits), (Usage { input: 1_000, output: 50, ..Usage::default() }, true));
+        assert!(Usage::default().is_empty() && !fine.is_empty());
+    }
+
+    #[test]
+    fn model_names_are_printable_ascii_of_at_most_128_bytes() {
+        assert!(check_model_name("claude-sonnet-4-5-20250929").is_ok());
+        assert!(check_model_name("claude-opus-4-6[1m]").is_ok());
+        for bad in ["", "gpt-5\u{0}x", "gpt-5\nx", "gpt 5", "gpt-5é"] {
+            assert!(check_model_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_model_name(&"a".repeat(128)).is_ok());
+        assert!(check_model_name(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn price_lines_may_give_a_models_maximum_output_and_context() {
+        let t = PriceTable::parse("m 1 2 3 4 5 max_output=100 context=1000\nf* 1 2 3 4 5").unwrap();
+        let m = t.lookup("m").unwrap();
+        assert_eq!((m.max_output, m.context), (100, 1_000));
+        let f = t.lookup("f-1").unwrap();
+        assert_eq!((f.max_output, f.context), (DEFAULT_MAX_OUTPUT, DEFAULT_CONTEXT));
+        assert!(PriceTable::parse("m 1 2 3 4 5 max_output=0").is_err());
+        assert!(PriceTable::parse("m 1 2 3 4 5 speed=3").is_err());
+        assert!(PriceTable::parse("m 1 2 3 4 5\nm 1 2 3 4 5 >10 context=5").is_err());
     }
 
     #[test]

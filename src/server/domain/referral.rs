@@ -1,6 +1,7 @@
 //! The referral program: invite codes, the rules of the current promotion, who qualifies, and the
 //! rewards both sides get (a resource package each, granted once through the ledger).
 
+use super::channels::Scope;
 use super::ledger::{self, Grant, LedgerError};
 use super::money::Money;
 use super::packages::PackageSource;
@@ -43,7 +44,7 @@ pub struct Promotion {
     pub enabled: bool,
     pub reward: Money,
     pub title: String,
-    pub scope: Vec<String>,
+    pub scope: Scope,
     pub lifetime_days: i64,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
@@ -573,7 +574,7 @@ mod tests {
             enabled: true,
             reward: Money::usd(20),
             title: "Claude Code API $20".into(),
-            scope: vec!["cc-omg".into(), "web-chat".into()],
+            scope: Scope::parse(super::super::channels::CLAUDE_CODE_SCOPE).unwrap(),
             lifetime_days: 30,
             starts_at: None,
             ends_at: None,

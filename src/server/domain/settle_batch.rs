@@ -1,18 +1,16 @@
-//! Many calls settled in one transaction with a handful of statements instead of about ten per call: the
-//! same charges as `ledger::settle_in` applied one after another in the given order (a test compares the
-//! two), computed in memory per account after one lock and one read of its packages, then written with
-//! multi-row statements: inserts of bills and ledger entries, and `UPDATE … FROM (VALUES …)` of balances,
-//! packages and keys, so a batch costs about the same few statements whether it touches one account or
-//! hundreds of keys. Every call keeps its idempotency key, its bill's unique request key: a call settled
+//! The one settlement path: calls charged by the charge rule (`charge::plan`: packages first from what
+//! they actually hold, then the balance) one after another in the given order, in one transaction with a
+//! handful of statements instead of about ten per call. Computed in memory per account after one lock and
+//! one read of its packages, then written with multi-row statements: inserts of bills and ledger entries,
+//! and `UPDATE … FROM (VALUES …)` of balances, packages and keys, so a batch costs about the same few
+//! statements whether it touches one account or hundreds of keys. Settling one call is a batch of one
+//! (`ledger::settle`). Every call keeps its idempotency key, its bill's unique request key: a call settled
 //! before is answered from its bill, unchanged (`ledger::settled_call`).
-//!
-//! For settlements whose running calls' package reservations are known (`reserved_by_others` is `Some`:
-//! the proxy's admission book, which keeps holds in memory). Others go through `ledger::settle_in`.
 
+use super::channels::Scope;
 use super::charge::{self, PackageFunds};
 use super::ledger::{self, bind_bill, call_operation_key, EntryKind, LedgerError, Settled, Settlement, BILL_COLUMNS};
 use super::money::Money;
-use super::packages;
 use sqlx::AnyConnection;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
@@ -205,7 +203,7 @@ async fn package_funds(
                 id,
                 remaining: Money::from_units(remaining),
                 expires_at,
-                scope: packages::split_scope(&scope),
+                scope: Scope::lenient(&scope),
             });
         }
     }
@@ -232,14 +230,10 @@ async fn update_pairs(
     Ok(changed)
 }
 
+/// Charges `batch` in order, each call exactly once; a call whose bill exists already is a replay (answered
+/// from its bill, nothing written). Fails as a whole (the caller's transaction rolls back) when any call
+/// cannot be charged.
 pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) -> Result<Vec<Settled>, LedgerError> {
-    if batch.iter().any(|s| s.reserved_by_others.is_none()) {
-        let mut out = Vec::with_capacity(batch.len());
-        for s in batch {
-            out.push(ledger::settle_in(conn, s.clone()).await?);
-        }
-        return Ok(out);
-    }
     if batch.iter().any(|s| s.official < Money::ZERO) {
         return Err(LedgerError::InvalidAmount("a call cannot cost less than nothing"));
     }
@@ -275,13 +269,7 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
         let (Some(account_funds), Some(balance)) = (funds.get_mut(&s.user_id), balances.get_mut(&s.user_id)) else {
             return Err(LedgerError::NoSuchAccount);
         };
-        let in_scope = account_funds
-            .iter()
-            .filter(|p| p.can_pay(s.channel, s.now))
-            .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining));
-        let reserved = s.reserved_by_others.unwrap_or(Money::ZERO);
-        let cap = in_scope.saturating_sub(reserved).max(Money::ZERO);
-        let plan = charge::plan_within(s.official, s.channel, s.multiplier, account_funds, s.now, cap);
+        let plan = charge::plan(s.official, s.channel, s.model, s.multiplier, account_funds, s.now);
         let op_key = &op_keys[i];
         let memo = format!("{} on {}", s.model, s.channel);
         let mut seq = 0;

@@ -1,19 +1,21 @@
-//! Admission without a database round trip: each account's balance and packages as last read, plus the
-//! holds of its calls running on this instance, in memory. A call is admitted (or refused with 402) by the
-//! same rule as `ledger::place_hold` (`charge::admit`), under the account's lock for a few microseconds.
+//! The one admission path: each account's balance and packages as last read, plus the holds of its calls
+//! running on this instance, in memory. A call is admitted (or refused) by the admission rule
+//! (`charge::admit`) under the account's lock for a few microseconds, without a database round trip.
 //!
 //! When a settlement of the account commits, the settlement writer tells the book what the balance and each
 //! package paid and the snapshot follows (a version number makes sure a read that raced a commit is not
 //! kept). The snapshot is read again after a top-up here, a settlement whose outcome is unknown, and every
 //! `FRESH_MS` otherwise (a top-up or charge made by another process or instance). A hold lives until its
 //! call's settlement commits or its call is released, so between the two the money is counted exactly once:
-//! in the hold before the commit, in the balance after it.
+//! in the hold before the commit, in the balance after it. Holds also count against their key's spending
+//! cap, so parallel calls cannot overshoot it by more than one call.
 //!
-//! With several instances each knows only its own calls' holds, so a burst spread over N instances can go
-//! at most N calls' overrun below zero (one instance: one call's, as the ledger's own admission).
+//! While the database cannot be read, an account read within the last `OUTAGE_GRACE_MS` is admitted from
+//! that snapshot (its own charges still followed); past that, or never read, admission answers
+//! `Unavailable` (503 with Retry-After). With several instances each knows only its own calls' holds, so a
+//! burst spread over N instances can reach N times the one-instance debt bound (`charge`).
 
-use crate::server::domain::charge::{self, Funds, Hold, PackageFunds, Refusal};
-use crate::server::domain::ledger::Admission;
+use crate::server::domain::charge::{self, Funds, Hold, KeyBudget, PackageFunds, Refusal};
 use crate::server::domain::money::Money;
 use crate::server::domain::packages;
 use rust_decimal::Decimal;
@@ -23,61 +25,102 @@ use std::sync::Mutex;
 
 /// How long a snapshot is trusted without news from this instance's settlements.
 pub const FRESH_MS: i64 = 2_000;
+/// How old a snapshot may be to admit from while the database cannot be read.
+pub const OUTAGE_GRACE_MS: i64 = 60_000;
 const SHARDS: usize = 64;
 /// Above this many accounts in a shard, accounts with no running call and an old snapshot are dropped.
 const SHARD_CAPACITY: usize = 4_096;
+
+/// A call asking to be admitted.
+#[derive(Clone, Debug)]
+pub struct Admission<'a> {
+    pub user_id: i64,
+    pub request_key: &'a str,
+    pub channel: &'a str,
+    pub model: &'a str,
+    /// The most the call can cost at the official price.
+    pub worst_case: Money,
+    pub multiplier: Decimal,
+    /// Packages counted on must outlive the call by this much.
+    pub ttl_ms: i64,
+    pub now: i64,
+    /// The key's spending cap, when it has one.
+    pub key_cap: Option<KeyCap>,
+}
+
+/// A key's cap and what it has spent (as the key cache knows it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyCap {
+    pub key_id: i64,
+    pub cap: Money,
+    pub spent: Money,
+}
+
+struct OpenHold {
+    hold: Hold,
+    key_id: Option<i64>,
+    since: i64,
+}
 
 #[derive(Default)]
 struct Account {
     balance: Money,
     packages: Vec<PackageFunds>,
     loaded_at: i64,
+    /// Read at least once: its snapshot can stand in while the database is away.
+    loaded: bool,
     /// Needs reading: never read, a settlement committed, or a top-up arrived.
     stale: bool,
     /// Commits of this account's settlements seen by the book; a read taken across one is thrown away.
     commits: u64,
-    /// Open holds of this instance's calls: request key -> what it reserves, and since when.
-    holds: HashMap<String, (Hold, i64)>,
+    /// Open holds of this instance's calls, by request key.
+    holds: HashMap<String, OpenHold>,
     /// Their sums, kept as holds come and go (a busy account can have hundreds open).
     balance_held: Money,
     packages_held: Money,
+    /// Worst-case spend of running calls per capped key.
+    key_held: HashMap<i64, Money>,
 }
 
 impl Account {
-    fn admit(
-        &mut self,
-        request_key: &str,
-        channel: &str,
-        worst: Money,
-        multiplier: Decimal,
-        outlives: i64,
-        now: i64,
-    ) -> Result<Hold, Refusal> {
-        let (balance_held, packages_held) = (self.balance_held, self.packages_held);
-        let packages_available = self
-            .packages
-            .iter()
-            .filter(|p| p.can_pay(channel, outlives))
-            .fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining));
-        let funds = Funds { balance: self.balance, balance_held, packages_available, packages_held };
-        let hold = charge::admit(funds, worst, multiplier)?;
-        if let Some((old, _)) = self.holds.insert(request_key.to_string(), (hold, now)) {
-            self.forget(old);
-        }
+    fn admit(&mut self, a: &Admission<'_>) -> Result<Hold, Refusal> {
+        let outlives = a.now.saturating_add(a.ttl_ms);
+        let funds = Funds {
+            balance: self.balance,
+            balance_held: self.balance_held,
+            packages_available: charge::in_scope(&self.packages, a.channel, a.model, outlives),
+            packages_held: self.packages_held,
+        };
+        let key = a.key_cap.map(|k| KeyBudget {
+            cap: k.cap,
+            spent: k.spent,
+            held: self.key_held.get(&k.key_id).copied().unwrap_or(Money::ZERO),
+        });
+        let hold = charge::admit(funds, a.worst_case, a.multiplier, key)?;
+        let key_id = a.key_cap.map(|k| k.key_id);
+        self.remove(a.request_key);
         self.balance_held = self.balance_held.saturating_add(hold.balance);
         self.packages_held = self.packages_held.saturating_add(hold.packages);
+        if let Some(id) = key_id {
+            let held = self.key_held.entry(id).or_insert(Money::ZERO);
+            *held = held.saturating_add(hold.key_spend);
+        }
+        self.holds.insert(a.request_key.to_string(), OpenHold { hold, key_id, since: a.now });
         Ok(hold)
     }
 
     fn remove(&mut self, request_key: &str) {
-        if let Some((h, _)) = self.holds.remove(request_key) {
-            self.forget(h);
+        let Some(open) = self.holds.remove(request_key) else { return };
+        self.balance_held = self.balance_held.saturating_sub(open.hold.balance);
+        self.packages_held = self.packages_held.saturating_sub(open.hold.packages);
+        if let Some(id) = open.key_id {
+            if let Some(held) = self.key_held.get_mut(&id) {
+                *held = held.saturating_sub(open.hold.key_spend);
+                if !held.is_positive() {
+                    self.key_held.remove(&id);
+                }
+            }
         }
-    }
-
-    fn forget(&mut self, h: Hold) {
-        self.balance_held = self.balance_held.saturating_sub(h.balance);
-        self.packages_held = self.packages_held.saturating_sub(h.packages);
     }
 }
 
@@ -87,8 +130,9 @@ pub enum BookError {
     Refused(Refusal),
     #[error("no such account")]
     NoSuchAccount,
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    /// The account cannot be read and no recent snapshot of it stands in.
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(sqlx::Error),
 }
 
 pub struct AdmissionBook {
@@ -118,14 +162,13 @@ impl AdmissionBook {
 
     /// Admits a call and keeps its hold, reading the account first when its snapshot is not fresh.
     pub async fn admit(&self, pool: &AnyPool, a: Admission<'_>) -> Result<Hold, BookError> {
-        let outlives = a.now.saturating_add(a.ttl_ms);
         let mut attempts = 0;
         loop {
             let fresh = self.with(a.user_id, |acc| {
                 if acc.stale || a.now - acc.loaded_at >= FRESH_MS {
                     Err(acc.commits)
                 } else {
-                    Ok(acc.admit(a.request_key, a.channel, a.worst_case, a.multiplier, outlives, a.now))
+                    Ok(acc.admit(&a))
                 }
             });
             let seen = match fresh {
@@ -133,7 +176,20 @@ impl AdmissionBook {
                 Some(Err(commits)) => commits,
                 None => return Err(BookError::NoSuchAccount),
             };
-            let (balance, funds) = read(pool, a.user_id, a.now).await?;
+            let (balance, funds) = match read(pool, a.user_id, a.now).await {
+                Ok(read) => read,
+                Err(ReadError::NoSuchAccount) => return Err(BookError::NoSuchAccount),
+                Err(ReadError::Db(e)) => {
+                    // The database is away: a recent snapshot stands in for a while.
+                    let stand_in = self.with(a.user_id, |acc| {
+                        (acc.loaded && a.now - acc.loaded_at <= OUTAGE_GRACE_MS).then(|| acc.admit(&a))
+                    });
+                    return match stand_in.flatten() {
+                        Some(admitted) => admitted.map_err(BookError::Refused),
+                        None => Err(BookError::Unavailable(e)),
+                    };
+                }
+            };
             attempts += 1;
             let installed = self.with(a.user_id, |acc| {
                 if acc.commits != seen {
@@ -141,15 +197,16 @@ impl AdmissionBook {
                         // A busy account commits faster than a read returns; its snapshot has followed every
                         // commit of this instance, so it is trusted for another while.
                         acc.loaded_at = a.now;
-                        return Some(acc.admit(a.request_key, a.channel, a.worst_case, a.multiplier, outlives, a.now));
+                        return Some(acc.admit(&a));
                     }
                     return None; // a settlement committed while we read: read again
                 }
                 acc.balance = balance;
                 acc.packages = funds;
                 acc.loaded_at = a.now;
+                acc.loaded = true;
                 acc.stale = false;
-                Some(acc.admit(a.request_key, a.channel, a.worst_case, a.multiplier, outlives, a.now))
+                Some(acc.admit(&a))
             });
             match installed.flatten() {
                 Some(admitted) => return admitted.map_err(BookError::Refused),
@@ -158,19 +215,10 @@ impl AdmissionBook {
         }
     }
 
-    /// Package money other running calls of the account reserved (the settlement must leave it to them).
-    pub fn reserved_by_others(&self, user_id: i64, request_key: &str) -> Money {
-        self.with(user_id, |acc| {
-            let own = acc.holds.get(request_key).map_or(Money::ZERO, |(h, _)| h.packages);
-            acc.packages_held.saturating_sub(own)
-        })
-        .unwrap_or(Money::ZERO)
-    }
-
-    /// The package money a call's own hold reserves.
-    pub fn held_packages(&self, user_id: i64, request_key: &str) -> Money {
-        self.with(user_id, |acc| acc.holds.get(request_key).map_or(Money::ZERO, |(h, _)| h.packages))
-            .unwrap_or(Money::ZERO)
+    /// What the account's running calls (on this instance) may still charge its balance at most: the
+    /// Balance page's "reserved by calls still running".
+    pub fn balance_held(&self, user_id: i64) -> Money {
+        self.with(user_id, |acc| acc.balance_held).unwrap_or(Money::ZERO)
     }
 
     /// The call failed before any token: its hold goes, nothing else changed.
@@ -179,7 +227,7 @@ impl AdmissionBook {
     }
 
     /// The call's settlement committed: the hold goes and the snapshot follows the charge (what the balance
-    /// and each package paid), so the next call needs no read. `None` (given up, or a replay): read again.
+    /// and each package paid), so the next call needs no read. `None` (set aside, or a replay): read again.
     pub fn settled(&self, user_id: i64, request_key: &str, charge: Option<(Money, &[(i64, Money)])>) {
         self.with(user_id, |acc| {
             acc.remove(request_key);
@@ -229,7 +277,7 @@ impl AdmissionBook {
                     let stale: Vec<String> = acc
                         .holds
                         .iter()
-                        .filter(|(_, (_, at))| now - at > older_than_ms)
+                        .filter(|(_, open)| now - open.since > older_than_ms)
                         .map(|(k, _)| k.clone())
                         .collect();
                     for k in stale {
@@ -242,56 +290,70 @@ impl AdmissionBook {
         swept
     }
 
-    /// A hold placed directly, for tests of what reads the book.
-    #[cfg(test)]
-    pub fn hold_for_test(&self, user_id: i64, request_key: &str, packages: Money) {
-        self.with(user_id, |acc| {
-            acc.holds.insert(request_key.to_string(), (Hold { packages, balance: Money::ZERO }, 0));
-            acc.packages_held = acc.packages_held.saturating_add(packages);
-        });
-    }
-
     /// Holds open on this instance (tests, shutdown logs).
     pub fn open_holds(&self) -> usize {
         self.shards.iter().filter_map(|s| s.lock().ok()).map(|s| s.values().map(|a| a.holds.len()).sum::<usize>()).sum()
     }
 }
 
-async fn read(pool: &AnyPool, user_id: i64, now: i64) -> Result<(Money, Vec<PackageFunds>), BookError> {
-    let mut conn = pool.acquire().await?;
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT balance FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *conn).await?;
-    let (balance,) = row.ok_or(BookError::NoSuchAccount)?;
-    let funds = packages::funds(&mut conn, user_id, now).await?;
+enum ReadError {
+    NoSuchAccount,
+    Db(sqlx::Error),
+}
+
+async fn read(pool: &AnyPool, user_id: i64, now: i64) -> Result<(Money, Vec<PackageFunds>), ReadError> {
+    let mut conn = pool.acquire().await.map_err(ReadError::Db)?;
+    let row: Option<(i64,)> = sqlx::query_as("SELECT balance FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(ReadError::Db)?;
+    let (balance,) = row.ok_or(ReadError::NoSuchAccount)?;
+    let funds = packages::funds(&mut conn, user_id, now).await.map_err(ReadError::Db)?;
     Ok((Money::from_units(balance), funds))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::domain::channels::Scope;
 
     fn account(balance: i64) -> Account {
         Account { balance: Money::usd(balance), loaded_at: 0, ..Account::default() }
+    }
+
+    fn ask<'a>(key: &'a str, worst: Money, now: i64) -> Admission<'a> {
+        Admission {
+            user_id: 7,
+            request_key: key,
+            channel: "cc-omg",
+            model: "claude-opus-4-1",
+            worst_case: worst,
+            multiplier: Decimal::ONE,
+            ttl_ms: 10,
+            now,
+            key_cap: None,
+        }
     }
 
     #[test]
     fn holds_count_until_settled_and_a_settlement_makes_the_account_read_again() {
         let book = AdmissionBook::default();
         book.with(7, |a| *a = account(1));
-        let one = Decimal::ONE;
         // $1 of balance: calls are admitted while something is left unreserved.
-        let first = book.with(7, |a| a.admit("a", "default", Money::usd(1), one, 10, 0)).unwrap().unwrap();
+        let first = book.with(7, |a| a.admit(&ask("a", Money::usd(1), 0))).unwrap().unwrap();
         assert_eq!(first.balance, Money::usd(1));
-        assert!(book.with(7, |a| a.admit("b", "default", Money::usd(1), one, 10, 0)).unwrap().is_err(), "all reserved");
+        assert_eq!(book.balance_held(7), Money::usd(1));
+        assert!(book.with(7, |a| a.admit(&ask("b", Money::usd(1), 0))).unwrap().is_err(), "all reserved");
         book.release(7, "a");
-        assert!(book.with(7, |a| a.admit("b", "default", Money::usd(1), one, 10, 0)).unwrap().is_ok());
+        assert!(book.with(7, |a| a.admit(&ask("b", Money::usd(1), 0))).unwrap().is_ok());
         book.settled(7, "b", Some((Money::usd(1), &[])));
         assert_eq!(book.open_holds(), 0);
         assert!(
             book.with(7, |a| !a.stale && a.commits == 1 && a.balance == Money::ZERO).unwrap(),
             "followed the charge"
         );
-        assert!(book.with(7, |a| a.admit("c", "default", Money::usd(1), one, 10, 0)).unwrap().is_err(), "nothing left");
+        assert!(book.with(7, |a| a.admit(&ask("c", Money::usd(1), 0))).unwrap().is_err(), "nothing left");
         book.settled(7, "gone", None);
         assert!(book.with(7, |a| a.stale && a.commits == 2).unwrap(), "unknown outcome: read again");
     }
@@ -299,32 +361,51 @@ mod tests {
     #[test]
     fn holds_left_behind_by_a_dead_call_are_swept() {
         let book = AdmissionBook::default();
-        book.with(3, |a| *a = account(1));
-        book.with(3, |a| a.admit("old", "default", Money::usd(1), Decimal::ONE, 10, 0)).unwrap().unwrap();
-        book.with(3, |a| a.admit("new", "default", Money::ZERO, Decimal::ONE, 10, 500)).unwrap().unwrap();
+        book.with(7, |a| *a = account(1));
+        book.with(7, |a| a.admit(&ask("old", Money::usd(1), 0))).unwrap().unwrap();
+        book.with(7, |a| a.admit(&ask("new", Money::ZERO, 500))).unwrap().unwrap();
         assert_eq!(book.sweep(1_000, 600), 1);
         assert_eq!(book.open_holds(), 1);
-        assert_eq!(book.reserved_by_others(3, "x"), Money::ZERO);
-        assert!(book.with(3, |a| a.balance_held == Money::ZERO).unwrap(), "the swept hold's money is free");
+        assert_eq!(book.balance_held(7), Money::ZERO, "the swept hold's money is free");
     }
 
     #[test]
-    fn package_reservations_of_other_calls_are_reported_for_settlement() {
+    fn running_calls_reserve_against_their_keys_cap() {
         let book = AdmissionBook::default();
-        book.with(1, |a| {
+        book.with(7, |a| *a = account(100));
+        let capped = |key: &'static str| Admission {
+            key_cap: Some(KeyCap { key_id: 3, cap: Money::usd(3), spent: Money::ZERO }),
+            ..ask(key, Money::usd(1), 0)
+        };
+        for k in ["a", "b", "c"] {
+            book.with(7, |a| a.admit(&capped(k))).unwrap().unwrap();
+        }
+        let refused = book.with(7, |a| a.admit(&capped("d"))).unwrap().unwrap_err();
+        assert!(matches!(refused, Refusal::KeyCapReached { .. }));
+        book.release(7, "a");
+        assert!(book.with(7, |a| a.admit(&capped("d"))).unwrap().is_ok(), "a released hold frees the cap");
+        // Another key of the same account is not held back.
+        let other =
+            Admission { key_cap: Some(KeyCap { key_id: 4, cap: Money::usd(3), spent: Money::ZERO }), ..capped("e") };
+        assert!(book.with(7, |a| a.admit(&other)).unwrap().is_ok());
+    }
+
+    #[test]
+    fn package_money_is_reserved_by_the_calls_its_scope_covers() {
+        let book = AdmissionBook::default();
+        book.with(7, |a| {
             *a = account(1);
             a.packages = vec![PackageFunds {
                 id: 1,
                 remaining: Money::usd(5),
                 expires_at: i64::MAX,
-                scope: vec!["cc-omg".into()],
+                scope: Scope::parse("cc-omg").unwrap(),
             }];
         });
-        let one = Decimal::ONE;
-        let held = book.with(1, |a| a.admit("x", "cc-omg", Money::usd(2), one, 10, 0)).unwrap().unwrap();
-        assert_eq!(held.packages, Money::usd(2));
-        book.with(1, |a| a.admit("y", "cc-omg", Money::usd(2), one, 10, 0)).unwrap().unwrap();
-        assert_eq!(book.reserved_by_others(1, "y"), Money::usd(2));
-        assert_eq!(book.reserved_by_others(1, "z"), Money::usd(4));
+        let held = book.with(7, |a| a.admit(&ask("x", Money::usd(2), 0))).unwrap().unwrap();
+        assert_eq!((held.packages, held.balance), (Money::usd(2), Money::ZERO));
+        let gpt = Admission { channel: "default", model: "gpt-5.5", ..ask("y", Money::usd(2), 0) };
+        let held = book.with(7, |a| a.admit(&gpt)).unwrap().unwrap();
+        assert_eq!((held.packages, held.balance), (Money::ZERO, Money::usd(2)), "out of the package's scope");
     }
 }

@@ -1,9 +1,9 @@
-//! One API call from start to finish: authenticate the key, read the request, price the model, apply the
-//! rate limit and admission (hold), forward to the upstream (translating OpenAI <-> Anthropic when the
-//! caller's dialect differs from the provider's), stream the answer back, and settle the charge exactly
-//! once on every exit path.
+//! One API call from start to finish: authenticate the key, read the request (model name, channel, limits),
+//! price the model, apply the rate limit and admission (hold), forward to the upstream (translating OpenAI
+//! <-> Anthropic when the caller's dialect differs from the provider's), stream the answer back, and settle
+//! the charge exactly once on every exit path, metered within the request's limits.
 
-use super::admission_book::BookError;
+use super::admission_book::{Admission, BookError, KeyCap, OUTAGE_GRACE_MS};
 use super::dialect::{Dialect, ProxyError};
 use super::hot_cache::{Digest, ReadTicket};
 use super::metering::{self, Meter};
@@ -11,10 +11,10 @@ use super::settlement_writer::{CallGuard, PendingSettlement};
 use super::sse;
 use super::translate::{self, StreamTranslator};
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
+use crate::server::domain::charge::Refusal;
 use crate::server::domain::keys::{self, ApiKey};
-use crate::server::domain::ledger::Admission;
 use crate::server::domain::money::Money;
-use crate::server::domain::pricing::Usage;
+use crate::server::domain::pricing::{check_model_name, Usage, UsageLimits};
 use crate::server::secrets::{digest_hex, random_token, token_digest};
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
@@ -49,6 +49,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
     })?;
     let digest = token_digest(&secret);
     let now = now_ms();
+    let invalid = || ProxyError::Unauthenticated("Invalid API key.".into());
     let key = match state.key_cache.get(&digest, now) {
         Some(hit) => {
             if let Some(ticket) = hit.refresh {
@@ -56,13 +57,22 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
             }
             hit.key
         }
+        // A secret found unknown a moment ago is refused without asking the database again.
+        None if state.key_cache.known_missing(&digest, now) => return Err(invalid()),
         None => {
             let ticket = state.key_cache.ticket(&digest);
-            let k = keys::by_hash(state.db.pool(), &digest_hex(&digest))
-                .await
-                .map_err(|e| internal("key lookup", e))?
-                .ok_or_else(|| ProxyError::Unauthenticated("Invalid API key.".into()))?;
-            state.key_cache.put(&digest, k, now, ticket)
+            match keys::by_hash(state.db.pool(), &digest_hex(&digest)).await {
+                Ok(Some(k)) => state.key_cache.put(&digest, k, now, ticket),
+                Ok(None) => {
+                    state.key_cache.remember_missing(&digest, now, ticket);
+                    return Err(invalid());
+                }
+                // The database is away: a key read within the outage grace still stands.
+                Err(e) => match state.key_cache.recent(&digest, now, OUTAGE_GRACE_MS) {
+                    Some(k) => k,
+                    None => return Err(unavailable("key lookup", e)),
+                },
+            }
         }
     };
     if key.disabled {
@@ -126,9 +136,16 @@ async fn rpm_of(state: &AppState, user_id: i64, now: i64) -> Result<u32, ProxyEr
         }
         None => {
             let generation = state.tier_cache.generation();
-            let paid = paid_topups(state, user_id).await.map_err(|e| internal("tier lookup", e))?;
-            state.tier_cache.put(user_id, paid, now, generation);
-            paid
+            match paid_topups(state, user_id).await {
+                Ok(paid) => {
+                    state.tier_cache.put(user_id, paid, now, generation);
+                    paid
+                }
+                Err(e) => match state.tier_cache.recent(user_id, now, OUTAGE_GRACE_MS) {
+                    Some(paid) => paid,
+                    None => return Err(unavailable("tier lookup", e)),
+                },
+            }
         }
     };
     Ok(state.settings.money.tiers.tier_for(paid).rpm)
@@ -137,6 +154,12 @@ async fn rpm_of(state: &AppState, user_id: i64, now: i64) -> Result<u32, ProxyEr
 fn internal(context: &'static str, e: impl std::fmt::Display) -> ProxyError {
     tracing::error!(error = %e, "{context}");
     ProxyError::Internal
+}
+
+/// The database cannot be reached and nothing recent stands in: 503, retry shortly.
+fn unavailable(context: &'static str, e: impl std::fmt::Display) -> ProxyError {
+    tracing::warn!(error = %e, "{context}: database unavailable");
+    ProxyError::Unavailable { retry_after_secs: 5 }
 }
 
 /// A call's request key (its settlement's idempotency key): the time in milliseconds, then this process's
@@ -168,6 +191,10 @@ pub struct Admitted {
     pub request_key: String,
     /// The input tokens assumed when the upstream reports none (about 3 bytes a token of the request).
     pub estimated_input: u64,
+    /// What the request allows: metered usage beyond it is cut to it.
+    pub limits: UsageLimits,
+    /// The most the call can cost officially (its hold).
+    pub worst_case: Money,
 }
 
 /// What a call asks of admission; the same for API calls and web chat.
@@ -176,19 +203,38 @@ pub struct Ask {
     pub key: Option<Arc<ApiKey>>,
     pub channel: &'static str,
     pub model: String,
-    /// Output tokens the call may produce (its `max_tokens`).
-    pub max_output: u64,
+    /// Output tokens asked for per choice (`max_tokens`); `None`: the model's maximum.
+    pub max_tokens: Option<u64>,
+    /// Choices asked for (OpenAI's `n`).
+    pub choices: Option<u64>,
     /// Size of the request body, for the worst-case input.
     pub request_bytes: usize,
 }
 
-/// Admission shared by every charged call: the model must be priced and routed, the account under its
-/// requests-per-minute tier, and the balance able to hold the call's worst case.
+/// Admission shared by every charged call: the model's name must be well formed, the model priced, served
+/// on the channel and routed, the request within the model's limits, the account under its
+/// requests-per-minute tier, and its funds (and the key's cap) able to hold the call's worst case.
 pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let model = ask.model;
+    check_model_name(&model).map_err(ProxyError::BadRequest)?;
     let price = state.pricing.table.lookup(&model).ok_or_else(|| {
         ProxyError::UnknownModel(format!("The model `{model}` is not offered here (it has no price). See /v1/models."))
     })?;
+    if ask.key.as_ref().is_some_and(|k| !k.allows_model(&model)) {
+        return Err(ProxyError::Forbidden(format!("This API key may not use `{model}`.")));
+    }
+    if !state.pricing.channels.serves(ask.channel, &model) {
+        let serves = state.pricing.channels.described(ask.channel).unwrap_or_default();
+        return Err(ProxyError::BadRequest(format!(
+            "The {} channel serves {serves} models only; `{model}` is not one of them. Call it on another channel (such as the plain /v1 API). You were not charged.",
+            ask.channel
+        )));
+    }
+    let limits =
+        price.limits(&model, ask.max_tokens, ask.choices).map_err(|e| ProxyError::BadRequest(e.to_string()))?;
+    let worst = price
+        .worst_case(limits, ask.request_bytes)
+        .ok_or_else(|| ProxyError::BadRequest(Refusal::WorstCaseTooLarge.message()))?;
     if !state.upstreams.serves(provider_dialect(&model), &model) {
         return Err(ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")));
     }
@@ -203,24 +249,26 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
             retry_after_secs: secs,
         });
     }
-    // Worst case: the whole request as input (about 3 bytes a token) and every output token allowed.
-    let estimated_input = u64::try_from(ask.request_bytes / 3).unwrap_or(u64::MAX).max(1);
-    let worst = price
-        .cost(&Usage { input: estimated_input, output: ask.max_output, ..Usage::default() })
-        .unwrap_or(Money::ZERO);
+    // Billed when the upstream reports no input: about 3 bytes a token of the request.
+    let estimated_input = u64::try_from(ask.request_bytes / 3).unwrap_or(u64::MAX).clamp(1, limits.input);
     let multiplier = state.pricing.multipliers.for_channel(ask.channel);
     let request_key = next_request_key(now).map_err(|e| internal("request key", e))?;
+    let key_cap = ask.key.as_ref().and_then(|k| k.spend_cap.map(|cap| KeyCap { key_id: k.id, cap, spent: k.spent }));
     let admission = Admission {
         user_id: ask.user_id,
         request_key: &request_key,
         channel: ask.channel,
+        model: &model,
         worst_case: worst,
         multiplier,
         ttl_ms: HOLD_TTL_MS,
         now,
+        key_cap,
     };
     state.admissions.admit(state.db.pool(), admission).await.map_err(|e| match e {
+        BookError::Refused(Refusal::WorstCaseTooLarge) => ProxyError::BadRequest(Refusal::WorstCaseTooLarge.message()),
         BookError::Refused(r) => ProxyError::PaymentRequired(r.message()),
+        BookError::Unavailable(e) => unavailable("admission", e),
         other => internal("admission", other),
     })?;
     Ok(Admitted {
@@ -231,6 +279,8 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
         multiplier,
         request_key,
         estimated_input,
+        limits,
+        worst_case: worst,
     })
 }
 
@@ -243,6 +293,8 @@ struct Peek<'a> {
     max_tokens: Option<u64>,
     #[serde(default)]
     max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    n: Option<u64>,
     #[serde(default)]
     stream: Option<bool>,
     #[serde(default)]
@@ -271,31 +323,17 @@ async fn prepare(
 ) -> Result<(Admitted, Asked), ProxyError> {
     let key = authenticate(state, headers).await?;
     let peek: Peek<'_> = serde_json::from_slice(body).map_err(not_json)?;
-    let model = peek
-        .model
-        .as_deref()
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ProxyError::BadRequest("`model` is required.".into()))?
-        .to_string();
-    if state.pricing.table.lookup(&model).is_some() && !key.allows_model(&model) {
-        return Err(ProxyError::Forbidden(format!("This API key may not use `{model}`.")));
-    }
-    if key.cap_reached() {
-        return Err(ProxyError::PaymentRequired(format!(
-            "This API key has reached its spending cap of {}.",
-            key.spend_cap.unwrap_or_default()
-        )));
-    }
-    let max_output = match dialect {
-        Dialect::Anthropic => peek.max_tokens,
-        Dialect::OpenAi => peek.max_completion_tokens.or(peek.max_tokens),
-    }
-    .unwrap_or(translate::DEFAULT_MAX_TOKENS);
+    let model = peek.model.as_deref().unwrap_or_default().to_string();
+    let (max_tokens, choices) = match dialect {
+        Dialect::Anthropic => (peek.max_tokens, None),
+        Dialect::OpenAi => (peek.max_completion_tokens.or(peek.max_tokens), peek.n),
+    };
     let asked = Asked {
         stream: peek.stream == Some(true),
         include_usage: peek.stream_options.and_then(|o| o.include_usage) == Some(true),
     };
-    let ask = Ask { user_id: key.user_id, key: Some(key), channel, model, max_output, request_bytes: body.len() };
+    let ask =
+        Ask { user_id: key.user_id, key: Some(key), channel, model, max_tokens, choices, request_bytes: body.len() };
     Ok((admit(state, ask).await?, asked))
 }
 
@@ -326,9 +364,18 @@ fn not_json(e: serde_json::Error) -> ProxyError {
 }
 
 /// Hands a finished call's charge to the settlement writer (committed within milliseconds, exactly once:
-/// the request key is its idempotency key); the ledger counts it on the key.
-pub async fn settle(state: &AppState, p: &Admitted, usage: Usage) {
-    let official = state.pricing.table.cost(&p.model, &usage).unwrap_or(Money::ZERO);
+/// the request key is its idempotency key). The usage is first held to what the request allowed: an
+/// upstream reporting more (or numbers that do not fit) is an anomaly, logged, and billed at most the
+/// request's limits; a cost that cannot be computed is billed at the call's worst case, never at zero.
+pub async fn settle(state: &AppState, p: &Admitted, reported: Usage) {
+    let (usage, cut) = reported.clamped(p.limits);
+    if cut {
+        tracing::warn!(model = %p.model, request = %p.request_key, ?reported, ?usage, "upstream anomaly: usage beyond what the request allowed; billed within its limits");
+    }
+    let official = state.pricing.table.cost(&p.model, &usage).unwrap_or_else(|| {
+        tracing::error!(model = %p.model, request = %p.request_key, ?usage, "usage could not be priced; billed at the call's worst case");
+        p.worst_case
+    });
     let pending = PendingSettlement {
         user_id: p.user_id,
         request_key: p.request_key.clone(),
@@ -340,15 +387,8 @@ pub async fn settle(state: &AppState, p: &Admitted, usage: Usage) {
         official,
         multiplier: p.multiplier,
         now: now_ms(),
-        // Worked out by the writer when it writes (other calls' reservations change until then).
-        reserved_by_others: None,
     };
-    if p.key.as_ref().is_some_and(|k| k.spend_cap.is_some()) {
-        // The next call must see this spend, so a capped key waits for the commit (milliseconds).
-        state.settlements.submit_and_wait(pending).await;
-    } else {
-        state.settlements.submit(pending).await;
-    }
+    state.settlements.submit(pending).await;
 }
 
 /// Ends an admitted call without charging (it failed before any token).
@@ -457,10 +497,18 @@ async fn run(
     };
     match reply.body {
         UpstreamBody::Json(answer) => {
-            let Some(usage) = usage_of(target, &answer) else {
-                tracing::warn!(model = %prepared.model, "upstream answered with something that is not JSON");
-                release(&state, &prepared).await;
-                return upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(dialect);
+            let usage = match usage_of(target, &answer) {
+                Some(u) if !u.is_empty() => u,
+                Some(_) => {
+                    // Answered without usage: billed by the estimate, never free.
+                    tracing::warn!(model = %prepared.model, request = %prepared.request_key, "upstream anomaly: an answer without usage; billed by the estimate");
+                    metering::estimated(prepared.estimated_input, answer.len())
+                }
+                None => {
+                    tracing::warn!(model = %prepared.model, "upstream answered with something that is not JSON");
+                    release(&state, &prepared).await;
+                    return upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(dialect);
+                }
             };
             settle(&state, &prepared, usage).await;
             match (dialect, target) {

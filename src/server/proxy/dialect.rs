@@ -27,6 +27,8 @@ pub enum ProxyError {
     RateLimited { message: String, retry_after_secs: u64 },
     /// 502/503/504: the upstream failed before answering.
     Upstream { status: u16, message: String },
+    /// 503: Gatehouse's database cannot be reached and nothing recent stands in for it.
+    Unavailable { retry_after_secs: u64 },
     /// 500: our fault; details are in the log.
     Internal,
 }
@@ -41,6 +43,7 @@ impl ProxyError {
             Self::UnknownModel(_) => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -54,6 +57,9 @@ impl ProxyError {
             | Self::UnknownModel(m)
             | Self::RateLimited { message: m, .. }
             | Self::Upstream { message: m, .. } => m,
+            Self::Unavailable { .. } => {
+                "Gatehouse cannot reach its database for a moment. You were not charged; please retry shortly."
+            }
             Self::Internal => "Something went wrong inside Gatehouse; please retry.",
         }
     }
@@ -66,7 +72,7 @@ impl ProxyError {
             Self::Forbidden(_) => "permission_error",
             Self::UnknownModel(_) => "not_found_error",
             Self::RateLimited { .. } => "rate_limit_error",
-            Self::Upstream { status: 529 | 503, .. } => "overloaded_error",
+            Self::Upstream { status: 529 | 503, .. } | Self::Unavailable { .. } => "overloaded_error",
             Self::Upstream { .. } | Self::Internal => "api_error",
         }
     }
@@ -80,6 +86,7 @@ impl ProxyError {
             Self::UnknownModel(_) => ("invalid_request_error", "model_not_found"),
             Self::RateLimited { .. } => ("rate_limit_exceeded", "rate_limit_exceeded"),
             Self::Upstream { .. } => ("api_error", "upstream_error"),
+            Self::Unavailable { .. } => ("api_error", "service_unavailable"),
             Self::Internal => ("api_error", "internal_error"),
         }
     }
@@ -99,7 +106,7 @@ impl ProxyError {
 
     pub fn into_response(self, dialect: Dialect) -> Response {
         let mut response = (self.status(), axum::Json(self.body(dialect))).into_response();
-        if let Self::RateLimited { retry_after_secs, .. } = &self {
+        if let Self::RateLimited { retry_after_secs, .. } | Self::Unavailable { retry_after_secs } = &self {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }

@@ -8,6 +8,11 @@
 //! (key pages, key-management API, top-ups) invalidate at once (a read that started before an invalidation
 //! is not cached), and settlements add their spend to the cached key, so a spending cap holds between
 //! reloads: spend added while a reload was out is added to what it read (see [`ReadTicket`]).
+//!
+//! A secret that matches no key is remembered as unknown for `MISS_MS` (at most `MAX_MISSES` of them), so
+//! a client retrying a wrong key costs no database query per request; any key change of this instance
+//! forgets them all, so a key created a moment after being guessed works at once. While the database is
+//! away, an entry read within the outage grace still answers (`recent`).
 
 use crate::server::domain::keys::ApiKey;
 use crate::server::domain::money::Money;
@@ -20,6 +25,10 @@ pub const FRESH_MS: i64 = 5_000;
 pub const REFRESH_AFTER_MS: i64 = 4_000;
 /// Above this many entries, stale ones are dropped (a few hundred bytes an entry).
 const MAX_ENTRIES: usize = 200_000;
+/// How long a secret that matched no key is refused without a database query.
+pub const MISS_MS: i64 = 5_000;
+/// Unknown secrets remembered at most (about 80 bytes each).
+const MAX_MISSES: usize = 50_000;
 
 struct CachedKey {
     key: Arc<ApiKey>,
@@ -48,6 +57,8 @@ pub type Digest = [u8; 32];
 struct KeyMaps {
     by_hash: HashMap<Digest, CachedKey>,
     hash_of: HashMap<i64, Digest>,
+    /// Secrets that matched no key, and when that was read.
+    misses: HashMap<Digest, i64>,
     /// Counts invalidations: a read that started before one is not cached.
     generation: u64,
 }
@@ -82,6 +93,32 @@ impl KeyCache {
         c.refreshing |= due;
         let refresh = due.then_some(ReadTicket { generation, added: c.added, added_times: c.added_times });
         Some(CachedHit { key: Arc::clone(&c.key), refresh })
+    }
+
+    /// The cached key for a digest read within `max_age`, however stale: stands in while the database is away.
+    pub fn recent(&self, digest: &Digest, now: i64, max_age: i64) -> Option<Arc<ApiKey>> {
+        let maps = self.maps.lock().ok()?;
+        maps.by_hash.get(digest).filter(|c| now - c.loaded_at <= max_age).map(|c| Arc::clone(&c.key))
+    }
+
+    /// True when this secret matched no key less than `MISS_MS` ago.
+    pub fn known_missing(&self, digest: &Digest, now: i64) -> bool {
+        self.maps.lock().is_ok_and(|m| m.misses.get(digest).is_some_and(|at| now - at < MISS_MS))
+    }
+
+    /// Remembers that a secret matched no key (unless a key changed since the ticket was taken).
+    pub fn remember_missing(&self, digest: &Digest, now: i64, ticket: ReadTicket) {
+        let Ok(mut maps) = self.maps.lock() else { return };
+        if maps.generation != ticket.generation {
+            return;
+        }
+        if maps.misses.len() >= MAX_MISSES {
+            maps.misses.retain(|_, at| now - *at < MISS_MS);
+            if maps.misses.len() >= MAX_MISSES {
+                maps.misses.clear();
+            }
+        }
+        maps.misses.insert(*digest, now);
     }
 
     /// Taken before reading a secret's key from the database, handed to [`put`](Self::put) with the read.
@@ -155,6 +192,7 @@ impl KeyCache {
     pub fn invalidate_user(&self, user_id: i64) {
         let Ok(mut maps) = self.maps.lock() else { return };
         maps.generation += 1;
+        maps.misses.clear();
         let KeyMaps { by_hash, hash_of, .. } = &mut *maps;
         by_hash.retain(|_, c| c.key.user_id != user_id);
         hash_of.retain(|_, h| by_hash.contains_key(h));
@@ -191,6 +229,12 @@ impl TierCache {
         let refresh = !*refreshing && now - *at >= REFRESH_AFTER_MS;
         *refreshing |= refresh;
         Some((*paid, refresh))
+    }
+
+    /// The account's paid total read within `max_age`: stands in while the database is away.
+    pub fn recent(&self, user_id: i64, now: i64, max_age: i64) -> Option<i64> {
+        let tiers = self.inner.lock().ok()?;
+        tiers.paid.get(&user_id).filter(|(_, at, _)| now - *at <= max_age).map(|(paid, _, _)| *paid)
     }
 
     /// Taken before reading an account's paid total, handed to [`put`](Self::put) with what was read.

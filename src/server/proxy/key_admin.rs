@@ -156,6 +156,7 @@ async fn new_token(
     .await;
     match created {
         Ok((k, secret)) => {
+            state.key_cache.invalidate_user(key.user_id);
             let mut data = shown(&k);
             data["token"] = json!(secret);
             ok(data)

@@ -94,15 +94,26 @@ impl Meter {
         }
     }
 
-    /// The usage to bill when the stream ended early: what was reported, with output at least what was seen.
+    /// The usage to bill: what was reported, with the input estimated when none was reported and the output
+    /// at least what was seen (a stream that ended early, or an upstream that reported nothing).
     pub fn usage_for_billing(&self, estimated_input: u64) -> Usage {
         let mut u = self.usage;
-        if u.input == 0 && u.cache_read == 0 && u.cache_write_5m == 0 && u.cache_write_1h == 0 {
-            u.input = estimated_input;
+        let guess = estimated(estimated_input, self.output_chars);
+        if u.prompt_tokens() == 0 {
+            u.input = guess.input;
         }
-        let seen = u64::try_from(self.output_chars.div_ceil(4)).unwrap_or(u64::MAX);
-        u.output = u.output.max(seen);
+        u.output = u.output.max(guess.output);
         u
+    }
+}
+
+/// The usage billed when the upstream reports none: the request's estimated input, and a token for every
+/// four bytes of output seen.
+pub fn estimated(estimated_input: u64, output_bytes: usize) -> Usage {
+    Usage {
+        input: estimated_input.max(1),
+        output: u64::try_from(output_bytes.div_ceil(4)).unwrap_or(u64::MAX),
+        ..Usage::default()
     }
 }
 

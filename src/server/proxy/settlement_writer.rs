@@ -6,8 +6,12 @@
 //! key with a spending cap) or a flush cuts the sleep short.
 //!
 //! Each settlement keeps its own idempotency key, so when a batch fails as a whole the writer settles its
-//! calls one by one and a settlement that already landed is not charged twice. On graceful shutdown the
-//! server waits for running calls ([`CallTracker`]) and then for the writer ([`SettlementWriter::flush`]).
+//! calls one by one and a settlement that already landed is not charged twice. One the database refuses
+//! for a reason retrying cannot fix (a value it will not store, an account that is gone) is set aside in
+//! `unsettled_calls` for an operator and never holds up other charges, a flush or shutdown; one that
+//! failed because the database is away keeps its hold and is tried again, with backoff, until it lands.
+//! On graceful shutdown the server waits for running calls ([`CallTracker`]) and then for the writer
+//! ([`SettlementWriter::flush`]).
 
 use super::admission_book::AdmissionBook;
 use super::hot_cache::KeyCache;
@@ -16,6 +20,7 @@ use crate::server::domain::ledger::{self, LedgerError, Settled, Settlement};
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::Usage;
 use crate::server::domain::settle_batch::settle_batch;
+use crate::server::domain::unsettled::{self, StoredCall};
 use rust_decimal::Decimal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -45,8 +50,6 @@ pub struct PendingSettlement {
     pub official: Money,
     pub multiplier: Decimal,
     pub now: i64,
-    /// Package money the account's other running calls reserved (from the admission book).
-    pub reserved_by_others: Option<Money>,
 }
 
 impl PendingSettlement {
@@ -62,7 +65,6 @@ impl PendingSettlement {
             official: self.official,
             multiplier: self.multiplier,
             now: self.now,
-            reserved_by_others: self.reserved_by_others,
         }
     }
 }
@@ -70,8 +72,7 @@ impl PendingSettlement {
 // Nearly every job is a settlement, so boxing it would only add an allocation per call.
 #[allow(clippy::large_enum_variant)]
 enum Job {
-    /// With a sender when the caller waits for the commit.
-    Settle(PendingSettlement, Option<oneshot::Sender<()>>),
+    Settle(PendingSettlement),
     /// Answered once every settlement sent before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -80,7 +81,7 @@ pub struct SettlementWriter {
     jobs: mpsc::Sender<Job>,
     /// Settlements submitted and not yet written (queued, in the batch being written, or kept to retry).
     unwritten: Arc<AtomicUsize>,
-    /// Cuts the writer's gathering pause short: someone waits for a commit.
+    /// Cuts the writer's gathering pause short: someone waits for a flush.
     urgent: Arc<Notify>,
 }
 
@@ -97,28 +98,9 @@ impl SettlementWriter {
     /// Queues a charge; it is committed within milliseconds.
     pub async fn submit(&self, s: PendingSettlement) {
         self.unwritten.fetch_add(1, Ordering::AcqRel);
-        if let Err(mpsc::error::SendError(Job::Settle(s, _))) = self.jobs.send(Job::Settle(s, None)).await {
+        if let Err(mpsc::error::SendError(Job::Settle(s))) = self.jobs.send(Job::Settle(s)).await {
             self.unwritten.fetch_sub(1, Ordering::AcqRel);
             tracing::error!(request = %s.request_key, "settlement writer stopped; the call is not charged");
-        }
-    }
-
-    /// Queues a charge and waits until its batch is committed (keys with a spending cap: the next call
-    /// must see this one's spend).
-    pub async fn submit_and_wait(&self, s: PendingSettlement) {
-        let (done, wait) = oneshot::channel();
-        self.unwritten.fetch_add(1, Ordering::AcqRel);
-        match self.jobs.send(Job::Settle(s, Some(done))).await {
-            Ok(()) => {
-                self.urgent.notify_one();
-                let _ = wait.await;
-            }
-            Err(mpsc::error::SendError(job)) => {
-                self.unwritten.fetch_sub(1, Ordering::AcqRel);
-                if let Job::Settle(s, _) = job {
-                    tracing::error!(request = %s.request_key, "settlement writer stopped; the call is not charged");
-                }
-            }
         }
     }
 
@@ -166,10 +148,7 @@ async fn run(
         loop {
             while let Some(job) = next {
                 match job {
-                    Job::Settle(s, waiter) => {
-                        batch.push(s);
-                        flushes.extend(waiter);
-                    }
+                    Job::Settle(s) => batch.push(s),
                     Job::Flush(f) => flushes.push(f),
                 }
                 next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
@@ -203,22 +182,6 @@ async fn run(
     }
 }
 
-/// The package money other open calls of the same account reserved, as the book knows it now, less what
-/// calls settled earlier in this batch held (they are charged first, so their reservations are spent).
-fn reservations(book: &AdmissionBook, batch: &mut [PendingSettlement]) {
-    let mut user = None;
-    let mut earlier = Money::ZERO;
-    for s in batch.iter_mut() {
-        if user != Some(s.user_id) {
-            user = Some(s.user_id);
-            earlier = Money::ZERO;
-        }
-        let others = book.reserved_by_others(s.user_id, &s.request_key);
-        s.reserved_by_others = Some(others.saturating_sub(earlier).max(Money::ZERO));
-        earlier = earlier.saturating_add(book.held_packages(s.user_id, &s.request_key));
-    }
-}
-
 /// Writes a batch; returns the settlements to try again (the database failed for them).
 async fn write(
     db: &Db,
@@ -229,7 +192,6 @@ async fn write(
     // One account's settlements keep their order; accounts in id order, so two instances' writers lock
     // accounts in the same order and cannot deadlock each other.
     batch.sort_by_key(|s| s.user_id);
-    reservations(book, batch);
     let mut again = Vec::new();
     let results = match together(db, batch).await {
         Ok(results) => results,
@@ -240,20 +202,14 @@ async fn write(
                 let turn = db.hot_write_turn().await;
                 let done = ledger::settle(db.pool(), s.as_settlement()).await;
                 drop(turn);
-                match done {
-                    Ok(done) => results.push(Outcome::Done(done)),
-                    Err(
-                        e @ (LedgerError::KeyReused(_) | LedgerError::InvalidAmount(_) | LedgerError::NoSuchAccount),
-                    ) => {
-                        // Never going to work: the call is dropped uncharged, loudly.
-                        tracing::error!(error = %e, request = %s.request_key, "settlement refused; the call is not charged");
-                        results.push(Outcome::Refused);
-                    }
+                results.push(match done {
+                    Ok(done) => Outcome::Done(done),
+                    Err(e) if retrying_cannot_fix(&e) => set_aside(db, s, &e).await,
                     Err(e) => {
                         tracing::error!(error = %e, request = %s.request_key, "settlement failed; it will be tried again");
-                        results.push(Outcome::Again);
+                        Outcome::Again
                     }
-                }
+                });
             }
             results
         }
@@ -261,16 +217,17 @@ async fn write(
     for (s, outcome) in batch.drain(..).zip(results) {
         match outcome {
             Outcome::Done(done) => {
-                // Committed: the hold leaves the book, which follows the charge.
-                let charge = (!done.replayed).then_some((done.balance_paid, done.deductions.as_slice()));
-                book.settled(s.user_id, &s.request_key, charge);
+                // Committed: the key's spend grows before its hold goes (a capped key's next call never
+                // sees neither), and the book follows the charge.
                 if let Some(key_id) = s.api_key_id {
                     if !done.replayed {
                         keys.add_spend(key_id, done.packages_paid.saturating_add(done.balance_paid), s.now);
                     }
                 }
+                let charge = (!done.replayed).then_some((done.balance_paid, done.deductions.as_slice()));
+                book.settled(s.user_id, &s.request_key, charge);
             }
-            Outcome::Refused => book.settled(s.user_id, &s.request_key, None),
+            Outcome::SetAside => book.settled(s.user_id, &s.request_key, None),
             // The hold stays: the money is still reserved until the charge lands.
             Outcome::Again => again.push(s),
         }
@@ -280,8 +237,47 @@ async fn write(
 
 enum Outcome {
     Done(Settled),
-    Refused,
+    /// Refused for good: kept in `unsettled_calls` (or, if even that failed, in the log) for an operator.
+    SetAside,
     Again,
+}
+
+/// True for a refusal retrying cannot fix: the ledger's own (a reused key, a bad amount, no such account),
+/// or the database's refusal of a value or constraint (PostgreSQL's data exceptions, class 22, and
+/// integrity violations, class 23; SQLite's constraint, too-big and type-mismatch errors). A database that
+/// is away, busy or timing out is worth retrying.
+pub fn retrying_cannot_fix(e: &LedgerError) -> bool {
+    match e {
+        LedgerError::KeyReused(_) | LedgerError::InvalidAmount(_) | LedgerError::NoSuchAccount => true,
+        LedgerError::Db(sqlx::Error::Database(d)) => {
+            let code = d.code().unwrap_or_default();
+            !matches!(d.kind(), sqlx::error::ErrorKind::Other)
+                || code.starts_with("22")
+                || code.starts_with("23")
+                || matches!(code.as_ref(), "18" | "19" | "20")
+        }
+        LedgerError::Db(sqlx::Error::Encode(_) | sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
+        LedgerError::Db(_) => false,
+    }
+}
+
+/// Keeps a charge the database refused for good out of the way of every other, for an operator.
+async fn set_aside(db: &Db, s: &PendingSettlement, e: &LedgerError) -> Outcome {
+    let call = StoredCall::of(&s.as_settlement());
+    match unsettled::set_aside(db.pool(), &call, &e.to_string(), crate::server::time::now_ms()).await {
+        Ok(()) => {
+            tracing::error!(error = %e, request = %s.request_key, "settlement refused; set aside for an operator (gatehouse audit)");
+            Outcome::SetAside
+        }
+        Err(failed) => {
+            if !retrying_cannot_fix(&LedgerError::Db(failed)) {
+                return Outcome::Again;
+            }
+            let json = serde_json::to_string(&call).unwrap_or_default();
+            tracing::error!(error = %e, request = %s.request_key, call = %json, "settlement refused and could not be set aside; the call is not charged");
+            Outcome::SetAside
+        }
+    }
 }
 
 async fn together(db: &Db, batch: &[PendingSettlement]) -> Result<Vec<Outcome>, LedgerError> {
@@ -348,37 +344,6 @@ impl CallTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pending(user_id: i64, request_key: &str) -> PendingSettlement {
-        PendingSettlement {
-            user_id,
-            request_key: request_key.into(),
-            api_key_id: None,
-            key_name: None,
-            channel: "cc-omg",
-            model: "m".into(),
-            usage: Usage::default(),
-            official: Money::ZERO,
-            multiplier: Decimal::ONE,
-            now: 0,
-            reserved_by_others: None,
-        }
-    }
-
-    #[test]
-    fn reservations_of_calls_settled_earlier_in_the_batch_are_not_kept_from_later_ones() {
-        // A holds $4 and B $1 of a package; C (another account) holds $2; D is still running.
-        let book = AdmissionBook::default();
-        book.hold_for_test(1, "a", Money::usd(4));
-        book.hold_for_test(1, "b", Money::usd(1));
-        book.hold_for_test(1, "d", Money::usd(3));
-        book.hold_for_test(2, "c", Money::usd(2));
-        let mut batch = vec![pending(1, "a"), pending(1, "b"), pending(2, "c")];
-        reservations(&book, &mut batch);
-        let got: Vec<Money> = batch.iter().map(|s| s.reserved_by_others.unwrap()).collect();
-        // A: B's and D's holds. B: only D's (A is charged first). C: nothing else on its account.
-        assert_eq!(got, vec![Money::usd(4), Money::usd(3), Money::ZERO]);
-    }
 
     #[tokio::test]
     async fn the_tracker_waits_for_running_calls() {
