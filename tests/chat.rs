@@ -295,3 +295,20 @@ async fn a_reply_still_running_blocks_a_new_message_but_a_stale_one_is_given_up(
     assert_eq!(job.history, vec![("user".to_string(), "hi\n\nhi".to_string())]);
     assert_eq!(chat::start_reply(db.pool(), user_id, later.reply_id).await, Err(ChatError::AlreadyStarted));
 }
+
+#[tokio::test]
+async fn a_gpt_chat_is_paid_by_the_balance_at_the_official_price_not_by_the_claude_code_package() {
+    let app = spawn_app().await;
+    let cookie = app.log_in("gpt-chatter@example.com").await;
+    let user_id = app.user_id("gpt-chatter@example.com").await;
+    grant_package(&app, user_id).await;
+    let (_, _, sse) = chat(&app, &cookie, None, "Hello GPT", "gpt-5.5", false).await;
+    assert_eq!(events(&sse).last().unwrap()["t"], "done", "{sse}");
+    let bills = bills_of(&app, user_id).await;
+    assert_eq!(bills.len(), 1);
+    let b = &bills[0];
+    assert_eq!((b.channel.as_str(), b.model.as_str()), ("web-chat", "gpt-5.5"));
+    assert!(b.official_cost.is_positive());
+    // The guide promises free Claude chat on the web: the referral package does not pay for GPT.
+    assert_eq!((b.packages_paid, b.balance_paid), (Money::ZERO, b.official_cost));
+}

@@ -338,6 +338,35 @@ mod tests {
     }
 
     #[test]
+    fn unknown_secrets_are_remembered_briefly_and_forgotten_when_a_key_changes() {
+        let cache = KeyCache::default();
+        let digest = [9u8; 32];
+        let ticket = cache.ticket(&digest);
+        assert!(!cache.known_missing(&digest, 0));
+        cache.remember_missing(&digest, 0, ticket);
+        assert!(cache.known_missing(&digest, MISS_MS - 1));
+        assert!(!cache.known_missing(&digest, MISS_MS), "only briefly");
+        cache.remember_missing(&digest, 10, cache.ticket(&digest));
+        cache.invalidate_user(1);
+        assert!(!cache.known_missing(&digest, 11), "a key change forgets every miss");
+        // A miss read before a key changed is not remembered.
+        let stale = cache.ticket(&digest);
+        cache.invalidate_user(1);
+        cache.remember_missing(&digest, 20, stale);
+        assert!(!cache.known_missing(&digest, 21));
+    }
+
+    #[test]
+    fn while_the_database_is_away_a_recently_read_key_still_stands() {
+        let cache = KeyCache::default();
+        let digest = [3u8; 32];
+        cache.put(&digest, key(1, 1), 0, cache.ticket(&digest));
+        assert!(cache.get(&digest, FRESH_MS).is_none(), "no longer fresh");
+        assert!(cache.recent(&digest, 60_000, 60_000).is_some());
+        assert!(cache.recent(&digest, 60_001, 60_000).is_none());
+    }
+
+    #[test]
     fn a_failed_refresh_is_tried_again_by_the_next_call() {
         let cache = KeyCache::default();
         cache.put(&h("k"), key(1, 7), 0, cache.ticket(&h("k")));

@@ -1,7 +1,9 @@
 //! The built-in `mock` upstream: answers Anthropic Messages and OpenAI chat completions deterministically,
 //! as JSON or SSE, with realistic usage numbers, so the whole product runs without upstream credentials.
 //! Model names ending in `-fail-500`, `-fail-429`, `-fail-midstream` or `-slow` (400 ms to the first byte, 40 ms
-//! between stream pieces) trigger failure modes. A [`Shape`] sets the upstream's latency, the pause between
+//! between stream pieces) trigger failure modes; `-usage-max` (u64::MAX output tokens), `-usage-huge`
+//! (10^12 input and output tokens) and `-usage-none` (no usage at all) make it report usage as a
+//! misbehaving upstream would. A [`Shape`] sets the upstream's latency, the pause between
 //! stream pieces and how many pieces a streamed answer has (the benchmark's knobs).
 
 use super::sse;
@@ -78,6 +80,19 @@ fn failure(model: &str) -> Option<UpstreamError> {
     }
 }
 
+/// The (input, output) tokens the mock reports for an answer, or `None` for no usage at all.
+fn reported(model: &str, input: u64, output: u64) -> Option<(u64, u64)> {
+    if model.ends_with("-usage-none") {
+        None
+    } else if model.ends_with("-usage-max") {
+        Some((input, u64::MAX))
+    } else if model.ends_with("-usage-huge") {
+        Some((1_000_000_000_000, 1_000_000_000_000))
+    } else {
+        Some((input, output))
+    }
+}
+
 /// The upstream's latency before it answers (at least `FIRST_BYTE_DELAY` for a `-slow` model).
 async fn first_byte_wait(model: &str, shape: Shape) {
     let latency = if model.ends_with("-slow") { shape.latency.max(FIRST_BYTE_DELAY) } else { shape.latency };
@@ -124,30 +139,36 @@ pub async fn anthropic(request: &Value, shape: Shape) -> Result<UpstreamResponse
         format!("The user wrote {} characters. A friendly, deterministic answer fits.", prompt.chars().count());
     let output_tokens = tokens_of(&text) + if thinking { tokens_of(&thought) } else { 0 };
     let id = format!("msg_mock_{:016x}", fxhash(&request.to_string()));
-    let usage = json!({
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0
-    });
+    let reported = reported(&model, input_tokens, output_tokens);
+    let usage = |output: Option<u64>| match reported {
+        Some((input, all)) => json!({
+            "input_tokens": input,
+            "output_tokens": output.unwrap_or(all),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0
+        }),
+        None => Value::Null,
+    };
     if !streamed {
         let mut content = Vec::new();
         if thinking {
             content.push(json!({"type": "thinking", "thinking": thought, "signature": "mock-signature"}));
         }
         content.push(json!({"type": "text", "text": text}));
-        let body = json!({
+        let mut body = json!({
             "id": id, "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": "end_turn", "stop_sequence": null, "usage": usage
+            "stop_reason": "end_turn", "stop_sequence": null, "usage": usage(None)
         });
+        if reported.is_none() {
+            body.as_object_mut().map(|b| b.remove("usage"));
+        }
         return Ok(UpstreamResponse::json(body));
     }
     let mut chunks = vec![sse::write(
         Some("message_start"),
         &json!({"type": "message_start", "message": {
             "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": input_tokens, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+            "stop_reason": null, "stop_sequence": null, "usage": usage(Some(1))
         }})
         .to_string(),
     )];
@@ -187,7 +208,9 @@ pub async fn anthropic(request: &Value, shape: Shape) -> Result<UpstreamResponse
     ));
     chunks.push(sse::write(
         Some("message_delta"),
-        &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": output_tokens}}).to_string(),
+        &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "usage": reported.map(|(_, output)| json!({"output_tokens": output}))})
+        .to_string(),
     ));
     chunks.push(sse::write(Some("message_stop"), &json!({"type": "message_stop"}).to_string()));
     Ok(UpstreamResponse::stream(stream_of(chunks, &model, shape.pace)))
@@ -204,27 +227,36 @@ pub async fn openai(request: &Value, shape: Shape) -> Result<UpstreamResponse, U
     let text_pieces =
         pieces(&answer_for(&model, &last_user_text(&request["messages"])), if streamed { shape.pieces } else { None });
     let text = text_pieces.concat();
+    // `n` choices, each the same answer, as OpenAI bills them: every choice's tokens count.
+    let choices = request["n"].as_u64().unwrap_or(1).clamp(1, 128);
     let prompt_tokens = tokens_of(&request["messages"].to_string());
-    let completion_tokens = tokens_of(&text);
+    let completion_tokens = tokens_of(&text).saturating_mul(choices);
     let id = format!("chatcmpl-mock{:016x}", fxhash(&request.to_string()));
-    let usage = json!({
-        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens, "prompt_tokens_details": {"cached_tokens": 0}
+    let usage = reported(&model, prompt_tokens, completion_tokens).map(|(input, output)| {
+        json!({
+            "prompt_tokens": input, "completion_tokens": output,
+            "total_tokens": input.saturating_add(output), "prompt_tokens_details": {"cached_tokens": 0}
+        })
     });
     let created = crate::server::time::now_ms() / 1000;
     if !streamed {
-        return Ok(UpstreamResponse::json(json!({
-            "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": usage
-        })));
+        let all: Vec<Value> = (0..choices)
+            .map(|i| json!({"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}))
+            .collect();
+        let mut body =
+            json!({"id": id, "object": "chat.completion", "created": created, "model": model, "choices": all});
+        if let Some(u) = usage {
+            body["usage"] = u;
+        }
+        return Ok(UpstreamResponse::json(body));
     }
     let chunk = |delta: Value, finish: Value| {
+        let all: Vec<Value> =
+            (0..choices).map(|i| json!({"index": i, "delta": delta, "finish_reason": finish})).collect();
         sse::write(
             None,
-            &json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-            .to_string(),
+            &json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": all})
+                .to_string(),
         )
     };
     let mut chunks = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
@@ -232,7 +264,7 @@ pub async fn openai(request: &Value, shape: Shape) -> Result<UpstreamResponse, U
         chunks.push(chunk(json!({"content": piece}), Value::Null));
     }
     chunks.push(chunk(json!({}), json!("stop")));
-    if request["stream_options"]["include_usage"] == true {
+    if let Some(usage) = usage.filter(|_| request["stream_options"]["include_usage"] == true) {
         chunks.push(sse::write(
             None,
             &json!({"id": id, "object": "chat.completion.chunk", "created": created,

@@ -195,8 +195,14 @@ async fn write(
     let mut again = Vec::new();
     let results = match together(db, batch).await {
         Ok(results) => results,
+        // The database is away or busy: the whole batch waits for the next try, holds kept.
+        Err(e) if !retrying_cannot_fix(&e) => {
+            tracing::warn!(error = %e, calls = batch.len(), "batched settlement failed; it will be tried again");
+            batch.iter().map(|_| Outcome::Again).collect()
+        }
+        // Something in the batch is refused: one by one, so only that charge is set aside.
         Err(e) => {
-            tracing::warn!(error = %e, calls = batch.len(), "batched settlement failed; settling one by one");
+            tracing::warn!(error = %e, calls = batch.len(), "batched settlement refused; settling one by one");
             let mut results = Vec::with_capacity(batch.len());
             for s in batch.iter() {
                 let turn = db.hot_write_turn().await;
