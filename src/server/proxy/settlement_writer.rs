@@ -2,8 +2,9 @@
 //! the writer and answers at once; the writer sleeps 10 ms after the first arrives (rather than being woken
 //! by each one), takes everything that arrived, and commits it in one transaction with `settle_batch` (one
 //! bill per call, its ledger entries, its key's usage, with multi-row statements), so a busy instance makes
-//! a few commits and statements per batch instead of ten per call. A caller that waits for its commit (a
-//! key with a spending cap) or a flush cuts the sleep short.
+//! a few commits and statements per batch instead of ten per call. A flush (tests, shutdown) cuts the sleep
+//! short. No call waits for its commit: its hold in the admission book (on the balance, the packages and its
+//! key's cap) stands until the commit, and goes only after the commit is reflected in the book and key cache.
 //!
 //! Each settlement keeps its own idempotency key, so when a batch fails as a whole the writer settles its
 //! calls one by one and a settlement that already landed is not charged twice. One the database refuses
