@@ -181,7 +181,7 @@ fn admission<'a>(user_id: i64, key: &'a str, worst: &str) -> Admission<'a> {
 }
 
 async fn admit(book: &AdmissionBook, db: &Db, a: Admission<'_>) -> Result<Hold, Refusal> {
-    match book.admit(db.pool(), a).await {
+    match book.admit(db, a).await {
         Ok(hold) => Ok(hold),
         Err(BookError::Refused(r)) => Err(r),
         Err(e) => panic!("unexpected error: {e}"),
@@ -262,7 +262,7 @@ async fn package_covered_calls_do_not_tie_up_the_balance() {
     // The seed's new invitee: $0.10 welcome balance and a $20 package; several calls run at once.
     for i in 0..10 {
         let hold = admit(&book, &db, admission(user, &format!("p{i}"), "1")).await.unwrap();
-        assert_eq!((hold.packages, hold.balance), (usd("1"), Money::ZERO));
+        assert_eq!((hold.from_packages(), hold.balance), (usd("1"), Money::ZERO));
     }
     assert_eq!(book.balance_held(user), Money::ZERO);
 }
@@ -277,12 +277,12 @@ async fn a_call_settling_while_others_hold_worst_case_package_reservations_pays_
     // Two running calls reserve the whole package in their worst cases.
     for key in ["long-1", "long-2"] {
         let hold = admit(&book, &db, admission(user, key, "1")).await.unwrap();
-        assert_eq!((hold.packages, hold.balance), (usd("1"), Money::ZERO));
+        assert_eq!((hold.from_packages(), hold.balance), (usd("1"), Money::ZERO));
     }
     // A third call is admitted against the balance ($0.20 worst case) and actually costs $0.30: the package
     // still holds $2 right now, so it pays; the balance does not move.
     let hold = admit(&book, &db, admission(user, "third", "1")).await.unwrap();
-    assert_eq!((hold.packages, hold.balance), (Money::ZERO, usd("0.2")));
+    assert_eq!((hold.from_packages(), hold.balance), (Money::ZERO, usd("0.2")));
     let third = settle_admitted(&book, &db, call(user, "third", "cc-omg", usd("0.3"), NOW)).await;
     assert_eq!((third.packages_paid, third.balance_paid), (usd("0.3"), Money::ZERO));
     // The first two cost less than their worst cases and are paid by the package too.
@@ -306,9 +306,9 @@ async fn a_package_expiring_before_the_hold_does_not_count_at_admission() {
     grant(&db, user, "20", 1, &cc_scope(), "g").await;
     let long = Admission { ttl_ms: 2 * DAY, ..admission(user, "long", "1") };
     let hold = admit(&book, &db, long).await.unwrap();
-    assert_eq!((hold.packages, hold.balance), (Money::ZERO, usd("0.2")));
+    assert_eq!((hold.from_packages(), hold.balance), (Money::ZERO, usd("0.2")));
     let short = admit(&book, &db, admission(user, "short", "1")).await.unwrap();
-    assert_eq!((short.packages, short.balance), (usd("1"), Money::ZERO));
+    assert_eq!((short.from_packages(), short.balance), (usd("1"), Money::ZERO));
 }
 
 #[tokio::test]

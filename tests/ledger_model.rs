@@ -100,7 +100,8 @@ struct ModelHold {
     route: usize,
     worst: i64,
     balance: i64,
-    packages: i64,
+    /// Package money reserved: (package id, amount).
+    packages: Vec<(i64, i64)>,
     since: i64,
 }
 
@@ -129,31 +130,37 @@ fn share(amount: i64, channel: &str) -> i64 {
     Money::from_units(amount).to_decimal().checked_mul(multiplier(channel)).and_then(Money::round_from).unwrap().units()
 }
 
-/// What packages able to pay for this model on this channel until `until` still hold.
-fn package_funds(m: &Model, channel: &str, model: &str, until: i64) -> i64 {
-    m.packages
-        .iter()
-        .filter(|p| p.expires_at > until && p.remaining > 0 && p.covers(channel, model))
-        .map(|p| p.remaining)
-        .sum()
-}
-
-/// The admission rule, plainly: refused at a balance <= 0; otherwise the call reserves unreserved package
-/// money first, and is refused when it needs the balance while running calls' balance reservations already
-/// reach the balance plus the packages' worth at the channel's rate.
-fn model_admit(m: &Model, worst: i64, channel: &str, model: &str, now: i64) -> Option<(i64, i64)> {
+/// The admission rule, plainly: refused at a balance <= 0; otherwise the call reserves package money no
+/// running call reserved, from the packages that can pay for it until its hold ends (soonest expiry first),
+/// and is refused when it needs the balance while running calls' balance reservations already reach the
+/// balance plus those packages' worth at the channel's rate.
+fn model_admit(m: &Model, worst: i64, channel: &str, model: &str, now: i64) -> Option<(Vec<(i64, i64)>, i64)> {
     if m.balance <= 0 {
         return None;
     }
-    let available = package_funds(m, channel, model, now + HOLD_TTL);
-    let package_held: i64 = m.holds.values().map(|h| h.packages).sum();
+    let until = now + HOLD_TTL;
+    let mut usable: Vec<&ModelPackage> =
+        m.packages.iter().filter(|p| p.expires_at > until && p.remaining > 0 && p.covers(channel, model)).collect();
+    usable.sort_by_key(|p| (p.expires_at, p.id));
+    let reserved = |id: i64| -> i64 {
+        m.holds.values().flat_map(|h| h.packages.iter()).filter(|(p, _)| *p == id).map(|(_, a)| a).sum()
+    };
+    let mut left = worst;
+    let mut taken = Vec::new();
+    for p in &usable {
+        let take = left.min((p.remaining - reserved(p.id)).max(0));
+        if take > 0 {
+            taken.push((p.id, take));
+            left -= take;
+        }
+    }
+    let from_balance = share(left, channel);
     let balance_held: i64 = m.holds.values().map(|h| h.balance).sum();
-    let from_packages = worst.min((available - package_held).max(0));
-    let from_balance = share(worst - from_packages, channel);
+    let available: i64 = usable.iter().map(|p| p.remaining).sum();
     if from_balance > 0 && balance_held >= m.balance + share(available, channel) {
         return None;
     }
-    Some((from_packages, from_balance))
+    Some((taken, from_balance))
 }
 
 /// The charge rule, plainly: packages that can pay now, soonest expiry first, from what they hold; the
@@ -258,14 +265,15 @@ async fn run_case(rig: &Rig, case: usize, ops: Vec<Op>) -> Result<(), TestCaseEr
                     key_cap: None,
                 };
                 let expected = model_admit(&m, cents(c).units(), channel, model, now);
-                match book.admit(db.pool(), a).await {
+                match book.admit(db, a).await {
                     Ok(h) => {
-                        prop_assert_eq!(Some((h.packages.units(), h.balance.units())), expected, "{:?}", m);
+                        let got: Vec<(i64, i64)> = h.packages.iter().map(|(id, a)| (*id, a.units())).collect();
+                        prop_assert_eq!(Some((got.clone(), h.balance.units())), expected, "{:?}", m);
                         let hold = ModelHold {
                             route,
                             worst: cents(c).units(),
                             balance: h.balance.units(),
-                            packages: h.packages.units(),
+                            packages: got,
                             since: now,
                         };
                         m.holds.insert(key.clone(), hold);
@@ -277,7 +285,7 @@ async fn run_case(rig: &Rig, case: usize, ops: Vec<Op>) -> Result<(), TestCaseEr
                 }
             }
             Op::Settle { calls, percent } => {
-                // Running calls finish together: their charges are committed in one batch, oldest first.
+                // Running calls finish together: their charges are committed in one batch.
                 let finishing: Vec<String> = m.holds.keys().take(calls).cloned().collect();
                 for k in &finishing {
                     let h = m.holds.remove(k).unwrap();

@@ -285,7 +285,9 @@ async fn a_hundred_parallel_calls_asking_for_eight_choices_on_five_cents_stay_wi
     let huge = json!({"model": "gpt-4o", "max_tokens": 1_000_000_000_000_000u64, "messages": [{"role": "user", "content": "Hi"}]});
     assert_eq!(post(&app, "/v1/chat/completions", &key, &huge).send().await.unwrap().status(), 400);
     let res = post(&app, "/v1/chat/completions", &key, &body).send().await.unwrap();
-    if res.status() == 402 {
+    let status = res.status().as_u16();
+    assert!(status == 200 || status == 402, "{status}");
+    if status == 402 {
         let text = res.text().await.unwrap();
         assert!(text.contains("reserve") && text.contains("finish"), "{text}");
     }
@@ -298,7 +300,7 @@ async fn a_hundred_parallel_calls_asking_for_eight_choices_on_five_cents_stay_wi
     let end = balance(&app, user_id).await;
     // No package: the balance goes at most one call's worst case below zero.
     assert!(end >= one_call.negated(), "ended at {end} after {admitted} calls (one call's worst case {one_call})");
-    assert!(admitted >= 1 && admitted < 100, "admitted {admitted}");
+    assert!((1..100).contains(&admitted), "admitted {admitted}");
     let bills = bills_of(&app, user_id).await;
     assert!(bills.iter().all(|b| b.output_tokens >= 8), "eight choices billed: {bills:?}");
     audit_clean(&app).await;
@@ -454,14 +456,19 @@ async fn a_database_outage_of_a_few_seconds_under_load_answers_no_500_and_loses_
     let app = spawn_app_with(&[("DATABASE_URL", &through_gate)]).await;
     let (user_id, key) = account(&app, "outage@example.com", None).await;
     fund(&app, user_id, 50).await;
+    // An account whose key this instance has never seen: nothing recent can stand in for it.
+    let (_, unseen_key) = account(&app, "unseen@example.com", None).await;
     let body = json!({"model": "claude-haiku-4-5", "max_tokens": 20, "messages": [{"role": "user", "content": "Hi"}]});
-    let until = tokio::time::Instant::now() + Duration::from_secs(9);
+    let start = tokio::time::Instant::now();
+    let until = start + Duration::from_secs(9);
     let mut workers = Vec::new();
     for _ in 0..6 {
         let (client, url, key, body) = (app.client.clone(), app.url("/v1/messages"), key.clone(), body.to_string());
         workers.push(tokio::spawn(async move {
-            let mut statuses = Vec::new();
+            // (sent, answered, status), as times since the start
+            let mut calls = Vec::new();
             while tokio::time::Instant::now() < until {
+                let sent = start.elapsed();
                 let res = client
                     .post(&url)
                     .header("content-type", "application/json")
@@ -475,20 +482,33 @@ async fn a_database_outage_of_a_few_seconds_under_load_answers_no_500_and_loses_
                 if status == 503 {
                     assert!(res.headers().contains_key("retry-after"));
                 }
-                statuses.push(status);
+                calls.push((sent, start.elapsed(), status));
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            statuses
+            calls
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     gate.close();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let closed_at = start.elapsed();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let res = post(&app, "/v1/messages", &unseen_key, &body).send().await.unwrap();
+    assert_eq!(res.status(), 503, "nothing stands in for an account never read");
+    assert!(res.headers().contains_key("retry-after"));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let reopened_at = start.elapsed();
     gate.reopen();
-    let mut statuses = Vec::new();
+    let mut calls = Vec::new();
     for w in workers {
-        statuses.extend(w.await.unwrap());
+        calls.extend(w.await.unwrap());
     }
+    let statuses: Vec<u16> = calls.iter().map(|c| c.2).collect();
+    let served_in_outage = calls.iter().filter(|(sent, answered, status)| {
+        *status == 200 && *sent > closed_at + Duration::from_secs(1) && *answered < reopened_at
+    });
+    assert!(served_in_outage.count() > 10, "calls were answered while the database was away");
+    let slowest = calls.iter().map(|(sent, answered, _)| *answered - *sent).max().unwrap();
+    assert!(slowest < Duration::from_secs(4), "no call waited for the database to come back: {slowest:?}");
     let ok = statuses.iter().filter(|s| **s == 200).count();
     assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
     assert!(ok > 50, "calls were served through the outage: {ok} of {}", statuses.len());

@@ -62,7 +62,8 @@ impl ChargePlan {
 }
 
 /// The charge rule: how a call of `model` on `channel` that officially cost `official` is paid from the
-/// account's packages as they are at settlement (what they actually hold), then the balance.
+/// account's packages as they are at settlement (what they actually hold), then the balance. `None` when
+/// the balance's share does not fit in an amount (nothing is charged then: the caller refuses the charge).
 pub fn plan(
     official: Money,
     channel: &str,
@@ -70,7 +71,7 @@ pub fn plan(
     multiplier: Decimal,
     packages: &[PackageFunds],
     now: i64,
-) -> ChargePlan {
+) -> Option<ChargePlan> {
     let mut usable: Vec<&PackageFunds> = packages.iter().filter(|p| p.can_pay(channel, model, now)).collect();
     usable.sort_by_key(|p| (p.expires_at, p.id));
     let cost = official.max(Money::ZERO);
@@ -84,8 +85,8 @@ pub fn plan(
         deductions.push((p.id, take));
         left = left.saturating_sub(take);
     }
-    let balance = balance_part(left, multiplier).unwrap_or(Money::from_units(i64::MAX));
-    ChargePlan { official, deductions, balance, multiplier }
+    let balance = balance_part(left, multiplier)?;
+    Some(ChargePlan { official, deductions, balance, multiplier })
 }
 
 /// The balance's share of an uncovered official amount; `None` when it does not fit.
@@ -126,25 +127,40 @@ impl Refusal {
     }
 }
 
-/// What a call reserves while it runs: the part of its worst-case cost packages can cover, the worst-case
-/// balance charge for the rest, and the most its key's spend can grow by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a call reserves while it runs: package money (from which packages, and how much of each), the
+/// worst-case balance charge for the rest, and the most its key's spend can grow by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Hold {
-    pub packages: Money,
+    pub packages: Vec<(i64, Money)>,
     pub balance: Money,
     pub key_spend: Money,
 }
 
-/// The state of an account at admission.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl Hold {
+    /// The package money reserved, all packages together.
+    pub fn from_packages(&self) -> Money {
+        self.packages.iter().fold(Money::ZERO, |sum, (_, m)| sum.saturating_add(*m))
+    }
+}
+
+/// A package that can pay for the call being admitted (in scope, still active when the call must end), with
+/// what running calls have reserved of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageRoom {
+    pub id: i64,
+    pub remaining: Money,
+    pub expires_at: i64,
+    pub reserved: Money,
+}
+
+/// The state of an account at admission, as it concerns one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Funds {
     pub balance: Money,
     /// Worst-case balance charges of calls still running.
     pub balance_held: Money,
-    /// What packages that can pay for this call (its channel and model) hold, and what running calls reserved
-    /// of the account's packages.
-    pub packages_available: Money,
-    pub packages_held: Money,
+    /// The packages that can pay for this call.
+    pub packages: Vec<PackageRoom>,
 }
 
 /// A key's spending cap at admission: its cap, its spend so far, and its running calls' worst cases.
@@ -156,8 +172,9 @@ pub struct KeyBudget {
 }
 
 /// The admission rule (see the module's notes): admits a call whose official cost is at most `worst_case`
-/// and says what it reserves.
-pub fn admit(funds: Funds, worst_case: Money, multiplier: Decimal, key: Option<KeyBudget>) -> Result<Hold, Refusal> {
+/// and says what it reserves: package money no running call reserved, soonest expiry first, then the
+/// balance.
+pub fn admit(funds: &Funds, worst_case: Money, multiplier: Decimal, key: Option<KeyBudget>) -> Result<Hold, Refusal> {
     if !funds.balance.is_positive() {
         return Err(Refusal::BalanceNotPositive { balance: funds.balance });
     }
@@ -167,11 +184,21 @@ pub fn admit(funds: Funds, worst_case: Money, multiplier: Decimal, key: Option<K
         }
     }
     let worst = worst_case.max(Money::ZERO);
-    let packages_free = funds.packages_available.saturating_sub(funds.packages_held).max(Money::ZERO);
-    let packages = worst.min(packages_free);
-    let balance = balance_part(worst.saturating_sub(packages), multiplier).ok_or(Refusal::WorstCaseTooLarge)?;
-    let packages_worth = balance_part(funds.packages_available.max(Money::ZERO), multiplier).unwrap_or(Money::ZERO);
-    let credit = funds.balance.saturating_add(packages_worth);
+    let mut rooms: Vec<&PackageRoom> = funds.packages.iter().collect();
+    rooms.sort_by_key(|p| (p.expires_at, p.id));
+    let mut left = worst;
+    let mut packages = Vec::new();
+    for p in rooms {
+        let free = p.remaining.saturating_sub(p.reserved).max(Money::ZERO);
+        let take = left.min(free);
+        if take.is_positive() {
+            packages.push((p.id, take));
+            left = left.saturating_sub(take);
+        }
+    }
+    let balance = balance_part(left, multiplier).ok_or(Refusal::WorstCaseTooLarge)?;
+    let available = funds.packages.iter().fold(Money::ZERO, |sum, p| sum.saturating_add(p.remaining.max(Money::ZERO)));
+    let credit = funds.balance.saturating_add(balance_part(available, multiplier).unwrap_or(Money::ZERO));
     if balance.is_positive() && funds.balance_held >= credit {
         return Err(Refusal::FundsReserved { balance: funds.balance, reserved: funds.balance_held });
     }
@@ -207,7 +234,7 @@ mod tests {
     }
 
     fn plan_cc(official: &str, packages: &[PackageFunds]) -> ChargePlan {
-        plan(m(official), "cc-omg", OPUS, dec("0.2"), packages, NOW)
+        plan(m(official), "cc-omg", OPUS, dec("0.2"), packages, NOW).unwrap()
     }
 
     #[test]
@@ -244,12 +271,12 @@ mod tests {
         assert!(p.deductions.is_empty());
         assert_eq!(p.balance, m("0.2"));
         // On the plain channel the Claude Code package does not pay either, and the multiplier is 1.
-        let p = plan(m("1"), "default", OPUS, Decimal::ONE, &[cc_package(4, "20", 30)], NOW);
+        let p = plan(m("1"), "default", OPUS, Decimal::ONE, &[cc_package(4, "20", 30)], NOW).unwrap();
         assert_eq!(p.balance, m("1"));
         // In web chat it pays for Claude models only.
-        let p = plan(m("1"), "web-chat", "gpt-5.5", Decimal::ONE, &[cc_package(5, "20", 30)], NOW);
+        let p = plan(m("1"), "web-chat", "gpt-5.5", Decimal::ONE, &[cc_package(5, "20", 30)], NOW).unwrap();
         assert_eq!((p.packages_paid(), p.balance), (Money::ZERO, m("1")));
-        let p = plan(m("1"), "web-chat", "claude-sonnet-4-5", Decimal::ONE, &[cc_package(5, "20", 30)], NOW);
+        let p = plan(m("1"), "web-chat", "claude-sonnet-4-5", Decimal::ONE, &[cc_package(5, "20", 30)], NOW).unwrap();
         assert_eq!((p.packages_paid(), p.balance), (m("1"), Money::ZERO));
     }
 
@@ -260,39 +287,42 @@ mod tests {
         assert_eq!(balance_part(Money::from_units(3), dec("0.5")), Some(Money::from_units(2)));
         assert_eq!(plan_cc("0.999975", &[]).balance, m("0.199995"));
         assert_eq!(balance_part(Money::from_units(i64::MAX), dec("2")), None);
+        assert!(
+            plan(Money::from_units(i64::MAX), "default", OPUS, dec("2"), &[], NOW).is_none(),
+            "never a wrapped charge"
+        );
     }
 
     fn funds(balance: &str, packages: &str) -> Funds {
-        Funds {
-            balance: m(balance),
-            balance_held: Money::ZERO,
-            packages_available: m(packages),
-            packages_held: Money::ZERO,
-        }
+        let room = PackageRoom { id: 1, remaining: m(packages), expires_at: NOW + DAY, reserved: Money::ZERO };
+        Funds { balance: m(balance), balance_held: Money::ZERO, packages: vec![room] }
     }
 
     #[test]
     fn admission_refuses_a_balance_at_or_below_zero_whatever_packages_remain() {
         let refused = |balance: Money| {
             matches!(
-                admit(Funds { balance, ..funds("0", "20") }, m("1"), dec("0.2"), None),
+                admit(&Funds { balance, ..funds("0", "20") }, m("1"), dec("0.2"), None),
                 Err(Refusal::BalanceNotPositive { .. })
             )
         };
         assert!(refused(Money::ZERO));
         assert!(refused(Money::from_units(-10_000_000)));
-        let held = admit(funds("0.01", "20"), m("1"), dec("0.2"), None).unwrap();
-        assert_eq!((held.packages, held.balance), (m("1"), Money::ZERO));
+        let held = admit(&funds("0.01", "20"), m("1"), dec("0.2"), None).unwrap();
+        assert_eq!((held.packages, held.balance), (vec![(1, m("1"))], Money::ZERO));
     }
 
     /// Admits `calls` calls of `worst` one after another, each keeping its hold; returns how many started.
     fn burst(mut f: Funds, calls: usize, worst: &str, multiplier: &str) -> (usize, Funds) {
         let mut admitted = 0;
         for _ in 0..calls {
-            if let Ok(hold) = admit(f, m(worst), dec(multiplier), None) {
+            if let Ok(hold) = admit(&f, m(worst), dec(multiplier), None) {
                 admitted += 1;
                 f.balance_held = f.balance_held.saturating_add(hold.balance);
-                f.packages_held = f.packages_held.saturating_add(hold.packages);
+                for (id, amount) in hold.packages {
+                    let room = f.packages.iter_mut().find(|p| p.id == id).unwrap();
+                    room.reserved = room.reserved.saturating_add(amount);
+                }
             }
         }
         (admitted, f)
@@ -314,28 +344,47 @@ mod tests {
         // The bound: at most the package's worth at x0.2 ($4) and one call's balance charge below the funds.
         assert!(f.balance_held <= m("0.1").saturating_add(m("4")).saturating_add(m("0.4802")));
         let (admitted, f) = burst(funds("0.1", "20"), 100, "2.401", "0.2");
-        assert!(admitted < 20, "admitted {admitted}");
-        let refused = admit(f, m("2.401"), dec("0.2"), None).unwrap_err();
+        assert_eq!(admitted, 17, "the seventeenth still fits under $4.10; the eighteenth does not");
+        let refused = admit(&f, m("2.401"), dec("0.2"), None).unwrap_err();
         assert!(matches!(refused, Refusal::FundsReserved { .. }));
         assert!(refused.message().contains("frees up as those calls finish"), "{}", refused.message());
     }
 
     #[test]
+    fn package_money_is_reserved_from_the_packages_that_can_pay_soonest_expiry_first() {
+        let room = |id, remaining: &str, days, reserved: &str| PackageRoom {
+            id,
+            remaining: m(remaining),
+            expires_at: NOW + days * DAY,
+            reserved: m(reserved),
+        };
+        let f = Funds {
+            balance: m("1"),
+            balance_held: Money::ZERO,
+            packages: vec![room(1, "5", 20, "0"), room(2, "1", 2, "0.5"), room(3, "2", 10, "2")],
+        };
+        let hold = admit(&f, m("3"), Decimal::ONE, None).unwrap();
+        // Package 2 has $0.50 unreserved, package 3 none; package 1 gives the rest.
+        assert_eq!(hold.packages, vec![(2, m("0.5")), (1, m("2.5"))]);
+        assert_eq!((hold.from_packages(), hold.balance), (m("3"), Money::ZERO));
+    }
+
+    #[test]
     fn a_key_cap_is_reserved_against_by_running_calls() {
         let key = |spent: &str, held: &str| Some(KeyBudget { cap: m("0.05"), spent: m(spent), held: m(held) });
-        let hold = admit(funds("10", "0"), m("0.02"), Decimal::ONE, key("0", "0")).unwrap();
+        let hold = admit(&funds("10", "0"), m("0.02"), Decimal::ONE, key("0", "0")).unwrap();
         assert_eq!(hold.key_spend, m("0.02"));
-        assert!(admit(funds("10", "0"), m("0.02"), Decimal::ONE, key("0.01", "0.03")).is_ok());
-        let refused = admit(funds("10", "0"), m("0.02"), Decimal::ONE, key("0.01", "0.04")).unwrap_err();
+        assert!(admit(&funds("10", "0"), m("0.02"), Decimal::ONE, key("0.01", "0.03")).is_ok());
+        let refused = admit(&funds("10", "0"), m("0.02"), Decimal::ONE, key("0.01", "0.04")).unwrap_err();
         assert!(matches!(refused, Refusal::KeyCapReached { .. }));
         assert!(refused.message().contains("still running"));
         // A multiplier above 1 makes the balance price the key's worst case.
-        assert_eq!(admit(funds("10", "0"), m("1"), dec("1.5"), None).unwrap().key_spend, m("1.5"));
+        assert_eq!(admit(&funds("10", "0"), m("1"), dec("1.5"), None).unwrap().key_spend, m("1.5"));
     }
 
     #[test]
     fn a_worst_case_that_does_not_fit_is_refused_never_held_at_zero() {
         let f = funds("10", "0");
-        assert_eq!(admit(f, Money::from_units(i64::MAX), dec("2"), None), Err(Refusal::WorstCaseTooLarge));
+        assert_eq!(admit(&f, Money::from_units(i64::MAX), dec("2"), None), Err(Refusal::WorstCaseTooLarge));
     }
 }

@@ -36,10 +36,6 @@ impl ApiKey {
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|e| e <= now)
     }
-
-    pub fn cap_reached(&self) -> bool {
-        self.spend_cap.is_some_and(|cap| self.spent >= cap)
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -280,12 +276,10 @@ mod tests {
     }
 
     #[test]
-    fn allowlists_caps_and_expiry_are_checked() {
+    fn allowlists_and_expiry_are_checked() {
         assert!(key(&[], None, 0).allows_model("anything"));
         assert!(key(&["claude-haiku-4-5"], None, 0).allows_model("Claude-Haiku-4-5"));
         assert!(!key(&["claude-haiku-4-5"], None, 0).allows_model("claude-opus-4-1"));
-        assert!(key(&[], Some(10), 10).cap_reached());
-        assert!(!key(&[], Some(10), 9).cap_reached());
         assert!(key(&[], None, 0).is_expired(100) && !key(&[], None, 0).is_expired(99));
     }
 

@@ -137,10 +137,19 @@ impl ModelPrice {
     }
 
     /// The most a request can cost: every output token it allows, and as input every token its body could
-    /// hold (at least a byte a token) up to the context. `None` when that does not fit in an amount.
+    /// hold (at least a byte a token) up to the context, at the dearest way of reading it (plain input, or
+    /// written to the 5-minute or 1-hour cache). `None` when that does not fit in an amount.
     pub fn worst_case(&self, limits: UsageLimits, request_bytes: usize) -> Option<Money> {
-        let input = u64::try_from(request_bytes).unwrap_or(u64::MAX).min(limits.input);
-        self.cost(&Usage { input, output: limits.output, ..Usage::default() })
+        let tokens = u64::try_from(request_bytes).unwrap_or(u64::MAX).min(limits.input);
+        let output = limits.output;
+        [
+            Usage { input: tokens, output, ..Usage::default() },
+            Usage { cache_write_5m: tokens, output, ..Usage::default() },
+            Usage { cache_write_1h: tokens, output, ..Usage::default() },
+        ]
+        .iter()
+        .map(|u| self.cost(u))
+        .try_fold(Money::ZERO, |most, cost| cost.map(|c| most.max(c)))
     }
 
     pub fn rates_for(&self, usage: &Usage) -> Rates {
@@ -484,9 +493,10 @@ mod tests {
         }
         assert!(matches!(gpt.limits("m", None, Some(0)), Err(LimitError::Choices { .. })));
         assert!(matches!(gpt.limits("m", None, Some(129)), Err(LimitError::Choices { .. })));
-        // The worst case: every output token allowed, and a token per byte of the body up to the context.
+        // The worst case: every output token allowed, and a token per byte of the body up to the context,
+        // written to the 1-hour cache (Opus 4.1: $30 a million, dearer than $15 of plain input).
         let limits = opus.limits("m", Some(32_000), None).unwrap();
-        assert_eq!(opus.worst_case(limits, 1_000), Some(usd("2.415")));
+        assert_eq!(opus.worst_case(limits, 1_000), Some(usd("2.43")));
     }
 
     #[test]

@@ -269,7 +269,8 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
         let (Some(account_funds), Some(balance)) = (funds.get_mut(&s.user_id), balances.get_mut(&s.user_id)) else {
             return Err(LedgerError::NoSuchAccount);
         };
-        let plan = charge::plan(s.official, s.channel, s.model, s.multiplier, account_funds, s.now);
+        let plan = charge::plan(s.official, s.channel, s.model, s.multiplier, account_funds, s.now)
+            .ok_or(LedgerError::InvalidAmount("the balance's share of this charge does not fit in an amount"))?;
         let op_key = &op_keys[i];
         let memo = format!("{} on {}", s.model, s.channel);
         let mut seq = 0;
@@ -294,7 +295,9 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
         }
         if plan.balance.is_positive() {
             seq += 1;
-            *balance -= plan.balance.units();
+            *balance = balance
+                .checked_sub(plan.balance.units())
+                .ok_or(LedgerError::InvalidAmount("the charge would take the balance beyond what an amount holds"))?;
             entries.push(Entry {
                 user_id: s.user_id,
                 key: format!("{op_key}#{seq}"),

@@ -61,7 +61,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
         None if state.key_cache.known_missing(&digest, now) => return Err(invalid()),
         None => {
             let ticket = state.key_cache.ticket(&digest);
-            match keys::by_hash(state.db.pool(), &digest_hex(&digest)).await {
+            // Reads on the call's path go through `hot_read`: while the database is away the call goes on
+            // from what this instance read recently, or gets 503, instead of waiting for the pool.
+            match state.db.hot_read(keys::by_hash(state.db.pool(), &digest_hex(&digest))).await {
                 Ok(Some(k)) => state.key_cache.put(&digest, k, now, ticket),
                 Ok(None) => {
                     state.key_cache.remember_missing(&digest, now, ticket);
@@ -136,7 +138,7 @@ async fn rpm_of(state: &AppState, user_id: i64, now: i64) -> Result<u32, ProxyEr
         }
         None => {
             let generation = state.tier_cache.generation();
-            match paid_topups(state, user_id).await {
+            match state.db.hot_read(paid_topups(state, user_id)).await {
                 Ok(paid) => {
                     state.tier_cache.put(user_id, paid, now, generation);
                     paid
@@ -253,7 +255,9 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let estimated_input = u64::try_from(ask.request_bytes / 3).unwrap_or(u64::MAX).clamp(1, limits.input);
     let multiplier = state.pricing.multipliers.for_channel(ask.channel);
     let request_key = next_request_key(now).map_err(|e| internal("request key", e))?;
-    let key_cap = ask.key.as_ref().and_then(|k| k.spend_cap.map(|cap| KeyCap { key_id: k.id, cap, spent: k.spent }));
+    // A capped key's spend, read when admission holds the account's lock (see `KeyCap`).
+    let spent = || ask.key.as_ref().map_or(Money::ZERO, |k| state.key_cache.spent(k.id).unwrap_or(k.spent));
+    let key_cap = ask.key.as_ref().and_then(|k| k.spend_cap.map(|cap| KeyCap { key_id: k.id, cap, spent: &spent }));
     let admission = Admission {
         user_id: ask.user_id,
         request_key: &request_key,
@@ -265,11 +269,12 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
         now,
         key_cap,
     };
-    state.admissions.admit(state.db.pool(), admission).await.map_err(|e| match e {
+    state.admissions.admit(&state.db, admission).await.map_err(|e| match e {
         BookError::Refused(Refusal::WorstCaseTooLarge) => ProxyError::BadRequest(Refusal::WorstCaseTooLarge.message()),
         BookError::Refused(r) => ProxyError::PaymentRequired(r.message()),
         BookError::Unavailable(e) => unavailable("admission", e),
-        other => internal("admission", other),
+        // The key outlived its account (deleted a moment ago).
+        BookError::NoSuchAccount => ProxyError::Unauthenticated("Invalid API key.".into()),
     })?;
     Ok(Admitted {
         user_id: ask.user_id,
@@ -326,6 +331,10 @@ async fn prepare(
     let model = peek.model.as_deref().unwrap_or_default().to_string();
     let (max_tokens, choices) = match dialect {
         Dialect::Anthropic => (peek.max_tokens, None),
+        // A Claude model asked for in the OpenAI dialect gets the translation's default when none is given.
+        Dialect::OpenAi if provider_dialect(&model) == Dialect::Anthropic => {
+            (peek.max_completion_tokens.or(peek.max_tokens).or(Some(translate::DEFAULT_MAX_TOKENS)), peek.n)
+        }
         Dialect::OpenAi => (peek.max_completion_tokens.or(peek.max_tokens), peek.n),
     };
     let asked = Asked {

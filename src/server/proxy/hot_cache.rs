@@ -173,6 +173,13 @@ impl KeyCache {
         }
     }
 
+    /// What a cached key has spent, its settled calls included.
+    pub fn spent(&self, key_id: i64) -> Option<Money> {
+        let maps = self.maps.lock().ok()?;
+        let hash = maps.hash_of.get(&key_id)?;
+        maps.by_hash.get(hash).map(|c| c.key.spent)
+    }
+
     /// A settled call's charge, counted on the cached key until it is next read from the database.
     pub fn add_spend(&self, key_id: i64, amount: Money, now: i64) {
         let Ok(mut maps) = self.maps.lock() else { return };
@@ -307,7 +314,8 @@ mod tests {
         assert!(cache.get(&h("h1"), FRESH_MS).is_none(), "stale entries are read again");
         cache.add_spend(1, Money::from_units(100), 10);
         let k = cache.get(&h("h1"), 20).unwrap().key;
-        assert!(k.cap_reached());
+        assert_eq!(k.spent, Money::from_units(100));
+        assert_eq!(cache.spent(1), Some(Money::from_units(100)));
         assert_eq!((k.used_times, k.last_used_at), (1, Some(10)));
     }
 

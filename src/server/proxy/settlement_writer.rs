@@ -6,11 +6,11 @@
 //! short. No call waits for its commit: its hold in the admission book (on the balance, the packages and its
 //! key's cap) stands until the commit, and goes only after the commit is reflected in the book and key cache.
 //!
-//! Each settlement keeps its own idempotency key, so when a batch fails as a whole the writer settles its
-//! calls one by one and a settlement that already landed is not charged twice. One the database refuses
-//! for a reason retrying cannot fix (a value it will not store, an account that is gone) is set aside in
-//! `unsettled_calls` for an operator and never holds up other charges, a flush or shutdown; one that
-//! failed because the database is away keeps its hold and is tried again, with backoff, until it lands.
+//! Each settlement keeps its own idempotency key, so a settlement that already landed is never charged
+//! twice. A batch that failed because the database is away or busy keeps its holds and is tried again whole,
+//! with a growing pause, until it lands. A batch the database refused is settled call by call, and a call it
+//! refuses for a reason retrying cannot fix (a value it will not store, an account that is gone) is set
+//! aside in `unsettled_calls` for an operator: it never holds up other charges, a flush or shutdown.
 //! On graceful shutdown the server waits for running calls ([`CallTracker`]) and then for the writer
 //! ([`SettlementWriter::flush`]).
 
@@ -141,7 +141,9 @@ async fn run(
                 None => break,
             }
         } else {
-            tokio::time::timeout(backoff, rx.recv()).await.ok().flatten()
+            // The pause holds however much keeps arriving: the database is given time to come back.
+            tokio::time::sleep(backoff).await;
+            rx.try_recv().ok()
         };
         batch.append(&mut retry);
         let mut next = first;
@@ -197,7 +199,7 @@ async fn write(
     let results = match together(db, batch).await {
         Ok(results) => results,
         // The database is away or busy: the whole batch waits for the next try, holds kept.
-        Err(e) if !retrying_cannot_fix(&e) => {
+        Err(e) if worth_retrying(&e) => {
             tracing::warn!(error = %e, calls = batch.len(), "batched settlement failed; it will be tried again");
             batch.iter().map(|_| Outcome::Again).collect()
         }
@@ -211,11 +213,11 @@ async fn write(
                 drop(turn);
                 results.push(match done {
                     Ok(done) => Outcome::Done(done),
-                    Err(e) if retrying_cannot_fix(&e) => set_aside(db, s, &e).await,
-                    Err(e) => {
+                    Err(e) if worth_retrying(&e) => {
                         tracing::error!(error = %e, request = %s.request_key, "settlement failed; it will be tried again");
                         Outcome::Again
                     }
+                    Err(e) => set_aside(db, s, &e).await,
                 });
             }
             results
@@ -224,12 +226,15 @@ async fn write(
     for (s, outcome) in batch.drain(..).zip(results) {
         match outcome {
             Outcome::Done(done) => {
-                // Committed: the key's spend grows before its hold goes (a capped key's next call never
-                // sees neither), and the book follows the charge.
-                if let Some(key_id) = s.api_key_id {
-                    if !done.replayed {
-                        keys.add_spend(key_id, done.packages_paid.saturating_add(done.balance_paid), s.now);
+                // Committed: the key's spend grows before its hold goes (a capped key's next call always
+                // sees one of them), and the book follows the charge. A replay (an earlier try landed though
+                // it was reported failed) has its spend read again from the database.
+                match (s.api_key_id, done.replayed) {
+                    (Some(key_id), false) => {
+                        keys.add_spend(key_id, done.packages_paid.saturating_add(done.balance_paid), s.now)
                     }
+                    (Some(_), true) => keys.invalidate_user(s.user_id),
+                    (None, _) => {}
                 }
                 let charge = (!done.replayed).then_some((done.balance_paid, done.deductions.as_slice()));
                 book.settled(s.user_id, &s.request_key, charge);
@@ -249,23 +254,10 @@ enum Outcome {
     Again,
 }
 
-/// True for a refusal retrying cannot fix: the ledger's own (a reused key, a bad amount, no such account),
-/// or the database's refusal of a value or constraint (PostgreSQL's data exceptions, class 22, and
-/// integrity violations, class 23; SQLite's constraint, too-big and type-mismatch errors). A database that
-/// is away, busy or timing out is worth retrying.
-pub fn retrying_cannot_fix(e: &LedgerError) -> bool {
-    match e {
-        LedgerError::KeyReused(_) | LedgerError::InvalidAmount(_) | LedgerError::NoSuchAccount => true,
-        LedgerError::Db(sqlx::Error::Database(d)) => {
-            let code = d.code().unwrap_or_default();
-            !matches!(d.kind(), sqlx::error::ErrorKind::Other)
-                || code.starts_with("22")
-                || code.starts_with("23")
-                || matches!(code.as_ref(), "18" | "19" | "20")
-        }
-        LedgerError::Db(sqlx::Error::Encode(_) | sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
-        LedgerError::Db(_) => false,
-    }
+/// True for a failure worth trying again (`db::is_transient`); the ledger's own refusals (a reused key, a
+/// bad amount, no such account) never are.
+pub fn worth_retrying(e: &LedgerError) -> bool {
+    matches!(e, LedgerError::Db(db_error) if crate::server::db::is_transient(db_error))
 }
 
 /// Keeps a charge the database refused for good out of the way of every other, for an operator.
@@ -277,7 +269,7 @@ async fn set_aside(db: &Db, s: &PendingSettlement, e: &LedgerError) -> Outcome {
             Outcome::SetAside
         }
         Err(failed) => {
-            if !retrying_cannot_fix(&LedgerError::Db(failed)) {
+            if worth_retrying(&LedgerError::Db(failed)) {
                 return Outcome::Again;
             }
             let json = serde_json::to_string(&call).unwrap_or_default();
@@ -351,6 +343,14 @@ impl CallTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_failures_a_later_try_can_get_past_are_retried() {
+        assert!(worth_retrying(&LedgerError::Db(sqlx::Error::PoolTimedOut)));
+        assert!(!worth_retrying(&LedgerError::Db(sqlx::Error::RowNotFound)));
+        assert!(!worth_retrying(&LedgerError::NoSuchAccount));
+        assert!(!worth_retrying(&LedgerError::KeyReused("k".into())));
+    }
 
     #[tokio::test]
     async fn the_tracker_waits_for_running_calls() {
