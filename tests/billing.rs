@@ -384,7 +384,7 @@ async fn packages_and_bills_pages_list_deductions_and_calls_with_filters_and_csv
     // Sonnet 4.5: 1000 x $3 + 500 x $15 per million = $0.0105; Haiku 4.5: $0.0035.
     assert!(html.contains("$19.986"), "remaining after two deductions");
     assert!(html.contains("Deduction records (2)"));
-    assert!(html.contains("Claude Code (cc-omg) · Web chat"));
+    assert!(html.contains("Claude Code (cc-omg) · Claude models in web chat"));
 
     let html = app.get_page("/billing/bills", Some(&cookie)).await.text().await.unwrap();
     assert!(html.contains("3 calls, page 1 of 1"));

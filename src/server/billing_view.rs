@@ -41,16 +41,25 @@ pub fn channel_label(channel: &str) -> String {
     }
 }
 
-/// What a package pays for, as people read it: "Claude Code (cc-omg)", "Web chat (claude-* models)".
+/// What a package pays for, as people read it: "Claude Code (cc-omg)", "Claude models in web chat".
 pub fn scope_labels(scope: &crate::server::domain::channels::Scope) -> Vec<String> {
+    let family = |pattern: String| match pattern.as_str() {
+        "claude-*" => "Claude".to_string(),
+        "gpt-*" => "GPT".to_string(),
+        _ => pattern,
+    };
     scope
         .entries
         .iter()
         .map(|e| match &e.models {
             None => channel_label(&e.channel),
             Some(models) => {
-                let list: Vec<String> = models.iter().map(ToString::to_string).collect();
-                format!("{} ({} models)", channel_label(&e.channel), list.join(", "))
+                let names: Vec<String> = models.iter().map(|m| family(m.to_string())).collect();
+                let names = names.join(", ");
+                match e.channel.as_str() {
+                    "web-chat" => format!("{names} models in web chat"),
+                    channel => format!("{names} models on {}", channel_label(channel)),
+                }
             }
         })
         .collect()
@@ -306,6 +315,16 @@ fn csv_field(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn package_scopes_read_as_people_say_them() {
+        let scope =
+            crate::server::domain::channels::Scope::parse("cc-omg,web-chat:claude-*,codex-omg:gpt-*|o3*").unwrap();
+        assert_eq!(
+            scope_labels(&scope),
+            vec!["Claude Code (cc-omg)", "Claude models in web chat", "GPT, o3* models on CodeX (codex-omg)"]
+        );
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {

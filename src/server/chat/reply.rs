@@ -198,6 +198,8 @@ async fn reply(
                     text.push_str(v["choices"][0]["message"]["content"].as_str().unwrap_or(""));
                 }
             }
+            // What the answer holds, should the provider report no usage (billed by the estimate).
+            meter.output_chars = text.len() + thinking.len();
             let _ = tx.send(event(&json!({"t": "thinking", "v": thinking}))).await;
             let _ = tx.send(event(&json!({"t": "text", "v": text}))).await;
         }

@@ -66,11 +66,12 @@ impl Meter {
             }
             Some("content_block_delta") => {
                 let d = &v["delta"];
-                self.output_chars += [&d["text"], &d["thinking"], &d["partial_json"]]
+                let seen: usize = [&d["text"], &d["thinking"], &d["partial_json"]]
                     .iter()
                     .filter_map(|t| t.as_str())
                     .map(str::len)
-                    .sum::<usize>();
+                    .sum();
+                self.output_chars = self.output_chars.saturating_add(seen);
             }
             Some("message_stop") => self.finished = true,
             _ => {}
@@ -89,7 +90,8 @@ impl Meter {
         }
         if let Some(choices) = v["choices"].as_array() {
             for c in choices {
-                self.output_chars += c["delta"]["content"].as_str().map(str::len).unwrap_or(0);
+                let seen = c["delta"]["content"].as_str().map(str::len).unwrap_or(0);
+                self.output_chars = self.output_chars.saturating_add(seen);
             }
         }
     }
