@@ -137,6 +137,46 @@ async fn sixteen_parallel_claude_code_streams_on_the_referral_package_are_all_se
 }
 
 #[tokio::test]
+async fn a_burst_that_really_costs_its_worst_case_leaves_the_balance_within_the_debt_bound() {
+    // The Claude Code user's burst when every answer really is as long as it may be: the package pays what it
+    // holds, the balance at most the package's worth at x0.2 plus one call's worst-case balance charge.
+    let app = spawn_app_with(&[("MOCK_STREAM_PACE_MS", "25")]).await;
+    let (user_id, key) = account(&app, "worst-case@example.com", None).await;
+    common::grant_claude_code_package(&app.state.db, user_id, 20, "referral").await;
+    // A paid tier's rate limit, so the burst meets the money rules, not the requests-per-minute limit.
+    sqlx::query("UPDATE users SET paid_topups_minor = 100000 WHERE id = $1")
+        .bind(user_id)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    // `-usage-max` reports u64::MAX output tokens: each call is billed every token it allowed.
+    let model = "claude-opus-4-1-usage-max";
+    let body = json!({"model": model, "max_tokens": 32000, "stream": true,
+        "messages": [{"role": "user", "content": "Write everything."}]});
+    let price = app.state.pricing.table.lookup(model).unwrap();
+    let worst = price.worst_case(price.limits(model, Some(32000), None).unwrap(), body.to_string().len()).unwrap();
+    let one_call = gatehouse::server::domain::charge::balance_part(worst, rust_decimal::Decimal::new(2, 1)).unwrap();
+    let mut calls = Vec::new();
+    for _ in 0..100 {
+        let request = post(&app, CC_MESSAGES, &key, &body);
+        calls.push(tokio::spawn(async move { request.send().await.unwrap().status().as_u16() }));
+    }
+    let mut admitted = 0;
+    for c in calls {
+        let status = c.await.unwrap();
+        assert!(status == 200 || status == 402, "{status}");
+        admitted += usize::from(status == 200);
+    }
+    let end = balance(&app, user_id).await;
+    let bound = Money::usd(4).saturating_add(one_call);
+    assert!(end >= bound.negated(), "ended at {end} after {admitted} calls (bound -{bound})");
+    assert!(end < Money::ZERO, "the burst did reach into the balance ({admitted} calls, balance {end})");
+    let left = packages::list(app.state.db.pool(), user_id, now_ms()).await.unwrap();
+    assert_eq!(left[0].remaining, Money::ZERO, "the package paid all it held first");
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
 async fn a_model_outside_its_channels_family_is_refused_with_400_in_the_callers_dialect_and_charges_nothing() {
     let app = spawn_app().await;
     let (user_id, key) = account(&app, "wrong-channel@example.com", None).await;
