@@ -1,12 +1,16 @@
 # The two commands (see README): `make run` serves Gatehouse on its embedded defaults; `make test` runs
 # every test. Both install what they need first and are safe to run twice.
-.PHONY: run test fmt lint bench
+.PHONY: run test release fmt lint bench
 
 run:
 	@bash scripts/run.sh
 
 test:
 	@bash scripts/test.sh
+
+# The production build: the site (optimised WebAssembly) and the server, in target/site and target/release.
+release:
+	@bash scripts/release.sh
 
 # Not a test: measures Gatehouse against the mock upstream and a bare proxy (README, "Performance").
 bench:

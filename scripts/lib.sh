@@ -12,6 +12,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export LEPTOS_OUTPUT_NAME=gatehouse
 
 CARGO_LEPTOS_VERSION=0.3.2
+# wasm-opt for release builds: binaryen from npm. Debian's binaryen 108 rewrites the export of wasm-bindgen's
+# externref table to the function table, and the release site then fails to hydrate in the browser.
+BINARYEN_VERSION=132.0.0
+BINARYEN_DIR="${GATEHOUSE_TOOLS:-$HOME/.cache/gatehouse}/binaryen"
 AIOSMTPD_VERSION=1.4.6
 ANTHROPIC_SDK_VERSION=2.14.0
 OPENAI_SDK_VERSION=3.57.0
@@ -33,6 +37,17 @@ ensure_rust_tools() {
     say "installing wasm-bindgen-cli $wb (matches Cargo.lock)"
     cargo install wasm-bindgen-cli --version "$wb"
   fi
+}
+
+# Puts binaryen's wasm-opt (pinned, from npm) first on PATH, where `cargo leptos build --release` finds it.
+ensure_wasm_opt() {
+  if [ ! -x "$BINARYEN_DIR/node_modules/.bin/wasm-opt" ] ||
+    ! "$BINARYEN_DIR/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+    say "installing binaryen $BINARYEN_VERSION (wasm-opt for release builds) from npm"
+    mkdir -p "$BINARYEN_DIR"
+    (cd "$BINARYEN_DIR" && npm install --no-audit --no-fund --silent --no-save "binaryen@$BINARYEN_VERSION")
+  fi
+  export PATH="$BINARYEN_DIR/node_modules/.bin:$PATH"
 }
 
 ensure_test_tools() {

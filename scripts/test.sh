@@ -26,29 +26,43 @@ TEST_DATABASE=postgres cargo test --features ssr --no-fail-fast --tests 2>&1 | t
 say "building the site and server (cargo leptos build)"
 cargo leptos build
 
-say "browser tests (end2end/) in Chromium"
-PORT="$(free_port)"
-E2E_DIR="$(mktemp -d)"
-# The mock streams at a readable pace, so the chat's Stop button has something to stop.
-GATEHOUSE_ADDR="127.0.0.1:$PORT" DATABASE_URL="sqlite://$E2E_DIR/e2e.db" LEPTOS_SITE_ROOT="$ROOT/target/site" MOCK_STREAM_PACE_MS=30 \
-  RUST_LOG=warn "$CARGO_TARGET_DIR/debug/gatehouse" >"$LOGDIR/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 50); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-(cd end2end && BASE_URL="http://127.0.0.1:$PORT" GATEHOUSE_BIN="$CARGO_TARGET_DIR/debug/gatehouse" \
-  E2E_DATABASE_URL="sqlite://$E2E_DIR/e2e.db" node --test --test-concurrency=1 tests/) 2>&1 | tee "$LOGDIR/e2e.log" || status=1
-kill "$SERVER_PID" 2>/dev/null || true
-wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
-rm -rf "$E2E_DIR"
+# Runs the browser tests against a server binary and the site it serves; `$1` names the run (debug, release).
+browser_tests() {
+  local build="$1" server="$2"
+  say "browser tests (end2end/) in Chromium, $build build"
+  local port dir
+  port="$(free_port)"
+  dir="$(mktemp -d)"
+  # The mock streams at a readable pace, so the chat's Stop button has something to stop.
+  GATEHOUSE_ADDR="127.0.0.1:$port" DATABASE_URL="sqlite://$dir/e2e.db" LEPTOS_SITE_ROOT="$ROOT/target/site" MOCK_STREAM_PACE_MS=30 \
+    RUST_LOG=warn "$server" >"$LOGDIR/server-$build.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 50); do
+    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  (cd end2end && BASE_URL="http://127.0.0.1:$port" GATEHOUSE_BIN="$server" E2E_BUILD="$build" \
+    E2E_DATABASE_URL="sqlite://$dir/e2e.db" node --test --test-concurrency=1 tests/) 2>&1 | tee "$LOGDIR/e2e-$build.log" || status=1
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  rm -rf "$dir"
+}
+
+browser_tests debug "$CARGO_TARGET_DIR/debug/gatehouse"
+
+# The production build too (optimised WebAssembly through wasm-opt): a site that does not hydrate there
+# fails here, not in production.
+say "building the release site and server (cargo leptos build --release)"
+ensure_wasm_opt
+cargo leptos build --release
+browser_tests release "$CARGO_TARGET_DIR/release/gatehouse"
 
 count() { awk -v f="$1" '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ "^" f) n += $i } END { print n + 0 }' "$LOGDIR"/sqlite.log "$LOGDIR"/postgres.log; }
 passed=$(count passed)
 failed=$(count failed)
-e2e_pass=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$LOGDIR/e2e.log" | tail -1)
-e2e_fail=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$LOGDIR/e2e.log" | tail -1)
+e2e_pass=$(cat "$LOGDIR"/e2e-*.log | awk '/^# pass / { n += $3 } END { print n + 0 }')
+e2e_fail=$(cat "$LOGDIR"/e2e-*.log | awk '/^# fail / { n += $3 } END { print n + 0 }')
 passed=$((${passed:-0} + ${e2e_pass:-0}))
 failed=$((${failed:-0} + ${e2e_fail:-0}))
 if [ "$passed" -eq 0 ] || [ "$failed" -ne 0 ]; then status=1; fi

@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
 export const BASE_URL = process.env.BASE_URL || 'http://127.0.0.1:3000';
-export const SHOTS = new URL('../screenshots/', import.meta.url).pathname;
+// The release build's run (make test runs both) keeps its screenshots apart: screenshots/release/.
+export const SHOTS = new URL(process.env.E2E_BUILD === 'release' ? '../screenshots/release/' : '../screenshots/', import.meta.url).pathname;
 mkdirSync(SHOTS, { recursive: true });
 
 export async function launch() {
