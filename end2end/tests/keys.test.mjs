@@ -76,7 +76,10 @@ test('the docs fill in this server and the chosen key', async () => {
   const text = await page.textContent('main');
   assert.match(text, new RegExp(`ANTHROPIC_BASE_URL=${BASE_URL}/api/v1/ai/anthropic/cc-omg`));
   assert.match(text, new RegExp(`${BASE_URL}/api/v1/ai/openai/cc-omg/v1/chat/completions`));
-  assert.match(text, /ANTHROPIC_AUTH_TOKEN=sk-gh-/);
+  // A placeholder the person replaces, never a cut key that looks real.
+  assert.match(text, /ANTHROPIC_AUTH_TOKEN=YOUR_API_KEY/);
+  assert.doesNotMatch(text, /ANTHROPIC_AUTH_TOKEN=sk-gh-/);
+  assert.match(await page.textContent('[data-testid=key-hint]'), /Docs key \(sk-gh-/);
   assert.match(await page.textContent('[data-testid=mock-notice]'), /mock upstream/);
   await shot(page, 'docs-1');
   await page.close();

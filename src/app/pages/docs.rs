@@ -1,5 +1,5 @@
 //! `/docs`: how to use a key in Claude Code, Immersive Translate, curl and the Python SDKs, with this
-//! server's base URL filled in, and the signed-in person's keys to pick from.
+//! server's base URL filled in, a placeholder where the key goes, and the signed-in person's keys named.
 
 use crate::shared::dto::DocsView;
 use crate::shared::error::AppError;
@@ -50,13 +50,13 @@ pub fn DocsPage() -> impl IntoView {
     }
 }
 
+/// What the examples show where a key goes: keys are shown once and stored hashed, so the page never has a
+/// whole key, and a cut one that looks real would fail when pasted.
+const KEY_PLACEHOLDER: &str = "YOUR_API_KEY";
+
 fn docs(v: DocsView) -> impl IntoView {
-    let key = RwSignal::new(v.keys.first().map(|k| k.1.clone()).unwrap_or_else(|| "sk-gh-YOUR-KEY".to_string()));
     let base = v.base_url.clone();
-    let snippet = move |template: &'static str| {
-        let base = base.clone();
-        move || template.replace("{BASE}", &base).replace("{KEY}", &key.get())
-    };
+    let snippet = move |template: &'static str| template.replace("{BASE}", &base).replace("{KEY}", KEY_PLACEHOLDER);
     view! {
         {v.mock_upstream.then(|| view! {
             <p class="notice" data-testid="mock-notice">
@@ -70,12 +70,11 @@ fn docs(v: DocsView) -> impl IntoView {
                 let hint = if v.signed_in { "Create a key on the API keys page; it is shown once, so keep it somewhere safe." } else { "Log in and create a key on the API keys page." };
                 view! { <p class="muted">{hint} " " <a href="/keys">"API keys"</a></p> }.into_any()
             } else {
+                let yours = v.keys.iter().map(|(name, prefix)| format!("{name} ({prefix})")).collect::<Vec<_>>().join(", ");
                 view! {
-                    <label for="key-pick">"Fill the examples with"</label>
-                    <select id="key-pick" on:change=move |ev| key.set(event_target_value(&ev))>
-                        {v.keys.iter().map(|(name, prefix)| view! { <option value=prefix.clone()>{format!("{name} ({prefix})")}</option> }).collect_view()}
-                    </select>
-                    <p class="muted small">"Keys are shown once when created; paste your full key where the examples show its prefix."</p>
+                    <p data-testid="key-hint">
+                        "Replace " <code>{KEY_PLACEHOLDER}</code> " in the examples with your whole key. Keys are shown once, when created; yours: " {yours} "."
+                    </p>
                 }.into_any()
             }}
         </section>
