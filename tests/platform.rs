@@ -115,3 +115,33 @@ async fn shutdown_lets_a_request_in_flight_finish_then_refuses_new_connections()
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "the listener is closed");
 }
+
+#[tokio::test]
+async fn pages_travel_compressed_and_api_calls_do_not() {
+    let app = spawn_app().await;
+    let page = |encoding: &'static str| app.client.get(app.url("/login")).header("accept-encoding", encoding).send();
+    let br = page("br, gzip").await.unwrap();
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("br"));
+    let gzip = page("gzip").await.unwrap();
+    assert_eq!(gzip.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+    let plain = page("identity").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert!(plain.text().await.unwrap().contains("<html"));
+
+    // An API call (key-authenticated, the hot path) is answered as it is, whatever the client accepts.
+    app.log_in("compression@example.com").await;
+    let key = app.create_key(app.user_id("compression@example.com").await, false).await;
+    let call = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", key)
+        .header("accept-encoding", "br, gzip")
+        .header("content-type", "application/json")
+        .body(r#"{"model":"claude-haiku-4-5","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    assert!(call.headers().get("content-encoding").is_none());
+}

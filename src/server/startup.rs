@@ -30,6 +30,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -202,6 +203,10 @@ fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_state, shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session_layer::attach))
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin_guard::guard))
+        // Pages, server functions and the site's files (the WebAssembly above all) travel compressed when
+        // the browser accepts it; event streams are left as they are (tower-http's default predicate), and
+        // the API below is not compressed: its calls are small, and the hot path stays free of that work.
+        .layer(CompressionLayer::new())
         // The API authenticates by key, never by the session cookie (and is exempt from the origin guard):
         // its routes skip those two layers, which would only cost every call (a cookie sent along would
         // even cost a session read).
