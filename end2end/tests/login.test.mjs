@@ -86,3 +86,28 @@ test('a used link shows a friendly page offering a new one', async () => {
   await shot(page, 'login-used-link');
   await page.close();
 });
+
+test('the keyboard meets a skip link first and a visible focus ring, and no hidden menu switch on a wide screen', async () => {
+  const page = await browser.newPage({ viewport: DESKTOP });
+  await open(page, '/');
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => ({
+    text: document.activeElement.textContent,
+    outline: getComputedStyle(document.activeElement).outlineStyle,
+    top: document.activeElement.getBoundingClientRect().top,
+  }));
+  assert.equal(first.text, 'Skip to content');
+  assert.equal(first.outline, 'solid');
+  assert.ok(first.top >= 0, 'the skip link shows when focused');
+  await shot(page, 'keyboard-1-skip-link');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  await open(page, '/');
+  const stops = [];
+  for (let i = 0; i < 8; i++) {
+    await page.keyboard.press('Tab');
+    stops.push(await page.evaluate(() => document.activeElement.id || document.activeElement.textContent.trim()));
+  }
+  assert.ok(!stops.includes('nav-toggle'), `Tab stops: ${stops.join(' | ')}`);
+  await page.close();
+});

@@ -44,6 +44,9 @@ pub fn Layout(children: Children) -> impl IntoView {
     let viewer: ViewerResource = Resource::new(|| (), |_| get_viewer());
     provide_context(viewer);
     view! {
+        // `rel="external"` leaves the link to the browser (the router would take it), which moves focus to
+        // the page's content.
+        <a class="skip-link" href="#main" rel="external">"Skip to content"</a>
         <header class="topbar">
             <div class="topbar-inner">
                 <a class="brand" href="/">
@@ -96,7 +99,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     })
             })}
         </Transition>
-        <main class="page">{children()}</main>
+        <main class="page" id="main" tabindex="-1">{children()}</main>
         <footer class="footer">
             <span>"Gatehouse · self-hosted LLM API platform"</span>
         </footer>
