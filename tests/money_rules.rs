@@ -92,6 +92,36 @@ async fn fund(app: &TestApp, user_id: i64, usd: i64) {
     app.state.tier_cache.invalidate(user_id);
 }
 
+/// A paid tier (10000 requests a minute), so a burst meets the money rules, not the rate limit.
+async fn paid_tier(app: &TestApp, user_id: i64) {
+    sqlx::query("UPDATE users SET paid_topups_minor = 100000 WHERE id = $1")
+        .bind(user_id)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+}
+
+/// `n` copies of a call sent at once; each answers its status.
+fn in_parallel(app: &TestApp, path: &str, key: &str, body: &Value, n: usize) -> Vec<tokio::task::JoinHandle<u16>> {
+    (0..n)
+        .map(|_| {
+            let request = post(app, path, key, body);
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect()
+}
+
+/// How many of the calls were served; every other one must have been refused for money (402).
+async fn served(calls: Vec<tokio::task::JoinHandle<u16>>) -> usize {
+    let mut admitted = 0;
+    for c in calls {
+        let status = c.await.unwrap();
+        assert!(status == 200 || status == 402, "{status}");
+        admitted += usize::from(status == 200);
+    }
+    admitted
+}
+
 fn sum(bills: &[Bill], f: impl Fn(&Bill) -> Money) -> Money {
     bills.iter().fold(Money::ZERO, |s, b| s.saturating_add(f(b)))
 }
@@ -143,12 +173,7 @@ async fn a_burst_that_really_costs_its_worst_case_leaves_the_balance_within_the_
     let app = spawn_app_with(&[("MOCK_STREAM_PACE_MS", "25")]).await;
     let (user_id, key) = account(&app, "worst-case@example.com", None).await;
     common::grant_claude_code_package(&app.state.db, user_id, 20, "referral").await;
-    // A paid tier's rate limit, so the burst meets the money rules, not the requests-per-minute limit.
-    sqlx::query("UPDATE users SET paid_topups_minor = 100000 WHERE id = $1")
-        .bind(user_id)
-        .execute(app.state.db.pool())
-        .await
-        .unwrap();
+    paid_tier(&app, user_id).await;
     // `-usage-max` reports u64::MAX output tokens: each call is billed every token it allowed.
     let model = "claude-opus-4-1-usage-max";
     let body = json!({"model": model, "max_tokens": 32000, "stream": true,
@@ -156,17 +181,7 @@ async fn a_burst_that_really_costs_its_worst_case_leaves_the_balance_within_the_
     let price = app.state.pricing.table.lookup(model).unwrap();
     let worst = price.worst_case(price.limits(model, Some(32000), None).unwrap(), body.to_string().len()).unwrap();
     let one_call = gatehouse::server::domain::charge::balance_part(worst, rust_decimal::Decimal::new(2, 1)).unwrap();
-    let mut calls = Vec::new();
-    for _ in 0..100 {
-        let request = post(&app, CC_MESSAGES, &key, &body);
-        calls.push(tokio::spawn(async move { request.send().await.unwrap().status().as_u16() }));
-    }
-    let mut admitted = 0;
-    for c in calls {
-        let status = c.await.unwrap();
-        assert!(status == 200 || status == 402, "{status}");
-        admitted += usize::from(status == 200);
-    }
+    let admitted = served(in_parallel(&app, CC_MESSAGES, &key, &body, 100)).await;
     let end = balance(&app, user_id).await;
     let bound = Money::usd(4).saturating_add(one_call);
     assert!(end >= bound.negated(), "ended at {end} after {admitted} calls (bound -{bound})");
@@ -303,22 +318,13 @@ async fn max_tokens_outside_one_to_the_models_maximum_is_refused() {
 async fn a_hundred_parallel_calls_asking_for_eight_choices_on_five_cents_stay_within_the_debt_bound() {
     let app = spawn_app_with(&[("WELCOME_BALANCE", "0.05"), ("MOCK_STREAM_PACE_MS", "20")]).await;
     let (user_id, key) = account(&app, "choices@example.com", None).await;
-    // A paid tier (10000 requests a minute), so the burst meets the money rules, not the rate limit.
-    sqlx::query("UPDATE users SET paid_topups_minor = 100000 WHERE id = $1")
-        .bind(user_id)
-        .execute(app.state.db.pool())
-        .await
-        .unwrap();
+    paid_tier(&app, user_id).await;
     let body = json!({"model": "gpt-4o", "n": 8, "max_tokens": 100, "stream": true,
         "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Name a colour."}]});
     let price = app.state.pricing.table.lookup("gpt-4o").unwrap();
     let one_call =
         price.worst_case(price.limits("gpt-4o", Some(100), Some(8)).unwrap(), body.to_string().len()).unwrap();
-    let mut calls = Vec::new();
-    for _ in 0..100 {
-        let request = post(&app, "/v1/chat/completions", &key, &body);
-        calls.push(tokio::spawn(async move { request.send().await.unwrap().status().as_u16() }));
-    }
+    let calls = in_parallel(&app, "/v1/chat/completions", &key, &body, 100);
     // While the admitted calls reserve the funds, a call asking for 10^15 tokens is refused at the door
     // and an ordinary one is told its funds are reserved by running calls.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -331,12 +337,7 @@ async fn a_hundred_parallel_calls_asking_for_eight_choices_on_five_cents_stay_wi
         let text = res.text().await.unwrap();
         assert!(text.contains("reserve") && text.contains("finish"), "{text}");
     }
-    let mut admitted = 0;
-    for c in calls {
-        let status = c.await.unwrap();
-        assert!(status == 200 || status == 402, "{status}");
-        admitted += usize::from(status == 200);
-    }
+    let admitted = served(calls).await;
     let end = balance(&app, user_id).await;
     // No package: the balance goes at most one call's worst case below zero.
     assert!(end >= one_call.negated(), "ended at {end} after {admitted} calls (one call's worst case {one_call})");
