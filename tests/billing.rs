@@ -493,3 +493,117 @@ async fn the_operator_commands_credit_grant_create_codes_and_audit() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("BREACH: account"));
     assert_eq!(cli(&url, &["frobnicate"]).status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn movements_sum_each_run_of_calls_and_every_line_follows_from_the_one_before() {
+    let app = spawn_app().await;
+    app.log_in("moves@example.com").await;
+    let user = app.user_id("moves@example.com").await;
+    let pool = app.state.db.pool();
+    let day = 86_400_000;
+    let start = now_ms() - 2 * day;
+    let call = |key: String, at: i64, official: &str| Settlement {
+        user_id: user,
+        request_key: Box::leak(key.into_boxed_str()),
+        api_key_id: None,
+        key_name: Some("laptop"),
+        channel: "default",
+        model: "gpt-4o",
+        usage: Usage { input: 1000, ..Usage::default() },
+        official: usd(official),
+        multiplier: Decimal::ONE,
+        now: at,
+    };
+    // Two calls, a top-up, two more calls the same day, one call the next day.
+    ledger::settle(pool, call("m1".into(), start, "0.01")).await.unwrap();
+    ledger::settle(pool, call("m2".into(), start + 1, "0.02")).await.unwrap();
+    let credit = ledger::Credit {
+        user_id: user,
+        key: "moves-topup",
+        kind: ledger::EntryKind::Topup,
+        amount: usd("2.80"),
+        paid_minor: 2000,
+        memo: "Top-up CNY 20.00",
+        now: start + 2,
+    };
+    ledger::credit_now(pool, credit).await.unwrap();
+    ledger::settle(pool, call("m3".into(), start + 3, "0.000123")).await.unwrap();
+    ledger::settle(pool, call("m4".into(), start + 4, "0.5")).await.unwrap();
+    ledger::settle(pool, call("m5".into(), start + day, "0.25")).await.unwrap();
+
+    let lines = gatehouse::server::domain::bills::movements(pool, user, start - day, 200).await.unwrap();
+    let shape: Vec<(i64, i64)> = lines.iter().map(|l| (l.calls, l.balance_delta.units())).collect();
+    assert_eq!(
+        shape,
+        vec![
+            (1, -usd("0.25").units()),
+            (2, -usd("0.500123").units()),
+            (0, usd("2.80").units()),
+            (2, -usd("0.03").units()),
+            (0, usd("0.10").units()),
+        ]
+    );
+    for pair in lines.windows(2) {
+        assert_eq!(pair[1].balance_after.checked_add(pair[0].balance_delta), Some(pair[0].balance_after));
+    }
+    assert_eq!(lines[0].balance_after, balance_of(&app, "moves@example.com").await);
+
+    // The page: one line per run, in cents with the exact figure beside it.
+    let rows = gatehouse::server::billing_view::movements(&app.state, user).await.unwrap();
+    assert_eq!(rows[1].what, "API calls (2 calls)");
+    assert_eq!(rows[1].balance_change.shown, "-$0.50");
+    assert_eq!(rows[1].balance_change.exact, "-$0.500123");
+    assert!(rows[1].balance_change.rounded);
+    assert_eq!(rows[2].what, "Top-up");
+
+    // The Bills totals add up what the filter matches.
+    let sums = gatehouse::server::domain::bills::totals(pool, user, &Default::default()).await.unwrap();
+    assert_eq!(sums.calls, 5);
+    assert_eq!(sums.balance_paid, usd("0.780123"));
+    assert_eq!(sums.official_cost, usd("0.780123"));
+    let html = app.get_page("/billing/bills", Some(&app.log_in("moves@example.com").await)).await.text().await.unwrap();
+    assert!(html.contains("Total, 5 calls matching"), "{html}");
+    assert!(html.contains("exactly $0.780123"));
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn a_key_created_by_a_plain_form_post_is_shown_once_on_the_page_it_lands_on() {
+    let app = spawn_app().await;
+    let cookie = app.log_in("nojs@example.com").await;
+    let user = app.user_id("nojs@example.com").await;
+    let form = [("name", "Plain form"), ("days", ""), ("cap", "2"), ("models", "")];
+    let res = post_as(&app, "/keys", &cookie, &form, true).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    let keys = gatehouse::server::domain::keys::list(app.state.db.pool(), user).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let start = html.find("value=\"sk-gh-").expect("the secret on the page") + "value=\"".len();
+    let secret: String =
+        html[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    assert!(secret.starts_with(&keys[0].prefix.trim_end_matches('…').to_string()), "{secret} vs {}", keys[0].prefix);
+    assert!(gatehouse::server::domain::keys::by_secret(app.state.db.pool(), &secret).await.unwrap().is_some());
+    // Shown once: the page itself never shows it again.
+    let again = app.get_page("/keys", Some(&cookie)).await.text().await.unwrap();
+    assert!(!again.contains(&secret));
+
+    // A bad form is explained and creates nothing; signed out or from another site, nothing either.
+    let res =
+        post_as(&app, "/keys", &cookie, &[("name", "x"), ("days", "soon"), ("cap", ""), ("models", "")], true).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("number of days"));
+    let res = app.client.post(app.url("/keys")).header("origin", &app.address).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app
+        .client
+        .post(app.url("/keys"))
+        .header("origin", "https://evil.example")
+        .header("cookie", format!("gh_session={cookie}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(gatehouse::server::domain::keys::list(app.state.db.pool(), user).await.unwrap().len(), 1);
+}

@@ -312,3 +312,51 @@ async fn a_gpt_chat_is_paid_by_the_balance_at_the_official_price_not_by_the_clau
     // The guide promises free Claude chat on the web: the referral package does not pay for GPT.
     assert_eq!((b.packages_paid, b.balance_paid), (Money::ZERO, b.official_cost));
 }
+
+#[tokio::test]
+async fn a_message_posted_without_javascript_is_answered_billed_once_and_lands_on_its_conversation() {
+    let app = spawn_app().await;
+    let cookie = app.log_in("plain-chat@example.com").await;
+    let user_id = app.user_id("plain-chat@example.com").await;
+    let post = |form: Vec<(&'static str, String)>| {
+        app.client
+            .post(app.url("/chat"))
+            .header("origin", &app.address)
+            .header("cookie", format!("gh_session={cookie}"))
+            .header("accept", "text/html")
+            .form(&form)
+            .send()
+    };
+    let res = post(vec![("text", "Hello plainly".into()), ("model", "claude-haiku-4-5".into())]).await.unwrap();
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    let conversation: i64 = to.strip_prefix("/chat?c=").expect("the conversation's page").parse().unwrap();
+    // The reply was written before the redirect: the page shows it finished.
+    let t: Value = thread(&app, &cookie, conversation).await.json().await.unwrap();
+    let messages = t["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1]["status"], "done");
+    assert!(messages[1]["content"].as_str().unwrap().contains("mock upstream (claude-haiku-4-5)"));
+    let html = app.get_page(&to, Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("Hello plainly") && html.contains("mock upstream (claude-haiku-4-5)"));
+    assert_eq!(bills_of(&app, user_id).await.len(), 1);
+
+    // A follow-up with thinking ticked stays in the conversation; a bad model comes back explained.
+    let res = post(vec![
+        ("conversation_id", conversation.to_string()),
+        ("text", "More".into()),
+        ("model", "claude-sonnet-4-5".into()),
+        ("thinking", "on".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.headers()["location"].to_str().unwrap(), to);
+    assert_eq!(bills_of(&app, user_id).await.len(), 2);
+    let res = post(vec![("conversation_id", conversation.to_string()), ("text", "x".into()), ("model", "nope".into())])
+        .await
+        .unwrap();
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.starts_with(&format!("{to}&error=")), "{back}");
+    assert!(app.get_page(&back, Some(&cookie)).await.text().await.unwrap().contains("is not offered in chat"));
+    assert_eq!(bills_of(&app, user_id).await.len(), 2);
+}

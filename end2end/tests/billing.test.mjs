@@ -29,7 +29,10 @@ test('billing pages show the balance, packages with deductions, bills and top-up
   assert.match(await pkg.textContent(), /Claude Code API \$20/);
   assert.match(await pkg.textContent(), /Referral/);
   // Sonnet: 12000 x $3 + 800 x $15 per million = $0.048; Haiku: 3000 x $1 + 400 x $5 + 9000 x $0.10 = $0.0059.
-  assert.equal(await pkg.locator('[data-testid=package-remaining]').textContent(), '$19.9461');
+  // Shown in cents, exactly in the tooltip.
+  const remaining = pkg.locator('[data-testid=package-remaining] .usd');
+  assert.equal(await remaining.textContent(), '$19.95');
+  assert.equal(await remaining.getAttribute('title'), 'exactly $19.9461');
   await pkg.locator('summary').click();
   assert.equal(await pkg.locator('.deductions tbody tr').count(), 2);
   await shot(page, 'billing-2-packages');
@@ -38,7 +41,13 @@ test('billing pages show the balance, packages with deductions, bills and top-up
   assert.match(await page.textContent('[data-testid=bills-summary]'), /3 calls/);
   const paid = await page.locator('[data-testid=balance-paid]').allTextContents();
   // Newest first: the gpt-4o-mini call on the plain channel is paid by the balance, the package paid the others.
-  assert.deepEqual(paid, ['$0.00048', '$0.00', '$0.00']);
+  // One call's cost reads to four decimals.
+  assert.deepEqual(paid, ['$0.0005', '$0.0000', '$0.0000']);
+  // The filter's totals: official $0.048 + $0.0059 + $0.00048, packages $0.0539, balance $0.00048.
+  const total = await page.textContent('[data-testid=bills-total]');
+  assert.match(total, /Total, 3 calls matching\s*\$0\.05\s*\$0\.05\s*\$0\.0005/);
+  // The table fits a 1280 px window: no sideways scroll.
+  assert.ok(await page.evaluate(() => { const w = document.querySelector('.table-wrap'); return w.scrollWidth <= w.clientWidth; }));
   await shot(page, 'billing-3-bills');
   await page.selectOption('select[name=model]', 'claude-haiku-4-5');
   await page.click('button:has-text("Filter")');
@@ -53,7 +62,7 @@ test('billing pages show the balance, packages with deductions, bills and top-up
   await page.waitForURL('**/billing/balance?topup=test**');
   await page.waitForLoadState('networkidle');
   assert.match(await page.textContent('[role=status]'), /Test payment: \$2\.80 was added/);
-  assert.equal(await page.textContent('[data-testid=balance]'), '$2.89952');
+  assert.equal(await page.textContent('[data-testid=balance]'), '$2.90');
   assert.match(await page.textContent('[data-testid=rpm]'), /1000 RPM/);
   await page.click('summary:has-text("Why am I getting a 402 error?")');
   await shot(page, 'billing-5-after-topup');
@@ -63,6 +72,17 @@ test('billing pages show the balance, packages with deductions, bills and top-up
   assert.match(movements, /Top-up CNY 20\.00/);
   assert.match(movements, /Package granted/);
   assert.match(movements, /Welcome balance/);
+  // The calls between the grant and the top-up are one line, and every line's balance follows from the last.
+  const lines = await page.locator('[data-testid=movements] tbody tr').evaluateAll((rows) => rows.map((r) => ({
+    what: r.querySelector('[data-label=What]').textContent,
+    change: r.querySelector('[data-label=Balance] .usd').getAttribute('title') || r.querySelector('[data-label=Balance] .usd').textContent,
+    after: r.querySelector('[data-label="Balance after"] .usd').getAttribute('title') || r.querySelector('[data-label="Balance after"] .usd').textContent,
+  })));
+  assert.deepEqual(lines.map((l) => l.what), ['Top-up', 'API calls (3 calls)', 'Package granted', 'Welcome balance']);
+  const dollars = (t) => Number(t.replace('exactly ', '').replace('+', '').replace('$', ''));
+  for (let i = 0; i + 1 < lines.length; i++) {
+    assert.ok(Math.abs(dollars(lines[i + 1].after) + dollars(lines[i].change) - dollars(lines[i].after)) < 1e-9, JSON.stringify(lines));
+  }
   await shot(page, 'billing-6-movements');
   await page.close();
 });
@@ -73,7 +93,7 @@ test('the billing pages read well on a phone, and a negative balance is explaine
   await logIn(page, email, '/billing/balance');
   gatehouse('admin', 'record-call', email, 'claude-opus-4-1', '--channel', 'default', '--input', '10000', '--output', '1000');
   await open(page, '/billing/balance');
-  assert.equal(await page.textContent('[data-testid=balance]'), '-$0.125');
+  assert.equal(await page.textContent('[data-testid=balance]'), '-$0.13');
   assert.match(await page.textContent('[role=alert]'), /API access is blocked until your balance is positive/);
   await shot(page, 'billing-phone-1-negative-balance');
   await open(page, '/billing/bills');

@@ -4,14 +4,14 @@ pub mod pages;
 
 use components::layout::Layout;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::billing::{balance::BalancePage, bills::BillsPage, packages::PackagesPage, topup::TopupPage};
 use pages::chat::ChatPage;
 use pages::{confirm::ConfirmPage, dev_mailbox::DevMailboxPage, home::HomePage, login::LoginPage};
 use pages::{docs::DocsPage, invite::InvitePage, keys::KeysPage, referral::ReferralPage};
-use pages::{login::LoginSentPage, not_found::NotFound};
+use pages::{login::LoginSentPage, not_found::NotFound, prices::PricesPage};
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -24,6 +24,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
+                // The stylesheet's name carries its content hash in builds that hash the site's files.
+                <HashedStylesheet id="leptos" options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -45,7 +47,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
         <Title formatter=|page: String| if page.is_empty() { "Gatehouse".to_string() } else { format!("{page} · Gatehouse") } />
         <Router>
             <Layout>
@@ -58,6 +59,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/i") view=ReferralPage ssr=SsrMode::Async />
                     <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async />
                     <Route path=path!("/docs") view=DocsPage ssr=SsrMode::Async />
+                    <Route path=path!("/prices") view=PricesPage ssr=SsrMode::Async />
                     <Route path=path!("/chat") view=ChatPage ssr=SsrMode::Async />
                     <Route path=path!("/i/:code") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/billing") view=BalancePage ssr=SsrMode::Async />

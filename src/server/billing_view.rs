@@ -9,10 +9,13 @@ use crate::server::domain::packages::{self, PackageStatus};
 use crate::server::domain::topups::{self, format_minor};
 use crate::server::state::AppState;
 use crate::server::time::{format_utc, now_ms, parse_date, relative, DAY_MS};
+use crate::server::usd_view::{cents, per_call};
 use crate::shared::billing::*;
 use crate::shared::error::AppError;
 
 pub const BILLS_PER_PAGE: i64 = 50;
+/// The movements list covers this many days (the Bills CSV has every call).
+pub const MOVEMENTS_DAYS: i64 = 90;
 
 /// A channel's short name, for table cells.
 pub fn channel_short(channel: &str) -> String {
@@ -70,11 +73,11 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
     let settings = &state.settings.money;
     let currency = &settings.topup_currency;
     let tier = settings.tiers.tier_for(money.paid_topups_minor);
-    let current_threshold =
-        settings.tiers.all().iter().rev().find(|(t, _)| money.paid_topups_minor >= *t).map(|t| t.0).unwrap_or(0);
+    // Progress is counted from nothing paid, so the bar shows what has been paid toward the next tier (a
+    // first top-up that reached a tier does not read 0%).
     let next_tier = tier.next.map(|(threshold, rpm)| {
-        let span = (threshold - current_threshold).max(1);
-        let done = (money.paid_topups_minor - current_threshold).clamp(0, span);
+        let span = threshold.max(1);
+        let done = money.paid_topups_minor.clamp(0, span);
         NextTier {
             rpm,
             threshold: format_minor(threshold, currency),
@@ -86,11 +89,11 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
     let pkgs = packages::list(state.db.pool(), user_id, now).await?;
     let active: Vec<_> = pkgs.iter().filter(|p| p.status == PackageStatus::Active).collect();
     Ok(BalanceView {
-        balance: money.balance.to_string(),
+        balance: cents(money.balance),
         balance_positive: money.balance.is_positive(),
         reserved: {
             let held = state.admissions.balance_held(user_id);
-            held.is_positive().then(|| held.to_string())
+            held.is_positive().then(|| cents(held))
         },
         rpm: tier.rpm,
         paid_total: format_minor(money.paid_topups_minor, currency),
@@ -111,7 +114,7 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
         .unwrap_or_default()
         .to_string(),
         active_packages: active.len(),
-        packages_remaining: active.iter().fold(Money::ZERO, |s, p| s.saturating_add(p.remaining)).to_string(),
+        packages_remaining: cents(active.iter().fold(Money::ZERO, |s, p| s.saturating_add(p.remaining))),
     })
 }
 
@@ -132,7 +135,7 @@ pub async fn topup(state: &AppState, user_id: i64) -> Result<TopupView, AppError
         usd_per_unit: s.usd_per_topup_unit.normalize().to_string(),
         card_payments: s.stripe.is_some(),
         test_payments: s.test_payments,
-        balance: money.balance.to_string(),
+        balance: cents(money.balance),
     })
 }
 
@@ -141,12 +144,7 @@ pub async fn packages(state: &AppState, user_id: i64) -> Result<Vec<PackageView>
     let mut out = Vec::new();
     for p in packages::list(state.db.pool(), user_id, now).await? {
         let deductions = packages::deductions(state.db.pool(), user_id, p.id).await?.unwrap_or_default();
-        let percent_left = if p.original.is_positive() {
-            u8::try_from((i128::from(p.remaining.units()) * 100 / i128::from(p.original.units())).clamp(0, 100))
-                .unwrap_or(0)
-        } else {
-            0
-        };
+        let percent_left = percent_left(p.remaining, p.original);
         let expires_relative = if p.expires_at > now {
             format!("expires {}", relative(p.expires_at, now))
         } else {
@@ -156,9 +154,9 @@ pub async fn packages(state: &AppState, user_id: i64) -> Result<Vec<PackageView>
             id: p.id,
             title: p.title,
             scope: scope_labels(&p.scope),
-            original: p.original.to_string(),
-            remaining: p.remaining.to_string(),
-            used: p.original.saturating_sub(p.remaining).to_string(),
+            original: cents(p.original),
+            remaining: cents(p.remaining),
+            used: cents(p.original.saturating_sub(p.remaining)),
             percent_left,
             granted: format_utc(p.granted_at),
             expires: format_utc(p.expires_at),
@@ -170,7 +168,7 @@ pub async fn packages(state: &AppState, user_id: i64) -> Result<Vec<PackageView>
                 .into_iter()
                 .map(|d| DeductionView {
                     at: table_time(d.at),
-                    amount: d.amount.negated().to_string(),
+                    amount: per_call(d.amount.negated()),
                     model: d.model,
                     channel: channel_short(&d.channel),
                     key_name: d.key_name.unwrap_or_else(|| "—".into()),
@@ -179,6 +177,14 @@ pub async fn packages(state: &AppState, user_id: i64) -> Result<Vec<PackageView>
         });
     }
     Ok(out)
+}
+
+/// 0..=100: the share of a package's original amount that is left.
+pub fn percent_left(remaining: Money, original: Money) -> u8 {
+    if !original.is_positive() {
+        return 0;
+    }
+    u8::try_from((i128::from(remaining.units()) * 100 / i128::from(original.units())).clamp(0, 100)).unwrap_or(0)
 }
 
 fn capitalize(s: &str) -> String {
@@ -215,9 +221,9 @@ fn bill_row(b: bills::Bill) -> BillRow {
         output_tokens: b.output_tokens,
         cache_write_tokens: b.cache_write_tokens,
         cache_read_tokens: b.cache_read_tokens,
-        official_cost: b.official_cost.to_string(),
-        packages_paid: b.packages_paid.to_string(),
-        balance_paid: b.balance_paid.to_string(),
+        official_cost: per_call(b.official_cost),
+        packages_paid: per_call(b.packages_paid),
+        balance_paid: per_call(b.balance_paid),
         multiplier: b.multiplier,
     }
 }
@@ -231,30 +237,34 @@ pub async fn bills(state: &AppState, user_id: i64, q: &BillQuery) -> Result<Bill
     let page = q.page.max(1);
     let offset = i64::from(page - 1) * BILLS_PER_PAGE;
     let (rows, total) = bills::page(state.db.pool(), user_id, &filter, BILLS_PER_PAGE, offset).await?;
+    let sums = bills::totals(state.db.pool(), user_id, &filter).await?;
+    let totals = BillTotals {
+        official_cost: cents(sums.official_cost),
+        packages_paid: cents(sums.packages_paid),
+        balance_paid: cents(sums.balance_paid),
+    };
     let pages = u32::try_from((total + BILLS_PER_PAGE - 1) / BILLS_PER_PAGE).unwrap_or(u32::MAX).max(1);
-    Ok(BillsView { rows: rows.into_iter().map(bill_row).collect(), total, page, pages, keys, models, filter_error })
+    let rows = rows.into_iter().map(bill_row).collect();
+    Ok(BillsView { rows, total, totals, page, pages, keys, models, filter_error })
 }
 
 pub async fn movements(state: &AppState, user_id: i64) -> Result<Vec<MovementRow>, AppError> {
-    let change = |m: Money| {
-        if m.is_zero() {
-            String::new()
-        } else if m.is_positive() {
-            format!("+{m}")
-        } else {
-            m.to_string()
-        }
-    };
-    Ok(bills::movements(state.db.pool(), user_id, 200)
+    let since = now_ms() - MOVEMENTS_DAYS * DAY_MS;
+    Ok(bills::movements(state.db.pool(), user_id, since, 200)
         .await?
         .into_iter()
         .map(|m| MovementRow {
             at: table_time(m.at),
-            what: EntryKind::label(&m.kind).to_string(),
+            what: if m.calls > 0 {
+                format!("API calls ({} {})", m.calls, if m.calls == 1 { "call" } else { "calls" })
+            } else {
+                EntryKind::label(&m.kind).to_string()
+            },
             memo: m.memo,
-            balance_change: change(m.balance_delta),
-            package_change: change(m.package_delta),
-            balance_after: m.balance_after.to_string(),
+            calls: m.calls,
+            balance_change: cents(m.balance_delta),
+            package_change: cents(m.package_delta),
+            balance_after: cents(m.balance_after),
         })
         .collect())
 }

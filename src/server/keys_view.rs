@@ -1,7 +1,7 @@
 //! The API keys page's data and actions.
 
 use crate::server::domain::keys::{self, KeyError, KeyUpdate, NewKey};
-use crate::server::domain::money::Money;
+use crate::server::domain::money::{Money, Shown};
 use crate::server::error::internal;
 use crate::server::state::AppState;
 use crate::server::time::{format_utc, now_ms, DAY_MS};
@@ -33,8 +33,8 @@ pub async fn list(state: &AppState, user_id: i64) -> Result<Vec<KeyRow>, AppErro
             created: format_utc(k.created_at),
             last_used: k.last_used_at.map(format_utc).unwrap_or_else(|| "never".into()),
             used_times: k.used_times,
-            spent: k.spent.to_string(),
-            cap: k.spend_cap.map(|c| c.to_string()).unwrap_or_else(|| "none".into()),
+            spent: crate::server::usd_view::cents(k.spent),
+            cap: k.spend_cap.map(|c| c.shown(Shown::Cents)).unwrap_or_else(|| "none".into()),
             models: if k.models.is_empty() { "all".into() } else { k.models.join(", ") },
             can_manage: k.can_manage,
             disabled: k.disabled,

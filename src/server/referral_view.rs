@@ -2,6 +2,7 @@
 //! with its acknowledgement, and the manual code box.
 
 use crate::server::billing_view::scope_labels;
+use crate::server::domain::money::Shown;
 use crate::server::domain::packages::{self, PackageStatus};
 use crate::server::domain::referral::{self, Application, InviteCode, ReferralError, Via};
 use crate::server::error::internal;
@@ -48,8 +49,8 @@ pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> R
         .map(|(p, as_inviter)| EarnedPackage {
             why: if as_inviter { "for inviting a friend".into() } else { "for joining through an invitation".into() },
             title: p.title,
-            remaining: p.remaining.to_string(),
-            original: p.original.to_string(),
+            remaining: p.remaining.shown(Shown::Cents),
+            original: p.original.shown(Shown::Cents),
             expires: format_date(p.expires_at),
             active: p.status == PackageStatus::Active,
         })
@@ -115,21 +116,27 @@ pub async fn invite_page(
     let Some(code) = InviteCode::parse(code) else {
         return Ok(InviteView::Unknown);
     };
-    if !is_enabled(state, &code).await? {
+    let inviter = {
+        let mut conn = state.db.pool().acquire().await?;
+        referral::inviter_of(&mut conn, &code).await?
+    };
+    let Some(inviter) = inviter else {
         return Ok(InviteView::Unknown);
-    }
+    };
+    let own = viewer.is_some_and(|(user_id, _)| user_id == inviter);
     if !signed_in {
         referral::record_visit(state.db.pool(), &code, visitor, now_ms()).await?;
     }
     // A signed-in account can still take the invitation by hand while it is new and has none.
     let can_apply = match viewer {
+        Some(_) if own => false,
         Some((user_id, created_at)) => {
             now_ms() - created_at <= state.settings.referral.promotion.apply_window_ms
                 && referral::referral_of(state.db.pool(), user_id).await?.is_none()
         }
         None => false,
     };
-    Ok(InviteView::Valid { code: code.as_str().to_string(), promotion: promotion(state), signed_in, can_apply })
+    Ok(InviteView::Valid { code: code.as_str().to_string(), promotion: promotion(state), signed_in, can_apply, own })
 }
 
 /// "I Understand": every note must be ticked; records the acknowledgement and returns where to go next.

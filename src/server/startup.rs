@@ -7,7 +7,8 @@ use crate::server::db::{Db, DbSetupError};
 use crate::server::domain::pricing::{PriceTable, Pricing};
 use crate::server::domain::referral::{EmailPolicy, SHIPPED_DISPOSABLE_DOMAINS};
 use crate::server::http::{
-    bills_csv, dev_mail_view, health, origin_guard, request_id::MakeId, session_layer, stripe_webhook,
+    bills_csv, dev_mail_view, form_posts, health, origin_guard, request_id::MakeId, session_layer, site_cache,
+    stripe_webhook,
 };
 use crate::server::mail::{MailError, Mailer};
 use crate::server::payments::stripe;
@@ -73,6 +74,7 @@ impl Application {
             .site_root(settings.site_root.as_str())
             .site_pkg_dir("pkg")
             .site_addr(local)
+            .hash_files(site_files_hashed())
             .build();
         let test_payment_secret =
             Secret::new(random_token().map_err(|e| StartupError::Prices(format!("no randomness: {e}")))?);
@@ -176,6 +178,15 @@ impl Application {
     }
 }
 
+/// cargo-leptos (`hash-files` in Cargo.toml) names the site's files after their content and writes those
+/// names to `hash.txt` beside the server binary, where Leptos reads them to link the files.
+fn site_files_hashed() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .is_some_and(|p| p.exists())
+}
+
 /// The app's routes never change, so they are listed once per process (listing renders the app).
 fn route_list() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
@@ -191,7 +202,10 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
         .route("/billing/bills.csv", get(bills_csv::download))
-        .route("/chat/replies/{id}/stream", get(crate::server::chat::reply::stream));
+        .route("/chat/replies/{id}/stream", get(crate::server::chat::reply::stream))
+        // The pages' plain form posts (before hydration, or without JavaScript); their GETs are the pages.
+        .route("/keys", post(form_posts::create_key))
+        .route("/chat", post(form_posts::send_chat));
     if state.settings.is_dev() {
         router = router.route("/dev/mailbox/{id}", get(dev_mail_view::show));
     }
@@ -207,6 +221,7 @@ fn router(state: AppState) -> Router {
         // the browser accepts it; event streams are left as they are (tower-http's default predicate), and
         // the API below is not compressed: its calls are small, and the hot path stays free of that work.
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(site_cache::headers))
         // The API authenticates by key, never by the session cookie (and is exempt from the origin guard):
         // its routes skip those two layers, which would only cost every call (a cookie sent along would
         // even cost a session read).

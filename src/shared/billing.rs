@@ -1,14 +1,15 @@
 //! What the Billing pages show: amounts arrive formatted by the server (money never as floats here).
 
+pub use crate::shared::dto::Usd;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceView {
-    pub balance: String,
+    pub balance: Usd,
     /// False when the balance is <= 0: API access is blocked (HTTP 402).
     pub balance_positive: bool,
     /// Balance reserved by calls still running, when any.
-    pub reserved: Option<String>,
+    pub reserved: Option<Usd>,
     pub rpm: u32,
     /// Paid top-ups so far, e.g. `CNY 20.00`.
     pub paid_total: String,
@@ -21,7 +22,7 @@ pub struct BalanceView {
     pub claude_code_rate: String,
     pub claude_code_dollar: String,
     pub active_packages: usize,
-    pub packages_remaining: String,
+    pub packages_remaining: Usd,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ pub struct NextTier {
     pub rpm: u32,
     pub threshold: String,
     pub still_needed: String,
-    /// 0..=100, progress from the current tier to the next.
+    /// 0..=100: paid top-ups as a share of the next tier's threshold.
     pub percent: u8,
 }
 
@@ -45,7 +46,7 @@ pub struct TopupView {
     pub card_payments: bool,
     /// Dev mode's labelled test payments.
     pub test_payments: bool,
-    pub balance: String,
+    pub balance: Usd,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,9 +54,9 @@ pub struct PackageView {
     pub id: i64,
     pub title: String,
     pub scope: Vec<String>,
-    pub original: String,
-    pub remaining: String,
-    pub used: String,
+    pub original: Usd,
+    pub remaining: Usd,
+    pub used: Usd,
     /// 0..=100: share of the original amount that is left.
     pub percent_left: u8,
     pub granted: String,
@@ -71,7 +72,7 @@ pub struct PackageView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeductionView {
     pub at: String,
-    pub amount: String,
+    pub amount: Usd,
     pub model: String,
     pub channel: String,
     pub key_name: String,
@@ -124,16 +125,18 @@ pub struct BillRow {
     pub output_tokens: i64,
     pub cache_write_tokens: i64,
     pub cache_read_tokens: i64,
-    pub official_cost: String,
-    pub packages_paid: String,
-    pub balance_paid: String,
+    pub official_cost: Usd,
+    pub packages_paid: Usd,
+    pub balance_paid: Usd,
     pub multiplier: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillsView {
     pub rows: Vec<BillRow>,
+    /// Calls matching the filter, and what they cost in all.
     pub total: i64,
+    pub totals: BillTotals,
     pub page: u32,
     pub pages: u32,
     pub keys: Vec<String>,
@@ -142,14 +145,25 @@ pub struct BillsView {
     pub filter_error: Option<String>,
 }
 
+/// What the calls matching the Bills filter cost in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillTotals {
+    pub official_cost: Usd,
+    pub packages_paid: Usd,
+    pub balance_paid: Usd,
+}
+
+/// One line of the movements list: a top-up, grant or adjustment, or a day's run of API calls between them
+/// (`calls` > 0). Each line's `balance_after` is the previous line's plus its `balance_change`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovementRow {
     pub at: String,
     pub what: String,
     pub memo: String,
-    pub balance_change: String,
-    pub package_change: String,
-    pub balance_after: String,
+    pub calls: i64,
+    pub balance_change: Usd,
+    pub package_change: Usd,
+    pub balance_after: Usd,
 }
 
 #[cfg(test)]

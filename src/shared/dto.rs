@@ -62,7 +62,7 @@ pub struct KeyRow {
     pub created: String,
     pub last_used: String,
     pub used_times: i64,
-    pub spent: String,
+    pub spent: Usd,
     pub cap: String,
     pub expires: String,
     pub models: String,
@@ -99,6 +99,8 @@ pub struct ChatModel {
     pub thinking: bool,
     /// Why the Deep thinking toggle is off for this model.
     pub why_no_thinking: Option<String>,
+    /// What the balance pays per million tokens in web chat, `$3 / $15` (input / output); empty if unknown.
+    pub price: String,
 }
 
 /// What the chat page needs before any conversation: the models and whether the mock answers.
@@ -159,4 +161,40 @@ pub struct ChatEvent {
     pub v: Option<String>,
     #[serde(default)]
     pub billing: Option<bool>,
+}
+
+/// An amount of USD as a page shows it (`shown`, by the display rule in `domain::money::Shown`) and to the
+/// last unit (`exact`), which the page offers as a tooltip when `rounded`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usd {
+    pub shown: String,
+    pub exact: String,
+    pub rounded: bool,
+}
+
+/// The signed-in home page: where the account stands, and for a new account the first steps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub balance: Usd,
+    pub balance_positive: bool,
+    pub rpm: u32,
+    pub packages: Vec<OverviewPackage>,
+    pub today_calls: i64,
+    /// What today's calls (UTC) took from the balance and from packages.
+    pub today_balance: Usd,
+    pub today_packages: Usd,
+    /// Up to three keys, most recently used first: (name, prefix, last used).
+    pub recent_keys: Vec<(String, String, String)>,
+    pub key_count: usize,
+    /// The three first steps, each done or not: created a key, made a call, invited a friend.
+    pub steps_done: [bool; 3],
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewPackage {
+    pub title: String,
+    pub remaining: Usd,
+    pub original: Usd,
+    pub percent_left: u8,
+    pub expires_relative: String,
 }

@@ -6,4 +6,6 @@ pub mod email;
 pub mod error;
 pub mod markdown;
 pub mod next_path;
+pub mod numbers;
+pub mod prices;
 pub mod referral;

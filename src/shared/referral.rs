@@ -68,6 +68,8 @@ pub enum InviteView {
         signed_in: bool,
         /// Signed in, but new enough and without a referral: the code can still be applied on `/i`.
         can_apply: bool,
+        /// The signed-in visitor's own invitation.
+        own: bool,
     },
     Unknown,
 }

@@ -71,6 +71,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     </div>
                     <a href="/keys">"API keys"</a>
                     <a href="/docs">"Docs"</a>
+                    <a href="/prices">"Prices"</a>
                     <div class="account">
                         <Transition fallback=|| ()>
                             {move || Suspend::new(async move {

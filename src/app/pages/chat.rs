@@ -112,6 +112,8 @@ struct Chat {
     stream: StreamSlot,
     list_version: RwSignal<u32>,
     error: RwSignal<Option<String>>,
+    /// The message box, where focus returns after a send or Stop.
+    compose: NodeRef<leptos::html::Textarea>,
 }
 
 fn message(id: i64, role: &str, content: String, model_label: String, status: &str) -> ChatMessageRow {
@@ -162,10 +164,23 @@ impl Chat {
         });
         self.streaming.set(false);
         self.list_version.update(|v| *v += 1);
+        // The page may have been redrawn under the person (a new conversation gets its address): focus that
+        // went nowhere returns to the message box.
+        let lost = document().active_element().is_none_or(|el| el.tag_name().eq_ignore_ascii_case("body"));
+        if lost {
+            self.focus_compose();
+        }
+    }
+
+    fn focus_compose(self) {
+        if let Some(el) = self.compose.get_untracked() {
+            let _ = el.focus();
+        }
     }
 
     /// Stop: closing the stream tells the server, which bills what was written and keeps it.
     fn stop(self) {
+        self.focus_compose();
         self.shown.update(|list| {
             if let Some(reply) = list.as_mut().and_then(|l| l.last_mut()) {
                 reply.status = "stopped".into();
@@ -204,6 +219,7 @@ impl Chat {
         self.draft.set(String::new());
         self.error.set(None);
         self.streaming.set(true);
+        self.focus_compose();
         spawn_local(async move {
             match ask_reply(conversation, text.clone(), model, thinking).await {
                 Ok(asked) => {
@@ -242,7 +258,9 @@ pub fn ChatPage() -> impl IntoView {
         streaming: RwSignal::new(false),
         stream: stream_slot(),
         list_version: RwSignal::new(0),
-        error: RwSignal::new(None),
+        // A message posted without JavaScript that could not be sent comes back with its reason.
+        error: RwSignal::new(query.read_untracked().get("error")),
+        compose: NodeRef::new(),
     };
     let rename = ServerAction::<RenameConversation>::new();
     let delete = ServerAction::<DeleteConversation>::new();
@@ -361,19 +379,24 @@ fn chat_view(
                     <label class="model-pick">
                         <span>"Model"</span>
                         <select
+                            name="model"
+                            form="compose"
                             data-testid="model"
                             prop:value=move || chat.model.get()
                             on:change=move |ev| chat.model.set(event_target_value(&ev))
                         >
                             {setup.models.iter().map(|m| {
                                 let id = m.id.clone();
-                                view! { <option value=id.clone() selected=move || chat.model.get() == id>{m.label.clone()}</option> }
+                                let text = if m.price.is_empty() { m.label.clone() } else { format!("{} · {} per 1M tokens", m.label, m.price) };
+                                view! { <option value=id.clone() selected=move || chat.model.get() == id>{text}</option> }
                             }).collect_view()}
                         </select>
                     </label>
                     <label class="check thinking-toggle" class:off=move || !supports_thinking()>
                         <input
                             type="checkbox"
+                            name="thinking"
+                            form="compose"
                             data-testid="thinking"
                             prop:checked=move || chat.thinking.get() && supports_thinking()
                             disabled=move || !supports_thinking()
@@ -410,8 +433,14 @@ fn chat_view(
                     </Transition>
                 </div>
                 {move || chat.error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-                <form class="compose" on:submit=move |ev| { ev.prevent_default(); send(); }>
+                // Hydrated, the page sends and streams the reply; before that (or without JavaScript) the
+                // browser posts the form and the server answers with the finished conversation.
+                <form id="compose" class="compose" method="post" action="/chat" on:submit=move |ev| { ev.prevent_default(); send(); }>
+                    {move || chat.current.get().map(|id| view! { <input type="hidden" name="conversation_id" value=id.to_string() /> })}
                     <textarea
+                        name="text"
+                        required
+                        node_ref=chat.compose
                         data-testid="compose"
                         rows="3"
                         placeholder="Message (Enter sends, Shift+Enter for a new line)"

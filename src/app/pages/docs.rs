@@ -81,7 +81,7 @@ fn docs(v: DocsView) -> impl IntoView {
         <section class="card">
             <h2>"Claude Code"</h2>
             <p>"Point Claude Code at the Claude Code channel (official price x 0.2 from your balance; resource packages pay first):"</p>
-            <pre><code>{snippet("export ANTHROPIC_BASE_URL={BASE}/api/v1/ai/anthropic/cc-omg\nexport ANTHROPIC_AUTH_TOKEN={KEY}\nclaude")}</code></pre>
+            <pre tabindex="0"><code>{snippet("export ANTHROPIC_BASE_URL={BASE}/api/v1/ai/anthropic/cc-omg\nexport ANTHROPIC_AUTH_TOKEN={KEY}\nclaude")}</code></pre>
         </section>
         <section class="card">
             <h2>"Immersive Translate"</h2>
@@ -94,11 +94,11 @@ fn docs(v: DocsView) -> impl IntoView {
         </section>
         <section class="card">
             <h2>"curl"</h2>
-            <pre><code>{snippet("curl {BASE}/api/v1/ai/anthropic/cc-omg/v1/messages \\\n  -H 'x-api-key: {KEY}' -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\\n  -d '{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n\ncurl {BASE}/v1/chat/completions \\\n  -H 'Authorization: Bearer {KEY}' -H 'content-type: application/json' \\\n  -d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'")}</code></pre>
+            <pre tabindex="0"><code>{snippet("curl {BASE}/api/v1/ai/anthropic/cc-omg/v1/messages \\\n  -H 'x-api-key: {KEY}' -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\\n  -d '{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n\ncurl {BASE}/v1/chat/completions \\\n  -H 'Authorization: Bearer {KEY}' -H 'content-type: application/json' \\\n  -d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'")}</code></pre>
         </section>
         <section class="card">
             <h2>"Python"</h2>
-            <pre><code>{snippet("import anthropic, openai\n\nclaude = anthropic.Anthropic(base_url=\"{BASE}/api/v1/ai/anthropic/cc-omg\", api_key=\"{KEY}\")\nprint(claude.messages.create(model=\"claude-sonnet-4-5\", max_tokens=256,\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).content[0].text)\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nprint(gpt.chat.completions.create(model=\"gpt-4o-mini\",\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)")}</code></pre>
+            <pre tabindex="0"><code>{snippet("import anthropic, openai\n\nclaude = anthropic.Anthropic(base_url=\"{BASE}/api/v1/ai/anthropic/cc-omg\", api_key=\"{KEY}\")\nprint(claude.messages.create(model=\"claude-sonnet-4-5\", max_tokens=256,\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).content[0].text)\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nprint(gpt.chat.completions.create(model=\"gpt-4o-mini\",\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)")}</code></pre>
             <p class="muted small">"The channels: /v1/… is the standard channel (x 1.0); /api/v1/ai/anthropic/cc-omg and /api/v1/ai/openai/cc-omg are Claude Code's; codex-omg works the same way. Errors come back in each SDK's own format."</p>
         </section>
     }

@@ -68,6 +68,7 @@ pub fn InvitePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(InviteView::Valid { code, promotion, signed_in: false, .. }) => notes(code, promotion).into_any(),
+                    Ok(InviteView::Valid { own: true, .. }) => own_link().into_any(),
                     Ok(InviteView::Valid { code, signed_in: true, can_apply: true, .. }) => can_still_apply(code).into_any(),
                     Ok(InviteView::Valid { promotion, signed_in: true, .. }) => already_member(promotion).into_any(),
                     Ok(InviteView::Unknown) => unknown().into_any(),
@@ -83,11 +84,15 @@ fn notes(code: String, p: PromotionView) -> impl IntoView {
     let error = move || query.read().get("error");
     let ticks: [RwSignal<bool>; 4] = std::array::from_fn(|_| RwSignal::new(false));
     let all_ticked = move || ticks.iter().all(|t| t.get());
+    // Before hydration (or without JavaScript) the button stays enabled and the browser itself requires
+    // every box; once hydrated, it is enabled as the last box is ticked.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let note = |name: &'static str, i: usize, text: String| {
         let tick = ticks[i];
         view! {
             <label class="note">
-                <input type="checkbox" name=name on:change=move |ev| tick.set(event_target_checked(&ev)) />
+                <input type="checkbox" name=name required on:change=move |ev| tick.set(event_target_checked(&ev)) />
                 <span>{text}</span>
             </label>
         }
@@ -121,9 +126,21 @@ fn notes(code: String, p: PromotionView) -> impl IntoView {
                 {note("balance", 3, "Calling the API needs a positive account balance: when my balance is $0 or less, calls \
                     are refused with HTTP 402, even while the package has credit left.".to_string())}
                 {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-                <button type="submit" class="btn primary wide" disabled=move || !all_ticked()>"I Understand"</button>
+                <button type="submit" class="btn primary wide" disabled=move || hydrated.get() && !all_ticked()>"I Understand"</button>
                 <p class="muted small">"Next you enter your email; we send you a link to create your account."</p>
             </form>
+        </section>
+    }
+}
+
+fn own_link() -> impl IntoView {
+    view! {
+        <section class="card narrow center" data-testid="own-invite">
+            <h1>"This is your own invitation link"</h1>
+            <p class="muted">
+                "Share it with friends: when they sign up through it, you each get a package. Your referral page shows who joined."
+            </p>
+            <a class="btn primary" href="/i">"Go to your referral page"</a>
         </section>
     }
 }

@@ -1,10 +1,11 @@
 //! `/keys`: create an API key (name, optional expiry, spending cap and model allowlist), shown once with a
 //! copy button; the list with prefix, created, last used, spent; rename, disable/enable and delete.
 
+use crate::app::components::usd::Amount;
 use crate::app::pages::billing::load_error_saying;
 use crate::shared::dto::{KeyRow, NewKeyShown};
 use crate::shared::error::AppError;
-use leptos::form::ActionForm;
+use leptos::form::{ActionForm, FromFormData};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -80,6 +81,11 @@ pub async fn delete_key(id: i64) -> Result<(), AppError> {
     )
 }
 
+/// The outcome of the create form posted without JavaScript (`POST /keys`, see `server::http::form_posts`):
+/// the server renders this page with it, so the new secret is shown on the page the form lands on.
+#[derive(Clone)]
+pub struct PostedKey(pub Result<NewKeyShown, AppError>);
+
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
@@ -90,13 +96,17 @@ pub fn KeysPage() -> impl IntoView {
         move || (create.version().get(), rename.version().get(), toggle.version().get(), delete.version().get()),
         |_| list_keys(),
     );
+    // Carried to the browser with the page, so the hydrated page shows what the server rendered.
+    let posted_outcome = use_context::<PostedKey>().map(|p| p.0);
+    let posted = Resource::new(|| (), move |_| std::future::ready(posted_outcome.clone()));
     view! {
         <Title text="API keys" />
         <h1>"API keys"</h1>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let posted = posted.await;
                 match data.await {
-                    Ok(rows) => keys_view(rows, create, rename, toggle, delete).into_any(),
+                    Ok(rows) => keys_view(rows, posted, create, rename, toggle, delete).into_any(),
                     Err(e) => load_error_saying(e, "/keys", "Log in to manage API keys", "Your API keys are shown once you are logged in."),
                 }
             })}
@@ -106,19 +116,34 @@ pub fn KeysPage() -> impl IntoView {
 
 fn keys_view(
     rows: Vec<KeyRow>,
+    posted: Option<Result<NewKeyShown, AppError>>,
     create: ServerAction<CreateKey>,
     rename: ServerAction<RenameKey>,
     toggle: ServerAction<SetKeyDisabled>,
     delete: ServerAction<DeleteKey>,
 ) -> impl IntoView {
-    let created = move || create.value().get();
+    // The hydrated form's result, or else the plain post's the page was rendered with.
+    let created = move || create.value().get().or_else(|| posted.clone());
+    let copy_button = NodeRef::<leptos::html::Button>::new();
+    // Focus goes to the new key's Copy button, so keyboard users reach it at once.
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(button)) = (create.value().get(), copy_button.get()) {
+            let _ = button.focus();
+        }
+    });
     view! {
         <p class="muted">
             "Use a key as Authorization: Bearer sk-gh-… or as x-api-key. Each key is shown once; we keep only a fingerprint."
         </p>
         <section class="card">
             <h2>"Create a key"</h2>
-            <ActionForm action=create attr:class="key-form">
+            <form method="post" action="/keys" class="key-form" on:submit=move |ev| {
+                // Hydrated: create through the action and stay on the page; otherwise the browser posts the form.
+                if let Ok(input) = CreateKey::from_event(&ev) {
+                    ev.prevent_default();
+                    create.dispatch(input);
+                }
+            }>
                 <div class="field">
                     <label for="key-name">"Name"</label>
                     <input id="key-name" type="text" name="name" placeholder="Laptop, Claude Code, Immersive Translate" required />
@@ -137,14 +162,14 @@ fn keys_view(
                 </div>
                 <label class="check"><input type="checkbox" name="manage" />" May manage keys through the key API"</label>
                 <button type="submit" class="btn primary" disabled=move || create.pending().get()>"Create key"</button>
-            </ActionForm>
+            </form>
             {move || created().map(|r| match r {
                 Ok(k) => view! {
                     <div class="new-key" role="status" data-testid="new-key">
                         <p><strong>{format!("Your new key \"{}\"", k.name)}</strong>" — copy it now: it will not be shown again."</p>
                         <div class="copy-row">
                             <input type="text" readonly value=k.secret.clone() id="new-key-secret" aria-label="New API key" />
-                            <button type="button" class="btn primary" data-key=k.secret
+                            <button type="button" class="btn primary" data-key=k.secret node_ref=copy_button autofocus=true
                                 onclick="const b=this;navigator.clipboard&&navigator.clipboard.writeText(b.dataset.key).then(()=>{b.textContent='Copied'});">
                                 "Copy"
                             </button>
@@ -158,7 +183,7 @@ fn keys_view(
             view! { <p class="muted" data-testid="no-keys">"No keys yet."</p> }.into_any()
         } else {
             view! {
-                <div class="table-wrap card flush">
+                <div class="table-wrap card flush" tabindex="0" role="region" aria-label="Your API keys">
                     <table class="data cards" data-testid="keys">
                         <thead><tr>
                             <th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th>
@@ -195,7 +220,7 @@ fn key_row(
             <td class="nowrap" data-label="Created">{k.created}</td>
             <td class="nowrap" data-label="Last used">{k.last_used}</td>
             <td class="num" data-label="Calls">{k.used_times}</td>
-            <td class="num" data-label="Spent">{k.spent}</td>
+            <td class="num" data-label="Spent"><Amount usd=k.spent /></td>
             <td class="small" data-label="Limits">
                 {format!("cap {}, expires {}, models {}", k.cap, k.expires, k.models)}
                 {k.can_manage.then(|| view! { <span class="badge ok">"manages keys"</span> })}

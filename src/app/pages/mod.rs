@@ -9,4 +9,5 @@ pub mod invite;
 pub mod keys;
 pub mod login;
 pub mod not_found;
+pub mod prices;
 pub mod referral;

@@ -130,7 +130,7 @@ fn referral_view(v: ReferralView, apply: ServerAction<ApplyInviteCode>) -> impl 
                 view! { <p class="muted">"Nobody has signed up through your link yet."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap">
+                    <div class="table-wrap" tabindex="0" role="region" aria-label="Your referrals">
                         <table class="data cards" data-testid="invitees">
                             <thead><tr><th>"Email"</th><th>"Signed up"</th><th>"Status"</th></tr></thead>
                             <tbody>

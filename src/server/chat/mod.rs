@@ -5,6 +5,7 @@ pub mod reply;
 
 use crate::server::domain::chat::{self, Ask, ChatError};
 use crate::server::error::internal;
+use crate::server::prices_view::per_million;
 use crate::server::state::AppState;
 use crate::server::time::{now_ms, relative};
 use crate::shared::dto::{AskedReply, ChatMessageRow, ChatSetup, ChatThread, ConversationRow};
@@ -21,8 +22,16 @@ fn chat_error(e: ChatError) -> AppError {
 }
 
 pub fn setup(state: &AppState) -> ChatSetup {
+    let multiplier = state.pricing.multipliers.for_channel(reply::CHANNEL);
+    let mut offered = models::offered(&state.pricing.table);
+    for m in &mut offered {
+        if let Some(p) = state.pricing.table.lookup(&m.id) {
+            let r = p.base_rates();
+            m.price = format!("{} / {}", per_million(r.input * multiplier), per_million(r.output * multiplier));
+        }
+    }
     ChatSetup {
-        models: models::offered(&state.pricing.table),
+        models: offered,
         default_model: models::DEFAULT_MODEL.to_string(),
         mock_upstream: state.upstreams.uses_mock(),
     }

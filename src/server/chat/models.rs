@@ -68,6 +68,7 @@ pub fn offered(table: &PriceTable) -> Vec<ChatModel> {
                 label: if short == name { name } else { format!("{name} ({short})") },
                 thinking: thinking_supported(id),
                 why_no_thinking: why_no_thinking(id),
+                price: String::new(),
             }
         })
         .collect();

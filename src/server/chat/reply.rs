@@ -45,27 +45,49 @@ pub async fn stream(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let (tx, rx) = mpsc::channel::<Bytes>(64);
-    match chat::start_reply(state.db.pool(), user_id, reply_id).await {
-        Ok(job) => {
-            let running = state.calls.begin();
-            tokio::spawn(reply(state, user_id, reply_id, job, tx, running));
-        }
-        // A reconnecting browser, or a second tab: the reply is already being (or was) written.
-        Err(ChatError::AlreadyStarted) => {
-            let _ = tx.try_send(event(&json!({"t": "done"})));
-        }
+    let rx = match begin(&state, user_id, reply_id).await {
+        Ok(rx) => rx,
         Err(ChatError::NotFound) => return (StatusCode::NOT_FOUND, "No such reply.").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "chat reply lookup failed");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
-    }
+    };
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
     });
     ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
         .into_response()
+}
+
+/// Starts writing the reply in a task of its own; its events arrive on the receiver, which closes when the
+/// reply is saved. Dropping the receiver is the person pressing Stop.
+async fn begin(state: &AppState, user_id: i64, reply_id: i64) -> Result<mpsc::Receiver<Bytes>, ChatError> {
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    match chat::start_reply(state.db.pool(), user_id, reply_id).await {
+        Ok(job) => {
+            let running = state.calls.begin();
+            tokio::spawn(reply(state.clone(), user_id, reply_id, job, tx, running));
+        }
+        // A reconnecting browser, or a second tab: the reply is already being (or was) written.
+        Err(ChatError::AlreadyStarted) => {
+            let _ = tx.try_send(event(&json!({"t": "done"})));
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(rx)
+}
+
+/// Writes the whole reply with no browser reading along (the chat form posted without JavaScript) and
+/// returns once it is saved. Giving up on the wait does not stop the reply: it is read to its end by a
+/// task of its own.
+pub async fn write_whole(state: AppState, user_id: i64, reply_id: i64) {
+    match begin(&state, user_id, reply_id).await {
+        Ok(mut rx) => {
+            let _ = tokio::spawn(async move { while rx.recv().await.is_some() {} }).await;
+        }
+        Err(e) => tracing::warn!(error = %e, reply_id, "web chat: reply could not be started"),
+    }
 }
 
 fn event(v: &Value) -> Bytes {

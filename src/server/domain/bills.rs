@@ -146,32 +146,85 @@ pub async fn filter_choices(pool: &AnyPool, user_id: i64) -> Result<(Vec<String>
     Ok((keys.into_iter().map(|k| k.0).collect(), models.into_iter().map(|m| m.0).collect()))
 }
 
-/// A money movement that is not a call: top-ups, codes, grants, welcome balance, refunds, adjustments.
+/// What the bills matching a filter add up to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BillSums {
+    pub calls: i64,
+    pub official_cost: Money,
+    pub packages_paid: Money,
+    pub balance_paid: Money,
+}
+
+pub async fn totals(pool: &AnyPool, user_id: i64, filter: &BillFilter) -> Result<BillSums, sqlx::Error> {
+    let (clause, texts, numbers) = where_clause(filter);
+    // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both databases answer an integer.
+    let sql = format!(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(official_cost), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(packages_paid), 0) AS BIGINT), CAST(COALESCE(SUM(balance_paid), 0) AS BIGINT) \
+         FROM bills WHERE {clause}"
+    );
+    let mut q = sqlx::query_as::<_, (i64, i64, i64, i64)>(&sql).bind(user_id);
+    for v in &numbers {
+        q = q.bind(*v);
+    }
+    for t in &texts {
+        q = q.bind(t.as_str());
+    }
+    let (calls, official, packages, balance) = q.fetch_one(pool).await?;
+    Ok(BillSums {
+        calls,
+        official_cost: Money::from_units(official),
+        packages_paid: Money::from_units(packages),
+        balance_paid: Money::from_units(balance),
+    })
+}
+
+/// One line of the account's money movements: a top-up, code, grant, welcome balance, refund or
+/// adjustment (`calls` is 0), or the calls charged one after another on one UTC day between two of those
+/// (`calls` > 0, summed). `balance_after` is the balance after the line's last entry, so each line's
+/// balance is the line before's plus its change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Movement {
     pub at: i64,
     pub kind: String,
     pub memo: String,
+    pub calls: i64,
     pub balance_delta: Money,
     pub package_delta: Money,
     pub balance_after: Money,
 }
 
-pub async fn movements(pool: &AnyPool, user_id: i64, limit: i64) -> Result<Vec<Movement>, sqlx::Error> {
-    let rows: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(&format!(
-        "SELECT created_at, kind, memo, balance_delta, package_delta, balance_after FROM ledger_entries \
-         WHERE user_id = $1 AND bill_id IS NULL ORDER BY id DESC LIMIT {}",
-        limit.clamp(1, 1000)
+/// The newest `limit` movement lines since `since` (unix ms), newest first.
+pub async fn movements(pool: &AnyPool, user_id: i64, since: i64, limit: i64) -> Result<Vec<Movement>, sqlx::Error> {
+    // Every entry that is not a call's starts a new run (`run` counts them in id order); a call's entries
+    // join the run of the entry before them, split by day. An entry that is not a call is a line alone.
+    let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT g.at, g.kind, g.memo, g.calls, g.balance_delta, g.package_delta, l.balance_after FROM ( \
+           SELECT MAX(id) AS last_id, MAX(created_at) AS at, MIN(kind) AS kind, MIN(memo) AS memo, \
+                  COUNT(DISTINCT bill_id) AS calls, CAST(SUM(balance_delta) AS BIGINT) AS balance_delta, \
+                  CAST(SUM(package_delta) AS BIGINT) AS package_delta \
+           FROM ( \
+             SELECT id, created_at, kind, memo, balance_delta, package_delta, bill_id, \
+                    SUM(CASE WHEN bill_id IS NULL THEN 1 ELSE 0 END) OVER (ORDER BY id) AS run, \
+                    CASE WHEN bill_id IS NULL THEN id ELSE 0 END AS alone, \
+                    created_at / {DAY} AS day \
+             FROM ledger_entries WHERE user_id = $1 AND created_at >= $2 \
+           ) e GROUP BY run, day, alone \
+         ) g JOIN ledger_entries l ON l.id = g.last_id ORDER BY g.last_id DESC LIMIT {}",
+        limit.clamp(1, 1000),
+        DAY = 86_400_000,
     ))
     .bind(user_id)
+    .bind(since)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(at, kind, memo, b, p, after)| Movement {
+        .map(|(at, kind, memo, calls, b, p, after)| Movement {
             at,
             kind,
-            memo,
+            memo: if calls > 0 { String::new() } else { memo },
+            calls,
             balance_delta: Money::from_units(b),
             package_delta: Money::from_units(p),
             balance_after: Money::from_units(after),

@@ -124,8 +124,41 @@ impl Money {
     }
 }
 
+/// How pages show amounts (the one display rule). Balances, totals and movements read in cents; one call's
+/// cost reads to four decimals, because most calls cost less than a cent. A non-zero amount never reads as
+/// zero: below the shown precision it reads `<$0.0001` or to four decimals. Pages keep the exact figure
+/// (`Display`) beside it, in a tooltip; CSV files carry the exact plain figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Balances, totals, package amounts, movements: `$2.59`.
+    Cents,
+    /// One call's cost: `$0.0016`.
+    PerCall,
+}
+
+impl Money {
+    pub fn shown(self, rule: Shown) -> String {
+        self.shown_and_exact(rule).0
+    }
+
+    /// The shown figure, and whether it is the exact amount (nothing was rounded away).
+    pub fn shown_and_exact(self, rule: Shown) -> (String, bool) {
+        let d = self.to_decimal().abs();
+        let places = match rule {
+            Shown::Cents if self.is_zero() || d >= Decimal::new(5, 3) => 2,
+            _ => 4,
+        };
+        let rounded = d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+        let sign = if self.0 < 0 { "-" } else { "" };
+        if rounded.is_zero() && !self.is_zero() {
+            return (format!("{sign}<$0.0001"), false);
+        }
+        (format!("{sign}${rounded:.prec$}", prec = places as usize), rounded == d)
+    }
+}
+
 impl fmt::Display for Money {
-    /// `$20.00`, `-$0.20`, `$0.000123`: at least cents, and every significant digit below them.
+    /// Exact: `$20.00`, `-$0.20`, `$0.000123`: at least cents, and every significant digit below them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.to_decimal().abs().normalize();
         let shown = if d.scale() < 2 { format!("{d:.2}") } else { d.to_string() };
@@ -165,6 +198,29 @@ mod tests {
         assert_eq!(Money::from_units(123_000).to_string(), "$0.000123");
         assert_eq!(Money::from_units(1).to_string(), "$0.000000001");
         assert_eq!(Money::from_units(-200_000_000).to_plain(), "-0.2");
+    }
+
+    #[test]
+    fn pages_show_cents_and_calls_four_decimals_and_never_a_false_zero() {
+        let m = |units: i64| Money::from_units(units);
+        assert_eq!(m(2_585_603_850).shown(Shown::Cents), "$2.59");
+        assert_eq!(m(16_340_258_000).shown(Shown::Cents), "$16.34");
+        assert_eq!(m(-200_000_000).shown(Shown::Cents), "-$0.20");
+        assert_eq!(Money::ZERO.shown(Shown::Cents), "$0.00");
+        assert_eq!(m(5_000_000).shown(Shown::Cents), "$0.01");
+        // Below half a cent, cents would read as zero: four decimals instead.
+        assert_eq!(m(4_990_000).shown(Shown::Cents), "$0.0050");
+        assert_eq!(m(-1_234_000).shown(Shown::Cents), "-$0.0012");
+        assert_eq!(m(99_520_000).shown(Shown::PerCall), "$0.0995");
+        assert_eq!(m(1_600_000).shown(Shown::PerCall), "$0.0016");
+        assert_eq!(m(2_585_603_850).shown(Shown::PerCall), "$2.5856");
+        assert_eq!(m(40_000).shown(Shown::PerCall), "<$0.0001");
+        assert_eq!(m(-40_000).shown(Shown::PerCall), "-<$0.0001");
+        assert_eq!(Money::ZERO.shown(Shown::PerCall), "$0.0000");
+        assert!(m(2_800_000_000).shown_and_exact(Shown::Cents).1);
+        assert!(!m(2_899_520_000).shown_and_exact(Shown::Cents).1);
+        assert!(Money::ZERO.shown_and_exact(Shown::PerCall).1);
+        assert!(!m(40_000).shown_and_exact(Shown::PerCall).1);
     }
 
     #[test]

@@ -168,6 +168,11 @@ impl ModelPrice {
         self.bands[0].rates
     }
 
+    /// The long-prompt bands, for display: (prompt larger than this many tokens, rates).
+    pub fn long_prompt_bands(&self) -> Vec<(u64, Rates)> {
+        self.bands.iter().skip(1).map(|b| (b.above, b.rates)).collect()
+    }
+
     /// The official cost of `usage`. Exact: the table's precision makes each token a whole number of units.
     pub fn cost(&self, usage: &Usage) -> Option<Money> {
         let r = self.rates_for(usage);

@@ -3,6 +3,7 @@
 
 use super::faq::Faq;
 use super::{load_error, BillingTabs};
+use crate::app::components::usd::Amount;
 use crate::shared::billing::BalanceView;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -63,7 +64,7 @@ fn balance_view(v: BalanceView) -> impl IntoView {
         <div class="grid-2">
             <section class="card" data-testid="balance-card">
                 <p class="eyebrow">"Balance"</p>
-                <p class=balance_class data-testid="balance">{v.balance.clone()}</p>
+                <p class=balance_class data-testid="balance"><Amount usd=v.balance.clone() /></p>
                 {(!v.balance_positive).then(|| view! {
                     <p class="blocked" role="alert">
                         <strong>"API access is blocked until your balance is positive."</strong>
@@ -71,10 +72,10 @@ fn balance_view(v: BalanceView) -> impl IntoView {
                     </p>
                 })}
                 {v.reserved.clone().map(|r| view! {
-                    <p class="muted small">{format!("{r} is reserved by calls still running.")}</p>
+                    <p class="muted small"><Amount usd=r />" is reserved by calls still running."</p>
                 })}
                 <p class="muted small">
-                    {format!("Resource packages: {} active, {} left. ", v.active_packages, v.packages_remaining)}
+                    {format!("Resource packages: {} active, ", v.active_packages)}<Amount usd=v.packages_remaining.clone() />" left. "
                     <a href="/billing/packages">"See packages"</a>
                 </p>
                 <a class="btn primary" href="/billing/topup">"Top up"</a>

@@ -2,8 +2,10 @@
 //! paid by balance, rate) with filters, pages and CSV export; top-ups and grants in a second tab.
 
 use super::{load_error, BillingTabs};
+use crate::app::components::usd::Amount;
 use crate::shared::billing::{BillQuery, BillsView, MovementRow};
 use crate::shared::error::AppError;
+use crate::shared::numbers::thousands;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -131,15 +133,14 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
         {v.filter_error.clone().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
         <p class="muted small" data-testid="bills-summary">{showing}</p>
         {(!v.rows.is_empty()).then(|| view! {
-            <div class="table-wrap card flush">
-                <table class="data cards" data-testid="bills">
+            <div class="table-wrap card flush" tabindex="0" role="region" aria-label="Bills">
+                <table class="data cards bills" data-testid="bills">
                     <thead>
                         <tr>
                             <th>"Time (UTC)"</th><th>"Key"</th><th>"Channel"</th><th>"Model"</th>
-                            <th class="num">"Input"</th><th class="num">"Output"</th>
-                            <th class="num" title="Cache write / cache read tokens">"Cache w/r"</th>
+                            <th class="num" title="Input / output tokens; cache write / read tokens below">"Tokens"</th>
                             <th class="num">"Official cost"</th><th class="num">"Packages paid"</th>
-                            <th class="num">"Balance paid"</th><th class="num">"Rate"</th>
+                            <th class="num">"Balance paid"</th>
                         </tr>
                     </thead>
                     <tbody>
@@ -147,18 +148,31 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
                             <tr>
                                 <td class="nowrap" data-label="Time (UTC)">{b.at}</td>
                                 <td data-label="Key">{b.key_name}</td>
-                                <td data-label="Channel">{b.channel}</td>
-                                <td class="mono" data-label="Model">{b.model}</td>
-                                <td class="num" data-label="Input">{b.input_tokens}</td>
-                                <td class="num" data-label="Output">{b.output_tokens}</td>
-                                <td class="num" data-label="Cache w/r">{format!("{} / {}", b.cache_write_tokens, b.cache_read_tokens)}</td>
-                                <td class="num" data-label="Official cost">{b.official_cost}</td>
-                                <td class="num" data-label="Packages paid">{b.packages_paid}</td>
-                                <td class="num strong" data-label="Balance paid" data-testid="balance-paid">{b.balance_paid}</td>
-                                <td class="num" data-label="Rate">{format!("x {}", b.multiplier)}</td>
+                                <td data-label="Channel">
+                                    {b.channel}
+                                    <span class="muted small nowrap" title="What your balance pays, times the official price">{format!(" ×{}", b.multiplier)}</span>
+                                </td>
+                                <td class="mono model" data-label="Model">{b.model}</td>
+                                <td class="num tokens" data-label="Tokens">
+                                    <span class="nowrap">{format!("{} in · {} out", thousands(b.input_tokens), thousands(b.output_tokens))}</span>
+                                    {(b.cache_write_tokens + b.cache_read_tokens > 0).then(|| view! {
+                                        <span class="muted small nowrap">{format!("cache {} w / {} r", thousands(b.cache_write_tokens), thousands(b.cache_read_tokens))}</span>
+                                    })}
+                                </td>
+                                <td class="num" data-label="Official cost"><Amount usd=b.official_cost /></td>
+                                <td class="num" data-label="Packages paid"><Amount usd=b.packages_paid /></td>
+                                <td class="num strong" data-label="Balance paid" data-testid="balance-paid"><Amount usd=b.balance_paid /></td>
                             </tr>
                         }).collect_view()}
                     </tbody>
+                    <tfoot>
+                        <tr data-testid="bills-total">
+                            <th scope="row" colspan="5">{format!("Total, {} call{} matching", v.total, if v.total == 1 { "" } else { "s" })}</th>
+                            <td class="num" data-label="Official cost"><Amount usd=v.totals.official_cost.clone() /></td>
+                            <td class="num" data-label="Packages paid"><Amount usd=v.totals.packages_paid.clone() /></td>
+                            <td class="num strong" data-label="Balance paid"><Amount usd=v.totals.balance_paid.clone() /></td>
+                        </tr>
+                    </tfoot>
                 </table>
             </div>
         })}
@@ -170,8 +184,9 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
             </nav>
         })}
         <p class="muted small">
-            "A call paid entirely by a resource package shows $0.00 under Balance paid. Rate is what the channel "
-            "multiplies the official price by when your balance pays; packages always pay the official price."
+            "A call paid entirely by a resource package shows $0.0000 under Balance paid. ×0.2 beside a channel is what "
+            "it multiplies the official price by when your balance pays; packages always pay the official price. "
+            "Amounts are rounded; point at one to see it exactly, or export the CSV."
         </p>
     }
 }
@@ -183,9 +198,9 @@ fn Movements() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"No top-ups or grants yet."</p> }.into_any(),
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"No money has moved yet."</p> }.into_any(),
                     Ok(rows) => view! {
-                        <div class="table-wrap card flush">
+                        <div class="table-wrap card flush" tabindex="0" role="region" aria-label="Money movements">
                             <table class="data cards" data-testid="movements">
                                 <thead>
                                     <tr>
@@ -195,13 +210,20 @@ fn Movements() -> impl IntoView {
                                 </thead>
                                 <tbody>
                                     {rows.into_iter().map(|m| view! {
-                                        <tr>
-                                            <td class="nowrap" data-label="Time (UTC)">{m.at}</td>
+                                        <tr class:calls={m.calls > 0}>
+                                            <td class="nowrap" data-label="Time (UTC)">{m.at.clone()}</td>
                                             <td data-label="What">{m.what}</td>
-                                            <td data-label="Details">{m.memo}</td>
-                                            <td class="num" data-label="Balance">{m.balance_change}</td>
-                                            <td class="num" data-label="Package">{m.package_change}</td>
-                                            <td class="num" data-label="Balance after">{m.balance_after}</td>
+                                            <td data-label="Details">
+                                                {if m.calls > 0 {
+                                                    let day = m.at.chars().take(10).collect::<String>();
+                                                    view! { <a href=format!("/billing/bills?from={day}&until={day}")>{format!("Bills of {day}")}</a> }.into_any()
+                                                } else {
+                                                    m.memo.into_any()
+                                                }}
+                                            </td>
+                                            <td class="num" data-label="Balance"><Amount usd=m.balance_change signed=true /></td>
+                                            <td class="num" data-label="Package"><Amount usd=m.package_change signed=true /></td>
+                                            <td class="num" data-label="Balance after"><Amount usd=m.balance_after /></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

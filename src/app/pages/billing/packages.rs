@@ -2,6 +2,7 @@
 //! expanding to its deduction records.
 
 use super::{load_error, BillingTabs};
+use crate::app::components::usd::Amount;
 use crate::shared::billing::PackageView;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -68,15 +69,15 @@ fn package_card(p: PackageView) -> impl IntoView {
                 <span class=status_class>{p.status.clone()}</span>
             </div>
             <p class="package-amounts">
-                <strong data-testid="package-remaining">{p.remaining.clone()}</strong>
-                <span class="muted">{format!(" left of {}", p.original)}</span>
+                <strong data-testid="package-remaining"><Amount usd=p.remaining.clone() /></strong>
+                <span class="muted">" left of "<Amount usd=p.original.clone() /></span>
             </p>
             <div class=bar_class role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=p.percent_left.to_string()
                 aria-label="Share left">
                 <span style=format!("width: {}%", p.percent_left)></span>
             </div>
             <dl class="facts compact">
-                <div><dt>"Used"</dt><dd>{p.used.clone()}</dd></div>
+                <div><dt>"Used"</dt><dd><Amount usd=p.used.clone() /></dd></div>
                 <div><dt>"Granted"</dt><dd>{p.granted.clone()}</dd></div>
                 <div><dt>"Expires"</dt><dd>{p.expires.clone()} <span class="muted small">{format!(" ({})", p.expires_relative)}</span></dd></div>
                 <div><dt>"Source"</dt><dd>{p.source.clone()}</dd></div>
@@ -87,7 +88,7 @@ fn package_card(p: PackageView) -> impl IntoView {
                     view! { <p class="muted small">"Nothing has been deducted from this package yet."</p> }.into_any()
                 } else {
                     view! {
-                        <div class="table-wrap">
+                        <div class="table-wrap" tabindex="0" role="region" aria-label="Deductions">
                             <table class="data cards">
                                 <thead><tr><th>"Time (UTC)"</th><th>"Model"</th><th>"Channel"</th><th>"Key"</th><th class="num">"Amount"</th></tr></thead>
                                 <tbody>
@@ -97,7 +98,7 @@ fn package_card(p: PackageView) -> impl IntoView {
                                             <td class="mono" data-label="Model">{d.model}</td>
                                             <td data-label="Channel">{d.channel}</td>
                                             <td data-label="Key">{d.key_name}</td>
-                                            <td class="num" data-label="Amount">{d.amount}</td>
+                                            <td class="num" data-label="Amount"><Amount usd=d.amount /></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

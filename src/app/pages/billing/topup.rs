@@ -2,6 +2,7 @@
 //! dev mode, a labelled test payment), or redeem a code.
 
 use super::{load_error, BillingTabs};
+use crate::app::components::usd::Amount;
 use crate::shared::billing::TopupView;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -122,7 +123,7 @@ fn topup_view(
         <div class="grid-2">
             <section class="card">
                 <h2>"Top up your balance"</h2>
-                <p class="muted small">{format!("Your balance: {}. 1 {} = ${} of balance.", v.balance, v.currency, v.usd_per_unit)}</p>
+                <p class="muted small">"Your balance: "<Amount usd=v.balance.clone() />{format!(". 1 {} = ${} of balance.", v.currency, v.usd_per_unit)}</p>
                 <form method="post" action=StartTopup::url() class="stack">
                     <fieldset class="amounts">
                         <legend>"Amount"</legend>

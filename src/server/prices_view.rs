@@ -1,0 +1,125 @@
+//! The prices page's data: every model of the price table in force, its official prices, and what the
+//! balance pays for it on each channel that serves it (official price × the channel's multiplier).
+
+use crate::server::billing_view::{channel_label, channel_short};
+use crate::server::domain::pricing::{Pricing, Rates};
+use crate::shared::numbers::thousands;
+use crate::shared::prices::{ChannelPrice, ModelPriceRow, PricesView};
+use rust_decimal::Decimal;
+
+/// A price per million tokens: `$3`, `$0.30`, `$1.25`, `$0.075`.
+pub fn per_million(d: Decimal) -> String {
+    let d = d.normalize();
+    match d.scale() {
+        0 => format!("${d}"),
+        1 => format!("${d:.2}"),
+        _ => format!("${d}"),
+    }
+}
+
+fn provider(id: &str) -> &'static str {
+    if id.starts_with("claude") {
+        "Anthropic"
+    } else {
+        "OpenAI"
+    }
+}
+
+/// (input, output) per million tokens the balance pays at `multiplier`.
+fn at(rates: &Rates, multiplier: Decimal) -> (String, String) {
+    (per_million(rates.input * multiplier), per_million(rates.output * multiplier))
+}
+
+pub fn prices(pricing: &Pricing) -> PricesView {
+    let channels = pricing.multipliers.all();
+    let models = pricing
+        .table
+        .model_ids()
+        .into_iter()
+        .filter_map(|id| pricing.table.lookup(id).map(|p| (id, p)))
+        .map(|(id, price)| {
+            let r = price.base_rates();
+            // Channels serving the model, those with the same multiplier on one line.
+            let mut balance_pays: Vec<(Decimal, Vec<String>)> = Vec::new();
+            for (channel, m) in &channels {
+                if !pricing.channels.serves(channel, id) {
+                    continue;
+                }
+                match balance_pays.iter_mut().find(|(known, _)| known == m) {
+                    Some((_, names)) => names.push(channel_short(channel)),
+                    None => balance_pays.push((*m, vec![channel_short(channel)])),
+                }
+            }
+            balance_pays.sort_by_key(|(m, _)| *m);
+            ModelPriceRow {
+                id: id.to_string(),
+                provider: provider(id).to_string(),
+                input: per_million(r.input),
+                output: per_million(r.output),
+                cache_write_5m: per_million(r.cache_write_5m),
+                cache_write_1h: per_million(r.cache_write_1h),
+                cache_read: per_million(r.cache_read),
+                long_prompt: price.long_prompt_bands().first().map(|(above, b)| {
+                    format!(
+                        "Prompts over {} tokens: {} in / {} out",
+                        thousands(i64::try_from(*above).unwrap_or(i64::MAX)),
+                        per_million(b.input),
+                        per_million(b.output)
+                    )
+                }),
+                balance_pays: balance_pays
+                    .into_iter()
+                    .map(|(m, names)| {
+                        let (input, output) = at(&r, m);
+                        (format!("{} ×{}", names.join(", "), m.normalize()), input, output)
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    PricesView {
+        channels: channels
+            .iter()
+            .map(|(c, m)| ChannelPrice {
+                label: channel_label(c),
+                multiplier: m.normalize().to_string(),
+                serves: pricing.channels.described(c),
+            })
+            .collect(),
+        models,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn prices_per_million_read_as_people_write_them() {
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(per_million(d("3")), "$3");
+        assert_eq!(per_million(d("0.3")), "$0.30");
+        assert_eq!(per_million(d("1.25")), "$1.25");
+        assert_eq!(per_million(d("0.075")), "$0.075");
+        assert_eq!(per_million(d("15.00")), "$15");
+    }
+
+    #[test]
+    fn each_model_shows_what_the_balance_pays_on_the_channels_serving_it() {
+        let pricing = Pricing {
+            table: crate::server::domain::pricing::PriceTable::shipped().unwrap(),
+            multipliers: Default::default(),
+            channels: Default::default(),
+        };
+        let view = prices(&pricing);
+        let sonnet = view.models.iter().find(|m| m.id == "claude-sonnet-4-5").unwrap();
+        assert_eq!((sonnet.input.as_str(), sonnet.output.as_str()), ("$3", "$15"));
+        assert_eq!(sonnet.balance_pays[0], ("Claude Code ×0.2".to_string(), "$0.60".to_string(), "$3".to_string()));
+        assert!(sonnet.balance_pays[1].0.contains("Standard") && sonnet.balance_pays[1].1 == "$3");
+        assert!(sonnet.balance_pays.iter().all(|(c, _, _)| !c.contains("CodeX")));
+        let gpt = view.models.iter().find(|m| m.id.starts_with("gpt-")).unwrap();
+        assert!(gpt.balance_pays.iter().any(|(c, _, _)| c.starts_with("CodeX")));
+        assert!(gpt.balance_pays.iter().all(|(c, _, _)| !c.contains("Claude Code")));
+    }
+}
