@@ -84,6 +84,7 @@ async fn the_balance_page_shows_the_balance_tier_and_faq_and_explains_a_blocked_
     // Spend past zero: the page turns red and says why calls fail.
     let user = app.user_id("page@example.com").await;
     let s = Settlement {
+        facts: Default::default(),
         user_id: user,
         request_key: "r1",
         api_key_id: None,
@@ -358,6 +359,7 @@ async fn seed_bills(app: &TestApp, email: &str) {
         let usage = Usage { input: 1000, output: 500, ..Usage::default() };
         let official = app.state.pricing.table.cost(model, &usage).unwrap();
         let s = Settlement {
+            facts: Default::default(),
             user_id: user,
             request_key: &format!("seed-{i}"),
             api_key_id: None,
@@ -433,6 +435,7 @@ async fn bills_are_paged_fifty_at_a_time() {
     let user = app.user_id("many@example.com").await;
     for i in 0..55 {
         let s = Settlement {
+            facts: Default::default(),
             user_id: user,
             request_key: &format!("many-{i}"),
             api_key_id: None,
@@ -503,6 +506,7 @@ async fn movements_sum_each_run_of_calls_and_every_line_follows_from_the_one_bef
     let day = 86_400_000;
     let start = now_ms() - 2 * day;
     let call = |key: String, at: i64, official: &str| Settlement {
+        facts: Default::default(),
         user_id: user,
         request_key: Box::leak(key.into_boxed_str()),
         api_key_id: None,

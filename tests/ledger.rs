@@ -64,6 +64,7 @@ async fn grant(db: &Db, user_id: i64, amount: &str, days: i64, scope: &Scope, ke
 
 fn call<'a>(user_id: i64, key: &'a str, channel: &'a str, official: Money, now: i64) -> Settlement<'a> {
     Settlement {
+        facts: Default::default(),
         user_id,
         request_key: key,
         api_key_id: None,

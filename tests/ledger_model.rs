@@ -193,6 +193,9 @@ struct Rig {
 fn pending(user: i64, key: &str, route: usize, official: i64, now: i64) -> PendingSettlement {
     let (channel, model) = ROUTES[route];
     PendingSettlement {
+        outcome: Default::default(),
+        latency_ms: None,
+        request_id: None,
         user_id: user,
         request_key: key.to_string(),
         api_key_id: None,

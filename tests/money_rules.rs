@@ -384,6 +384,9 @@ async fn usage_an_upstream_inflates_or_leaves_out_is_billed_within_the_requests_
 
 fn pending(user_id: i64, request_key: &str, model: &str) -> PendingSettlement {
     PendingSettlement {
+        outcome: Default::default(),
+        latency_ms: None,
+        request_id: None,
         user_id,
         request_key: request_key.into(),
         api_key_id: None,

@@ -69,6 +69,22 @@ async fn audit_clean(app: &TestApp) {
     assert!(report.is_clean(), "{:?}", report.breaches);
 }
 
+/// A free credit to the balance, as the operator's `admin credit` gives it.
+async fn top_up(app: &TestApp, user_id: i64, usd: &str) {
+    use gatehouse::server::domain::ledger::{self, Credit, EntryKind};
+    let credit = Credit {
+        user_id,
+        key: &format!("top-up-{user_id}-{usd}"),
+        kind: EntryKind::Adjustment,
+        amount: Money::parse_usd(usd).unwrap(),
+        paid_minor: 0,
+        memo: "test credit",
+        now: now_ms(),
+    };
+    ledger::credit_now(app.state.db.pool(), credit).await.unwrap();
+    app.state.admissions.invalidate(user_id);
+}
+
 fn official(app: &TestApp, model: &str, usage: Usage) -> Money {
     app.state.pricing.table.cost(model, &usage).unwrap()
 }
@@ -359,6 +375,54 @@ async fn a_balance_at_or_below_zero_gets_402_whatever_packages_remain() {
     assert_eq!(res.status(), 402);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["type"], "billing_error");
     assert!(bills_of(&app, c.user_id).await.is_empty());
+}
+
+#[tokio::test]
+async fn refused_calls_are_kept_for_the_bills_page_and_bills_say_how_each_call_went() {
+    let app = spawn_app_with(&[("WELCOME_BALANCE", "0")]).await;
+    let c = caller(&app, "refused@example.com", &[], None).await;
+    let hi = json!({"model": "claude-haiku-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]});
+    let send = |request_id: &'static str| {
+        app.client
+            .post(app.url("/v1/messages"))
+            .header("content-type", "application/json")
+            .header("x-api-key", &c.key)
+            .header("x-request-id", request_id)
+            .body(hi.to_string())
+            .send()
+    };
+    assert_eq!(send("req-refused-1").await.unwrap().status(), 402);
+    // A second refusal of the same kind within the window is not written again.
+    assert_eq!(send("req-refused-2").await.unwrap().status(), 402);
+    let mut kept = Vec::new();
+    for _ in 0..50 {
+        kept = gatehouse::server::domain::refusals::recent(app.state.db.pool(), c.user_id, 10).await.unwrap();
+        if !kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let r = &kept[0];
+    assert_eq!((r.status, r.channel.as_str(), r.model.as_str()), (402, "default", "claude-haiku-4-5"));
+    assert_eq!((r.key_name.as_deref(), r.request_id.as_deref()), (Some("test key"), Some("req-refused-1")));
+    assert!(r.reason.contains("balance"), "{}", r.reason);
+    let rows = gatehouse::server::billing_view::refused(&app.state, c.user_id).await.unwrap();
+    assert_eq!(rows[0].status, 402);
+    assert!(bills_of(&app, c.user_id).await.is_empty(), "nothing charged");
+
+    // A call that runs: its bill keeps the request id, the outcome and the latency.
+    top_up(&app, c.user_id, "1").await;
+    let res = send("req-served-1").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-request-id"], "req-served-1");
+    let b = bills_of(&app, c.user_id).await.remove(0);
+    assert_eq!((b.outcome.as_str(), b.request_id.as_deref()), ("complete", Some("req-served-1")));
+    assert!(b.latency_ms.is_some_and(|ms| (0..10_000).contains(&ms)), "{:?}", b.latency_ms);
+    let row =
+        &gatehouse::server::billing_view::bills(&app.state, c.user_id, &Default::default()).await.unwrap().rows[0];
+    assert_eq!((row.outcome.as_str(), row.request_id.as_str()), ("complete", "req-served-1"));
+    assert!(row.latency.ends_with(" ms") || row.latency.ends_with(" s"), "{}", row.latency);
 }
 
 #[tokio::test]

@@ -101,6 +101,7 @@ fn calls(seed: u64, n: usize) -> Vec<Call> {
 
 fn settlement<'a>(user_id: i64, key_id: i64, request_key: &'a str, c: &Call) -> Settlement<'a> {
     Settlement {
+        facts: Default::default(),
         user_id,
         request_key,
         api_key_id: Some(key_id),

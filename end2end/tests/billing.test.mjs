@@ -2,7 +2,7 @@
 // and reads the FAQ. Desktop and phone screenshots of each page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, shot, uniqueEmail, logIn, gatehouse, DESKTOP, PHONE } from './browser.mjs';
+import { launch, open, shot, uniqueEmail, logIn, gatehouse, BASE_URL, DESKTOP, PHONE } from './browser.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -98,6 +98,26 @@ test('the billing pages read well on a phone, and a negative balance is explaine
   await shot(page, 'billing-phone-1-negative-balance');
   await open(page, '/billing/bills');
   await shot(page, 'billing-phone-2-bills');
+
+  // A tool's call is refused with 402: the Refused calls tab says why, and nothing was charged.
+  await open(page, '/keys');
+  await page.fill('#key-name', 'Translator');
+  await page.click('button:has-text("Create key")');
+  const secret = await page.inputValue('#new-key-secret');
+  const refused = await fetch(`${BASE_URL}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, 'x-request-id': 'e2e-refused-1' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] }),
+  });
+  assert.equal(refused.status, 402);
+  let row = '';
+  for (let i = 0; i < 20 && !row; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 100));
+    await open(page, '/billing/bills?tab=refused');
+    row = (await page.locator('[data-testid=refused] tbody tr').count()) ? await page.textContent('[data-testid=refused] tbody tr') : '';
+  }
+  assert.match(row, /Translator[\s\S]*gpt-4o-mini[\s\S]*402[\s\S]*balance[\s\S]*e2e-refused-1/);
+  await shot(page, 'billing-phone-4-refused');
   await open(page, '/billing/topup');
   await shot(page, 'billing-phone-3-topup');
   await page.close();

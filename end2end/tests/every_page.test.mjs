@@ -43,7 +43,8 @@ const SIGNED_OUT = [
 const SIGNED_IN = [
   ['/', 'home-signed-in'], ['/keys', 'keys'], ['/chat', 'chat'], ['/i', 'referral'], ['/billing/balance', 'balance'],
   ['/billing/topup', 'topup'], ['/billing/packages', 'packages'], ['/billing/bills', 'bills'],
-  ['/billing/bills?tab=movements', 'movements'], ['/docs', 'docs-signed-in'], ['/prices', 'prices-signed-in'],
+  ['/billing/bills?tab=movements', 'movements'], ['/billing/bills?tab=refused', 'refused'], ['/docs', 'docs-signed-in'],
+  ['/prices', 'prices-signed-in'],
 ];
 
 test('every page passes axe-core at WCAG 2.1 AA and fits 1280 and 390 px', async () => {

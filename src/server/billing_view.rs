@@ -3,9 +3,10 @@
 
 use crate::server::domain::account;
 use crate::server::domain::bills::{self, BillFilter};
-use crate::server::domain::ledger::EntryKind;
+use crate::server::domain::ledger::{CallOutcome, EntryKind};
 use crate::server::domain::money::Money;
 use crate::server::domain::packages::{self, PackageStatus};
+use crate::server::domain::refusals;
 use crate::server::domain::topups::{self, format_minor};
 use crate::server::state::AppState;
 use crate::server::time::{format_utc, now_ms, parse_date, relative, DAY_MS};
@@ -225,7 +226,38 @@ fn bill_row(b: bills::Bill) -> BillRow {
         packages_paid: per_call(b.packages_paid),
         balance_paid: per_call(b.balance_paid),
         multiplier: b.multiplier,
+        outcome: CallOutcome::label(&b.outcome).to_string(),
+        latency: b.latency_ms.map(latency_text).unwrap_or_default(),
+        request_id: b.request_id.unwrap_or_default(),
     }
+}
+
+/// `850 ms` under a second, else `12.4 s`.
+fn latency_text(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+/// The account's calls refused before they ran (402, 429), newest first.
+pub async fn refused(state: &AppState, user_id: i64) -> Result<Vec<RefusedRow>, AppError> {
+    Ok(refusals::recent(state.db.pool(), user_id, 200)
+        .await?
+        .into_iter()
+        .map(|r| RefusedRow {
+            at: table_time(r.at),
+            key_name: r
+                .key_name
+                .unwrap_or_else(|| if r.channel == "web-chat" { "Web chat".into() } else { "—".into() }),
+            channel: channel_short(&r.channel),
+            model: r.model,
+            status: r.status,
+            reason: r.reason,
+            request_id: r.request_id.unwrap_or_default(),
+        })
+        .collect())
 }
 
 pub async fn bills(state: &AppState, user_id: i64, q: &BillQuery) -> Result<BillsView, AppError> {
@@ -277,7 +309,7 @@ pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> R
     };
     let mut out = String::from(
         "time_utc,key,channel,model,input_tokens,output_tokens,cache_write_tokens,cache_read_tokens,\
-         official_cost_usd,packages_paid_usd,balance_paid_usd,multiplier\n",
+         official_cost_usd,packages_paid_usd,balance_paid_usd,multiplier,outcome,latency_ms,request_id\n",
     );
     let mut offset = 0;
     loop {
@@ -300,6 +332,9 @@ pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> R
                 b.packages_paid.to_plain(),
                 b.balance_paid.to_plain(),
                 b.multiplier,
+                b.outcome,
+                b.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
+                b.request_id.unwrap_or_default(),
             ];
             out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
             out.push('\n');

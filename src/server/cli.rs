@@ -439,6 +439,7 @@ async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(),
     let done = ledger::settle(
         db.pool(),
         Settlement {
+            facts: Default::default(),
             user_id,
             request_key: &request_key,
             api_key_id: None,

@@ -113,6 +113,7 @@ impl Application {
             admissions,
             settlements,
             calls: CallTracker::default(),
+            refusals: Arc::default(),
             http: stripe::http_client(),
             test_payment_secret: Arc::new(test_payment_secret),
         });
@@ -140,7 +141,7 @@ impl Application {
     /// Serves until `stop` resolves, then finishes in-flight requests and closes the database.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, state } = self;
-        let sweeper = tokio::spawn(sweep_expired_sessions(state.db.clone()));
+        let sweeper = tokio::spawn(sweep_expired(state.db.clone()));
         let hold_sweeper = tokio::spawn(sweep_stale_holds(Arc::clone(&state.admissions)));
         // Small writes (stream events) go out at once instead of waiting for the peer's delayed ACK.
         let listener = listener.tap_io(|tcp| {
@@ -236,12 +237,16 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn sweep_expired_sessions(db: Db) {
+/// Hourly: deletes expired sessions and refused-call records past their keeping time.
+async fn sweep_expired(db: Db) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
         if let Err(e) = crate::server::auth::session::delete_expired(&db).await {
             tracing::warn!(error = %e, "expired-session sweep failed");
+        }
+        if let Err(e) = crate::server::domain::refusals::purge(db.pool(), crate::server::time::now_ms()).await {
+            tracing::warn!(error = %e, "refused-call sweep failed");
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Services {
     pub settlements: Arc<SettlementWriter>,
     /// Calls still running (streams outlive their handler); shutdown waits for them.
     pub calls: CallTracker,
+    /// Refused calls (402, 429) kept for the Bills page, at most one per account and status a window.
+    pub refusals: Arc<crate::server::proxy::refusal_log::RefusalLog>,
     /// Which emails qualify for referral rewards.
     pub email_policy: Arc<EmailPolicy>,
     /// Outgoing HTTP (Stripe).

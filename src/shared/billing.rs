@@ -129,6 +129,24 @@ pub struct BillRow {
     pub packages_paid: Usd,
     pub balance_paid: Usd,
     pub multiplier: String,
+    /// How the call ended: `complete`, `caller left`, `upstream broke`, `stopped`.
+    pub outcome: String,
+    /// `850 ms`, `12.4 s`; empty when not measured (older calls).
+    pub latency: String,
+    /// The `x-request-id` the caller saw; empty when not kept.
+    pub request_id: String,
+}
+
+/// A call refused before it ran (402, 429): nothing was charged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRow {
+    pub at: String,
+    pub key_name: String,
+    pub channel: String,
+    pub model: String,
+    pub status: u16,
+    pub reason: String,
+    pub request_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

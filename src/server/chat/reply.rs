@@ -13,6 +13,7 @@
 use super::models::{MAX_TOKENS, MAX_TOKENS_THINKING, THINKING_BUDGET};
 use crate::server::auth::session::Session;
 use crate::server::domain::chat::{self, ChatError, Finish, ReplyJob};
+use crate::server::domain::ledger::CallOutcome;
 use crate::server::proxy::call::{self, Ask};
 use crate::server::proxy::dialect::{Dialect, ProxyError};
 use crate::server::proxy::metering::{self, Meter};
@@ -36,6 +37,7 @@ pub async fn stream(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
     Path(reply_id): Path<i64>,
+    headers: HeaderMap,
 ) -> Response {
     let user_id = match session.user_id().await {
         Ok(Some(id)) => id,
@@ -45,7 +47,7 @@ pub async fn stream(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let rx = match begin(&state, user_id, reply_id).await {
+    let rx = match begin(&state, user_id, reply_id, call::request_id_of(&headers)).await {
         Ok(rx) => rx,
         Err(ChatError::NotFound) => return (StatusCode::NOT_FOUND, "No such reply.").into_response(),
         Err(e) => {
@@ -62,12 +64,17 @@ pub async fn stream(
 
 /// Starts writing the reply in a task of its own; its events arrive on the receiver, which closes when the
 /// reply is saved. Dropping the receiver is the person pressing Stop.
-async fn begin(state: &AppState, user_id: i64, reply_id: i64) -> Result<mpsc::Receiver<Bytes>, ChatError> {
+async fn begin(
+    state: &AppState,
+    user_id: i64,
+    reply_id: i64,
+    request_id: Option<String>,
+) -> Result<mpsc::Receiver<Bytes>, ChatError> {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     match chat::start_reply(state.db.pool(), user_id, reply_id).await {
         Ok(job) => {
             let running = state.calls.begin();
-            tokio::spawn(reply(state.clone(), user_id, reply_id, job, tx, running));
+            tokio::spawn(reply(state.clone(), Reply { user_id, reply_id, request_id }, job, tx, running));
         }
         // A reconnecting browser, or a second tab: the reply is already being (or was) written.
         Err(ChatError::AlreadyStarted) => {
@@ -81,8 +88,8 @@ async fn begin(state: &AppState, user_id: i64, reply_id: i64) -> Result<mpsc::Re
 /// Writes the whole reply with no browser reading along (the chat form posted without JavaScript) and
 /// returns once it is saved. Giving up on the wait does not stop the reply: it is read to its end by a
 /// task of its own.
-pub async fn write_whole(state: AppState, user_id: i64, reply_id: i64) {
-    match begin(&state, user_id, reply_id).await {
+pub async fn write_whole(state: AppState, user_id: i64, reply_id: i64, request_id: Option<String>) {
+    match begin(&state, user_id, reply_id, request_id).await {
         Ok(mut rx) => {
             let _ = tokio::spawn(async move { while rx.recv().await.is_some() {} }).await;
         }
@@ -157,14 +164,15 @@ fn upstream_failure(e: &UpstreamError) -> String {
     }
 }
 
-async fn reply(
-    state: AppState,
+/// Which reply is being written, for whom, and the request id the browser's request carried.
+struct Reply {
     user_id: i64,
     reply_id: i64,
-    job: ReplyJob,
-    tx: mpsc::Sender<Bytes>,
-    _running: CallGuard,
-) {
+    request_id: Option<String>,
+}
+
+async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>, _running: CallGuard) {
+    let Reply { user_id, reply_id, request_id } = r;
     let dialect = call::provider_dialect(&job.model);
     let (request, max_tokens) = upstream_request(&job, dialect);
     let ask = Ask {
@@ -175,6 +183,7 @@ async fn reply(
         max_tokens: Some(max_tokens),
         choices: None,
         request_bytes: request.to_string().len(),
+        request_id,
     };
     let admitted = match call::admit(&state, ask).await {
         Ok(a) => a,
@@ -263,7 +272,12 @@ async fn reply(
         return;
     }
     let usage = meter.usage_for_billing(admitted.estimated_input);
-    call::settle(&state, &admitted, usage).await;
+    let outcome = match ending {
+        Ending::Done => CallOutcome::Complete,
+        Ending::Stopped => CallOutcome::Stopped,
+        Ending::Broke => CallOutcome::UpstreamBroke,
+    };
+    call::settle(&state, &admitted, usage, outcome).await;
     let (status, error) = match ending {
         Ending::Done => ("done", None),
         Ending::Stopped => ("stopped", None),

@@ -29,9 +29,31 @@ pub struct Bill {
     pub packages_paid: Money,
     pub balance_paid: Money,
     pub multiplier: String,
+    /// How the call ended (`ledger::CallOutcome`, as stored), how long it took, its `x-request-id`.
+    pub outcome: String,
+    pub latency_ms: Option<i64>,
+    pub request_id: Option<String>,
 }
 
-type BillRow = (i64, i64, Option<String>, String, String, i64, i64, i64, i64, i64, i64, i64, String);
+#[derive(sqlx::FromRow)]
+struct BillRow {
+    id: i64,
+    created_at: i64,
+    key_name: Option<String>,
+    channel: String,
+    model: String,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_write_tokens: i64,
+    cache_read_tokens: i64,
+    official_cost: i64,
+    packages_paid: i64,
+    balance_paid: i64,
+    multiplier: String,
+    outcome: String,
+    latency_ms: Option<i64>,
+    request_id: Option<String>,
+}
 
 /// The WHERE clause and its text parameters; parameters are numbered from `$2` (`$1` is the user).
 fn where_clause(f: &BillFilter) -> (String, Vec<String>, Vec<i64>) {
@@ -90,8 +112,9 @@ pub async fn page(
     let (total,) = count.fetch_one(pool).await?;
     let list_sql = format!(
         "SELECT id, created_at, key_name, channel, model, input_tokens, output_tokens, \
-         cache_write_5m_tokens + cache_write_1h_tokens, cache_read_tokens, official_cost, packages_paid, balance_paid, \
-         multiplier FROM bills WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+         cache_write_5m_tokens + cache_write_1h_tokens AS cache_write_tokens, cache_read_tokens, official_cost, \
+         packages_paid, balance_paid, multiplier, outcome, latency_ms, request_id \
+         FROM bills WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
         limit.clamp(1, 10_000),
         offset.max(0)
     );
@@ -108,19 +131,22 @@ pub async fn page(
 
 fn bill_from_row(r: BillRow) -> Bill {
     Bill {
-        id: r.0,
-        at: r.1,
-        key_name: r.2,
-        channel: r.3,
-        model: r.4,
-        input_tokens: r.5,
-        output_tokens: r.6,
-        cache_write_tokens: r.7,
-        cache_read_tokens: r.8,
-        official_cost: Money::from_units(r.9),
-        packages_paid: Money::from_units(r.10),
-        balance_paid: Money::from_units(r.11),
-        multiplier: r.12,
+        id: r.id,
+        at: r.created_at,
+        key_name: r.key_name,
+        channel: r.channel,
+        model: r.model,
+        input_tokens: r.input_tokens,
+        output_tokens: r.output_tokens,
+        cache_write_tokens: r.cache_write_tokens,
+        cache_read_tokens: r.cache_read_tokens,
+        official_cost: Money::from_units(r.official_cost),
+        packages_paid: Money::from_units(r.packages_paid),
+        balance_paid: Money::from_units(r.balance_paid),
+        multiplier: r.multiplier,
+        outcome: r.outcome,
+        latency_ms: r.latency_ms,
+        request_id: r.request_id,
     }
 }
 

@@ -320,6 +320,7 @@ pub async fn grant_package_now(pool: &AnyPool, g: Grant<'_>) -> Result<Granted, 
 /// One finished call to charge.
 #[derive(Clone, Debug)]
 pub struct Settlement<'a> {
+    pub facts: CallFacts<'a>,
     pub user_id: i64,
     pub request_key: &'a str,
     pub api_key_id: Option<i64>,
@@ -345,7 +346,54 @@ pub struct Settled {
 /// The columns of a bill, in the order [`bind_bill`] binds them.
 pub const BILL_COLUMNS: &str = "user_id, request_key, api_key_id, key_name, channel, model, input_tokens, \
     output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, official_cost, packages_paid, \
-    balance_paid, multiplier, created_at";
+    balance_paid, multiplier, created_at, outcome, latency_ms, request_id";
+/// How many columns [`BILL_COLUMNS`] names.
+pub const BILL_COLUMN_COUNT: usize = 19;
+
+/// What the Bills page tells about a call besides its cost: how it ended, how long it took, and the
+/// request id its caller saw (`x-request-id`), to quote when asking for help.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallFacts<'a> {
+    pub outcome: CallOutcome,
+    pub latency_ms: Option<i64>,
+    pub request_id: Option<&'a str>,
+}
+
+/// How a charged call ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// Answered in full.
+    #[default]
+    Complete,
+    /// The caller disconnected mid-stream; the answer was metered to its end.
+    CallerLeft,
+    /// The upstream's stream broke after some output; what came is billed.
+    UpstreamBroke,
+    /// Stopped in web chat; what was written is billed.
+    Stopped,
+}
+
+impl CallOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::CallerLeft => "caller_left",
+            Self::UpstreamBroke => "upstream_broke",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    /// How the Bills page says it.
+    pub fn label(stored: &str) -> &'static str {
+        match stored {
+            "caller_left" => "caller left",
+            "upstream_broke" => "upstream broke",
+            "stopped" => "stopped",
+            _ => "complete",
+        }
+    }
+}
 
 /// A bill's token columns, in [`BILL_COLUMNS`] order: input, output, 5-minute and 1-hour cache writes,
 /// cache reads.
@@ -376,6 +424,9 @@ pub fn bind_bill<'q, O>(
         .bind(plan.balance.units())
         .bind(plan.multiplier.normalize().to_string())
         .bind(s.now)
+        .bind(s.facts.outcome.as_str())
+        .bind(s.facts.latency_ms)
+        .bind(s.facts.request_id)
 }
 
 /// The idempotency key of a call's settlement.

@@ -13,6 +13,7 @@ pub mod packages;
 pub mod pricing;
 pub mod redemption;
 pub mod referral;
+pub mod refusals;
 pub mod settle_batch;
 pub mod tiers;
 pub mod topups;

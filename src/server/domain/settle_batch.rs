@@ -9,7 +9,9 @@
 
 use super::channels::Scope;
 use super::charge::{self, PackageFunds};
-use super::ledger::{self, bind_bill, call_operation_key, EntryKind, LedgerError, Settled, Settlement, BILL_COLUMNS};
+use super::ledger::{
+    self, bind_bill, call_operation_key, EntryKind, LedgerError, Settled, Settlement, BILL_COLUMNS, BILL_COLUMN_COUNT,
+};
 use super::money::Money;
 use sqlx::AnyConnection;
 use std::collections::{HashMap, HashSet};
@@ -97,7 +99,10 @@ impl Statement {
                 if positional { "?".to_string() } else { format!("${}", n + 1) }
             ),
             Self::SettledBefore => format!("SELECT request_key FROM bills WHERE request_key IN {ids}"),
-            Self::Bills => format!("INSERT INTO bills ({BILL_COLUMNS}) VALUES {} RETURNING id, request_key", rows(16)),
+            Self::Bills => format!(
+                "INSERT INTO bills ({BILL_COLUMNS}) VALUES {} RETURNING id, request_key",
+                rows(BILL_COLUMN_COUNT)
+            ),
             Self::Entries => format!(
                 "INSERT INTO ledger_entries (user_id, idempotency_key, operation_key, kind, balance_delta, \
                  balance_after, package_id, package_delta, bill_id, memo, created_at) VALUES {}",
@@ -421,7 +426,7 @@ mod tests {
             (Statement::LockAccounts, 1, 0),
             (Statement::PackageFunds, 1, 1),
             (Statement::SettledBefore, 1, 0),
-            (Statement::Bills, 16, 0),
+            (Statement::Bills, 19, 0),
             (Statement::Entries, 11, 0),
             (Statement::Balances, 2, 0),
             (Statement::Packages, 2, 0),

@@ -3,7 +3,7 @@
 //! capped key or shutdown; `gatehouse audit` lists each one, and an operator retries it (after fixing the
 //! cause) or drops it with `gatehouse admin unsettled`.
 
-use super::ledger::{LedgerError, Settled, Settlement};
+use super::ledger::{CallFacts, CallOutcome, LedgerError, Settled, Settlement};
 use super::money::Money;
 use super::pricing::Usage;
 use super::settle_batch::settle_batch;
@@ -24,6 +24,12 @@ pub struct StoredCall {
     pub official_units: i64,
     pub multiplier: String,
     pub now: i64,
+    #[serde(default)]
+    pub outcome: CallOutcome,
+    #[serde(default)]
+    pub latency_ms: Option<i64>,
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 impl StoredCall {
@@ -40,12 +46,20 @@ impl StoredCall {
             official_units: s.official.units(),
             multiplier: s.multiplier.normalize().to_string(),
             now: s.now,
+            outcome: s.facts.outcome,
+            latency_ms: s.facts.latency_ms,
+            request_id: s.facts.request_id.map(str::to_string),
         }
     }
 
     pub fn settlement(&self) -> Result<Settlement<'_>, LedgerError> {
         let [input, output, cache_write_5m, cache_write_1h, cache_read] = self.tokens;
         Ok(Settlement {
+            facts: CallFacts {
+                outcome: self.outcome,
+                latency_ms: self.latency_ms,
+                request_id: self.request_id.as_deref(),
+            },
             user_id: self.user_id,
             request_key: &self.request_key,
             api_key_id: self.api_key_id,
@@ -143,6 +157,7 @@ mod tests {
     #[test]
     fn a_stored_call_keeps_every_field_and_escapes_control_characters() {
         let s = Settlement {
+            facts: Default::default(),
             user_id: 3,
             request_key: "api:1",
             api_key_id: Some(9),

@@ -81,6 +81,7 @@ pub struct ChatForm {
 pub async fn send_chat(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
+    headers: axum::http::HeaderMap,
     Form(f): Form<ChatForm>,
 ) -> Response {
     let back = |conversation: Option<i64>, error: Option<&AppError>| {
@@ -104,7 +105,8 @@ pub async fn send_chat(
     match crate::server::chat::ask(&state, user, f.conversation_id, &f.text, &f.model, thinking).await {
         Err(e) => back(f.conversation_id, Some(&e)),
         Ok(asked) => {
-            let written = crate::server::chat::reply::write_whole(state.clone(), user, asked.reply_id);
+            let request_id = crate::server::proxy::call::request_id_of(&headers);
+            let written = crate::server::chat::reply::write_whole(state.clone(), user, asked.reply_id, request_id);
             if tokio::time::timeout(CHAT_REPLY_WAIT, written).await.is_err() {
                 tracing::info!(reply_id = asked.reply_id, "reply still being written; showing the conversation");
             }

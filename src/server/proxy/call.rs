@@ -13,6 +13,7 @@ use super::translate::{self, StreamTranslator};
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use crate::server::domain::charge::Refusal;
 use crate::server::domain::keys::{self, ApiKey};
+use crate::server::domain::ledger::CallOutcome;
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::{check_model_name, Usage, UsageLimits};
 use crate::server::secrets::{digest_hex, random_token, token_digest};
@@ -197,6 +198,10 @@ pub struct Admitted {
     pub limits: UsageLimits,
     /// The most the call can cost officially (its hold).
     pub worst_case: Money,
+    /// When admission began, for the bill's latency.
+    pub started: std::time::Instant,
+    /// The `x-request-id` the caller saw.
+    pub request_id: Option<String>,
 }
 
 /// What a call asks of admission; the same for API calls and web chat.
@@ -211,13 +216,36 @@ pub struct Ask {
     pub choices: Option<u64>,
     /// Size of the request body, for the worst-case input.
     pub request_bytes: usize,
+    /// The `x-request-id` the caller saw (kept on the bill, or on the refusal).
+    pub request_id: Option<String>,
+}
+
+/// The `x-request-id` of a request (set by the request-id layer when the caller sent none).
+pub fn request_id_of(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(|v| v.chars().take(64).collect())
+}
+
+/// Keeps a refused call (402, 429) for the Bills page.
+fn note_refusal(state: &AppState, ask: &Ask, model: &str, status: u16, reason: &str) {
+    let refused = crate::server::domain::refusals::Refused {
+        user_id: ask.user_id,
+        key_name: ask.key.as_ref().map(|k| k.name.clone()),
+        channel: ask.channel.to_string(),
+        model: model.to_string(),
+        status,
+        reason: reason.to_string(),
+        request_id: ask.request_id.clone(),
+        at: now_ms(),
+    };
+    state.refusals.note(&state.db, refused);
 }
 
 /// Admission shared by every charged call: the model's name must be well formed, the model priced, served
 /// on the channel and routed, the request within the model's limits, the account under its
 /// requests-per-minute tier, and its funds (and the key's cap) able to hold the call's worst case.
 pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
-    let model = ask.model;
+    let started = std::time::Instant::now();
+    let model = ask.model.clone();
     check_model_name(&model).map_err(ProxyError::BadRequest)?;
     let price = state.pricing.table.lookup(&model).ok_or_else(|| {
         ProxyError::UnknownModel(format!("The model `{model}` is not offered here (it has no price). See /v1/models."))
@@ -244,12 +272,11 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let rpm = rpm_of(state, ask.user_id, now).await?;
     if let Err(wait_ms) = state.rate_limiter.check(ask.user_id, rpm, now).await {
         let secs = u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1);
-        return Err(ProxyError::RateLimited {
-            message: format!(
-                "Rate limit of {rpm} requests per minute reached; retry in {secs} s. Paid top-ups raise the limit."
-            ),
-            retry_after_secs: secs,
-        });
+        let message = format!(
+            "Rate limit of {rpm} requests per minute reached; retry in {secs} s. Paid top-ups raise the limit."
+        );
+        note_refusal(state, &ask, &model, 429, &message);
+        return Err(ProxyError::RateLimited { message, retry_after_secs: secs });
     }
     // Billed when the upstream reports no input: about 3 bytes a token of the request.
     let estimated_input = u64::try_from(ask.request_bytes / 3).unwrap_or(u64::MAX).clamp(1, limits.input);
@@ -271,7 +298,10 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     };
     state.admissions.admit(&state.db, admission).await.map_err(|e| match e {
         BookError::Refused(Refusal::WorstCaseTooLarge) => ProxyError::BadRequest(Refusal::WorstCaseTooLarge.message()),
-        BookError::Refused(r) => ProxyError::PaymentRequired(r.message()),
+        BookError::Refused(r) => {
+            note_refusal(state, &ask, &model, 402, &r.message());
+            ProxyError::PaymentRequired(r.message())
+        }
         BookError::Unavailable(e) => unavailable("admission", e),
         // The key outlived its account (deleted a moment ago).
         BookError::NoSuchAccount => ProxyError::Unauthenticated("Invalid API key.".into()),
@@ -286,6 +316,8 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
         estimated_input,
         limits,
         worst_case: worst,
+        started,
+        request_id: ask.request_id,
     })
 }
 
@@ -341,8 +373,16 @@ async fn prepare(
         stream: peek.stream == Some(true),
         include_usage: peek.stream_options.and_then(|o| o.include_usage) == Some(true),
     };
-    let ask =
-        Ask { user_id: key.user_id, key: Some(key), channel, model, max_tokens, choices, request_bytes: body.len() };
+    let ask = Ask {
+        user_id: key.user_id,
+        key: Some(key),
+        channel,
+        model,
+        max_tokens,
+        choices,
+        request_bytes: body.len(),
+        request_id: request_id_of(headers),
+    };
     Ok((admit(state, ask).await?, asked))
 }
 
@@ -376,7 +416,7 @@ fn not_json(e: serde_json::Error) -> ProxyError {
 /// the request key is its idempotency key). The usage is first held to what the request allowed: an
 /// upstream reporting more (or numbers that do not fit) is an anomaly, logged, and billed at most the
 /// request's limits; a cost that cannot be computed is billed at the call's worst case, never at zero.
-pub async fn settle(state: &AppState, p: &Admitted, reported: Usage) {
+pub async fn settle(state: &AppState, p: &Admitted, reported: Usage, outcome: CallOutcome) {
     let (usage, cut) = reported.clamped(p.limits);
     if cut {
         tracing::warn!(model = %p.model, request = %p.request_key, ?reported, ?usage, "upstream anomaly: usage beyond what the request allowed; billed within its limits");
@@ -396,6 +436,9 @@ pub async fn settle(state: &AppState, p: &Admitted, reported: Usage) {
         official,
         multiplier: p.multiplier,
         now: now_ms(),
+        outcome,
+        latency_ms: Some(i64::try_from(p.started.elapsed().as_millis()).unwrap_or(i64::MAX)),
+        request_id: p.request_id.clone(),
     };
     state.settlements.submit(pending).await;
 }
@@ -519,7 +562,7 @@ async fn run(
                     return upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(dialect);
                 }
             };
-            settle(&state, &prepared, usage).await;
+            settle(&state, &prepared, usage, CallOutcome::Complete).await;
             match (dialect, target) {
                 (Dialect::OpenAi, Dialect::Anthropic) => {
                     let v: Value = serde_json::from_slice(&answer).unwrap_or_default();
@@ -540,11 +583,13 @@ async fn run(
                 // parsed, for metering), without writing each event again.
                 let raw = translator.is_none() && (target == Dialect::Anthropic || include_usage);
                 let mut client_gone = false;
+                let mut broke = false;
                 while let Some(chunk) = upstream.next().await {
                     let chunk = match chunk {
                         Ok(c) => c,
                         Err(e) => {
                             tracing::warn!(error = %e, "upstream stream broke");
+                            broke = true;
                             break;
                         }
                     };
@@ -583,7 +628,14 @@ async fn run(
                     release(&state, &prepared).await;
                 } else {
                     let usage = meter.usage_for_billing(prepared.estimated_input);
-                    settle(&state, &prepared, usage).await;
+                    let outcome = if broke {
+                        CallOutcome::UpstreamBroke
+                    } else if client_gone {
+                        CallOutcome::CallerLeft
+                    } else {
+                        CallOutcome::Complete
+                    };
+                    settle(&state, &prepared, usage, outcome).await;
                 }
             });
             let stream =

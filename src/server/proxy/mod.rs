@@ -11,6 +11,7 @@ pub mod mock;
 pub mod mock_server;
 pub mod rate_limit;
 pub mod redis_client;
+pub mod refusal_log;
 pub mod settlement_writer;
 pub mod sse;
 pub mod translate;

@@ -17,7 +17,7 @@
 use super::admission_book::AdmissionBook;
 use super::hot_cache::KeyCache;
 use crate::server::db::Db;
-use crate::server::domain::ledger::{self, LedgerError, Settled, Settlement};
+use crate::server::domain::ledger::{self, CallFacts, CallOutcome, LedgerError, Settled, Settlement};
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::Usage;
 use crate::server::domain::settle_batch::settle_batch;
@@ -51,11 +51,19 @@ pub struct PendingSettlement {
     pub official: Money,
     pub multiplier: Decimal,
     pub now: i64,
+    pub outcome: CallOutcome,
+    pub latency_ms: Option<i64>,
+    pub request_id: Option<String>,
 }
 
 impl PendingSettlement {
     fn as_settlement(&self) -> Settlement<'_> {
         Settlement {
+            facts: CallFacts {
+                outcome: self.outcome,
+                latency_ms: self.latency_ms,
+                request_id: self.request_id.as_deref(),
+            },
             user_id: self.user_id,
             request_key: &self.request_key,
             api_key_id: self.api_key_id,

@@ -1,9 +1,11 @@
-//! `/billing/bills`: one row per call (time, key, channel, model, tokens, official cost, paid by packages,
-//! paid by balance, rate) with filters, pages and CSV export; top-ups and grants in a second tab.
+//! `/billing/bills`: one row per call (time, key, channel and rate, model, tokens, how it ended with its
+//! latency and request id, official cost, paid by packages, paid by balance) with filters, totals, pages
+//! and CSV export; the money movements (top-ups, grants, each day's calls summed) in a second tab; calls
+//! refused before they ran (402, 429) in a third.
 
 use super::{load_error, BillingTabs};
 use crate::app::components::usd::Amount;
-use crate::shared::billing::{BillQuery, BillsView, MovementRow};
+use crate::shared::billing::{BillQuery, BillsView, MovementRow, RefusedRow};
 use crate::shared::error::AppError;
 use crate::shared::numbers::thousands;
 use leptos::prelude::*;
@@ -38,6 +40,20 @@ pub async fn get_movements() -> Result<Vec<MovementRow>, AppError> {
     )
 }
 
+#[server(endpoint = "billing_refused")]
+pub async fn get_refused() -> Result<Vec<RefusedRow>, AppError> {
+    use crate::server::billing_view;
+    use crate::server::fn_support::{answer, require_user, state};
+    answer(
+        async {
+            let state = state()?;
+            let user = require_user(&state).await?;
+            billing_view::refused(&state, user.id).await
+        }
+        .await,
+    )
+}
+
 #[component]
 pub fn BillsPage() -> impl IntoView {
     let map = use_query_map();
@@ -51,20 +67,27 @@ pub fn BillsPage() -> impl IntoView {
             page: m.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
         }
     });
-    let movements_tab = Memo::new(move |_| map.read().get("tab").as_deref() == Some("movements"));
+    let tab = Memo::new(move |_| map.read().get("tab").unwrap_or_default());
+    let subtab = move |href: &'static str, id: &'static str, label: &'static str| {
+        view! {
+            <a href=href class=move || if tab.get() == id { "subtab active" } else { "subtab" }
+                aria-current=move || (tab.get() == id).then_some("page")>{label}</a>
+        }
+    };
     view! {
         <Title text="Bills" />
         <h1>"Billing"</h1>
         <BillingTabs current="bills" />
         <nav class="subtabs" aria-label="Bills">
-            <a href="/billing/bills" class=move || if movements_tab.get() { "subtab" } else { "subtab active" }>"API calls"</a>
-            <a href="/billing/bills?tab=movements" class=move || if movements_tab.get() { "subtab active" } else { "subtab" }>
-                "Top-ups and grants"
-            </a>
+            {subtab("/billing/bills", "", "API calls")}
+            {subtab("/billing/bills?tab=movements", "movements", "Money movements")}
+            {subtab("/billing/bills?tab=refused", "refused", "Refused calls")}
         </nav>
-        <Show when=move || movements_tab.get() fallback=move || view! { <CallBills query /> }>
-            <Movements />
-        </Show>
+        {move || match tab.get().as_str() {
+            "movements" => view! { <Movements /> }.into_any(),
+            "refused" => view! { <Refused /> }.into_any(),
+            _ => view! { <CallBills query /> }.into_any(),
+        }}
     }
 }
 
@@ -139,6 +162,7 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
                         <tr>
                             <th>"Time (UTC)"</th><th>"Key"</th><th>"Channel"</th><th>"Model"</th>
                             <th class="num" title="Input / output tokens; cache write / read tokens below">"Tokens"</th>
+                            <th title="How the call ended, how long it took, and its request id">"Call"</th>
                             <th class="num">"Official cost"</th><th class="num">"Packages paid"</th>
                             <th class="num">"Balance paid"</th>
                         </tr>
@@ -159,6 +183,12 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
                                         <span class="muted small nowrap">{format!("cache {} w / {} r", thousands(b.cache_write_tokens), thousands(b.cache_read_tokens))}</span>
                                     })}
                                 </td>
+                                <td data-label="Call" class="call-facts">
+                                    <span class="nowrap">{if b.latency.is_empty() { b.outcome.clone() } else { format!("{} · {}", b.outcome, b.latency) }}</span>
+                                    {(!b.request_id.is_empty()).then(|| view! {
+                                        <span class="mono muted small request-id" title=format!("Request id {}", b.request_id)>{b.request_id.clone()}</span>
+                                    })}
+                                </td>
                                 <td class="num" data-label="Official cost"><Amount usd=b.official_cost /></td>
                                 <td class="num" data-label="Packages paid"><Amount usd=b.packages_paid /></td>
                                 <td class="num strong" data-label="Balance paid" data-testid="balance-paid"><Amount usd=b.balance_paid /></td>
@@ -167,7 +197,7 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
                     </tbody>
                     <tfoot>
                         <tr data-testid="bills-total">
-                            <th scope="row" colspan="5">{format!("Total, {} call{} matching", v.total, if v.total == 1 { "" } else { "s" })}</th>
+                            <th scope="row" colspan="6">{format!("Total, {} call{} matching", v.total, if v.total == 1 { "" } else { "s" })}</th>
                             <td class="num" data-label="Official cost"><Amount usd=v.totals.official_cost.clone() /></td>
                             <td class="num" data-label="Packages paid"><Amount usd=v.totals.packages_paid.clone() /></td>
                             <td class="num strong" data-label="Balance paid"><Amount usd=v.totals.balance_paid.clone() /></td>
@@ -224,6 +254,51 @@ fn Movements() -> impl IntoView {
                                             <td class="num" data-label="Balance"><Amount usd=m.balance_change signed=true /></td>
                                             <td class="num" data-label="Package"><Amount usd=m.package_change signed=true /></td>
                                             <td class="num" data-label="Balance after"><Amount usd=m.balance_after /></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(e) => load_error(e, "/billing/bills"),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Refused() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_refused());
+    view! {
+        <p class="muted small">
+            "Calls refused before they ran, so you can see why a tool failed. Nothing was charged for them. "
+            "402: your balance cannot pay (top up, or wait for running calls to finish); 429: your requests-per-minute "
+            "limit. One refusal per 10 seconds of each kind is kept, for 30 days."
+        </p>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted" data-testid="no-refused">"No refused calls."</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="table-wrap card flush" tabindex="0" role="region" aria-label="Refused calls">
+                            <table class="data cards" data-testid="refused">
+                                <thead>
+                                    <tr>
+                                        <th>"Time (UTC)"</th><th>"Key"</th><th>"Channel"</th><th>"Model"</th>
+                                        <th class="num">"Status"</th><th>"Why"</th><th>"Request id"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {rows.into_iter().map(|r| view! {
+                                        <tr>
+                                            <td class="nowrap" data-label="Time (UTC)">{r.at}</td>
+                                            <td data-label="Key">{r.key_name}</td>
+                                            <td data-label="Channel">{r.channel}</td>
+                                            <td class="mono model" data-label="Model">{r.model}</td>
+                                            <td class="num" data-label="Status">{r.status}</td>
+                                            <td data-label="Why">{r.reason}</td>
+                                            <td data-label="Request id"><span class="mono small request-id" title=r.request_id.clone()>{r.request_id.clone()}</span></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
