@@ -611,3 +611,33 @@ async fn a_key_created_by_a_plain_form_post_is_shown_once_on_the_page_it_lands_o
     assert_eq!(res.status(), 403);
     assert_eq!(gatehouse::server::domain::keys::list(app.state.db.pool(), user).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn usage_sums_the_last_thirty_days_per_day_channel_model_and_key_and_exports_them() {
+    let app = spawn_app().await;
+    let cookie = app.log_in("usage@example.com").await;
+    seed_bills(&app, "usage@example.com").await;
+    let user = app.user_id("usage@example.com").await;
+    let v = gatehouse::server::usage_view::usage(&app.state, user).await.unwrap();
+    assert_eq!(v.days.len(), 30);
+    assert_eq!(v.days.iter().map(|d| d.calls).sum::<i64>(), 3);
+    assert_eq!(v.days.last().unwrap().calls, 3, "today's bar holds today's calls");
+    assert_eq!(v.total.calls, 3);
+    // gpt-4o on the plain channel is the only call the balance paid: $0.0075.
+    assert_eq!(v.total.balance_paid.exact, "$0.0075");
+    assert_eq!(v.by_model.len(), 3);
+    for lines in [&v.by_channel, &v.by_model, &v.by_key] {
+        assert_eq!(lines.iter().map(|l| l.calls).sum::<i64>(), 3);
+    }
+    let res = app.get_page("/billing/usage.csv", Some(&cookie)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-disposition"], "attachment; filename=\"gatehouse-usage.csv\"");
+    let csv = res.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.lines().any(|l| l.ends_with(",default,gpt-4o,laptop,1,1000,500,0.0075,0,0.0075")), "{csv}");
+    let html = app.get_page("/billing/usage", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("Spend per day, last 30 days"));
+    // Signed out: sent to log in.
+    let res = app.get_page("/billing/usage.csv", None).await;
+    assert_eq!(res.status(), 303);
+}

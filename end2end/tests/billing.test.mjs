@@ -55,6 +55,19 @@ test('billing pages show the balance, packages with deductions, bills and top-up
   await page.waitForLoadState('networkidle');
   assert.match(await page.textContent('[data-testid=bills-summary]'), /1 call,/);
 
+  // Usage: a bar per day of the last 30, the calls summed per channel, model and key, and the same as CSV.
+  await open(page, '/billing/usage');
+  assert.equal(await page.locator('[data-testid=usage-chart] .bar').count(), 30);
+  assert.match(await page.textContent('[data-testid=usage-total]'), /3 calls: \$0\.0005 from your balance, \$0\.05 from packages/);
+  const today = page.locator('[data-testid=usage-chart] .bar').last();
+  assert.match(await today.locator('title').textContent(), /3 calls, \$0\.05 from packages, \$0\.0005 from your balance/);
+  assert.match(await page.textContent('[data-testid=usage-channel]'), /Claude Code[\s\S]*Standard[\s\S]*Total\s*3/);
+  assert.match(await page.textContent('[data-testid=usage-model]'), /claude-sonnet-4-5[\s\S]*claude-haiku-4-5[\s\S]*gpt-4o-mini/);
+  const usageCsv = await page.evaluate(async () => (await fetch('/billing/usage.csv')).text());
+  assert.match(usageCsv, /^date_utc,channel,model,key,calls/);
+  assert.match(usageCsv, /,default,gpt-4o-mini,record-call,1,2000,300,0\.00048,0,0\.00048\n/);
+  await shot(page, 'billing-3b-usage');
+
   // Top up CNY 20 with the labelled test payment; the tier rises to 1000 RPM at once.
   await open(page, '/billing/topup');
   await shot(page, 'billing-4-topup');

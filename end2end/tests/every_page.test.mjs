@@ -42,7 +42,7 @@ const SIGNED_OUT = [
 ];
 const SIGNED_IN = [
   ['/', 'home-signed-in'], ['/keys', 'keys'], ['/chat', 'chat'], ['/i', 'referral'], ['/billing/balance', 'balance'],
-  ['/billing/topup', 'topup'], ['/billing/packages', 'packages'], ['/billing/bills', 'bills'],
+  ['/billing/topup', 'topup'], ['/billing/packages', 'packages'], ['/billing/bills', 'bills'], ['/billing/usage', 'usage'],
   ['/billing/bills?tab=movements', 'movements'], ['/billing/bills?tab=refused', 'refused'], ['/docs', 'docs-signed-in'],
   ['/prices', 'prices-signed-in'],
 ];

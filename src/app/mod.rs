@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
+use pages::billing::usage::UsagePage;
 use pages::billing::{balance::BalancePage, bills::BillsPage, packages::PackagesPage, topup::TopupPage};
 use pages::chat::ChatPage;
 use pages::{confirm::ConfirmPage, dev_mailbox::DevMailboxPage, home::HomePage, login::LoginPage};
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/billing/topup") view=TopupPage ssr=SsrMode::Async />
                     <Route path=path!("/billing/packages") view=PackagesPage ssr=SsrMode::Async />
                     <Route path=path!("/billing/bills") view=BillsPage ssr=SsrMode::Async />
+                    <Route path=path!("/billing/usage") view=UsagePage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -344,7 +344,7 @@ pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> R
 }
 
 /// Quotes a CSV field when needed, and defuses spreadsheet formulas in text a person chose (key names).
-fn csv_field(value: &str) -> String {
+pub fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
         format!("'{value}")
     } else {

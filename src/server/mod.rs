@@ -23,4 +23,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod usage_view;
 pub mod usd_view;

@@ -7,7 +7,7 @@ use crate::server::db::{Db, DbSetupError};
 use crate::server::domain::pricing::{PriceTable, Pricing};
 use crate::server::domain::referral::{EmailPolicy, SHIPPED_DISPOSABLE_DOMAINS};
 use crate::server::http::{
-    bills_csv, dev_mail_view, form_posts, health, origin_guard, request_id::MakeId, session_layer, site_cache,
+    billing_csv, dev_mail_view, form_posts, health, origin_guard, request_id::MakeId, session_layer, site_cache,
     stripe_webhook,
 };
 use crate::server::mail::{MailError, Mailer};
@@ -202,7 +202,8 @@ fn router(state: AppState) -> Router {
     let mut router: Router<AppState> = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
-        .route("/billing/bills.csv", get(bills_csv::download))
+        .route("/billing/bills.csv", get(billing_csv::bills))
+        .route("/billing/usage.csv", get(billing_csv::usage))
         .route("/chat/replies/{id}/stream", get(crate::server::chat::reply::stream))
         // The pages' plain form posts (before hydration, or without JavaScript); their GETs are the pages.
         .route("/keys", post(form_posts::create_key))

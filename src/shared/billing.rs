@@ -137,6 +137,41 @@ pub struct BillRow {
     pub request_id: String,
 }
 
+/// The Usage page: the last days' spend per day (for the chart) and per channel, model and key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageView {
+    /// Every day of the period, oldest first, days without calls included.
+    pub days: Vec<UsageDay>,
+    pub by_channel: Vec<UsageLine>,
+    pub by_model: Vec<UsageLine>,
+    pub by_key: Vec<UsageLine>,
+    pub total: UsageLine,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageDay {
+    /// `2026-11-30`.
+    pub date: String,
+    pub calls: i64,
+    /// What packages and the balance paid that day, in 1e-9 USD (the chart's bar heights), and shown.
+    pub packages_units: i64,
+    pub balance_units: i64,
+    pub packages: Usd,
+    pub balance: Usd,
+}
+
+/// Calls and what they cost, for one channel, model or key (or all of them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageLine {
+    pub label: String,
+    pub calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub official_cost: Usd,
+    pub packages_paid: Usd,
+    pub balance_paid: Usd,
+}
+
 /// A call refused before it ran (402, 429): nothing was charged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefusedRow {

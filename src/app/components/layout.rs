@@ -66,6 +66,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <div class="submenu">
                             <a href="/billing/balance">"Balance"</a>
                             <a href="/billing/packages">"Resource packages"</a>
+                            <a href="/billing/usage">"Usage"</a>
                             <a href="/billing/bills">"Bills"</a>
                         </div>
                     </div>

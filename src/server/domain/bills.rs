@@ -205,6 +205,53 @@ pub async fn totals(pool: &AnyPool, user_id: i64, filter: &BillFilter) -> Result
     })
 }
 
+/// What an account's calls on one UTC day, channel, model and key added up to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageGroup {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub channel: String,
+    pub model: String,
+    pub key_name: Option<String>,
+    pub calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub official_cost: Money,
+    pub packages_paid: Money,
+    pub balance_paid: Money,
+}
+
+/// The account's calls since `since` (unix ms), summed per UTC day, channel, model and key.
+pub async fn usage(pool: &AnyPool, user_id: i64, since: i64) -> Result<Vec<UsageGroup>, sqlx::Error> {
+    type Row = (i64, String, String, Option<String>, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT created_at / 86400000 AS day, channel, model, key_name, COUNT(*), \
+         CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(official_cost) AS BIGINT), \
+         CAST(SUM(packages_paid) AS BIGINT), CAST(SUM(balance_paid) AS BIGINT) \
+         FROM bills WHERE user_id = $1 AND created_at >= $2 \
+         GROUP BY created_at / 86400000, channel, model, key_name ORDER BY day, channel, model, key_name",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, channel, model, key_name, calls, input, output, official, packages, balance)| UsageGroup {
+            day,
+            channel,
+            model,
+            key_name,
+            calls,
+            input_tokens: input,
+            output_tokens: output,
+            official_cost: Money::from_units(official),
+            packages_paid: Money::from_units(packages),
+            balance_paid: Money::from_units(balance),
+        })
+        .collect())
+}
+
 /// One line of the account's money movements: a top-up, code, grant, welcome balance, refund or
 /// adjustment (`calls` is 0), or the calls charged one after another on one UTC day between two of those
 /// (`calls` > 0, summed). `balance_after` is the balance after the line's last entry, so each line's

@@ -1,6 +1,6 @@
 //! HTTP glue around the app: request ids, the cross-origin guard, the session layer, health, client IPs,
 //! the dev mailbox's raw message view, Stripe's webhook, the pages' plain form posts, and the site files' cache headers.
-pub mod bills_csv;
+pub mod billing_csv;
 pub mod client_ip;
 pub mod dev_mail_view;
 pub mod form_posts;

@@ -1,10 +1,11 @@
-//! Billing: Balance (with tier and FAQ), Top up (card, test payment, redemption codes), Resource packages
-//! and Bills. Shared pieces: the section tabs, the signed-out prompt and the FAQ.
+//! Billing: Balance (with tier and FAQ), Top up (card, test payment, redemption codes), Resource packages,
+//! Usage and Bills. Shared pieces: the section tabs, the signed-out prompt and the FAQ.
 pub mod balance;
 pub mod bills;
 pub mod faq;
 pub mod packages;
 pub mod topup;
+pub mod usage;
 
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -12,16 +13,24 @@ use leptos::prelude::*;
 /// The tabs above every Billing page.
 #[component]
 pub fn BillingTabs(current: &'static str) -> impl IntoView {
-    let tab = |href: &'static str, id: &'static str, label: &'static str| {
+    // (wide label, phone label): five tabs fit a phone's width with the shorter names.
+    let tab = |href: &'static str, id: &'static str, label: (&'static str, &'static str)| {
         let class = if id == current { "tab active" } else { "tab" };
-        view! { <a class=class href=href aria-current=(id == current).then_some("page")>{label}</a> }
+        let phone = (label.0 != label.1).then(|| view! { <span class="narrow-only">{label.1}</span> });
+        view! {
+            <a class=class href=href aria-current=(id == current).then_some("page")>
+                <span class:wide-only=label.0 != label.1>{label.0}</span>
+                {phone}
+            </a>
+        }
     };
     view! {
         <nav class="tabs" aria-label="Billing">
-            {tab("/billing/balance", "balance", "Balance")}
-            {tab("/billing/topup", "topup", "Top up")}
-            {tab("/billing/packages", "packages", "Resource packages")}
-            {tab("/billing/bills", "bills", "Bills")}
+            {tab("/billing/balance", "balance", ("Balance", "Balance"))}
+            {tab("/billing/topup", "topup", ("Top up", "Top up"))}
+            {tab("/billing/packages", "packages", ("Resource packages", "Packages"))}
+            {tab("/billing/usage", "usage", ("Usage", "Usage"))}
+            {tab("/billing/bills", "bills", ("Bills", "Bills"))}
         </nav>
     }
 }
