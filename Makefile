@@ -1,6 +1,6 @@
 # The two commands (see README): `make run` serves Gatehouse on its embedded defaults; `make test` runs
 # every test. Both install what they need first and are safe to run twice.
-.PHONY: run test release fmt lint bench
+.PHONY: run test release fmt lint bench tti
 
 run:
 	@bash scripts/run.sh
@@ -15,6 +15,10 @@ release:
 # Not a test: measures Gatehouse against the mock upstream and a bare proxy (README, "Performance").
 bench:
 	@bash scripts/bench.sh $(ARGS)
+
+# Not a test: time to interactive of the release build over an emulated 20 Mbit/s link (README, "Performance").
+tti:
+	@bash scripts/tti.sh
 
 fmt:
 	cargo fmt --all

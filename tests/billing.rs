@@ -165,6 +165,11 @@ async fn tiers_follow_cumulative_paid_top_ups_at_each_threshold() {
     assert!(pay("custom", "0.01").await.status().is_client_error(), "below the minimum custom amount");
     assert!(pay("custom", "10.01").await.status().is_success());
     assert_eq!(rpm(app.get_page("/billing/balance", Some(&cookie)).await.text().await.unwrap()), "1000");
+    // The bar toward the next tier counts everything paid: CNY 30.00 of 300.00 is 10%, not 0% for a tier
+    // just reached.
+    let user = app.user_id("tiers@example.com").await;
+    let next = gatehouse::server::billing_view::balance(&app.state, user).await.unwrap().next_tier.unwrap();
+    assert_eq!((next.rpm, next.percent), (10_000, 10));
     assert!(pay("custom", "269.99").await.status().is_success());
     assert_eq!(paid_minor(&app, "tiers@example.com").await, 29_999);
     assert_eq!(rpm(app.get_page("/billing/balance", Some(&cookie)).await.text().await.unwrap()), "1000");
