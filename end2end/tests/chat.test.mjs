@@ -85,6 +85,11 @@ test('conversations can be renamed and deleted, and the chat reads well on a pho
   await shot(page, 'chat-phone-1');
 
   await page.click('[data-testid=conversations] li summary');
+  // The open menu stays inside the phone's width.
+  const menu = await page.locator('[data-testid=conversations] .conversation-menu[open]').boundingBox();
+  assert.ok(menu.x >= 0 && menu.x + menu.width <= 390, JSON.stringify(menu));
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth));
+  await shot(page, 'chat-phone-1b-menu');
   await page.fill('[data-testid=conversations] input[name=title]', 'Renamed on my phone');
   await page.click('[data-testid=conversations] button:has-text("Rename")');
   await page.waitForSelector('text=Renamed on my phone');
