@@ -502,3 +502,35 @@ async fn a_disabled_code_stops_working_and_can_be_enabled_again() {
     cli(&url, &["admin", "invite-code", "enable", &code]);
     assert_eq!(app.get_page(&format!("/i/{code}"), None).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_inviter_already_calling_the_api_holds_the_next_call_on_the_new_package_at_once() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("busy-inviter@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    let inviter_id = app.user_id("busy-inviter@example.com").await;
+    let key = app.create_key(inviter_id, false).await;
+    let call = |model: &'static str| {
+        app.client
+            .post(app.url("/api/v1/ai/anthropic/cc-omg/v1/messages"))
+            .header("content-type", "application/json")
+            .header("x-api-key", &key)
+            .body(format!(r#"{{"model":"{model}","max_tokens":16,"messages":[{{"role":"user","content":"Hi"}}]}}"#))
+            .send()
+    };
+    // A first call puts the inviter's account (no package yet) in the admission book.
+    assert_eq!(call("claude-haiku-4-5").await.unwrap().status(), 200);
+    app.settled().await;
+
+    sign_up_through(&app, &code, "new-friend@example.com").await;
+    assert_eq!(referral_packages(&app, "busy-inviter@example.com").await.len(), 1);
+    // While the next call runs, the new package holds it, not the balance: the book read the account again.
+    let running = call("claude-haiku-4-5-slow");
+    let watch = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        app.state.admissions.balance_held(inviter_id)
+    };
+    let (res, held) = tokio::join!(running, watch);
+    assert_eq!(res.unwrap().status(), 200);
+    assert_eq!(held, Money::ZERO);
+}

@@ -188,8 +188,9 @@ pub async fn apply_code(
             other => AppError::invalid("code", other.to_string()),
         })?;
     tx.commit().await?;
-    // Both sides may have a new package: API calls see it at once.
-    state.admissions.invalidate_all();
+    // Both sides may have a new package: their next API calls see it.
+    state.money_moved(user_id);
+    state.money_moved(applied.inviter_id);
     Ok(match applied.verdict {
         referral::Verdict::Rewarded => "Invitation applied: you and your friend each received the package.".into(),
         referral::Verdict::Held(_) => "Invitation recorded; the reward is waiting for a review.".into(),

@@ -68,6 +68,21 @@ impl AppState {
     }
 }
 
+/// What pages, payments and the key API tell the proxy when something changed outside a call; they never
+/// reach into its caches themselves, and only the account concerned is read again.
+impl AppState {
+    /// A key of this account was created, changed or deleted.
+    pub fn key_changed(&self, user_id: i64) {
+        self.key_cache.invalidate_user(user_id);
+    }
+
+    /// This account's balance, paid top-ups or packages changed outside a call (a top-up, a code, a grant).
+    pub fn money_moved(&self, user_id: i64) {
+        self.tier_cache.invalidate(user_id);
+        self.admissions.invalidate(user_id);
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()

@@ -30,8 +30,10 @@ pub async fn confirm_login(token: String) -> Result<(), AppError> {
             client_ip: &client_ip,
         };
         let confirmed = magic_link::confirm(&state.db, &token, session.presented_hash().as_deref(), rules).await?;
-        // A referral applied here may have given the inviter a package: API calls see it at once.
-        state.admissions.invalidate_all();
+        // A referral applied here may have given both sides a package: their next API calls see it.
+        for account in [Some(confirmed.user_id), confirmed.inviter_id].into_iter().flatten() {
+            state.money_moved(account);
+        }
         session.logged_in(confirmed.session_token);
         leptos_axum::redirect(&confirmed.next);
         Ok::<_, AppError>(())

@@ -126,6 +126,8 @@ pub async fn inspect(db: &Db, token: &str) -> Result<LoginLinkView, AppError> {
 pub struct Confirmed {
     pub user_id: i64,
     pub new_account: bool,
+    /// The inviter whose invitation this sign-up applied (their packages may have changed).
+    pub inviter_id: Option<i64>,
     pub next: String,
     /// The new session's cookie value.
     pub session_token: String,
@@ -150,10 +152,10 @@ async fn apply_invite(
     ack_id: i64,
     now: i64,
     new_account: bool,
-) -> Result<bool, AppError> {
+) -> Result<Option<i64>, AppError> {
     // Each acknowledgement serves one account: a shared link with someone else's ticks applies nothing.
     let Some(code) = referral::claim_ack(tx, ack_id, user_id).await?.as_deref().and_then(InviteCode::parse) else {
-        return Ok(false);
+        return Ok(None);
     };
     let application = Application {
         invitee_id: user_id,
@@ -165,14 +167,14 @@ async fn apply_invite(
         now,
     };
     match referral::apply(tx, rules.promotion, rules.email_policy, application).await {
-        Ok(_) => Ok(true),
+        Ok(applied) => Ok(Some(applied.inviter_id)),
         Err(
             ReferralError::UnknownCode
             | ReferralError::OwnCode
             | ReferralError::AlreadyReferred
             | ReferralError::Mutual
             | ReferralError::WindowClosed(_),
-        ) => Ok(false),
+        ) => Ok(None),
         Err(e) => Err(internal("referral at sign-up", e)),
     }
 }
@@ -213,14 +215,16 @@ pub async fn confirm(
         };
         ledger::credit(&mut tx, credit).await.map_err(|e| internal("welcome balance", e))?;
     }
+    let mut inviter_id = None;
     if let Some(ack_id) = invite_ack_id {
         // An account that already existed still gets the invitation within the sign-up window.
-        if !apply_invite(&mut tx, &rules, user_id, ack_id, now, new_account).await? && !new_account {
+        inviter_id = apply_invite(&mut tx, &rules, user_id, ack_id, now, new_account).await?;
+        if inviter_id.is_none() && !new_account {
             next = "/i?invite=existing".to_string();
         }
     }
     let session_token = session::create_in(&mut tx, user_id, now, replaces_session).await?;
     tx.commit().await?;
     tracing::info!(user_id, new_account, "logged in");
-    Ok(Confirmed { user_id, new_account, next: safe_next(&next), session_token })
+    Ok(Confirmed { user_id, new_account, inviter_id, next: safe_next(&next), session_token })
 }

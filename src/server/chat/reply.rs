@@ -30,6 +30,7 @@ use axum::Extension;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 pub const CHANNEL: &str = "web-chat";
 
@@ -74,7 +75,9 @@ async fn begin(
     match chat::start_reply(state.db.pool(), user_id, reply_id).await {
         Ok(job) => {
             let running = state.calls.begin();
-            tokio::spawn(reply(state.clone(), Reply { user_id, reply_id, request_id }, job, tx, running));
+            tokio::spawn(
+                reply(state.clone(), Reply { user_id, reply_id, request_id }, job, tx, running).in_current_span(),
+            );
         }
         // A reconnecting browser, or a second tab: the reply is already being (or was) written.
         Err(ChatError::AlreadyStarted) => {
@@ -91,7 +94,7 @@ async fn begin(
 pub async fn write_whole(state: AppState, user_id: i64, reply_id: i64, request_id: Option<String>) {
     match begin(&state, user_id, reply_id, request_id).await {
         Ok(mut rx) => {
-            let _ = tokio::spawn(async move { while rx.recv().await.is_some() {} }).await;
+            let _ = tokio::spawn(async move { while rx.recv().await.is_some() {} }.in_current_span()).await;
         }
         Err(e) => tracing::warn!(error = %e, reply_id, "web chat: reply could not be started"),
     }

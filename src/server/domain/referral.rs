@@ -320,6 +320,7 @@ pub struct Application<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Applied {
     pub referral_id: i64,
+    pub inviter_id: i64,
     pub verdict: Verdict,
 }
 
@@ -399,7 +400,7 @@ pub async fn apply(
         reward(conn, promotion, referral_id, inviter_id, a.invitee_id, a.now).await?;
     }
     tracing::info!(referral_id, status = verdict.status(), "referral recorded");
-    Ok(Applied { referral_id, verdict })
+    Ok(Applied { referral_id, inviter_id, verdict })
 }
 
 /// Grants the promotion's package to both sides, once each (idempotency keys per referral and side).

@@ -280,22 +280,13 @@ impl AdmissionBook {
         });
     }
 
-    /// Money arrived (a top-up here): read the account on its next call.
+    /// The account's money or packages changed elsewhere (a top-up, a referral reward): read it again on its
+    /// next call. Only the accounts concerned are read again.
     pub fn invalidate(&self, user_id: i64) {
         self.with(user_id, |acc| {
             acc.commits += 1;
             acc.stale = true;
         });
-    }
-
-    /// Packages were granted (a referral): every account is read again on its next call.
-    pub fn invalidate_all(&self) {
-        for shard in &self.shards {
-            for acc in shard.lock().unwrap_or_else(PoisonError::into_inner).values_mut() {
-                acc.commits += 1;
-                acc.stale = true;
-            }
-        }
     }
 
     /// Drops holds older than `older_than_ms` (a call whose task died without settling or releasing): the

@@ -26,6 +26,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Packages counted on at admission must outlive the longest call (the upstream read timeout is shorter).
 pub const HOLD_TTL_MS: i64 = 30 * 60_000;
@@ -89,34 +90,40 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<A
 
 /// A busy key's entry read again in the background before it expires (see `hot_cache`).
 fn refresh_key(state: AppState, digest: Digest, ticket: ReadTicket) {
-    tokio::spawn(async move {
-        let read_at = now_ms();
-        match keys::by_hash(state.db.pool(), &digest_hex(&digest)).await {
-            Ok(Some(k)) => {
-                state.key_cache.put(&digest, k, read_at, ticket);
-            }
-            Ok(None) => state.key_cache.forget(&digest),
-            Err(e) => {
-                state.key_cache.refresh_failed(&digest);
-                tracing::warn!(error = %e, "key refresh failed; the next call tries again");
+    tokio::spawn(
+        async move {
+            let read_at = now_ms();
+            match keys::by_hash(state.db.pool(), &digest_hex(&digest)).await {
+                Ok(Some(k)) => {
+                    state.key_cache.put(&digest, k, read_at, ticket);
+                }
+                Ok(None) => state.key_cache.forget(&digest),
+                Err(e) => {
+                    state.key_cache.refresh_failed(&digest);
+                    tracing::warn!(error = %e, "key refresh failed; the next call tries again");
+                }
             }
         }
-    });
+        .in_current_span(),
+    );
 }
 
 /// A busy account's paid total read again in the background before it expires (see `hot_cache`).
 fn refresh_tier(state: AppState, user_id: i64) {
-    tokio::spawn(async move {
-        let generation = state.tier_cache.generation();
-        let read_at = now_ms();
-        match paid_topups(&state, user_id).await {
-            Ok(paid) => state.tier_cache.put(user_id, paid, read_at, generation),
-            Err(e) => {
-                state.tier_cache.refresh_failed(user_id);
-                tracing::warn!(error = %e, "tier refresh failed; the next call tries again");
+    tokio::spawn(
+        async move {
+            let generation = state.tier_cache.generation();
+            let read_at = now_ms();
+            match paid_topups(&state, user_id).await {
+                Ok(paid) => state.tier_cache.put(user_id, paid, read_at, generation),
+                Err(e) => {
+                    state.tier_cache.refresh_failed(user_id);
+                    tracing::warn!(error = %e, "tier refresh failed; the next call tries again");
+                }
             }
         }
-    });
+        .in_current_span(),
+    );
 }
 
 async fn paid_topups(state: &AppState, user_id: i64) -> Result<i64, sqlx::Error> {
@@ -487,7 +494,8 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let running = state.calls.begin();
-    match tokio::spawn(run(state, dialect, channel, query, headers, body, running)).await {
+    // The task keeps the request's span, so its lines carry the request id.
+    match tokio::spawn(run(state, dialect, channel, query, headers, body, running).in_current_span()).await {
         Ok(response) => response,
         Err(e) => internal("call task", e).into_response(dialect),
     }
@@ -573,71 +581,75 @@ async fn run(
         }
         UpstreamBody::Stream(mut upstream) => {
             let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-            tokio::spawn(async move {
-                // The call counts as running until its charge is queued.
-                let _running = running;
-                let mut parser = sse::Parser::default();
-                let mut meter = Meter::default();
-                let mut translator = (dialect != target).then(|| StreamTranslator::new(now_ms() / 1000, include_usage));
-                // Nothing to translate or hold back: the upstream's bytes go to the caller as they came (still
-                // parsed, for metering), without writing each event again.
-                let raw = translator.is_none() && (target == Dialect::Anthropic || include_usage);
-                let mut client_gone = false;
-                let mut broke = false;
-                while let Some(chunk) = upstream.next().await {
-                    let chunk = match chunk {
-                        Ok(c) => c,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "upstream stream broke");
-                            broke = true;
-                            break;
-                        }
-                    };
-                    let mut out: Vec<Bytes> = Vec::new();
-                    for ev in parser.push(&chunk) {
-                        match target {
-                            Dialect::Anthropic => meter.on_anthropic(&ev),
-                            Dialect::OpenAi => meter.on_openai(&ev),
+            tokio::spawn(
+                async move {
+                    // The call counts as running until its charge is queued.
+                    let _running = running;
+                    let mut parser = sse::Parser::default();
+                    let mut meter = Meter::default();
+                    let mut translator =
+                        (dialect != target).then(|| StreamTranslator::new(now_ms() / 1000, include_usage));
+                    // Nothing to translate or hold back: the upstream's bytes go to the caller as they came (still
+                    // parsed, for metering), without writing each event again.
+                    let raw = translator.is_none() && (target == Dialect::Anthropic || include_usage);
+                    let mut client_gone = false;
+                    let mut broke = false;
+                    while let Some(chunk) = upstream.next().await {
+                        let chunk = match chunk {
+                            Ok(c) => c,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "upstream stream broke");
+                                broke = true;
+                                break;
+                            }
+                        };
+                        let mut out: Vec<Bytes> = Vec::new();
+                        for ev in parser.push(&chunk) {
+                            match target {
+                                Dialect::Anthropic => meter.on_anthropic(&ev),
+                                Dialect::OpenAi => meter.on_openai(&ev),
+                            }
+                            if raw {
+                                continue;
+                            }
+                            match (&mut translator, target) {
+                                (Some(t), _) => out.extend(t.on_event(&ev)),
+                                // The usage chunk we asked for on the caller's behalf stays with us.
+                                (None, Dialect::OpenAi) if !include_usage && is_usage_only_chunk(&ev) => {}
+                                (None, _) => out.push(sse::write(ev.event.as_deref(), &ev.data)),
+                            }
                         }
                         if raw {
-                            continue;
+                            out.push(chunk);
                         }
-                        match (&mut translator, target) {
-                            (Some(t), _) => out.extend(t.on_event(&ev)),
-                            // The usage chunk we asked for on the caller's behalf stays with us.
-                            (None, Dialect::OpenAi) if !include_usage && is_usage_only_chunk(&ev) => {}
-                            (None, _) => out.push(sse::write(ev.event.as_deref(), &ev.data)),
-                        }
-                    }
-                    if raw {
-                        out.push(chunk);
-                    }
-                    // After a disconnect, keep reading the upstream to learn the real usage.
-                    if !client_gone {
-                        for b in out {
-                            if tx.send(Ok(b)).await.is_err() {
-                                client_gone = true;
-                                tracing::info!("caller disconnected mid-stream; metering to the end");
-                                break;
+                        // After a disconnect, keep reading the upstream to learn the real usage.
+                        if !client_gone {
+                            for b in out {
+                                if tx.send(Ok(b)).await.is_err() {
+                                    client_gone = true;
+                                    tracing::info!("caller disconnected mid-stream; metering to the end");
+                                    break;
+                                }
                             }
                         }
                     }
-                }
-                if !meter.reported && meter.output_chars == 0 {
-                    // The upstream produced nothing (it broke or ended before its first event): no charge.
-                    release(&state, &prepared).await;
-                } else {
-                    let usage = meter.usage_for_billing(prepared.estimated_input);
-                    let outcome = if broke {
-                        CallOutcome::UpstreamBroke
-                    } else if client_gone {
-                        CallOutcome::CallerLeft
+                    if !meter.reported && meter.output_chars == 0 {
+                        // The upstream produced nothing (it broke or ended before its first event): no charge.
+                        release(&state, &prepared).await;
                     } else {
-                        CallOutcome::Complete
-                    };
-                    settle(&state, &prepared, usage, outcome).await;
+                        let usage = meter.usage_for_billing(prepared.estimated_input);
+                        let outcome = if broke {
+                            CallOutcome::UpstreamBroke
+                        } else if client_gone {
+                            CallOutcome::CallerLeft
+                        } else {
+                            CallOutcome::Complete
+                        };
+                        settle(&state, &prepared, usage, outcome).await;
+                    }
                 }
-            });
+                .in_current_span(),
+            );
             let stream =
                 futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
             Response::builder()

@@ -6,6 +6,7 @@ use crate::server::db::Db;
 use crate::server::domain::refusals::{self, Refused};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
+use tracing::Instrument;
 
 pub const EVERY_MS: i64 = 10_000;
 /// Past this many remembered (account, status) pairs, entries older than the window are dropped.
@@ -38,11 +39,14 @@ impl RefusalLog {
             return;
         }
         let db = db.clone();
-        tokio::spawn(async move {
-            if let Err(e) = refusals::record(db.pool(), &refused).await {
-                tracing::warn!(error = %e, "a refused call could not be recorded");
+        tokio::spawn(
+            async move {
+                if let Err(e) = refusals::record(db.pool(), &refused).await {
+                    tracing::warn!(error = %e, "a refused call could not be recorded");
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
 }
 
