@@ -14,22 +14,30 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 const WINDOW_MS: i64 = 60_000;
+/// GCRA runs in microseconds, so every rate keeps its exact interval: in whole milliseconds, a tier above
+/// 60,000 a minute would have been held to 60,000.
+const WINDOW_US: i64 = 60_000_000;
 /// How long leased cells stay usable: a call admitted from a lease was counted in Redis at most this long
 /// before it ran, so the shared limit holds with this much slack in time and never in count.
 pub const LEASE_MS: i64 = 250;
 /// Cells leased in one round trip at most.
 const MAX_LEASE: u32 = 64;
 
-/// GCRA's emission interval and burst tolerance for a rate, in ms.
+/// GCRA's emission interval and burst tolerance for a rate, in µs.
 fn gcra_params(rpm: u32) -> (i64, i64) {
-    let interval = (WINDOW_MS / i64::from(rpm.max(1))).max(1);
-    (interval, WINDOW_MS - interval)
+    let interval = (WINDOW_US / i64::from(rpm.max(1))).max(1);
+    (interval, WINDOW_US - interval)
+}
+
+/// A wait in µs as whole ms, rounded up (a caller told to retry in 0 ms would retry too soon).
+fn wait_ms(us: i64) -> i64 {
+    (us + 999) / 1000
 }
 
 /// One GCRA step in memory.
 #[derive(Default)]
 pub struct MemoryLimiter {
-    /// Account id -> theoretical arrival time (unix ms) of the next request.
+    /// Account id -> theoretical arrival time (unix µs) of the next request.
     tat: Mutex<HashMap<i64, i64>>,
 }
 
@@ -37,10 +45,11 @@ impl MemoryLimiter {
     /// Admits one request for `account` under `rpm`, or says how many ms to wait.
     pub fn check(&self, account: i64, rpm: u32, now: i64) -> Result<(), i64> {
         let (interval, tolerance) = gcra_params(rpm);
+        let now = now.saturating_mul(1000);
         let Ok(mut map) = self.tat.lock() else { return Ok(()) };
         let tat = map.get(&account).copied().unwrap_or(now).max(now);
         if tat - now > tolerance {
-            return Err(tat - now - tolerance);
+            return Err(wait_ms(tat - now - tolerance));
         }
         map.insert(account, tat + interval);
         if map.len() > 100_000 {
@@ -51,14 +60,15 @@ impl MemoryLimiter {
 }
 
 /// The GCRA step as Redis runs it, for `want` cells at once: KEYS[1] the account's key, ARGV interval and
-/// tolerance in ms, the cells wanted, then what an expired lease left unused: its ms of cells and the Redis
+/// tolerance in µs, the cells wanted, then what an expired lease left unused: its µs of cells and the Redis
 /// time its cells reached. Only the part of the unused cells still ahead of now is given back (cells whose
 /// time has passed were spent by time itself, and taking more would take other calls' cells). Returns
 /// {granted, the time the grant reached} with granted 1 to want (as many as the limit has room for), or
-/// when there is no room {minus the ms to wait, 0}. The time is Redis's own, so clocks do not matter.
+/// when there is no room {minus the µs to wait, 0}. The time is Redis's own (µs since 1970: exact in Lua's
+/// numbers), so clocks do not matter.
 const GCRA_SCRIPT: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
@@ -71,7 +81,7 @@ if room >= 0 then granted = math.min(want, math.floor(room / interval) + 1) end
 local next_tat = tat + granted * interval
 if granted > 0 or back > 0 then
   if next_tat > now then
-    redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', next_tat - now)
+    redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000))
   else
     redis.call('DEL', KEYS[1])
   end
@@ -88,8 +98,8 @@ struct Lease {
     /// Monotonic ms (see [`monotonic_ms`]) after which the cells are not used (they are given back with
     /// the next round trip).
     expires: i64,
-    /// The ms one cell stood for when it was granted, and the Redis time the grant reached.
-    cell_ms: i64,
+    /// The µs one cell stood for when it was granted, and the Redis time (µs) the grant reached.
+    cell_us: i64,
     redis_end: i64,
     /// Cells asked for at the last round trip: doubled when a lease ran out in time, halved when it expired.
     size: u32,
@@ -101,22 +111,22 @@ struct Lease {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refill {
     pub want: u32,
-    /// The unused cells of an expired lease, in ms, and the Redis time they reached.
-    pub give_back_ms: i64,
+    /// The unused cells of an expired lease, in µs, and the Redis time (µs) they reached.
+    pub give_back_us: i64,
     pub give_back_end: i64,
     /// This round trip sizes the lease (the others out at the same time ask for one cell).
     sizing: bool,
 }
 
 impl Refill {
-    const ONE: Self = Self { want: 1, give_back_ms: 0, give_back_end: 0, sizing: false };
+    const ONE: Self = Self { want: 1, give_back_us: 0, give_back_end: 0, sizing: false };
 }
 
-/// What Redis granted a round trip: cells, the ms each stands for, and the Redis time they reach.
+/// What Redis granted a round trip: cells, the µs each stands for, and the Redis time (µs) they reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
     pub cells: u32,
-    pub cell_ms: i64,
+    pub cell_us: i64,
     pub redis_end: i64,
 }
 
@@ -166,7 +176,7 @@ impl Leases {
         lease.refilling = true;
         let refill = Refill {
             want: lease.size,
-            give_back_ms: i64::from(unused).saturating_mul(lease.cell_ms),
+            give_back_us: i64::from(unused).saturating_mul(lease.cell_us),
             give_back_end: lease.redis_end,
             sizing: true,
         };
@@ -190,7 +200,7 @@ impl Leases {
         if let Some(grant) = grant {
             lease.cells = grant.cells.saturating_sub(1);
             lease.expires = now + LEASE_MS;
-            lease.cell_ms = grant.cell_ms;
+            lease.cell_us = grant.cell_us;
             lease.redis_end = grant.redis_end;
         }
     }
@@ -282,7 +292,7 @@ impl RateLimiter {
                 let guard = RefillGuard { leases: &redis.leases, account, refill: Some(refill), now: asked_at };
                 let (interval, tolerance) = gcra_params(rpm);
                 let key = format!("{}:rl:{account}", redis.prefix);
-                let args = [interval, tolerance, i64::from(refill.want), refill.give_back_ms, refill.give_back_end]
+                let args = [interval, tolerance, i64::from(refill.want), refill.give_back_us, refill.give_back_end]
                     .map(|n| n.to_string());
                 let args = args.each_ref().map(String::as_str);
                 redis.round_trips.fetch_add(1, Ordering::Relaxed);
@@ -296,13 +306,13 @@ impl RateLimiter {
                 };
                 let grant = answer.filter(|(n, _)| *n > 0).map(|(n, end)| Grant {
                     cells: u32::try_from(n).unwrap_or(1),
-                    cell_ms: interval,
+                    cell_us: interval,
                     redis_end: end,
                 });
                 guard.finish(grant);
                 match answer {
                     Some((n, _)) if n > 0 => Ok(()),
-                    Some((n, _)) => Err(-n),
+                    Some((n, _)) => Err(wait_ms(-n)),
                     None => {
                         let last = redis.last_warned.load(Ordering::Relaxed);
                         if now - last > WINDOW_MS {
@@ -341,8 +351,23 @@ mod tests {
         assert!(limiter.check(2, 60, 0).is_ok(), "accounts are limited separately");
     }
 
+    #[test]
+    fn tiers_above_sixty_thousand_a_minute_keep_their_rate() {
+        // 120,000 a minute: a minute's burst, then two a millisecond (whole ms would have allowed one).
+        let limiter = MemoryLimiter::default();
+        for _ in 0..120_000 {
+            assert!(limiter.check(1, 120_000, 0).is_ok());
+        }
+        assert_eq!(limiter.check(1, 120_000, 0), Err(1));
+        assert!(limiter.check(1, 120_000, 1).is_ok());
+        assert!(limiter.check(1, 120_000, 1).is_ok());
+        assert!(limiter.check(1, 120_000, 1).is_err());
+        assert_eq!(gcra_params(120_000), (500, 59_999_500));
+        assert_eq!(gcra_params(1_000_000).0, 60);
+    }
+
     fn grant(cells: u32, redis_end: i64) -> Option<Grant> {
-        Some(Grant { cells, cell_ms: 6, redis_end })
+        Some(Grant { cells, cell_us: 6_000, redis_end })
     }
 
     /// Takes a cell for one call, granting whatever Redis is asked for; returns the round trip's wish.
@@ -375,7 +400,7 @@ mod tests {
         let leases = Leases::default();
         for _ in 0..50 {
             let refill = call(&leases, 60, 0).unwrap();
-            assert_eq!((refill.want, refill.give_back_ms, refill.sizing), (1, 0, true));
+            assert_eq!((refill.want, refill.give_back_us, refill.sizing), (1, 0, true));
         }
     }
 
@@ -389,7 +414,7 @@ mod tests {
         assert_eq!(leases.take(7, 10_000, LEASE_MS - 1), None);
         let refill = leases.take(7, 10_000, LEASE_MS).unwrap();
         // Two cells of 6 ms each, which reached the Redis time of the last grant.
-        assert_eq!(refill, Refill { want: 2, give_back_ms: 12, give_back_end: 1_000, sizing: true });
+        assert_eq!(refill, Refill { want: 2, give_back_us: 12_000, give_back_end: 1_000, sizing: true });
     }
 
     #[test]
