@@ -64,7 +64,7 @@ ensure_test_tools() {
     python3 -m pip install --quiet --root-user-action=ignore "anthropic==$ANTHROPIC_SDK_VERSION" "openai==$OPENAI_SDK_VERSION"
   fi
   if [ ! -d end2end/node_modules/playwright-core ] || [ ! -x end2end/node_modules/.bin/claude ] ||
-    [ ! -f end2end/node_modules/axe-core/axe.min.js ]; then
+    [ ! -x end2end/node_modules/.bin/codex ] || [ ! -f end2end/node_modules/axe-core/axe.min.js ]; then
     say "installing the end2end npm packages"
     (cd end2end && npm ci --no-audit --no-fund --silent)
   fi

@@ -88,8 +88,7 @@ async fn fund(app: &TestApp, user_id: i64, usd: i64) {
         now: now_ms(),
     };
     ledger::credit_now(app.state.db.pool(), credit).await.unwrap();
-    app.state.admissions.invalidate(user_id);
-    app.state.tier_cache.invalidate(user_id);
+    app.state.gateway.money_moved(user_id);
 }
 
 /// A paid tier (10000 requests a minute), so a burst meets the money rules, not the rate limit.
@@ -148,7 +147,7 @@ async fn sixteen_parallel_claude_code_streams_on_the_referral_package_are_all_se
     }
     let mut running_at_once = 0;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    running_at_once = running_at_once.max(app.state.admissions.open_holds());
+    running_at_once = running_at_once.max(app.state.gateway.admissions().open_holds());
     for c in calls {
         let (status, text) = c.await.unwrap();
         assert_eq!(status, 200, "{text}");
@@ -273,7 +272,7 @@ async fn an_openai_call_without_max_tokens_holds_the_models_maximum_output_while
     let price = app.state.pricing.table.lookup("gpt-4o-slow").unwrap();
     assert_eq!(price.max_output, 16_384);
     let worst = price.worst_case(price.limits("gpt-4o-slow", None, None).unwrap(), body.to_string().len()).unwrap();
-    assert_eq!(app.state.admissions.balance_held(user_id), worst);
+    assert_eq!(app.state.gateway.admissions().balance_held(user_id), worst);
     // The Balance page's "reserved by calls still running" shows the same figure.
     let page = gatehouse::server::billing_view::balance(&app.state, user_id).await.unwrap();
     assert_eq!(page.reserved.map(|r| r.exact), Some(worst.to_string()));
@@ -410,9 +409,9 @@ async fn a_charge_the_database_refuses_is_set_aside_and_holds_up_neither_other_c
     } else {
         pending(999_999, "api:poison", "gpt-5")
     };
-    app.state.settlements.submit(refused).await;
-    app.state.settlements.submit(pending(user_id, "api:good", "gpt-5")).await;
-    tokio::time::timeout(Duration::from_secs(5), app.state.settlements.flush())
+    app.state.gateway.settlements().submit(refused).await;
+    app.state.gateway.settlements().submit(pending(user_id, "api:good", "gpt-5")).await;
+    tokio::time::timeout(Duration::from_secs(5), app.state.gateway.settlements().flush())
         .await
         .expect("the refused charge does not hold up the writer");
     // Calls keep being charged.
@@ -437,11 +436,11 @@ async fn an_unknown_key_is_remembered_briefly_and_a_key_created_after_works_at_o
         assert_eq!(post(&app, "/v1/chat/completions", wrong, &body).send().await.unwrap().status(), 401);
     }
     let digest = gatehouse::server::secrets::token_digest(wrong);
-    assert!(app.state.key_cache.known_missing(&digest, now_ms()), "the miss is remembered");
+    assert!(app.state.gateway.key_cache().known_missing(&digest, now_ms()), "the miss is remembered");
     // Creating a key forgets every remembered miss, so a new key is never refused as unknown.
     let new = gatehouse::server::keys_view::create(&app.state, user_id, "fresh", "", "", "", false).await;
     assert!(new.is_ok(), "{new:?}");
-    assert!(!app.state.key_cache.known_missing(&digest, now_ms()));
+    assert!(!app.state.gateway.key_cache().known_missing(&digest, now_ms()));
 }
 
 /// A TCP gate in front of PostgreSQL: while closed it cuts every connection through it and refuses new
@@ -556,7 +555,9 @@ async fn a_database_outage_of_a_few_seconds_under_load_answers_no_500_and_loses_
     let ok = statuses.iter().filter(|s| **s == 200).count();
     assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
     assert!(ok > 50, "calls were served through the outage: {ok} of {}", statuses.len());
-    tokio::time::timeout(Duration::from_secs(30), app.state.settlements.flush()).await.expect("charges written");
+    tokio::time::timeout(Duration::from_secs(30), app.state.gateway.settlements().flush())
+        .await
+        .expect("charges written");
     app.settled().await;
     let (billed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bills WHERE user_id = $1")
         .bind(user_id)

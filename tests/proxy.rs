@@ -69,22 +69,6 @@ async fn audit_clean(app: &TestApp) {
     assert!(report.is_clean(), "{:?}", report.breaches);
 }
 
-/// A free credit to the balance, as the operator's `admin credit` gives it.
-async fn top_up(app: &TestApp, user_id: i64, usd: &str) {
-    use gatehouse::server::domain::ledger::{self, Credit, EntryKind};
-    let credit = Credit {
-        user_id,
-        key: &format!("top-up-{user_id}-{usd}"),
-        kind: EntryKind::Adjustment,
-        amount: Money::parse_usd(usd).unwrap(),
-        paid_minor: 0,
-        memo: "test credit",
-        now: now_ms(),
-    };
-    ledger::credit_now(app.state.db.pool(), credit).await.unwrap();
-    app.state.admissions.invalidate(user_id);
-}
-
 fn official(app: &TestApp, model: &str, usage: Usage) -> Money {
     app.state.pricing.table.cost(model, &usage).unwrap()
 }
@@ -412,7 +396,7 @@ async fn refused_calls_are_kept_for_the_bills_page_and_bills_say_how_each_call_w
     assert!(bills_of(&app, c.user_id).await.is_empty(), "nothing charged");
 
     // A call that runs: its bill keeps the request id, the outcome and the latency.
-    top_up(&app, c.user_id, "1").await;
+    app.top_up(c.user_id, "1").await;
     let res = send("req-served-1").await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["x-request-id"], "req-served-1");
@@ -455,7 +439,7 @@ async fn an_upstream_failure_before_any_byte_charges_nothing_and_a_broken_stream
     assert_eq!(res.status(), 502);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["type"], "api_error");
     assert!(bills_of(&app, c.user_id).await.is_empty());
-    assert_eq!(app.state.admissions.balance_held(c.user_id), Money::ZERO);
+    assert_eq!(app.state.gateway.admissions().balance_held(c.user_id), Money::ZERO);
 
     let res = post(
         &app,

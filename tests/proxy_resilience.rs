@@ -240,7 +240,7 @@ async fn graceful_shutdown_finishes_running_streams_and_writes_their_bills() {
     });
     // Shut down while the stream is in flight (the slow mock needs well over a second).
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(app.state.calls.running(), 1);
+    assert_eq!(app.state.gateway.running_calls(), 1);
     app.shut_down().await;
     let text = running.await.unwrap();
     assert!(text.contains("event: message_stop"), "the running stream was finished, not cut: {text}");
@@ -248,7 +248,7 @@ async fn graceful_shutdown_finishes_running_streams_and_writes_their_bills() {
     let db = gatehouse::server::db::Db::connect(&db_url).await.unwrap();
     let (bills, _) = bills::page(db.pool(), user_id, &Default::default(), 10, 0).await.unwrap();
     assert_eq!(bills.len(), 1, "the bill was written before the server stopped");
-    assert_eq!(app.state.admissions.open_holds(), 0);
+    assert_eq!(app.state.gateway.admissions().open_holds(), 0);
 }
 
 #[tokio::test]
@@ -270,7 +270,7 @@ async fn shutdown_writes_every_queued_charge_even_when_the_database_is_slower_th
     tokio::time::sleep(Duration::from_millis(100)).await;
     let res = call(&app, &key, message("claude-haiku-4-5", false)).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(app.state.settlements.unwritten(), 2);
+    assert_eq!(app.state.gateway.settlements().unwritten(), 2);
     let release = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(3)).await;
         blocking.commit().await.unwrap();
@@ -344,7 +344,7 @@ async fn two_instances_sharing_redis_hold_the_tier_limit_together() {
     let first = spawn_app_with(&redis).await;
     let db_url = first.state.settings.database_url.expose().to_string();
     let second = spawn_app_with(&[redis[0], redis[1], ("DATABASE_URL", db_url.as_str())]).await;
-    assert!(first.state.rate_limiter.shared() && second.state.rate_limiter.shared());
+    assert!(first.state.gateway.limiter().shared() && second.state.gateway.limiter().shared());
     let (_, key) = funded_caller(&first, "shared-limit@example.com").await;
 
     // The free tier is 60 a minute, counted once for both instances.

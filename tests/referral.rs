@@ -528,7 +528,7 @@ async fn an_inviter_already_calling_the_api_holds_the_next_call_on_the_new_packa
     let running = call("claude-haiku-4-5-slow");
     let watch = async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        app.state.admissions.balance_held(inviter_id)
+        app.state.gateway.admissions().balance_held(inviter_id)
     };
     let (res, held) = tokio::join!(running, watch);
     assert_eq!(res.unwrap().status(), 200);

@@ -93,7 +93,7 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
         balance: cents(money.balance),
         balance_positive: money.balance.is_positive(),
         reserved: {
-            let held = state.admissions.balance_held(user_id);
+            let held = state.gateway.balance_held(user_id);
             held.is_positive().then(|| cents(held))
         },
         rpm: tier.rpm,

@@ -80,26 +80,26 @@ pub async fn create(
     .await
     .map_err(key_error)?;
     // A secret someone presented before it existed must not stay remembered as unknown.
-    state.key_changed(user_id);
+    state.gateway.key_changed(user_id);
     Ok(NewKeyShown { name: key.name, secret })
 }
 
 pub async fn rename(state: &AppState, user_id: i64, id: i64, name: &str) -> Result<(), AppError> {
     let update = KeyUpdate { name: Some(name), ..KeyUpdate::default() };
     keys::update(state.db.pool(), user_id, id, update).await.map_err(key_error)?;
-    state.key_changed(user_id);
+    state.gateway.key_changed(user_id);
     Ok(())
 }
 
 pub async fn set_disabled(state: &AppState, user_id: i64, id: i64, disabled: bool) -> Result<(), AppError> {
     let update = KeyUpdate { disabled: Some(disabled), ..KeyUpdate::default() };
     keys::update(state.db.pool(), user_id, id, update).await.map_err(key_error)?;
-    state.key_changed(user_id);
+    state.gateway.key_changed(user_id);
     Ok(())
 }
 
 pub async fn delete(state: &AppState, user_id: i64, id: i64) -> Result<(), AppError> {
     keys::delete(state.db.pool(), user_id, id).await.map_err(key_error)?;
-    state.key_changed(user_id);
+    state.gateway.key_changed(user_id);
     Ok(())
 }

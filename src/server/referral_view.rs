@@ -189,8 +189,8 @@ pub async fn apply_code(
         })?;
     tx.commit().await?;
     // Both sides may have a new package: their next API calls see it.
-    state.money_moved(user_id);
-    state.money_moved(applied.inviter_id);
+    state.gateway.money_moved(user_id);
+    state.gateway.money_moved(applied.inviter_id);
     Ok(match applied.verdict {
         referral::Verdict::Rewarded => "Invitation applied: you and your friend each received the package.".into(),
         referral::Verdict::Held(_) => "Invitation recorded; the reward is waiting for a review.".into(),

@@ -12,10 +12,8 @@ use crate::server::http::{
 };
 use crate::server::mail::{MailError, Mailer};
 use crate::server::payments::stripe;
-use crate::server::proxy::admission_book::AdmissionBook;
-use crate::server::proxy::hot_cache::{KeyCache, TierCache};
+use crate::server::proxy::gateway::Gateway;
 use crate::server::proxy::rate_limit::RateLimiter;
-use crate::server::proxy::settlement_writer::{CallTracker, SettlementWriter};
 use crate::server::proxy::upstream::Upstreams;
 use crate::server::secrets::random_token;
 use crate::server::state::{AppState, Services};
@@ -94,10 +92,7 @@ impl Application {
                 RateLimiter::redis(url.expose(), &settings.upstream.redis_key_prefix).map_err(StartupError::Redis)?
             }
         };
-        let key_cache = Arc::new(KeyCache::default());
-        let admissions = Arc::new(AdmissionBook::default());
-        let settlements =
-            Arc::new(SettlementWriter::start(db.clone(), Arc::clone(&key_cache), Arc::clone(&admissions)));
+        let gateway = Arc::new(Gateway::start(&db, upstreams, rate_limiter));
         let state = AppState::new(Services {
             settings: Arc::new(settings),
             db,
@@ -106,14 +101,7 @@ impl Application {
             public_base_url,
             pricing: Arc::new(pricing),
             email_policy: Arc::new(email_policy),
-            upstreams: Arc::new(upstreams),
-            rate_limiter: Arc::new(rate_limiter),
-            key_cache,
-            tier_cache: Arc::new(TierCache::default()),
-            admissions,
-            settlements,
-            calls: CallTracker::default(),
-            refusals: Arc::default(),
+            gateway,
             http: stripe::http_client(),
             test_payment_secret: Arc::new(test_payment_secret),
         });
@@ -142,7 +130,7 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Self { listener, router, state } = self;
         let sweeper = tokio::spawn(sweep_expired(state.db.clone()));
-        let hold_sweeper = tokio::spawn(sweep_stale_holds(Arc::clone(&state.admissions)));
+        let hold_sweeper = tokio::spawn(sweep_stale_holds(Arc::clone(&state.gateway)));
         // Small writes (stream events) go out at once instead of waiting for the peer's delayed ACK.
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
@@ -154,21 +142,21 @@ impl Application {
         hold_sweeper.abort();
         // Streams the caller left may still be metering; their charges are queued when they end.
         let grace = Duration::from_secs(state.settings.upstream.shutdown_grace_secs);
-        if !state.calls.wait_idle(grace).await {
+        if !state.gateway.finish_calls(grace).await {
             tracing::warn!(
-                calls = state.calls.running(),
+                calls = state.gateway.running_calls(),
                 "calls still running after the shutdown grace; their holds stay until swept"
             );
         }
         // Every charge already queued is written before the process ends, however long the database takes:
         // ending sooner would give those calls away. Progress is logged while it lasts.
-        let flushed = state.settlements.flush();
+        let flushed = state.gateway.flush();
         tokio::pin!(flushed);
         loop {
             tokio::select! {
                 () = &mut flushed => break,
                 () = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!(
-                    unwritten = state.settlements.unwritten(),
+                    unwritten = state.gateway.unwritten(),
                     "still writing the charges of finished calls before stopping"
                 ),
             }
@@ -249,6 +237,9 @@ async fn sweep_expired(db: Db) {
         if let Err(e) = crate::server::domain::refusals::purge(db.pool(), crate::server::time::now_ms()).await {
             tracing::warn!(error = %e, "refused-call sweep failed");
         }
+        if let Err(e) = crate::server::domain::responses::purge(db.pool(), crate::server::time::now_ms()).await {
+            tracing::warn!(error = %e, "stored-response sweep failed");
+        }
     }
 }
 
@@ -272,12 +263,12 @@ fn load_pricing(settings: &Settings) -> Result<Pricing, StartupError> {
 
 /// Frees the admission book's holds of calls that never settled nor released (their task died), once a
 /// minute.
-async fn sweep_stale_holds(admissions: Arc<AdmissionBook>) {
+async fn sweep_stale_holds(gateway: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         let now = crate::server::time::now_ms();
-        let swept = admissions.sweep(now, crate::server::proxy::call::HOLD_TTL_MS);
+        let swept = gateway.sweep_stale_holds(now, crate::server::proxy::call::HOLD_TTL_MS);
         if swept > 0 {
             tracing::warn!(holds = swept, "released admission holds of calls that never settled");
         }

@@ -159,6 +159,23 @@ impl TestApp {
         gatehouse::server::domain::keys::create(self.state.db.pool(), key).await.expect("key").1
     }
 
+    /// A free credit to the balance, as the operator's `admin credit` gives it.
+    pub async fn top_up(&self, user_id: i64, usd: &str) {
+        use gatehouse::server::domain::ledger::{self, Credit, EntryKind};
+        use gatehouse::server::domain::money::Money;
+        let credit = Credit {
+            user_id,
+            key: &format!("top-up-{user_id}-{usd}"),
+            kind: EntryKind::Adjustment,
+            amount: Money::parse_usd(usd).expect("an amount"),
+            paid_minor: 0,
+            memo: "test credit",
+            now: gatehouse::server::time::now_ms(),
+        };
+        ledger::credit_now(self.state.db.pool(), credit).await.expect("credit");
+        self.state.gateway.money_moved(user_id);
+    }
+
     /// The account id behind an email address.
     pub async fn user_id(&self, email: &str) -> i64 {
         let normalized = gatehouse::shared::email::Email::parse(email).expect("email").normalized().to_string();
@@ -197,13 +214,13 @@ impl TestApp {
 
     /// Waits until every API call made so far has finished and its charge is committed.
     pub async fn settled(&self) {
-        assert!(self.state.settled(std::time::Duration::from_secs(10)).await, "calls still running after 10 s");
+        assert!(self.state.gateway.settled(std::time::Duration::from_secs(10)).await, "calls still running after 10 s");
     }
 
     /// Holds of running calls left in the admission book once every call has ended and been charged.
     pub async fn open_holds(&self) -> usize {
         self.settled().await;
-        self.state.admissions.open_holds()
+        self.state.gateway.admissions().open_holds()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -32,7 +32,7 @@ pub async fn confirm_login(token: String) -> Result<(), AppError> {
         let confirmed = magic_link::confirm(&state.db, &token, session.presented_hash().as_deref(), rules).await?;
         // A referral applied here may have given both sides a package: their next API calls see it.
         for account in [Some(confirmed.user_id), confirmed.inviter_id].into_iter().flatten() {
-            state.money_moved(account);
+            state.gateway.money_moved(account);
         }
         session.logged_in(confirmed.session_token);
         leptos_axum::redirect(&confirmed.next);

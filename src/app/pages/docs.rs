@@ -1,4 +1,4 @@
-//! `/docs`: how to use a key in Claude Code, Immersive Translate, curl and the Python SDKs, with this
+//! `/docs`: how to use a key in Claude Code, Codex, Immersive Translate, curl and the Python SDKs, with this
 //! server's base URL filled in, a placeholder where the key goes, and the signed-in person's keys named.
 
 use crate::shared::dto::DocsView;
@@ -26,7 +26,7 @@ pub async fn get_docs() -> Result<DocsView, AppError> {
                 base_url: state.public_base_url.to_string(),
                 keys,
                 signed_in: user.is_some(),
-                mock_upstream: state.upstreams.uses_mock(),
+                mock_upstream: state.gateway.uses_mock(),
             })
         }
         .await,
@@ -83,6 +83,13 @@ fn docs(v: DocsView) -> impl IntoView {
             <p>"Point Claude Code at the Claude Code channel (official price x 0.2 from your balance; resource packages pay first):"</p>
             <pre tabindex="0"><code>{snippet("export ANTHROPIC_BASE_URL={BASE}/api/v1/ai/anthropic/cc-omg\nexport ANTHROPIC_AUTH_TOKEN={KEY}\nclaude")}</code></pre>
         </section>
+        <section class="card" data-testid="codex-docs">
+            <h2>"Codex"</h2>
+            <p>"OpenAI's Codex CLI uses the CodeX channel (official price x 0.2 from your balance) through the Responses API. Add this server as a provider in "<code>"~/.codex/config.toml"</code>":"</p>
+            <pre tabindex="0"><code>{snippet("model = \"gpt-5-codex\"\nmodel_provider = \"gatehouse\"\n\n[model_providers.gatehouse]\nname = \"Gatehouse\"\nbase_url = \"{BASE}/api/v1/ai/openai/codex-omg/v1\"\nenv_key = \"GATEHOUSE_API_KEY\"\nwire_api = \"responses\"")}</code></pre>
+            <p>"Then give Codex your key and start it:"</p>
+            <pre tabindex="0"><code>{snippet("export GATEHOUSE_API_KEY={KEY}\ncodex")}</code></pre>
+        </section>
         <section class="card">
             <h2>"Immersive Translate"</h2>
             <p>"Use the OpenAI-compatible twin of the Claude Code channel. Free accounts have 60 requests per minute; a paid top-up of CNY 20 raises it to 1000."</p>
@@ -98,7 +105,7 @@ fn docs(v: DocsView) -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Python"</h2>
-            <pre tabindex="0"><code>{snippet("import anthropic, openai\n\nclaude = anthropic.Anthropic(base_url=\"{BASE}/api/v1/ai/anthropic/cc-omg\", api_key=\"{KEY}\")\nprint(claude.messages.create(model=\"claude-sonnet-4-5\", max_tokens=256,\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).content[0].text)\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nprint(gpt.chat.completions.create(model=\"gpt-4o-mini\",\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)")}</code></pre>
+            <pre tabindex="0"><code>{snippet("import anthropic, openai\n\nclaude = anthropic.Anthropic(base_url=\"{BASE}/api/v1/ai/anthropic/cc-omg\", api_key=\"{KEY}\")\nprint(claude.messages.create(model=\"claude-sonnet-4-5\", max_tokens=256,\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).content[0].text)\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nprint(gpt.chat.completions.create(model=\"gpt-4o-mini\",\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)\nprint(gpt.responses.create(model=\"gpt-5-mini\", input=\"Hello\").output_text)")}</code></pre>
             <p class="muted small">"The channels: /v1/… is the standard channel (x 1.0); /api/v1/ai/anthropic/cc-omg and /api/v1/ai/openai/cc-omg are Claude Code's; codex-omg works the same way. Errors come back in each SDK's own format."</p>
         </section>
     }

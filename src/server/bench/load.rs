@@ -7,6 +7,53 @@ use std::time::{Duration, Instant};
 
 pub const JSON_BODY: &str = r#"{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
 pub const STREAM_BODY: &str = r#"{"model":"claude-haiku-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
+/// The other API surfaces, each as `(name, path, body, streamed)`: OpenAI chat completions (JSON, streamed
+/// with and without `include_usage`), the Responses API (JSON and streamed), and the translated paths (a
+/// Claude model asked for in the OpenAI dialects).
+pub const SURFACES: &[(&str, &str, &str, bool)] = &[
+    (
+        "chat completions, JSON",
+        "/v1/chat/completions",
+        r#"{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#,
+        false,
+    ),
+    (
+        "chat completions, streamed with include_usage",
+        "/v1/chat/completions",
+        r#"{"model":"gpt-4o-mini","max_tokens":64,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#,
+        true,
+    ),
+    (
+        "chat completions, streamed without include_usage",
+        "/v1/chat/completions",
+        r#"{"model":"gpt-4o-mini","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#,
+        true,
+    ),
+    (
+        "responses, JSON",
+        "/v1/responses",
+        r#"{"model":"gpt-5-mini","max_output_tokens":64,"input":"Say hello to the benchmark."}"#,
+        false,
+    ),
+    (
+        "responses, streamed",
+        "/v1/responses",
+        r#"{"model":"gpt-5-mini","max_output_tokens":64,"stream":true,"input":"Say hello to the benchmark."}"#,
+        true,
+    ),
+    (
+        "Claude via chat completions (translated)",
+        "/v1/chat/completions",
+        r#"{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#,
+        false,
+    ),
+    (
+        "Claude via responses (translated)",
+        "/v1/responses",
+        r#"{"model":"claude-haiku-4-5","max_output_tokens":64,"input":"Say hello to the benchmark."}"#,
+        false,
+    ),
+];
 /// A stream the mock paces (400 ms to the first byte, then a piece every 40 ms): held open about 1.4 s.
 pub const SLOW_STREAM_BODY: &str = r#"{"model":"claude-haiku-4-5-slow","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
 
@@ -86,8 +133,8 @@ pub struct Load {
     pub failed: usize,
 }
 
-/// `workers` loops calling for `secs` seconds.
-pub async fn load(client: &reqwest::Client, t: &Target, workers: usize, secs: f64) -> Load {
+/// `workers` loops calling with `body` for `secs` seconds.
+pub async fn load(client: &reqwest::Client, t: &Target, body: &'static str, workers: usize, secs: f64) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -98,7 +145,7 @@ pub async fn load(client: &reqwest::Client, t: &Target, workers: usize, secs: f6
             let mut failed = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let s = Instant::now();
-                match t.request(&client, JSON_BODY).send().await {
+                match t.request(&client, body).send().await {
                     Ok(r) if r.status().is_success() => match r.bytes().await {
                         Ok(_) => lat.push(micros(s.elapsed())),
                         Err(_) => failed += 1,

@@ -351,7 +351,7 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
             Vec::new()
         };
         let before = cpu_micros(busy);
-        let l = load::load(&client, t, o.concurrency, o.seconds).await;
+        let l = load::load(&client, t, JSON_BODY, o.concurrency, o.seconds).await;
         cpu_per_call.push(cpu_micros(busy).saturating_sub(before) as f64 / l.ok.max(1) as f64);
         for ((_, comm, spent), before) in services.iter_mut().zip(services_before) {
             *spent = cpu_micros_named(comm).saturating_sub(before) as f64 / l.ok.max(1) as f64;
@@ -366,6 +366,26 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     let (wrk_ok, wrk_cut) = wrk[2].map_or((0, 0), |w| (w.ok, o.concurrency));
     ok_through += wrk_ok;
     let busy_rss = rss(pid);
+
+    // Every other API surface, against the bare proxy forwarding the same request: c=1 latency, and c=32
+    // requests/s with the keys of many accounts and with one key (one hot account).
+    let mut surfaces = Vec::new();
+    for (name, path, body, streamed) in load::SURFACES {
+        let bare_t = Target::new(format!("http://127.0.0.1:{bare_port}{path}"), vec![]);
+        let many = Target::new(format!("{base}{path}"), keys.clone());
+        let hot = Target::new(format!("{base}{path}"), keys.iter().take(1).cloned().collect());
+        let n = (o.requests / 4).max(10);
+        let lat_bare = load::sequential(&client, &bare_t, body, n, false).await?;
+        let lat_gh = load::sequential(&client, &many, body, n, false).await?;
+        let first_bare = load::sequential(&client, &bare_t, body, n, true).await?;
+        let first_gh = load::sequential(&client, &many, body, n, true).await?;
+        ok_through += 2 * n;
+        let l_bare = load::load(&client, &bare_t, body, o.concurrency, o.seconds).await;
+        let l_many = load::load(&client, &many, body, o.concurrency, o.seconds).await;
+        let l_hot = load::load(&client, &hot, body, o.concurrency, o.seconds).await;
+        ok_through += l_many.ok + l_hot.ok;
+        surfaces.push((*name, *streamed, lat_bare, lat_gh, first_bare, first_gh, l_bare, l_many, l_hot));
+    }
 
     // Distinct keys before the streams: memory the streams used is returned lazily, and would hide theirs.
     let before_keys = rss(pid);
@@ -387,7 +407,7 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         let mut samples = vec![rss(pid)];
         let mut calls = 0;
         for _ in 0..SOAK_PARTS {
-            let l = load::load(&client, &through, 8, o.soak_secs as f64 / SOAK_PARTS as f64).await;
+            let l = load::load(&client, &through, JSON_BODY, 8, o.soak_secs as f64 / SOAK_PARTS as f64).await;
             calls += l.ok;
             samples.push(rss(pid));
         }
@@ -482,6 +502,48 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     if !services.is_empty() {
         let each: Vec<String> = services.iter().map(|(name, _, us)| format!("{name} {us:.1} us")).collect();
         println!("{:<32} + the services' own processes per Gatehouse call at c={c}: {}", "", each.join(", "));
+    }
+    println!();
+    println!("every API surface (Gatehouse vs the bare proxy forwarding the same request; targets: c={c} >= 80% of bare, c=1 within +50 us p50 / +150 us p99):");
+    println!(
+        "{:<48} {:>19} {:>19} {:>19} {:>9} {:>9} {:>9}  verdict",
+        "surface", "c=1 p50/p99 bare", "c=1 p50/p99 GH", "first byte GH-bare", "bare r/s", "GH r/s", "1 acct"
+    );
+    for (name, streamed, lat_bare, lat_gh, first_bare, first_gh, l_bare, l_many, l_hot) in &surfaces {
+        let ratio =
+            |l: &load::Load| if l_bare.per_second > 0.0 { 100.0 * l.per_second / l_bare.per_second } else { 0.0 };
+        let (p50, p99) = (
+            i128::from(lat_gh.pct(0.5)) - i128::from(lat_bare.pct(0.5)),
+            i128::from(lat_gh.pct(0.99)) - i128::from(lat_bare.pct(0.99)),
+        );
+        let met = ratio(l_many) >= 80.0 && ratio(l_hot) >= 80.0 && p50 <= 50 && p99 <= 150;
+        let first = if *streamed {
+            format!(
+                "{:+} / {:+}",
+                i128::from(first_gh.pct(0.5)) - i128::from(first_bare.pct(0.5)),
+                i128::from(first_gh.pct(0.99)) - i128::from(first_bare.pct(0.99))
+            )
+        } else {
+            "-".to_string()
+        };
+        println!(
+            "{:<48} {:>19} {:>19} {:>19} {:>9.0} {:>9.0} {:>9.0}  {:.0}% / {:.0}% of bare, {p50:+} / {p99:+} us: {}{}",
+            name,
+            format!("{} / {}", lat_bare.pct(0.5), lat_bare.pct(0.99)),
+            format!("{} / {}", lat_gh.pct(0.5), lat_gh.pct(0.99)),
+            first,
+            l_bare.per_second,
+            l_many.per_second,
+            l_hot.per_second,
+            ratio(l_many),
+            ratio(l_hot),
+            if met { "met" } else { "missed" },
+            if l_many.failed + l_hot.failed > 0 {
+                format!(" ({} failed)", l_many.failed + l_hot.failed)
+            } else {
+                String::new()
+            }
+        );
     }
     println!();
     if let Some(s) = &streams {

@@ -33,7 +33,7 @@ pub fn setup(state: &AppState) -> ChatSetup {
     ChatSetup {
         models: offered,
         default_model: models::DEFAULT_MODEL.to_string(),
-        mock_upstream: state.upstreams.uses_mock(),
+        mock_upstream: state.gateway.uses_mock(),
     }
 }
 

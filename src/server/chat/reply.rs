@@ -74,7 +74,7 @@ async fn begin(
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     match chat::start_reply(state.db.pool(), user_id, reply_id).await {
         Ok(job) => {
-            let running = state.calls.begin();
+            let running = state.gateway.begin_call();
             tokio::spawn(
                 reply(state.clone(), Reply { user_id, reply_id, request_id }, job, tx, running).in_current_span(),
             );
@@ -201,7 +201,7 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
         Dialect::OpenAi => "/v1/chat/completions",
     };
     let outgoing = Outgoing::json(&request);
-    let answer = match state.upstreams.send(dialect, &job.model, path, &outgoing, &HeaderMap::new()).await {
+    let answer = match state.gateway.upstreams().send(dialect, &job.model, path, &outgoing, &HeaderMap::new()).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, model = %job.model, "web chat: upstream failed before answering");

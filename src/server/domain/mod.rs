@@ -14,6 +14,7 @@ pub mod pricing;
 pub mod redemption;
 pub mod referral;
 pub mod refusals;
+pub mod responses;
 pub mod settle_batch;
 pub mod tiers;
 pub mod topups;

@@ -19,7 +19,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         Ok(outcome) => {
             if let WebhookOutcome::Credited { user_id } = outcome {
                 // The new tier applies to the next API call.
-                state.money_moved(user_id);
+                state.gateway.money_moved(user_id);
             }
             (StatusCode::OK, axum::Json(serde_json::json!({ "received": true, "outcome": format!("{outcome:?}") })))
                 .into_response()

@@ -104,7 +104,7 @@ pub async fn test_payment(state: &AppState, user: &User, amount_minor: i64) -> R
     let signature = stripe_signature::sign(&secret, now / 1000, &payload);
     match stripe::handle_webhook(&state.db, &secret, &payload, &signature, now).await {
         Ok(WebhookOutcome::Credited { user_id }) => {
-            state.money_moved(user_id);
+            state.gateway.money_moved(user_id);
             Ok(usd)
         }
         Ok(other) => Err(internal("test payment", format!("{other:?}"))),

@@ -23,6 +23,8 @@ pub enum ProxyError {
     Forbidden(String),
     /// 404: the model is not offered (no price).
     UnknownModel(String),
+    /// 404: no such thing for this caller (a response id that is not theirs, or not there).
+    NotFound(String),
     /// 429: over the account's requests-per-minute tier.
     RateLimited { message: String, retry_after_secs: u64 },
     /// 502/503/504: the upstream failed before answering.
@@ -40,7 +42,7 @@ impl ProxyError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::UnknownModel(_) => StatusCode::NOT_FOUND,
+            Self::UnknownModel(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -55,6 +57,7 @@ impl ProxyError {
             | Self::PaymentRequired(m)
             | Self::Forbidden(m)
             | Self::UnknownModel(m)
+            | Self::NotFound(m)
             | Self::RateLimited { message: m, .. }
             | Self::Upstream { message: m, .. } => m,
             Self::Unavailable { .. } => {
@@ -70,7 +73,7 @@ impl ProxyError {
             Self::Unauthenticated(_) => "authentication_error",
             Self::PaymentRequired(_) => "billing_error",
             Self::Forbidden(_) => "permission_error",
-            Self::UnknownModel(_) => "not_found_error",
+            Self::UnknownModel(_) | Self::NotFound(_) => "not_found_error",
             Self::RateLimited { .. } => "rate_limit_error",
             Self::Upstream { status: 529 | 503, .. } | Self::Unavailable { .. } => "overloaded_error",
             Self::Upstream { .. } | Self::Internal => "api_error",
@@ -84,6 +87,7 @@ impl ProxyError {
             Self::PaymentRequired(_) => ("insufficient_quota", "insufficient_quota"),
             Self::Forbidden(_) => ("invalid_request_error", "model_not_allowed"),
             Self::UnknownModel(_) => ("invalid_request_error", "model_not_found"),
+            Self::NotFound(_) => ("invalid_request_error", "not_found"),
             Self::RateLimited { .. } => ("rate_limit_exceeded", "rate_limit_exceeded"),
             Self::Upstream { .. } => ("api_error", "upstream_error"),
             Self::Unavailable { .. } => ("api_error", "service_unavailable"),

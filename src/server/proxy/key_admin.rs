@@ -156,7 +156,7 @@ async fn new_token(
     .await;
     match created {
         Ok((k, secret)) => {
-            state.key_changed(key.user_id);
+            state.gateway.key_changed(key.user_id);
             let mut data = shown(&k);
             data["token"] = json!(secret);
             ok(data)
@@ -206,7 +206,7 @@ async fn update_token(
     let disabled = field(&form, "is_disabled").map(|v| matches!(v, "1" | "true" | "on"));
     let update = KeyUpdate { name: field(&form, "remark"), expires_at, spend_cap, models: models.as_deref(), disabled };
     let updated = keys::update(state.db.pool(), key.user_id, target.id, update).await;
-    state.key_changed(key.user_id);
+    state.gateway.key_changed(key.user_id);
     match updated {
         Ok(()) => match keys::find_for_user(state.db.pool(), key.user_id, &target.prefix).await {
             Ok(Some(k)) => ok(shown(&k)),
@@ -226,7 +226,7 @@ async fn delete_token(
     let key = manager(&state, &headers).await?;
     let target = target(&state, &key, &form).await?;
     let deleted = keys::delete(state.db.pool(), key.user_id, target.id).await;
-    state.key_changed(key.user_id);
+    state.gateway.key_changed(key.user_id);
     match deleted {
         Ok(()) => ok(json!({ "deleted": target.prefix })),
         Err(e) => Err(internal(e)),

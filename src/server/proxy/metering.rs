@@ -1,5 +1,6 @@
 //! Reading usage from upstream answers: Anthropic's usage object (cumulative in `message_delta`: the last
-//! value wins) and OpenAI's (`prompt_tokens` includes cached tokens, billed at the cached price).
+//! value wins), OpenAI chat completions' (`prompt_tokens` includes cached tokens, billed at the cached
+//! price) and the Responses API's (`input_tokens` includes cached tokens, `output_tokens` reasoning ones).
 
 use super::sse::Event;
 use crate::server::domain::pricing::Usage;
@@ -41,6 +42,14 @@ pub fn openai(u: &Value) -> Usage {
     }
 }
 
+/// The Responses API's usage object: cached input tokens are billed at the cached price, and output
+/// tokens already include reasoning tokens.
+pub fn responses(u: &Value) -> Usage {
+    let input = n(&u["input_tokens"]).unwrap_or(0);
+    let cached = n(&u["input_tokens_details"]["cached_tokens"]).unwrap_or(0).min(input);
+    Usage { input: input - cached, output: n(&u["output_tokens"]).unwrap_or(0), cache_read: cached, ..Usage::default() }
+}
+
 /// Follows a stream's events and keeps the usage so far, and whether it ended properly.
 #[derive(Default)]
 pub struct Meter {
@@ -54,7 +63,13 @@ pub struct Meter {
 
 impl Meter {
     pub fn on_anthropic(&mut self, ev: &Event) {
-        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return };
+        if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
+            self.on_anthropic_event(&v);
+        }
+    }
+
+    /// An Anthropic stream event already parsed (by a translator reading the same event).
+    pub fn on_anthropic_event(&mut self, v: &Value) {
         match v["type"].as_str() {
             Some("message_start") => {
                 apply_anthropic(&mut self.usage, &v["message"]["usage"]);
@@ -93,6 +108,32 @@ impl Meter {
                 let seen = c["delta"]["content"].as_str().map(str::len).unwrap_or(0);
                 self.output_chars = self.output_chars.saturating_add(seen);
             }
+        }
+    }
+
+    /// A Responses API stream event (already parsed): the final usage comes with the response's last
+    /// event (`response.completed`, `response.incomplete` or `response.failed`).
+    pub fn on_responses_event(&mut self, v: &Value) {
+        match v["type"].as_str() {
+            Some("response.completed" | "response.incomplete" | "response.failed") => {
+                let usage = &v["response"]["usage"];
+                if usage.is_object() {
+                    self.usage = responses(usage);
+                    self.reported = true;
+                }
+                self.finished = true;
+            }
+            Some(
+                "response.output_text.delta"
+                | "response.function_call_arguments.delta"
+                | "response.reasoning_summary_text.delta"
+                | "response.reasoning_text.delta"
+                | "response.refusal.delta",
+            ) => {
+                let seen = v["delta"].as_str().map(str::len).unwrap_or(0);
+                self.output_chars = self.output_chars.saturating_add(seen);
+            }
+            _ => {}
         }
     }
 
@@ -147,6 +188,18 @@ mod tests {
             &json!({"prompt_tokens": 1000, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 800}}),
         );
         assert_eq!(u, Usage { input: 200, output: 20, cache_read: 800, ..Usage::default() });
+    }
+
+    #[test]
+    fn responses_usage_bills_cached_input_at_the_cached_price_and_reasoning_as_output() {
+        let mut m = Meter::default();
+        m.on_responses_event(&json!({"type": "response.output_text.delta", "delta": "0123456789abcdef"}));
+        assert_eq!((m.output_chars, m.reported), (16, false));
+        m.on_responses_event(&json!({"type": "response.completed", "response": {"usage": {
+            "input_tokens": 1000, "input_tokens_details": {"cached_tokens": 600},
+            "output_tokens": 90, "output_tokens_details": {"reasoning_tokens": 64}, "total_tokens": 1090}}}));
+        assert!(m.reported && m.finished);
+        assert_eq!(m.usage, Usage { input: 400, output: 90, cache_read: 600, ..Usage::default() });
     }
 
     #[test]

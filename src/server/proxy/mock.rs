@@ -1,4 +1,5 @@
-//! The built-in `mock` upstream: answers Anthropic Messages and OpenAI chat completions deterministically,
+//! The built-in `mock` upstream: answers Anthropic Messages and OpenAI chat completions deterministically
+//! (the Responses API is in `mock_responses`),
 //! as JSON or SSE, with realistic usage numbers, so the whole product runs without upstream credentials.
 //! Model names ending in `-fail-500`, `-fail-429`, `-fail-midstream` or `-slow` (400 ms to the first byte, 40 ms
 //! between stream pieces) trigger failure modes; `-usage-max` (u64::MAX output tokens), `-usage-huge`
@@ -34,7 +35,7 @@ impl Shape {
 }
 
 /// Roughly four characters per token, as tokenizers average on English text.
-fn tokens_of(text: &str) -> u64 {
+pub(super) fn tokens_of(text: &str) -> u64 {
     u64::try_from(text.chars().count().div_ceil(4)).unwrap_or(u64::MAX).max(1)
 }
 
@@ -52,7 +53,7 @@ fn last_user_text(messages: &Value) -> String {
     String::new()
 }
 
-fn answer_for(model: &str, prompt: &str) -> String {
+pub(super) fn answer_for(model: &str, prompt: &str) -> String {
     let quoted: String = prompt.chars().take(80).collect();
     format!(
         "Hello from Gatehouse's mock upstream ({model}). No real model was called. You said: \"{quoted}\". \
@@ -62,7 +63,7 @@ fn answer_for(model: &str, prompt: &str) -> String {
 
 /// Splits text into stream pieces: a few words each, or exactly `count` pieces of one word each, the
 /// words repeated when the text has fewer (the answer is then the pieces joined).
-fn pieces(text: &str, count: Option<usize>) -> Vec<String> {
+pub(super) fn pieces(text: &str, count: Option<usize>) -> Vec<String> {
     let words: Vec<&str> = text.split_inclusive(' ').collect();
     match count {
         None => words.chunks(3).map(|c| c.concat()).collect(),
@@ -70,7 +71,7 @@ fn pieces(text: &str, count: Option<usize>) -> Vec<String> {
     }
 }
 
-fn failure(model: &str) -> Option<UpstreamError> {
+pub(super) fn failure(model: &str) -> Option<UpstreamError> {
     if model.ends_with("-fail-500") {
         Some(UpstreamError::Status { status: 500, body: "mock upstream: internal error".into() })
     } else if model.ends_with("-fail-429") {
@@ -81,7 +82,7 @@ fn failure(model: &str) -> Option<UpstreamError> {
 }
 
 /// The (input, output) tokens the mock reports for an answer, or `None` for no usage at all.
-fn reported(model: &str, input: u64, output: u64) -> Option<(u64, u64)> {
+pub(super) fn reported(model: &str, input: u64, output: u64) -> Option<(u64, u64)> {
     if model.ends_with("-usage-none") {
         None
     } else if model.ends_with("-usage-max") {
@@ -94,14 +95,14 @@ fn reported(model: &str, input: u64, output: u64) -> Option<(u64, u64)> {
 }
 
 /// The upstream's latency before it answers (at least `FIRST_BYTE_DELAY` for a `-slow` model).
-async fn first_byte_wait(model: &str, shape: Shape) {
+pub(super) async fn first_byte_wait(model: &str, shape: Shape) {
     let latency = if model.ends_with("-slow") { shape.latency.max(FIRST_BYTE_DELAY) } else { shape.latency };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
 }
 
-fn stream_of(chunks: Vec<Bytes>, model: &str, pace: Duration) -> ByteStream {
+pub(super) fn stream_of(chunks: Vec<Bytes>, model: &str, pace: Duration) -> ByteStream {
     let break_midway = model.ends_with("-fail-midstream");
     let pace = if model.ends_with("-slow") { pace.max(Duration::from_millis(40)) } else { pace };
     let cut = chunks.len() / 2;
@@ -277,7 +278,7 @@ pub async fn openai(request: &Value, shape: Shape) -> Result<UpstreamResponse, U
 }
 
 /// A stable, non-cryptographic hash for deterministic ids.
-fn fxhash(s: &str) -> u64 {
+pub(super) fn fxhash(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 

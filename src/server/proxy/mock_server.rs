@@ -1,21 +1,29 @@
 //! The built-in mock upstream served over HTTP (`gatehouse mock-upstream`): the same answers the in-process
-//! mock gives, at Anthropic's `/v1/messages` and OpenAI's `/v1/chat/completions`. The benchmark calls it
+//! mock gives, at Anthropic's `/v1/messages`, OpenAI's `/v1/chat/completions` and the Responses API's
+//! `/v1/responses` (with retrieve, delete, cancel and input items). The benchmark calls it
 //! directly and through Gatehouse, and it stands in for a provider when trying a providers file.
 
 use super::mock;
 use super::upstream::{UpstreamBody, UpstreamError, UpstreamResponse};
 use axum::body::{Body, Bytes};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum::Router;
 use futures_util::StreamExt;
 use serde_json::Value;
 
 pub fn router(shape: mock::Shape) -> Router {
+    let store = std::sync::Arc::new(super::mock_responses::Store::default());
+    let responses = move |method: Method, uri: Uri, body: Bytes| {
+        let store = std::sync::Arc::clone(&store);
+        async move { respond(super::mock_responses::handle(method.as_str(), uri.path(), &body, shape, &store).await) }
+    };
     Router::new()
         .route("/v1/messages", post(move |body: Bytes| answer(body, true, shape)))
         .route("/v1/chat/completions", post(move |body: Bytes| answer(body, false, shape)))
+        .route("/v1/responses", post(responses.clone()))
+        .route("/v1/responses/{*rest}", any(responses))
 }
 
 async fn answer(body: Bytes, anthropic: bool, shape: mock::Shape) -> Response {

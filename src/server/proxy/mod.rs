@@ -1,17 +1,20 @@
-//! The API proxy in the same process as the pages: Anthropic Messages and OpenAI chat completions on the
-//! plain channel (`/v1/...`) and on named channels (`/api/v1/ai/{anthropic|openai}/{channel}/v1/...`),
-//! charged through the same ledger as everything else.
+//! The API proxy in the same process as the pages: Anthropic Messages, OpenAI chat completions and the
+//! OpenAI Responses API (`responses`) on the plain channel (`/v1/...`) and on named channels
+//! (`/api/v1/ai/{anthropic|openai}/{channel}/v1/...`), charged through the same ledger as everything else.
 pub mod admission_book;
 pub mod call;
 pub mod dialect;
+pub mod gateway;
 pub mod hot_cache;
 pub mod key_admin;
 pub mod metering;
 pub mod mock;
+pub mod mock_responses;
 pub mod mock_server;
 pub mod rate_limit;
 pub mod redis_client;
 pub mod refusal_log;
+pub mod responses;
 pub mod settlement_writer;
 pub mod sse;
 pub mod translate;
@@ -30,7 +33,7 @@ use serde_json::json;
 /// Channels reachable by path besides the plain `/v1/...` one.
 pub const NAMED_CHANNELS: &[&str] = &["cc-omg", "codex-omg"];
 
-fn channel_of(name: &str) -> Option<&'static str> {
+pub(crate) fn channel_of(name: &str) -> Option<&'static str> {
     NAMED_CHANNELS.iter().find(|c| **c == name).copied()
 }
 
@@ -45,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/anthropic/{channel}/v1/models", get(channel_models))
         .route("/api/v1/ai/openai/{channel}/v1/chat/completions", post(channel_chat))
         .route("/api/v1/ai/openai/{channel}/v1/models", get(channel_models))
+        .merge(responses::routes())
         .merge(key_admin::routes())
 }
 
@@ -61,7 +65,7 @@ async fn plain_chat(State(state): State<AppState>, headers: HeaderMap, body: Byt
     call::handle(state, Dialect::OpenAi, "default", None, headers, body).await
 }
 
-fn unknown_channel(name: &str, dialect: Dialect) -> Response {
+pub(crate) fn unknown_channel(name: &str, dialect: Dialect) -> Response {
     ProxyError::UnknownModel(format!("There is no channel `{name}`; use one of {}.", NAMED_CHANNELS.join(", ")))
         .into_response(dialect)
 }
@@ -120,7 +124,7 @@ async fn count_tokens(state: AppState, headers: HeaderMap, body: Bytes) -> Respo
     if state.pricing.table.lookup(model).is_none() {
         return ProxyError::UnknownModel(format!("The model `{model}` is not offered here.")).into_response(d);
     }
-    let route = state.upstreams.route(Dialect::Anthropic, model);
+    let route = state.gateway.upstreams.route(Dialect::Anthropic, model);
     match route.first().map(|p| &p.target) {
         None => ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")).into_response(d),
         Some(upstream::Target::Mock) => {
@@ -132,6 +136,7 @@ async fn count_tokens(state: AppState, headers: HeaderMap, body: Bytes) -> Respo
         Some(upstream::Target::Remote { .. }) => {
             let outgoing = upstream::Outgoing { bytes: body.clone(), stream: false };
             match state
+                .gateway
                 .upstreams
                 .send(Dialect::Anthropic, model, "/v1/messages/count_tokens", &outgoing, &headers)
                 .await
@@ -160,7 +165,7 @@ async fn models(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(e) = call::authenticate(&state, &headers).await {
         return e.into_response(dialect);
     }
-    let mock = state.upstreams.uses_mock();
+    let mock = state.gateway.upstreams.uses_mock();
     let ids = state.pricing.table.model_ids();
     if anthropic {
         let data: Vec<_> = ids

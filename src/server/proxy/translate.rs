@@ -15,8 +15,18 @@ fn text_of(content: &Value) -> String {
     }
 }
 
+/// An image given by URL (a `data:` URL, or a link) as an Anthropic image block.
+pub fn image_block(url: &str) -> Value {
+    match url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
+        Some((media_type, data)) => {
+            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
+        }
+        None => json!({"type": "image", "source": {"type": "url", "url": url}}),
+    }
+}
+
 /// An OpenAI content (string or parts) as Anthropic content blocks.
-fn blocks_of(content: &Value) -> Vec<Value> {
+pub fn blocks_of(content: &Value) -> Vec<Value> {
     match content {
         Value::String(s) => vec![json!({"type": "text", "text": s})],
         Value::Array(parts) => parts
@@ -24,13 +34,7 @@ fn blocks_of(content: &Value) -> Vec<Value> {
             .filter_map(|p| match p["type"].as_str() {
                 Some("text") => Some(json!({"type": "text", "text": p["text"]})),
                 Some("image_url") => {
-                    let url = p["image_url"]["url"].as_str().or_else(|| p["image_url"].as_str())?;
-                    Some(match url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
-                        Some((media_type, data)) => {
-                            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
-                        }
-                        None => json!({"type": "image", "source": {"type": "url", "url": url}}),
-                    })
+                    Some(image_block(p["image_url"]["url"].as_str().or_else(|| p["image_url"].as_str())?))
                 }
                 _ => None,
             })
@@ -40,7 +44,7 @@ fn blocks_of(content: &Value) -> Vec<Value> {
 }
 
 /// Appends blocks to the last message when it has the same role (Anthropic wants roles to alternate).
-fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
+pub fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
     if blocks.is_empty() {
         return;
     }
@@ -274,7 +278,7 @@ impl StreamTranslator {
     }
 }
 
-fn merge(into: &mut Value, from: &Value) {
+pub fn merge(into: &mut Value, from: &Value) {
     if let (Some(a), Some(b)) = (into.as_object_mut(), from.as_object()) {
         for (k, v) in b {
             if !v.is_null() {

@@ -137,6 +137,8 @@ pub struct Upstreams {
     http: reqwest::Client,
     /// Pause between the built-in mock's stream pieces.
     mock_pace: Duration,
+    /// The responses the built-in mock stored (its Responses API).
+    mock_responses: std::sync::Arc<super::mock_responses::Store>,
 }
 
 /// Headers passed through to Anthropic untouched (Claude Code sends several betas).
@@ -159,7 +161,12 @@ impl Upstreams {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Self { providers: providers.iter().map(Provider::from_spec).collect(), http, mock_pace }
+        Self {
+            providers: providers.iter().map(Provider::from_spec).collect(),
+            http,
+            mock_pace,
+            mock_responses: std::sync::Arc::default(),
+        }
     }
 
     /// True when any call can be answered by the mock (the UI and `/v1/models` say so).
@@ -177,14 +184,28 @@ impl Upstreams {
         self.providers.iter().filter(|p| p.serves(dialect, model)).collect()
     }
 
-    /// Sends a request body to `path` of the model's providers. A failure before any byte came back
-    /// (unreachable, 429, 5xx) moves on to the next provider; with one provider, it is tried twice.
+    /// POSTs a request body to `path` of the model's providers (see [`Upstreams::request`]).
     pub async fn send(
         &self,
         dialect: Dialect,
         model: &str,
         path_and_query: &str,
         body: &Outgoing,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        self.request(reqwest::Method::POST, dialect, model, path_and_query, Some(body), headers).await
+    }
+
+    /// Sends a request (a body, or none for `GET` and `DELETE`) to `path` of the model's providers. A
+    /// failure before any byte came back (unreachable, 429, 5xx) moves on to the next provider; with one
+    /// provider, it is tried twice.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        dialect: Dialect,
+        model: &str,
+        path_and_query: &str,
+        body: Option<&Outgoing>,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let route = self.route(dialect, model);
@@ -198,7 +219,7 @@ impl Upstreams {
             if attempt >= route.len() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            match self.send_once(provider, path_and_query, body, headers).await {
+            match self.send_once(&method, provider, path_and_query, body, headers).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(error = %e, provider = %provider.name, attempt, "upstream failed before answering; trying again");
@@ -212,15 +233,28 @@ impl Upstreams {
 
     async fn send_once(
         &self,
+        method: &reqwest::Method,
         provider: &Provider,
         path_and_query: &str,
-        body: &Outgoing,
+        body: Option<&Outgoing>,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let dialect = provider.dialect;
         let (base_url, api_key) = match &provider.target {
+            Target::Mock if path_and_query.starts_with("/v1/responses") => {
+                let shape = mock::Shape::paced(self.mock_pace);
+                let bytes = body.map(|b| &b.bytes[..]).unwrap_or_default();
+                return super::mock_responses::handle(
+                    method.as_str(),
+                    path_and_query,
+                    bytes,
+                    shape,
+                    &self.mock_responses,
+                )
+                .await;
+            }
             Target::Mock => {
-                let Ok(request) = serde_json::from_slice::<Value>(&body.bytes) else {
+                let Some(Ok(request)) = body.map(|b| serde_json::from_slice::<Value>(&b.bytes)) else {
                     return Err(UpstreamError::Status { status: 400, body: "mock upstream: not JSON".into() });
                 };
                 return match dialect {
@@ -232,7 +266,10 @@ impl Upstreams {
         };
         let base =
             base_url.map_err(|url| UpstreamError::Unreachable(format!("the provider URL {url} is not a URL")))?;
-        let mut req = self.http.post(join(base, path_and_query)).header("content-type", "application/json");
+        let mut req = self.http.request(method.clone(), join(base, path_and_query));
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.bytes.clone());
+        }
         req = match dialect {
             Dialect::Anthropic => {
                 let mut r = match api_key {
@@ -254,17 +291,13 @@ impl Upstreams {
                 None => req,
             },
         };
-        let response = req
-            .body(body.bytes.clone())
-            .send()
-            .await
-            .map_err(|e| UpstreamError::Unreachable(e.without_url().to_string()))?;
+        let response = req.send().await.map_err(|e| UpstreamError::Unreachable(e.without_url().to_string()))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             let text = response.text().await.unwrap_or_default();
             return Err(UpstreamError::Status { status, body: text.chars().take(2000).collect() });
         }
-        if body.stream {
+        if body.is_some_and(|b| b.stream) {
             let stream =
                 response.bytes_stream().map(|r| r.map_err(|e| UpstreamError::Broken(e.without_url().to_string())));
             Ok(UpstreamResponse::stream(Box::pin(stream)))

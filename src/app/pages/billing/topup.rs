@@ -63,7 +63,7 @@ pub async fn redeem_code(code: String) -> Result<(), AppError> {
             redemption::RedeemError::Ledger(detail) => crate::server::error::internal("redeem", detail),
             other => AppError::invalid("code", other.to_string()),
         })?;
-        state.money_moved(user.id);
+        state.gateway.money_moved(user.id);
         let amount: String = url::form_urlencoded::byte_serialize(amount.to_string().as_bytes()).collect();
         leptos_axum::redirect(&format!("/billing/topup?redeemed={amount}"));
         Ok::<_, AppError>(())

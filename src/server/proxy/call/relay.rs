@@ -1,0 +1,80 @@
+//! Stage 3 of a call: relay it. Every charged call runs in a task of its own ([`in_own_task`]), so a caller
+//! who leaves cannot cancel it halfway; a streamed answer goes from the upstream to the caller through a
+//! [`Relay`], which keeps reading the upstream after the caller left (to learn the real usage) and notes
+//! whether the upstream broke. Each API surface decides what to send for each event it reads.
+
+use super::failures::internal;
+use crate::server::proxy::dialect::{Dialect, ProxyError};
+use crate::server::proxy::settlement_writer::CallGuard;
+use crate::server::proxy::upstream::ByteStream;
+use crate::server::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use futures_util::StreamExt;
+use std::future::Future;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+/// Runs a call in a task of its own that keeps the request's span (its log lines carry the request id);
+/// the call counts as running while the guard it gets lives.
+pub async fn in_own_task<F>(state: &AppState, dialect: Dialect, call: impl FnOnce(CallGuard) -> F) -> Response
+where
+    F: Future<Output = Response> + Send + 'static,
+{
+    let running = state.gateway.calls.begin();
+    match tokio::spawn(call(running).in_current_span()).await {
+        Ok(response) => response,
+        Err(e) => internal("call task", e).into_response(dialect),
+    }
+}
+
+/// The two ends of a streamed answer: the caller's (its response, returned at once) and the call task's.
+pub fn open_stream(dialect: Dialect) -> (Relay, Response) {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let response = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| ProxyError::Internal.into_response(dialect));
+    (Relay { tx, caller_left: false, broke: false }, response)
+}
+
+/// The call task's end of a streamed answer.
+pub struct Relay {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    /// The caller disconnected; the upstream is still read to its end.
+    pub caller_left: bool,
+    /// The upstream's stream broke before its end.
+    pub broke: bool,
+}
+
+impl Relay {
+    /// The upstream's next chunk; `None` at its end or when it broke (then `broke` is set).
+    pub async fn next_chunk(&mut self, upstream: &mut ByteStream) -> Option<Bytes> {
+        match upstream.next().await? {
+            Ok(chunk) => Some(chunk),
+            Err(e) => {
+                tracing::warn!(error = %e, "upstream stream broke");
+                self.broke = true;
+                None
+            }
+        }
+    }
+
+    /// Sends pieces to the caller, unless it has left.
+    pub async fn send(&mut self, pieces: Vec<Bytes>) {
+        if self.caller_left {
+            return;
+        }
+        for piece in pieces {
+            if self.tx.send(Ok(piece)).await.is_err() {
+                self.caller_left = true;
+                tracing::info!("caller disconnected mid-stream; metering to the end");
+                return;
+            }
+        }
+    }
+}

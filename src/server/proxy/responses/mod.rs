@@ -1,0 +1,610 @@
+//! The OpenAI Responses API, on `/v1/responses` and `/api/v1/ai/openai/{channel}/v1/responses`: create
+//! (JSON, streamed `response.*` events, background), retrieve, delete, cancel and input items.
+//!
+//! - OpenAI models pass through to the OpenAI upstream byte for byte and are metered from the final usage
+//!   (cached input at the cached price, output including reasoning), on every exit path as any other call.
+//! - Claude models are translated to the Messages API and back (`claude`); Gatehouse writes and keeps the
+//!   response itself, so retrieving, listing input items and `previous_response_id` work for them too.
+//! - Every response id made here is remembered with its account (`domain::responses`): another account's
+//!   id gets 404 and is never forwarded.
+//! - A background response (OpenAI models) holds its worst case until it finishes; Gatehouse follows it
+//!   upstream and bills its final usage then, or releases the hold when it was cancelled before any output.
+
+pub mod claude;
+pub mod items;
+
+use super::call::{self, Admitted, Ask};
+use super::dialect::{Dialect, ProxyError};
+use super::metering::{self, Meter};
+use super::settlement_writer::CallGuard;
+use super::sse;
+use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
+use super::{channel_of, unknown_channel};
+use crate::server::domain::ledger::CallOutcome;
+use crate::server::domain::responses::{self as owners, Owned, Written};
+use crate::server::secrets::random_token;
+use crate::server::state::AppState;
+use crate::server::time::now_ms;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+use std::borrow::Cow;
+use std::time::Duration;
+use tracing::Instrument;
+
+const D: Dialect = Dialect::OpenAi;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/responses", post(plain_create))
+        .route("/v1/responses/{id}", get(plain_retrieve).delete(plain_delete))
+        .route("/v1/responses/{id}/cancel", post(plain_cancel))
+        .route("/v1/responses/{id}/input_items", get(plain_input_items))
+        .route("/api/v1/ai/openai/{channel}/v1/responses", post(channel_create))
+        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}", get(channel_retrieve).delete(channel_delete))
+        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}/cancel", post(channel_cancel))
+        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}/input_items", get(channel_input_items))
+}
+
+async fn plain_create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    create(state, "default", headers, body).await
+}
+
+async fn channel_create(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match channel_of(&channel) {
+        Some(c) => create(state, c, headers, body).await,
+        None => unknown_channel(&channel, D),
+    }
+}
+
+/// What is asked of a response by its id.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Retrieve,
+    Delete,
+    Cancel,
+    InputItems,
+}
+
+async fn plain_retrieve(State(s): State<AppState>, Path(id): Path<String>, q: RawQuery, h: HeaderMap) -> Response {
+    by_id(s, Op::Retrieve, id, q.0, h).await
+}
+async fn plain_delete(State(s): State<AppState>, Path(id): Path<String>, h: HeaderMap) -> Response {
+    by_id(s, Op::Delete, id, None, h).await
+}
+async fn plain_cancel(State(s): State<AppState>, Path(id): Path<String>, h: HeaderMap) -> Response {
+    by_id(s, Op::Cancel, id, None, h).await
+}
+async fn plain_input_items(State(s): State<AppState>, Path(id): Path<String>, q: RawQuery, h: HeaderMap) -> Response {
+    by_id(s, Op::InputItems, id, q.0, h).await
+}
+
+async fn on_channel(s: AppState, op: Op, (channel, id): (String, String), q: Option<String>, h: HeaderMap) -> Response {
+    match channel_of(&channel) {
+        Some(_) => by_id(s, op, id, q, h).await,
+        None => unknown_channel(&channel, D),
+    }
+}
+async fn channel_retrieve(
+    State(s): State<AppState>,
+    Path(p): Path<(String, String)>,
+    q: RawQuery,
+    h: HeaderMap,
+) -> Response {
+    on_channel(s, Op::Retrieve, p, q.0, h).await
+}
+async fn channel_delete(State(s): State<AppState>, Path(p): Path<(String, String)>, h: HeaderMap) -> Response {
+    on_channel(s, Op::Delete, p, None, h).await
+}
+async fn channel_cancel(State(s): State<AppState>, Path(p): Path<(String, String)>, h: HeaderMap) -> Response {
+    on_channel(s, Op::Cancel, p, None, h).await
+}
+async fn channel_input_items(
+    State(s): State<AppState>,
+    Path(p): Path<(String, String)>,
+    q: RawQuery,
+    h: HeaderMap,
+) -> Response {
+    on_channel(s, Op::InputItems, p, q.0, h).await
+}
+
+/// The fields of a create request Gatehouse reads; the rest passes through unparsed for OpenAI models.
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    store: Option<bool>,
+    #[serde(default)]
+    background: Option<bool>,
+    #[serde(borrow, default)]
+    previous_response_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    max_output_tokens: Option<u64>,
+}
+
+fn not_found(id: &str) -> ProxyError {
+    ProxyError::NotFound(format!("No response with id '{id}' was found."))
+}
+
+/// The caller's response with this id, or 404 (another account's id reads as unknown).
+async fn owned(state: &AppState, user_id: i64, id: &str) -> Result<Owned, ProxyError> {
+    match state.db.hot_read(owners::find(state.db.pool(), user_id, id)).await {
+        Ok(Some(o)) => Ok(o),
+        Ok(None) => Err(not_found(id)),
+        Err(e) => Err(call::unavailable("response lookup", e)),
+    }
+}
+
+async fn remember(state: &AppState, owned: &Owned) {
+    if let Err(e) = owners::remember(state.db.pool(), owned).await {
+        tracing::error!(error = %e, response = %owned.id, "response not remembered; its owner cannot retrieve it");
+    }
+}
+
+/// How Gatehouse answers a create: passing the OpenAI upstream's answer through, or writing the response
+/// itself from a Claude model's Messages answer.
+enum Writer {
+    PassThrough,
+    Claude(Box<Translation>),
+}
+
+/// A Claude model's response being written: the request, the id Gatehouse gave it, its input items and
+/// the conversation it continues.
+struct Translation {
+    request: Value,
+    id: String,
+    created_at: i64,
+    input_items: Vec<Value>,
+    /// Items before this response's output (earlier turns, then this input).
+    conversation: Vec<Value>,
+}
+
+impl Translation {
+    fn written(&self, response: &Value) -> Written {
+        let mut conversation = self.conversation.clone();
+        conversation.extend(response["output"].as_array().cloned().unwrap_or_default());
+        Written {
+            body: response.to_string(),
+            input_items: Value::Array(self.input_items.clone()).to_string(),
+            conversation: Value::Array(conversation).to_string(),
+        }
+    }
+}
+
+/// A create request made ready: admitted, with what goes upstream and how the answer comes back.
+struct Created {
+    admitted: Admitted,
+    outgoing: Outgoing,
+    writer: Writer,
+    store: bool,
+    background: bool,
+}
+
+/// `POST /v1/responses`. Like every charged call it runs in a task of its own, so a caller who leaves does
+/// not cancel it halfway.
+async fn create(state: AppState, channel: &'static str, headers: HeaderMap, body: Bytes) -> Response {
+    call::in_own_task(&state.clone(), D, |running| create_call(state, channel, headers, body, running)).await
+}
+
+async fn create_call(
+    state: AppState,
+    channel: &'static str,
+    headers: HeaderMap,
+    body: Bytes,
+    running: CallGuard,
+) -> Response {
+    let created = match prepare(&state, channel, &headers, &body).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(D),
+    };
+    let model = created.admitted.model.clone();
+    let (target, path) = match created.writer {
+        Writer::PassThrough => (Dialect::OpenAi, "/v1/responses"),
+        Writer::Claude(_) => (Dialect::Anthropic, "/v1/messages"),
+    };
+    let reply = match state.gateway.upstreams.send(target, &model, path, &created.outgoing, &headers).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, model = %model, "upstream failed before answering");
+            call::release(&state, &created.admitted).await;
+            return call::upstream_error(&e).into_response(D);
+        }
+    };
+    match reply.body {
+        UpstreamBody::Json(answer) => whole(&state, created, answer, running).await,
+        UpstreamBody::Stream(upstream) => {
+            let (to_caller, response) = call::open_stream(D);
+            tokio::spawn(relay(state, created, upstream, to_caller, running).in_current_span());
+            response
+        }
+    }
+}
+
+/// Authenticates, reads the request, checks `previous_response_id` belongs to the caller, builds what
+/// goes upstream and admits the call.
+async fn prepare(
+    state: &AppState,
+    channel: &'static str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Created, ProxyError> {
+    let key = call::authenticate(state, headers).await?;
+    let peek: Peek<'_> = serde_json::from_slice(body).map_err(call::not_json)?;
+    let model = peek.model.as_deref().unwrap_or_default().to_string();
+    let store = peek.store != Some(false);
+    let background = peek.background == Some(true);
+    if background && !store {
+        return Err(ProxyError::BadRequest("A background response must be stored: drop `store: false`.".into()));
+    }
+    let previous = match peek.previous_response_id.as_deref() {
+        Some(id) => Some(owned(state, key.user_id, id).await?),
+        None => None,
+    };
+    let (outgoing, writer, max_tokens) = if call::provider_dialect(&model) == Dialect::OpenAi {
+        if previous.as_ref().is_some_and(|p| p.written.is_some()) {
+            return Err(ProxyError::BadRequest(format!(
+                "`previous_response_id` names a response of a Claude model; continue it with a Claude model, not `{model}`."
+            )));
+        }
+        (
+            Outgoing { bytes: body.clone(), stream: peek.stream == Some(true) },
+            Writer::PassThrough,
+            peek.max_output_tokens,
+        )
+    } else {
+        if background {
+            return Err(ProxyError::BadRequest(
+                "Background responses are offered for OpenAI models only; call Claude models without `background`."
+                    .into(),
+            ));
+        }
+        let mut conversation: Vec<Value> = match &previous {
+            None => Vec::new(),
+            Some(Owned { written: Some(w), .. }) => serde_json::from_str(&w.conversation).unwrap_or_default(),
+            Some(_) => {
+                return Err(ProxyError::BadRequest(format!(
+                    "`previous_response_id` names a response of an OpenAI model; a Claude model (`{model}`) cannot continue it."
+                )))
+            }
+        };
+        let request: Value = serde_json::from_slice(body).map_err(call::not_json)?;
+        let id = new_response_id().map_err(|e| call::internal("response id", e))?;
+        let input_items = items::input_items(&request["input"], &format!("msg_{id}_in"));
+        conversation.extend(input_items.iter().cloned());
+        let messages = claude::to_messages(&request, &conversation);
+        let max_tokens = messages["max_tokens"].as_u64();
+        let translation = Translation { request, id, created_at: now_ms() / 1000, input_items, conversation };
+        (Outgoing::json(&messages), Writer::Claude(Box::new(translation)), max_tokens)
+    };
+    let ask = Ask {
+        user_id: key.user_id,
+        key: Some(key),
+        channel,
+        model,
+        max_tokens,
+        choices: None,
+        request_bytes: outgoing.bytes.len().max(body.len()),
+        request_id: call::request_id_of(headers),
+    };
+    let admitted = call::admit(state, ask).await?;
+    Ok(Created { admitted, outgoing, writer, store, background })
+}
+
+/// Ids of responses Gatehouse writes: random, so two accounts never meet on one.
+fn new_response_id() -> Result<String, getrandom::Error> {
+    Ok(format!("resp_gh{}", &random_token()?[..40]))
+}
+
+fn owner(admitted: &Admitted, id: &str, written: Option<Written>) -> Owned {
+    Owned {
+        id: id.to_string(),
+        user_id: admitted.user_id,
+        channel: admitted.channel.to_string(),
+        model: admitted.model.clone(),
+        written,
+        created_at: now_ms(),
+    }
+}
+
+/// A whole (not streamed) answer: metered, settled, remembered, answered.
+async fn whole(state: &AppState, created: Created, answer: Bytes, running: CallGuard) -> Response {
+    let Created { admitted, writer, store, background, .. } = created;
+    match writer {
+        Writer::PassThrough => {
+            #[derive(serde::Deserialize)]
+            struct Answer {
+                #[serde(default)]
+                id: Option<String>,
+                #[serde(default)]
+                status: Option<String>,
+                #[serde(default)]
+                usage: Value,
+            }
+            let Ok(a) = serde_json::from_slice::<Answer>(&answer) else {
+                tracing::warn!(model = %admitted.model, "upstream answered with something that is not JSON");
+                call::release(state, &admitted).await;
+                return call::upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(D);
+            };
+            let running_upstream = matches!(a.status.as_deref(), Some("queued" | "in_progress"));
+            if store {
+                if let Some(id) = &a.id {
+                    remember(state, &owner(&admitted, id, None)).await;
+                }
+            }
+            match a.id {
+                Some(id) if background && running_upstream => {
+                    tokio::spawn(follow_background(state.clone(), admitted, id, running).in_current_span());
+                }
+                _ => {
+                    let usage = metering::responses(&a.usage);
+                    let usage = if usage.is_empty() {
+                        tracing::warn!(model = %admitted.model, request = %admitted.request_key, "upstream anomaly: a response without usage; billed by the estimate");
+                        metering::estimated(admitted.estimated_input, answer.len())
+                    } else {
+                        usage
+                    };
+                    call::settle(state, &admitted, usage, CallOutcome::Complete).await;
+                }
+            }
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
+        }
+        Writer::Claude(t) => {
+            let Ok(message) = serde_json::from_slice::<Value>(&answer) else {
+                call::release(state, &admitted).await;
+                return call::upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(D);
+            };
+            let mut usage = crate::server::domain::pricing::Usage::default();
+            metering::apply_anthropic(&mut usage, &message["usage"]);
+            if usage.is_empty() {
+                tracing::warn!(model = %admitted.model, request = %admitted.request_key, "upstream anomaly: an answer without usage; billed by the estimate");
+                usage = metering::estimated(admitted.estimated_input, answer.len());
+            }
+            call::settle(state, &admitted, usage, CallOutcome::Complete).await;
+            let response = claude::response_of(&message, &t.request, &t.id, t.created_at);
+            if store {
+                remember(state, &owner(&admitted, &t.id, Some(t.written(&response)))).await;
+            }
+            (StatusCode::OK, axum::Json(response)).into_response()
+        }
+    }
+}
+
+/// A streamed answer, relayed to the caller: OpenAI's events as they came (read for metering and the
+/// response id), or Claude's translated. Every event is parsed once. After the caller leaves, the upstream
+/// is read to its end to learn the real usage.
+async fn relay(
+    state: AppState,
+    created: Created,
+    mut upstream: super::upstream::ByteStream,
+    mut to_caller: call::Relay,
+    running: CallGuard,
+) {
+    // The call counts as running until its charge is queued.
+    let _running = running;
+    let Created { admitted, writer, store, .. } = created;
+    let mut translation = match writer {
+        Writer::Claude(t) => {
+            let stream = claude::Stream::new(&t.request, &t.id, t.created_at);
+            Some((t, stream))
+        }
+        Writer::PassThrough => None,
+    };
+    let mut parser = sse::Parser::default();
+    let mut meter = Meter::default();
+    while let Some(chunk) = to_caller.next_chunk(&mut upstream).await {
+        let mut out: Vec<Bytes> = Vec::new();
+        for ev in parser.push(&chunk) {
+            let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { continue };
+            match &mut translation {
+                None => {
+                    meter.on_responses_event(&v);
+                    // The id is remembered before the caller can read it.
+                    if store && v["type"] == "response.created" {
+                        if let Some(id) = v["response"]["id"].as_str() {
+                            remember(&state, &owner(&admitted, id, None)).await;
+                        }
+                    }
+                }
+                Some((t, stream)) => {
+                    meter.on_anthropic_event(&v);
+                    let was_finished = stream.finished().is_some();
+                    out.extend(stream.on_event(&v));
+                    if let Some(done) = stream.finished().filter(|_| store && !was_finished) {
+                        remember(&state, &owner(&admitted, &t.id, Some(t.written(done)))).await;
+                    }
+                }
+            }
+        }
+        if translation.is_none() {
+            out.push(chunk);
+        }
+        to_caller.send(out).await;
+    }
+    call::end_stream(&state, &admitted, &meter, to_caller.broke, to_caller.caller_left).await;
+}
+
+/// How often a background response is looked at upstream: soon at first, then less often.
+fn poll_after(attempt: u32) -> Duration {
+    Duration::from_millis((250u64 << attempt.min(5)).min(5_000))
+}
+
+/// Follows a background response upstream until it ends, then bills its final usage (or releases the
+/// hold when it ended without any). Gives up, releasing the hold, when the hold's time runs out.
+async fn follow_background(state: AppState, admitted: Admitted, id: String, running: CallGuard) {
+    let _running = running;
+    let path = format!("/v1/responses/{id}");
+    let give_up = tokio::time::Instant::now() + Duration::from_millis(call::HOLD_TTL_MS.unsigned_abs());
+    let mut attempt = 0;
+    while tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(poll_after(attempt)).await;
+        attempt += 1;
+        let got = state
+            .gateway
+            .upstreams
+            .request(reqwest::Method::GET, Dialect::OpenAi, &admitted.model, &path, None, &HeaderMap::new())
+            .await;
+        let bytes = match got {
+            Ok(super::upstream::UpstreamResponse { body: UpstreamBody::Json(b) }) => b,
+            Ok(_) => continue,
+            Err(UpstreamError::Status { status: 404, .. }) => {
+                tracing::warn!(response = %id, "background response gone upstream before it ended; not billed");
+                call::release(&state, &admitted).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, response = %id, "background response could not be read; trying again");
+                continue;
+            }
+        };
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if matches!(v["status"].as_str(), Some("queued" | "in_progress")) {
+            continue;
+        }
+        let usage = metering::responses(&v["usage"]);
+        if usage.is_empty() {
+            call::release(&state, &admitted).await;
+        } else {
+            let outcome = if v["status"] == "completed" { CallOutcome::Complete } else { CallOutcome::Stopped };
+            call::settle(&state, &admitted, usage, outcome).await;
+        }
+        return;
+    }
+    tracing::warn!(response = %id, "background response still running when its hold expired; not billed");
+    call::release(&state, &admitted).await;
+}
+
+/// Retrieve, delete, cancel or list the input items of the caller's response: answered from what
+/// Gatehouse kept (Claude models) or forwarded to the upstream that holds it (OpenAI models).
+async fn by_id(state: AppState, op: Op, id: String, query: Option<String>, headers: HeaderMap) -> Response {
+    let key = match call::authenticate(&state, &headers).await {
+        Ok(k) => k,
+        Err(e) => return e.into_response(D),
+    };
+    let owned = match owned(&state, key.user_id, &id).await {
+        Ok(o) => o,
+        Err(e) => return e.into_response(D),
+    };
+    match &owned.written {
+        Some(w) => kept(&state, op, &owned, w, query.as_deref()).await,
+        None => forwarded(&state, op, &owned, query).await,
+    }
+}
+
+async fn forget(state: &AppState, owned: &Owned) {
+    if let Err(e) = owners::forget(state.db.pool(), owned.user_id, &owned.id).await {
+        tracing::error!(error = %e, response = %owned.id, "deleted response not forgotten");
+    }
+}
+
+fn deleted(id: &str) -> Response {
+    axum::Json(json!({"id": id, "object": "response.deleted", "deleted": true})).into_response()
+}
+
+async fn kept(state: &AppState, op: Op, owned: &Owned, w: &Written, query: Option<&str>) -> Response {
+    match op {
+        Op::Retrieve => ([(header::CONTENT_TYPE, "application/json")], w.body.clone()).into_response(),
+        Op::Delete => {
+            forget(state, owned).await;
+            deleted(&owned.id)
+        }
+        Op::Cancel => ProxyError::BadRequest("Only responses created with background=true can be cancelled.".into())
+            .into_response(D),
+        Op::InputItems => {
+            let all: Vec<Value> = serde_json::from_str(&w.input_items).unwrap_or_default();
+            axum::Json(page_of(all, query.unwrap_or(""))).into_response()
+        }
+    }
+}
+
+/// A page of input items as the API lists them: `order` (`desc` by default), `after` an item id, `limit`
+/// (20 by default, at most 100).
+fn page_of(mut all: Vec<Value>, query: &str) -> Value {
+    let param = |name: &str| {
+        query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    };
+    if param("order").as_deref() != Some("asc") {
+        all.reverse();
+    }
+    if let Some(after) = param("after") {
+        if let Some(at) = all.iter().position(|i| i["id"] == after.as_str()) {
+            all.drain(..=at);
+        }
+    }
+    let limit = param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(20).clamp(1, 100);
+    let has_more = all.len() > limit;
+    all.truncate(limit);
+    let mut page = items::list(&all);
+    page["has_more"] = json!(has_more);
+    page
+}
+
+async fn forwarded(state: &AppState, op: Op, owned: &Owned, query: Option<String>) -> Response {
+    let (method, mut path) = match op {
+        Op::Retrieve => (reqwest::Method::GET, format!("/v1/responses/{}", owned.id)),
+        Op::Delete => (reqwest::Method::DELETE, format!("/v1/responses/{}", owned.id)),
+        Op::Cancel => (reqwest::Method::POST, format!("/v1/responses/{}/cancel", owned.id)),
+        Op::InputItems => (reqwest::Method::GET, format!("/v1/responses/{}/input_items", owned.id)),
+    };
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        path = format!("{path}?{q}");
+    }
+    let body = (op == Op::Cancel).then(|| Outgoing { bytes: Bytes::from_static(b"{}"), stream: false });
+    let got = state
+        .gateway
+        .upstreams
+        .request(method, Dialect::OpenAi, &owned.model, &path, body.as_ref(), &HeaderMap::new())
+        .await;
+    if op == Op::Delete && matches!(&got, Ok(_) | Err(UpstreamError::Status { status: 404, .. })) {
+        forget(state, owned).await;
+    }
+    match got {
+        Ok(super::upstream::UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {
+            ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
+        Ok(_) => ProxyError::Upstream { status: 502, message: "The upstream answered with a stream.".into() }
+            .into_response(D),
+        // The upstream's own answer (not found, cannot cancel a finished response) is the caller's to read.
+        Err(UpstreamError::Status { status, body })
+            if (400..500).contains(&status) && serde_json::from_str::<Value>(&body).is_ok() =>
+        {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Err(e) => call::upstream_error(&e).into_response(D),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_items_are_listed_newest_first_by_default_in_pages() {
+        let all: Vec<Value> = (0..5).map(|i| json!({"id": format!("i{i}")})).collect();
+        let page = page_of(all.clone(), "limit=2");
+        assert_eq!(page["data"], json!([{"id": "i4"}, {"id": "i3"}]));
+        assert_eq!(page["has_more"], true);
+        let page = page_of(all.clone(), "order=asc&after=i2");
+        assert_eq!(page["data"], json!([{"id": "i3"}, {"id": "i4"}]));
+        assert_eq!(page["has_more"], false);
+    }
+
+    #[test]
+    fn background_polls_start_soon_and_settle_at_five_seconds() {
+        assert_eq!(poll_after(0), Duration::from_millis(250));
+        assert_eq!(poll_after(2), Duration::from_millis(1000));
+        assert_eq!(poll_after(9), Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,376 @@
+//! The OpenAI Responses API against the mock upstream: OpenAI models passed through (JSON, streamed,
+//! background) and metered from the final usage, Claude models translated and kept by Gatehouse, every
+//! exit path settled, and response ids that belong to the account that made them.
+#![cfg(feature = "ssr")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{spawn_app, TestApp};
+use gatehouse::server::domain::bills::{self, Bill};
+use gatehouse::server::domain::money::Money;
+use gatehouse::server::domain::pricing::Usage;
+use serde_json::{json, Value};
+
+struct Caller {
+    user_id: i64,
+    key: String,
+}
+
+async fn caller(app: &TestApp, email: &str) -> Caller {
+    app.log_in(email).await;
+    let user_id = app.user_id(email).await;
+    app.top_up(user_id, "20").await;
+    Caller { user_id, key: app.create_key(user_id, false).await }
+}
+
+async fn send(app: &TestApp, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> reqwest::Response {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(key);
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b.to_string());
+    }
+    req.send().await.unwrap()
+}
+
+async fn create(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
+    send(app, reqwest::Method::POST, "/v1/responses", key, Some(body)).await
+}
+
+async fn bills_of(app: &TestApp, user_id: i64) -> Vec<Bill> {
+    app.settled().await;
+    bills::page(app.state.db.pool(), user_id, &Default::default(), 100, 0).await.unwrap().0
+}
+
+/// `data:` payloads of a streamed answer, parsed.
+async fn events(res: reqwest::Response) -> Vec<Value> {
+    let text = res.text().await.unwrap();
+    text.split("\n\n")
+        .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+fn usage_of(v: &Value) -> Usage {
+    let input = v["input_tokens"].as_u64().unwrap();
+    let cached = v["input_tokens_details"]["cached_tokens"].as_u64().unwrap_or(0);
+    Usage {
+        input: input - cached,
+        output: v["output_tokens"].as_u64().unwrap(),
+        cache_read: cached,
+        ..Usage::default()
+    }
+}
+
+async fn audit_clean(app: &TestApp) {
+    app.settled().await;
+    let report =
+        gatehouse::server::domain::audit::run(app.state.db.pool(), gatehouse::server::time::now_ms()).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.breaches);
+}
+
+#[tokio::test]
+async fn an_openai_response_passes_through_and_is_billed_from_its_usage_with_cached_input_and_reasoning() {
+    let app = spawn_app().await;
+    let c = caller(&app, "responses@example.com").await;
+    // A long prompt: the mock reads half of it from the cache, as OpenAI's prompt caching does.
+    let long = "Describe the sea. ".repeat(400);
+    let res = create(
+        &app,
+        &c.key,
+        json!({"model": "gpt-5-mini", "input": long, "reasoning": {"effort": "low"}, "max_output_tokens": 2000}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(r["object"], "response");
+    assert!(r["id"].as_str().unwrap().starts_with("resp_mock"));
+    assert_eq!(r["output"][0]["type"], "reasoning");
+    assert!(r["output"][1]["content"][0]["text"].as_str().unwrap().contains("mock upstream"));
+    let usage = usage_of(&r["usage"]);
+    assert!(usage.cache_read > 0 && r["usage"]["output_tokens_details"]["reasoning_tokens"].as_u64().unwrap() > 0);
+    let bills = bills_of(&app, c.user_id).await;
+    assert_eq!(bills.len(), 1);
+    let b = &bills[0];
+    assert_eq!((b.channel.as_str(), b.model.as_str(), b.outcome.as_str()), ("default", "gpt-5-mini", "complete"));
+    assert_eq!(
+        (b.input_tokens, b.cache_read_tokens, b.output_tokens),
+        (usage.input as i64, usage.cache_read as i64, usage.output as i64)
+    );
+    assert_eq!(b.official_cost, app.state.pricing.table.cost("gpt-5-mini", &usage).unwrap());
+    assert_eq!(b.balance_paid, b.official_cost);
+
+    // Retrieve and input items go to the upstream that holds it; delete forgets it on both sides.
+    let id = r["id"].as_str().unwrap();
+    let got: Value =
+        send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}"), &c.key, None).await.json().await.unwrap();
+    assert_eq!(got, r);
+    let items: Value = send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}/input_items"), &c.key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(items["data"][0]["content"][0]["text"], long.as_str());
+    let res = send(&app, reqwest::Method::DELETE, &format!("/v1/responses/{id}"), &c.key, None).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["deleted"], true);
+    let res = send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}"), &c.key, None).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(bills_of(&app, c.user_id).await.len(), 1, "retrieving, listing and deleting are free");
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn a_streamed_openai_response_reaches_the_caller_as_sent_and_is_billed_once() {
+    let app = spawn_app().await;
+    let c = caller(&app, "stream-responses@example.com").await;
+    let res = create(
+        &app,
+        &c.key,
+        json!({"model": "gpt-5-mini", "input": "Stream please", "stream": true, "max_output_tokens": 1000}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let evs = events(res).await;
+    let types: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"response.created"));
+    assert_eq!(types.last(), Some(&"response.completed"));
+    let text: String = evs
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert!(text.contains("mock upstream"));
+    let done = evs.last().unwrap();
+    let usage = usage_of(&done["response"]["usage"]);
+    let bills = bills_of(&app, c.user_id).await;
+    assert_eq!(bills.len(), 1);
+    assert_eq!((bills[0].input_tokens, bills[0].output_tokens), (usage.input as i64, usage.output as i64));
+    // The id in the stream is the caller's: it can be retrieved.
+    let id = done["response"]["id"].as_str().unwrap();
+    let got = send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}"), &c.key, None).await;
+    assert_eq!(got.status(), 200);
+}
+
+#[tokio::test]
+async fn another_accounts_response_id_is_not_found_and_never_forwarded() {
+    let app = spawn_app().await;
+    let owner = caller(&app, "owner@example.com").await;
+    let other = caller(&app, "other@example.com").await;
+    let r: Value = create(&app, &owner.key, json!({"model": "gpt-5-mini", "input": "Mine", "max_output_tokens": 500}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claude: Value =
+        create(&app, &owner.key, json!({"model": "claude-haiku-4-5", "input": "Mine too", "max_output_tokens": 500}))
+            .await
+            .json()
+            .await
+            .unwrap();
+    for id in [r["id"].as_str().unwrap(), claude["id"].as_str().unwrap()] {
+        for (method, path) in [
+            (reqwest::Method::GET, format!("/v1/responses/{id}")),
+            (reqwest::Method::GET, format!("/v1/responses/{id}/input_items")),
+            (reqwest::Method::POST, format!("/v1/responses/{id}/cancel")),
+            (reqwest::Method::DELETE, format!("/v1/responses/{id}")),
+            (reqwest::Method::GET, format!("/api/v1/ai/openai/codex-omg/v1/responses/{id}")),
+        ] {
+            let res = send(&app, method.clone(), &path, &other.key, None).await;
+            assert_eq!(res.status(), 404, "{method} {path}");
+            let body: Value = res.json().await.unwrap();
+            assert!(body["error"]["message"].as_str().unwrap().contains(id), "{body}");
+        }
+        let res =
+            create(&app, &other.key, json!({"model": "gpt-5-mini", "input": "Continue", "previous_response_id": id}))
+                .await;
+        assert_eq!(res.status(), 404);
+        // Still the owner's, untouched by the other account's delete.
+        let res = send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}"), &owner.key, None).await;
+        assert_eq!(res.status(), 200, "{id}");
+    }
+    assert!(bills_of(&app, other.user_id).await.is_empty(), "refused attempts cost nothing");
+    assert_eq!(app.open_holds().await, 0);
+}
+
+#[tokio::test]
+async fn a_claude_model_is_translated_kept_by_gatehouse_and_continued_with_previous_response_id() {
+    let app = spawn_app().await;
+    let c = caller(&app, "claude-responses@example.com").await;
+    let first: Value = create(
+        &app,
+        &c.key,
+        json!({"model": "claude-haiku-4-5", "instructions": "Be brief.", "input": "Hello Claude", "max_output_tokens": 400}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = first["id"].as_str().unwrap();
+    assert!(id.starts_with("resp_gh"), "{id}");
+    assert_eq!(first["status"], "completed");
+    let text = first["output"][0]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("mock upstream") && text.contains("Hello Claude"), "{text}");
+
+    let got: Value =
+        send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}"), &c.key, None).await.json().await.unwrap();
+    assert_eq!(got, first);
+    let items: Value = send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}/input_items"), &c.key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(items["data"][0]["content"][0]["text"], "Hello Claude");
+
+    // Continued, streamed: the second turn carries the first (the mock's input grows) and is kept too.
+    let res = create(
+        &app,
+        &c.key,
+        json!({"model": "claude-haiku-4-5", "previous_response_id": id, "input": "And again", "stream": true, "max_output_tokens": 400}),
+    )
+    .await;
+    let evs = events(res).await;
+    let types: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"response.created"));
+    assert!(types.contains(&"response.output_text.delta"));
+    assert_eq!(types.last(), Some(&"response.completed"));
+    let second = &evs.last().unwrap()["response"];
+    assert!(second["output"][0]["content"][0]["text"].as_str().unwrap().contains("And again"));
+    assert_eq!(second["previous_response_id"], id);
+    let second_id = second["id"].as_str().unwrap();
+    let kept: Value = send(&app, reqwest::Method::GET, &format!("/v1/responses/{second_id}"), &c.key, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(&kept, second);
+
+    let bills = bills_of(&app, c.user_id).await;
+    assert_eq!(bills.len(), 2);
+    assert!(bills[0].input_tokens > bills[1].input_tokens, "the continued turn sends the conversation: {bills:?}");
+    let usage = usage_of(&second["usage"]);
+    assert_eq!(bills[0].output_tokens, usage.output as i64);
+
+    // A Claude response cannot be cancelled (it is never in the background); deleting forgets it.
+    let res = send(&app, reqwest::Method::POST, &format!("/v1/responses/{id}/cancel"), &c.key, None).await;
+    assert_eq!(res.status(), 400);
+    let res = send(&app, reqwest::Method::DELETE, &format!("/v1/responses/{id}"), &c.key, None).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["deleted"], true);
+    let res = send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}"), &c.key, None).await;
+    assert_eq!(res.status(), 404);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn store_false_keeps_nothing_to_retrieve() {
+    let app = spawn_app().await;
+    let c = caller(&app, "nostore@example.com").await;
+    for model in ["gpt-5-mini", "claude-haiku-4-5"] {
+        let r: Value = create(
+            &app,
+            &c.key,
+            json!({"model": model, "input": "Forget me", "store": false, "max_output_tokens": 300}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let res =
+            send(&app, reqwest::Method::GET, &format!("/v1/responses/{}", r["id"].as_str().unwrap()), &c.key, None)
+                .await;
+        assert_eq!(res.status(), 404, "{model}");
+    }
+    assert_eq!(bills_of(&app, c.user_id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_background_response_is_billed_when_it_finishes_and_a_cancelled_one_is_not() {
+    let app = spawn_app().await;
+    let c = caller(&app, "background@example.com").await;
+    let body = json!({"model": "gpt-5-mini", "input": "Take your time", "background": true, "max_output_tokens": 1000});
+    let queued: Value = create(&app, &c.key, body.clone()).await.json().await.unwrap();
+    assert_eq!(queued["status"], "queued");
+    let cancelled: Value = create(&app, &c.key, body).await.json().await.unwrap();
+    let res = send(
+        &app,
+        reqwest::Method::POST,
+        &format!("/v1/responses/{}/cancel", cancelled["id"].as_str().unwrap()),
+        &c.key,
+        None,
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "cancelled");
+    // Both calls hold their worst case until they end; `settled` waits for the followers.
+    let bills = bills_of(&app, c.user_id).await;
+    assert_eq!(bills.len(), 1, "{bills:?}");
+    let done: Value =
+        send(&app, reqwest::Method::GET, &format!("/v1/responses/{}", queued["id"].as_str().unwrap()), &c.key, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(done["status"], "completed");
+    assert_eq!(bills[0].output_tokens, done["usage"]["output_tokens"].as_i64().unwrap());
+    assert_eq!(app.open_holds().await, 0);
+    let res = create(&app, &c.key, json!({"model": "claude-haiku-4-5", "input": "x", "background": true})).await;
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn failures_settle_as_the_metering_policy_says() {
+    let app = spawn_app().await;
+    let c = caller(&app, "failing-responses@example.com").await;
+    let res =
+        create(&app, &c.key, json!({"model": "gpt-5-mini-fail-500", "input": "x", "max_output_tokens": 100})).await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "upstream_error");
+    let res = create(
+        &app,
+        &c.key,
+        json!({"model": "gpt-5-mini-fail-midstream", "input": "Break", "stream": true, "max_output_tokens": 500}),
+    )
+    .await;
+    let evs = events(res).await;
+    assert!(!evs.iter().any(|e| e["type"] == "response.completed"));
+    let bills = bills_of(&app, c.user_id).await;
+    assert_eq!(bills.len(), 1, "only the broken stream is billed: {bills:?}");
+    assert_eq!(bills[0].outcome, "upstream_broke");
+    assert!(bills[0].output_tokens > 0 && bills[0].input_tokens > 0);
+    let res = create(&app, &c.key, json!({"model": "no-such-model", "input": "x"})).await;
+    assert_eq!(res.status(), 404);
+    let res = app.client.post(app.url("/v1/responses")).bearer_auth(&c.key).body("{not json").send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app.client.post(app.url("/v1/responses")).body("{}").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(app.open_holds().await, 0);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn the_codex_channel_serves_openai_models_at_its_rate() {
+    let app = spawn_app().await;
+    let c = caller(&app, "codex-channel@example.com").await;
+    let res = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/ai/openai/codex-omg/v1/responses",
+        &c.key,
+        Some(json!({"model": "gpt-5-codex", "input": "Write a function", "max_output_tokens": 1000})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let b = &bills_of(&app, c.user_id).await[0];
+    assert_eq!((b.channel.as_str(), b.multiplier.as_str()), ("codex-omg", "0.2"));
+    let expected = Money::round_from(b.official_cost.to_decimal() * rust_decimal::Decimal::new(2, 1)).unwrap();
+    assert_eq!(b.balance_paid, expected);
+    let res = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/ai/openai/codex-omg/v1/responses",
+        &c.key,
+        Some(json!({"model": "claude-haiku-4-5", "input": "x"})),
+    )
+    .await;
+    assert_eq!(res.status(), 400, "the CodeX channel serves OpenAI models only");
+    let res = send(&app, reqwest::Method::POST, "/api/v1/ai/openai/nope/v1/responses", &c.key, Some(json!({}))).await;
+    assert_eq!(res.status(), 404);
+}
