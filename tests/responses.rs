@@ -99,8 +99,14 @@ async fn an_openai_response_passes_through_and_is_billed_from_its_usage_with_cac
     assert_eq!(b.official_cost, app.state.pricing.table.cost("gpt-5-mini", &usage).unwrap());
     assert_eq!(b.balance_paid, b.official_cost);
 
-    // Retrieve and input items go to the upstream that holds it; delete forgets it on both sides.
+    // The owner is written behind the call; once settled, the row is in the database.
     let id = r["id"].as_str().unwrap();
+    let row = gatehouse::server::domain::responses::find(app.state.db.pool(), c.user_id, id).await.unwrap();
+    assert_eq!(
+        row.map(|o| (o.model, o.channel, o.written.is_none())),
+        Some(("gpt-5-mini".into(), "default".into(), true))
+    );
+    // Retrieve and input items go to the upstream that holds it; delete forgets it on both sides.
     let got: Value =
         send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}"), &c.key, None).await.json().await.unwrap();
     assert_eq!(got, r);
@@ -114,6 +120,7 @@ async fn an_openai_response_passes_through_and_is_billed_from_its_usage_with_cac
     assert_eq!(res.json::<Value>().await.unwrap()["deleted"], true);
     let res = send(&app, reqwest::Method::GET, &format!("/v1/responses/{id}"), &c.key, None).await;
     assert_eq!(res.status(), 404);
+    assert!(gatehouse::server::domain::responses::find(app.state.db.pool(), c.user_id, id).await.unwrap().is_none());
     assert_eq!(bills_of(&app, c.user_id).await.len(), 1, "retrieving, listing and deleting are free");
     audit_clean(&app).await;
 }

@@ -29,25 +29,38 @@ pub struct Owned {
     pub created_at: i64,
 }
 
-/// Remembers a response for its account. An id seen before keeps its first owner (ids are the
-/// upstream's, so a second row for one id would mean an upstream reusing ids: the first account keeps it).
-pub async fn remember(pool: &AnyPool, r: &Owned) -> Result<(), sqlx::Error> {
-    let w = r.written.as_ref();
-    sqlx::query(
+/// Remembers responses for their accounts, all in one statement. An id seen before keeps its first owner
+/// (ids are the upstream's, so a second row for one id would mean an upstream reusing ids: the first
+/// account keeps it).
+pub async fn remember(pool: &AnyPool, rows: &[Owned]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tuples: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let b = i * 8;
+            format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+        })
+        .collect();
+    let sql = format!(
         "INSERT INTO responses (id, user_id, channel, model, body, input_items, conversation, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&r.id)
-    .bind(r.user_id)
-    .bind(&r.channel)
-    .bind(&r.model)
-    .bind(w.map(|w| w.body.as_str()))
-    .bind(w.map(|w| w.input_items.as_str()))
-    .bind(w.map(|w| w.conversation.as_str()))
-    .bind(r.created_at)
-    .execute(pool)
-    .await
-    .map(|_| ())
+         VALUES {} ON CONFLICT (id) DO NOTHING",
+        tuples.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        let w = r.written.as_ref();
+        q = q
+            .bind(&r.id)
+            .bind(r.user_id)
+            .bind(&r.channel)
+            .bind(&r.model)
+            .bind(w.map(|w| w.body.clone()))
+            .bind(w.map(|w| w.input_items.clone()))
+            .bind(w.map(|w| w.conversation.clone()))
+            .bind(r.created_at);
+    }
+    q.execute(pool).await.map(|_| ())
 }
 
 /// The caller's response with this id; `None` when there is none or it is another account's.

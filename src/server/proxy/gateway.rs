@@ -1,7 +1,7 @@
 //! The gateway: what every charged call goes through besides the database and the price table. It owns
 //! the upstreams, the rate limiter, the in-memory key and tier caches, the admission book (balances,
-//! packages and running calls' holds), the settlement writer, the tracker of running calls and the log of
-//! refused calls. `AppState` holds one.
+//! packages and running calls' holds), the settlement writer, the tracker of running calls, the log of
+//! refused calls and the owners of Responses API ids. `AppState` holds one.
 //!
 //! Outside the proxy nobody reaches into these: pages, payments and the key API tell the gateway what
 //! happened ([`Gateway::key_changed`], [`Gateway::money_moved`]) and only the account concerned is read
@@ -12,6 +12,7 @@ use super::admission_book::AdmissionBook;
 use super::hot_cache::{KeyCache, TierCache};
 use super::rate_limit::RateLimiter;
 use super::refusal_log::RefusalLog;
+use super::response_owners::ResponseOwners;
 use super::settlement_writer::{CallGuard, CallTracker, SettlementWriter};
 use super::upstream::Upstreams;
 use crate::server::db::Db;
@@ -28,6 +29,8 @@ pub struct Gateway {
     pub(super) settlements: SettlementWriter,
     pub(super) calls: CallTracker,
     pub(super) refusals: RefusalLog,
+    /// Response ids of the Responses API and their accounts, written behind the calls.
+    pub(super) responses: ResponseOwners,
 }
 
 impl Gateway {
@@ -45,6 +48,7 @@ impl Gateway {
             settlements,
             calls: CallTracker::default(),
             refusals: RefusalLog::default(),
+            responses: ResponseOwners::start(db.clone()),
         }
     }
 
@@ -89,9 +93,10 @@ impl Gateway {
         self.calls.running()
     }
 
-    /// Waits until every charge handed to the settlement writer is committed.
+    /// Waits until every charge handed to the settlement writer, and every response owner, is committed.
     pub async fn flush(&self) {
         self.settlements.flush().await;
+        self.responses.flush().await;
     }
 
     /// Charges handed over but not yet committed.

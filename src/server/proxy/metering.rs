@@ -98,7 +98,13 @@ impl Meter {
             self.finished = true;
             return;
         }
-        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return };
+        if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
+            self.on_openai_event(&v);
+        }
+    }
+
+    /// An OpenAI chat completion chunk already parsed (`[DONE]` is not JSON: see [`Meter::on_openai`]).
+    pub fn on_openai_event(&mut self, v: &Value) {
         if v["usage"].is_object() {
             self.usage = openai(&v["usage"]);
             self.reported = true;

@@ -14,6 +14,7 @@ pub mod mock_server;
 pub mod rate_limit;
 pub mod redis_client;
 pub mod refusal_log;
+pub mod response_owners;
 pub mod responses;
 pub mod settlement_writer;
 pub mod sse;

@@ -226,7 +226,11 @@ impl StreamTranslator {
     }
 
     pub fn on_event(&mut self, ev: &sse::Event) -> Vec<Bytes> {
-        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return Vec::new() };
+        serde_json::from_str::<Value>(&ev.data).map(|v| self.on_value(&v)).unwrap_or_default()
+    }
+
+    /// An Anthropic stream event already parsed (by the meter reading the same event).
+    pub fn on_value(&mut self, v: &Value) -> Vec<Bytes> {
         match v["type"].as_str() {
             Some("message_start") => {
                 self.id = format!("chatcmpl-{}", v["message"]["id"].as_str().unwrap_or("gatehouse"));

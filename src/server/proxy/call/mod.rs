@@ -106,14 +106,19 @@ fn usage_of(target: Dialect, answer: &[u8]) -> Option<Usage> {
         usage: Value,
     }
     let w: WithUsage = serde_json::from_slice(answer).ok()?;
-    Some(match target {
+    Some(usage_in(target, &w.usage))
+}
+
+/// A provider's usage object, read in its dialect.
+fn usage_in(target: Dialect, usage: &Value) -> Usage {
+    match target {
         Dialect::Anthropic => {
             let mut u = Usage::default();
-            metering::apply_anthropic(&mut u, &w.usage);
+            metering::apply_anthropic(&mut u, usage);
             u
         }
-        Dialect::OpenAi => metering::openai(&w.usage),
-    })
+        Dialect::OpenAi => metering::openai(usage),
+    }
 }
 
 fn parsed(body: &Bytes) -> Result<Value, ProxyError> {
@@ -200,7 +205,14 @@ async fn run(
     };
     match reply.body {
         UpstreamBody::Json(answer) => {
-            let usage = match usage_of(target, &answer) {
+            // An answer to translate is parsed whole, once; one passed through only for its usage.
+            let whole: Option<Value> = if dialect != target { serde_json::from_slice(&answer).ok() } else { None };
+            let usage = match &whole {
+                Some(v) => Some(usage_in(target, &v["usage"])),
+                None if dialect != target => None,
+                None => usage_of(target, &answer),
+            };
+            let usage = match usage {
                 Some(u) if !u.is_empty() => u,
                 Some(_) => {
                     // Answered without usage: billed by the estimate, never free.
@@ -214,12 +226,11 @@ async fn run(
                 }
             };
             settle(&state, &prepared, usage, CallOutcome::Complete).await;
-            match (dialect, target) {
-                (Dialect::OpenAi, Dialect::Anthropic) => {
-                    let v: Value = serde_json::from_slice(&answer).unwrap_or_default();
+            match whole {
+                Some(v) => {
                     (StatusCode::OK, axum::Json(translate::response_to_openai(&v, now_ms() / 1000))).into_response()
                 }
-                _ => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response(),
+                None => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response(),
             }
         }
         UpstreamBody::Stream(mut upstream) => {
@@ -238,17 +249,29 @@ async fn run(
                     while let Some(chunk) = relay.next_chunk(&mut upstream).await {
                         let mut out: Vec<Bytes> = Vec::new();
                         for ev in parser.push(&chunk) {
+                            // Each event is parsed once, for the meter and whatever is sent for it.
+                            let v = match serde_json::from_str::<Value>(&ev.data) {
+                                Ok(v) => v,
+                                Err(_) => {
+                                    // `[DONE]` (and anything else not JSON) passes as it came.
+                                    meter.on_openai(&ev);
+                                    if !raw && translator.is_none() {
+                                        out.push(sse::write(ev.event.as_deref(), &ev.data));
+                                    }
+                                    continue;
+                                }
+                            };
                             match target {
-                                Dialect::Anthropic => meter.on_anthropic(&ev),
-                                Dialect::OpenAi => meter.on_openai(&ev),
+                                Dialect::Anthropic => meter.on_anthropic_event(&v),
+                                Dialect::OpenAi => meter.on_openai_event(&v),
                             }
                             if raw {
                                 continue;
                             }
                             match (&mut translator, target) {
-                                (Some(t), _) => out.extend(t.on_event(&ev)),
+                                (Some(t), _) => out.extend(t.on_value(&v)),
                                 // The usage chunk we asked for on the caller's behalf stays with us.
-                                (None, Dialect::OpenAi) if !include_usage && is_usage_only_chunk(&ev) => {}
+                                (None, Dialect::OpenAi) if !include_usage && is_usage_only_chunk(&v) => {}
                                 (None, _) => out.push(sse::write(ev.event.as_deref(), &ev.data)),
                             }
                         }
@@ -266,8 +289,6 @@ async fn run(
     }
 }
 
-fn is_usage_only_chunk(ev: &sse::Event) -> bool {
-    serde_json::from_str::<Value>(&ev.data)
-        .map(|v| v["usage"].is_object() && v["choices"].as_array().is_some_and(|c| c.is_empty()))
-        .unwrap_or(false)
+fn is_usage_only_chunk(v: &Value) -> bool {
+    v["usage"].is_object() && v["choices"].as_array().is_some_and(|c| c.is_empty())
 }

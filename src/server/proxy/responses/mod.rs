@@ -21,7 +21,7 @@ use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use super::{channel_of, unknown_channel};
 use crate::server::domain::ledger::CallOutcome;
-use crate::server::domain::responses::{self as owners, Owned, Written};
+use crate::server::domain::responses::{Owned, Written};
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
@@ -140,17 +140,15 @@ fn not_found(id: &str) -> ProxyError {
 
 /// The caller's response with this id, or 404 (another account's id reads as unknown).
 async fn owned(state: &AppState, user_id: i64, id: &str) -> Result<Owned, ProxyError> {
-    match state.db.hot_read(owners::find(state.db.pool(), user_id, id)).await {
+    match state.gateway.responses.find(&state.db, user_id, id).await {
         Ok(Some(o)) => Ok(o),
         Ok(None) => Err(not_found(id)),
         Err(e) => Err(call::unavailable("response lookup", e)),
     }
 }
 
-async fn remember(state: &AppState, owned: &Owned) {
-    if let Err(e) = owners::remember(state.db.pool(), owned).await {
-        tracing::error!(error = %e, response = %owned.id, "response not remembered; its owner cannot retrieve it");
-    }
+async fn remember(state: &AppState, owned: Owned) {
+    state.gateway.responses.remember(owned).await;
 }
 
 /// How Gatehouse answers a create: passing the OpenAI upstream's answer through, or writing the response
@@ -340,7 +338,7 @@ async fn whole(state: &AppState, created: Created, answer: Bytes, running: CallG
             let running_upstream = matches!(a.status.as_deref(), Some("queued" | "in_progress"));
             if store {
                 if let Some(id) = &a.id {
-                    remember(state, &owner(&admitted, id, None)).await;
+                    remember(state, owner(&admitted, id, None)).await;
                 }
             }
             match a.id {
@@ -374,7 +372,7 @@ async fn whole(state: &AppState, created: Created, answer: Bytes, running: CallG
             call::settle(state, &admitted, usage, CallOutcome::Complete).await;
             let response = claude::response_of(&message, &t.request, &t.id, t.created_at);
             if store {
-                remember(state, &owner(&admitted, &t.id, Some(t.written(&response)))).await;
+                remember(state, owner(&admitted, &t.id, Some(t.written(&response)))).await;
             }
             (StatusCode::OK, axum::Json(response)).into_response()
         }
@@ -413,7 +411,7 @@ async fn relay(
                     // The id is remembered before the caller can read it.
                     if store && v["type"] == "response.created" {
                         if let Some(id) = v["response"]["id"].as_str() {
-                            remember(&state, &owner(&admitted, id, None)).await;
+                            remember(&state, owner(&admitted, id, None)).await;
                         }
                     }
                 }
@@ -422,7 +420,7 @@ async fn relay(
                     let was_finished = stream.finished().is_some();
                     out.extend(stream.on_event(&v));
                     if let Some(done) = stream.finished().filter(|_| store && !was_finished) {
-                        remember(&state, &owner(&admitted, &t.id, Some(t.written(done)))).await;
+                        remember(&state, owner(&admitted, &t.id, Some(t.written(done)))).await;
                     }
                 }
             }
@@ -503,7 +501,7 @@ async fn by_id(state: AppState, op: Op, id: String, query: Option<String>, heade
 }
 
 async fn forget(state: &AppState, owned: &Owned) {
-    if let Err(e) = owners::forget(state.db.pool(), owned.user_id, &owned.id).await {
+    if let Err(e) = state.gateway.responses.forget(&state.db, owned.user_id, &owned.id).await {
         tracing::error!(error = %e, response = %owned.id, "deleted response not forgotten");
     }
 }
