@@ -290,13 +290,23 @@ async fn store_false_keeps_nothing_to_retrieve() {
 }
 
 #[tokio::test]
-async fn a_background_response_is_billed_when_it_finishes_and_a_cancelled_one_is_not() {
+async fn a_background_response_is_billed_when_it_finishes_and_a_cancelled_one_by_its_estimate() {
     let app = spawn_app().await;
     let c = caller(&app, "background@example.com").await;
     let body = json!({"model": "gpt-5-mini", "input": "Take your time", "background": true, "max_output_tokens": 1000});
     let queued: Value = create(&app, &c.key, body.clone()).await.json().await.unwrap();
     assert_eq!(queued["status"], "queued");
     let cancelled: Value = create(&app, &c.key, body).await.json().await.unwrap();
+    // While it runs (and is followed for its usage), it cannot be deleted out from under its bill.
+    let res = send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/v1/responses/{}", cancelled["id"].as_str().unwrap()),
+        &c.key,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 400);
     let res = send(
         &app,
         reqwest::Method::POST,
@@ -306,9 +316,14 @@ async fn a_background_response_is_billed_when_it_finishes_and_a_cancelled_one_is
     )
     .await;
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "cancelled");
-    // Both calls hold their worst case until they end; `settled` waits for the followers.
+    // Both calls hold their worst case until they end; `settled` waits for the followers. The cancelled one
+    // ended without usage: billed by the estimate of its input, never free.
     let bills = bills_of(&app, c.user_id).await;
-    assert_eq!(bills.len(), 1, "{bills:?}");
+    assert_eq!(bills.len(), 2, "{bills:?}");
+    let (done_bill, cancelled_bill) =
+        if bills[0].outcome == "complete" { (&bills[0], &bills[1]) } else { (&bills[1], &bills[0]) };
+    assert_eq!((cancelled_bill.outcome.as_str(), cancelled_bill.output_tokens), ("stopped", 0));
+    assert!(cancelled_bill.input_tokens > 0);
     let done: Value =
         send(&app, reqwest::Method::GET, &format!("/v1/responses/{}", queued["id"].as_str().unwrap()), &c.key, None)
             .await
@@ -316,7 +331,7 @@ async fn a_background_response_is_billed_when_it_finishes_and_a_cancelled_one_is
             .await
             .unwrap();
     assert_eq!(done["status"], "completed");
-    assert_eq!(bills[0].output_tokens, done["usage"]["output_tokens"].as_i64().unwrap());
+    assert_eq!(done_bill.output_tokens, done["usage"]["output_tokens"].as_i64().unwrap());
     assert_eq!(app.open_holds().await, 0);
     let res = create(&app, &c.key, json!({"model": "claude-haiku-4-5", "input": "x", "background": true})).await;
     assert_eq!(res.status(), 400);
@@ -348,6 +363,14 @@ async fn failures_settle_as_the_metering_policy_says() {
     assert_eq!(res.status(), 400);
     let res = app.client.post(app.url("/v1/responses")).body("{}").send().await.unwrap();
     assert_eq!(res.status(), 401);
+    // Upstream ids of items and conversations are shared by every account: never forwarded.
+    for body in [
+        json!({"model": "gpt-5-mini", "input": [{"type": "item_reference", "id": "msg_someone_elses"}]}),
+        json!({"model": "gpt-5-mini", "input": "x", "conversation": "conv_someone_elses"}),
+        json!({"model": "claude-haiku-4-5", "input": "x", "text": {"format": {"type": "json_object"}}}),
+    ] {
+        assert_eq!(create(&app, &c.key, body.clone()).await.status(), 400, "{body}");
+    }
     assert_eq!(app.open_holds().await, 0);
     audit_clean(&app).await;
 }
@@ -380,4 +403,36 @@ async fn the_codex_channel_serves_openai_models_at_its_rate() {
     assert_eq!(res.status(), 400, "the CodeX channel serves OpenAI models only");
     let res = send(&app, reqwest::Method::POST, "/api/v1/ai/openai/nope/v1/responses", &c.key, Some(json!({}))).await;
     assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn continuing_a_response_holds_the_models_whole_context_because_the_body_does_not_show_it() {
+    let app = spawn_app().await;
+    app.log_in("continue@example.com").await;
+    let user_id = app.user_id("continue@example.com").await;
+    let key = app.create_key(user_id, false).await;
+    let first = create(&app, &key, json!({"model": "gpt-5.5", "input": "Hi", "max_output_tokens": 16})).await;
+    assert_eq!(first.status(), 200);
+    let id = first.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    // While one continuation runs (the slow mock takes 400 ms), its hold is the whole context's price, more
+    // than the welcome balance: a second one at the same time is refused instead of reading another
+    // million tokens on credit.
+    let running = create(
+        &app,
+        &key,
+        json!({"model": "gpt-5.5-slow", "input": "Go on", "previous_response_id": id, "max_output_tokens": 16}),
+    );
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        create(
+            &app,
+            &key,
+            json!({"model": "gpt-5.5", "input": "And on", "previous_response_id": id, "max_output_tokens": 16}),
+        )
+        .await
+    };
+    let (running, second) = tokio::join!(running, second);
+    assert_eq!(running.status(), 200);
+    assert_eq!(second.status(), 402);
+    assert_eq!(bills_of(&app, user_id).await.len(), 2);
 }

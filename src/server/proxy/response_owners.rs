@@ -16,8 +16,6 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 65_536;
 /// Rows written in one statement, at most.
 const BATCH: usize = 500;
-/// Tries of a failed write before its rows are given up (logged).
-const TRIES: u32 = 5;
 
 enum Job {
     Remember(Owned),
@@ -30,6 +28,20 @@ pub struct ResponseOwners {
     jobs: mpsc::Sender<Job>,
     /// Handed over and not yet committed.
     pending: Pending,
+    /// Background responses being followed until they end (they may not be deleted meanwhile).
+    following: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+/// A background response followed while this lives.
+pub struct Following {
+    id: String,
+    set: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+    }
 }
 
 impl ResponseOwners {
@@ -38,7 +50,18 @@ impl ResponseOwners {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let pending = Pending::default();
         tokio::spawn(run(db, Arc::clone(&pending), rx));
-        Self { jobs, pending }
+        Self { jobs, pending, following: Arc::default() }
+    }
+
+    /// Marks a background response as followed until the guard is dropped.
+    pub fn follow(&self, id: &str) -> Following {
+        self.following.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_string());
+        Following { id: id.to_string(), set: Arc::clone(&self.following) }
+    }
+
+    /// True while a background response is followed.
+    pub fn followed(&self, id: &str) -> bool {
+        self.following.lock().unwrap_or_else(PoisonError::into_inner).contains(id)
     }
 
     /// Remembers a response for its account; lookups find it from now on.
@@ -99,8 +122,11 @@ async fn run(db: Db, pending: Pending, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// Writes a batch, trying again (up to 5 s apart) until it is committed: an owner given up would leave its
+/// response unreachable to the account that made it.
 async fn write(db: &Db, batch: &[Owned]) {
-    for attempt in 0..TRIES {
+    let mut attempt: u32 = 0;
+    loop {
         let result = {
             let _turn = db.hot_write_turn().await;
             responses::remember(db.pool(), batch).await
@@ -109,9 +135,9 @@ async fn write(db: &Db, batch: &[Owned]) {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, rows = batch.len(), attempt, "response owners not written; trying again");
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                tokio::time::sleep(Duration::from_millis((100u64 << attempt.min(6)).min(5_000))).await;
+                attempt += 1;
             }
         }
     }
-    tracing::error!(rows = batch.len(), "response owners given up; those responses cannot be retrieved");
 }

@@ -39,7 +39,15 @@ fn blocks_of(content: &Value) -> Vec<Value> {
 /// Anthropic Messages request.
 pub fn to_messages(request: &Value, conversation: &[Value]) -> Value {
     let requested = request["max_output_tokens"].as_u64();
-    let budget = request["reasoning"]["effort"].as_str().and_then(thinking_budget);
+    let has_functions = request["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["type"] == "function"));
+    let forced = has_functions
+        && match &request["tool_choice"] {
+            Value::String(s) => s == "required",
+            Value::Object(o) => o.get("type").and_then(Value::as_str) == Some("function"),
+            _ => false,
+        };
+    // Anthropic refuses thinking together with a forced tool: the forced tool wins.
+    let budget = request["reasoning"]["effort"].as_str().and_then(thinking_budget).filter(|_| !forced);
     // `max_output_tokens` counts reasoning too, as Anthropic's `max_tokens` counts thinking.
     let (max_tokens, budget) = match (requested, budget) {
         (Some(max), Some(b)) => (max, Some(b.min(max.saturating_sub(1_024))).filter(|b| *b >= 1_024)),
@@ -89,6 +97,12 @@ pub fn to_messages(request: &Value, conversation: &[Value]) -> Value {
             _ => {}
         }
     }
+    // In a user message, tool results come before anything else (Anthropic's rule).
+    for m in messages.iter_mut().filter(|m| m["role"] == "user") {
+        if let Some(content) = m["content"].as_array_mut() {
+            content.sort_by_key(|b| b["type"] != "tool_result");
+        }
+    }
     let mut out = Map::new();
     out.insert("model".into(), request["model"].clone());
     out.insert("messages".into(), Value::Array(messages));
@@ -125,17 +139,19 @@ pub fn to_messages(request: &Value, conversation: &[Value]) -> Value {
         .collect();
     if !tools.is_empty() {
         out.insert("tools".into(), Value::Array(tools));
-        match &request["tool_choice"] {
-            Value::String(s) if s == "required" => {
-                out.insert("tool_choice".into(), json!({"type": "any"}));
-            }
-            Value::String(s) if s == "none" => {
-                out.insert("tool_choice".into(), json!({"type": "none"}));
-            }
+        let mut choice = match &request["tool_choice"] {
+            Value::String(s) if s == "required" => json!({"type": "any"}),
+            Value::String(s) if s == "none" => json!({"type": "none"}),
             Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
-                out.insert("tool_choice".into(), json!({"type": "tool", "name": o["name"]}));
+                json!({"type": "tool", "name": o["name"]})
             }
-            _ => {}
+            _ => json!({"type": "auto"}),
+        };
+        if request["parallel_tool_calls"] == false && choice["type"] != "none" {
+            choice["disable_parallel_tool_use"] = json!(true);
+        }
+        if choice != json!({"type": "auto"}) {
+            out.insert("tool_choice".into(), choice);
         }
     }
     if request["stream"] == true {
@@ -456,6 +472,29 @@ mod tests {
         assert_eq!(m["tools"].as_array().unwrap().len(), 1, "only function tools reach Claude");
         assert_eq!(m["tool_choice"]["type"], "any");
         assert!(m.get("thinking").is_none());
+    }
+
+    #[test]
+    fn tool_results_come_first_a_forced_tool_turns_thinking_off_and_parallel_calls_can_be_refused() {
+        let conversation = input_items(
+            &json!([
+                {"type": "function_call", "call_id": "toolu_1", "name": "f", "arguments": "{}"},
+                {"role": "user", "content": "Also this"},
+                {"type": "function_call_output", "call_id": "toolu_1", "output": "done"}
+            ]),
+            "in",
+        );
+        let tools = json!([{"type": "function", "name": "f", "parameters": {"type": "object"}}]);
+        let m = to_messages(
+            &json!({"model": "c", "tools": tools, "tool_choice": "required", "reasoning": {"effort": "high"}}),
+            &conversation,
+        );
+        assert_eq!(m["messages"][1]["content"][0]["type"], "tool_result");
+        assert_eq!(m["messages"][1]["content"][1]["type"], "text");
+        assert!(m.get("thinking").is_none(), "{m}");
+        assert_eq!(m["tool_choice"]["type"], "any");
+        let m = to_messages(&json!({"model": "c", "tools": tools, "parallel_tool_calls": false}), &[]);
+        assert_eq!(m["tool_choice"], json!({"type": "auto", "disable_parallel_tool_use": true}));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! - Every response id made here is remembered with its account (`domain::responses`): another account's
 //!   id gets 404 and is never forwarded.
 //! - A background response (OpenAI models) holds its worst case until it finishes; Gatehouse follows it
-//!   upstream and bills its final usage then, or releases the hold when it was cancelled before any output.
+//!   upstream and bills its final usage then (by the estimate when it ended without usage, never free).
 
 pub mod claude;
 pub mod items;
@@ -132,6 +132,9 @@ struct Peek<'a> {
     previous_response_id: Option<Cow<'a, str>>,
     #[serde(default)]
     max_output_tokens: Option<u64>,
+    /// An upstream conversation (the Conversations API is not offered here yet).
+    #[serde(default)]
+    conversation: Option<serde::de::IgnoredAny>,
 }
 
 fn not_found(id: &str) -> ProxyError {
@@ -246,6 +249,12 @@ async fn prepare(
     if background && !store {
         return Err(ProxyError::BadRequest("A background response must be stored: drop `store: false`.".into()));
     }
+    if peek.conversation.is_some() || contains(body, b"\"item_reference\"") {
+        // Ids of items and conversations are the upstream's, shared by every account: never forwarded.
+        return Err(ProxyError::BadRequest(
+            "`conversation` and `item_reference` inputs are not offered here; send the items themselves, or continue a response of yours with `previous_response_id`.".into(),
+        ));
+    }
     let previous = match peek.previous_response_id.as_deref() {
         Some(id) => Some(owned(state, key.user_id, id).await?),
         None => None,
@@ -278,6 +287,11 @@ async fn prepare(
             }
         };
         let request: Value = serde_json::from_slice(body).map_err(call::not_json)?;
+        if !matches!(request["text"]["format"]["type"].as_str(), None | Some("text")) {
+            return Err(ProxyError::BadRequest(format!(
+                "Structured output (`text.format`) is offered for OpenAI models only; `{model}` answers in text."
+            )));
+        }
         let id = new_response_id().map_err(|e| call::internal("response id", e))?;
         let input_items = items::input_items(&request["input"], &format!("msg_{id}_in"));
         conversation.extend(input_items.iter().cloned());
@@ -293,11 +307,22 @@ async fn prepare(
         model,
         max_tokens,
         choices: None,
-        request_bytes: outgoing.bytes.len().max(body.len()),
+        // A pass-through continuing an earlier response sends the whole conversation upstream, which the
+        // body does not show: its hold counts the model's whole context.
+        request_bytes: if previous.is_some() && matches!(writer, Writer::PassThrough) {
+            usize::MAX
+        } else {
+            outgoing.bytes.len().max(body.len())
+        },
         request_id: call::request_id_of(headers),
     };
     let admitted = call::admit(state, ask).await?;
     Ok(Created { admitted, outgoing, writer, store, background })
+}
+
+/// True when `needle` occurs in `haystack` (a request body read only for one marker).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Ids of responses Gatehouse writes: random, so two accounts never meet on one.
@@ -390,8 +415,8 @@ async fn relay(
     running: CallGuard,
 ) {
     // The call counts as running until its charge is queued.
-    let _running = running;
-    let Created { admitted, writer, store, .. } = created;
+    let Created { admitted, writer, store, background, .. } = created;
+    let mut response_id: Option<String> = None;
     let mut translation = match writer {
         Writer::Claude(t) => {
             let stream = claude::Stream::new(&t.request, &t.id, t.created_at);
@@ -409,9 +434,12 @@ async fn relay(
                 None => {
                     meter.on_responses_event(&v);
                     // The id is remembered before the caller can read it.
-                    if store && v["type"] == "response.created" {
+                    if v["type"] == "response.created" {
                         if let Some(id) = v["response"]["id"].as_str() {
-                            remember(&state, owner(&admitted, id, None)).await;
+                            response_id = Some(id.to_string());
+                            if store {
+                                remember(&state, owner(&admitted, id, None)).await;
+                            }
                         }
                     }
                 }
@@ -430,7 +458,17 @@ async fn relay(
         }
         to_caller.send(out).await;
     }
-    call::end_stream(&state, &admitted, &meter, to_caller.broke, to_caller.caller_left).await;
+    let (broke, caller_left) = (to_caller.broke, to_caller.caller_left);
+    // The caller's stream ends here, whatever happens next.
+    drop(to_caller);
+    match response_id {
+        // A background response whose stream ended before its last event goes on upstream: follow it there.
+        Some(id) if background && !meter.finished => follow_background(state, admitted, id, running).await,
+        _ => {
+            call::end_stream(&state, &admitted, &meter, broke, caller_left).await;
+            drop(running);
+        }
+    }
 }
 
 /// How often a background response is looked at upstream: soon at first, then less often.
@@ -438,13 +476,20 @@ fn poll_after(attempt: u32) -> Duration {
     Duration::from_millis((250u64 << attempt.min(5)).min(5_000))
 }
 
-/// Follows a background response upstream until it ends, then bills its final usage (or releases the
-/// hold when it ended without any). Gives up, releasing the hold, when the hold's time runs out.
+/// How long a background response is followed before its worst case is billed (deep-research models can
+/// run for hours; the admission book lets the hold go after 30 minutes, the charge still comes here).
+const FOLLOW_FOR: Duration = Duration::from_secs(6 * 3600);
+
+/// Follows a background response upstream until it ends, then bills its final usage; one that ended
+/// without usage (cancelled early) or disappeared is billed by the estimate, never free. Deleting it while
+/// it is followed is refused, so it cannot vanish before its usage is known.
 async fn follow_background(state: AppState, admitted: Admitted, id: String, running: CallGuard) {
     let _running = running;
+    let _following = state.gateway.responses.follow(&id);
     let path = format!("/v1/responses/{id}");
-    let give_up = tokio::time::Instant::now() + Duration::from_millis(call::HOLD_TTL_MS.unsigned_abs());
+    let give_up = tokio::time::Instant::now() + FOLLOW_FOR;
     let mut attempt = 0;
+    let estimate = || metering::estimated(admitted.estimated_input, 0);
     while tokio::time::Instant::now() < give_up {
         tokio::time::sleep(poll_after(attempt)).await;
         attempt += 1;
@@ -457,8 +502,8 @@ async fn follow_background(state: AppState, admitted: Admitted, id: String, runn
             Ok(super::upstream::UpstreamResponse { body: UpstreamBody::Json(b) }) => b,
             Ok(_) => continue,
             Err(UpstreamError::Status { status: 404, .. }) => {
-                tracing::warn!(response = %id, "background response gone upstream before it ended; not billed");
-                call::release(&state, &admitted).await;
+                tracing::warn!(response = %id, "background response gone upstream before it ended; billed by the estimate");
+                call::settle(&state, &admitted, estimate(), CallOutcome::Stopped).await;
                 return;
             }
             Err(e) => {
@@ -471,16 +516,18 @@ async fn follow_background(state: AppState, admitted: Admitted, id: String, runn
             continue;
         }
         let usage = metering::responses(&v["usage"]);
-        if usage.is_empty() {
-            call::release(&state, &admitted).await;
-        } else {
-            let outcome = if v["status"] == "completed" { CallOutcome::Complete } else { CallOutcome::Stopped };
-            call::settle(&state, &admitted, usage, outcome).await;
-        }
+        let outcome = if v["status"] == "completed" { CallOutcome::Complete } else { CallOutcome::Stopped };
+        let usage = if usage.is_empty() { estimate() } else { usage };
+        call::settle(&state, &admitted, usage, outcome).await;
         return;
     }
-    tracing::warn!(response = %id, "background response still running when its hold expired; not billed");
-    call::release(&state, &admitted).await;
+    tracing::error!(response = %id, "background response still running after {} h; billed at its worst case", FOLLOW_FOR.as_secs() / 3600);
+    let worst = crate::server::domain::pricing::Usage {
+        input: admitted.limits.input,
+        output: admitted.limits.output,
+        ..Default::default()
+    };
+    call::settle(&state, &admitted, worst, CallOutcome::Stopped).await;
 }
 
 /// Retrieve, delete, cancel or list the input items of the caller's response: answered from what
@@ -549,6 +596,18 @@ fn page_of(mut all: Vec<Value>, query: &str) -> Value {
 }
 
 async fn forwarded(state: &AppState, op: Op, owned: &Owned, query: Option<String>) -> Response {
+    if op == Op::Delete && state.gateway.responses.followed(&owned.id) {
+        return ProxyError::BadRequest(
+            "This response is still running in the background: cancel it or wait until it ends, then delete it.".into(),
+        )
+        .into_response(D);
+    }
+    if query.as_deref().is_some_and(|q| q.split('&').any(|kv| kv == "stream=true")) {
+        return ProxyError::BadRequest(
+            "Streaming a stored response again is not offered here; retrieve it whole.".into(),
+        )
+        .into_response(D);
+    }
     let (method, mut path) = match op {
         Op::Retrieve => (reqwest::Method::GET, format!("/v1/responses/{}", owned.id)),
         Op::Delete => (reqwest::Method::DELETE, format!("/v1/responses/{}", owned.id)),
