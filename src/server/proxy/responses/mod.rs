@@ -368,7 +368,11 @@ async fn whole(state: &AppState, created: Created, answer: Bytes, running: CallG
             }
             match a.id {
                 Some(id) if background && running_upstream => {
-                    tokio::spawn(follow_background(state.clone(), admitted, id, running).in_current_span());
+                    // Followed from before the caller learns the id, so it cannot be deleted first.
+                    let following = state.gateway.responses.follow(&id);
+                    tokio::spawn(
+                        follow_background(state.clone(), admitted, id, (running, following)).in_current_span(),
+                    );
                 }
                 _ => {
                     let usage = metering::responses(&a.usage);
@@ -459,11 +463,14 @@ async fn relay(
         to_caller.send(out).await;
     }
     let (broke, caller_left) = (to_caller.broke, to_caller.caller_left);
-    // The caller's stream ends here, whatever happens next.
-    drop(to_caller);
     match response_id {
-        // A background response whose stream ended before its last event goes on upstream: follow it there.
-        Some(id) if background && !meter.finished => follow_background(state, admitted, id, running).await,
+        // A background response whose stream ended before its last event goes on upstream: follow it there
+        // (followed from before the caller's stream ends, so it cannot be deleted first).
+        Some(id) if background && !meter.finished => {
+            let following = state.gateway.responses.follow(&id);
+            drop(to_caller);
+            follow_background(state, admitted, id, (running, following)).await;
+        }
         _ => {
             call::end_stream(&state, &admitted, &meter, broke, caller_left).await;
             drop(running);
@@ -483,9 +490,12 @@ const FOLLOW_FOR: Duration = Duration::from_secs(6 * 3600);
 /// Follows a background response upstream until it ends, then bills its final usage; one that ended
 /// without usage (cancelled early) or disappeared is billed by the estimate, never free. Deleting it while
 /// it is followed is refused, so it cannot vanish before its usage is known.
-async fn follow_background(state: AppState, admitted: Admitted, id: String, running: CallGuard) {
-    let _running = running;
-    let _following = state.gateway.responses.follow(&id);
+async fn follow_background(
+    state: AppState,
+    admitted: Admitted,
+    id: String,
+    _guards: (CallGuard, super::response_owners::Following),
+) {
     let path = format!("/v1/responses/{id}");
     let give_up = tokio::time::Instant::now() + FOLLOW_FOR;
     let mut attempt = 0;
