@@ -132,7 +132,7 @@ async fn mock_upstream(args: &[&str]) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     println!("mock upstream listening on http://{bound} (POST /v1/messages, /v1/chat/completions), {shape:?}");
     tokio::select! {
-        served = crate::server::proxy::mock_server::serve(listener, shape) => served.map_err(|e| e.to_string()),
+        served = crate::server::proxy::mock::server::serve(listener, shape) => served.map_err(|e| e.to_string()),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

@@ -15,8 +15,10 @@ use crate::server::auth::session::Session;
 use crate::server::domain::chat::{self, ChatError, Finish, ReplyJob};
 use crate::server::domain::ledger::CallOutcome;
 use crate::server::proxy::call::{self, Ask};
+use crate::server::proxy::chat_completions::chunk::{self, Chunk};
 use crate::server::proxy::dialect::{Dialect, ProxyError};
-use crate::server::proxy::metering::{self, Meter};
+use crate::server::proxy::messages::events::{Delta, Event, UsageReport};
+use crate::server::proxy::metering::{Meter, Reported};
 use crate::server::proxy::settlement_writer::CallGuard;
 use crate::server::proxy::sse;
 use crate::server::proxy::upstream::{Outgoing, UpstreamBody, UpstreamError};
@@ -28,6 +30,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -124,17 +127,26 @@ pub fn upstream_request(job: &ReplyJob, dialect: Dialect) -> (Value, u64) {
     }
 }
 
-/// Text and thinking pieces in one upstream event.
-fn pieces(dialect: Dialect, ev: &sse::Event) -> (Option<String>, Option<String>) {
-    let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return (None, None) };
+/// Text and thinking pieces in one upstream event, read once (also for the meter).
+fn pieces(dialect: Dialect, data: &str, meter: &mut Meter) -> (Option<String>, Option<String>) {
     match dialect {
-        Dialect::Anthropic if v["type"] == "content_block_delta" => match v["delta"]["type"].as_str() {
-            Some("text_delta") => (v["delta"]["text"].as_str().map(str::to_string), None),
-            Some("thinking_delta") => (None, v["delta"]["thinking"].as_str().map(str::to_string)),
-            _ => (None, None),
-        },
-        Dialect::OpenAi => (v["choices"][0]["delta"]["content"].as_str().map(str::to_string), None),
-        _ => (None, None),
+        Dialect::Anthropic => {
+            let Some(e) = Event::parse(data) else { return (None, None) };
+            e.meter(meter);
+            match e {
+                Event::BlockDelta { delta: Delta::Text(t), .. } => (Some(t.into_owned()), None),
+                Event::BlockDelta { delta: Delta::Thinking(t), .. } => (None, Some(t.into_owned())),
+                _ => (None, None),
+            }
+        }
+        Dialect::OpenAi => {
+            if chunk::is_done(data) {
+                meter.finished = true;
+            }
+            let Some(c) = Chunk::parse(data) else { return (None, None) };
+            c.meter(meter);
+            (c.choices.first_text.map(|t| t.into_owned()), None)
+        }
     }
 }
 
@@ -219,16 +231,18 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
             let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
             match dialect {
                 Dialect::Anthropic => {
-                    metering::apply_anthropic(&mut meter.usage, &v["usage"]);
-                    meter.reported = v["usage"].is_object();
+                    if v["usage"].is_object() {
+                        meter.report(UsageReport::of(&v["usage"]).usage());
+                    }
                     for block in v["content"].as_array().into_iter().flatten() {
                         text.push_str(block["text"].as_str().unwrap_or(""));
                         thinking.push_str(block["thinking"].as_str().unwrap_or(""));
                     }
                 }
                 Dialect::OpenAi => {
-                    meter.usage = metering::openai(&v["usage"]);
-                    meter.reported = v["usage"].is_object();
+                    if let Ok(u) = chunk::UsageReport::deserialize(&v["usage"]) {
+                        meter.report(u.usage());
+                    }
                     text.push_str(v["choices"][0]["message"]["content"].as_str().unwrap_or(""));
                 }
             }
@@ -249,11 +263,7 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
                     }
                 };
                 for ev in parser.push(&chunk) {
-                    match dialect {
-                        Dialect::Anthropic => meter.on_anthropic(&ev),
-                        Dialect::OpenAi => meter.on_openai(&ev),
-                    }
-                    let (t, th) = pieces(dialect, &ev);
+                    let (t, th) = pieces(dialect, &ev.data, &mut meter);
                     for (kind, piece, into) in [("thinking", th, &mut thinking), ("text", t, &mut text)] {
                         if let Some(piece) = piece.filter(|p| !p.is_empty()) {
                             into.push_str(&piece);

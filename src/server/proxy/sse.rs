@@ -9,35 +9,71 @@ pub struct Event {
 }
 
 /// Splits a byte stream into events; keeps partial input between calls. Bytes are decoded only once an
-/// event is complete, so a character split across two network chunks stays whole.
+/// event is complete, so a character split across two network chunks stays whole. Each byte is looked at
+/// a bounded number of times, however the events are cut into chunks.
 #[derive(Default)]
 pub struct Parser {
     buffer: Vec<u8>,
+    /// How far `buffer` is known to hold no event boundary (`\n\n`).
+    scanned: usize,
 }
 
 impl Parser {
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Event> {
         self.buffer.extend(chunk.iter().copied().filter(|b| *b != b'\r'));
         let mut events = Vec::new();
-        while let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
-            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-            let block = String::from_utf8_lossy(&block);
-            let mut event = Event::default();
-            let mut data = Vec::new();
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    event.event = Some(v.trim().to_string());
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
-                }
+        let mut start = 0;
+        // A boundary may straddle the previous push: look again from one byte back.
+        let mut from = self.scanned.saturating_sub(1).max(start);
+        while let Some(at) = find_boundary(&self.buffer[from..]) {
+            let end = from + at;
+            if let Some(e) = parse_block(&self.buffer[start..end]) {
+                events.push(e);
             }
-            if event.event.is_some() || !data.is_empty() {
-                event.data = data.join("\n");
-                events.push(event);
-            }
+            start = end + 2;
+            from = start;
         }
+        self.buffer.drain(..start);
+        self.scanned = self.buffer.len();
         events
     }
+}
+
+fn find_boundary(bytes: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(at) = bytes[i..].iter().position(|b| *b == b'\n') {
+        let at = i + at;
+        if bytes.get(at + 1) == Some(&b'\n') {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+fn parse_block(block: &[u8]) -> Option<Event> {
+    let block = String::from_utf8_lossy(block);
+    let mut event = Event::default();
+    let mut data: Option<String> = None;
+    for line in block.split('\n') {
+        if let Some(v) = line.strip_prefix("event:") {
+            event.event = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            let v = v.strip_prefix(' ').unwrap_or(v);
+            match &mut data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(v);
+                }
+                None => data = Some(v.to_string()),
+            }
+        }
+    }
+    if event.event.is_none() && data.is_none() {
+        return None;
+    }
+    event.data = data.unwrap_or_default();
+    Some(event)
 }
 
 /// One event as bytes: `event: NAME` (when named) and `data: ...`.
@@ -62,6 +98,20 @@ mod tests {
         assert_eq!(events[0].data, "{\"a\":1}");
         assert_eq!(events[2], Event { event: None, data: "[DONE]".into() });
         assert_eq!(write(Some("ping"), "{}"), Bytes::from("event: ping\ndata: {}\n\n"));
+    }
+
+    #[test]
+    fn an_event_cut_into_single_bytes_is_found_once_and_whole() {
+        let text = "event: a\ndata: 1\n\ndata: two\ndata: lines\n\n: comment\n\n";
+        let mut p = Parser::default();
+        let mut events = Vec::new();
+        for b in text.as_bytes() {
+            events.extend(p.push(std::slice::from_ref(b)));
+        }
+        assert_eq!(
+            events,
+            vec![Event { event: Some("a".into()), data: "1".into() }, Event { event: None, data: "two\nlines".into() }]
+        );
     }
 
     #[test]

@@ -138,7 +138,7 @@ pub struct Upstreams {
     /// Pause between the built-in mock's stream pieces.
     mock_pace: Duration,
     /// The responses the built-in mock stored (its Responses API).
-    mock_responses: std::sync::Arc<super::mock_responses::Store>,
+    mock_responses: std::sync::Arc<super::mock::responses::Store>,
 }
 
 /// Headers passed through to Anthropic untouched (Claude Code sends several betas).
@@ -244,7 +244,7 @@ impl Upstreams {
             Target::Mock if path_and_query.starts_with("/v1/responses") => {
                 let shape = mock::Shape::paced(self.mock_pace);
                 let bytes = body.map(|b| &b.bytes[..]).unwrap_or_default();
-                return super::mock_responses::handle(
+                return super::mock::responses::handle(
                     method.as_str(),
                     path_and_query,
                     bytes,

@@ -3,10 +3,13 @@
 //! [`Relay`], which keeps reading the upstream after the caller left (to learn the real usage) and notes
 //! whether the upstream broke. Each API surface decides what to send for each event it reads.
 
-use super::failures::internal;
+use super::admit::Admitted;
+use super::failures::{internal, upstream_error};
+use super::settle::{end_stream, release};
 use crate::server::proxy::dialect::{Dialect, ProxyError};
+use crate::server::proxy::metering::Meter;
 use crate::server::proxy::settlement_writer::CallGuard;
-use crate::server::proxy::upstream::ByteStream;
+use crate::server::proxy::upstream::{ByteStream, Outgoing, UpstreamBody};
 use crate::server::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
@@ -29,6 +32,26 @@ where
     }
 }
 
+/// Sends an admitted call to the providers serving its model (`target` is their dialect). When every one
+/// fails before answering, the hold is released and the caller gets the failure in its own `dialect`.
+pub async fn send_upstream(
+    state: &AppState,
+    p: &Admitted,
+    (dialect, target): (Dialect, Dialect),
+    path: &str,
+    outgoing: &Outgoing,
+    headers: &axum::http::HeaderMap,
+) -> Result<UpstreamBody, Response> {
+    match state.gateway.upstreams.send(target, &p.model, path, outgoing, headers).await {
+        Ok(reply) => Ok(reply.body),
+        Err(e) => {
+            tracing::warn!(error = %e, model = %p.model, "upstream failed before answering");
+            release(state, p).await;
+            Err(upstream_error(&e).into_response(dialect))
+        }
+    }
+}
+
 /// The two ends of a streamed answer: the caller's (its response, returned at once) and the call task's.
 pub fn open_stream(dialect: Dialect) -> (Relay, Response) {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
@@ -40,6 +63,32 @@ pub fn open_stream(dialect: Dialect) -> (Relay, Response) {
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| ProxyError::Internal.into_response(dialect));
     (Relay { tx, caller_left: false, broke: false }, response)
+}
+
+/// Relays a streamed answer in a task of its own: `each` gets every chunk of the upstream's and the meter,
+/// and returns what the caller is sent for it; at the end (or when the upstream breaks) the call is ended by
+/// the one rule ([`end_stream`]). The call counts as running until its charge is queued.
+pub fn relay_stream<F>(
+    state: AppState,
+    admitted: Admitted,
+    running: CallGuard,
+    (mut upstream, mut relay): (ByteStream, Relay),
+    mut each: F,
+) where
+    F: FnMut(Bytes, &mut Meter) -> Vec<Bytes> + Send + 'static,
+{
+    tokio::spawn(
+        async move {
+            let _running = running;
+            let mut meter = Meter::default();
+            while let Some(chunk) = relay.next_chunk(&mut upstream).await {
+                let out = each(chunk, &mut meter);
+                relay.send(out).await;
+            }
+            end_stream(&state, &admitted, &meter, relay.broke, relay.caller_left).await;
+        }
+        .in_current_span(),
+    );
 }
 
 /// The call task's end of a streamed answer.

@@ -5,7 +5,7 @@
 use super::admit::Admitted;
 use crate::server::domain::ledger::CallOutcome;
 use crate::server::domain::pricing::Usage;
-use crate::server::proxy::metering::Meter;
+use crate::server::proxy::metering::{self, Meter};
 use crate::server::proxy::settlement_writer::PendingSettlement;
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
@@ -39,6 +39,18 @@ pub async fn settle(state: &AppState, p: &Admitted, reported: Usage, outcome: Ca
         request_id: p.request_id.clone(),
     };
     state.gateway.settlements.submit(pending).await;
+}
+
+/// A whole (not streamed) answer: billed its reported usage, or by the estimate when the upstream reported
+/// none (never free).
+pub async fn settle_whole(state: &AppState, p: &Admitted, reported: Usage, answer_bytes: usize) {
+    let usage = if reported.is_empty() {
+        tracing::warn!(model = %p.model, request = %p.request_key, "upstream anomaly: an answer without usage; billed by the estimate");
+        metering::estimated(p.estimated_input, answer_bytes)
+    } else {
+        reported
+    };
+    settle(state, p, usage, CallOutcome::Complete).await;
 }
 
 /// The one rule for ending a streamed call: when the upstream produced nothing (it broke or ended before its

@@ -4,8 +4,9 @@
 //! reasoning item's `encrypted_content` so it can be sent back) are translated; other tool kinds are not
 //! offered to Claude.
 
+use crate::server::proxy::messages::events::{Block, Delta, Event, UsageReport};
+use crate::server::proxy::messages::request::{image_block, push, DEFAULT_MAX_TOKENS};
 use crate::server::proxy::sse;
-use crate::server::proxy::translate::{image_block, merge, push, DEFAULT_MAX_TOKENS};
 use axum::body::Bytes;
 use serde_json::{json, Map, Value};
 
@@ -161,15 +162,15 @@ pub fn to_messages(request: &Value, conversation: &[Value]) -> Value {
 }
 
 /// Anthropic's usage as the Responses API reports it (cache reads and writes count as input).
-fn usage_of(u: &Value) -> Value {
-    let n = |k: &str| u[k].as_u64().unwrap_or(0);
-    let input = n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens");
+fn usage_of(u: &UsageReport) -> Value {
+    let input = u.prompt_tokens();
+    let output = u.output_tokens.unwrap_or(0);
     json!({
         "input_tokens": input,
-        "input_tokens_details": {"cached_tokens": n("cache_read_input_tokens")},
-        "output_tokens": n("output_tokens"),
+        "input_tokens_details": {"cached_tokens": u.cache_read_input_tokens.unwrap_or(0)},
+        "output_tokens": output,
         "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input + n("output_tokens")
+        "total_tokens": input + output
     })
 }
 
@@ -210,7 +211,7 @@ fn reasoning_item(id: &str, thinking: &str, signature: &str) -> Value {
            "encrypted_content": signature})
 }
 
-fn call_item(id: &str, call_id: &Value, name: &Value, arguments: &str) -> Value {
+fn call_item(id: &str, call_id: &str, name: &str, arguments: &str) -> Value {
     json!({"type": "function_call", "id": id, "call_id": call_id, "name": name, "arguments": arguments,
            "status": "completed"})
 }
@@ -228,15 +229,15 @@ pub fn response_of(message: &Value, request: &Value, id: &str, created_at: i64) 
             Some("text") => output.push(message_item(&format!("msg_{id}_{i}"), block["text"].as_str().unwrap_or(""))),
             Some("tool_use") => output.push(call_item(
                 &format!("fc_{id}_{i}"),
-                &block["id"],
-                &block["name"],
+                block["id"].as_str().unwrap_or(""),
+                block["name"].as_str().unwrap_or(""),
                 &block["input"].to_string(),
             )),
             _ => {}
         }
     }
     let status = status_of(message["stop_reason"].as_str());
-    response(request, id, created_at, status, output, usage_of(&message["usage"]))
+    response(request, id, created_at, status, output, usage_of(&UsageReport::of(&message["usage"])))
 }
 
 /// One content block being streamed.
@@ -254,7 +255,7 @@ struct Open {
 enum Kind {
     Text,
     Thinking,
-    Call { call_id: Value, name: Value },
+    Call { call_id: String, name: String },
 }
 
 /// Turns Anthropic stream events (parsed once, by the caller) into Responses API events, and keeps the
@@ -266,7 +267,7 @@ pub struct Stream {
     sequence: u64,
     output: Vec<Value>,
     open: Vec<Open>,
-    usage: Value,
+    usage: UsageReport,
     stop_reason: Option<String>,
     finished: Option<Value>,
 }
@@ -285,7 +286,7 @@ impl Stream {
             sequence: 0,
             output: Vec::new(),
             open: Vec::new(),
-            usage: json!({}),
+            usage: UsageReport::default(),
             stop_reason: None,
             finished: None,
         }
@@ -307,63 +308,62 @@ impl Stream {
         self.finished.as_ref()
     }
 
-    pub fn on_event(&mut self, v: &Value) -> Vec<Bytes> {
+    /// One Anthropic stream event (parsed once, by the relay) as the Responses API events it becomes.
+    pub fn on_event(&mut self, event: &Event<'_>) -> Vec<Bytes> {
         let mut out = Vec::new();
-        match v["type"].as_str() {
-            Some("message_start") => {
-                merge(&mut self.usage, &v["message"]["usage"]);
+        match event {
+            Event::MessageStart { usage, .. } => {
+                self.usage.merge(usage);
                 let r = self.now("in_progress", Vec::new(), Value::Null);
                 self.emit(&mut out, "response.created", json!({"response": r}));
                 self.emit(&mut out, "response.in_progress", json!({"response": r}));
             }
-            Some("content_block_start") => self.start(v, &mut out),
-            Some("content_block_delta") => self.delta(v, &mut out),
-            Some("content_block_stop") => self.stop(v["index"].as_u64().unwrap_or(0), &mut out),
-            Some("message_delta") => {
-                merge(&mut self.usage, &v["usage"]);
-                if let Some(r) = v["delta"]["stop_reason"].as_str() {
+            Event::BlockStart { index, block } => self.start(*index, block, &mut out),
+            Event::BlockDelta { index, delta } => self.delta(*index, delta, &mut out),
+            Event::BlockStop { index } => self.stop(*index, &mut out),
+            Event::MessageDelta { stop_reason, usage } => {
+                self.usage.merge(usage);
+                if let Some(r) = stop_reason {
                     self.stop_reason = Some(r.to_string());
                 }
             }
-            Some("message_stop") => {
+            Event::MessageStop => {
                 let status = status_of(self.stop_reason.as_deref());
                 let r = self.now(status, self.output.clone(), usage_of(&self.usage));
                 let name = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
                 self.emit(&mut out, name, json!({"response": r}));
                 self.finished = Some(r);
             }
-            Some("error") => {
+            Event::Error { message } => {
                 let mut r = self.now("failed", self.output.clone(), usage_of(&self.usage));
-                r["error"] = json!({"code": "server_error", "message": v["error"]["message"]});
+                r["error"] = json!({"code": "server_error", "message": message});
                 self.emit(&mut out, "response.failed", json!({"response": r}));
             }
-            _ => {}
+            Event::Other => {}
         }
         out
     }
 
-    fn start(&mut self, v: &Value, out: &mut Vec<Bytes>) {
-        let block = v["index"].as_u64().unwrap_or(0);
-        let cb = &v["content_block"];
+    fn start(&mut self, block: u64, started: &Block<'_>, out: &mut Vec<Bytes>) {
         let output_index = self.output.len() + self.open.len();
-        let (kind, item_id, added) = match cb["type"].as_str() {
-            Some("text") => {
+        let (kind, item_id, added) = match started {
+            Block::Text => {
                 let id = format!("msg_{}_{block}", self.id);
                 let added =
                     json!({"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []});
                 (Kind::Text, id, added)
             }
-            Some("thinking") => {
+            Block::Thinking => {
                 let id = format!("rs_{}_{block}", self.id);
                 (Kind::Thinking, id.clone(), json!({"type": "reasoning", "id": id, "summary": []}))
             }
-            Some("tool_use") => {
+            Block::ToolUse { id: call_id, name } => {
                 let id = format!("fc_{}_{block}", self.id);
-                let added = json!({"type": "function_call", "id": id, "call_id": cb["id"], "name": cb["name"],
+                let added = json!({"type": "function_call", "id": id, "call_id": call_id, "name": name,
                                    "arguments": "", "status": "in_progress"});
-                (Kind::Call { call_id: cb["id"].clone(), name: cb["name"].clone() }, id, added)
+                (Kind::Call { call_id: call_id.to_string(), name: name.to_string() }, id, added)
             }
-            _ => return,
+            Block::Other => return,
         };
         self.emit(out, "response.output_item.added", json!({"output_index": output_index, "item": added}));
         match kind {
@@ -374,21 +374,18 @@ impl Stream {
         self.open.push(Open { block, output_index, item_id, kind, text: String::new(), signature: String::new() });
     }
 
-    fn delta(&mut self, v: &Value, out: &mut Vec<Bytes>) {
-        let block = v["index"].as_u64().unwrap_or(0);
+    fn delta(&mut self, block: u64, delta: &Delta<'_>, out: &mut Vec<Bytes>) {
         let Some(at) = self.open.iter().position(|o| o.block == block) else { return };
-        let d = &v["delta"];
-        let (name, piece) = match d["type"].as_str() {
-            Some("text_delta") => ("response.output_text.delta", d["text"].as_str()),
-            Some("thinking_delta") => ("response.reasoning_summary_text.delta", d["thinking"].as_str()),
-            Some("input_json_delta") => ("response.function_call_arguments.delta", d["partial_json"].as_str()),
-            Some("signature_delta") => {
-                self.open[at].signature.push_str(d["signature"].as_str().unwrap_or(""));
+        let (name, piece) = match delta {
+            Delta::Text(t) => ("response.output_text.delta", t.as_ref()),
+            Delta::Thinking(t) => ("response.reasoning_summary_text.delta", t.as_ref()),
+            Delta::InputJson(t) => ("response.function_call_arguments.delta", t.as_ref()),
+            Delta::Signature(t) => {
+                self.open[at].signature.push_str(t);
                 return;
             }
-            _ => return,
+            Delta::Other => return,
         };
-        let piece = piece.unwrap_or("");
         let o = &mut self.open[at];
         o.text.push_str(piece);
         let mut data = json!({"item_id": o.item_id, "output_index": o.output_index, "delta": piece});
@@ -546,7 +543,8 @@ mod tests {
             json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 6}}),
             json!({"type": "message_stop"}),
         ] {
-            out.extend(s.on_event(&v));
+            let data = v.to_string();
+            out.extend(s.on_event(&Event::parse(&data).unwrap()));
         }
         let mut parser = sse::Parser::default();
         let events: Vec<Value> =

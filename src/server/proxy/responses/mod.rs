@@ -11,11 +11,13 @@
 //!   upstream and bills its final usage then (by the estimate when it ended without usage, never free).
 
 pub mod claude;
+pub mod events;
 pub mod items;
 
 use super::call::{self, Admitted, Ask};
 use super::dialect::{Dialect, ProxyError};
-use super::metering::{self, Meter};
+use super::messages;
+use super::metering::{self, Meter, Reported};
 use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
@@ -210,20 +212,16 @@ async fn create_call(
         Ok(c) => c,
         Err(e) => return e.into_response(D),
     };
-    let model = created.admitted.model.clone();
     let (target, path) = match created.writer {
         Writer::PassThrough => (Dialect::OpenAi, "/v1/responses"),
         Writer::Claude(_) => (Dialect::Anthropic, "/v1/messages"),
     };
-    let reply = match state.gateway.upstreams.send(target, &model, path, &created.outgoing, &headers).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e, model = %model, "upstream failed before answering");
-            call::release(&state, &created.admitted).await;
-            return call::upstream_error(&e).into_response(D);
-        }
-    };
-    match reply.body {
+    let answer =
+        match call::send_upstream(&state, &created.admitted, (D, target), path, &created.outgoing, &headers).await {
+            Ok(a) => a,
+            Err(refused) => return refused,
+        };
+    match answer {
         UpstreamBody::Json(answer) => whole(&state, created, answer, running).await,
         UpstreamBody::Stream(upstream) => {
             let (to_caller, response) = call::open_stream(D);
@@ -346,44 +344,27 @@ async fn whole(state: &AppState, created: Created, answer: Bytes, running: CallG
     let Created { admitted, writer, store, background, .. } = created;
     match writer {
         Writer::PassThrough => {
-            #[derive(serde::Deserialize)]
-            struct Answer {
-                #[serde(default)]
-                id: Option<String>,
-                #[serde(default)]
-                status: Option<String>,
-                #[serde(default)]
-                usage: Value,
-            }
-            let Ok(a) = serde_json::from_slice::<Answer>(&answer) else {
+            let Some(a) = events::ResponseHead::parse(&answer) else {
                 tracing::warn!(model = %admitted.model, "upstream answered with something that is not JSON");
                 call::release(state, &admitted).await;
                 return call::upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(D);
             };
-            let running_upstream = matches!(a.status.as_deref(), Some("queued" | "in_progress"));
+            let running_upstream = a.running();
             if store {
                 if let Some(id) = &a.id {
                     remember(state, owner(&admitted, id, None)).await;
                 }
             }
-            match a.id {
+            match &a.id {
                 Some(id) if background && running_upstream => {
                     // Followed from before the caller learns the id, so it cannot be deleted first.
-                    let following = state.gateway.responses.follow(&id);
+                    let following = state.gateway.responses.follow(id);
                     tokio::spawn(
-                        follow_background(state.clone(), admitted, id, (running, following)).in_current_span(),
+                        follow_background(state.clone(), admitted, id.to_string(), (running, following))
+                            .in_current_span(),
                     );
                 }
-                _ => {
-                    let usage = metering::responses(&a.usage);
-                    let usage = if usage.is_empty() {
-                        tracing::warn!(model = %admitted.model, request = %admitted.request_key, "upstream anomaly: a response without usage; billed by the estimate");
-                        metering::estimated(admitted.estimated_input, answer.len())
-                    } else {
-                        usage
-                    };
-                    call::settle(state, &admitted, usage, CallOutcome::Complete).await;
-                }
+                _ => call::settle_whole(state, &admitted, a.usage(), answer.len()).await,
             }
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
         }
@@ -392,13 +373,8 @@ async fn whole(state: &AppState, created: Created, answer: Bytes, running: CallG
                 call::release(state, &admitted).await;
                 return call::upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(D);
             };
-            let mut usage = crate::server::domain::pricing::Usage::default();
-            metering::apply_anthropic(&mut usage, &message["usage"]);
-            if usage.is_empty() {
-                tracing::warn!(model = %admitted.model, request = %admitted.request_key, "upstream anomaly: an answer without usage; billed by the estimate");
-                usage = metering::estimated(admitted.estimated_input, answer.len());
-            }
-            call::settle(state, &admitted, usage, CallOutcome::Complete).await;
+            let usage = messages::events::UsageReport::of(&message["usage"]).usage();
+            call::settle_whole(state, &admitted, usage, answer.len()).await;
             let response = claude::response_of(&message, &t.request, &t.id, t.created_at);
             if store {
                 remember(state, owner(&admitted, &t.id, Some(t.written(&response)))).await;
@@ -433,24 +409,23 @@ async fn relay(
     while let Some(chunk) = to_caller.next_chunk(&mut upstream).await {
         let mut out: Vec<Bytes> = Vec::new();
         for ev in parser.push(&chunk) {
-            let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { continue };
             match &mut translation {
                 None => {
-                    meter.on_responses_event(&v);
+                    let Some(e) = events::Event::parse(&ev.data) else { continue };
+                    e.meter(&mut meter);
                     // The id is remembered before the caller can read it.
-                    if v["type"] == "response.created" {
-                        if let Some(id) = v["response"]["id"].as_str() {
-                            response_id = Some(id.to_string());
-                            if store {
-                                remember(&state, owner(&admitted, id, None)).await;
-                            }
+                    if let Some(id) = e.created_id() {
+                        response_id = Some(id.to_string());
+                        if store {
+                            remember(&state, owner(&admitted, id, None)).await;
                         }
                     }
                 }
                 Some((t, stream)) => {
-                    meter.on_anthropic_event(&v);
+                    let Some(e) = messages::events::Event::parse(&ev.data) else { continue };
+                    e.meter(&mut meter);
                     let was_finished = stream.finished().is_some();
-                    out.extend(stream.on_event(&v));
+                    out.extend(stream.on_event(&e));
                     if let Some(done) = stream.finished().filter(|_| store && !was_finished) {
                         remember(&state, owner(&admitted, &t.id, Some(t.written(done)))).await;
                     }
@@ -521,12 +496,13 @@ async fn follow_background(
                 continue;
             }
         };
-        let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        if matches!(v["status"].as_str(), Some("queued" | "in_progress")) {
+        let v = events::ResponseHead::parse(&bytes).unwrap_or_default();
+        if v.running() {
             continue;
         }
-        let usage = metering::responses(&v["usage"]);
-        let outcome = if v["status"] == "completed" { CallOutcome::Complete } else { CallOutcome::Stopped };
+        let usage = v.usage();
+        let outcome =
+            if v.status.as_deref() == Some("completed") { CallOutcome::Complete } else { CallOutcome::Stopped };
         let usage = if usage.is_empty() { estimate() } else { usage };
         call::settle(&state, &admitted, usage, outcome).await;
         return;

@@ -1,11 +1,14 @@
-//! The built-in `mock` upstream: answers Anthropic Messages and OpenAI chat completions deterministically
-//! (the Responses API is in `mock_responses`),
-//! as JSON or SSE, with realistic usage numbers, so the whole product runs without upstream credentials.
+//! The built-in `mock` upstream, a provider like any other: answers Anthropic Messages and OpenAI chat
+//! completions deterministically (the Responses API is in `responses`; `server` serves them all over HTTP
+//! for the benchmark's bare-proxy baseline), as JSON or SSE, with realistic usage numbers, so the whole product runs without upstream credentials.
 //! Model names ending in `-fail-500`, `-fail-429`, `-fail-midstream` or `-slow` (400 ms to the first byte, 40 ms
 //! between stream pieces) trigger failure modes; `-usage-max` (u64::MAX output tokens), `-usage-huge`
 //! (10^12 input and output tokens) and `-usage-none` (no usage at all) make it report usage as a
 //! misbehaving upstream would. A [`Shape`] sets the upstream's latency, the pause between
 //! stream pieces and how many pieces a streamed answer has (the benchmark's knobs).
+
+pub mod responses;
+pub mod server;
 
 use super::sse;
 use super::upstream::{ByteStream, UpstreamError, UpstreamResponse};

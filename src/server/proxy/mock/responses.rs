@@ -9,10 +9,11 @@
 //! (`store` not false) live in memory, the newest [`KEEP`]; a background response completes
 //! [`BACKGROUND_RUN`] after it was created unless cancelled first.
 
-use super::mock::{self, Shape};
-use super::responses::items;
-use super::sse;
-use super::upstream::{UpstreamError, UpstreamResponse};
+use super as mock;
+use super::Shape;
+use crate::server::proxy::responses::items;
+use crate::server::proxy::sse;
+use crate::server::proxy::upstream::{UpstreamError, UpstreamResponse};
 use crate::server::time::now_ms;
 use axum::body::Bytes;
 use serde_json::{json, Map, Value};

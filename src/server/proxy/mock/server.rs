@@ -3,8 +3,8 @@
 //! `/v1/responses` (with retrieve, delete, cancel and input items). The benchmark calls it
 //! directly and through Gatehouse, and it stands in for a provider when trying a providers file.
 
-use super::mock;
-use super::upstream::{UpstreamBody, UpstreamError, UpstreamResponse};
+use super as mock;
+use crate::server::proxy::upstream::{UpstreamBody, UpstreamError, UpstreamResponse};
 use axum::body::{Body, Bytes};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -14,10 +14,10 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 pub fn router(shape: mock::Shape) -> Router {
-    let store = std::sync::Arc::new(super::mock_responses::Store::default());
+    let store = std::sync::Arc::new(mock::responses::Store::default());
     let responses = move |method: Method, uri: Uri, body: Bytes| {
         let store = std::sync::Arc::clone(&store);
-        async move { respond(super::mock_responses::handle(method.as_str(), uri.path(), &body, shape, &store).await) }
+        async move { respond(mock::responses::handle(method.as_str(), uri.path(), &body, shape, &store).await) }
     };
     Router::new()
         .route("/v1/messages", post(move |body: Bytes| answer(body, true, shape)))

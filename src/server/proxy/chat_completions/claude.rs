@@ -1,27 +1,18 @@
 //! OpenAI chat completions for Claude models, translated to the Anthropic Messages API and back:
-//! roles, system prompts, images, tools and tool results, stop reasons, usage, and streaming.
+//! roles, system prompts, images, tools and tool results, stop reasons, usage, and streaming (from the
+//! Messages surface's typed events).
 
-use super::sse;
+use crate::server::proxy::messages::events::{Block, Delta, Event, UsageReport};
+use crate::server::proxy::messages::request::{image_block, push, DEFAULT_MAX_TOKENS};
+use crate::server::proxy::sse;
 use axum::body::Bytes;
 use serde_json::{json, Map, Value};
-
-pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("\n"),
         _ => String::new(),
-    }
-}
-
-/// An image given by URL (a `data:` URL, or a link) as an Anthropic image block.
-pub fn image_block(url: &str) -> Value {
-    match url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
-        Some((media_type, data)) => {
-            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
-        }
-        None => json!({"type": "image", "source": {"type": "url", "url": url}}),
     }
 }
 
@@ -41,22 +32,6 @@ pub fn blocks_of(content: &Value) -> Vec<Value> {
             .collect(),
         _ => Vec::new(),
     }
-}
-
-/// Appends blocks to the last message when it has the same role (Anthropic wants roles to alternate).
-pub fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    if let Some(last) = messages.last_mut() {
-        if last["role"] == role {
-            if let Some(content) = last["content"].as_array_mut() {
-                content.extend(blocks);
-                return;
-            }
-        }
-    }
-    messages.push(json!({"role": role, "content": blocks}));
 }
 
 /// An OpenAI chat completion request as an Anthropic Messages request.
@@ -153,15 +128,15 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
     }
 }
 
-/// Anthropic's usage object in OpenAI's shape (cache reads and writes count as prompt tokens).
-pub fn usage_to_openai(u: &Value) -> Value {
-    let n = |k: &str| u[k].as_u64().unwrap_or(0);
-    let prompt = n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens");
+/// Anthropic's usage in OpenAI's shape (cache reads and writes count as prompt tokens).
+pub fn usage_to_openai(u: &UsageReport) -> Value {
+    let prompt = u.prompt_tokens();
+    let output = u.output_tokens.unwrap_or(0);
     json!({
         "prompt_tokens": prompt,
-        "completion_tokens": n("output_tokens"),
-        "total_tokens": prompt + n("output_tokens"),
-        "prompt_tokens_details": {"cached_tokens": n("cache_read_input_tokens")}
+        "completion_tokens": output,
+        "total_tokens": prompt + output,
+        "prompt_tokens_details": {"cached_tokens": u.cache_read_input_tokens.unwrap_or(0)}
     })
 }
 
@@ -189,17 +164,17 @@ pub fn response_to_openai(resp: &Value, created: i64) -> Value {
         "created": created,
         "model": resp["model"],
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(resp["stop_reason"].as_str().unwrap_or("end_turn"))}],
-        "usage": usage_to_openai(&resp["usage"])
+        "usage": usage_to_openai(&UsageReport::of(&resp["usage"]))
     })
 }
 
 /// Turns Anthropic stream events into OpenAI chunks, one event at a time.
 pub struct StreamTranslator {
     id: String,
-    model: Value,
+    model: String,
     created: i64,
     include_usage: bool,
-    usage: Value,
+    usage: UsageReport,
     /// Anthropic block index -> OpenAI tool call index.
     tools: Vec<(u64, usize)>,
 }
@@ -208,10 +183,10 @@ impl StreamTranslator {
     pub fn new(created: i64, include_usage: bool) -> Self {
         Self {
             id: "chatcmpl-gatehouse".into(),
-            model: Value::Null,
+            model: String::new(),
             created,
             include_usage,
-            usage: json!({}),
+            usage: UsageReport::default(),
             tools: Vec::new(),
         }
     }
@@ -225,46 +200,38 @@ impl StreamTranslator {
         )
     }
 
-    pub fn on_event(&mut self, ev: &sse::Event) -> Vec<Bytes> {
-        serde_json::from_str::<Value>(&ev.data).map(|v| self.on_value(&v)).unwrap_or_default()
-    }
-
-    /// An Anthropic stream event already parsed (by the meter reading the same event).
-    pub fn on_value(&mut self, v: &Value) -> Vec<Bytes> {
-        match v["type"].as_str() {
-            Some("message_start") => {
-                self.id = format!("chatcmpl-{}", v["message"]["id"].as_str().unwrap_or("gatehouse"));
-                self.model = v["message"]["model"].clone();
-                merge(&mut self.usage, &v["message"]["usage"]);
+    /// One Anthropic stream event (parsed once, by the relay) as the chunks it becomes.
+    pub fn on_event(&mut self, event: &Event<'_>) -> Vec<Bytes> {
+        match event {
+            Event::MessageStart { id, model, usage } => {
+                self.id = format!("chatcmpl-{}", if id.is_empty() { "gatehouse" } else { id });
+                self.model = model.to_string();
+                self.usage.merge(usage);
                 vec![self.chunk(json!({"role": "assistant", "content": ""}), Value::Null)]
             }
-            Some("content_block_start") if v["content_block"]["type"] == "tool_use" => {
+            Event::BlockStart { index: block, block: Block::ToolUse { id, name } } => {
                 let index = self.tools.len();
-                self.tools.push((v["index"].as_u64().unwrap_or(0), index));
+                self.tools.push((*block, index));
                 vec![self.chunk(
-                    json!({"tool_calls": [{"index": index, "id": v["content_block"]["id"], "type": "function",
-                        "function": {"name": v["content_block"]["name"], "arguments": ""}}]}),
+                    json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+                        "function": {"name": name, "arguments": ""}}]}),
                     Value::Null,
                 )]
             }
-            Some("content_block_delta") => match v["delta"]["type"].as_str() {
-                Some("text_delta") => vec![self.chunk(json!({"content": v["delta"]["text"]}), Value::Null)],
-                Some("input_json_delta") => {
-                    let block = v["index"].as_u64().unwrap_or(0);
-                    let index = self.tools.iter().find(|t| t.0 == block).map(|t| t.1).unwrap_or(0);
-                    vec![self.chunk(
-                        json!({"tool_calls": [{"index": index, "function": {"arguments": v["delta"]["partial_json"]}}]}),
-                        Value::Null,
-                    )]
-                }
-                _ => Vec::new(),
-            },
-            Some("message_delta") => {
-                merge(&mut self.usage, &v["usage"]);
-                let reason = finish_reason(v["delta"]["stop_reason"].as_str().unwrap_or("end_turn"));
+            Event::BlockDelta { delta: Delta::Text(text), .. } => {
+                vec![self.chunk(json!({"content": text}), Value::Null)]
+            }
+            Event::BlockDelta { index: block, delta: Delta::InputJson(partial) } => {
+                let index = self.tools.iter().find(|t| t.0 == *block).map(|t| t.1).unwrap_or(0);
+                vec![self
+                    .chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": partial}}]}), Value::Null)]
+            }
+            Event::MessageDelta { stop_reason, usage } => {
+                self.usage.merge(usage);
+                let reason = finish_reason(stop_reason.as_deref().unwrap_or("end_turn"));
                 vec![self.chunk(json!({}), json!(reason))]
             }
-            Some("message_stop") => {
+            Event::MessageStop => {
                 let mut out = Vec::new();
                 if self.include_usage {
                     out.push(sse::write(
@@ -278,16 +245,6 @@ impl StreamTranslator {
                 out
             }
             _ => Vec::new(),
-        }
-    }
-}
-
-pub fn merge(into: &mut Value, from: &Value) {
-    if let (Some(a), Some(b)) = (into.as_object_mut(), from.as_object()) {
-        for (k, v) in b {
-            if !v.is_null() {
-                a.insert(k.clone(), v.clone());
-            }
         }
     }
 }
@@ -338,16 +295,16 @@ mod tests {
     #[test]
     fn anthropic_stream_events_become_openai_chunks_with_usage_last() {
         let mut t = StreamTranslator::new(7, true);
-        let ev = |v: Value| sse::Event { event: None, data: v.to_string() };
         let mut out = Vec::new();
-        out.extend(t.on_event(&ev(json!({"type": "message_start", "message": {"id": "msg_1", "model": "m", "usage": {"input_tokens": 9, "output_tokens": 1}}}))));
-        out.extend(t.on_event(&ev(
+        for v in [
+            json!({"type": "message_start", "message": {"id": "msg_1", "model": "m", "usage": {"input_tokens": 9, "output_tokens": 1}}}),
             json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
-        )));
-        out.extend(t.on_event(&ev(
             json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
-        )));
-        out.extend(t.on_event(&ev(json!({"type": "message_stop"}))));
+            json!({"type": "message_stop"}),
+        ] {
+            let data = v.to_string();
+            out.extend(t.on_event(&Event::parse(&data).unwrap()));
+        }
         let text: String = out.iter().map(|b| String::from_utf8_lossy(b).to_string()).collect();
         assert!(text.contains("\"role\":\"assistant\""));
         assert!(text.contains("\"content\":\"Hi\""));

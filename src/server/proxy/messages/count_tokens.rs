@@ -1,0 +1,67 @@
+//! `POST /v1/messages/count_tokens`: free, but needs a valid key and a priced model.
+
+use super::D;
+use crate::server::proxy::call;
+use crate::server::proxy::dialect::{Dialect, ProxyError};
+use crate::server::proxy::upstream::{Outgoing, Target, UpstreamBody, UpstreamResponse};
+use crate::server::proxy::{channel_of, unknown_channel};
+use crate::server::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub async fn plain(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    count(state, headers, body).await
+}
+
+pub async fn on_channel(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if channel_of(&channel).is_none() {
+        return unknown_channel(&channel, D);
+    }
+    count(state, headers, body).await
+}
+
+async fn count(state: AppState, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = call::authenticate(&state, &headers).await {
+        return e.into_response(D);
+    }
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return ProxyError::BadRequest("The request body is not valid JSON.".into()).into_response(D);
+    };
+    let model = request["model"].as_str().unwrap_or("");
+    if state.pricing.table.lookup(model).is_none() {
+        return ProxyError::UnknownModel(format!("The model `{model}` is not offered here.")).into_response(D);
+    }
+    let route = state.gateway.upstreams.route(Dialect::Anthropic, model);
+    match route.first().map(|p| &p.target) {
+        None => ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")).into_response(D),
+        Some(Target::Mock) => {
+            // The mock's estimate: about four characters per token of the request's messages and system.
+            let text = format!("{}{}{}", request["system"], request["messages"], request["tools"]);
+            let tokens = text.chars().count().div_ceil(4);
+            axum::Json(json!({ "input_tokens": tokens })).into_response()
+        }
+        Some(Target::Remote { .. }) => {
+            let outgoing = Outgoing { bytes: body.clone(), stream: false };
+            match state
+                .gateway
+                .upstreams
+                .send(Dialect::Anthropic, model, "/v1/messages/count_tokens", &outgoing, &headers)
+                .await
+            {
+                Ok(UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {
+                    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+                }
+                _ => ProxyError::Upstream { status: 502, message: "The upstream could not count tokens.".into() }
+                    .into_response(D),
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The Anthropic Messages API, on `/v1/messages` and `/api/v1/ai/anthropic/{channel}/v1/messages` (with
+//! `count_tokens` beside it). Claude models pass through to the Anthropic upstream byte for byte: the
+//! request is read only for its model, limits and `stream`; the answer only for its usage (`events`).
+//! Translators from the other surfaces build Messages requests from `request`'s pieces.
+
+mod count_tokens;
+pub mod events;
+pub mod request;
+
+use super::call::{self, Ask};
+use super::dialect::{Dialect, ProxyError};
+use super::metering;
+use super::settlement_writer::CallGuard;
+use super::sse;
+use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
+use super::{channel_of, unknown_channel};
+use crate::server::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use events::Event;
+
+const D: Dialect = Dialect::Anthropic;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/messages", post(plain))
+        .route("/v1/messages/count_tokens", post(count_tokens::plain))
+        .route("/api/v1/ai/anthropic/{channel}/v1/messages", post(on_channel))
+        .route("/api/v1/ai/anthropic/{channel}/v1/messages/count_tokens", post(count_tokens::on_channel))
+}
+
+async fn plain(State(state): State<AppState>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    handle(state, "default", q, headers, body).await
+}
+
+async fn on_channel(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match channel_of(&channel) {
+        Some(c) => handle(state, c, q, headers, body).await,
+        None => unknown_channel(&channel, D),
+    }
+}
+
+/// A charged Messages call. It runs in its own task, so a caller who disconnects does not cancel it
+/// halfway: once admitted, it is answered by the upstream, metered and settled (or its hold released)
+/// whatever the caller does.
+async fn handle(
+    state: AppState,
+    channel: &'static str,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    call::in_own_task(&state.clone(), D, |running| run(state, channel, query, headers, body, running)).await
+}
+
+async fn run(
+    state: AppState,
+    channel: &'static str,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+    running: CallGuard,
+) -> Response {
+    let key = match call::authenticate(&state, &headers).await {
+        Ok(k) => k,
+        Err(e) => return e.into_response(D),
+    };
+    let peek: request::Peek<'_> = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return call::not_json(e).into_response(D),
+    };
+    let stream = peek.stream == Some(true);
+    let ask = Ask {
+        user_id: key.user_id,
+        key: Some(key),
+        channel,
+        model: peek.model.as_deref().unwrap_or_default().to_string(),
+        max_tokens: peek.max_tokens,
+        choices: None,
+        request_bytes: body.len(),
+        request_id: call::request_id_of(&headers),
+    };
+    let admitted = match call::admit(&state, ask).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(D),
+    };
+    if call::provider_dialect(&admitted.model) != D {
+        call::release(&state, &admitted).await;
+        return ProxyError::BadRequest(format!(
+            "`{}` is not a Claude model; call it through the OpenAI-compatible /v1/chat/completions.",
+            admitted.model
+        ))
+        .into_response(D);
+    }
+    let path = match &query {
+        Some(q) => format!("/v1/messages?{q}"),
+        None => "/v1/messages".to_string(),
+    };
+    let outgoing = Outgoing { bytes: body, stream };
+    let answer = match call::send_upstream(&state, &admitted, (D, D), &path, &outgoing, &headers).await {
+        Ok(a) => a,
+        Err(refused) => return refused,
+    };
+    match answer {
+        UpstreamBody::Json(answer) => {
+            let Some(usage) = metering::answer_usage::<events::UsageReport>(&answer) else {
+                tracing::warn!(model = %admitted.model, "upstream answered with something that is not JSON");
+                call::release(&state, &admitted).await;
+                return call::upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(D);
+            };
+            call::settle_whole(&state, &admitted, usage, answer.len()).await;
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
+        }
+        UpstreamBody::Stream(upstream) => {
+            let (relay, response) = call::open_stream(D);
+            let mut parser = sse::Parser::default();
+            // The upstream's bytes go to the caller as they came; each event is read once, for the meter.
+            call::relay_stream(state, admitted, running, (upstream, relay), move |chunk, meter| {
+                for ev in parser.push(&chunk) {
+                    if let Some(e) = Event::parse(&ev.data) {
+                        e.meter(meter);
+                    }
+                }
+                vec![chunk]
+            });
+            response
+        }
+    }
+}

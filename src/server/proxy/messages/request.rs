@@ -1,0 +1,60 @@
+//! Reading a Messages request (the few fields the proxy needs) and the pieces translators build one from.
+
+use serde_json::{json, Value};
+use std::borrow::Cow;
+
+/// The `max_tokens` a translated request gets when the caller gave none (Anthropic requires one).
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+/// The few fields of a Messages request the proxy reads; everything else passes through unparsed.
+#[derive(serde::Deserialize)]
+pub struct Peek<'a> {
+    #[serde(borrow, default)]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+}
+
+/// An image given by URL (a `data:` URL, or a link) as an Anthropic image block.
+pub fn image_block(url: &str) -> Value {
+    match url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,")) {
+        Some((media_type, data)) => {
+            json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
+        }
+        None => json!({"type": "image", "source": {"type": "url", "url": url}}),
+    }
+}
+
+/// Appends blocks to the last message when it has the same role (Anthropic wants roles to alternate).
+pub fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
+    if blocks.is_empty() {
+        return;
+    }
+    if let Some(last) = messages.last_mut() {
+        if last["role"] == role {
+            if let Some(content) = last["content"].as_array_mut() {
+                content.extend(blocks);
+                return;
+            }
+        }
+    }
+    messages.push(json!({"role": role, "content": blocks}));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_role_messages_are_joined_and_images_keep_their_type() {
+        let mut m = Vec::new();
+        push(&mut m, "user", vec![json!({"type": "text", "text": "a"})]);
+        push(&mut m, "user", vec![image_block("data:image/png;base64,AAAA")]);
+        push(&mut m, "assistant", Vec::new());
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0]["content"][1]["source"]["media_type"], "image/png");
+        assert_eq!(image_block("https://x/y.png")["source"]["type"], "url");
+    }
+}
