@@ -7,6 +7,10 @@ if ! command -v wrk >/dev/null 2>&1; then
   say "installing Debian's wrk (the load tool the benchmark also measures with)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || say "wrk not installed; the benchmark uses its own driver only"
 fi
+if ! command -v oha >/dev/null 2>&1; then
+  say "installing oha 1.16.0 (the load tool a new user reaches for; cargo install, a few minutes once)"
+  cargo install oha --version 1.16.0 --locked || say "oha not installed; the benchmark runs without it"
+fi
 say "building the release binary"
 cargo build --release --features ssr
 # Thousands of concurrent streams need as many sockets on both ends.

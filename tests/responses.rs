@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::{spawn_app, TestApp};
+use common::{spawn_app, spawn_app_with, TestApp};
+use gatehouse::server::domain::background_follows::{self, Follow};
 use gatehouse::server::domain::bills::{self, Bill};
 use gatehouse::server::domain::money::Money;
 use gatehouse::server::domain::pricing::Usage;
@@ -296,6 +297,9 @@ async fn a_background_response_is_billed_when_it_finishes_and_a_cancelled_one_by
     let body = json!({"model": "gpt-5-mini", "input": "Take your time", "background": true, "max_output_tokens": 1000});
     let queued: Value = create(&app, &c.key, body.clone()).await.json().await.unwrap();
     assert_eq!(queued["status"], "queued");
+    // Recorded before its id reached the caller, so a restart would follow it again.
+    let follows = background_follows::all(app.state.db.pool()).await.unwrap();
+    assert!(follows.iter().any(|f| f.response_id == queued["id"].as_str().unwrap() && f.user_id == c.user_id));
     let cancelled: Value = create(&app, &c.key, body).await.json().await.unwrap();
     // While it runs (and is followed for its usage), it cannot be deleted out from under its bill.
     let res = send(
@@ -333,6 +337,7 @@ async fn a_background_response_is_billed_when_it_finishes_and_a_cancelled_one_by
     assert_eq!(done["status"], "completed");
     assert_eq!(done_bill.output_tokens, done["usage"]["output_tokens"].as_i64().unwrap());
     assert_eq!(app.open_holds().await, 0);
+    assert_eq!(background_follows::all(app.state.db.pool()).await.unwrap(), Vec::new(), "forgotten once billed");
     let res = create(&app, &c.key, json!({"model": "claude-haiku-4-5", "input": "x", "background": true})).await;
     assert_eq!(res.status(), 400);
 }
@@ -435,4 +440,89 @@ async fn continuing_a_response_holds_the_models_whole_context_because_the_body_d
     assert_eq!(running.status(), 200);
     assert_eq!(second.status(), 402);
     assert_eq!(bills_of(&app, user_id).await.len(), 2);
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// A follow as a server that stopped while following leaves it.
+fn left_follow(response_id: &str, request_key: &str, user_id: i64) -> Follow {
+    Follow {
+        response_id: response_id.into(),
+        request_key: request_key.into(),
+        user_id,
+        api_key_id: None,
+        key_name: None,
+        channel: "default".into(),
+        model: "gpt-5-mini".into(),
+        multiplier: "1".into(),
+        estimated_input: 10,
+        max_input: 1_000,
+        max_output: 1_000,
+        worst_case: Money::usd(1).units(),
+        request_id: None,
+        started_at: gatehouse::server::time::now_ms(),
+    }
+}
+
+#[tokio::test]
+async fn background_responses_a_stopped_server_was_following_are_followed_again_and_billed_once() {
+    // An OpenAI upstream that outlives the server: the mock over HTTP.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(gatehouse::server::proxy::mock::server::serve(listener, Default::default()));
+    let providers = std::env::temp_dir().join(format!("gh-follow-{}.conf", gatehouse::server::time::now_ms()));
+    std::fs::write(&providers, format!("claude anthropic mock - claude-*\noa openai {upstream} -\n")).unwrap();
+    let providers = providers.to_str().unwrap().to_string();
+    let database = common::fresh_database_url().await;
+    let settings = [("UPSTREAM_PROVIDERS_FILE", providers.as_str()), ("DATABASE_URL", database.as_str())];
+
+    let mut first = spawn_app_with(&settings).await;
+    let c = caller(&first, "restart@example.com").await;
+    // A call billed just before the stop whose follow was not forgotten yet: never billed twice.
+    let res = create(&first, &c.key, json!({"model": "gpt-5-mini", "input": "hi", "max_output_tokens": 50})).await;
+    assert_eq!(res.status(), 200);
+    first.settled().await;
+    let billed_key: String = sqlx::query_scalar("SELECT request_key FROM bills WHERE user_id = $1")
+        .bind(c.user_id)
+        .fetch_one(first.state.db.pool())
+        .await
+        .unwrap();
+    // A background response still running upstream when the server stopped.
+    let running = json_of(reqwest::Client::new().post(format!("{upstream}/v1/responses")).json(
+        &json!({"model": "gpt-5-mini", "input": "Take your time", "background": true, "max_output_tokens": 1000}),
+    ))
+    .await;
+    assert_eq!(running["status"], "queued");
+    let pool = first.state.db.pool().clone();
+    background_follows::record(&pool, &left_follow(running["id"].as_str().unwrap(), "api:left-running", c.user_id))
+        .await
+        .unwrap();
+    background_follows::record(&pool, &left_follow("resp_billed_before_the_stop", &billed_key, c.user_id))
+        .await
+        .unwrap();
+    first.shut_down().await;
+
+    let second = spawn_app_with(&settings).await;
+    // The follows are resumed in the background at start; wait until both are dealt with.
+    for _ in 0..100 {
+        if background_follows::all(second.state.db.pool()).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let bills = bills_of(&second, c.user_id).await;
+    assert_eq!(bills.len(), 2, "{bills:?}");
+    let done =
+        json_of(reqwest::Client::new().get(format!("{upstream}/v1/responses/{}", running["id"].as_str().unwrap())))
+            .await;
+    assert_eq!(done["status"], "completed");
+    let resumed = bills
+        .iter()
+        .find(|b| b.outcome == "complete" && b.output_tokens == done["usage"]["output_tokens"].as_i64().unwrap());
+    assert!(resumed.is_some(), "the resumed response is billed its final usage: {bills:?}");
+    assert_eq!(background_follows::all(second.state.db.pool()).await.unwrap(), Vec::new());
+    audit_clean(&second).await;
+    let _ = std::fs::remove_file(&providers);
 }

@@ -131,6 +131,9 @@ impl Application {
         let Self { listener, router, state } = self;
         let sweeper = tokio::spawn(sweep_expired(state.db.clone()));
         let hold_sweeper = tokio::spawn(sweep_stale_holds(Arc::clone(&state.gateway)));
+        // Background responses a stopped server was following are followed again, and billed when they end.
+        let resumed = state.clone();
+        tokio::spawn(async move { crate::server::proxy::responses::background::resume(&resumed).await });
         // Small writes (stream events) go out at once instead of waiting for the peer's delayed ACK.
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);

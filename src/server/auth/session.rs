@@ -53,6 +53,16 @@ impl Session {
         self.0.loaded.get_or_try_init(|| self.load()).await.copied()
     }
 
+    /// The signed-in account: `Unauthorized` when nobody is signed in, `Internal` (logged) when the session
+    /// cannot be read.
+    pub async fn signed_in(&self) -> Result<i64, AppError> {
+        match self.user_id().await {
+            Ok(Some(id)) => Ok(id),
+            Ok(None) => Err(AppError::Unauthorized),
+            Err(e) => Err(crate::server::error::internal("session lookup", e)),
+        }
+    }
+
     async fn load(&self) -> Result<Option<i64>, sqlx::Error> {
         let Some(token) = &self.0.presented else {
             return Ok(None);

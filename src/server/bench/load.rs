@@ -296,3 +296,24 @@ pub fn wrk(t: &Target, connections: usize, secs: u64, dir: &std::path::Path) -> 
         .unwrap_or(0);
     Some(Wrk { per_second: rps, p50: pct("50%")?, p99: pct("99%")?, ok: total.saturating_sub(bad) })
 }
+
+/// Runs `oha` (the load tool a new user reaches for) at `connections` for `secs` against the target with its
+/// first key, when oha is installed: requests/s, p50 and p99 latency (us), and the successful responses.
+pub fn oha(t: &Target, connections: usize, secs: u64) -> Option<Wrk> {
+    let mut cmd = std::process::Command::new("oha");
+    cmd.args(["--no-tui", "--output-format", "json", "-z", &format!("{secs}s"), "-c", &connections.to_string()])
+        .args(["-m", "POST", "-H", "content-type: application/json", "-d", JSON_BODY]);
+    if let Some(key) = t.keys.first() {
+        cmd.args(["-H", &format!("x-api-key: {key}")]);
+    }
+    let out = cmd.arg(&t.url).output().ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let us = |p: &str| (v["latencyPercentiles"][p].as_f64().unwrap_or(0.0) * 1_000_000.0) as u64;
+    let ok = v["statusCodeDistribution"]["200"].as_u64().unwrap_or(0);
+    Some(Wrk {
+        per_second: v["summary"]["requestsPerSec"].as_f64()?,
+        p50: us("p50"),
+        p99: us("p99"),
+        ok: usize::try_from(ok).unwrap_or(usize::MAX),
+    })
+}

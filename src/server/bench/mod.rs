@@ -365,6 +365,12 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     // wrk counts the answers it read; calls still running when it stopped were answered and billed too.
     let (wrk_ok, wrk_cut) = wrk[2].map_or((0, 0), |w| (w.ok, o.concurrency));
     ok_through += wrk_ok;
+    // And through oha with one key, as a new user would try it, when it is installed.
+    let oha: Vec<Option<load::Wrk>> =
+        [&direct, &bare, &through].iter().map(|t| load::oha(t, o.concurrency, o.seconds as u64)).collect();
+    let (oha_ok, oha_cut) = oha[2].map_or((0, 0), |w| (w.ok, o.concurrency));
+    ok_through += oha_ok;
+    let wrk_cut = wrk_cut + oha_cut;
     let busy_rss = rss(pid);
 
     // Every other API surface, against the bare proxy forwarding the same request: c=1 latency, and c=32
@@ -477,17 +483,18 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
             cpu_per_call[2] - cpu_per_call[1]
         ),
     });
-    if let [Some(d), Some(b), Some(g)] = [wrk[0], wrk[1], wrk[2]] {
+    for (tool, runs) in [("wrk", &wrk), ("oha (one key)", &oha)] {
+        let [Some(d), Some(b), Some(g)] = [runs[0], runs[1], runs[2]] else { continue };
         let ratio = if b.per_second > 0.0 { 100.0 * g.per_second / b.per_second } else { 0.0 };
         rows.push(Row {
-            what: format!("wrk requests/s c={c}"),
+            what: format!("{tool} requests/s c={c}"),
             direct: format!("{:.0}", d.per_second),
             bare: format!("{:.0}", b.per_second),
             gatehouse: format!("{:.0}", g.per_second),
             verdict: format!("{ratio:.0}% of bare (target >= 70%): {}", if ratio >= 70.0 { "met" } else { "missed" }),
         });
         rows.push(Row {
-            what: format!("wrk latency c={c} p50 / p99 (us)"),
+            what: format!("{tool} latency c={c} p50 / p99 (us)"),
             direct: format!("{} / {}", d.p50, d.p99),
             bare: format!("{} / {}", b.p50, b.p99),
             gatehouse: format!("{} / {}", g.p50, g.p99),
@@ -589,7 +596,7 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         if stopped { "ended" } else { "had not ended" }
     );
     println!(
-        "books: {ok_through} successful calls through Gatehouse (+ up to {wrk_cut} wrk stopped waiting for), {bills} bills; failed calls {}; audit {}: {}",
+        "books: {ok_through} successful calls through Gatehouse (+ up to {wrk_cut} wrk and oha stopped waiting for), {bills} bills; failed calls {}; audit {}: {}",
         loads[2].failed,
         if report.is_clean() { "clean".to_string() } else { format!("{} breaches", report.breaches.len()) },
         if books { "met" } else { "missed" }

@@ -43,13 +43,12 @@ pub async fn stream(
     Path(reply_id): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    let user_id = match session.user_id().await {
-        Ok(Some(id)) => id,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Log in to chat.").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let user_id = match session.signed_in().await {
+        Ok(id) => id,
+        Err(crate::shared::error::AppError::Unauthorized) => {
+            return (StatusCode::UNAUTHORIZED, "Log in to chat.").into_response()
         }
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     let rx = match begin(&state, user_id, reply_id, call::request_id_of(&headers)).await {
         Ok(rx) => rx,

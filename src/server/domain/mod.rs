@@ -2,6 +2,7 @@
 //! tiers, bills, web-chat conversations and the audit. Unit-tested directly; the pages and the proxy call into it.
 pub mod account;
 pub mod audit;
+pub mod background_follows;
 pub mod bills;
 pub mod channels;
 pub mod charge;

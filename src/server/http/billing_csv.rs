@@ -11,15 +11,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 
-/// The signed-in user, or the response sending a signed-out visitor to log in.
+/// The signed-in account, or the response for a visitor (to the login page, then back) or a failure.
 async fn signed_in(session: &Session, back_to: &str) -> Result<i64, Response> {
-    match session.user_id().await {
-        Ok(Some(id)) => Ok(id),
-        Ok(None) => Err(Redirect::to(&format!("/login?next={back_to}")).into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
-        }
+    match session.signed_in().await {
+        Ok(id) => Ok(id),
+        Err(AppError::Unauthorized) => Err(Redirect::to(&format!("/login?next={back_to}")).into_response()),
+        Err(_) => Err(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
     }
 }
 

@@ -12,7 +12,6 @@
 use crate::app::pages::keys::{CreateKey, PostedKey};
 use crate::app::shell;
 use crate::server::auth::session::Session;
-use crate::server::error::internal;
 use crate::server::state::AppState;
 use crate::shared::error::AppError;
 use axum::body::Body;
@@ -27,14 +26,6 @@ use std::time::Duration;
 /// being written and billed; the page says so and a reload shows it).
 const CHAT_REPLY_WAIT: Duration = Duration::from_secs(90);
 
-async fn signed_in(session: &Session) -> Result<i64, AppError> {
-    match session.user_id().await {
-        Ok(Some(id)) => Ok(id),
-        Ok(None) => Err(AppError::Unauthorized),
-        Err(e) => Err(internal("session lookup", e)),
-    }
-}
-
 /// `POST /keys`: creates the key, then renders `/keys` showing its secret once (or the form's error).
 pub async fn create_key(
     State(state): State<AppState>,
@@ -46,7 +37,7 @@ pub async fn create_key(
         Err(rejection) => {
             Err(AppError::invalid("name", format!("The form could not be read: {}", rejection.body_text())))
         }
-        Ok(Form(f)) => match signed_in(&session).await {
+        Ok(Form(f)) => match session.signed_in().await {
             Ok(user) => {
                 let can_manage = f.manage.as_deref() == Some("on");
                 crate::server::keys_view::create(&state, user, &f.name, &f.days, &f.cap, &f.models, can_manage).await
@@ -96,7 +87,7 @@ pub async fn send_chat(
         }
         Redirect::to(&to).into_response()
     };
-    let user = match signed_in(&session).await {
+    let user = match session.signed_in().await {
         Ok(user) => user,
         Err(AppError::Unauthorized) => return Redirect::to("/login?next=/chat").into_response(),
         Err(e) => return back(f.conversation_id, Some(&e)),

@@ -23,7 +23,7 @@ pub mod sse;
 pub mod upstream;
 
 use crate::server::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,12 +41,38 @@ pub(crate) fn channel_of(name: &str) -> Option<&'static str> {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/models", get(models))
-        .route("/api/v1/ai/anthropic/{channel}/v1/models", get(channel_models))
-        .route("/api/v1/ai/openai/{channel}/v1/models", get(channel_models))
+        .route("/api/v1/ai/anthropic/{channel}/v1/models", get(models))
+        .route("/api/v1/ai/openai/{channel}/v1/models", get(models))
         .merge(messages::routes())
         .merge(chat_completions::routes())
         .merge(responses::routes())
         .merge(key_admin::routes())
+}
+
+/// The channel a call came on, as a handler's argument: `default` on the plain `/v1/...` paths, the named one
+/// on `/api/v1/ai/{provider}/{channel}/v1/...`; an unknown name is refused in the surface's dialect (OpenAI's
+/// when `OPENAI`, Anthropic's otherwise). One handler serves a surface's plain and channel paths.
+pub struct OnChannel<const OPENAI: bool>(pub &'static str);
+
+/// The channel of an Anthropic Messages call.
+pub type AnthropicChannel = OnChannel<false>;
+/// The channel of a call to one of OpenAI's surfaces.
+pub type OpenAiChannel = OnChannel<true>;
+
+impl<S: Send + Sync, const OPENAI: bool> axum::extract::FromRequestParts<S> for OnChannel<OPENAI> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match params.iter().find(|(name, _)| *name == "channel") {
+            None => Ok(Self("default")),
+            Some((_, name)) => channel_of(name)
+                .map(Self)
+                .ok_or_else(|| unknown_channel(name, if OPENAI { Dialect::OpenAi } else { Dialect::Anthropic })),
+        }
+    }
 }
 
 pub(crate) fn unknown_channel(name: &str, dialect: Dialect) -> Response {
@@ -54,15 +80,8 @@ pub(crate) fn unknown_channel(name: &str, dialect: Dialect) -> Response {
         .into_response(dialect)
 }
 
-async fn channel_models(State(state): State<AppState>, Path(channel): Path<String>, headers: HeaderMap) -> Response {
-    if channel_of(&channel).is_none() {
-        return unknown_channel(&channel, Dialect::OpenAi);
-    }
-    models(State(state), headers).await
-}
-
 /// `GET /v1/models`: the priced models, in Anthropic's shape when the caller sends `anthropic-version`.
-async fn models(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn models(State(state): State<AppState>, _: OpenAiChannel, headers: HeaderMap) -> Response {
     let anthropic = headers.contains_key("anthropic-version");
     let dialect = if anthropic { Dialect::Anthropic } else { Dialect::OpenAi };
     if let Err(e) = call::authenticate(&state, &headers).await {

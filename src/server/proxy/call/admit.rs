@@ -92,11 +92,18 @@ fn next_request_key(now: i64) -> Result<String, getrandom::Error> {
     Ok(format!("api:{:011x}{instance}{n:08x}", now.max(0)))
 }
 
+/// The key a call came with, as its bill names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRef {
+    pub id: i64,
+    pub name: String,
+}
+
 /// An admitted call: its hold is placed, and it must end in [`settle`] or [`release`].
 pub struct Admitted {
     pub user_id: i64,
     /// The API key it came with; `None` for web chat (the person's session).
-    pub key: Option<Arc<ApiKey>>,
+    pub key: Option<KeyRef>,
     pub channel: &'static str,
     pub model: String,
     pub multiplier: rust_decimal::Decimal,
@@ -217,7 +224,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     })?;
     Ok(Admitted {
         user_id: ask.user_id,
-        key: ask.key,
+        key: ask.key.map(|k| KeyRef { id: k.id, name: k.name.clone() }),
         channel: ask.channel,
         model,
         multiplier,

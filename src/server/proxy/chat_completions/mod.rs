@@ -13,11 +13,11 @@ use super::metering::{self, Reported};
 use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
-use super::{channel_of, unknown_channel};
+use super::{OnChannel, OpenAiChannel};
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -30,24 +30,17 @@ const D: Dialect = Dialect::OpenAi;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/chat/completions", post(plain))
-        .route("/api/v1/ai/openai/{channel}/v1/chat/completions", post(on_channel))
+        .route("/v1/chat/completions", post(call))
+        .route("/api/v1/ai/openai/{channel}/v1/chat/completions", post(call))
 }
 
-async fn plain(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, "default", headers, body).await
-}
-
-async fn on_channel(
+async fn call(
     State(state): State<AppState>,
-    Path(channel): Path<String>,
+    OnChannel(channel): OpenAiChannel,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match channel_of(&channel) {
-        Some(c) => handle(state, c, headers, body).await,
-        None => unknown_channel(&channel, D),
-    }
+    handle(state, channel, headers, body).await
 }
 
 /// The few fields of a chat completion request the proxy reads; everything else passes through unparsed.

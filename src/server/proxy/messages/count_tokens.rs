@@ -4,31 +4,15 @@ use super::D;
 use crate::server::proxy::call;
 use crate::server::proxy::dialect::{Dialect, ProxyError};
 use crate::server::proxy::upstream::{Outgoing, Target, UpstreamBody, UpstreamResponse};
-use crate::server::proxy::{channel_of, unknown_channel};
+use crate::server::proxy::AnthropicChannel;
 use crate::server::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-pub async fn plain(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    count(state, headers, body).await
-}
-
-pub async fn on_channel(
-    State(state): State<AppState>,
-    Path(channel): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if channel_of(&channel).is_none() {
-        return unknown_channel(&channel, D);
-    }
-    count(state, headers, body).await
-}
-
-async fn count(state: AppState, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn count(State(state): State<AppState>, _: AnthropicChannel, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(e) = call::authenticate(&state, &headers).await {
         return e.into_response(D);
     }

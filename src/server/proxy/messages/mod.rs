@@ -13,10 +13,10 @@ use super::metering;
 use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
-use super::{channel_of, unknown_channel};
+use super::{AnthropicChannel, OnChannel};
 use crate::server::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -27,27 +27,20 @@ const D: Dialect = Dialect::Anthropic;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/messages", post(plain))
-        .route("/v1/messages/count_tokens", post(count_tokens::plain))
-        .route("/api/v1/ai/anthropic/{channel}/v1/messages", post(on_channel))
-        .route("/api/v1/ai/anthropic/{channel}/v1/messages/count_tokens", post(count_tokens::on_channel))
+        .route("/v1/messages", post(call))
+        .route("/v1/messages/count_tokens", post(count_tokens::count))
+        .route("/api/v1/ai/anthropic/{channel}/v1/messages", post(call))
+        .route("/api/v1/ai/anthropic/{channel}/v1/messages/count_tokens", post(count_tokens::count))
 }
 
-async fn plain(State(state): State<AppState>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, "default", q, headers, body).await
-}
-
-async fn on_channel(
+async fn call(
     State(state): State<AppState>,
-    Path(channel): Path<String>,
+    OnChannel(channel): AnthropicChannel,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match channel_of(&channel) {
-        Some(c) => handle(state, c, q, headers, body).await,
-        None => unknown_channel(&channel, D),
-    }
+    handle(state, channel, q, headers, body).await
 }
 
 /// A charged Messages call. It runs in its own task, so a caller who disconnects does not cancel it

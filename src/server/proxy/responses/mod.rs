@@ -10,6 +10,7 @@
 //! - A background response (OpenAI models) holds its worst case until it finishes; Gatehouse follows it
 //!   upstream and bills its final usage then (by the estimate when it ended without usage, never free).
 
+pub mod background;
 pub mod claude;
 pub mod events;
 pub mod items;
@@ -17,12 +18,11 @@ pub mod items;
 use super::call::{self, Admitted, Ask};
 use super::dialect::{Dialect, ProxyError};
 use super::messages;
-use super::metering::{self, Meter, Reported};
+use super::metering::{Meter, Reported};
 use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
-use super::{channel_of, unknown_channel};
-use crate::server::domain::ledger::CallOutcome;
+use super::{OnChannel, OpenAiChannel};
 use crate::server::domain::responses::{Owned, Written};
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
@@ -35,37 +35,29 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use std::borrow::Cow;
-use std::time::Duration;
 use tracing::Instrument;
 
 const D: Dialect = Dialect::OpenAi;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/responses", post(plain_create))
-        .route("/v1/responses/{id}", get(plain_retrieve).delete(plain_delete))
-        .route("/v1/responses/{id}/cancel", post(plain_cancel))
-        .route("/v1/responses/{id}/input_items", get(plain_input_items))
-        .route("/api/v1/ai/openai/{channel}/v1/responses", post(channel_create))
-        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}", get(channel_retrieve).delete(channel_delete))
-        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}/cancel", post(channel_cancel))
-        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}/input_items", get(channel_input_items))
+        .route("/v1/responses", post(create_route))
+        .route("/v1/responses/{id}", get(retrieve).delete(delete))
+        .route("/v1/responses/{id}/cancel", post(cancel))
+        .route("/v1/responses/{id}/input_items", get(input_items))
+        .route("/api/v1/ai/openai/{channel}/v1/responses", post(create_route))
+        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}", get(retrieve).delete(delete))
+        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}/cancel", post(cancel))
+        .route("/api/v1/ai/openai/{channel}/v1/responses/{id}/input_items", get(input_items))
 }
 
-async fn plain_create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    create(state, "default", headers, body).await
-}
-
-async fn channel_create(
+async fn create_route(
     State(state): State<AppState>,
-    Path(channel): Path<String>,
+    OnChannel(channel): OpenAiChannel,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match channel_of(&channel) {
-        Some(c) => create(state, c, headers, body).await,
-        None => unknown_channel(&channel, D),
-    }
+    create(state, channel, headers, body).await
 }
 
 /// What is asked of a response by its id.
@@ -77,46 +69,35 @@ enum Op {
     InputItems,
 }
 
-async fn plain_retrieve(State(s): State<AppState>, Path(id): Path<String>, q: RawQuery, h: HeaderMap) -> Response {
-    by_id(s, Op::Retrieve, id, q.0, h).await
-}
-async fn plain_delete(State(s): State<AppState>, Path(id): Path<String>, h: HeaderMap) -> Response {
-    by_id(s, Op::Delete, id, None, h).await
-}
-async fn plain_cancel(State(s): State<AppState>, Path(id): Path<String>, h: HeaderMap) -> Response {
-    by_id(s, Op::Cancel, id, None, h).await
-}
-async fn plain_input_items(State(s): State<AppState>, Path(id): Path<String>, q: RawQuery, h: HeaderMap) -> Response {
-    by_id(s, Op::InputItems, id, q.0, h).await
+/// The response id of a by-id path (on the plain or a named channel).
+#[derive(serde::Deserialize)]
+struct ById {
+    id: String,
 }
 
-async fn on_channel(s: AppState, op: Op, (channel, id): (String, String), q: Option<String>, h: HeaderMap) -> Response {
-    match channel_of(&channel) {
-        Some(_) => by_id(s, op, id, q, h).await,
-        None => unknown_channel(&channel, D),
-    }
-}
-async fn channel_retrieve(
+async fn retrieve(
     State(s): State<AppState>,
-    Path(p): Path<(String, String)>,
+    _: OpenAiChannel,
+    Path(p): Path<ById>,
     q: RawQuery,
     h: HeaderMap,
 ) -> Response {
-    on_channel(s, Op::Retrieve, p, q.0, h).await
+    by_id(s, Op::Retrieve, p.id, q.0, h).await
 }
-async fn channel_delete(State(s): State<AppState>, Path(p): Path<(String, String)>, h: HeaderMap) -> Response {
-    on_channel(s, Op::Delete, p, None, h).await
+async fn delete(State(s): State<AppState>, _: OpenAiChannel, Path(p): Path<ById>, h: HeaderMap) -> Response {
+    by_id(s, Op::Delete, p.id, None, h).await
 }
-async fn channel_cancel(State(s): State<AppState>, Path(p): Path<(String, String)>, h: HeaderMap) -> Response {
-    on_channel(s, Op::Cancel, p, None, h).await
+async fn cancel(State(s): State<AppState>, _: OpenAiChannel, Path(p): Path<ById>, h: HeaderMap) -> Response {
+    by_id(s, Op::Cancel, p.id, None, h).await
 }
-async fn channel_input_items(
+async fn input_items(
     State(s): State<AppState>,
-    Path(p): Path<(String, String)>,
+    _: OpenAiChannel,
+    Path(p): Path<ById>,
     q: RawQuery,
     h: HeaderMap,
 ) -> Response {
-    on_channel(s, Op::InputItems, p, q.0, h).await
+    by_id(s, Op::InputItems, p.id, q.0, h).await
 }
 
 /// The fields of a create request Gatehouse reads; the rest passes through unparsed for OpenAI models.
@@ -356,14 +337,9 @@ async fn whole(state: &AppState, created: Created, answer: Bytes, running: CallG
                 }
             }
             match &a.id {
-                Some(id) if background && running_upstream => {
-                    // Followed from before the caller learns the id, so it cannot be deleted first.
-                    let following = state.gateway.responses.follow(id);
-                    tokio::spawn(
-                        follow_background(state.clone(), admitted, id.to_string(), (running, following))
-                            .in_current_span(),
-                    );
-                }
+                // Followed (and recorded) before the caller learns the id: it cannot be deleted first, and a
+                // restart follows it again.
+                Some(id) if background && running_upstream => background::follow(state, admitted, id, running).await,
                 _ => call::settle_whole(state, &admitted, a.usage(), answer.len()).await,
             }
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
@@ -442,78 +418,14 @@ async fn relay(
         // A background response whose stream ended before its last event goes on upstream: follow it there
         // (followed from before the caller's stream ends, so it cannot be deleted first).
         Some(id) if background && !meter.finished => {
-            let following = state.gateway.responses.follow(&id);
+            background::follow(&state, admitted, &id, running).await;
             drop(to_caller);
-            follow_background(state, admitted, id, (running, following)).await;
         }
         _ => {
             call::end_stream(&state, &admitted, &meter, broke, caller_left).await;
             drop(running);
         }
     }
-}
-
-/// How often a background response is looked at upstream: soon at first, then less often.
-fn poll_after(attempt: u32) -> Duration {
-    Duration::from_millis((250u64 << attempt.min(5)).min(5_000))
-}
-
-/// How long a background response is followed before its worst case is billed (deep-research models can
-/// run for hours; the admission book lets the hold go after 30 minutes, the charge still comes here).
-const FOLLOW_FOR: Duration = Duration::from_secs(6 * 3600);
-
-/// Follows a background response upstream until it ends, then bills its final usage; one that ended
-/// without usage (cancelled early) or disappeared is billed by the estimate, never free. Deleting it while
-/// it is followed is refused, so it cannot vanish before its usage is known.
-async fn follow_background(
-    state: AppState,
-    admitted: Admitted,
-    id: String,
-    _guards: (CallGuard, super::response_owners::Following),
-) {
-    let path = format!("/v1/responses/{id}");
-    let give_up = tokio::time::Instant::now() + FOLLOW_FOR;
-    let mut attempt = 0;
-    let estimate = || metering::estimated(admitted.estimated_input, 0);
-    while tokio::time::Instant::now() < give_up {
-        tokio::time::sleep(poll_after(attempt)).await;
-        attempt += 1;
-        let got = state
-            .gateway
-            .upstreams
-            .request(reqwest::Method::GET, Dialect::OpenAi, &admitted.model, &path, None, &HeaderMap::new())
-            .await;
-        let bytes = match got {
-            Ok(super::upstream::UpstreamResponse { body: UpstreamBody::Json(b) }) => b,
-            Ok(_) => continue,
-            Err(UpstreamError::Status { status: 404, .. }) => {
-                tracing::warn!(response = %id, "background response gone upstream before it ended; billed by the estimate");
-                call::settle(&state, &admitted, estimate(), CallOutcome::Stopped).await;
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, response = %id, "background response could not be read; trying again");
-                continue;
-            }
-        };
-        let v = events::ResponseHead::parse(&bytes).unwrap_or_default();
-        if v.running() {
-            continue;
-        }
-        let usage = v.usage();
-        let outcome =
-            if v.status.as_deref() == Some("completed") { CallOutcome::Complete } else { CallOutcome::Stopped };
-        let usage = if usage.is_empty() { estimate() } else { usage };
-        call::settle(&state, &admitted, usage, outcome).await;
-        return;
-    }
-    tracing::error!(response = %id, "background response still running after {} h; billed at its worst case", FOLLOW_FOR.as_secs() / 3600);
-    let worst = crate::server::domain::pricing::Usage {
-        input: admitted.limits.input,
-        output: admitted.limits.output,
-        ..Default::default()
-    };
-    call::settle(&state, &admitted, worst, CallOutcome::Stopped).await;
 }
 
 /// Retrieve, delete, cancel or list the input items of the caller's response: answered from what
@@ -642,12 +554,5 @@ mod tests {
         let page = page_of(all.clone(), "order=asc&after=i2");
         assert_eq!(page["data"], json!([{"id": "i3"}, {"id": "i4"}]));
         assert_eq!(page["has_more"], false);
-    }
-
-    #[test]
-    fn background_polls_start_soon_and_settle_at_five_seconds() {
-        assert_eq!(poll_after(0), Duration::from_millis(250));
-        assert_eq!(poll_after(2), Duration::from_millis(1000));
-        assert_eq!(poll_after(9), Duration::from_secs(5));
     }
 }
