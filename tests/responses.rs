@@ -447,7 +447,7 @@ async fn json_of(request: reqwest::RequestBuilder) -> Value {
 }
 
 /// A follow as a server that stopped while following leaves it.
-fn left_follow(response_id: &str, request_key: &str, user_id: i64) -> Follow {
+fn left_follow(response_id: &str, request_key: &str, user_id: i64, started_ms_ago: i64) -> Follow {
     Follow {
         response_id: response_id.into(),
         request_key: request_key.into(),
@@ -462,7 +462,9 @@ fn left_follow(response_id: &str, request_key: &str, user_id: i64) -> Follow {
         max_output: 1_000,
         worst_case: Money::usd(1).units(),
         request_id: None,
-        started_at: gatehouse::server::time::now_ms(),
+        started_at: gatehouse::server::time::now_ms() - started_ms_ago,
+        // Untouched since before the abandonment limit: its server stopped.
+        alive_at: gatehouse::server::time::now_ms() - background_follows::ABANDONED_MS - 1,
     }
 }
 
@@ -489,17 +491,22 @@ async fn background_responses_a_stopped_server_was_following_are_followed_again_
         .fetch_one(first.state.db.pool())
         .await
         .unwrap();
-    // A background response still running upstream when the server stopped.
+    // A background response still running upstream when the server stopped, seven hours ago (past the 6 h a
+    // follow lasts): it is still looked at once, and billed what it used, not its worst case.
+    const SEVEN_HOURS_MS: i64 = 7 * 3_600_000;
     let running = json_of(reqwest::Client::new().post(format!("{upstream}/v1/responses")).json(
         &json!({"model": "gpt-5-mini", "input": "Take your time", "background": true, "max_output_tokens": 1000}),
     ))
     .await;
     assert_eq!(running["status"], "queued");
     let pool = first.state.db.pool().clone();
-    background_follows::record(&pool, &left_follow(running["id"].as_str().unwrap(), "api:left-running", c.user_id))
-        .await
-        .unwrap();
-    background_follows::record(&pool, &left_follow("resp_billed_before_the_stop", &billed_key, c.user_id))
+    background_follows::record(
+        &pool,
+        &left_follow(running["id"].as_str().unwrap(), "api:left-running", c.user_id, SEVEN_HOURS_MS),
+    )
+    .await
+    .unwrap();
+    background_follows::record(&pool, &left_follow("resp_billed_before_the_stop", &billed_key, c.user_id, 0))
         .await
         .unwrap();
     first.shut_down().await;

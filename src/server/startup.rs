@@ -132,8 +132,7 @@ impl Application {
         let sweeper = tokio::spawn(sweep_expired(state.db.clone()));
         let hold_sweeper = tokio::spawn(sweep_stale_holds(Arc::clone(&state.gateway)));
         // Background responses a stopped server was following are followed again, and billed when they end.
-        let resumed = state.clone();
-        tokio::spawn(async move { crate::server::proxy::responses::background::resume(&resumed).await });
+        let resumer = tokio::spawn(crate::server::proxy::responses::background::resume_abandoned(state.clone()));
         // Small writes (stream events) go out at once instead of waiting for the peer's delayed ACK.
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
@@ -143,6 +142,7 @@ impl Application {
             .await;
         sweeper.abort();
         hold_sweeper.abort();
+        resumer.abort();
         // Streams the caller left may still be metering; their charges are queued when they end.
         let grace = Duration::from_secs(state.settings.upstream.shutdown_grace_secs);
         if !state.gateway.finish_calls(grace).await {

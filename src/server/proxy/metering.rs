@@ -12,15 +12,28 @@ pub trait Reported: DeserializeOwned {
 }
 
 /// The usage of a whole (not streamed) answer, read as `R` without building the rest of the answer: empty
-/// when the answer has none, `None` when it is not JSON.
+/// when the answer has none (or one that cannot be read: billed by the estimate), `None` only when the
+/// answer is not JSON.
 pub fn answer_usage<R: Reported>(answer: &[u8]) -> Option<Usage> {
     #[derive(serde::Deserialize)]
-    struct Answer<R> {
-        #[serde(default = "Option::default")]
-        usage: Option<R>,
+    struct Answer {
+        #[serde(default)]
+        usage: Option<serde_json::Value>,
     }
-    let a: Answer<R> = serde_json::from_slice(answer).ok()?;
-    Some(a.usage.map(|u| u.usage()).unwrap_or_default())
+    let a: Answer = serde_json::from_slice(answer).ok()?;
+    Some(a.usage.and_then(|u| R::deserialize(u).ok()).map(|u| u.usage()).unwrap_or_default())
+}
+
+/// A token count as upstreams send it: anything but a non-negative integer (null, a float, a string) reads
+/// as absent instead of failing the whole usage object, so one odd field never hides the others.
+pub fn lenient_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::Deserialize;
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64))
+        }
+        _ => None,
+    })
 }
 
 /// Follows a stream and keeps the usage so far, and whether it ended properly.
@@ -80,5 +93,22 @@ mod tests {
         m.report(Usage { input: 10, output: 20, ..Usage::default() });
         assert_eq!(m.usage_for_billing(99), Usage { input: 10, output: 100, ..Usage::default() });
         assert_eq!(Meter::default().usage_for_billing(0), Usage { input: 1, output: 0, ..Usage::default() });
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Counted {
+        #[serde(default, deserialize_with = "lenient_count")]
+        n: Option<u64>,
+    }
+
+    #[test]
+    fn odd_token_counts_read_as_absent_and_never_fail_the_object() {
+        let read = |json: &str| serde_json::from_str::<Counted>(json).map(|c| c.n).unwrap();
+        assert_eq!(read(r#"{"n": 12}"#), Some(12));
+        assert_eq!(read(r#"{"n": 12.0}"#), Some(12));
+        assert_eq!(read(r#"{"n": null}"#), None);
+        assert_eq!(read(r#"{"n": -3}"#), None);
+        assert_eq!(read(r#"{"n": "7"}"#), None);
+        assert_eq!(read(r#"{}"#), None);
     }
 }

@@ -2,7 +2,7 @@
 //! reads (usage, the first choice's text, how much text all choices carried); the rest is skipped.
 
 use crate::server::domain::pricing::Usage;
-use crate::server::proxy::metering::{Meter, Reported};
+use crate::server::proxy::metering::{lenient_count, Meter, Reported};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -10,26 +10,27 @@ use std::borrow::Cow;
 /// OpenAI's usage object: `prompt_tokens` includes the cached ones, which are billed at the cached price.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct UsageReport {
-    #[serde(default)]
-    pub prompt_tokens: u64,
-    #[serde(default)]
-    pub completion_tokens: u64,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub prompt_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub completion_tokens: Option<u64>,
     #[serde(default)]
     pub prompt_tokens_details: Option<PromptDetails>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct PromptDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub cached_tokens: Option<u64>,
 }
 
 impl Reported for UsageReport {
     fn usage(&self) -> Usage {
-        let cached = self.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0).min(self.prompt_tokens);
+        let prompt = self.prompt_tokens.unwrap_or(0);
+        let cached = self.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0).min(prompt);
         Usage {
-            input: self.prompt_tokens - cached,
-            output: self.completion_tokens,
+            input: prompt - cached,
+            output: self.completion_tokens.unwrap_or(0),
             cache_read: cached,
             ..Usage::default()
         }

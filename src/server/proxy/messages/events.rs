@@ -3,7 +3,7 @@
 //! [`Event`] by the meter, the translators and web chat alike.
 
 use crate::server::domain::pricing::Usage;
-use crate::server::proxy::metering::{Meter, Reported};
+use crate::server::proxy::metering::{lenient_count, Meter, Reported};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -11,13 +11,13 @@ use std::borrow::Cow;
 /// each `message_delta` the totals so far, so the last value of each field wins.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct UsageReport {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub input_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub output_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub cache_read_input_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     pub cache_creation: Option<CacheCreation>,
@@ -26,10 +26,10 @@ pub struct UsageReport {
 /// The split of cache writes by lifetime, when the upstream reports it.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct CacheCreation {
-    #[serde(default)]
-    pub ephemeral_5m_input_tokens: u64,
-    #[serde(default)]
-    pub ephemeral_1h_input_tokens: u64,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub ephemeral_5m_input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub ephemeral_1h_input_tokens: Option<u64>,
 }
 
 impl UsageReport {
@@ -46,8 +46,8 @@ impl UsageReport {
         }
         match (self.cache_creation, self.cache_creation_input_tokens) {
             (Some(split), _) => {
-                usage.cache_write_5m = split.ephemeral_5m_input_tokens;
-                usage.cache_write_1h = split.ephemeral_1h_input_tokens;
+                usage.cache_write_5m = split.ephemeral_5m_input_tokens.unwrap_or(0);
+                usage.cache_write_1h = split.ephemeral_1h_input_tokens.unwrap_or(0);
             }
             (None, Some(x)) => {
                 usage.cache_write_5m = x;
@@ -323,5 +323,16 @@ mod tests {
         );
         assert_eq!(crate::server::proxy::metering::answer_usage::<UsageReport>(b"{}"), Some(Usage::default()));
         assert_eq!(crate::server::proxy::metering::answer_usage::<UsageReport>(b"<html>"), None);
+        // One odd count is skipped; the rest of the usage is still read.
+        let odd = json!({"usage": {"input_tokens": 7, "output_tokens": null, "cache_creation": {"ephemeral_5m_input_tokens": 1.5}}});
+        assert_eq!(
+            crate::server::proxy::metering::answer_usage::<UsageReport>(odd.to_string().as_bytes()),
+            Some(Usage { input: 7, ..Usage::default() })
+        );
+        let odd = json!({"usage": "lots"});
+        assert_eq!(
+            crate::server::proxy::metering::answer_usage::<UsageReport>(odd.to_string().as_bytes()),
+            Some(Usage::default())
+        );
     }
 }

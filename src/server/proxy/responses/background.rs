@@ -2,9 +2,10 @@
 //! usage then; one that ended without usage (cancelled early) or disappeared is billed by the estimate, one
 //! still running after [`FOLLOW_FOR`] at its worst case: never free. While followed it cannot be deleted.
 //! Every follow is recorded (`domain::background_follows`) before the response's id reaches the caller
-//! and forgotten once its charge is committed; at start, [`resume`] follows again what a stopped server left.
+//! ([`track`]) and forgotten once its charge is committed; the follower touches it at every look upstream,
+//! and [`resume_abandoned`] follows again (on exactly one instance) what a stopped server left.
 
-use crate::server::domain::background_follows::{self, Follow};
+use crate::server::domain::background_follows::{self, Follow, ABANDONED_MS};
 use crate::server::domain::ledger::CallOutcome;
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::{Usage, UsageLimits};
@@ -29,23 +30,57 @@ fn poll_after(attempt: u32) -> Duration {
     Duration::from_millis((250u64 << attempt.min(5)).min(5_000))
 }
 
-/// Starts following a background response of an admitted call: marked followed and recorded before this
-/// returns (so before the caller can learn the id), then followed in a task of its own.
-pub async fn follow(state: &AppState, admitted: Admitted, id: &str, running: CallGuard) {
-    let following = state.gateway.responses.follow(id);
-    let record = follow_record(&admitted, id);
-    if let Err(e) = background_follows::record(state.db.pool(), &record).await {
-        // Followed all the same; only a restart before it ends would lose it.
-        tracing::error!(error = %e, response = %id, "background response not recorded; a restart before it ends would leave it unbilled");
-    }
-    let give_up = tokio::time::Instant::now() + FOLLOW_FOR;
-    tokio::spawn(run(state.clone(), admitted, id.to_string(), give_up, (running, following)).in_current_span());
+/// A background response marked followed (it cannot be deleted) and recorded (a restart follows it again).
+pub struct Tracked {
+    id: String,
+    _following: Following,
 }
 
-/// Follows again every background response a stopped server was following (called once, at start). One
-/// whose charge was committed before the stop is only forgotten: the request key never bills twice.
-pub async fn resume(state: &AppState) {
-    let follows = match background_follows::all(state.db.pool()).await {
+/// Marks and records a background response of an admitted call; done before its id reaches the caller.
+pub async fn track(state: &AppState, admitted: &Admitted, id: &str) -> Tracked {
+    let following = state.gateway.responses.follow(id);
+    if let Err(e) = background_follows::record(state.db.pool(), &follow_record(admitted, id)).await {
+        // Followed all the same; only a stop before it ends would lose it.
+        tracing::error!(error = %e, response = %id, "background response not recorded; a stop before it ends would leave it unbilled");
+    }
+    Tracked { id: id.to_string(), _following: following }
+}
+
+/// Follows a tracked response upstream in a task of its own until it ends, then bills it. `seen_output` is
+/// what its stream already carried (bytes), the least its estimate counts.
+pub fn follow(state: &AppState, admitted: Admitted, tracked: Tracked, running: CallGuard, seen_output: usize) {
+    let give_up = tokio::time::Instant::now() + FOLLOW_FOR;
+    tokio::spawn(run(state.clone(), admitted, tracked, give_up, running, seen_output).in_current_span());
+}
+
+/// A tracked response whose stream reached its end and was billed there: forgotten once that charge is
+/// committed.
+pub async fn ended_in_stream(state: &AppState, tracked: Tracked) {
+    forget_when_committed(state, &tracked.id).await;
+}
+
+async fn forget_when_committed(state: &AppState, id: &str) {
+    state.gateway.flush().await;
+    if let Err(e) = background_follows::done(state.db.pool(), id).await {
+        tracing::warn!(error = %e, response = %id, "billed background response not forgotten; it will be on the next look");
+    }
+}
+
+/// Every [`ABANDONED_MS`] / 2 (from the start): the follows nobody touched for [`ABANDONED_MS`] (their
+/// server stopped or crashed) are claimed, one instance each, and followed again. One whose charge was
+/// committed before the stop is only forgotten: the request key never bills twice.
+pub async fn resume_abandoned(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_millis(u64::try_from(ABANDONED_MS / 2).unwrap_or(30_000)));
+    loop {
+        tick.tick().await;
+        resume_once(&state, now_ms() - ABANDONED_MS).await;
+    }
+}
+
+/// Claims and follows again the follows untouched since `before`.
+pub async fn resume_once(state: &AppState, before: i64) {
+    let pool = state.db.pool();
+    let follows = match background_follows::abandoned(pool, before).await {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "background responses to follow could not be read");
@@ -53,25 +88,33 @@ pub async fn resume(state: &AppState) {
         }
     };
     for f in follows {
-        match background_follows::billed(state.db.pool(), &f.request_key).await {
-            Ok(true) => {
-                if let Err(e) = background_follows::done(state.db.pool(), &f.response_id).await {
-                    tracing::warn!(error = %e, response = %f.response_id, "billed background response not forgotten");
-                }
-                continue;
-            }
-            Ok(false) => {}
+        match background_follows::claim(pool, &f, now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => continue, // another instance took it
             Err(e) => {
                 tracing::error!(error = %e, response = %f.response_id, "background response not resumed");
                 continue;
             }
         }
-        tracing::info!(response = %f.response_id, "following a background response again after a restart");
+        match background_follows::billed(pool, &f.request_key).await {
+            Ok(false) => {}
+            Ok(true) => {
+                if let Err(e) = background_follows::done(pool, &f.response_id).await {
+                    tracing::warn!(error = %e, response = %f.response_id, "billed background response not forgotten");
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, response = %f.response_id, "background response not resumed");
+                continue;
+            }
+        }
+        tracing::info!(response = %f.response_id, "following a background response its server left");
         let elapsed = Duration::from_millis(u64::try_from(now_ms() - f.started_at).unwrap_or(0));
         let give_up = tokio::time::Instant::now() + FOLLOW_FOR.saturating_sub(elapsed);
-        let guards = (state.gateway.begin_call(), state.gateway.responses.follow(&f.response_id));
-        let id = f.response_id.clone();
-        tokio::spawn(run(state.clone(), admitted_of(f, elapsed), id, give_up, guards));
+        let tracked = Tracked { id: f.response_id.clone(), _following: state.gateway.responses.follow(&f.response_id) };
+        let running = state.gateway.begin_call();
+        tokio::spawn(run(state.clone(), admitted_of(f, elapsed), tracked, give_up, running, 0));
     }
 }
 
@@ -92,6 +135,7 @@ fn follow_record(a: &Admitted, id: &str) -> Follow {
         worst_case: a.worst_case.units(),
         request_id: a.request_id.clone(),
         started_at: now_ms() - i64::try_from(a.started.elapsed().as_millis()).unwrap_or(0),
+        alive_at: now_ms(),
     }
 }
 
@@ -117,57 +161,63 @@ fn admitted_of(f: Follow, elapsed: Duration) -> Admitted {
 async fn run(
     state: AppState,
     admitted: Admitted,
-    id: String,
+    tracked: Tracked,
     give_up: tokio::time::Instant,
-    _guards: (CallGuard, Following),
+    _running: CallGuard,
+    seen_output: usize,
 ) {
-    let (usage, outcome) = ending(&state, &admitted, &id, give_up).await;
+    let (usage, outcome) = ending(&state, &admitted, &tracked.id, give_up, seen_output).await;
     call::settle(&state, &admitted, usage, outcome).await;
     // Forgotten only once the charge is committed: a stop in between follows it again, billed once.
-    state.gateway.flush().await;
-    if let Err(e) = background_follows::done(state.db.pool(), &id).await {
-        tracing::warn!(error = %e, response = %id, "billed background response not forgotten; the next start will");
-    }
+    forget_when_committed(&state, &tracked.id).await;
 }
 
-/// Polls the response upstream until it ends: what to bill, and how it ended.
+/// Polls the response upstream until it ends: what to bill, and how it ended. It is looked at at least once,
+/// however late (a follow resumed after its deadline is billed what it used if it ended).
 async fn ending(
     state: &AppState,
     admitted: &Admitted,
     id: &str,
     give_up: tokio::time::Instant,
+    seen_output: usize,
 ) -> (Usage, CallOutcome) {
     let path = format!("/v1/responses/{id}");
+    let estimate = || metering::estimated(admitted.estimated_input, seen_output);
     let mut attempt = 0;
-    let estimate = || metering::estimated(admitted.estimated_input, 0);
-    while tokio::time::Instant::now() < give_up {
+    loop {
         tokio::time::sleep(poll_after(attempt)).await;
         attempt += 1;
+        if let Err(e) = background_follows::touch(state.db.pool(), id, now_ms()).await {
+            tracing::warn!(error = %e, response = %id, "background follow not touched");
+        }
         let got = state
             .gateway
             .upstreams
             .request(reqwest::Method::GET, Dialect::OpenAi, &admitted.model, &path, None, &HeaderMap::new())
             .await;
-        let bytes = match got {
-            Ok(UpstreamResponse { body: UpstreamBody::Json(b) }) => b,
-            Ok(_) => continue,
+        match got {
+            Ok(UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {
+                let v = super::events::ResponseHead::parse(&bytes).unwrap_or_default();
+                if !v.running() {
+                    let usage = v.usage();
+                    let outcome = if v.status.as_deref() == Some("completed") {
+                        CallOutcome::Complete
+                    } else {
+                        CallOutcome::Stopped
+                    };
+                    return (if usage.is_empty() { estimate() } else { usage }, outcome);
+                }
+            }
+            Ok(_) => {}
             Err(UpstreamError::Status { status: 404, .. }) => {
                 tracing::warn!(response = %id, "background response gone upstream before it ended; billed by the estimate");
                 return (estimate(), CallOutcome::Stopped);
             }
-            Err(e) => {
-                tracing::warn!(error = %e, response = %id, "background response could not be read; trying again");
-                continue;
-            }
-        };
-        let v = super::events::ResponseHead::parse(&bytes).unwrap_or_default();
-        if v.running() {
-            continue;
+            Err(e) => tracing::warn!(error = %e, response = %id, "background response could not be read; trying again"),
         }
-        let usage = v.usage();
-        let outcome =
-            if v.status.as_deref() == Some("completed") { CallOutcome::Complete } else { CallOutcome::Stopped };
-        return (if usage.is_empty() { estimate() } else { usage }, outcome);
+        if tokio::time::Instant::now() >= give_up {
+            break;
+        }
     }
     tracing::error!(response = %id, "background response still running after {} h; billed at its worst case", FOLLOW_FOR.as_secs() / 3600);
     (Usage { input: admitted.limits.input, output: admitted.limits.output, ..Default::default() }, CallOutcome::Stopped)

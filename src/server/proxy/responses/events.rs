@@ -2,7 +2,7 @@
 //! what Gatehouse reads: its type, the response's id, status and usage, and the length of a text delta.
 
 use crate::server::domain::pricing::Usage;
-use crate::server::proxy::metering::{Meter, Reported};
+use crate::server::proxy::metering::{lenient_count, Meter, Reported};
 use serde::de::{Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -11,24 +11,25 @@ use std::borrow::Cow;
 /// `output_tokens` already includes reasoning tokens.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct UsageReport {
-    #[serde(default)]
-    pub input_tokens: u64,
-    #[serde(default)]
-    pub output_tokens: u64,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub output_tokens: Option<u64>,
     #[serde(default)]
     pub input_tokens_details: Option<InputDetails>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct InputDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub cached_tokens: Option<u64>,
 }
 
 impl Reported for UsageReport {
     fn usage(&self) -> Usage {
-        let cached = self.input_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0).min(self.input_tokens);
-        Usage { input: self.input_tokens - cached, output: self.output_tokens, cache_read: cached, ..Usage::default() }
+        let input = self.input_tokens.unwrap_or(0);
+        let cached = self.input_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0).min(input);
+        Usage { input: input - cached, output: self.output_tokens.unwrap_or(0), cache_read: cached, ..Usage::default() }
     }
 }
 

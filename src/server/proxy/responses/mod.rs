@@ -339,7 +339,10 @@ async fn whole(state: &AppState, created: Created, answer: Bytes, running: CallG
             match &a.id {
                 // Followed (and recorded) before the caller learns the id: it cannot be deleted first, and a
                 // restart follows it again.
-                Some(id) if background && running_upstream => background::follow(state, admitted, id, running).await,
+                Some(id) if background && running_upstream => {
+                    let tracked = background::track(state, &admitted, id).await;
+                    background::follow(state, admitted, tracked, running, 0);
+                }
                 _ => call::settle_whole(state, &admitted, a.usage(), answer.len()).await,
             }
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
@@ -372,7 +375,8 @@ async fn relay(
 ) {
     // The call counts as running until its charge is queued.
     let Created { admitted, writer, store, background, .. } = created;
-    let mut response_id: Option<String> = None;
+    // A background response is tracked from its `response.created` on, before the caller reads its id.
+    let mut tracked: Option<background::Tracked> = None;
     let mut translation = match writer {
         Writer::Claude(t) => {
             let stream = claude::Stream::new(&t.request, &t.id, t.created_at);
@@ -391,9 +395,11 @@ async fn relay(
                     e.meter(&mut meter);
                     // The id is remembered before the caller can read it.
                     if let Some(id) = e.created_id() {
-                        response_id = Some(id.to_string());
                         if store {
                             remember(&state, owner(&admitted, id, None)).await;
+                        }
+                        if background {
+                            tracked = Some(background::track(&state, &admitted, id).await);
                         }
                     }
                 }
@@ -414,16 +420,19 @@ async fn relay(
         to_caller.send(out).await;
     }
     let (broke, caller_left) = (to_caller.broke, to_caller.caller_left);
-    match response_id {
+    match tracked {
         // A background response whose stream ended before its last event goes on upstream: follow it there
-        // (followed from before the caller's stream ends, so it cannot be deleted first).
-        Some(id) if background && !meter.finished => {
-            background::follow(&state, admitted, &id, running).await;
+        // (still marked followed while the caller's stream ends, so it cannot be deleted first).
+        Some(t) if !meter.finished => {
+            background::follow(&state, admitted, t, running, meter.output_chars);
             drop(to_caller);
         }
-        _ => {
+        tracked => {
             call::end_stream(&state, &admitted, &meter, broke, caller_left).await;
             drop(running);
+            if let Some(t) = tracked {
+                background::ended_in_stream(&state, t).await;
+            }
         }
     }
 }
