@@ -25,6 +25,7 @@ async fn main() -> ExitCode {
         return cli::run(args, settings).await;
     }
     telemetry::init(settings.log_format);
+    gatehouse::server::http::serve::raise_open_file_limit();
     let mode = settings.mode;
     let app = match Application::build(settings).await {
         Ok(app) => app,

@@ -190,11 +190,15 @@ async fn mock_stripe() -> (String, Arc<Mutex<Vec<String>>>) {
             let record = record.clone();
             async move {
                 let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                record.lock().unwrap().push(format!("{auth}\n{body}"));
+                let n = {
+                    let mut seen = record.lock().unwrap();
+                    seen.push(format!("{auth}\n{body}"));
+                    seen.len()
+                };
                 axum::Json(serde_json::json!({
-                    "id": "cs_test_mock_1",
+                    "id": format!("cs_test_mock_{n}"),
                     "object": "checkout.session",
-                    "url": "https://checkout.stripe.com/c/pay/cs_test_mock_1"
+                    "url": format!("https://checkout.stripe.com/c/pay/cs_test_mock_{n}")
                 }))
             }
         }),
@@ -645,4 +649,31 @@ async fn usage_sums_the_last_thirty_days_per_day_channel_model_and_key_and_expor
     // Signed out: sent to log in.
     let res = app.get_page("/billing/usage.csv", None).await;
     assert_eq!(res.status(), 303);
+}
+
+/// Starting checkouts and leaving them unpaid is limited: the sixth unfinished one within an hour is
+/// refused with a clear message, and no order or Stripe session is made for it.
+#[tokio::test]
+async fn unfinished_checkouts_are_limited_per_hour() {
+    let (app, seen) = stripe_app().await;
+    let cookie = app.log_in("abandoner@example.com").await;
+    for n in 0..5 {
+        let res = post_as(
+            &app,
+            "/api/billing_topup",
+            &cookie,
+            &[("amount", "100"), ("custom", ""), ("method", "card")],
+            false,
+        )
+        .await;
+        assert!(res.status().is_success() || res.status().is_redirection(), "checkout {n}: {}", res.status());
+    }
+    let res =
+        post_as(&app, "/api/billing_topup", &cookie, &[("amount", "100"), ("custom", ""), ("method", "card")], false)
+            .await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains("not finished"));
+    assert_eq!(seen.lock().unwrap().len(), 5, "no sixth Stripe session");
+    let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM topups").fetch_one(app.state.db.pool()).await.unwrap();
+    assert_eq!(orders, 5);
 }

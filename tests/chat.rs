@@ -360,3 +360,26 @@ async fn a_message_posted_without_javascript_is_answered_billed_once_and_lands_o
     assert!(app.get_page(&back, Some(&cookie)).await.text().await.unwrap().contains("is not offered in chat"));
     assert_eq!(bills_of(&app, user_id).await.len(), 2);
 }
+
+/// One account cannot flood web chat: more than 20 messages a minute are refused with 429 and how long to
+/// wait, and nothing is stored for them.
+#[tokio::test]
+async fn messages_beyond_twenty_a_minute_are_refused_and_store_nothing() {
+    use gatehouse::server::domain::chat::MAX_MESSAGES_PER_MINUTE;
+    let app = spawn_app().await;
+    let cookie = app.log_in("flood@example.com").await;
+    for n in 0..MAX_MESSAGES_PER_MINUTE {
+        let res = ask(&app, &cookie, None, &format!("message {n}"), "claude-haiku-4-5", false).await;
+        assert_eq!(res.status(), 200, "message {n}");
+    }
+    let res = ask(&app, &cookie, None, "one too many", "claude-haiku-4-5", false).await;
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(res.text().await.unwrap().contains("messages a minute"));
+    let list: Value = app.post_form("/api/chat_conversations", &[], Some(&cookie)).await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), usize::try_from(MAX_MESSAGES_PER_MINUTE).unwrap());
+    // Someone else is not slowed down.
+    let other = app.log_in("calm@example.com").await;
+    assert_eq!(ask(&app, &other, None, "hello", "claude-haiku-4-5", false).await.status(), 200);
+}

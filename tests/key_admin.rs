@@ -7,6 +7,8 @@ mod common;
 
 use common::{spawn_app, TestApp};
 use gatehouse::server::domain::keys;
+use gatehouse::server::domain::money::Money;
+use gatehouse::server::time::now_ms;
 use serde_json::Value;
 
 async fn key_for(app: &TestApp, user_id: i64, can_manage: bool) -> String {
@@ -98,4 +100,78 @@ async fn ordinary_keys_and_other_accounts_cannot_manage_keys() {
     let (status, _) = admin(&app, "del-api-token", &b_manager, &[("key", &plain)]).await;
     assert_eq!(status, 404);
     assert_eq!(keys::list(app.state.db.pool(), a).await.unwrap().len(), 1);
+}
+
+/// A key the owner set up on the keys page, as the page makes it.
+async fn page_key(app: &TestApp, user_id: i64, cap_usd: Option<i64>, can_manage: bool) -> (i64, String) {
+    let new = keys::NewKey {
+        user_id,
+        name: "from the page",
+        expires_at: None,
+        spend_cap: cap_usd.map(Money::usd),
+        models: &[],
+        can_manage,
+        on_page: true,
+        now: now_ms(),
+    };
+    let (k, secret) = keys::create(app.state.db.pool(), new).await.unwrap();
+    (k.id, secret)
+}
+
+/// A "may manage keys" key is for scripts: it cannot change itself, lift what the owner set on the page,
+/// or make keys with more rights than it has.
+#[tokio::test]
+async fn a_managing_key_cannot_lift_limits_or_grant_more_than_it_has() {
+    let app = spawn_app().await;
+    app.log_in("limits@example.com").await;
+    let user = app.user_id("limits@example.com").await;
+    let (manager_id, manager) = page_key(&app, user, Some(10), true).await;
+    let manager_prefix = keys::list(app.state.db.pool(), user).await.unwrap()[0].prefix.clone();
+
+    // Itself: not even its name.
+    for form in [vec![("max_fee", "0")], vec![("max_fee", "1000")], vec![("remark", "me")]] {
+        let mut form = form;
+        form.push(("key", &manager_prefix));
+        let (status, v) = admin(&app, "update-api-token", &manager, &form).await;
+        assert_eq!(status, 403, "{v}");
+        assert!(v["message"].as_str().unwrap().contains("own settings"), "{v}");
+    }
+    let me = keys::find_for_user(app.state.db.pool(), user, &manager).await.unwrap().unwrap();
+    assert_eq!((me.id, me.spend_cap, me.name.as_str()), (manager_id, Some(Money::usd(10)), "from the page"));
+
+    // A key capped at $5 and disabled on the page.
+    let (page_id, page_secret) = page_key(&app, user, Some(5), false).await;
+    gatehouse::server::keys_view::set_disabled(&app.state, user, page_id, true).await.unwrap();
+    for form in [[("is_disabled", "0")], [("max_fee", "0")], [("max_fee", "6")]] {
+        let mut form = form.to_vec();
+        form.push(("key", &page_secret));
+        let (status, v) = admin(&app, "update-api-token", &manager, &form).await;
+        assert_eq!(status, 403, "{form:?}: {v}");
+        assert!(v["message"].as_str().unwrap().contains("keys page"), "{v}");
+    }
+    let (status, v) = admin(&app, "update-api-token", &manager, &[("key", &page_secret), ("max_fee", "2")]).await;
+    assert_eq!(status, 200, "tightening is always allowed: {v}");
+    let page = keys::find_for_user(app.state.db.pool(), user, &page_secret).await.unwrap().unwrap();
+    assert_eq!((page.spend_cap, page.disabled), (Some(Money::usd(2)), true));
+    let refused = app.client.get(app.url("/v1/models")).bearer_auth(&page_secret).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "still disabled");
+
+    // New keys: within its own $10 cap.
+    let (status, v) = admin(&app, "new-api-token", &manager, &[("remark", "uncapped")]).await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("at most $10"), "{v}");
+    let (status, _) = admin(&app, "new-api-token", &manager, &[("remark", "big"), ("max_fee", "11")]).await;
+    assert_eq!(status, 403);
+    let (status, v) = admin(&app, "new-api-token", &manager, &[("remark", "small"), ("max_fee", "4")]).await;
+    assert_eq!(status, 200, "{v}");
+    let small = v["data"]["token"].as_str().unwrap().to_string();
+    // A key it made may be loosened again, within its own limits; it may disable and enable it.
+    let (status, _) =
+        admin(&app, "update-api-token", &manager, &[("key", &small), ("max_fee", "10"), ("is_disabled", "1")]).await;
+    assert_eq!(status, 200);
+    let (status, _) = admin(&app, "update-api-token", &manager, &[("key", &small), ("is_disabled", "0")]).await;
+    assert_eq!(status, 200);
+    let (status, _) = admin(&app, "update-api-token", &manager, &[("key", &small), ("max_fee", "0")]).await;
+    assert_eq!(status, 403);
+    assert_eq!(keys::list(app.state.db.pool(), user).await.unwrap().len(), 3, "refused requests made nothing");
 }

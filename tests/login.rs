@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{session_cookie, session_set_cookie, spawn_app, spawn_app_with, token_in};
+use common::{session_cookie, session_set_cookie, spawn_app, spawn_app_with, token_in, TestApp};
 
 #[tokio::test]
 async fn a_login_request_answers_the_same_for_new_and_existing_emails() {
@@ -166,6 +166,133 @@ async fn the_per_ip_send_limit_answers_429() {
     assert_eq!(app.mail_count(), 3);
 }
 
+/// A login-link request that reached the server through a reverse proxy on 127.0.0.1, which appended the
+/// address it saw to whatever `X-Forwarded-For` the client sent.
+async fn request_login_via_proxy(app: &TestApp, email: &str, forwarded_for: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/request_login"))
+        .header("origin", &app.address)
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("email", email), ("next", "/")])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_is_the_rightmost_untrusted_hop() {
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1/32"), ("LOGIN_LINKS_PER_IP_PER_HOUR", "2")]).await;
+    // The client writes a different first hop each time; the proxy appends the real address.
+    for (n, spoofed) in ["1.1.1.1", "2.2.2.2"].iter().enumerate() {
+        let res =
+            request_login_via_proxy(&app, &format!("spoof{n}@example.com"), &format!("{spoofed}, 198.51.100.20")).await;
+        assert_eq!(res.status(), 200);
+    }
+    let res = request_login_via_proxy(&app, "spoof9@example.com", "3.3.3.3, 198.51.100.20").await;
+    assert_eq!(res.status(), 429, "a client-written hop must not buy a fresh quota");
+    // Another client behind the same proxy has its own quota.
+    assert_eq!(request_login_via_proxy(&app, "neighbour@example.com", "198.51.100.21").await.status(), 200);
+    assert_eq!(app.mail_count(), 3);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_forwarded_for_is_ignored() {
+    let app = spawn_app_with(&[("LOGIN_LINKS_PER_IP_PER_HOUR", "1")]).await;
+    assert_eq!(request_login_via_proxy(&app, "a@example.com", "198.51.100.1").await.status(), 200);
+    assert_eq!(request_login_via_proxy(&app, "b@example.com", "198.51.100.2").await.status(), 429);
+}
+
+#[tokio::test]
+async fn the_old_forwarded_for_switch_is_refused_with_what_replaces_it() {
+    let mut values = std::collections::HashMap::new();
+    values.insert("TRUST_FORWARDED_FOR".to_string(), "true".to_string());
+    let err = gatehouse::server::config::Settings::from_values(&values).unwrap_err().to_string();
+    assert!(err.contains("TRUSTED_PROXIES"), "{err}");
+    values.insert("TRUST_FORWARDED_FOR".to_string(), "false".to_string());
+    values.insert("TRUSTED_PROXIES".to_string(), "10.0.0.0/8, not-an-ip".to_string());
+    let err = gatehouse::server::config::Settings::from_values(&values).unwrap_err().to_string();
+    assert!(err.contains("TRUSTED_PROXIES") && err.contains("not-an-ip"), "{err}");
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_their_64s_quota() {
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1"), ("LOGIN_LINKS_PER_IP_PER_HOUR", "2")]).await;
+    for (n, addr) in ["2001:db8:5:6::1", "2001:db8:5:6:ffff::2"].iter().enumerate() {
+        assert_eq!(request_login_via_proxy(&app, &format!("v6-{n}@example.com"), addr).await.status(), 200);
+    }
+    let res = request_login_via_proxy(&app, "v6-9@example.com", "2001:db8:5:6:abcd::9").await;
+    assert_eq!(res.status(), 429, "every address of one /64 is one network");
+    assert_eq!(request_login_via_proxy(&app, "v6-other@example.com", "2001:db8:5:7::1").await.status(), 200);
+}
+
+/// A stranger asking for login links to someone else's address uses up only their own network's share:
+/// the owner, from their own network, still gets a link.
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_owner_of_an_address_out() {
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let owner = app.log_in("owner@example.com").await;
+    let mut refused = 0;
+    for _ in 0..8 {
+        if request_login_via_proxy(&app, "owner@example.com", "203.0.113.66").await.status() == 429 {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 3, "5 links an hour to one address from one network");
+    let res = request_login_via_proxy(&app, "owner@example.com", "198.51.100.20").await;
+    assert_eq!(res.status(), 200, "the owner was locked out by a stranger");
+    assert_eq!(app.signed_in_email(Some(&owner)).await.as_deref(), Some("owner@example.com"), "sessions untouched");
+    // A ceiling across networks still stops mail bombing from many networks.
+    let mut sent = 0;
+    for n in 0..10 {
+        for _ in 0..5 {
+            if request_login_via_proxy(&app, "bombed@example.com", &format!("203.0.113.{n}")).await.status() == 200 {
+                sent += 1;
+            }
+        }
+    }
+    assert_eq!(sent, 20, "the per-address ceiling across networks");
+    // The owner of that address, signed in before from home, still gets a link from there.
+    let owner_home = "198.51.100.99";
+    let user = common::insert_user(&app.state.db, "bombed@example.com").await;
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, client_ip) VALUES ('h-home', $1, 0, $2, $3)",
+    )
+    .bind(user)
+    .bind(gatehouse::server::time::now_ms() + 86_400_000)
+    .bind(owner_home)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        request_login_via_proxy(&app, "bombed@example.com", owner_home).await.status(),
+        200,
+        "locked out at home"
+    );
+    assert_eq!(request_login_via_proxy(&app, "bombed@example.com", "203.0.113.200").await.status(), 429);
+}
+
+/// The limits hold for requests sent all at once: none slips past between counting and writing.
+#[tokio::test]
+async fn login_limits_hold_for_fifty_parallel_requests() {
+    let app = spawn_app_with(&[("LOGIN_LINKS_PER_IP_PER_HOUR", "10")]).await;
+    let statuses = futures_util::future::join_all((0..50).map(|n| {
+        let app = &app;
+        async move { app.request_login(&format!("parallel{n}@example.com"), "/").await.status().as_u16() }
+    }))
+    .await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40, "{statuses:?}");
+    assert_eq!(app.mail_count(), 10);
+    let app = spawn_app().await;
+    let statuses = futures_util::future::join_all((0..50).map(|_| {
+        let app = &app;
+        async move { app.request_login("same@example.com", "/").await.status().as_u16() }
+    }))
+    .await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5, "{statuses:?}");
+    assert_eq!(app.mail_count(), 5);
+}
+
 #[tokio::test]
 async fn the_session_id_changes_at_login_and_the_old_one_stops_working() {
     let app = spawn_app().await;
@@ -242,6 +369,47 @@ async fn cross_origin_posts_are_refused_and_change_nothing() {
     assert_eq!(referer.status(), 200, "a same-site Referer is accepted");
     assert_eq!(app.signed_in_email(Some(&cookie)).await.as_deref(), Some("victim@example.com"));
     assert_eq!(app.mail_count(), 2);
+}
+
+/// DNS rebinding: a page on evil.example, whose name now resolves to this dev server, sends requests whose
+/// `Origin` equals their `Host`. Neither its form posts nor its reads of the dev mailbox (every login link)
+/// may be answered; the server's own addresses still work.
+#[tokio::test]
+async fn a_rebound_host_name_gets_neither_the_dev_mailbox_nor_form_posts() {
+    let app = spawn_app().await;
+    app.request_login("owner@example.com", "/").await;
+    let port = app.address.rsplit(':').next().unwrap().to_string();
+    let rebound = format!("evil.example:{port}");
+    let origin = format!("http://{rebound}");
+    for path in ["/dev/mailbox", &format!("/dev/mailbox/{}", app.state.mailer.dev_mailbox().unwrap().list()[0].id)] {
+        let res = app.client.get(app.url(path)).header("host", &rebound).send().await.unwrap();
+        assert_eq!(res.status(), 421, "{path} answered a rebound host");
+        let body = res.text().await.unwrap();
+        assert!(!body.contains("auth/confirm"), "{path} leaked a login link");
+        assert!(body.contains(&app.address), "the refusal says where the server is: {body}");
+    }
+    let res = app
+        .client
+        .post(app.url("/api/request_login"))
+        .header("host", &rebound)
+        .header("origin", &origin)
+        .form(&[("email", "rebound@example.com"), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status() == 421 || res.status() == 403, "{}", res.status());
+    assert_eq!(app.mail_count(), 1, "nothing was sent for the rebound page");
+    let local = app.client.get(format!("http://localhost:{port}/dev/mailbox")).send().await.unwrap();
+    assert_eq!(local.status(), 200, "localhost is the same dev server");
+    let res = app
+        .client
+        .post(app.url("/api/request_login"))
+        .header("origin", format!("http://localhost:{port}"))
+        .form(&[("email", "local@example.com"), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a form on localhost:{port} is the site's own");
 }
 
 #[tokio::test]
@@ -348,4 +516,84 @@ async fn the_login_page_carries_next_in_its_server_rendered_form() {
     let app = spawn_app().await;
     let html = app.client.get(app.url("/login?next=%2Fi%2FABC")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(r#"name="next" value="/i/ABC""#), "{html}");
+}
+
+/// Logs in from a browser with this `User-Agent` (and, through a trusted proxy, this address).
+async fn log_in_as_browser(app: &TestApp, email: &str, user_agent: &str, address: &str) -> String {
+    let post = |path: &str, form: Vec<(&str, String)>| {
+        app.client
+            .post(app.url(path))
+            .header("origin", &app.address)
+            .header("user-agent", user_agent)
+            .header("x-forwarded-for", address)
+            .form(&form)
+            .send()
+    };
+    assert_eq!(
+        post("/api/request_login", vec![("email", email.into()), ("next", "/".into())]).await.unwrap().status(),
+        200
+    );
+    let mail = app.last_mail().unwrap();
+    assert!(mail.text.contains(&format!("from {address}")), "the email names who asked: {}", mail.text);
+    let res = post("/api/confirm_login", vec![("token", app.last_token())]).await.unwrap();
+    session_cookie(res.headers()).expect("a session cookie")
+}
+
+async fn sessions_seen_by(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
+    let res = app.post_form("/api/sessions", &[], Some(cookie)).await;
+    assert_eq!(res.status(), 200);
+    res.json::<Vec<serde_json::Value>>().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_sessions_page_lists_each_browser_and_signs_out_one_or_all_others() {
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let chrome =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+    let laptop = log_in_as_browser(&app, "many@example.com", chrome, "198.51.100.20").await;
+    assert!(app.last_mail().unwrap().text.contains("Asked by: Chrome 131 on Linux, from 198.51.100.20."));
+    let desktop = log_in_as_browser(&app, "many@example.com", firefox, "203.0.113.5").await;
+    let phone = log_in_as_browser(&app, "many@example.com", safari, "2001:db8::7").await;
+
+    let seen = sessions_seen_by(&app, &laptop).await;
+    assert_eq!(seen.len(), 3);
+    let mine: Vec<_> = seen.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        (mine[0]["browser"].as_str(), mine[0]["address"].as_str()),
+        (Some("Chrome 131 on Linux"), Some("198.51.100.20"))
+    );
+    let browsers: Vec<&str> = seen.iter().map(|s| s["browser"].as_str().unwrap()).collect();
+    assert!(browsers.contains(&"Firefox 133 on Windows") && browsers.contains(&"Safari 17 on iPhone"), "{browsers:?}");
+    assert!(seen.iter().all(|s| s["handle"].as_str().unwrap().len() == 16), "handles, never the session ids");
+    assert!(!seen.iter().any(|s| [&laptop, &desktop, &phone].iter().any(|c| s.to_string().contains(c.as_str()))));
+
+    // Sign out the desktop from the laptop.
+    let desktop_handle =
+        seen.iter().find(|s| s["browser"] == "Firefox 133 on Windows").unwrap()["handle"].as_str().unwrap().to_string();
+    let res = app.post_form("/api/sessions_revoke", &[("handle", &desktop_handle)], Some(&laptop)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.signed_in_email(Some(&desktop)).await, None);
+    assert_eq!(app.signed_in_email(Some(&phone)).await.as_deref(), Some("many@example.com"));
+    // Another account cannot sign out someone else's browser.
+    let stranger = app.log_in("stranger@example.com").await;
+    let phone_handle = sessions_seen_by(&app, &phone).await.iter().find(|s| s["current"] == true).unwrap()["handle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = app.post_form("/api/sessions_revoke", &[("handle", &phone_handle)], Some(&stranger)).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(app.signed_in_email(Some(&phone)).await.as_deref(), Some("many@example.com"));
+
+    // Sign out every other browser.
+    let res = app.post_form("/api/sessions_revoke_others", &[], Some(&laptop)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.signed_in_email(Some(&phone)).await, None);
+    assert_eq!(app.signed_in_email(Some(&laptop)).await.as_deref(), Some("many@example.com"));
+    assert_eq!(sessions_seen_by(&app, &laptop).await.len(), 1);
+    assert_eq!(app.signed_in_email(Some(&stranger)).await.as_deref(), Some("stranger@example.com"));
+    let html = app.get_page("/account/sessions", Some(&laptop)).await.text().await.unwrap();
+    assert!(html.contains("Chrome 131 on Linux") && html.contains("This browser"), "the page lists it");
 }

@@ -33,6 +33,7 @@ async fn key_for(app: &TestApp, user_id: i64, cap: Option<Money>) -> String {
         spend_cap: cap,
         models: &[],
         can_manage: false,
+        on_page: true,
         now: now_ms(),
     };
     keys::create(app.state.db.pool(), new).await.unwrap().1

@@ -145,3 +145,113 @@ async fn pages_travel_compressed_and_api_calls_do_not() {
     assert_eq!(call.status(), 200);
     assert!(call.headers().get("content-encoding").is_none());
 }
+
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_whose_nonce_is_on_their_inline_scripts() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "same-origin");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain http");
+    let csp = h["content-security-policy"].to_str().unwrap().to_string();
+    for part in ["default-src 'self'", "'wasm-unsafe-eval'", "frame-ancestors 'none'", "object-src 'none'"] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    let scripts = csp.split(';').find(|d| d.trim_start().starts_with("script-src")).expect("a script-src");
+    assert!(!scripts.contains("'unsafe-inline'") && !scripts.contains('*'), "{scripts}");
+    let html = res.text().await.unwrap();
+    // Every inline script (hydration, resources) carries the policy's nonce.
+    let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce in the policy");
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(!scripts.is_empty());
+    for script in scripts {
+        let tag = script.split('>').next().unwrap();
+        assert!(tag.contains("src=") || tag.contains(&format!("nonce=\"{nonce}\"")), "<script{tag}> lacks the nonce");
+    }
+    let again = app.client.get(app.url("/login")).send().await.unwrap();
+    assert_ne!(again.headers()["content-security-policy"].to_str().unwrap(), csp, "a fresh nonce per page");
+
+    // The API gets nosniff, never a page's policy.
+    let api = app.client.get(app.url("/v1/models")).send().await.unwrap();
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    assert!(api.headers().get("content-security-policy").is_none());
+}
+
+#[tokio::test]
+async fn over_https_responses_ask_for_https_only() {
+    let app = spawn_app_with(&[("PUBLIC_BASE_URL", "https://gatehouse.example.com")]).await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.headers()["strict-transport-security"], "max-age=31536000");
+}
+
+/// Slow and idle clients: connections that never send a request, that send headers a byte at a time, or
+/// whose body stalls are closed by the server within its timeouts, while other callers are served.
+#[tokio::test]
+async fn idle_slow_and_stalled_connections_are_closed_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let app = spawn_app_with(&[
+        ("HTTP_HEADER_TIMEOUT_SECS", "1"),
+        ("HTTP_BODY_TIMEOUT_SECS", "1"),
+        ("HTTP_IDLE_TIMEOUT_SECS", "2"),
+    ])
+    .await;
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut sockets = Vec::new();
+    for _ in 0..30 {
+        sockets.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut trickling = Vec::new();
+    for _ in 0..10 {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        trickling.push(tokio::spawn(async move {
+            // A header byte every 200 ms, never finishing; returns once the server has closed it.
+            let mut buf = [0u8; 256];
+            for _ in 0..100 {
+                if s.write_all(b"X").await.is_err() {
+                    return true;
+                }
+                match tokio::time::timeout(std::time::Duration::from_millis(200), s.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => return true,
+                    _ => {}
+                }
+            }
+            false
+        }));
+    }
+    for _ in 0..10 {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\":")
+            .await
+            .unwrap();
+        sockets.push(s);
+    }
+    // Others keep being served meanwhile.
+    for _ in 0..10 {
+        let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    // Within the timeouts (2 s idle, plus a second for a stalled body to fail), every one is closed.
+    for mut s in sockets {
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(6), async {
+            let mut buf = [0u8; 1024];
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a connection was left open");
+    }
+    for t in trickling {
+        assert!(t.await.unwrap(), "a trickling connection was left open");
+    }
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+}

@@ -32,6 +32,7 @@ async fn caller(app: &TestApp, email: &str, models: &[&str], cap: Option<Money>)
             spend_cap: cap,
             models: &models,
             can_manage: false,
+            on_page: true,
             now: now_ms(),
         },
     )
@@ -492,4 +493,104 @@ async fn models_are_listed_in_either_dialect_and_say_when_the_mock_is_in_use() {
     )
     .await;
     assert!(res.json::<Value>().await.unwrap()["input_tokens"].as_u64().unwrap() > 0);
+}
+
+/// Claude Code sends screenshots and files inline: a request of several megabytes (above axum's 2 MiB
+/// default) is answered and billed; one above the API's own limit is refused with 413 in the caller's
+/// dialect, whether it says its length or streams it, and nothing is held or billed.
+#[tokio::test]
+async fn large_requests_pass_up_to_the_apis_own_limit_and_beyond_it_get_413_in_the_callers_dialect() {
+    let app = spawn_app().await;
+    let c = caller(&app, "images@example.com", &[], None).await;
+    app.top_up(c.user_id, "50").await;
+    let image = "iVBORw0KGgo".repeat(160_000); // about 1.7 MB of base64 each
+    let blocks: Vec<Value> = (0..3)
+        .map(|_| json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": image}}))
+        .chain([json!({"type": "text", "text": "What changed between these screenshots?"})])
+        .collect();
+    let body =
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [{"role": "user", "content": blocks}]});
+    assert!(body.to_string().len() > 5_000_000);
+    let res = post(&app, "/v1/messages", Some(&c.key), body).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    assert_eq!(bills_of(&app, c.user_id).await.len(), 1);
+
+    let huge = "x".repeat(33 * 1024 * 1024);
+    let over = json!({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": huge}]});
+    let res = post(&app, "/v1/messages", Some(&c.key), over).await;
+    assert_eq!(res.status(), 413);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "request_too_large");
+    assert!(v["error"]["message"].as_str().unwrap().contains("32 MiB"), "{v}");
+
+    // Streamed without a length, to an OpenAI surface: refused once past 50 MiB, in OpenAI's shape.
+    let chunk = axum::body::Bytes::from(vec![b' '; 1024 * 1024]);
+    let pieces = (0..60).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+    let res = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&c.key)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "request_too_large", "{v}");
+    assert_eq!(bills_of(&app, c.user_id).await.len(), 1, "nothing billed for refused requests");
+    assert_eq!(app.open_holds().await, 0);
+    audit_clean(&app).await;
+}
+
+/// Anthropic's web search server tool costs per search: the searches an answer reports are billed at the
+/// price table's `tool:web_search` price on top of its tokens, streamed or not, and shown on the bill.
+#[tokio::test]
+async fn web_searches_are_billed_per_search_on_top_of_the_tokens() {
+    let app = spawn_app().await;
+    let c = caller(&app, "searcher@example.com", &[], None).await;
+    app.top_up(c.user_id, "5").await;
+    let tools = json!([{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]);
+    for stream in [false, true] {
+        let res = post(
+            &app,
+            "/v1/messages",
+            Some(&c.key),
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 256, "stream": stream, "tools": tools,
+                   "messages": [{"role": "user", "content": "What is new on Mars?"}]}),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap();
+    }
+    let bills = bills_of(&app, c.user_id).await;
+    assert_eq!(bills.len(), 2);
+    // More searches reported than the tool's `max_uses` allowed are an upstream anomaly: billed at most that.
+    let one = json!([{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}]);
+    let res = post(
+        &app,
+        "/v1/messages",
+        Some(&c.key),
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 256, "tools": one,
+               "messages": [{"role": "user", "content": "Once only"}]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let newest = bills_of(&app, c.user_id).await.remove(0);
+    assert_eq!(newest.web_searches, 1);
+    let per_search = app.state.pricing.table.tool_price("web_search").unwrap();
+    assert_eq!(per_search.to_string(), "0.01");
+    for b in &bills {
+        assert_eq!(b.web_searches, 2, "{b:?}");
+        let tokens = Usage {
+            input: u64::try_from(b.input_tokens).unwrap(),
+            output: u64::try_from(b.output_tokens).unwrap(),
+            ..Usage::default()
+        };
+        let expected =
+            official(&app, "claude-sonnet-4-5", tokens).checked_add(Money::parse_usd("0.02").unwrap()).unwrap();
+        assert_eq!(b.official_cost, expected);
+    }
+    audit_clean(&app).await;
 }

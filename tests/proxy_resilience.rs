@@ -432,3 +432,118 @@ async fn money_added_by_another_process_is_seen_within_the_books_freshness() {
     tokio::time::sleep(Duration::from_millis(u64::try_from(FRESH_MS).unwrap() + 100)).await;
     assert_eq!(call(&app, &key, message("claude-haiku-4-5", false)).await.status(), 200);
 }
+
+/// A scripted Anthropic upstream that misbehaves after a proper start: under `/endless` it trickles a text
+/// delta every 50 ms forever; under `/giant` it sends one line that never ends (17 MiB, then silence).
+async fn misbehaving_upstream() -> String {
+    use axum::body::{Body, Bytes};
+    use futures_util::StreamExt;
+    fn start() -> Bytes {
+        Bytes::from(concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",",
+            "\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        ))
+    }
+    fn sse(body: Body) -> axum::response::Response {
+        axum::response::Response::builder().header("content-type", "text/event-stream").body(body).unwrap()
+    }
+    let endless = || async {
+        let ticks = futures_util::stream::unfold(0u64, |n| async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"tick tock \"}}\n\n";
+            Some((Ok::<_, std::io::Error>(Bytes::from(delta)), n + 1))
+        });
+        sse(Body::from_stream(futures_util::stream::once(async { Ok(start()) }).chain(ticks)))
+    };
+    let giant = || async {
+        let line = futures_util::stream::iter((0..17).map(|i| {
+            let piece =
+                if i == 0 { b"event: content_block_delta\ndata: {\"x\":\"".to_vec() } else { vec![b'x'; 1024 * 1024] };
+            Ok::<_, std::io::Error>(Bytes::from(piece))
+        }))
+        .chain(futures_util::stream::pending());
+        sse(Body::from_stream(futures_util::stream::once(async { Ok(start()) }).chain(line)))
+    };
+    let router = axum::Router::new()
+        .route("/endless/v1/messages", axum::routing::post(endless))
+        .route("/giant/v1/messages", axum::routing::post(giant));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// The stream a caller gets, read until it ends (or 20 s pass).
+async fn streamed(app: &TestApp, key: &str) -> String {
+    let res = call(app, key, message("claude-sonnet-4-5", true)).await;
+    assert_eq!(res.status(), 200);
+    tokio::time::timeout(Duration::from_secs(20), res.text()).await.expect("the stream ended").unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_stream_that_never_ends_is_cut_at_the_call_deadline_and_billed_for_what_it_carried() {
+    let upstream = misbehaving_upstream().await;
+    let file = providers_file(&format!("endless anthropic {upstream}/endless - claude-*\n"));
+    let app = spawn_app_with(&[("UPSTREAM_PROVIDERS_FILE", file.as_str()), ("UPSTREAM_CALL_DEADLINE_SECS", "1")]).await;
+    let (user_id, key) = funded_caller(&app, "endless@example.com").await;
+    let started = std::time::Instant::now();
+    let text = streamed(&app, &key).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "ended at its deadline: {:?}", started.elapsed());
+    assert!(text.contains("tick tock"));
+    let bills = bills_of(&app, user_id).await;
+    assert_eq!(bills.len(), 1);
+    assert_eq!(bills[0].outcome, "upstream_broke");
+    assert!(bills[0].output_tokens > 0 && bills[0].official_cost.is_positive(), "{:?}", bills[0]);
+    assert_eq!(app.open_holds().await, 0);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn an_event_longer_than_the_cap_ends_the_call_as_an_upstream_failure() {
+    let upstream = misbehaving_upstream().await;
+    let file = providers_file(&format!("giant anthropic {upstream}/giant - claude-*\n"));
+    let app = spawn_app_with(&[("UPSTREAM_PROVIDERS_FILE", file.as_str())]).await;
+    let (user_id, key) = funded_caller(&app, "giant@example.com").await;
+    streamed(&app, &key).await;
+    let bills = bills_of(&app, user_id).await;
+    assert_eq!(bills.len(), 1);
+    assert_eq!(bills[0].outcome, "upstream_broke");
+    assert_eq!(bills[0].input_tokens, 12, "billed what message_start reported");
+    assert_eq!(app.open_holds().await, 0);
+    audit_clean(&app).await;
+}
+
+#[tokio::test]
+async fn streams_still_running_when_the_shutdown_grace_ends_are_cut_and_billed() {
+    let upstream = misbehaving_upstream().await;
+    let file = providers_file(&format!("endless anthropic {upstream}/endless - claude-*\n"));
+    let mut app = spawn_app_with(&[("UPSTREAM_PROVIDERS_FILE", file.as_str()), ("SHUTDOWN_GRACE_SECS", "1")]).await;
+    let (user_id, key) = funded_caller(&app, "cut@example.com").await;
+    let db_url = app.state.settings.database_url.expose().to_string();
+    let client = app.client.clone();
+    let url = app.url("/v1/messages");
+    let running = tokio::spawn(async move {
+        let res = client
+            .post(url)
+            .header("x-api-key", key)
+            .header("content-type", "application/json")
+            .body(message("claude-sonnet-4-5", true).to_string())
+            .send()
+            .await
+            .unwrap();
+        res.text().await.unwrap_or_default()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.state.gateway.running_calls(), 1);
+    let stopping = std::time::Instant::now();
+    app.shut_down().await;
+    assert!(stopping.elapsed() < Duration::from_secs(8), "{:?}", stopping.elapsed());
+    let _ = tokio::time::timeout(Duration::from_secs(5), running).await;
+    let db = gatehouse::server::db::Db::connect(&db_url).await.unwrap();
+    let (bills, _) = bills::page(db.pool(), user_id, &Default::default(), 10, 0).await.unwrap();
+    assert_eq!(bills.len(), 1, "the cut stream was billed before the server stopped");
+    assert_eq!(bills[0].outcome, "upstream_broke");
+    assert!(bills[0].output_tokens > 0);
+    assert_eq!(app.state.gateway.admissions().open_holds(), 0);
+}

@@ -47,17 +47,51 @@ async fn acknowledge(app: &TestApp, code: &str, notes: &[(&str, &str)]) -> reqwe
         .unwrap()
 }
 
-/// Logs in with an invitation acknowledgement token; returns the cookie and where confirm sent the browser.
-async fn log_in_with_ack(app: &TestApp, email: &str, ack: &str) -> (String, String) {
-    let res = app.post_form("/api/request_login", &[("email", email), ("next", "/i"), ("ack", ack)], None).await;
-    assert_eq!(res.status(), 200, "{:?}", res.text().await);
-    confirm_last(app).await
+/// Asks for a login link from the browser holding the invitation acknowledgement `ack` (its cookie).
+async fn request_login_with_ack(app: &TestApp, email: &str, next: &str, ack: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/request_login"))
+        .header("origin", &app.address)
+        .header("cookie", format!("gh_invite_ack={ack}"))
+        .form(&[("email", email), ("next", next)])
+        .send()
+        .await
+        .unwrap()
 }
 
+/// Logs in from the browser holding an invitation acknowledgement; returns the session cookie and where
+/// confirm sent the browser.
+async fn log_in_with_ack(app: &TestApp, email: &str, ack: &str) -> (String, String) {
+    let res = request_login_with_ack(app, email, "/i", ack).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    confirm_last_in(app, Some(ack)).await
+}
+
+/// The acknowledgement token "I Understand" put in the browser's cookie.
+fn ack_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("gh_invite_ack="))
+        .and_then(|v| v.split(';').next())
+        .filter(|v| !v.is_empty())
+        .expect("an invitation cookie")
+        .to_string()
+}
+
+/// Confirms the newest login link from a browser without an invitation cookie.
 async fn confirm_last(app: &TestApp) -> (String, String) {
-    let confirm = app
-        .client
-        .post(app.url("/api/confirm_login"))
+    confirm_last_in(app, None).await
+}
+
+/// Confirms the newest login link from the browser holding invitation acknowledgement `ack`, if any.
+async fn confirm_last_in(app: &TestApp, ack: Option<&str>) -> (String, String) {
+    let mut confirm = app.client.post(app.url("/api/confirm_login"));
+    if let Some(ack) = ack {
+        confirm = confirm.header("cookie", format!("gh_invite_ack={ack}"));
+    }
+    let confirm = confirm
         .header("origin", &app.address)
         .header("accept", "text/html")
         .form(&[("token", app.last_token())])
@@ -69,11 +103,11 @@ async fn confirm_last(app: &TestApp) -> (String, String) {
     (cookie, confirm.headers()["location"].to_str().unwrap().to_string())
 }
 
-/// Ticks the notes and clicks "I Understand"; returns the acknowledgement token from the login URL.
+/// Ticks the notes and clicks "I Understand"; returns the acknowledgement token of the browser's cookie.
 async fn ack_token(app: &TestApp, code: &str) -> String {
     let ack = acknowledge(app, code, &ALL_NOTES).await;
     assert_eq!(ack.status(), 302);
-    ack.headers()["location"].to_str().unwrap().rsplit("ack=").next().unwrap().to_string()
+    ack_cookie(&ack)
 }
 
 /// The whole invitee journey: notes, I Understand, login page, email link, confirm. Returns the new
@@ -84,13 +118,23 @@ async fn sign_up_through(app: &TestApp, code: &str, email: &str) -> (String, Str
     let ack = acknowledge(app, code, &ALL_NOTES).await;
     assert_eq!(ack.status(), 302);
     let login = ack.headers()["location"].to_str().unwrap().to_string();
-    assert!(login.starts_with(&format!("/login?next=/i&invite={code}&ack=")), "{login}");
-    let ack_token = login.rsplit("ack=").next().unwrap().to_string();
+    assert_eq!(login, format!("/login?next=/i&invite={code}"), "the token is in the cookie, never in the URL");
+    let cookie = ack
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("gh_invite_ack="))
+        .unwrap();
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=86400"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    let ack_token = ack_cookie(&ack);
     let html = app.get_page(&login, None).await.text().await.unwrap();
     assert!(html.contains(&format!("Invitation <strong>{code}</strong>")), "the login page names the invitation");
-    let res = app.post_form("/api/request_login", &[("email", email), ("next", "/i"), ("ack", &ack_token)], None).await;
+    let res = request_login_with_ack(app, email, "/i", &ack_token).await;
     assert_eq!(res.status(), 200);
-    confirm_last(app).await
+    confirm_last_in(app, Some(&ack_token)).await
 }
 
 async fn referral_packages(app: &TestApp, email: &str) -> Vec<packages::Package> {
@@ -395,13 +439,43 @@ async fn an_acknowledgement_serves_one_account_only() {
     let token = ack_token(&app, &code).await;
     log_in_with_ack(&app, "first@example.org", &token).await;
     assert_eq!(referral_packages(&app, "first@example.org").await.len(), 1);
-    // The same login URL passed on: refused before any email is sent, nothing applied.
-    let res = app
-        .post_form("/api/request_login", &[("email", "second@example.org"), ("next", "/i"), ("ack", &token)], None)
-        .await;
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("expired or was already used"));
+    // The same browser signs up a second account: its acknowledgement served the first one, so the
+    // second login is a plain one (and the spent cookie is cleared).
+    let res = request_login_with_ack(&app, "second@example.org", "/i", &token).await;
+    assert_eq!(res.status(), 200);
+    let cleared = res.headers().get_all("set-cookie").iter().any(|v| {
+        let v = v.to_str().unwrap();
+        v.starts_with("gh_invite_ack=;") && v.contains("Max-Age=0")
+    });
+    assert!(cleared, "the spent acknowledgement's cookie is cleared");
+    confirm_last(&app).await;
+    assert!(referral_packages(&app, "second@example.org").await.is_empty());
     assert_eq!(referral_view(&app, &inviter).await["signed_up"], 1);
+}
+
+/// Invitation hijack: someone who acknowledged their own code asks for a login link for another person's
+/// address, with their acknowledgement. Links that person later asks for from their own browser must not
+/// carry the invitation, and an acknowledgement named in the form (as the login URL once carried it) is
+/// ignored.
+#[tokio::test]
+async fn an_invitation_cannot_be_attached_to_another_persons_login() {
+    let app = spawn_app().await;
+    let attacker = app.log_in("hijacker@example.com").await;
+    let code = code_of(&app, &attacker).await;
+    let token = ack_token(&app, &code).await;
+    assert_eq!(request_login_with_ack(&app, "victim@example.org", "/i", &token).await.status(), 200);
+    // The owner of the address opens that unexpected link in their own browser: no invitation applies.
+    let (victim, _) = confirm_last(&app).await;
+    assert!(referral_packages(&app, "victim@example.org").await.is_empty(), "the attacker's link applied");
+    app.post_form("/api/logout", &[], Some(&victim)).await;
+    // Later they log in again from their own browser (the form naming the attacker's acknowledgement).
+    let res = app
+        .post_form("/api/request_login", &[("email", "victim@example.org"), ("next", "/"), ("ack", &token)], None)
+        .await;
+    assert_eq!(res.status(), 200);
+    confirm_last(&app).await;
+    assert!(referral_packages(&app, "victim@example.org").await.is_empty(), "the attacker's invitation applied");
+    assert_eq!(referral_view(&app, &attacker).await["signed_up"], 0);
 }
 
 #[tokio::test]
@@ -410,13 +484,11 @@ async fn asking_for_a_new_login_link_keeps_the_invitation() {
     let inviter = app.log_in("keeper@example.com").await;
     let code = code_of(&app, &inviter).await;
     let token = ack_token(&app, &code).await;
-    let res = app
-        .post_form("/api/request_login", &[("email", "twice@example.org"), ("next", "/i"), ("ack", &token)], None)
-        .await;
+    let res = request_login_with_ack(&app, "twice@example.org", "/i", &token).await;
     assert_eq!(res.status(), 200);
-    // "Send a new link" from /login/sent posts a plain login for the same address.
-    assert_eq!(app.request_login("twice@example.org", "/").await.status(), 200);
-    let (_, landed) = confirm_last(&app).await;
+    // "Send a new link" from /login/sent posts a plain login for the same address, from the same browser.
+    assert_eq!(request_login_with_ack(&app, "twice@example.org", "/", &token).await.status(), 200);
+    let (_, landed) = confirm_last_in(&app, Some(&token)).await;
     assert_eq!(landed, "/i");
     assert_eq!(referral_packages(&app, "twice@example.org").await.len(), 1);
 }
@@ -533,4 +605,122 @@ async fn an_inviter_already_calling_the_api_holds_the_next_call_on_the_new_packa
     let (res, held) = tokio::join!(running, watch);
     assert_eq!(res.unwrap().status(), 200);
     assert_eq!(held, Money::ZERO);
+}
+
+/// Relay and alias services (Hide My Email, duck.com, Firefox Relay, addy.io and its subdomains…) hand out
+/// any number of addresses to one person: they do not qualify, and the invitee is told why.
+#[tokio::test]
+async fn relay_and_alias_addresses_do_not_qualify_and_the_invitee_is_told_why() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("relayhost@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    for (n, email) in ["fresh@duck.com", "me@privaterelay.appleid.com", "x@someone.addy.io"].iter().enumerate() {
+        let (invitee, _) = sign_up_through(&app, &code, email).await;
+        assert!(referral_packages(&app, email).await.is_empty(), "{email}");
+        let v = referral_view(&app, &invitee).await;
+        let own = v["own_referral"].as_str().unwrap();
+        assert!(own.contains("relay or alias service") && own.contains("forwards to"), "{email}: {own}");
+        assert_eq!(referral_view(&app, &inviter).await["invitees"].as_array().unwrap().len(), n + 1);
+    }
+    assert!(referral_packages(&app, "relayhost@example.com").await.is_empty());
+    // The operator may let them qualify.
+    let open = spawn_app_with(&[("REFERRAL_ALLOW_RELAYS", "true")]).await;
+    let host = open.log_in("openhost@example.com").await;
+    let code = code_of(&open, &host).await;
+    sign_up_through(&open, &code, "fresh@duck.com").await;
+    assert_eq!(referral_packages(&open, "fresh@duck.com").await.len(), 1);
+}
+
+/// The whole sign-up, with the confirm coming through a trusted proxy from `client`.
+async fn sign_up_from(app: &TestApp, code: &str, email: &str, client: &str) {
+    let token = ack_token(app, code).await;
+    assert_eq!(request_login_with_ack(app, email, "/i", &token).await.status(), 200);
+    let confirm = app
+        .client
+        .post(app.url("/api/confirm_login"))
+        .header("origin", &app.address)
+        .header("cookie", format!("gh_invite_ack={token}"))
+        .header("x-forwarded-for", client)
+        .form(&[("token", app.last_token())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 200);
+}
+
+#[tokio::test]
+async fn rewarded_sign_ups_count_per_ipv6_64_and_per_inviter_per_day() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("REFERRAL_IP_DAILY_CAP", "1"),
+        ("REFERRAL_INVITER_DAILY_CAP", "2"),
+    ])
+    .await;
+    let inviter = app.log_in("v6host@example.com").await;
+    let code = code_of(&app, &inviter).await;
+    sign_up_from(&app, &code, "v6-a@example.org", "2001:db8:7:8::1").await;
+    sign_up_from(&app, &code, "v6-b@example.org", "2001:db8:7:8:ffff::2").await;
+    assert_eq!(referral_packages(&app, "v6-a@example.org").await.len(), 1);
+    assert!(referral_packages(&app, "v6-b@example.org").await.is_empty(), "the same /64 is one network");
+    let held = referral::all(app.state.db.pool(), Some("held")).await.unwrap();
+    assert!(held[0].reason.contains("from one network"), "{}", held[0].reason);
+    // Other networks: the inviter's second rewarded referral today, then the cap holds the third.
+    sign_up_from(&app, &code, "v4-c@example.org", "198.51.100.7").await;
+    sign_up_from(&app, &code, "v4-d@example.org", "198.51.100.8").await;
+    assert_eq!(referral_packages(&app, "v4-c@example.org").await.len(), 1);
+    assert!(referral_packages(&app, "v4-d@example.org").await.is_empty());
+    let held = referral::all(app.state.db.pool(), Some("held")).await.unwrap();
+    assert_eq!(held.len(), 2);
+    let reasons: Vec<&str> = held.iter().map(|r| r.reason.as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("by this inviter today")), "{reasons:?}");
+    assert_eq!(referral_packages(&app, "v6host@example.com").await.len(), 2);
+}
+
+/// What unauthenticated requests write is bounded and swept: visits per code and day are capped, visits
+/// older than a week are folded into the code's count, unused acknowledgements and expired login tokens go.
+#[tokio::test]
+async fn visits_acknowledgements_and_login_tokens_do_not_pile_up() {
+    let app = spawn_app().await;
+    let inviter = app.log_in("busy-link@example.com").await;
+    let code_text = code_of(&app, &inviter).await;
+    let code = InviteCode::parse(&code_text).unwrap();
+    let pool = app.state.db.pool();
+    let now = now_ms();
+    let week_ago = now - 10 * 86_400_000;
+    for n in 0..3 {
+        referral::record_visit(pool, &code, &format!("old visitor {n}"), week_ago).await.unwrap();
+    }
+    for n in 0..(referral::MAX_VISITORS_PER_DAY + 5) {
+        referral::record_visit(pool, &code, &format!("visitor {n}"), now).await.unwrap();
+    }
+    let rows = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invite_visits").fetch_one(pool).await.unwrap();
+        n
+    };
+    assert_eq!(rows().await, 3 + referral::MAX_VISITORS_PER_DAY, "a day's visitors are capped");
+    let before = referral::visitors(pool, &code_text).await.unwrap();
+    assert_eq!(referral::fold_old_visits(pool, now).await.unwrap(), 3);
+    assert_eq!(rows().await, referral::MAX_VISITORS_PER_DAY);
+    assert_eq!(referral::visitors(pool, &code_text).await.unwrap(), before, "folding keeps the count");
+
+    // An acknowledgement nobody used, two days old, and one used: only the unused one goes.
+    let unused = ack_token(&app, &code_text).await;
+    let used = ack_token(&app, &code_text).await;
+    log_in_with_ack(&app, "used-ack@example.org", &used).await;
+    sqlx::query("UPDATE invite_acks SET created_at = $1").bind(now - 3 * 86_400_000).execute(pool).await.unwrap();
+    assert_eq!(referral::purge_unused_acks(pool, now).await.unwrap(), 1);
+    assert_eq!(request_login_with_ack(&app, "late@example.org", "/i", &unused).await.status(), 400, "gone: expired");
+    assert_eq!(referral_packages(&app, "used-ack@example.org").await.len(), 1);
+
+    // Login tokens a day past their expiry go; recent ones stay (the send limits count them).
+    app.request_login("fresh@example.org", "/").await;
+    sqlx::query("UPDATE login_tokens SET expires_at = $1 WHERE email_normalized <> 'fresh@example.org'")
+        .bind(now - 2 * 86_400_000)
+        .execute(pool)
+        .await
+        .unwrap();
+    let purged = gatehouse::server::auth::magic_link::purge_expired(&app.state.db, now).await.unwrap();
+    assert_eq!(purged, 2, "the inviter's and the invitee's used links");
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_tokens").fetch_one(pool).await.unwrap();
+    assert_eq!(left, 1);
 }

@@ -101,3 +101,20 @@ async fn lines_logged_inside_call_and_stream_tasks_carry_the_request_id() {
     let line = line_with("upstream stream broke").await;
     assert!(line.contains("id=span-stream-1"), "{line}");
 }
+
+/// A request id from the client is kept only when it is short and plain: one that is too long or carries
+/// spaces, tabs or quotes is replaced before it reaches a log line or a bill.
+#[tokio::test]
+async fn an_insane_client_request_id_is_replaced_by_a_fresh_one() {
+    let app = spawn_app().await;
+    let id_of = |given: String| {
+        let req = app.client.get(app.url("/healthz")).header("x-request-id", given);
+        async move { req.send().await.unwrap().headers()["x-request-id"].to_str().unwrap().to_string() }
+    };
+    assert_eq!(id_of("trace-01HZX5:abc".into()).await, "trace-01HZX5:abc");
+    for insane in ["x".repeat(4000), "id\twith\ttabs".into(), "id with \"quotes\"".into()] {
+        let got = id_of(insane.clone()).await;
+        assert_ne!(got, insane);
+        assert!(got.len() < 40 && got.chars().all(|c| c.is_ascii_hexdigit() || c == '-'), "{got}");
+    }
+}

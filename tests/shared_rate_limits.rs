@@ -99,3 +99,93 @@ async fn cells_whose_time_has_passed_are_not_given_back_over_other_instances_cal
     // Each time to live is rounded up to a whole ms, so the difference may read 1 ms more.
     assert!((90..=101).contains(&(after - before)), "4 cells more: {before} -> {after} ms");
 }
+
+/// A TCP proxy in front of the real Redis that can play dead: while `hung`, it accepts connections and
+/// forwards nothing (a hung Redis, not a refused one).
+async fn hangable_redis() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hung = std::sync::Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let flag = hung.clone();
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let flag = flag.clone();
+            tokio::spawn(async move {
+                if flag.load(Ordering::SeqCst) {
+                    // Hold the connection open and say nothing.
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    drop(client);
+                    return;
+                }
+                let server = tokio::net::TcpStream::connect("127.0.0.1:6379").await.unwrap();
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up_flag = flag.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if !up_flag.load(Ordering::SeqCst) && sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = sr.read(&mut buf).await {
+                    if n == 0 || cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (format!("redis://{addr}"), hung)
+}
+
+/// When Redis hangs, the instance keeps limiting with what it knew (the calls it admitted through Redis),
+/// asks Redis once rather than on every call, and once Redis answers again the calls it admitted meanwhile
+/// count in the shared limit.
+#[tokio::test]
+async fn a_hung_redis_is_detected_once_gives_no_fresh_quota_and_is_paid_back_when_it_returns() {
+    use gatehouse::server::proxy::rate_limit::COOL_DOWN_MS;
+    use std::sync::atomic::Ordering;
+    let (url, hung) = hangable_redis().await;
+    let prefix = prefix("outage");
+    let limiter = RateLimiter::redis(&url, &prefix).unwrap();
+    let account = 77;
+    for _ in 0..30 {
+        limiter.check(account, 60, now_ms()).await.expect("the first 30 of 60 through Redis");
+    }
+    hung.store(true, Ordering::SeqCst);
+    let trips_before = limiter.round_trips();
+    let (mut admitted, mut refused) = (0, 0);
+    for _ in 0..40 {
+        match limiter.check(account, 60, now_ms()).await {
+            Ok(()) => admitted += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!((29..=31).contains(&admitted), "memory remembered the 30 used: {admitted} admitted, {refused} refused");
+    assert_eq!(limiter.round_trips() - trips_before, 1, "Redis asked once, not on every call");
+
+    // Redis is back: past the cool-down one call probes it, and the calls admitted in memory count there.
+    hung.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(u64::try_from(COOL_DOWN_MS).unwrap() + 100)).await;
+    let mut after = 0;
+    for _ in 0..40 {
+        if limiter.check(account, 60, now_ms()).await.is_ok() {
+            after += 1;
+        }
+    }
+    // 30 through Redis and about 30 in memory: only the seconds that passed since have room again.
+    assert!(after <= 5, "{after} admitted after Redis came back");
+    assert!(limiter.round_trips() - trips_before >= 40, "Redis is asked again once it answers");
+    // Another instance sharing Redis sees the same account as spent.
+    let other = RateLimiter::redis(REDIS, &prefix).unwrap();
+    assert!(other.check(account, 60, now_ms()).await.is_err(), "the shared limit counts the outage's calls");
+}

@@ -1,5 +1,6 @@
 //! The UI: the HTML shell, the router, the page layout, and one file per page.
 pub mod components;
+pub mod inline_handlers;
 pub mod pages;
 
 use components::layout::Layout;
@@ -12,10 +13,19 @@ use pages::billing::{balance::BalancePage, bills::BillsPage, packages::PackagesP
 use pages::chat::ChatPage;
 use pages::{confirm::ConfirmPage, dev_mailbox::DevMailboxPage, home::HomePage, login::LoginPage};
 use pages::{docs::DocsPage, invite::InvitePage, keys::KeysPage, referral::ReferralPage};
-use pages::{login::LoginSentPage, not_found::NotFound, prices::PricesPage};
+use pages::{login::LoginSentPage, not_found::NotFound, prices::PricesPage, sessions::SessionsPage};
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The page's Content Security Policy allows its inline scripts by the nonce Leptos gave them.
+    #[cfg(feature = "ssr")]
+    if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+        let nonce = leptos::nonce::use_nonce();
+        let policy = crate::server::http::security_headers::policy(nonce.as_deref());
+        if let Ok(v) = axum::http::HeaderValue::from_str(&policy) {
+            options.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -59,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dev/mailbox") view=DevMailboxPage ssr=SsrMode::Async />
                     <Route path=path!("/i") view=ReferralPage ssr=SsrMode::Async />
                     <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/sessions") view=SessionsPage ssr=SsrMode::Async />
                     <Route path=path!("/docs") view=DocsPage ssr=SsrMode::Async />
                     <Route path=path!("/prices") view=PricesPage ssr=SsrMode::Async />
                     <Route path=path!("/chat") view=ChatPage ssr=SsrMode::Async />

@@ -222,6 +222,7 @@ fn bill_row(b: bills::Bill) -> BillRow {
         output_tokens: b.output_tokens,
         cache_write_tokens: b.cache_write_tokens,
         cache_read_tokens: b.cache_read_tokens,
+        web_searches: b.web_searches,
         official_cost: per_call(b.official_cost),
         packages_paid: per_call(b.packages_paid),
         balance_paid: per_call(b.balance_paid),
@@ -309,7 +310,7 @@ pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> R
     };
     let mut out = String::from(
         "time_utc,key,channel,model,input_tokens,output_tokens,cache_write_tokens,cache_read_tokens,\
-         official_cost_usd,packages_paid_usd,balance_paid_usd,multiplier,outcome,latency_ms,request_id\n",
+         official_cost_usd,packages_paid_usd,balance_paid_usd,multiplier,outcome,latency_ms,request_id,web_searches\n",
     );
     let mut offset = 0;
     loop {
@@ -335,6 +336,7 @@ pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> R
                 b.outcome,
                 b.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
                 b.request_id.unwrap_or_default(),
+                b.web_searches.to_string(),
             ];
             out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
             out.push('\n');

@@ -40,7 +40,7 @@ Usage:
   gatehouse admin unsettled retry ID | drop ID --reason TEXT
                                  charge a set-aside call now (after fixing its cause), or drop it uncharged
   gatehouse admin record-call EMAIL MODEL [--channel cc-omg] [--input N] [--output N] [--cache-read N]
-                                 [--cache-write N]   dev mode only: charge a call as the proxy would
+                                 [--cache-write N] [--web-searches N]   dev mode only: charge a call as the proxy would
 ";
 
 /// The whole help text: operator commands, then the benchmark's.
@@ -407,7 +407,7 @@ async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(),
     if !settings.is_dev() {
         return Err("record-call is a demo tool and runs in dev mode only".into());
     }
-    let a = parse_args(words, &["channel", "input", "output", "cache-read", "cache-write"])?;
+    let a = parse_args(words, &["channel", "input", "output", "cache-read", "cache-write", "web-searches"])?;
     let [email, model] = a.positional.as_slice() else {
         return Err("usage: gatehouse admin record-call EMAIL MODEL [--channel C] [--input N] [--output N]".into());
     };
@@ -425,6 +425,7 @@ async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(),
         cache_write_5m: tokens("cache-write")?,
         cache_write_1h: 0,
         cache_read: tokens("cache-read")?,
+        web_searches: tokens("web-searches")?,
     };
     let channel = a.options.get("channel").copied().unwrap_or("cc-omg");
     let table = match &settings.money.price_table_path {

@@ -1,11 +1,14 @@
 //! Settings from environment variables and an optional `KEY=VALUE` file, with defaults that run on a fresh
 //! machine. Environment variables win over the file. Secrets are wrapped so `Debug` never prints them.
 
+use crate::server::auth::send_limits::SendLimits;
 use crate::server::domain::channels::{ChannelModels, Scope, DEFAULT_CHANNEL_MODELS};
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::{ChannelMultipliers, DEFAULT_CHANNEL_MULTIPLIERS};
 use crate::server::domain::referral::Promotion;
 use crate::server::domain::tiers::{TierTable, DEFAULT_TIERS};
+use crate::server::http::client_ip::TrustedProxies;
+use crate::server::http::serve::ConnectionLimits;
 use crate::server::provider_config::{self, ProviderSpec};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -57,10 +60,13 @@ pub struct Settings {
     pub mail_from: String,
     /// Keep sent mail in memory and show it at `/dev/mailbox` (dev mode only).
     pub dev_mailbox: bool,
-    pub login_links_per_email_per_hour: u32,
-    pub login_links_per_ip_per_hour: u32,
-    /// Take the client IP from `X-Forwarded-For` (only behind a reverse proxy you run).
-    pub trust_forwarded_for: bool,
+    /// Login emails per hour: per address from one network, per address, per network.
+    pub login_limits: SendLimits,
+    /// `HTTP_HEADER_TIMEOUT_SECS`, `HTTP_BODY_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`: how long a client may
+    /// take to send a request's headers, stall its body, or keep a connection with no request.
+    pub connections: ConnectionLimits,
+    /// `TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: TrustedProxies,
     pub log_format: LogFormat,
     /// Folder with the built site (`pkg/`, assets); cargo-leptos sets `LEPTOS_SITE_ROOT`.
     pub site_root: String,
@@ -75,6 +81,8 @@ pub struct UpstreamSettings {
     pub providers: Vec<ProviderSpec>,
     pub connect_timeout_secs: u64,
     pub read_timeout_secs: u64,
+    /// `UPSTREAM_CALL_DEADLINE_SECS`: the longest one call's answer may take, start to end.
+    pub call_deadline_secs: u64,
     /// `REDIS_URL`: rate limits shared by every instance using the same Redis; unset: in memory.
     pub redis_url: Option<Secret>,
     /// `REDIS_KEY_PREFIX`: the start of Gatehouse's Redis keys, so deployments can share one Redis.
@@ -83,6 +91,10 @@ pub struct UpstreamSettings {
     pub mock_stream_pace_ms: u64,
     /// `SHUTDOWN_GRACE_SECS`: how long shutdown waits for running calls (streams) before it settles the rest.
     pub shutdown_grace_secs: u64,
+    /// `MAX_REQUEST_MB_ANTHROPIC` (32, Anthropic's own limit) and `MAX_REQUEST_MB_OPENAI` (50): the largest
+    /// request body a call may send, in bytes.
+    pub max_request_bytes_anthropic: usize,
+    pub max_request_bytes_openai: usize,
 }
 
 /// The referral promotion and who qualifies.
@@ -91,6 +103,9 @@ pub struct ReferralSettings {
     pub promotion: Promotion,
     /// Extra disposable domains (`DISPOSABLE_DOMAINS_FILE`), added to the shipped list.
     pub extra_disposable_domains: String,
+    /// Extra relay and alias domains (`RELAY_DOMAINS_FILE`), added to the shipped list; `None` when relay
+    /// addresses qualify (`REFERRAL_ALLOW_RELAYS=true`).
+    pub extra_relay_domains: Option<String>,
     /// Only these providers qualify when set (`REFERRAL_EMAIL_ALLOWLIST`, comma-separated domains).
     pub email_allowlist: Option<String>,
 }
@@ -184,19 +199,28 @@ impl Settings {
             smtp_url,
             mail_from: get("MAIL_FROM").unwrap_or_else(|| "Gatehouse <no-reply@gatehouse.localhost>".to_string()),
             dev_mailbox,
-            login_links_per_email_per_hour: parse_or(
-                "LOGIN_LINKS_PER_EMAIL_PER_HOUR",
-                get("LOGIN_LINKS_PER_EMAIL_PER_HOUR"),
-                Some(5),
-            )?,
-            login_links_per_ip_per_hour: parse_or(
-                "LOGIN_LINKS_PER_IP_PER_HOUR",
-                get("LOGIN_LINKS_PER_IP_PER_HOUR"),
-                Some(30),
-            )?,
-            trust_forwarded_for: match get("TRUST_FORWARDED_FOR") {
-                Some(v) => parse_bool("TRUST_FORWARDED_FOR", &v)?,
-                None => false,
+            login_limits: SendLimits {
+                per_email_and_network: parse_or(
+                    "LOGIN_LINKS_PER_EMAIL_PER_HOUR",
+                    get("LOGIN_LINKS_PER_EMAIL_PER_HOUR"),
+                    Some(SendLimits::default().per_email_and_network),
+                )?,
+                per_email: parse_or(
+                    "LOGIN_LINKS_PER_EMAIL_CEILING_PER_HOUR",
+                    get("LOGIN_LINKS_PER_EMAIL_CEILING_PER_HOUR"),
+                    Some(SendLimits::default().per_email),
+                )?,
+                per_network: parse_or(
+                    "LOGIN_LINKS_PER_IP_PER_HOUR",
+                    get("LOGIN_LINKS_PER_IP_PER_HOUR"),
+                    Some(SendLimits::default().per_network),
+                )?,
+            },
+            trusted_proxies: trusted_proxies(&get)?,
+            connections: ConnectionLimits {
+                header_read: seconds("HTTP_HEADER_TIMEOUT_SECS", &get, ConnectionLimits::default().header_read)?,
+                body_read: seconds("HTTP_BODY_TIMEOUT_SECS", &get, ConnectionLimits::default().body_read)?,
+                idle: seconds("HTTP_IDLE_TIMEOUT_SECS", &get, ConnectionLimits::default().idle)?,
             },
             log_format: match get("LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,
@@ -235,6 +259,12 @@ impl Settings {
                     get("UPSTREAM_READ_TIMEOUT_SECS"),
                     Some(600),
                 )?,
+                call_deadline_secs: parse_or(
+                    "UPSTREAM_CALL_DEADLINE_SECS",
+                    get("UPSTREAM_CALL_DEADLINE_SECS"),
+                    Some(3600),
+                )?
+                .max(1),
                 redis_url: match get("REDIS_URL") {
                     None => None,
                     Some(url) if url.starts_with("redis://") => Some(Secret::new(url)),
@@ -248,6 +278,14 @@ impl Settings {
                 redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "gatehouse".to_string()),
                 mock_stream_pace_ms: parse_or("MOCK_STREAM_PACE_MS", get("MOCK_STREAM_PACE_MS"), Some(0))?,
                 shutdown_grace_secs: parse_or("SHUTDOWN_GRACE_SECS", get("SHUTDOWN_GRACE_SECS"), Some(30))?,
+                max_request_bytes_anthropic: mebibytes(
+                    "MAX_REQUEST_MB_ANTHROPIC",
+                    parse_or("MAX_REQUEST_MB_ANTHROPIC", get("MAX_REQUEST_MB_ANTHROPIC"), Some(32))?,
+                )?,
+                max_request_bytes_openai: mebibytes(
+                    "MAX_REQUEST_MB_OPENAI",
+                    parse_or("MAX_REQUEST_MB_OPENAI", get("MAX_REQUEST_MB_OPENAI"), Some(50))?,
+                )?,
             },
         };
         settings.check_mode()?;
@@ -285,6 +323,39 @@ impl Settings {
     pub fn cookies_secure(&self) -> bool {
         self.public_base_url.as_ref().is_some_and(|u| u.scheme() == "https")
     }
+}
+
+fn seconds(
+    key: &'static str,
+    get: &dyn Fn(&str) -> Option<String>,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, ConfigError> {
+    let secs: u64 = parse_or(key, get(key), Some(default.as_secs()))?;
+    if secs == 0 {
+        return Err(ConfigError::Invalid { key, problem: "must be at least 1 second".into() });
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+fn mebibytes(key: &'static str, mb: usize) -> Result<usize, ConfigError> {
+    if mb == 0 || mb > 1024 {
+        return Err(ConfigError::Invalid { key, problem: format!("{mb} is not a size from 1 to 1024 (MiB)") });
+    }
+    Ok(mb * 1024 * 1024)
+}
+
+fn trusted_proxies(get: &dyn Fn(&str) -> Option<String>) -> Result<TrustedProxies, ConfigError> {
+    // The old switch believed the first, client-written hop; it is refused rather than read differently.
+    if get("TRUST_FORWARDED_FOR").is_some_and(|v| parse_bool("TRUST_FORWARDED_FOR", &v).unwrap_or(true)) {
+        return Err(ConfigError::Invalid {
+            key: "TRUST_FORWARDED_FOR",
+            problem: "replaced by TRUSTED_PROXIES: list your reverse proxies' addresses (CIDRs, such as \
+                      TRUSTED_PROXIES=127.0.0.1/32) and unset TRUST_FORWARDED_FOR"
+                .into(),
+        });
+    }
+    TrustedProxies::parse(&get("TRUSTED_PROXIES").unwrap_or_default())
+        .map_err(|problem| ConfigError::Invalid { key: "TRUSTED_PROXIES", problem })
 }
 
 fn referral_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<ReferralSettings, ConfigError> {
@@ -337,8 +408,23 @@ fn referral_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<ReferralSet
         ends_at: date("REFERRAL_ENDS")?.map(|d| d + crate::server::time::DAY_MS),
         apply_window_ms: days("REFERRAL_APPLY_WINDOW_DAYS", 7)? * crate::server::time::DAY_MS,
         ip_daily_cap: parse_or("REFERRAL_IP_DAILY_CAP", get("REFERRAL_IP_DAILY_CAP"), Some(3))?,
+        inviter_daily_cap: parse_or("REFERRAL_INVITER_DAILY_CAP", get("REFERRAL_INVITER_DAILY_CAP"), Some(10))?,
     };
-    Ok(ReferralSettings { promotion, extra_disposable_domains, email_allowlist: get("REFERRAL_EMAIL_ALLOWLIST") })
+    // Relay and alias services do not qualify unless the operator says so.
+    let relay_domains = match get("REFERRAL_ALLOW_RELAYS") {
+        Some(v) if parse_bool("REFERRAL_ALLOW_RELAYS", &v)? => None,
+        _ => Some(match get("RELAY_DOMAINS_FILE") {
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::File { path: path.clone(), problem: e.to_string() })?,
+            None => String::new(),
+        }),
+    };
+    Ok(ReferralSettings {
+        promotion,
+        extra_disposable_domains,
+        extra_relay_domains: relay_domains,
+        email_allowlist: get("REFERRAL_EMAIL_ALLOWLIST"),
+    })
 }
 
 fn money_settings(get: &dyn Fn(&str) -> Option<String>, mode: Mode) -> Result<MoneySettings, ConfigError> {

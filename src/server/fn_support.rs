@@ -3,7 +3,7 @@
 
 use crate::server::auth::session::Session;
 use crate::server::auth::users::{self, User};
-use crate::server::http::client_ip;
+use crate::server::http::{client_ip, invite_ack_cookie};
 use crate::server::state::AppState;
 use crate::shared::error::AppError;
 use axum::http::request::Parts;
@@ -40,9 +40,34 @@ pub async fn require_user(state: &AppState) -> Result<User, AppError> {
     current_user(state).await?.ok_or(AppError::Unauthorized)
 }
 
-pub fn client_ip_of_request(state: &AppState) -> Result<String, AppError> {
+/// The request's client network, what per-address limits count: its IPv4 address or IPv6 /64 (see
+/// `http::client_ip`, which also says when `X-Forwarded-For` is believed).
+pub fn client_network_of_request(state: &AppState) -> Result<String, AppError> {
     let parts = parts()?;
-    Ok(client_ip::from_parts(&parts, state.settings.trust_forwarded_for))
+    Ok(client_ip::from_parts(&parts, &state.settings.trusted_proxies)
+        .map(client_ip::network_of)
+        .unwrap_or_else(|| "unknown".to_string()))
+}
+
+/// The browser asking: its client address (see `http::client_ip`) and `User-Agent`.
+pub fn browser_of_request(state: &AppState) -> Result<crate::server::auth::session::Browser, AppError> {
+    let parts = parts()?;
+    let address = client_ip::from_parts(&parts, &state.settings.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    Ok(crate::server::auth::session::Browser { address, user_agent: user_agent() })
+}
+
+/// The invitation acknowledgement token this browser holds (see `http::invite_ack_cookie`).
+pub fn invite_ack_of_browser() -> Option<String> {
+    parts().ok().and_then(|p| invite_ack_cookie::read(&p.headers))
+}
+
+/// Adds a `Set-Cookie` to the response.
+pub fn set_cookie(value: HeaderValue) {
+    if let Some(options) = use_context::<ResponseOptions>() {
+        options.append_header(axum::http::header::SET_COOKIE, value);
+    }
 }
 
 /// The request's `User-Agent`, or empty.

@@ -75,7 +75,7 @@ pub async fn create(
     }
     let (key, secret) = keys::create(
         state.db.pool(),
-        NewKey { user_id, name, expires_at, spend_cap, models: &models, can_manage, now },
+        NewKey { user_id, name, expires_at, spend_cap, models: &models, can_manage, on_page: true, now },
     )
     .await
     .map_err(key_error)?;
@@ -85,14 +85,14 @@ pub async fn create(
 }
 
 pub async fn rename(state: &AppState, user_id: i64, id: i64, name: &str) -> Result<(), AppError> {
-    let update = KeyUpdate { name: Some(name), ..KeyUpdate::default() };
+    let update = KeyUpdate { name: Some(name), on_page: true, ..KeyUpdate::default() };
     keys::update(state.db.pool(), user_id, id, update).await.map_err(key_error)?;
     state.gateway.key_changed(user_id);
     Ok(())
 }
 
 pub async fn set_disabled(state: &AppState, user_id: i64, id: i64, disabled: bool) -> Result<(), AppError> {
-    let update = KeyUpdate { disabled: Some(disabled), ..KeyUpdate::default() };
+    let update = KeyUpdate { disabled: Some(disabled), on_page: true, ..KeyUpdate::default() };
     keys::update(state.db.pool(), user_id, id, update).await.map_err(key_error)?;
     state.gateway.key_changed(user_id);
     Ok(())

@@ -139,8 +139,14 @@ pub async fn invite_page(
     Ok(InviteView::Valid { code: code.as_str().to_string(), promotion: promotion(state), signed_in, can_apply, own })
 }
 
-/// "I Understand": every note must be ticked; records the acknowledgement and returns where to go next.
-pub async fn acknowledge(state: &AppState, code: &str, ticked: [bool; 4], ip: &str) -> Result<String, AppError> {
+/// "I Understand": every note must be ticked; records the acknowledgement and returns its token (for this
+/// browser's cookie, see `http::invite_ack_cookie`) and where to go next.
+pub async fn acknowledge(
+    state: &AppState,
+    code: &str,
+    ticked: [bool; 4],
+    ip: &str,
+) -> Result<(String, String), AppError> {
     let code = InviteCode::parse(code).ok_or(AppError::NotFound)?;
     if !is_enabled(state, &code).await? {
         return Err(AppError::NotFound);
@@ -150,7 +156,8 @@ pub async fn acknowledge(state: &AppState, code: &str, ticked: [bool; 4], ip: &s
     }
     let token = random_token().map_err(|e| internal("invite acknowledgement", e))?;
     referral::record_ack(state.db.pool(), &code, &token, ip, now_ms()).await?;
-    Ok(format!("/login?next=/i&invite={}&ack={token}", code.as_str()))
+    let next = format!("/login?next=/i&invite={}", code.as_str());
+    Ok((token, next))
 }
 
 /// The code box on `/i`: the same notes must be ticked, and are recorded, as on `/i/CODE`.

@@ -5,10 +5,12 @@ use crate::app::{shell, App};
 use crate::server::config::{Secret, Settings};
 use crate::server::db::{Db, DbSetupError};
 use crate::server::domain::pricing::{PriceTable, Pricing};
-use crate::server::domain::referral::{EmailPolicy, SHIPPED_DISPOSABLE_DOMAINS};
+use crate::server::domain::referral::{EmailPolicy, SHIPPED_DISPOSABLE_DOMAINS, SHIPPED_RELAY_DOMAINS};
 use crate::server::http::{
-    billing_csv, dev_mail_view, form_posts, health, origin_guard, request_id::MakeId, session_layer, site_cache,
-    stripe_webhook,
+    billing_csv, dev_mail_view, form_posts, health,
+    origin_guard::{self, SiteOrigins},
+    request_id::{self, MakeId},
+    security_headers, serve, session_layer, site_cache, stripe_webhook,
 };
 use crate::server::mail::{MailError, Mailer};
 use crate::server::payments::stripe;
@@ -19,7 +21,6 @@ use crate::server::secrets::random_token;
 use crate::server::state::{AppState, Services};
 use crate::server::telemetry;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -80,10 +81,15 @@ impl Application {
             &[SHIPPED_DISPOSABLE_DOMAINS, &settings.referral.extra_disposable_domains],
             settings.referral.email_allowlist.as_deref(),
         );
+        let email_policy = match &settings.referral.extra_relay_domains {
+            Some(extra) => email_policy.with_relays(&[SHIPPED_RELAY_DOMAINS, extra]),
+            None => email_policy,
+        };
         let upstreams = Upstreams::new(
             &settings.upstream.providers,
             Duration::from_secs(settings.upstream.connect_timeout_secs),
             Duration::from_secs(settings.upstream.read_timeout_secs),
+            Duration::from_secs(settings.upstream.call_deadline_secs),
             Duration::from_millis(settings.upstream.mock_stream_pace_ms),
         );
         let rate_limiter = match &settings.upstream.redis_url {
@@ -93,11 +99,13 @@ impl Application {
             }
         };
         let gateway = Arc::new(Gateway::start(&db, upstreams, rate_limiter));
+        let site_origins = Arc::new(SiteOrigins::new(&public_base_url, local, settings.is_dev()));
         let state = AppState::new(Services {
             settings: Arc::new(settings),
             db,
             mailer: Arc::new(mailer),
             leptos,
+            site_origins,
             public_base_url,
             pricing: Arc::new(pricing),
             email_policy: Arc::new(email_policy),
@@ -133,18 +141,25 @@ impl Application {
         let hold_sweeper = tokio::spawn(sweep_stale_holds(Arc::clone(&state.gateway)));
         // Background responses a stopped server was following are followed again, and billed when they end.
         let resumer = tokio::spawn(crate::server::proxy::responses::background::resume_abandoned(state.clone()));
-        // Small writes (stream events) go out at once instead of waiting for the peer's delayed ACK.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop)
-            .await;
+        let grace = Duration::from_secs(state.settings.upstream.shutdown_grace_secs);
+        let gateway = Arc::clone(&state.gateway);
+        let stop = async move {
+            stop.await;
+            // Streams still running when the grace ends are cut and settle what they carried, so their
+            // connections close and the server can stop (see `proxy::upstream_guard`).
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                gateway.cut_streams();
+            });
+        };
+        // Streams are cut when the grace ends (above) and settle within seconds; a connection still open
+        // well after that is closed.
+        let drain = grace + Duration::from_secs(15);
+        let served = serve::serve(listener, router, state.settings.connections, stop, drain).await;
         sweeper.abort();
         hold_sweeper.abort();
         resumer.abort();
         // Streams the caller left may still be metering; their charges are queued when they end.
-        let grace = Duration::from_secs(state.settings.upstream.shutdown_grace_secs);
         if !state.gateway.finish_calls(grace).await {
             tracing::warn!(
                 calls = state.gateway.running_calls(),
@@ -219,6 +234,10 @@ fn router(state: AppState) -> Router {
         // its routes skip those two layers, which would only cost every call (a cookie sent along would
         // even cost a session read).
         .merge(crate::server::proxy::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers::Hsts(state.settings.cookies_secure()),
+            security_headers::add,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(telemetry::request_span)
@@ -226,22 +245,34 @@ fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeId::default()))
+        .layer(axum::middleware::from_fn(request_id::drop_insane))
         .with_state(state)
 }
 
-/// Hourly: deletes expired sessions and refused-call records past their keeping time.
+/// Hourly: deletes what has outlived its use: expired sessions and login tokens, the send limits' lock
+/// rows, unused invitation acknowledgements, invitation visits past a week (folded into their code's
+/// count), refused-call records and stored responses past their keeping time. Rows written by unauthenticated requests never pile up.
 async fn sweep_expired(db: Db) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        if let Err(e) = crate::server::auth::session::delete_expired(&db).await {
-            tracing::warn!(error = %e, "expired-session sweep failed");
-        }
-        if let Err(e) = crate::server::domain::refusals::purge(db.pool(), crate::server::time::now_ms()).await {
-            tracing::warn!(error = %e, "refused-call sweep failed");
-        }
-        if let Err(e) = crate::server::domain::responses::purge(db.pool(), crate::server::time::now_ms()).await {
-            tracing::warn!(error = %e, "stored-response sweep failed");
+        let now = crate::server::time::now_ms();
+        let sweeps = [
+            ("expired sessions", crate::server::auth::session::delete_expired(&db).await),
+            ("expired login tokens", crate::server::auth::magic_link::purge_expired(&db, now).await),
+            ("login limit locks", crate::server::auth::send_limits::purge(db.pool(), now).await),
+            (
+                "unused invitation acknowledgements",
+                crate::server::domain::referral::purge_unused_acks(db.pool(), now).await,
+            ),
+            ("old invitation visits", crate::server::domain::referral::fold_old_visits(db.pool(), now).await),
+            ("refused calls", crate::server::domain::refusals::purge(db.pool(), now).await),
+            ("stored responses", crate::server::domain::responses::purge(db.pool(), now).await),
+        ];
+        for (what, result) in sweeps {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "sweep of {what} failed");
+            }
         }
     }
 }

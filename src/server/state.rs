@@ -5,6 +5,7 @@ use crate::server::config::{Secret, Settings};
 use crate::server::db::Db;
 use crate::server::domain::pricing::Pricing;
 use crate::server::domain::referral::EmailPolicy;
+use crate::server::http::origin_guard::SiteOrigins;
 use crate::server::mail::Mailer;
 use crate::server::proxy::gateway::Gateway;
 use axum::extract::FromRef;
@@ -34,6 +35,8 @@ pub struct Services {
     pub leptos: LeptosOptions,
     /// `PUBLIC_BASE_URL`, or `http://` plus the bound address; no trailing slash.
     pub public_base_url: Arc<str>,
+    /// The origins (and in dev the hosts) the site's pages are served from; see `http::origin_guard`.
+    pub site_origins: Arc<SiteOrigins>,
     pub pricing: Arc<Pricing>,
     /// What every charged call goes through: upstreams, rate limits, caches, holds, settlement (see
     /// `proxy::gateway`). Pages tell it what changed; they never reach into it.

@@ -125,6 +125,8 @@ pub struct BillRow {
     pub output_tokens: i64,
     pub cache_write_tokens: i64,
     pub cache_read_tokens: i64,
+    /// Web searches run for the call (billed in its cost).
+    pub web_searches: i64,
     pub official_cost: Usd,
     pub packages_paid: Usd,
     pub balance_paid: Usd,

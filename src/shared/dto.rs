@@ -53,6 +53,19 @@ pub struct DevMailSummary {
     pub text_body: String,
 }
 
+/// One signed-in browser of the account, for the sessions page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// Names the session for "Sign out" (the start of its stored hash; never the cookie).
+    pub handle: String,
+    pub browser: String,
+    pub address: String,
+    pub created: String,
+    pub last_seen: String,
+    /// The browser looking at the page.
+    pub current: bool,
+}
+
 /// One API key as its owner sees it (never the secret, except once at creation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRow {

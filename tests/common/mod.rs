@@ -154,6 +154,7 @@ impl TestApp {
             spend_cap: None,
             models: &[],
             can_manage,
+            on_page: true,
             now: gatehouse::server::time::now_ms(),
         };
         gatehouse::server::domain::keys::create(self.state.db.pool(), key).await.expect("key").1

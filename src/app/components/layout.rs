@@ -111,6 +111,7 @@ pub fn Layout(children: Children) -> impl IntoView {
 fn account_box(user: SignedInUser) -> impl IntoView {
     view! {
         <span class="account-email" title="Signed in">{user.email}</span>
+        <a class="btn ghost small" href="/account/sessions">"Sessions"</a>
         <form method="post" action=Logout::url() class="inline-form">
             <button type="submit" class="btn ghost small">"Log out"</button>
         </form>

@@ -481,12 +481,12 @@ fn conversation_item(
             </a>
             <details class="conversation-menu">
                 <summary aria-label="Conversation actions">"⋯"</summary>
-                <ActionForm action=rename attr:class="inline-rename" attr:onsubmit="this.closest('details').open=false">
+                <ActionForm action=rename attr:class="inline-rename" attr:onsubmit=crate::app::inline_handlers::CLOSE_MENU>
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="text" name="title" value=title aria-label="Conversation title" />
                     <button type="submit" class="btn ghost small">"Rename"</button>
                 </ActionForm>
-                <ActionForm action=delete attr:class="inline-form" attr:onsubmit="return confirm('Delete this conversation and its messages?')">
+                <ActionForm action=delete attr:class="inline-form" attr:onsubmit=crate::app::inline_handlers::CONFIRM_DELETE_CONVERSATION>
                     <input type="hidden" name="id" value=id.to_string() />
                     <button type="submit" class="btn ghost small danger">"Delete"</button>
                 </ActionForm>

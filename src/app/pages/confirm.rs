@@ -18,18 +18,24 @@ pub async fn inspect_login_link(token: String) -> Result<LoginLinkView, AppError
 #[server(endpoint = "confirm_login")]
 pub async fn confirm_login(token: String) -> Result<(), AppError> {
     use crate::server::auth::magic_link;
-    use crate::server::fn_support::{answer_form, client_ip_of_request, session, state};
+    use crate::server::fn_support::{
+        answer_form, browser_of_request, client_network_of_request, invite_ack_of_browser, session, state,
+    };
     let result = async {
         let state = state()?;
         let session = session()?;
-        let client_ip = client_ip_of_request(&state)?;
+        let client_ip = client_network_of_request(&state)?;
+        let browser_ack = invite_ack_of_browser();
         let rules = magic_link::NewAccountRules {
+            browser_ack: browser_ack.as_deref(),
             welcome_balance: state.settings.money.welcome_balance,
             promotion: &state.settings.referral.promotion,
             email_policy: &state.email_policy,
             client_ip: &client_ip,
         };
-        let confirmed = magic_link::confirm(&state.db, &token, session.presented_hash().as_deref(), rules).await?;
+        let browser = browser_of_request(&state)?;
+        let confirmed =
+            magic_link::confirm(&state.db, &token, session.presented_hash().as_deref(), &browser, rules).await?;
         // A referral applied here may have given both sides a package: their next API calls see it.
         for account in [Some(confirmed.user_id), confirmed.inviter_id].into_iter().flatten() {
             state.gateway.money_moved(account);

@@ -11,13 +11,13 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[server(endpoint = "invite")]
 pub async fn get_invite(code: String) -> Result<InviteView, AppError> {
-    use crate::server::fn_support::{answer, client_ip_of_request, current_user, state, user_agent};
+    use crate::server::fn_support::{answer, client_network_of_request, current_user, state, user_agent};
     use crate::server::referral_view;
     answer(
         async {
             let state = state()?;
             let viewer = current_user(&state).await?.map(|u| (u.id, u.created_at));
-            let visitor = format!("{}|{}", client_ip_of_request(&state)?, user_agent());
+            let visitor = format!("{}|{}", client_network_of_request(&state)?, user_agent());
             let view = referral_view::invite_page(&state, &code, viewer, &visitor).await?;
             if view == InviteView::Unknown {
                 if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
@@ -39,13 +39,17 @@ pub async fn acknowledge_invite(
     credit: Option<String>,
     balance: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::fn_support::{answer_form, client_ip_of_request, state};
+    use crate::server::fn_support::{answer_form, client_network_of_request, set_cookie, state};
+    use crate::server::http::invite_ack_cookie;
     use crate::server::referral_view;
     let result = async {
         let state = state()?;
-        let ip = client_ip_of_request(&state)?;
+        let ip = client_network_of_request(&state)?;
         let ticked = [&reward, &new_users, &credit, &balance].map(|v| v.as_deref() == Some("on"));
-        let next = referral_view::acknowledge(&state, &code, ticked, &ip).await?;
+        let (token, next) = referral_view::acknowledge(&state, &code, ticked, &ip).await?;
+        if let Some(cookie) = invite_ack_cookie::set(&token, state.settings.cookies_secure()) {
+            set_cookie(cookie);
+        }
         leptos_axum::redirect(&next);
         Ok::<_, AppError>(())
     }

@@ -170,7 +170,7 @@ fn keys_view(
                         <div class="copy-row">
                             <input type="text" readonly value=k.secret.clone() id="new-key-secret" aria-label="New API key" />
                             <button type="button" class="btn primary" data-key=k.secret node_ref=copy_button autofocus=true
-                                onclick="const b=this;navigator.clipboard&&navigator.clipboard.writeText(b.dataset.key).then(()=>{b.textContent='Copied'});">
+                                onclick=crate::app::inline_handlers::COPY_NEW_KEY>
                                 "Copy"
                             </button>
                         </div>
@@ -231,7 +231,7 @@ fn key_row(
                     <input type="hidden" name="disabled" value=(!disabled).to_string() />
                     <button type="submit" class="btn ghost small">{if disabled { "Enable" } else { "Disable" }}</button>
                 </ActionForm>
-                <ActionForm action=delete attr:class="inline-form" attr:onsubmit="return confirm('Delete this key? Programs using it stop working at once.')">
+                <ActionForm action=delete attr:class="inline-form" attr:onsubmit=crate::app::inline_handlers::CONFIRM_DELETE_KEY>
                     <input type="hidden" name="id" value=id.to_string() />
                     <button type="submit" class="btn ghost small danger">"Delete"</button>
                 </ActionForm>

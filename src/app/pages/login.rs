@@ -10,38 +10,49 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[server(endpoint = "request_login")]
-pub async fn request_login(email: String, next: String, ack: Option<String>) -> Result<(), AppError> {
-    use crate::server::auth::magic_link::{self, LinkRequest, SendLimits};
-    use crate::server::domain::referral;
-    use crate::server::fn_support::{answer_form, client_ip_of_request, state};
+pub async fn request_login(email: String, next: String) -> Result<(), AppError> {
+    use crate::server::auth::magic_link::{self, LinkRequest};
+    use crate::server::domain::referral::{self, AckState};
+    use crate::server::fn_support::{
+        answer_form, browser_of_request, client_network_of_request, invite_ack_of_browser, set_cookie, state,
+    };
+    use crate::server::http::invite_ack_cookie;
     use crate::server::time::now_ms;
     use crate::shared::email::Email;
     let typed = email.clone();
     let back_to = next.clone();
-    let ack_back = ack.clone().unwrap_or_default();
     let result = async {
         let state = state()?;
         let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;
-        let client_ip = client_ip_of_request(&state)?;
-        let invite_ack_id = match ack.as_deref().filter(|a| !a.is_empty()) {
-            Some(token) => Some(referral::ack_by_token(state.db.pool(), token, now_ms()).await?.ok_or_else(|| {
-                AppError::invalid(
-                    "email",
-                    "This invitation has expired or was already used. Open the invitation link again, or log in from the Log in button without it.",
-                )
-            })?),
+        let client_ip = client_network_of_request(&state)?;
+        // The invitation this browser acknowledged, if any (never one named in the form: see the cookie).
+        let invite_ack_id = match invite_ack_of_browser() {
+            Some(token) => match referral::ack_by_token(state.db.pool(), &token, now_ms()).await? {
+                AckState::Usable(id) => Some(id),
+                // It served the account that signed up with it: this browser's later logins are plain.
+                AckState::Used => {
+                    set_cookie(invite_ack_cookie::clear(state.settings.cookies_secure()));
+                    None
+                }
+                AckState::Gone => {
+                    set_cookie(invite_ack_cookie::clear(state.settings.cookies_secure()));
+                    return Err(AppError::invalid(
+                        "email",
+                        "This invitation has expired. Open the invitation link again, or press Continue to log in without it.",
+                    ));
+                }
+            },
             None => None,
         };
-        let limits = SendLimits {
-            per_email: state.settings.login_links_per_email_per_hour,
-            per_ip: state.settings.login_links_per_ip_per_hour,
-        };
+        let limits = state.settings.login_limits;
+        let asked_by = browser_of_request(&state)?.described();
         let request = LinkRequest {
             email: &email,
             next: &next,
             client_ip: &client_ip,
             public_base_url: &state.public_base_url,
             log_link: state.settings.is_dev(),
+            asked_by: &asked_by,
             invite_ack_id,
         };
         magic_link::request_link(&state.db, &state.mailer, limits, request).await?;
@@ -54,9 +65,6 @@ pub async fn request_login(email: String, next: String, ack: Option<String>) -> 
     answer_form(result, |e| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query.append_pair("email", &typed).append_pair("next", &back_to);
-        if !ack_back.is_empty() {
-            query.append_pair("ack", &ack_back);
-        }
         let query = query.append_pair("error", &e.to_string()).finish();
         Some(format!("/login?{query}"))
     })
@@ -66,8 +74,8 @@ pub async fn request_login(email: String, next: String, ack: Option<String>) -> 
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
-    // Set when the person came through an invitation's "I Understand" (see the invite page).
-    let ack = move || query.read().get("ack").unwrap_or_default();
+    // Set when the person came through an invitation's "I Understand" (see the invite page); the
+    // acknowledgement itself travels in this browser's cookie.
     let invited = move || query.read().get("invite").filter(|c| !c.is_empty());
     let action = ServerAction::<RequestLogin>::new();
     let typed = move || query.read().get("email").unwrap_or_default();
@@ -108,7 +116,6 @@ pub fn LoginPage() -> impl IntoView {
                     {email_error}
                 </p>
                 <input type="hidden" name="next" value=next />
-                <input type="hidden" name="ack" value=ack />
                 <button type="submit" class="btn primary wide" disabled=move || action.pending().get()>
                     {move || if action.pending().get() { "Sending…" } else { "Continue" }}
                 </button>

@@ -11,3 +11,4 @@ pub mod login;
 pub mod not_found;
 pub mod prices;
 pub mod referral;
+pub mod sessions;

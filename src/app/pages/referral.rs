@@ -32,13 +32,13 @@ pub async fn apply_invite_code(
     credit: Option<String>,
     balance: Option<String>,
 ) -> Result<String, AppError> {
-    use crate::server::fn_support::{answer, client_ip_of_request, require_user, state};
+    use crate::server::fn_support::{answer, client_network_of_request, require_user, state};
     use crate::server::referral_view;
     answer(
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            let ip = client_ip_of_request(&state)?;
+            let ip = client_network_of_request(&state)?;
             let ticked = [&reward, &new_users, &credit, &balance].map(|v| v.as_deref() == Some("on"));
             referral_view::apply_code(&state, user.id, &code, ticked, &ip).await
         }
@@ -88,10 +88,7 @@ fn referral_view(v: ReferralView, apply: ServerAction<ApplyInviteCode>) -> impl 
                     type="button"
                     class="btn primary"
                     data-link=link
-                    onclick="const b=this;const i=document.getElementById('invite-link');\
-                             const done=()=>{b.textContent='Copied';setTimeout(()=>b.textContent='Copy link',2000)};\
-                             if(navigator.clipboard){navigator.clipboard.writeText(b.dataset.link).then(done,()=>{i.select();document.execCommand('copy');done()})}\
-                             else{i.select();document.execCommand('copy');done()}"
+                    onclick=crate::app::inline_handlers::COPY_INVITE_LINK
                 >
                     "Copy link"
                 </button>

@@ -1,6 +1,7 @@
 //! Magic-link login: issue a single-use 15-minute link (only its SHA-256 stored), show what it would do
 //! without consuming it, and consume it atomically to log in.
 
+use super::send_limits::{self, SendLimits};
 use super::{session, users};
 use crate::server::db::Db;
 use crate::server::domain::ledger::{self, Credit, EntryKind};
@@ -9,7 +10,7 @@ use crate::server::domain::referral::{self, Application, EmailPolicy, InviteCode
 use crate::server::error::internal;
 use crate::server::mail::{login_email, Mailer};
 use crate::server::secrets::{hash_token, random_token};
-use crate::server::time::{now_ms, HOUR_MS, MINUTE_MS};
+use crate::server::time::{now_ms, MINUTE_MS};
 use crate::shared::dto::LoginLinkView;
 use crate::shared::email::Email;
 use crate::shared::error::AppError;
@@ -18,20 +19,16 @@ use crate::shared::next_path::safe_next;
 pub const LINK_TTL_MINUTES: i64 = 15;
 const LINK_TTL_MS: i64 = LINK_TTL_MINUTES * MINUTE_MS;
 
-/// Per-hour sending limits.
-#[derive(Clone, Copy, Debug)]
-pub struct SendLimits {
-    pub per_email: u32,
-    pub per_ip: u32,
-}
-
 pub struct LinkRequest<'a> {
     pub email: &'a Email,
     pub next: &'a str,
+    /// The client's network (IPv4 address or IPv6 /64): what the per-address limits count.
     pub client_ip: &'a str,
     pub public_base_url: &'a str,
     pub log_link: bool,
-    /// The invite acknowledged on `/i/CODE` before logging in, applied when the account is new.
+    /// The browser asking, named in the email ("Chrome 131 on macOS, from 198.51.100.20").
+    pub asked_by: &'a str,
+    /// The invite this browser acknowledged on `/i/CODE` before logging in, applied when the account is new.
     pub invite_ack_id: Option<i64>,
 }
 
@@ -39,25 +36,24 @@ pub struct LinkRequest<'a> {
 pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: LinkRequest<'_>) -> Result<(), AppError> {
     let now = now_ms();
     let normalized = req.email.normalized();
-    check_limit(db, "email_normalized", normalized, limits.per_email, now, "this email address").await?;
-    check_limit(db, "client_ip", req.client_ip, limits.per_ip, now, "your network").await?;
-
     let token = random_token().map_err(|e| internal("no randomness for a login token", e))?;
     let expires_at = now + LINK_TTL_MS;
     let mut tx = db.pool().begin().await?;
-    // "Send a new link" keeps the invitation (and where to land) of the link it replaces.
-    let replaced: Vec<(Option<i64>, String)> = sqlx::query_as(
+    send_limits::take(&mut tx, limits, normalized, req.client_ip, now).await?;
+    // "Send a new link" lands where the link it replaces would have. The invitation is never inherited: a
+    // link carries one only when the browser asking for it acknowledged it (`req.invite_ack_id`), so
+    // nobody can attach an invitation to another person's later links.
+    let replaced: Vec<(String,)> = sqlx::query_as(
         "UPDATE login_tokens SET replaced_at = $1 WHERE email_normalized = $2 AND used_at IS NULL AND replaced_at IS NULL \
-         RETURNING invite_ack_id, next_path",
+         RETURNING next_path",
     )
     .bind(now)
     .bind(normalized)
     .fetch_all(&mut *tx)
     .await?;
-    let inherited = replaced.into_iter().find(|(ack, _)| ack.is_some());
-    let invite_ack_id = req.invite_ack_id.or_else(|| inherited.as_ref().and_then(|(ack, _)| *ack));
-    let next_path = match (&inherited, safe_next(req.next)) {
-        (Some((_, old_next)), fresh) if req.invite_ack_id.is_none() && fresh == "/" => old_next.clone(),
+    let invite_ack_id = req.invite_ack_id;
+    let next_path = match (replaced.into_iter().next(), safe_next(req.next)) {
+        (Some((old_next,)), fresh) if fresh == "/" => old_next,
         (_, fresh) => fresh,
     };
     sqlx::query(
@@ -80,27 +76,21 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     if req.log_link {
         tracing::info!(to = %req.email, %link, "dev mode: login link");
     }
-    let email = login_email::build(req.email.as_typed(), &link, expires_at, LINK_TTL_MINUTES);
+    let email = login_email::build(req.email.as_typed(), &link, expires_at, LINK_TTL_MINUTES, req.asked_by);
     mailer.send(email).await.map_err(|e| {
         tracing::error!(error = %e, "login email not sent");
         AppError::Unavailable("We could not send the email just now. Please try again in a minute.".into())
     })
 }
 
-async fn check_limit(db: &Db, column: &str, value: &str, limit: u32, now: i64, what: &str) -> Result<(), AppError> {
-    let sql = format!("SELECT COUNT(*), MIN(created_at) FROM login_tokens WHERE {column} = $1 AND created_at > $2");
-    let (count, oldest): (i64, Option<i64>) =
-        sqlx::query_as(&sql).bind(value).bind(now - HOUR_MS).fetch_one(db.pool()).await?;
-    if count < i64::from(limit) {
-        return Ok(());
-    }
-    let wait_ms = (oldest.unwrap_or(now) + HOUR_MS - now).max(1000);
-    let minutes = (wait_ms + MINUTE_MS - 1) / MINUTE_MS;
-    let unit = if minutes == 1 { "minute" } else { "minutes" };
-    Err(AppError::RateLimited {
-        message: format!("Too many login emails for {what}. Try again in {minutes} {unit}."),
-        retry_after_secs: u64::try_from(wait_ms / 1000).unwrap_or(60),
-    })
+/// Deletes login tokens that expired more than a day ago (the hourly sweep): the send limits count only
+/// the last hour, and the confirm page can tell "expired" from "unknown" for a day.
+pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM login_tokens WHERE expires_at < $1")
+        .bind(now - 24 * 60 * MINUTE_MS)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// What a link would do, for the confirm page. Never consumes the token.
@@ -135,6 +125,8 @@ pub struct Confirmed {
 
 /// What a confirmed login may set up for a new account.
 pub struct NewAccountRules<'a> {
+    /// The invitation acknowledgement token the confirming browser holds (its cookie), if any.
+    pub browser_ack: Option<&'a str>,
     pub welcome_balance: Money,
     pub promotion: &'a Promotion,
     pub email_policy: &'a EmailPolicy,
@@ -183,6 +175,7 @@ pub async fn confirm(
     db: &Db,
     token: &str,
     replaces_session: Option<&str>,
+    browser: &session::Browser,
     rules: NewAccountRules<'_>,
 ) -> Result<Confirmed, AppError> {
     let welcome_balance = rules.welcome_balance;
@@ -216,14 +209,20 @@ pub async fn confirm(
         ledger::credit(&mut tx, credit).await.map_err(|e| internal("welcome balance", e))?;
     }
     let mut inviter_id = None;
-    if let Some(ack_id) = invite_ack_id {
+    // The invitation applies only in the browser that acknowledged it (and asked for this link): a link
+    // someone asked for another person's address, with their own acknowledgement, applies nothing there.
+    let acknowledged_here = match (invite_ack_id, rules.browser_ack) {
+        (Some(ack_id), Some(token)) => referral::ack_matches(&mut tx, ack_id, token).await?,
+        _ => false,
+    };
+    if let Some(ack_id) = invite_ack_id.filter(|_| acknowledged_here) {
         // An account that already existed still gets the invitation within the sign-up window.
         inviter_id = apply_invite(&mut tx, &rules, user_id, ack_id, now, new_account).await?;
         if inviter_id.is_none() && !new_account {
             next = "/i?invite=existing".to_string();
         }
     }
-    let session_token = session::create_in(&mut tx, user_id, now, replaces_session).await?;
+    let session_token = session::create_in(&mut tx, user_id, now, replaces_session, browser).await?;
     tx.commit().await?;
     tracing::info!(user_id, new_account, "logged in");
     Ok(Confirmed { user_id, new_account, inviter_id, next: safe_next(&next), session_token })

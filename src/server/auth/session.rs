@@ -14,6 +14,10 @@ pub const COOKIE_NAME: &str = "gh_session";
 pub const SESSION_TTL_MS: i64 = 30 * DAY_MS;
 /// The expiry slides forward at most once a day, so a busy browser does not write on every request.
 const SLIDE_EVERY_MS: i64 = DAY_MS;
+/// "Last seen" on the sessions page is kept to within this much (one write per browser at most this often).
+const SEEN_EVERY_MS: i64 = 5 * 60 * 1000;
+/// How many characters of a session's starting point are shown as its handle (never the whole hash).
+const HANDLE_CHARS: usize = 16;
 
 /// The session of one request. Cheap to clone; loaded from the database at most once.
 #[derive(Clone)]
@@ -68,29 +72,37 @@ impl Session {
             return Ok(None);
         };
         let id_hash = hash_token(token);
-        let row: Option<(i64, i64)> = sqlx::query_as("SELECT user_id, expires_at FROM sessions WHERE id_hash = $1")
-            .bind(&id_hash)
-            .fetch_optional(self.0.db.pool())
-            .await?;
+        let row: Option<(i64, i64, Option<i64>)> =
+            sqlx::query_as("SELECT user_id, expires_at, last_seen_at FROM sessions WHERE id_hash = $1")
+                .bind(&id_hash)
+                .fetch_optional(self.0.db.pool())
+                .await?;
         let now = now_ms();
         match row {
             None => {
                 self.change_cookie(CookieChange::Clear);
                 Ok(None)
             }
-            Some((_, expires_at)) if expires_at <= now => {
+            Some((_, expires_at, _)) if expires_at <= now => {
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&id_hash).execute(self.0.db.pool()).await?;
                 self.change_cookie(CookieChange::Clear);
                 Ok(None)
             }
-            Some((user_id, expires_at)) => {
+            Some((user_id, expires_at, last_seen)) => {
                 if expires_at - now < SESSION_TTL_MS - SLIDE_EVERY_MS {
-                    sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id_hash = $2")
+                    sqlx::query("UPDATE sessions SET expires_at = $1, last_seen_at = $2 WHERE id_hash = $3")
                         .bind(now + SESSION_TTL_MS)
+                        .bind(now)
                         .bind(&id_hash)
                         .execute(self.0.db.pool())
                         .await?;
                     self.change_cookie(CookieChange::Set(token.clone()));
+                } else if last_seen.is_none_or(|seen| now - seen >= SEEN_EVERY_MS) {
+                    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                        .bind(now)
+                        .bind(&id_hash)
+                        .execute(self.0.db.pool())
+                        .await?;
                 }
                 Ok(Some(user_id))
             }
@@ -139,6 +151,20 @@ impl Session {
     }
 }
 
+/// Where a browser is: its address and `User-Agent`, kept with its session and named in login emails.
+#[derive(Clone, Debug, Default)]
+pub struct Browser {
+    pub address: String,
+    pub user_agent: String,
+}
+
+impl Browser {
+    /// "Chrome 131 on macOS, from 198.51.100.20".
+    pub fn described(&self) -> String {
+        format!("{}, from {}", super::user_agent::summary(&self.user_agent), self.address)
+    }
+}
+
 /// Creates a session for `user_id` inside the login transaction, deleting the one it replaces.
 /// Returns the cookie value (the only place the raw id exists).
 pub async fn create_in(
@@ -146,19 +172,88 @@ pub async fn create_in(
     user_id: i64,
     now: i64,
     replaces: Option<&str>,
+    browser: &Browser,
 ) -> Result<String, AppError> {
     if let Some(old) = replaces {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(old).execute(&mut *conn).await?;
     }
     let token = random_token().map_err(|e| crate::server::error::internal("no randomness for a session id", e))?;
-    sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(hash_token(&token))
-        .bind(user_id)
-        .bind(now)
-        .bind(now + SESSION_TTL_MS)
-        .execute(&mut *conn)
-        .await?;
+    let user_agent: String = browser.user_agent.chars().filter(|c| !c.is_control()).take(512).collect();
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at, client_ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $3, $5, $6)",
+    )
+    .bind(hash_token(&token))
+    .bind(user_id)
+    .bind(now)
+    .bind(now + SESSION_TTL_MS)
+    .bind(&browser.address)
+    .bind(&user_agent)
+    .execute(&mut *conn)
+    .await?;
     Ok(token)
+}
+
+/// One of an account's signed-in browsers, for the sessions page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedInBrowser {
+    /// The start of the session's stored hash: enough to name it, useless to sign in with.
+    pub handle: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub address: String,
+    pub browser: String,
+    /// The browser asking.
+    pub current: bool,
+}
+
+/// The account's live sessions, the most recently seen first.
+pub async fn list(
+    db: &Db,
+    user_id: i64,
+    current_hash: Option<&str>,
+    now: i64,
+) -> Result<Vec<SignedInBrowser>, sqlx::Error> {
+    type Row = (String, i64, Option<i64>, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id_hash, created_at, last_seen_at, client_ip, user_agent FROM sessions \
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY COALESCE(last_seen_at, created_at) DESC",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(hash, created_at, seen, address, ua)| SignedInBrowser {
+            handle: hash.chars().take(HANDLE_CHARS).collect(),
+            created_at,
+            last_seen_at: seen.unwrap_or(created_at),
+            address: address.unwrap_or_else(|| "unknown".into()),
+            browser: super::user_agent::summary(ua.as_deref().unwrap_or_default()),
+            current: current_hash == Some(hash.as_str()),
+        })
+        .collect())
+}
+
+/// Signs out one of the account's browsers by its handle; false when the account has no such session.
+pub async fn revoke(db: &Db, user_id: i64, handle: &str) -> Result<bool, sqlx::Error> {
+    if handle.len() != HANDLE_CHARS || !handle.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(false);
+    }
+    let sql = format!("DELETE FROM sessions WHERE user_id = $1 AND SUBSTR(id_hash, 1, {HANDLE_CHARS}) = $2");
+    let done = sqlx::query(&sql).bind(user_id).bind(handle).execute(db.pool()).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Signs out every browser of the account but the one asking; returns how many.
+pub async fn revoke_others(db: &Db, user_id: i64, current_hash: &str) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(current_hash)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Removes sessions past their expiry (run now and then).
@@ -170,7 +265,7 @@ pub async fn delete_expired(db: &Db) -> Result<u64, sqlx::Error> {
         .rows_affected())
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -17,6 +17,9 @@ fn chat_error(e: ChatError) -> AppError {
         ChatError::Db(detail) => internal("web chat", detail),
         ChatError::NotFound => AppError::NotFound,
         ChatError::BadTitle => AppError::invalid("title", e.to_string()),
+        ChatError::TooFast(secs) => {
+            AppError::RateLimited { message: e.to_string(), retry_after_secs: u64::try_from(secs).unwrap_or(60) }
+        }
         other => AppError::invalid("message", other.to_string()),
     }
 }

@@ -197,6 +197,7 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
         max_tokens: Some(max_tokens),
         choices: None,
         request_bytes: request.to_string().len(),
+        web_searches: 0,
         request_id,
     };
     let admitted = match call::admit(&state, ask).await {

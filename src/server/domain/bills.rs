@@ -33,6 +33,8 @@ pub struct Bill {
     pub outcome: String,
     pub latency_ms: Option<i64>,
     pub request_id: Option<String>,
+    /// Web searches the upstream ran for the call, billed in its official cost.
+    pub web_searches: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -53,6 +55,7 @@ struct BillRow {
     outcome: String,
     latency_ms: Option<i64>,
     request_id: Option<String>,
+    web_searches: i64,
 }
 
 /// The WHERE clause and its text parameters; parameters are numbered from `$2` (`$1` is the user).
@@ -113,7 +116,7 @@ pub async fn page(
     let list_sql = format!(
         "SELECT id, created_at, key_name, channel, model, input_tokens, output_tokens, \
          cache_write_5m_tokens + cache_write_1h_tokens AS cache_write_tokens, cache_read_tokens, official_cost, \
-         packages_paid, balance_paid, multiplier, outcome, latency_ms, request_id \
+         packages_paid, balance_paid, multiplier, outcome, latency_ms, request_id, web_searches \
          FROM bills WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
         limit.clamp(1, 10_000),
         offset.max(0)
@@ -147,6 +150,7 @@ fn bill_from_row(r: BillRow) -> Bill {
         outcome: r.outcome,
         latency_ms: r.latency_ms,
         request_id: r.request_id,
+        web_searches: r.web_searches,
     }
 }
 

@@ -10,6 +10,10 @@ use sqlx::AnyPool;
 /// The longest message a person can send, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 const MAX_TITLE_CHARS: usize = 80;
+/// Conversations one account may keep; beyond it the oldest must be deleted before a new one starts.
+pub const MAX_CONVERSATIONS: i64 = 1000;
+/// Messages one account may send per minute, across its conversations.
+pub const MAX_MESSAGES_PER_MINUTE: i64 = 20;
 /// A reply still unfinished after this long is given up (longer than the upstream read timeout allows).
 pub const STALE_REPLY_MS: i64 = 15 * 60_000;
 
@@ -53,6 +57,10 @@ pub enum ChatError {
     Busy,
     #[error("This reply has already been answered.")]
     AlreadyStarted,
+    #[error("You have {MAX_CONVERSATIONS} conversations; delete some to start a new one.")]
+    TooManyConversations,
+    #[error("You are sending more than {MAX_MESSAGES_PER_MINUTE} messages a minute; wait {0} s.")]
+    TooFast(i64),
     #[error("{0}")]
     Db(String),
 }
@@ -205,6 +213,22 @@ pub async fn ask(pool: &AnyPool, a: Ask<'_>) -> Result<Asked, ChatError> {
         return Err(ChatError::TooLong);
     }
     let mut tx = pool.begin().await?;
+    // The account's row is locked first, so parallel messages count one after another. The count is kept
+    // apart from the messages (deleting conversations does not reset it), per minute window.
+    super::ledger::lock_account(&mut tx, a.user_id).await.map_err(|e| ChatError::Db(e.to_string()))?;
+    let window = a.now - a.now.rem_euclid(60_000);
+    let (sent,): (i64,) = sqlx::query_as(
+        "INSERT INTO chat_send_windows (user_id, window_start, sent) VALUES ($1, $2, 1) ON CONFLICT (user_id) \
+         DO UPDATE SET sent = CASE WHEN chat_send_windows.window_start = $2 THEN chat_send_windows.sent + 1 ELSE 1 END, \
+         window_start = $2 RETURNING sent",
+    )
+    .bind(a.user_id)
+    .bind(window)
+    .fetch_one(&mut *tx)
+    .await?;
+    if sent > MAX_MESSAGES_PER_MINUTE {
+        return Err(ChatError::TooFast(((window + 60_000 - a.now) + 999).max(1000) / 1000));
+    }
     let conversation_id = match a.conversation_id {
         Some(id) => {
             let updated = sqlx::query(
@@ -243,6 +267,13 @@ pub async fn ask(pool: &AnyPool, a: Ask<'_>) -> Result<Asked, ChatError> {
             id
         }
         None => {
+            let (kept,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM conversations WHERE user_id = $1")
+                .bind(a.user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if kept >= MAX_CONVERSATIONS {
+                return Err(ChatError::TooManyConversations);
+            }
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO conversations (user_id, title, model, thinking, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",

@@ -26,6 +26,9 @@ pub struct ApiKey {
     pub spent: Money,
     /// May manage the account's keys through the key-management API.
     pub can_manage: bool,
+    /// Its limits were set on the keys page (it was made or last limited there): the key-management API
+    /// may only tighten them (see `key_rights`).
+    pub limits_from_page: bool,
 }
 
 impl ApiKey {
@@ -65,6 +68,8 @@ pub struct NewKey<'a> {
     pub spend_cap: Option<Money>,
     pub models: &'a [String],
     pub can_manage: bool,
+    /// Made on the keys page (not through the key-management API).
+    pub on_page: bool,
     pub now: i64,
 }
 
@@ -91,8 +96,8 @@ pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), K
     let prefix = format!("{}…", &secret[..KEY_PREFIX.len() + 4]);
     let models = k.models.join(",");
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, expires_at, spend_cap, models, can_manage) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO api_keys (user_id, key_hash, prefix, name, created_at, expires_at, spend_cap, models, can_manage, \
+         limits_from_page) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(k.user_id)
     .bind(hash_token(&secret))
@@ -103,6 +108,7 @@ pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), K
     .bind(k.spend_cap.map(Money::units))
     .bind(&models)
     .bind(i64::from(k.can_manage))
+    .bind(i64::from(k.on_page))
     .fetch_one(pool)
     .await?;
     let key = ApiKey {
@@ -119,14 +125,15 @@ pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), K
         used_times: 0,
         spent: Money::ZERO,
         can_manage: k.can_manage,
+        limits_from_page: k.on_page,
     };
     Ok((key, secret))
 }
 
-type Row = (i64, i64, String, String, i64, Option<i64>, Option<i64>, String, i64, Option<i64>, i64, i64, i64);
+type Row = (i64, i64, String, String, i64, Option<i64>, Option<i64>, String, i64, Option<i64>, i64, i64, i64, i64);
 
 const COLUMNS: &str = "id, user_id, name, prefix, created_at, expires_at, spend_cap, models, disabled, last_used_at, \
-     used_times, spent, can_manage";
+     used_times, spent, can_manage, limits_from_page";
 
 fn from_row(r: Row) -> ApiKey {
     ApiKey {
@@ -143,6 +150,7 @@ fn from_row(r: Row) -> ApiKey {
         used_times: r.10,
         spent: Money::from_units(r.11),
         can_manage: r.12 != 0,
+        limits_from_page: r.13 != 0,
     }
 }
 
@@ -154,6 +162,8 @@ pub struct KeyUpdate<'a> {
     pub spend_cap: Option<Option<Money>>,
     pub models: Option<&'a [String]>,
     pub disabled: Option<bool>,
+    /// Made on the keys page: limits it sets can then only be tightened through the API.
+    pub on_page: bool,
 }
 
 pub async fn update(pool: &AnyPool, user_id: i64, id: i64, u: KeyUpdate<'_>) -> Result<(), KeyError> {
@@ -200,6 +210,10 @@ pub async fn update(pool: &AnyPool, user_id: i64, id: i64, u: KeyUpdate<'_>) -> 
             .bind(id)
             .execute(&mut *tx)
             .await?;
+    }
+    let limits_changed = u.expires_at.is_some() || u.spend_cap.is_some() || u.models.is_some() || u.disabled.is_some();
+    if u.on_page && limits_changed {
+        sqlx::query("UPDATE api_keys SET limits_from_page = 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -272,6 +286,7 @@ mod tests {
             used_times: 0,
             spent: Money::from_units(spent),
             can_manage: false,
+            limits_from_page: true,
         }
     }
 

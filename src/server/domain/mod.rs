@@ -7,6 +7,7 @@ pub mod bills;
 pub mod channels;
 pub mod charge;
 pub mod chat;
+pub mod key_rights;
 pub mod keys;
 pub mod ledger;
 pub mod money;

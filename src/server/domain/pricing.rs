@@ -10,7 +10,8 @@ use std::str::FromStr;
 /// The price table shipped with Gatehouse (`config/prices.conf`).
 pub const DEFAULT_PRICE_TABLE: &str = include_str!("../../../config/prices.conf");
 
-/// Token counts of one call, as the upstream reported them. `input` excludes cached tokens.
+/// Token counts of one call, as the upstream reported them, and its server-tool uses. `input` excludes
+/// cached tokens.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     pub input: u64,
@@ -18,6 +19,9 @@ pub struct Usage {
     pub cache_write_5m: u64,
     pub cache_write_1h: u64,
     pub cache_read: u64,
+    /// Searches the upstream's web search tool ran (Anthropic's `server_tool_use.web_search_requests`),
+    /// each billed at the price table's `tool:web_search` price.
+    pub web_searches: u64,
 }
 
 impl Usage {
@@ -50,6 +54,7 @@ impl Usage {
             cache_write_1h: take(self.cache_write_1h),
             cache_read: take(self.cache_read),
             output: self.output.min(limits.output),
+            web_searches: self.web_searches.min(limits.web_searches),
         };
         (u, u != self)
     }
@@ -61,6 +66,8 @@ impl Usage {
 pub struct UsageLimits {
     pub input: u64,
     pub output: u64,
+    /// Web searches the request allows (its web search tool's `max_uses`; 0 without the tool).
+    pub web_searches: u64,
 }
 
 /// Why a request's limits cannot be set (400).
@@ -133,7 +140,7 @@ impl ModelPrice {
         if n == 0 || n > MAX_CHOICES {
             return Err(LimitError::Choices { asked: n, max: MAX_CHOICES });
         }
-        Ok(UsageLimits { input: self.context, output: per_choice.saturating_mul(n) })
+        Ok(UsageLimits { input: self.context, output: per_choice.saturating_mul(n), web_searches: 0 })
     }
 
     /// The most a request can cost: every output token it allows, and as input every token its body could
@@ -200,7 +207,12 @@ pub struct PriceTable {
     exact: HashMap<String, ModelPrice>,
     /// Family patterns without their `*`, longest first.
     families: Vec<ModelPrice>,
+    /// USD per use of an upstream's server tool (`tool:web_search 0.01`).
+    tools: HashMap<String, Decimal>,
 }
+
+/// The server tool whose uses [`Usage::web_searches`] counts.
+pub const WEB_SEARCH: &str = "web_search";
 
 impl PriceTable {
     pub fn shipped() -> Result<Self, PriceTableError> {
@@ -209,12 +221,23 @@ impl PriceTable {
 
     pub fn parse(text: &str) -> Result<Self, PriceTableError> {
         let mut by_pattern: Vec<ModelPrice> = Vec::new();
+        let mut tools = HashMap::new();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
                 continue;
             }
             let err = |problem: String| PriceTableError { line: n + 1, problem };
+            if let Some(tool) = line.strip_prefix("tool:") {
+                let (name, price) = tool
+                    .split_once(char::is_whitespace)
+                    .ok_or_else(|| err("expected tool:NAME and its USD price per use".into()))?;
+                let price = parse_tool_price(price.trim()).map_err(err)?;
+                if tools.insert(name.to_ascii_lowercase(), price).is_some() {
+                    return Err(err(format!("tool:{name} is priced twice")));
+                }
+                continue;
+            }
             let (named, cols): (Vec<&str>, Vec<&str>) = line.split_whitespace().partition(|c| c.contains('='));
             if cols.len() != 6 && cols.len() != 7 {
                 return Err(err(format!("expected 6 or 7 columns, found {}", cols.len())));
@@ -276,7 +299,7 @@ impl PriceTable {
                 }
             }
         }
-        let mut table = PriceTable::default();
+        let mut table = PriceTable { tools, ..PriceTable::default() };
         for price in by_pattern {
             match price.pattern.strip_suffix('*') {
                 Some(prefix) => table.families.push(ModelPrice { pattern: prefix.to_string(), ..price }),
@@ -289,14 +312,41 @@ impl PriceTable {
         Ok(table)
     }
 
-    /// The price for a model id as clients send it; `None` means the model is not offered.
+    /// The price for a model id as clients send it; `None` means the model is not offered. A family
+    /// pattern prices newer versions and tiers of its text models (`gpt-6-mini`, `claude-opus-6`), never a
+    /// variant for another modality (`gpt-4o-audio-preview`, `gpt-4o-realtime`, `…-transcribe`, `…-tts`,
+    /// `…-search-preview`, `…-image`): those are billed differently and are refused unless they have their
+    /// own line.
     pub fn lookup(&self, model: &str) -> Option<&ModelPrice> {
         let id = base_model_id(model);
-        self.exact.get(id.as_str()).or_else(|| self.families.iter().find(|f| id.starts_with(f.pattern.as_str())))
+        self.exact.get(id.as_str()).or_else(|| {
+            self.families
+                .iter()
+                .find(|f| id.strip_prefix(f.pattern.as_str()).is_some_and(|rest| !names_other_modality(rest)))
+        })
     }
 
+    /// The official cost of a call: its tokens at the model's prices, plus its server-tool uses at theirs
+    /// (`None` when either has no price: a call is never billed at zero).
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<Money> {
-        self.lookup(model)?.cost(usage)
+        let tokens = self.lookup(model)?.cost(usage)?;
+        if usage.web_searches == 0 {
+            return Some(tokens);
+        }
+        tokens.checked_add(self.web_search_fees(usage.web_searches)?)
+    }
+
+    /// What `searches` web searches cost at most (`None`: web search has no price here).
+    pub fn web_search_fees(&self, searches: u64) -> Option<Money> {
+        if searches == 0 {
+            return Some(Money::ZERO);
+        }
+        Money::round_from(Decimal::from(searches).checked_mul(*self.tools.get(WEB_SEARCH)?)?)
+    }
+
+    /// The price of one use of a server tool, if it has one.
+    pub fn tool_price(&self, tool: &str) -> Option<Decimal> {
+        self.tools.get(tool).copied()
     }
 
     /// Every exact model id, sorted (for model lists).
@@ -305,6 +355,18 @@ impl PriceTable {
         ids.sort_unstable();
         ids
     }
+}
+
+/// A server tool's USD price per use: at most 6 decimal places.
+fn parse_tool_price(text: &str) -> Result<Decimal, String> {
+    if !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') || text.is_empty() {
+        return Err(format!("{text:?} is not a price per use"));
+    }
+    let d = Decimal::from_str(text).map_err(|e| format!("{text:?}: {e}"))?;
+    if d.normalize().scale() > 6 {
+        return Err(format!("{text}: at most 6 decimal places"));
+    }
+    Ok(d)
 }
 
 fn parse_rate(text: &str) -> Result<Decimal, String> {
@@ -316,6 +378,14 @@ fn parse_rate(text: &str) -> Result<Decimal, String> {
         return Err(format!("{text}: at most 3 decimal places"));
     }
     Ok(d)
+}
+
+/// Words that mark a model variant for another modality, priced differently from the family's text model.
+const OTHER_MODALITIES: &[&str] =
+    &["audio", "realtime", "transcribe", "tts", "speech", "voice", "search", "image", "vision", "video", "embed"];
+
+fn names_other_modality(rest: &str) -> bool {
+    rest.split(['-', '.', '_']).any(|word| OTHER_MODALITIES.iter().any(|m| word.starts_with(m)))
 }
 
 /// Lower-cases, drops a `[1m]`-style suffix and a date suffix (`-20250929`, `-2024-08-06`).
@@ -404,8 +474,8 @@ mod tests {
         // The seed's example: an Opus 4.1 call worth $1.
         let u = Usage { input: 20_000, output: 9_333, ..Usage::default() };
         assert_eq!(t.cost("claude-opus-4-1", &u), Some(usd("0.999975")));
-        let u = Usage { input: 1_000_000, ..Usage::default() };
-        assert_eq!(t.cost("claude-sonnet-4-5", &u), Some(Money::usd(3)));
+        let u = Usage { input: 200_000, ..Usage::default() };
+        assert_eq!(t.cost("claude-sonnet-4-5", &u), Some(usd("0.6")));
         assert_eq!(t.cost("gpt-4o-mini", &Usage { output: 1_000_000, ..Usage::default() }), Some(usd("0.6")));
     }
 
@@ -417,9 +487,10 @@ mod tests {
             cache_write_5m: 1_000_000,
             cache_write_1h: 1_000_000,
             cache_read: 1_000_000,
+            web_searches: 0,
         };
-        // Sonnet 4.5: 3 + 15 + 3.75 + 6 + 0.30.
-        assert_eq!(table().cost("claude-sonnet-4-5", &u), Some(usd("28.05")));
+        // Sonnet 4.6: 3 + 15 + 3.75 + 6 + 0.30 (Sonnet 4.5 would be in its long-context band here).
+        assert_eq!(table().cost("claude-sonnet-4-6", &u), Some(usd("28.05")));
         // One cached token of the cheapest model is exactly one unit.
         assert_eq!(
             table().cost("claude-haiku-5-5", &Usage { cache_read: 1, ..Usage::default() }),
@@ -441,6 +512,16 @@ mod tests {
     }
 
     #[test]
+    fn sonnet_4_5_prompts_beyond_200k_are_priced_at_the_long_context_rates() {
+        // Claude Code's 1M-context beta (`claude-sonnet-4-5[1m]`): $6 / $22.50 per million above 200,000.
+        let t = table();
+        let at = Usage { input: 200_000, output: 1_000, ..Usage::default() };
+        let over = Usage { input: 150_000, cache_read: 100_000, output: 1_000, ..Usage::default() };
+        assert_eq!(t.cost("claude-sonnet-4-5[1m]", &at), Some(usd("0.615")));
+        assert_eq!(t.cost("claude-sonnet-4-5-20250929", &over), Some(usd("0.9825")));
+    }
+
+    #[test]
     fn dated_ids_suffixes_and_newer_family_members_are_priced() {
         let t = table();
         assert_eq!(t.lookup("claude-sonnet-4-5-20250929").unwrap().pattern, "claude-sonnet-4-5");
@@ -452,6 +533,44 @@ mod tests {
         assert!(t.lookup("claude-opus-5-5").is_some());
         assert_eq!(t.lookup("claude-opus-6").unwrap().pattern, "claude-opus-");
         assert_eq!(t.lookup("gpt-6-mini").unwrap().pattern, "gpt-6");
+    }
+
+    #[test]
+    fn web_searches_are_billed_at_the_tools_price_per_use() {
+        let t = table();
+        let plain = Usage { input: 1_000, output: 100, ..Usage::default() };
+        let searched = Usage { web_searches: 3, ..plain };
+        let tokens = t.cost("claude-sonnet-4-5", &plain).unwrap();
+        assert_eq!(t.cost("claude-sonnet-4-5", &searched), tokens.checked_add(usd("0.03")), "$10 per 1,000 searches");
+        let unpriced = PriceTable::parse("claude-x 1 2 3 4 0.1\n").unwrap();
+        assert_eq!(unpriced.cost("claude-x", &searched), None, "a search without a price is never free");
+        assert!(PriceTable::parse("tool:web_search 0.0000001\n").is_err());
+        assert!(PriceTable::parse("tool:web_search\n").is_err());
+        assert!(PriceTable::parse("tool:web_search 0.01\ntool:web_search 0.02\n").is_err());
+    }
+
+    #[test]
+    fn families_do_not_price_variants_for_other_modalities() {
+        let t = table();
+        for m in [
+            "gpt-4o-audio-preview",
+            "gpt-4o-realtime-preview-2024-12-17",
+            "gpt-4o-mini-transcribe",
+            "gpt-4o-mini-tts",
+            "gpt-4o-search-preview",
+            "gpt-5-image",
+            "gpt-6-realtime",
+            "claude-opus-6-vision",
+        ] {
+            assert!(t.lookup(m).is_none(), "{m} was priced as text");
+        }
+        assert!(t.lookup("gpt-5.2-codex").is_some() && t.lookup("gpt-6-nano").is_some());
+        let own = PriceTable::parse("gpt-4o* 2.5 10 2.5 2.5 1.25\ngpt-4o-audio-preview 40 80 40 40 2.5\n").unwrap();
+        assert_eq!(
+            own.lookup("gpt-4o-audio-preview").unwrap().pattern,
+            "gpt-4o-audio-preview",
+            "priced by its own line"
+        );
     }
 
     #[test]
@@ -489,7 +608,10 @@ mod tests {
         let t = table();
         let opus = t.lookup("claude-opus-4-1").unwrap();
         assert_eq!((opus.max_output, opus.context), (32_000, 200_000));
-        assert_eq!(opus.limits("m", None, None).unwrap(), UsageLimits { input: 200_000, output: 32_000 });
+        assert_eq!(
+            opus.limits("m", None, None).unwrap(),
+            UsageLimits { input: 200_000, output: 32_000, web_searches: 0 }
+        );
         let gpt = t.lookup("gpt-4o").unwrap();
         assert_eq!(gpt.limits("m", Some(100), Some(8)).unwrap().output, 800);
         assert_eq!(gpt.limits("m", None, Some(8)).unwrap().output, 8 * gpt.max_output);
@@ -506,7 +628,7 @@ mod tests {
 
     #[test]
     fn metered_usage_is_held_to_what_the_request_allowed() {
-        let limits = UsageLimits { input: 1_000, output: 50 };
+        let limits = UsageLimits { input: 1_000, output: 50, web_searches: 0 };
         let fine = Usage { input: 600, output: 50, cache_read: 400, ..Usage::default() };
         assert_eq!(fine.clamped(limits), (fine, false));
         let wild = Usage { input: u64::MAX, output: u64::MAX, cache_read: 5, ..Usage::default() };

@@ -50,8 +50,11 @@ pub struct Promotion {
     pub ends_at: Option<i64>,
     /// How long after sign-up a code can still be entered by hand.
     pub apply_window_ms: i64,
-    /// Rewarded sign-ups per IP per day; beyond it referrals are held for review.
+    /// Rewarded sign-ups per network (IPv4 address or IPv6 /64) per day; beyond it referrals are held for
+    /// review.
     pub ip_daily_cap: u32,
+    /// Rewarded referrals per inviter per day; beyond it they are held for review.
+    pub inviter_daily_cap: u32,
 }
 
 impl Promotion {
@@ -60,42 +63,64 @@ impl Promotion {
     }
 }
 
-/// Which email addresses qualify: not at a disposable domain (or its subdomains), and at an allowed
-/// provider when the operator keeps an allowlist.
+/// Which email addresses qualify: not at a disposable domain, nor at a relay, alias or catch-all service
+/// (unless the operator allows those), each with its subdomains; and at an allowed provider when the
+/// operator keeps an allowlist.
 #[derive(Clone, Debug, Default)]
 pub struct EmailPolicy {
     disposable: HashSet<String>,
+    /// Relay and alias services; empty when the operator lets them qualify.
+    relays: HashSet<String>,
     allowlist: Option<HashSet<String>>,
 }
 
 pub const SHIPPED_DISPOSABLE_DOMAINS: &str = include_str!("../../../config/disposable-domains.txt");
+pub const SHIPPED_RELAY_DOMAINS: &str = include_str!("../../../config/relay-domains.txt");
+
+/// The domains of a list: one per line, `#` comments.
+fn domains(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().trim_start_matches('@').to_ascii_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// `domain` or a domain it is under (`x.addy.io` is under `addy.io`), if `set` holds one.
+fn listed(set: &HashSet<String>, domain: &str) -> bool {
+    let mut suffix = domain;
+    loop {
+        if set.contains(suffix) {
+            return true;
+        }
+        match suffix.split_once('.') {
+            Some((_, rest)) if rest.contains('.') => suffix = rest,
+            _ => return false,
+        }
+    }
+}
 
 impl EmailPolicy {
     pub fn new(disposable_lists: &[&str], allowlist: Option<&str>) -> Self {
-        let domains = |text: &str| -> Vec<String> {
-            text.lines()
-                .map(|l| l.split('#').next().unwrap_or("").trim().trim_start_matches('@').to_ascii_lowercase())
-                .filter(|l| !l.is_empty())
-                .collect()
-        };
         let disposable = disposable_lists.iter().flat_map(|t| domains(t)).collect();
         let allowlist =
             allowlist.map(|a| a.split(',').flat_map(domains).collect::<HashSet<String>>()).filter(|a| !a.is_empty());
-        Self { disposable, allowlist }
+        Self { disposable, relays: HashSet::new(), allowlist }
+    }
+
+    /// Relay and alias services whose addresses do not qualify.
+    pub fn with_relays(mut self, relay_lists: &[&str]) -> Self {
+        self.relays = relay_lists.iter().flat_map(|t| domains(t)).collect();
+        self
     }
 
     /// Why an address at `domain` does not qualify, if it does not.
     pub fn refusal(&self, domain: &str) -> Option<String> {
         let domain = domain.to_ascii_lowercase();
-        let mut suffix = domain.as_str();
-        loop {
-            if self.disposable.contains(suffix) {
-                return Some(format!("disposable email domain ({domain})"));
-            }
-            match suffix.split_once('.') {
-                Some((_, rest)) if rest.contains('.') => suffix = rest,
-                _ => break,
-            }
+        if listed(&self.disposable, &domain) {
+            return Some(format!("disposable email domain ({domain})"));
+        }
+        if listed(&self.relays, &domain) {
+            return Some(format!("email relay or alias service ({domain}): sign up with the address it forwards to"));
         }
         match &self.allowlist {
             Some(allowed) if !allowed.contains(&domain) => {
@@ -152,6 +177,27 @@ pub fn judge(policy: &EmailPolicy, f: &Facts<'_>) -> Verdict {
         return Verdict::NotQualified(why);
     }
     Verdict::Rewarded
+}
+
+fn over_inviter_cap(promotion: &Promotion) -> Verdict {
+    Verdict::Held(format!(
+        "more than {} rewarded referrals by this inviter today; held for review",
+        promotion.inviter_daily_cap
+    ))
+}
+
+/// Referrals of `inviter_id` rewarded today (UTC). Read while the inviter's account row is locked, so two
+/// sign-ups at once cannot both see room for one.
+async fn rewarded_today(conn: &mut AnyConnection, inviter_id: i64, now: i64) -> Result<i64, sqlx::Error> {
+    let day_start = now - now.rem_euclid(86_400_000);
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM referrals WHERE inviter_id = $1 AND status = 'rewarded' AND created_at >= $2",
+    )
+    .bind(inviter_id)
+    .bind(day_start)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n)
 }
 
 fn over_ip_cap(promotion: &Promotion) -> Verdict {
@@ -233,15 +279,44 @@ pub async fn inviter_of(conn: &mut AnyConnection, code: &InviteCode) -> Result<O
     Ok(row.map(|r| r.0))
 }
 
+/// Visitors recorded per code and day at most: beyond it a code's page still opens, uncounted (a script
+/// changing its user agent cannot grow the table without bound).
+pub const MAX_VISITORS_PER_DAY: i64 = 1000;
+/// Days of visits kept row by row; older days are folded into the code's count and deleted.
+pub const VISIT_DAYS_KEPT: i64 = 7;
+
 /// Counts a visit to `/i/CODE` once per visitor per day.
 pub async fn record_visit(pool: &AnyPool, code: &InviteCode, visitor: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO invite_visits (code, visitor_hash, day) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(code.as_str())
-        .bind(hash_token(visitor))
-        .bind(now.div_euclid(86_400_000))
-        .execute(pool)
-        .await?;
+    let day = now.div_euclid(86_400_000);
+    sqlx::query(
+        "INSERT INTO invite_visits (code, visitor_hash, day) SELECT $1, $2, $3 \
+         WHERE (SELECT COUNT(*) FROM invite_visits WHERE code = $1 AND day = $3) < $4 ON CONFLICT DO NOTHING",
+    )
+    .bind(code.as_str())
+    .bind(hash_token(visitor))
+    .bind(day)
+    .bind(MAX_VISITORS_PER_DAY)
+    .execute(pool)
+    .await?;
     Ok(())
+}
+
+/// Folds visits older than [`VISIT_DAYS_KEPT`] days into each code's count and deletes their rows (the
+/// hourly sweep), in one transaction.
+pub async fn fold_old_visits(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
+    let cut = now.div_euclid(86_400_000) - VISIT_DAYS_KEPT;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE invite_codes SET visits_folded = visits_folded + \
+         (SELECT COUNT(*) FROM invite_visits v WHERE v.code = invite_codes.code AND v.day < $1) \
+         WHERE code IN (SELECT code FROM invite_visits WHERE day < $1)",
+    )
+    .bind(cut)
+    .execute(&mut *tx)
+    .await?;
+    let done = sqlx::query("DELETE FROM invite_visits WHERE day < $1").bind(cut).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
 }
 
 /// Records "I Understand" for the current notes; `token` (random, from the caller) travels through login.
@@ -266,15 +341,50 @@ pub async fn record_ack(
     Ok(id)
 }
 
-/// The unused acknowledgement a token stands for, if it is recent (a day).
-pub async fn ack_by_token(pool: &AnyPool, token: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM invite_acks WHERE token_hash = $1 AND created_at > $2 AND used_by IS NULL")
+/// How long an acknowledgement stays good for a login link.
+pub const ACK_TTL_MS: i64 = 86_400_000;
+
+/// What an acknowledgement token stands for now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckState {
+    /// Recent (a day) and unused: its id.
+    Usable(i64),
+    /// An account already signed up with it.
+    Used,
+    /// Unknown, or older than a day.
+    Gone,
+}
+
+pub async fn ack_by_token(pool: &AnyPool, token: &str, now: i64) -> Result<AckState, sqlx::Error> {
+    let row: Option<(i64, i64, Option<i64>)> =
+        sqlx::query_as("SELECT id, created_at, used_by FROM invite_acks WHERE token_hash = $1")
             .bind(hash_token(token))
-            .bind(now - 86_400_000)
             .fetch_optional(pool)
             .await?;
-    Ok(row.map(|r| r.0))
+    Ok(match row {
+        Some((_, _, Some(_))) => AckState::Used,
+        Some((id, created_at, None)) if created_at > now - ACK_TTL_MS => AckState::Usable(id),
+        _ => AckState::Gone,
+    })
+}
+
+/// Whether `token` is the token of acknowledgement `ack_id` (the browser holding it made it).
+pub async fn ack_matches(conn: &mut AnyConnection, ack_id: i64, token: &str) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT token_hash FROM invite_acks WHERE id = $1")
+        .bind(ack_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some_and(|(hash,)| hash == hash_token(token)))
+}
+
+/// Deletes acknowledgements nobody signed up with that are past their day (the hourly sweep); used ones
+/// stay with the referral they explain.
+pub async fn purge_unused_acks(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM invite_acks WHERE used_by IS NULL AND created_at < $1")
+        .bind(now - 2 * ACK_TTL_MS)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Claims an acknowledgement for one account and returns its code; `None` when another account used it.
@@ -376,6 +486,11 @@ pub async fn apply(
         inviter_email: &inviter_email,
     };
     let mut verdict = judge(policy, &facts);
+    if verdict == Verdict::Rewarded
+        && rewarded_today(conn, inviter_id, a.now).await? >= i64::from(promotion.inviter_daily_cap)
+    {
+        verdict = over_inviter_cap(promotion);
+    }
     if verdict == Verdict::Rewarded && !take_ip_slot(conn, a.ip, promotion.ip_daily_cap, a.now).await? {
         verdict = over_ip_cap(promotion);
     }
@@ -546,12 +661,16 @@ pub async fn set_code_disabled(pool: &AnyPool, code: &InviteCode, disabled: bool
     Ok(done.rows_affected() == 1)
 }
 
-/// People who opened the inviter's link (distinct visitors).
+/// People who opened the inviter's link: distinct visitors of the last [`VISIT_DAYS_KEPT`] days, plus the
+/// daily visitors of older days (folded).
 pub async fn visitors(pool: &AnyPool, code: &str) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT visitor_hash) FROM invite_visits WHERE code = $1")
-        .bind(code)
-        .fetch_one(pool)
-        .await?;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE((SELECT visits_folded FROM invite_codes WHERE code = $1), 0) + \
+         (SELECT COUNT(DISTINCT visitor_hash) FROM invite_visits WHERE code = $1)",
+    )
+    .bind(code)
+    .fetch_one(pool)
+    .await?;
     Ok(n)
 }
 
@@ -581,6 +700,7 @@ mod tests {
             ends_at: None,
             apply_window_ms: 7 * 86_400_000,
             ip_daily_cap: 3,
+            inviter_daily_cap: 10,
         }
     }
 
@@ -620,6 +740,32 @@ mod tests {
     }
 
     #[test]
+    fn relay_and_alias_services_do_not_qualify_unless_allowed() {
+        let policy = EmailPolicy::new(&[SHIPPED_DISPOSABLE_DOMAINS], None)
+            .with_relays(&[SHIPPED_RELAY_DOMAINS, "relay.example\n"]);
+        for domain in [
+            "duck.com",
+            "mozmail.com",
+            "simplelogin.com",
+            "aleeas.com",
+            "addy.io",
+            "someone.addy.io",
+            "anonaddy.me",
+            "privaterelay.appleid.com",
+            "passmail.net",
+            "relay.example",
+        ] {
+            let why = policy.refusal(domain).unwrap_or_default();
+            assert!(why.contains("relay or alias"), "{domain}: {why:?}");
+        }
+        assert!(policy.refusal("33mail.com").unwrap().contains("disposable"));
+        assert!(policy.refusal("gmail.com").is_none());
+        assert!(policy.refusal("ducks.com").is_none());
+        let allowed = EmailPolicy::new(&[SHIPPED_DISPOSABLE_DOMAINS], None);
+        assert!(allowed.refusal("duck.com").is_none(), "REFERRAL_ALLOW_RELAYS=true lets them qualify");
+    }
+
+    #[test]
     fn the_verdict_follows_promotion_email_person_and_ip_cap() {
         let p = promotion();
         let policy = EmailPolicy::new(&[SHIPPED_DISPOSABLE_DOMAINS], None);
@@ -628,6 +774,7 @@ mod tests {
         let same = Facts { inviter_email: "friend@gmail.com", ..facts("gmail.com", "friend@gmail.com") };
         assert!(matches!(judge(&policy, &same), Verdict::NotQualified(r) if r.contains("same person")));
         assert!(matches!(over_ip_cap(&p), Verdict::Held(r) if r.contains("more than 3")));
+        assert!(matches!(over_inviter_cap(&p), Verdict::Held(r) if r.contains("more than 10 rewarded referrals")));
         let off = Facts { promotion_running: false, ..facts("gmail.com", "f@gmail.com") };
         assert!(matches!(judge(&policy, &off), Verdict::NotQualified(_)));
     }

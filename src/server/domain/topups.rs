@@ -56,7 +56,35 @@ pub struct NewTopup<'a> {
     pub now: i64,
 }
 
-pub async fn create_pending(pool: &AnyPool, t: NewTopup<'_>) -> Result<i64, sqlx::Error> {
+/// Unpaid orders (open checkouts) one account may start per hour.
+pub const MAX_OPEN_PER_HOUR: i64 = 5;
+
+/// Why a pending order was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum PendingError {
+    #[error("{MAX_OPEN_PER_HOUR} unfinished payments in the last hour")]
+    TooManyOpen,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Makes a pending order, unless the account started [`MAX_OPEN_PER_HOUR`] unpaid ones in the last hour
+/// (counted with the account's row locked, so parallel requests cannot pass it).
+pub async fn create_pending(pool: &AnyPool, t: NewTopup<'_>) -> Result<i64, PendingError> {
+    let mut tx = pool.begin().await?;
+    super::ledger::lock_account(&mut tx, t.user_id).await.map_err(|e| match e {
+        super::ledger::LedgerError::Db(e) => PendingError::Db(e),
+        other => PendingError::Db(sqlx::Error::Protocol(other.to_string())),
+    })?;
+    let (open,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM topups WHERE user_id = $1 AND status = 'pending' AND created_at > $2")
+            .bind(t.user_id)
+            .bind(t.now - 3_600_000)
+            .fetch_one(&mut *tx)
+            .await?;
+    if open >= MAX_OPEN_PER_HOUR {
+        return Err(PendingError::TooManyOpen);
+    }
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO topups (user_id, provider, currency, amount_minor, usd_amount, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING id",
@@ -67,8 +95,9 @@ pub async fn create_pending(pool: &AnyPool, t: NewTopup<'_>) -> Result<i64, sqlx
     .bind(t.amount_minor)
     .bind(t.usd.units())
     .bind(t.now)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(id)
 }
 

@@ -30,6 +30,8 @@ pub struct StoredCall {
     pub latency_ms: Option<i64>,
     #[serde(default)]
     pub request_id: Option<String>,
+    #[serde(default)]
+    pub web_searches: u64,
 }
 
 impl StoredCall {
@@ -43,6 +45,7 @@ impl StoredCall {
             channel: s.channel.to_string(),
             model: s.model.to_string(),
             tokens: [u.input, u.output, u.cache_write_5m, u.cache_write_1h, u.cache_read],
+            web_searches: u.web_searches,
             official_units: s.official.units(),
             multiplier: s.multiplier.normalize().to_string(),
             now: s.now,
@@ -66,7 +69,7 @@ impl StoredCall {
             key_name: self.key_name.as_deref(),
             channel: &self.channel,
             model: &self.model,
-            usage: Usage { input, output, cache_write_5m, cache_write_1h, cache_read },
+            usage: Usage { input, output, cache_write_5m, cache_write_1h, cache_read, web_searches: self.web_searches },
             official: Money::from_units(self.official_units),
             multiplier: self
                 .multiplier
@@ -164,7 +167,7 @@ mod tests {
             key_name: Some("k"),
             channel: "default",
             model: "gpt-5\u{0}x",
-            usage: Usage { input: 1, output: 2, cache_write_5m: 3, cache_write_1h: 4, cache_read: 5 },
+            usage: Usage { input: 1, output: 2, cache_write_5m: 3, cache_write_1h: 4, cache_read: 5, web_searches: 6 },
             official: Money::from_units(77),
             multiplier: Decimal::ONE,
             now: 10,

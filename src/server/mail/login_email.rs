@@ -3,17 +3,20 @@
 use super::OutgoingEmail;
 use crate::server::time::format_utc;
 
-pub fn build(to: &str, link: &str, expires_at_ms: i64, minutes: i64) -> OutgoingEmail {
+/// `asked_by` names the browser that asked ("Chrome 131 on macOS, from 198.51.100.20").
+pub fn build(to: &str, link: &str, expires_at_ms: i64, minutes: i64, asked_by: &str) -> OutgoingEmail {
     let expires = format_utc(expires_at_ms);
     let text = format!(
         "Log in to Gatehouse\n\n\
-         Someone (hopefully you) asked to log in to Gatehouse as {to}.\n\n\
+         Someone (hopefully you) asked to log in to Gatehouse as {to}.\n\
+         Asked by: {asked_by}.\n\n\
          Open this link and click \"Confirm and log in\":\n{link}\n\n\
          The link works once and expires in {minutes} minutes (at {expires}).\n\
          If you did not ask for it, ignore this email: nothing happens without the click.\n\n\
          Gatehouse\n"
     );
     let (to_html, link_html, expires_html) = (escape(to), escape(link), escape(&expires));
+    let asked_html = escape(asked_by);
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -24,6 +27,7 @@ pub fn build(to: &str, link: &str, expires_at_ms: i64, minutes: i64) -> Outgoing
 <tr><td style="padding:28px 32px 8px;font-size:20px;font-weight:700;color:#3b4cca">&#9670; Gatehouse</td></tr>
 <tr><td style="padding:8px 32px;font-size:16px;line-height:1.5">
 <p style="margin:0 0 12px">Someone (hopefully you) asked to log in to Gatehouse as <strong>{to_html}</strong>.</p>
+<p style="margin:0 0 12px;font-size:14px;color:#5b6275">Asked by: {asked_html}.</p>
 <p style="margin:0 0 20px">Click the button, then <strong>Confirm and log in</strong> on the page that opens.</p>
 <p style="margin:0 0 24px"><a href="{link_html}" style="display:inline-block;background:#3b4cca;color:#ffffff;text-decoration:none;padding:12px 22px;border-radius:8px;font-weight:600">Log in to Gatehouse</a></p>
 <p style="margin:0 0 8px;font-size:14px;color:#5b6275">Or paste this link into your browser:</p>
@@ -56,8 +60,16 @@ mod tests {
 
     #[test]
     fn both_parts_carry_the_link_the_expiry_and_the_product_name() {
-        let m = build("a@example.com", "http://x/auth/confirm?token=T&a=1", 0, 15);
+        let m = build(
+            "a@example.com",
+            "http://x/auth/confirm?token=T&a=1",
+            0,
+            15,
+            "Firefox 133 on Linux, from 198.51.100.20",
+        );
         assert!(m.text.contains("http://x/auth/confirm?token=T&a=1"));
+        assert!(m.text.contains("Asked by: Firefox 133 on Linux, from 198.51.100.20."));
+        assert!(m.html.contains("Asked by: Firefox 133 on Linux, from 198.51.100.20."));
         assert!(m.html.contains("http://x/auth/confirm?token=T&amp;a=1"));
         for part in [&m.text, &m.html] {
             assert!(part.contains("15 minutes") && part.contains("1970-01-01 00:00 UTC") && part.contains("Gatehouse"));

@@ -39,11 +39,22 @@ async fn pending(state: &AppState, user: &User, provider: &str, amount_minor: i6
     let money = &state.settings.money;
     let usd = topups::usd_for(amount_minor, money.usd_per_topup_unit)
         .ok_or_else(|| AppError::invalid("custom", "That amount is too large."))?;
+    let now = now_ms();
     let id = topups::create_pending(
         state.db.pool(),
-        NewTopup { user_id: user.id, provider, currency: &money.topup_currency, amount_minor, usd, now: now_ms() },
+        NewTopup { user_id: user.id, provider, currency: &money.topup_currency, amount_minor, usd, now },
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        topups::PendingError::TooManyOpen => AppError::RateLimited {
+            message: format!(
+                "You started {} payments in the last hour that are not finished. Finish one, or try again later.",
+                topups::MAX_OPEN_PER_HOUR
+            ),
+            retry_after_secs: 600,
+        },
+        topups::PendingError::Db(e) => e.into(),
+    })?;
     Ok((id, usd))
 }
 

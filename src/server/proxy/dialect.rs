@@ -25,6 +25,8 @@ pub enum ProxyError {
     UnknownModel(String),
     /// 404: no such thing for this caller (a response id that is not theirs, or not there).
     NotFound(String),
+    /// 413: the request is larger than the API accepts.
+    TooLarge(String),
     /// 429: over the account's requests-per-minute tier.
     RateLimited { message: String, retry_after_secs: u64 },
     /// 502/503/504: the upstream failed before answering.
@@ -43,6 +45,7 @@ impl ProxyError {
             Self::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::UnknownModel(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -58,6 +61,7 @@ impl ProxyError {
             | Self::Forbidden(m)
             | Self::UnknownModel(m)
             | Self::NotFound(m)
+            | Self::TooLarge(m)
             | Self::RateLimited { message: m, .. }
             | Self::Upstream { message: m, .. } => m,
             Self::Unavailable { .. } => {
@@ -74,6 +78,7 @@ impl ProxyError {
             Self::PaymentRequired(_) => "billing_error",
             Self::Forbidden(_) => "permission_error",
             Self::UnknownModel(_) | Self::NotFound(_) => "not_found_error",
+            Self::TooLarge(_) => "request_too_large",
             Self::RateLimited { .. } => "rate_limit_error",
             Self::Upstream { status: 529 | 503, .. } | Self::Unavailable { .. } => "overloaded_error",
             Self::Upstream { .. } | Self::Internal => "api_error",
@@ -88,6 +93,7 @@ impl ProxyError {
             Self::Forbidden(_) => ("invalid_request_error", "model_not_allowed"),
             Self::UnknownModel(_) => ("invalid_request_error", "model_not_found"),
             Self::NotFound(_) => ("invalid_request_error", "not_found"),
+            Self::TooLarge(_) => ("invalid_request_error", "request_too_large"),
             Self::RateLimited { .. } => ("rate_limit_exceeded", "rate_limit_exceeded"),
             Self::Upstream { .. } => ("api_error", "upstream_error"),
             Self::Unavailable { .. } => ("api_error", "service_unavailable"),

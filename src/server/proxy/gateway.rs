@@ -20,6 +20,9 @@ use crate::server::domain::money::Money;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long calls whose streams were cut at shutdown get to queue their charges.
+const CUT_SETTLES_WITHIN: Duration = Duration::from_secs(5);
+
 pub struct Gateway {
     pub(super) upstreams: Upstreams,
     pub(super) limiter: RateLimiter,
@@ -85,7 +88,17 @@ impl Gateway {
 
     /// Waits until every running call has ended, at most `limit`; false when some still run.
     pub async fn finish_calls(&self, limit: Duration) -> bool {
-        self.calls.wait_idle(limit).await
+        if self.calls.wait_idle(limit).await {
+            return true;
+        }
+        // The grace ran out: streams still running end now and settle what they carried.
+        self.cut_streams();
+        self.calls.wait_idle(CUT_SETTLES_WITHIN).await
+    }
+
+    /// Ends every running upstream stream now; each call settles what it carried.
+    pub fn cut_streams(&self) {
+        self.upstreams.cut_streams();
     }
 
     /// Calls running now.

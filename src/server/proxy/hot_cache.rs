@@ -303,6 +303,7 @@ mod tests {
             used_times: 0,
             spent: Money::ZERO,
             can_manage: false,
+            limits_from_page: true,
         }
     }
 

@@ -1,9 +1,11 @@
 //! The key-management API of the seed's "API KEY management" section, for scripts: POST with a Bearer key
 //! that may manage keys, form-encoded bodies, replies `{"statusCode", "message", "data"}`. Listed keys show
-//! only their prefix (we keep hashes), and keys created here never get management rights.
+//! only their prefix (we keep hashes). What a managing key may grant or change is `domain::key_rights`:
+//! nothing beyond its own limits, never itself, and limits set on the keys page only tighter.
 
 use super::call;
 use crate::server::domain::account;
+use crate::server::domain::key_rights::{self, Limits};
 use crate::server::domain::keys::{self, ApiKey, KeyUpdate, NewKey};
 use crate::server::domain::money::Money;
 use crate::server::domain::packages::{self, PackageStatus};
@@ -149,11 +151,21 @@ async fn new_token(
     let cap = cap_of(field(&form, "max_fee"))?;
     let models = field(&form, "permissions").map(|p| models_of(p, &state)).transpose()?.unwrap_or_default();
     let name = field(&form, "remark").unwrap_or("API key");
-    let created = keys::create(
-        state.db.pool(),
-        NewKey { user_id: key.user_id, name, expires_at, spend_cap: cap, models: &models, can_manage: false, now },
-    )
-    .await;
+    let asked = Limits { expires_at, spend_cap: cap, models: models.clone(), disabled: false };
+    let all = keys::list(state.db.pool(), key.user_id).await.map_err(internal)?;
+    let committed = key_rights::committed(&key, &all, None);
+    key_rights::may_create(&key, &asked, committed).map_err(|e| refuse(StatusCode::FORBIDDEN, e.to_string()))?;
+    let new = NewKey {
+        user_id: key.user_id,
+        name,
+        expires_at,
+        spend_cap: cap,
+        models: &models,
+        can_manage: false,
+        on_page: false,
+        now,
+    };
+    let created = keys::create(state.db.pool(), new).await;
     match created {
         Ok((k, secret)) => {
             state.gateway.key_changed(key.user_id);
@@ -204,7 +216,24 @@ async fn update_token(
         Err(r) => return Err(r),
     };
     let disabled = field(&form, "is_disabled").map(|v| matches!(v, "1" | "true" | "on"));
-    let update = KeyUpdate { name: field(&form, "remark"), expires_at, spend_cap, models: models.as_deref(), disabled };
+    let after = Limits {
+        expires_at: expires_at.unwrap_or(target.expires_at),
+        spend_cap: spend_cap.unwrap_or(target.spend_cap),
+        models: models.clone().unwrap_or_else(|| target.models.clone()),
+        disabled: disabled.unwrap_or(target.disabled),
+    };
+    let all = keys::list(state.db.pool(), key.user_id).await.map_err(internal)?;
+    let committed = key_rights::committed(&key, &all, Some(target.id));
+    key_rights::may_update(&key, &target, &after, committed)
+        .map_err(|e| refuse(StatusCode::FORBIDDEN, e.to_string()))?;
+    let update = KeyUpdate {
+        name: field(&form, "remark"),
+        expires_at,
+        spend_cap,
+        models: models.as_deref(),
+        disabled,
+        on_page: false,
+    };
     let updated = keys::update(state.db.pool(), key.user_id, target.id, update).await;
     state.gateway.key_changed(key.user_id);
     match updated {

@@ -21,8 +21,10 @@ pub mod responses;
 pub mod settlement_writer;
 pub mod sse;
 pub mod upstream;
+pub mod upstream_guard;
 
 use crate::server::state::AppState;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -73,6 +75,71 @@ impl<S: Send + Sync, const OPENAI: bool> axum::extract::FromRequestParts<S> for 
                 .ok_or_else(|| unknown_channel(name, if OPENAI { Dialect::OpenAi } else { Dialect::Anthropic })),
         }
     }
+}
+
+/// The largest body read before the caller's key is checked.
+const UNCHECKED_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// A call's request body, read up to the surface's request limit (`MAX_REQUEST_MB_ANTHROPIC`, 32 MiB like
+/// Anthropic's own; `MAX_REQUEST_MB_OPENAI`, 50 MiB like OpenAI's): a larger one is refused with 413 in the
+/// surface's dialect, before its body is read when it says its length, and as soon as the limit is passed
+/// when it does not.
+pub struct CallBody<const OPENAI: bool>(pub Bytes);
+
+/// The body of an Anthropic Messages call.
+pub type AnthropicBody = CallBody<false>;
+/// The body of a call to one of OpenAI's surfaces.
+pub type OpenAiBody = CallBody<true>;
+
+impl<const OPENAI: bool> axum::extract::FromRequest<AppState> for CallBody<OPENAI> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        let (dialect, limit) = match OPENAI {
+            true => (Dialect::OpenAi, state.settings.upstream.max_request_bytes_openai),
+            false => (Dialect::Anthropic, state.settings.upstream.max_request_bytes_anthropic),
+        };
+        let too_large = || {
+            ProxyError::TooLarge(format!(
+                "The request is larger than this API accepts ({} MiB). Send fewer or smaller images or files.",
+                limit / (1024 * 1024)
+            ))
+            .into_response(dialect)
+        };
+        let declared = request
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        // A large body (or one that does not say its size) is read only for a valid key: nobody without one
+        // makes the server hold megabytes. The handler finds the key in the cache this filled.
+        if declared.is_none_or(|n| n > UNCHECKED_BODY_BYTES) {
+            if let Err(e) = call::authenticate(state, request.headers()).await {
+                return Err(e.into_response(dialect));
+            }
+        }
+        match axum::body::to_bytes(request.into_body(), limit).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(e) if is_length_limit(&e) => Err(too_large()),
+            Err(e) => {
+                Err(ProxyError::BadRequest(format!("The request body could not be read: {e}")).into_response(dialect))
+            }
+        }
+    }
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 pub(crate) fn unknown_channel(name: &str, dialect: Dialect) -> Response {

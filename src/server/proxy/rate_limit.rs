@@ -4,9 +4,15 @@
 //! In memory for one instance by default. With `REDIS_URL` set, every instance runs the same GCRA step as
 //! one Lua script inside Redis, with Redis's clock, so several instances share one limit per account. A
 //! busy account's instance reserves several cells in one round trip (a lease, see [`Leases`]) and admits
-//! the next calls from them, so most of its calls wait for no round trip. When Redis cannot be reached the
-//! instance falls back to its own memory (it never refuses calls because the limiter is down) and says so
-//! in the log.
+//! the next calls from them, so most of its calls wait for no round trip.
+//!
+//! When Redis cannot be reached the instance limits in its own memory (it never refuses calls because the
+//! limiter is down) and says so in the log. That memory is not a fresh quota: every call admitted through
+//! Redis is also recorded there, so an account keeps what it used on this instance. A failed or hung
+//! Redis is found out once: for [`COOL_DOWN_MS`] calls go straight to memory, then one call tries Redis
+//! again ([`Breaker`]). An account admitted in memory meanwhile has its shared time moved at least as far
+//! ahead as memory put it, with the account's next round trip once Redis answers again: the calls count,
+//! and time that passed still frees room as it would have.
 
 use super::redis_client::{RedisClient, Reply};
 use std::collections::HashMap;
@@ -22,6 +28,8 @@ const WINDOW_US: i64 = 60_000_000;
 pub const LEASE_MS: i64 = 250;
 /// Cells leased in one round trip at most.
 const MAX_LEASE: u32 = 64;
+/// After Redis failed, how long calls are limited in memory before one tries Redis again.
+pub const COOL_DOWN_MS: i64 = 2_000;
 
 /// GCRA's emission interval and burst tolerance for a rate, in µs.
 fn gcra_params(rpm: u32) -> (i64, i64) {
@@ -57,11 +65,62 @@ impl MemoryLimiter {
         }
         Ok(())
     }
+
+    /// How far ahead of `now` (ms) the account's next request time is, in µs (0 when it is not ahead), at
+    /// most `rpm`'s burst tolerance.
+    pub fn lead_us(&self, account: i64, rpm: u32, now: i64) -> i64 {
+        let (_, tolerance) = gcra_params(rpm);
+        let now = now.saturating_mul(1000);
+        self.tat.lock().ok().and_then(|m| m.get(&account).copied()).map_or(0, |tat| (tat - now).clamp(0, tolerance))
+    }
+
+    /// Counts a request admitted elsewhere (through Redis), whatever room is left.
+    pub fn record(&self, account: i64, rpm: u32, now: i64) {
+        let (interval, _) = gcra_params(rpm);
+        let now = now.saturating_mul(1000);
+        if let Ok(mut map) = self.tat.lock() {
+            let tat = map.get(&account).copied().unwrap_or(now).max(now);
+            map.insert(account, tat + interval);
+        }
+    }
+}
+
+/// Whether Redis is worth asking: closed (healthy), open for [`COOL_DOWN_MS`] after a failure, then
+/// half-open: one call probes while the others stay in memory.
+#[derive(Default)]
+pub struct Breaker {
+    /// Monotonic ms until which Redis is not asked (0: healthy).
+    down_until: AtomicI64,
+    probing: std::sync::atomic::AtomicBool,
+}
+
+impl Breaker {
+    /// May this call ask Redis (at monotonic `now`)?
+    pub fn allows(&self, now: i64) -> bool {
+        let until = self.down_until.load(Ordering::Acquire);
+        if until == 0 {
+            return true;
+        }
+        now >= until && self.probing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    pub fn succeeded(&self) {
+        if self.down_until.load(Ordering::Acquire) != 0 {
+            self.down_until.store(0, Ordering::Release);
+            self.probing.store(false, Ordering::Release);
+        }
+    }
+
+    pub fn failed(&self, now: i64) {
+        self.down_until.store(now + COOL_DOWN_MS, Ordering::Release);
+        self.probing.store(false, Ordering::Release);
+    }
 }
 
 /// The GCRA step as Redis runs it, for `want` cells at once: KEYS[1] the account's key, ARGV interval and
 /// tolerance in µs, the cells wanted, then what an expired lease left unused: its µs of cells and the Redis
-/// time its cells reached. Only the part of the unused cells still ahead of now is given back (cells whose
+/// time its cells reached, and last how far ahead of now (µs) this instance's memory put the account while
+/// Redis was away: the account's time is moved at least that far, so calls admitted meanwhile count. Only the part of the unused cells still ahead of now is given back (cells whose
 /// time has passed were spent by time itself, and taking more would take other calls' cells). Returns
 /// {granted, the time the grant reached} with granted 1 to want (as many as the limit has room for), or
 /// when there is no room {minus the µs to wait, 0}. The time is Redis's own (µs since 1970: exact in Lua's
@@ -73,13 +132,15 @@ local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
 local back = math.min(tonumber(ARGV[4]), math.max(0, tonumber(ARGV[5]) - now))
+local lead = tonumber(ARGV[6])
 local tat = (tonumber(redis.call('GET', KEYS[1])) or now) - back
 if tat < now then tat = now end
+if tat < now + lead then tat = now + lead end
 local room = tolerance - (tat - now)
 local granted = 0
 if room >= 0 then granted = math.min(want, math.floor(room / interval) + 1) end
 local next_tat = tat + granted * interval
-if granted > 0 or back > 0 then
+if granted > 0 or back > 0 or lead > 0 then
   if next_tat > now then
     redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000))
   else
@@ -240,11 +301,40 @@ pub struct RedisLimiter {
     round_trips: AtomicU64,
     /// Unix ms of the last "Redis unreachable" warning (one a minute at most).
     last_warned: AtomicI64,
+    breaker: Breaker,
+    /// Accounts admitted in memory while Redis was away, whose shared time is still to be moved.
+    owed: Mutex<std::collections::HashSet<i64>>,
+}
+
+impl RedisLimiter {
+    /// Limits a call in memory while Redis is away; an admitted call is owed to the shared limit.
+    fn in_memory(&self, fallback: &MemoryLimiter, account: i64, rpm: u32, now: i64) -> Result<(), i64> {
+        let admitted = fallback.check(account, rpm, now);
+        if admitted.is_ok() {
+            if let Ok(mut owed) = self.owed.lock() {
+                owed.insert(account);
+            }
+        }
+        admitted
+    }
+
+    /// Whether the account was admitted in memory while Redis was away (and forgets it).
+    fn take_owed(&self, account: i64) -> bool {
+        self.owed.lock().is_ok_and(|mut o| o.remove(&account))
+    }
+
+    fn restore_owed(&self, account: i64, owed: bool) {
+        if owed {
+            if let Ok(mut o) = self.owed.lock() {
+                o.insert(account);
+            }
+        }
+    }
 }
 
 pub enum RateLimiter {
     Memory(MemoryLimiter),
-    Redis { redis: RedisLimiter, fallback: MemoryLimiter },
+    Redis { redis: Box<RedisLimiter>, fallback: MemoryLimiter },
 }
 
 impl Default for RateLimiter {
@@ -258,13 +348,15 @@ impl RateLimiter {
     pub fn redis(url: &str, prefix: &str) -> Result<Self, String> {
         let client = RedisClient::new(url)?;
         Ok(Self::Redis {
-            redis: RedisLimiter {
+            redis: Box::new(RedisLimiter {
                 client,
                 prefix: prefix.to_string(),
                 leases: Leases::default(),
                 round_trips: AtomicU64::new(0),
                 last_warned: AtomicI64::new(0),
-            },
+                breaker: Breaker::default(),
+                owed: Mutex::default(),
+            }),
             fallback: MemoryLimiter::default(),
         })
     }
@@ -288,12 +380,22 @@ impl RateLimiter {
             Self::Memory(m) => m.check(account, rpm, now),
             Self::Redis { redis, fallback } => {
                 let asked_at = monotonic_ms();
-                let Some(refill) = redis.leases.take(account, rpm, asked_at) else { return Ok(()) };
+                let Some(refill) = redis.leases.take(account, rpm, asked_at) else {
+                    fallback.record(account, rpm, now);
+                    return Ok(());
+                };
                 let guard = RefillGuard { leases: &redis.leases, account, refill: Some(refill), now: asked_at };
+                if !redis.breaker.allows(asked_at) {
+                    guard.finish(None);
+                    return redis.in_memory(fallback, account, rpm, now);
+                }
                 let (interval, tolerance) = gcra_params(rpm);
                 let key = format!("{}:rl:{account}", redis.prefix);
-                let args = [interval, tolerance, i64::from(refill.want), refill.give_back_us, refill.give_back_end]
-                    .map(|n| n.to_string());
+                let owed = redis.take_owed(account);
+                let lead = if owed { fallback.lead_us(account, rpm, now) } else { 0 };
+                let args =
+                    [interval, tolerance, i64::from(refill.want), refill.give_back_us, refill.give_back_end, lead]
+                        .map(|n| n.to_string());
                 let args = args.each_ref().map(String::as_str);
                 redis.round_trips.fetch_add(1, Ordering::Relaxed);
                 let reply = redis.client.eval_script(GCRA_SCRIPT, &[key.as_str()], &args).await;
@@ -311,9 +413,18 @@ impl RateLimiter {
                 });
                 guard.finish(grant);
                 match answer {
-                    Some((n, _)) if n > 0 => Ok(()),
-                    Some((n, _)) => Err(wait_ms(-n)),
+                    Some((n, _)) if n > 0 => {
+                        redis.breaker.succeeded();
+                        fallback.record(account, rpm, now);
+                        Ok(())
+                    }
+                    Some((n, _)) => {
+                        redis.breaker.succeeded();
+                        Err(wait_ms(-n))
+                    }
                     None => {
+                        redis.restore_owed(account, owed);
+                        redis.breaker.failed(monotonic_ms());
                         let last = redis.last_warned.load(Ordering::Relaxed);
                         if now - last > WINDOW_MS {
                             redis.last_warned.store(now, Ordering::Relaxed);
@@ -326,7 +437,7 @@ impl RateLimiter {
                                 }
                             }
                         }
-                        fallback.check(account, rpm, now)
+                        redis.in_memory(fallback, account, rpm, now)
                     }
                 }
             }
@@ -337,6 +448,31 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_redis_is_left_alone_for_the_cool_down_then_probed_by_one_call() {
+        let b = Breaker::default();
+        assert!(b.allows(0));
+        b.failed(100);
+        assert!(!b.allows(100));
+        assert!(!b.allows(100 + COOL_DOWN_MS - 1));
+        assert!(b.allows(100 + COOL_DOWN_MS), "one call probes");
+        assert!(!b.allows(100 + COOL_DOWN_MS), "the others stay in memory while it does");
+        b.failed(100 + COOL_DOWN_MS);
+        assert!(!b.allows(100 + COOL_DOWN_MS + 1));
+        b.succeeded();
+        assert!(b.allows(0) && b.allows(0));
+    }
+
+    #[test]
+    fn memory_keeps_what_redis_admitted() {
+        let m = MemoryLimiter::default();
+        for _ in 0..60 {
+            m.record(7, 60, 1_000);
+        }
+        assert!(m.check(7, 60, 1_000).is_err(), "no fresh quota when Redis goes away");
+        assert!(m.check(8, 60, 1_000).is_ok());
+    }
 
     #[test]
     fn sixty_rpm_allows_a_minute_of_burst_then_one_per_second() {

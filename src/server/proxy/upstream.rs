@@ -4,6 +4,7 @@
 
 use super::dialect::Dialect;
 use super::mock;
+use super::upstream_guard::{self, Cut};
 use crate::server::provider_config::{ProviderApi, ProviderSpec};
 use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -139,6 +140,10 @@ pub struct Upstreams {
     mock_pace: Duration,
     /// The responses the built-in mock stored (its Responses API).
     mock_responses: std::sync::Arc<super::mock::responses::Store>,
+    /// The longest a call's answer may take, start to end (`UPSTREAM_CALL_DEADLINE_SECS`).
+    call_deadline: Duration,
+    /// Ends every running stream at once (shutdown, once its grace ran out).
+    cut: Cut,
 }
 
 /// Headers passed through to Anthropic untouched (Claude Code sends several betas).
@@ -149,6 +154,7 @@ impl Upstreams {
         providers: &[ProviderSpec],
         connect_timeout: Duration,
         read_timeout: Duration,
+        call_deadline: Duration,
         mock_pace: Duration,
     ) -> Self {
         let http = reqwest::Client::builder()
@@ -166,7 +172,14 @@ impl Upstreams {
             http,
             mock_pace,
             mock_responses: std::sync::Arc::default(),
+            call_deadline,
+            cut: Cut::default(),
         }
+    }
+
+    /// Ends every running upstream stream now; each call settles what it carried (see `upstream_guard`).
+    pub fn cut_streams(&self) {
+        self.cut.now();
     }
 
     /// True when any call can be answered by the mock (the UI and `/v1/models` say so).
@@ -213,13 +226,17 @@ impl Upstreams {
             return Err(UpstreamError::NoRoute);
         }
         let attempts = route.len().max(2);
+        let deadline = tokio::time::Instant::now() + self.call_deadline;
         let mut last = None;
         for attempt in 0..attempts {
             let provider = route[attempt % route.len()];
             if attempt >= route.len() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            match self.send_once(&method, provider, path_and_query, body, headers).await {
+            match self.send_once(&method, provider, path_and_query, body, headers, deadline).await {
+                Ok(UpstreamResponse { body: UpstreamBody::Stream(s) }) => {
+                    return Ok(UpstreamResponse::stream(upstream_guard::guard(s, deadline, &self.cut)))
+                }
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(error = %e, provider = %provider.name, attempt, "upstream failed before answering; trying again");
@@ -238,6 +255,7 @@ impl Upstreams {
         path_and_query: &str,
         body: Option<&Outgoing>,
         headers: &axum::http::HeaderMap,
+        deadline: tokio::time::Instant,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let dialect = provider.dialect;
         let (base_url, api_key) = match &provider.target {
@@ -302,7 +320,7 @@ impl Upstreams {
                 response.bytes_stream().map(|r| r.map_err(|e| UpstreamError::Broken(e.without_url().to_string())));
             Ok(UpstreamResponse::stream(Box::pin(stream)))
         } else {
-            let bytes = response.bytes().await.map_err(|e| UpstreamError::Broken(e.without_url().to_string()))?;
+            let bytes = upstream_guard::read_whole(response, deadline).await?;
             Ok(UpstreamResponse { body: UpstreamBody::Json(bytes) })
         }
     }

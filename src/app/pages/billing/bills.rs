@@ -182,6 +182,9 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
                                     {(b.cache_write_tokens + b.cache_read_tokens > 0).then(|| view! {
                                         <span class="muted small nowrap">{format!("cache {} w / {} r", thousands(b.cache_write_tokens), thousands(b.cache_read_tokens))}</span>
                                     })}
+                                    {(b.web_searches > 0).then(|| view! {
+                                        <span class="muted small nowrap">{format!("{} web search{}", b.web_searches, if b.web_searches == 1 { "" } else { "es" })}</span>
+                                    })}
                                 </td>
                                 <td data-label="Call" class="call-facts">
                                     <span class="nowrap">{if b.latency.is_empty() { b.outcome.clone() } else { format!("{} · {}", b.outcome, b.latency) }}</span>

@@ -132,6 +132,8 @@ pub struct Ask {
     pub choices: Option<u64>,
     /// Size of the request body, for the worst-case input.
     pub request_bytes: usize,
+    /// Web searches the request allows (its web search server tool's `max_uses`; 0 without the tool).
+    pub web_searches: u64,
     /// The `x-request-id` the caller saw (kept on the bill, or on the refusal).
     pub request_id: Option<String>,
 }
@@ -176,10 +178,15 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
             ask.channel
         )));
     }
-    let limits =
+    let mut limits =
         price.limits(&model, ask.max_tokens, ask.choices).map_err(|e| ProxyError::BadRequest(e.to_string()))?;
+    limits.web_searches = ask.web_searches;
+    let search_fees = state.pricing.table.web_search_fees(ask.web_searches).ok_or_else(|| {
+        ProxyError::BadRequest("Web search has no price on this server; call without the web search tool.".into())
+    })?;
     let worst = price
         .worst_case(limits, ask.request_bytes)
+        .and_then(|w| w.checked_add(search_fees))
         .ok_or_else(|| ProxyError::BadRequest(Refusal::WorstCaseTooLarge.message()))?;
     if !state.gateway.upstreams.serves(provider_dialect(&model), &model) {
         return Err(ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")));

@@ -91,6 +91,9 @@ pub fn relay_stream<F>(
     );
 }
 
+/// How long a caller may leave a streamed answer unread before it counts as gone.
+pub const CALLER_STALL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The call task's end of a streamed answer.
 pub struct Relay {
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
@@ -113,16 +116,29 @@ impl Relay {
         }
     }
 
-    /// Sends pieces to the caller, unless it has left.
+    /// Sends pieces to the caller, unless it has left. A caller that keeps its connection but stops reading
+    /// for [`CALLER_STALL`] counts as gone: the upstream is read (and metered) on without it, so neither the
+    /// call's deadline nor a shutdown waits on a reader that never reads.
     pub async fn send(&mut self, pieces: Vec<Bytes>) {
         if self.caller_left {
             return;
         }
         for piece in pieces {
-            if self.tx.send(Ok(piece)).await.is_err() {
-                self.caller_left = true;
-                tracing::info!("caller disconnected mid-stream; metering to the end");
-                return;
+            match tokio::time::timeout(CALLER_STALL, self.tx.send(Ok(piece))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    self.caller_left = true;
+                    tracing::info!("caller disconnected mid-stream; metering to the end");
+                    return;
+                }
+                Err(_) => {
+                    self.caller_left = true;
+                    // Dropping our end ends the caller's stream.
+                    let (closed, _) = mpsc::channel(1);
+                    self.tx = closed;
+                    tracing::info!("caller stopped reading mid-stream; metering to the end without it");
+                    return;
+                }
             }
         }
     }

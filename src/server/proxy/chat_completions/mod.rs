@@ -13,7 +13,7 @@ use super::metering::{self, Reported};
 use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
-use super::{OnChannel, OpenAiChannel};
+use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::body::Bytes;
@@ -38,7 +38,7 @@ async fn call(
     State(state): State<AppState>,
     OnChannel(channel): OpenAiChannel,
     headers: HeaderMap,
-    body: Bytes,
+    CallBody(body): OpenAiBody,
 ) -> Response {
     handle(state, channel, headers, body).await
 }
@@ -99,6 +99,7 @@ async fn run(state: AppState, channel: &'static str, headers: HeaderMap, body: B
         max_tokens,
         choices: peek.n,
         request_bytes: body.len(),
+        web_searches: 0,
         request_id: call::request_id_of(&headers),
     };
     let admitted = match call::admit(&state, ask).await {

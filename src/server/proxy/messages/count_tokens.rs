@@ -4,15 +4,19 @@ use super::D;
 use crate::server::proxy::call;
 use crate::server::proxy::dialect::{Dialect, ProxyError};
 use crate::server::proxy::upstream::{Outgoing, Target, UpstreamBody, UpstreamResponse};
-use crate::server::proxy::AnthropicChannel;
+use crate::server::proxy::{AnthropicBody, AnthropicChannel, CallBody};
 use crate::server::state::AppState;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-pub async fn count(State(state): State<AppState>, _: AnthropicChannel, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn count(
+    State(state): State<AppState>,
+    _: AnthropicChannel,
+    headers: HeaderMap,
+    CallBody(body): AnthropicBody,
+) -> Response {
     if let Err(e) = call::authenticate(&state, &headers).await {
         return e.into_response(D);
     }

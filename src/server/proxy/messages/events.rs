@@ -21,6 +21,16 @@ pub struct UsageReport {
     pub cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     pub cache_creation: Option<CacheCreation>,
+    /// Uses of Anthropic's server tools (web search is billed per search).
+    #[serde(default)]
+    pub server_tool_use: Option<ServerToolUse>,
+}
+
+/// `usage.server_tool_use`: how often each server tool ran.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct ServerToolUse {
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub web_search_requests: Option<u64>,
 }
 
 /// The split of cache writes by lifetime, when the upstream reports it.
@@ -55,6 +65,9 @@ impl UsageReport {
             }
             (None, None) => {}
         }
+        if let Some(x) = self.server_tool_use.and_then(|t| t.web_search_requests) {
+            usage.web_searches = x;
+        }
     }
 
     /// Later values over earlier ones, field by field.
@@ -70,6 +83,9 @@ impl UsageReport {
         keep(&mut self.cache_creation_input_tokens, later.cache_creation_input_tokens);
         if later.cache_creation.is_some() {
             self.cache_creation = later.cache_creation;
+        }
+        if later.server_tool_use.is_some() {
+            self.server_tool_use = later.server_tool_use;
         }
     }
 
@@ -282,7 +298,9 @@ mod tests {
             json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 40}}),
             json!({"type": "message_stop"}),
         ]);
-        assert_eq!(m.usage, Usage { input: 100, output: 40, cache_write_5m: 10, cache_write_1h: 20, cache_read: 50 });
+        let expected =
+            Usage { input: 100, output: 40, cache_write_5m: 10, cache_write_1h: 20, cache_read: 50, web_searches: 0 };
+        assert_eq!(m.usage, expected);
         assert!(m.finished && m.reported);
     }
 

@@ -13,7 +13,7 @@ use super::metering;
 use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
-use super::{AnthropicChannel, OnChannel};
+use super::{AnthropicBody, AnthropicChannel, CallBody, OnChannel};
 use crate::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -38,7 +38,7 @@ async fn call(
     OnChannel(channel): AnthropicChannel,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    CallBody(body): AnthropicBody,
 ) -> Response {
     handle(state, channel, q, headers, body).await
 }
@@ -81,6 +81,7 @@ async fn run(
         max_tokens: peek.max_tokens,
         choices: None,
         request_bytes: body.len(),
+        web_searches: peek.web_searches_allowed(),
         request_id: call::request_id_of(&headers),
     };
     let admitted = match call::admit(&state, ask).await {

@@ -15,6 +15,33 @@ pub struct Peek<'a> {
     pub max_tokens: Option<u64>,
     #[serde(default)]
     pub stream: Option<bool>,
+    #[serde(default, borrow)]
+    pub tools: Option<Vec<PeekTool<'a>>>,
+}
+
+/// A tool of the request, read for Anthropic's web search server tool and its `max_uses`.
+#[derive(serde::Deserialize)]
+pub struct PeekTool<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub max_uses: Option<u64>,
+}
+
+/// The searches a web search tool without `max_uses` may run in one call (billed and held at most).
+pub const WEB_SEARCHES_WITHOUT_MAX_USES: u64 = 20;
+
+impl Peek<'_> {
+    /// Web searches the request allows: its web search tool's `max_uses`, 0 without the tool.
+    pub fn web_searches_allowed(&self) -> u64 {
+        self.tools
+            .iter()
+            .flatten()
+            .filter(|t| t.kind.as_deref().is_some_and(|k| k.starts_with("web_search")))
+            .map(|t| t.max_uses.unwrap_or(WEB_SEARCHES_WITHOUT_MAX_USES))
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// An image given by URL (a `data:` URL, or a link) as an Anthropic image block.

@@ -144,13 +144,24 @@ pub async fn anthropic(request: &Value, shape: Shape) -> Result<UpstreamResponse
     let output_tokens = tokens_of(&text) + if thinking { tokens_of(&thought) } else { 0 };
     let id = format!("msg_mock_{:016x}", fxhash(&request.to_string()));
     let reported = reported(&model, input_tokens, output_tokens);
+    // Offered the web search server tool, the mock searches twice (reported with the final usage).
+    let searches = request["tools"]
+        .as_array()
+        .is_some_and(|tools| tools.iter().any(|t| t["type"].as_str().is_some_and(|k| k.starts_with("web_search"))))
+        .then_some(2u64);
     let usage = |output: Option<u64>| match reported {
-        Some((input, all)) => json!({
-            "input_tokens": input,
-            "output_tokens": output.unwrap_or(all),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0
-        }),
+        Some((input, all)) => {
+            let mut u = json!({
+                "input_tokens": input,
+                "output_tokens": output.unwrap_or(all),
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0
+            });
+            if let (None, Some(n)) = (output, searches) {
+                u["server_tool_use"] = json!({"web_search_requests": n});
+            }
+            u
+        }
         None => Value::Null,
     };
     if !streamed {
@@ -213,7 +224,10 @@ pub async fn anthropic(request: &Value, shape: Shape) -> Result<UpstreamResponse
     chunks.push(sse::write(
         Some("message_delta"),
         &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
-            "usage": reported.map(|(_, output)| json!({"output_tokens": output}))})
+        "usage": reported.map(|(_, output)| match searches {
+            Some(n) => json!({"output_tokens": output, "server_tool_use": {"web_search_requests": n}}),
+            None => json!({"output_tokens": output}),
+        })})
         .to_string(),
     ));
     chunks.push(sse::write(Some("message_stop"), &json!({"type": "message_stop"}).to_string()));

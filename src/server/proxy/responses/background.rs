@@ -151,7 +151,7 @@ fn admitted_of(f: Follow, elapsed: Duration) -> Admitted {
         multiplier: f.multiplier.parse().unwrap_or(rust_decimal::Decimal::ONE),
         request_key: f.request_key,
         estimated_input: n(f.estimated_input),
-        limits: UsageLimits { input: n(f.max_input), output: n(f.max_output) },
+        limits: UsageLimits { input: n(f.max_input), output: n(f.max_output), web_searches: 0 },
         worst_case: Money::from_units(f.worst_case),
         started: std::time::Instant::now().checked_sub(elapsed).unwrap_or_else(std::time::Instant::now),
         request_id: f.request_id,

@@ -22,7 +22,7 @@ use super::metering::{Meter, Reported};
 use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
-use super::{OnChannel, OpenAiChannel};
+use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
 use crate::server::domain::responses::{Owned, Written};
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
@@ -55,7 +55,7 @@ async fn create_route(
     State(state): State<AppState>,
     OnChannel(channel): OpenAiChannel,
     headers: HeaderMap,
-    body: Bytes,
+    CallBody(body): OpenAiBody,
 ) -> Response {
     create(state, channel, headers, body).await
 }
@@ -286,6 +286,7 @@ async fn prepare(
         model,
         max_tokens,
         choices: None,
+        web_searches: 0,
         // A pass-through continuing an earlier response sends the whole conversation upstream, which the
         // body does not show: its hold counts the model's whole context.
         request_bytes: if previous.is_some() && matches!(writer, Writer::PassThrough) {

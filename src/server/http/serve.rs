@@ -1,0 +1,223 @@
+//! The HTTP/1.1 server loop, with the limits that keep slow or idle clients from holding the server's
+//! sockets and file descriptors:
+//! - a request's headers must arrive within the header timeout (hyper closes the connection otherwise);
+//! - a request body may not stall longer than the body timeout between two pieces (the request fails);
+//! - a connection with no request in flight is closed after the idle timeout, whatever bytes trickle in
+//!   (an idle keep-alive connection, or one sending half a request's headers a byte at a time).
+//!
+//! A request in flight is never cut by these: a call waiting a minute for the upstream, or a stream
+//! running for an hour, keeps its connection. At start the process raises its open-file limit to the hard
+//! limit (systemd's default soft limit, 1024, is what a few idle sockets used up). Graceful shutdown:
+//! stop accepting, let requests in flight finish, close idle connections at once.
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// The timeouts of every connection (`HTTP_HEADER_TIMEOUT_SECS`, `HTTP_BODY_TIMEOUT_SECS`,
+/// `HTTP_IDLE_TIMEOUT_SECS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub header_read: Duration,
+    pub body_read: Duration,
+    pub idle: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self { header_read: Duration::from_secs(10), body_read: Duration::from_secs(30), idle: Duration::from_secs(60) }
+    }
+}
+
+/// Milliseconds on a clock that never goes back.
+fn monotonic_ms() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Requests in flight on one connection, and since when none has been.
+struct Activity {
+    in_flight: AtomicUsize,
+    idle_since: AtomicI64,
+}
+
+impl Activity {
+    fn new() -> Arc<Self> {
+        Arc::new(Self { in_flight: AtomicUsize::new(0), idle_since: AtomicI64::new(monotonic_ms()) })
+    }
+
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Resolves once the connection has had no request in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        loop {
+            let since = self.idle_since.load(Ordering::Acquire);
+            let due = since.saturating_add(idle_ms);
+            let now = monotonic_ms();
+            if self.in_flight.load(Ordering::Acquire) == 0 && now >= due {
+                return;
+            }
+            let wait = if self.in_flight.load(Ordering::Acquire) > 0 { idle_ms } else { due - now };
+            tokio::time::sleep(Duration::from_millis(u64::try_from(wait.max(1)).unwrap_or(1))).await;
+        }
+    }
+}
+
+/// Held while a request (its response body included) is in flight.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.idle_since.store(monotonic_ms(), Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it has been sent (or dropped).
+struct CountedBody {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Raises the soft open-file limit to the hard one, so sockets are not refused at 1024.
+pub fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+                let wanted = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                    tracing::warn!(soft = limit.rlim_cur, "could not raise the open-file limit");
+                }
+            }
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `stop` resolves, then lets requests in flight finish, for `drain` at
+/// most (then their connections are closed).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    stop: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let (stopping, stopped) = watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a moment rather than spin.
+                    tracing::error!(error = %e, "accept error");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let mut stopped = stopped.clone();
+        connections.spawn(async move {
+            let activity = Activity::new();
+            let counted = Arc::clone(&activity);
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                let in_flight = counted.begin();
+                request.extensions_mut().insert(ConnectInfo(peer));
+                // A body that stalls longer than the body timeout between two pieces fails the request.
+                let request = request.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(limits.body_read, b)));
+                let answer = router.clone().oneshot(request);
+                async move {
+                    let response = answer.await.unwrap_or_else(|never| match never {});
+                    Ok::<_, std::convert::Infallible>(
+                        response.map(|inner| CountedBody { inner, _in_flight: in_flight }),
+                    )
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = &mut connection => return,
+                () = activity.idle_for(limits.idle) => return,
+                _ = stopped.wait_for(|s| *s) => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = stopping.send(true);
+    let drained = tokio::time::timeout(drain, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "connections still open after the shutdown grace; closing them"
+        );
+        connections.abort_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_is_idle_only_while_no_request_is_in_flight() {
+        let activity = Activity::new();
+        let idle = Duration::from_millis(40);
+        let started = std::time::Instant::now();
+        activity.idle_for(idle).await;
+        assert!(started.elapsed() >= idle);
+        let request = activity.begin();
+        let waiting = tokio::time::timeout(Duration::from_millis(120), activity.idle_for(idle)).await;
+        assert!(waiting.is_err(), "a request in flight keeps the connection");
+        drop(request);
+        let started = std::time::Instant::now();
+        activity.idle_for(idle).await;
+        assert!(started.elapsed() >= Duration::from_millis(30), "idle counts from the request's end");
+    }
+}
