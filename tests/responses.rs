@@ -533,3 +533,36 @@ async fn background_responses_a_stopped_server_was_following_are_followed_again_
     audit_clean(&second).await;
     let _ = std::fs::remove_file(&providers);
 }
+
+/// OpenAI's hosted web search (Codex offers it) costs per search: each `web_search_call` in the response's
+/// output is billed at the price table's `tool:web_search` price on top of the tokens, streamed or not.
+#[tokio::test]
+async fn openai_web_search_calls_are_billed_per_search() {
+    let app = spawn_app().await;
+    let c = caller(&app, "openai-search@example.com").await;
+    for stream in [false, true] {
+        let res = create(
+            &app,
+            &c.key,
+            json!({"model": "gpt-5-mini", "input": "What is new?", "stream": stream, "tools": [{"type": "web_search"}]}),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap();
+    }
+    let bills = bills_of(&app, c.user_id).await;
+    assert_eq!(bills.len(), 2);
+    for b in &bills {
+        assert_eq!(b.web_searches, 1, "{b:?}");
+        let tokens = Usage {
+            input: u64::try_from(b.input_tokens).unwrap(),
+            output: u64::try_from(b.output_tokens).unwrap(),
+            cache_read: u64::try_from(b.cache_read_tokens).unwrap(),
+            ..Usage::default()
+        };
+        let expected =
+            app.state.pricing.table.cost("gpt-5-mini", &tokens).unwrap().checked_add(Money::parse_usd("0.01").unwrap());
+        assert_eq!(Some(b.official_cost), expected);
+    }
+    audit_clean(&app).await;
+}

@@ -259,12 +259,22 @@ impl Settings {
                     get("UPSTREAM_READ_TIMEOUT_SECS"),
                     Some(600),
                 )?,
-                call_deadline_secs: parse_or(
+                call_deadline_secs: match parse_or(
                     "UPSTREAM_CALL_DEADLINE_SECS",
                     get("UPSTREAM_CALL_DEADLINE_SECS"),
                     Some(3600),
-                )?
-                .max(1),
+                )? {
+                    secs @ 1..=crate::server::proxy::call::MAX_CALL_DEADLINE_SECS => secs,
+                    other => {
+                        return Err(ConfigError::Invalid {
+                            key: "UPSTREAM_CALL_DEADLINE_SECS",
+                            problem: format!(
+                                "{other} is not from 1 to {} seconds (a running call's hold must outlive it)",
+                                crate::server::proxy::call::MAX_CALL_DEADLINE_SECS
+                            ),
+                        })
+                    }
+                },
                 redis_url: match get("REDIS_URL") {
                     None => None,
                     Some(url) if url.starts_with("redis://") => Some(Secret::new(url)),

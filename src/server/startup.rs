@@ -302,7 +302,7 @@ async fn sweep_stale_holds(gateway: Arc<Gateway>) {
     loop {
         tick.tick().await;
         let now = crate::server::time::now_ms();
-        let swept = gateway.sweep_stale_holds(now, crate::server::proxy::call::HOLD_TTL_MS);
+        let swept = gateway.sweep_stale_holds(now, crate::server::proxy::call::STALE_HOLD_MS);
         if swept > 0 {
             tracing::warn!(holds = swept, "released admission holds of calls that never settled");
         }

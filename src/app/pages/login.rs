@@ -25,15 +25,13 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
         let state = state()?;
         let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;
         let client_ip = client_network_of_request(&state)?;
-        // The invitation this browser acknowledged, if any (never one named in the form: see the cookie).
-        let invite_ack_id = match invite_ack_of_browser() {
-            Some(token) => match referral::ack_by_token(state.db.pool(), &token, now_ms()).await? {
-                AckState::Usable(id) => Some(id),
+        // The invitation this browser acknowledged (never one named in the form) stays in its cookie until a login there applies it; an
+        // expired one is cleared here with a clear message.
+        if let Some(token) = invite_ack_of_browser() {
+            match referral::ack_by_token(state.db.pool(), &token, now_ms()).await? {
+                AckState::Usable(_) => {}
                 // It served the account that signed up with it: this browser's later logins are plain.
-                AckState::Used => {
-                    set_cookie(invite_ack_cookie::clear(state.settings.cookies_secure()));
-                    None
-                }
+                AckState::Used => set_cookie(invite_ack_cookie::clear(state.settings.cookies_secure())),
                 AckState::Gone => {
                     set_cookie(invite_ack_cookie::clear(state.settings.cookies_secure()));
                     return Err(AppError::invalid(
@@ -41,9 +39,8 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
                         "This invitation has expired. Open the invitation link again, or press Continue to log in without it.",
                     ));
                 }
-            },
-            None => None,
-        };
+            }
+        }
         let limits = state.settings.login_limits;
         let asked_by = browser_of_request(&state)?.described();
         let request = LinkRequest {
@@ -53,7 +50,6 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
             public_base_url: &state.public_base_url,
             log_link: state.settings.is_dev(),
             asked_by: &asked_by,
-            invite_ack_id,
         };
         magic_link::request_link(&state.db, &state.mailer, limits, request).await?;
         let to: String = url::form_urlencoded::byte_serialize(email.as_typed().as_bytes()).collect();

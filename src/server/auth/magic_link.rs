@@ -28,8 +28,6 @@ pub struct LinkRequest<'a> {
     pub log_link: bool,
     /// The browser asking, named in the email ("Chrome 131 on macOS, from 198.51.100.20").
     pub asked_by: &'a str,
-    /// The invite this browser acknowledged on `/i/CODE` before logging in, applied when the account is new.
-    pub invite_ack_id: Option<i64>,
 }
 
 /// Sends a login link. Answers the same whether or not an account exists.
@@ -40,9 +38,9 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     let expires_at = now + LINK_TTL_MS;
     let mut tx = db.pool().begin().await?;
     send_limits::take(&mut tx, limits, normalized, req.client_ip, now).await?;
-    // "Send a new link" lands where the link it replaces would have. The invitation is never inherited: a
-    // link carries one only when the browser asking for it acknowledged it (`req.invite_ack_id`), so
-    // nobody can attach an invitation to another person's later links.
+    // "Send a new link" lands where the link it replaces would have. A link carries no invitation: the
+    // browser that acknowledged one holds it (its cookie) and confirming there applies it, so nobody can
+    // attach an invitation to another person's links.
     let replaced: Vec<(String,)> = sqlx::query_as(
         "UPDATE login_tokens SET replaced_at = $1 WHERE email_normalized = $2 AND used_at IS NULL AND replaced_at IS NULL \
          RETURNING next_path",
@@ -51,14 +49,13 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     .bind(normalized)
     .fetch_all(&mut *tx)
     .await?;
-    let invite_ack_id = req.invite_ack_id;
     let next_path = match (replaced.into_iter().next(), safe_next(req.next)) {
         (Some((old_next,)), fresh) if fresh == "/" => old_next,
         (_, fresh) => fresh,
     };
     sqlx::query(
-        "INSERT INTO login_tokens (token_hash, email, email_normalized, next_path, client_ip, created_at, expires_at, \
-         invite_ack_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO login_tokens (token_hash, email, email_normalized, next_path, client_ip, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(hash_token(&token))
     .bind(req.email.as_typed())
@@ -67,7 +64,6 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     .bind(req.client_ip)
     .bind(now)
     .bind(expires_at)
-    .bind(invite_ack_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -181,16 +177,16 @@ pub async fn confirm(
     let welcome_balance = rules.welcome_balance;
     let now = now_ms();
     let mut tx = db.pool().begin().await?;
-    let row: Option<(String, String, String, Option<i64>)> = sqlx::query_as(
+    let row: Option<(String, String, String)> = sqlx::query_as(
         "UPDATE login_tokens SET used_at = $1 \
          WHERE token_hash = $2 AND used_at IS NULL AND replaced_at IS NULL AND expires_at > $1 \
-         RETURNING email, email_normalized, next_path, invite_ack_id",
+         RETURNING email, email_normalized, next_path",
     )
     .bind(now)
     .bind(hash_token(token))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((email, normalized, mut next, invite_ack_id)) = row else {
+    let Some((email, normalized, mut next)) = row else {
         tx.rollback().await?;
         let view = inspect(db, token).await?;
         return Err(AppError::Gone(view.refusal().to_string()));
@@ -209,13 +205,17 @@ pub async fn confirm(
         ledger::credit(&mut tx, credit).await.map_err(|e| internal("welcome balance", e))?;
     }
     let mut inviter_id = None;
-    // The invitation applies only in the browser that acknowledged it (and asked for this link): a link
-    // someone asked for another person's address, with their own acknowledgement, applies nothing there.
-    let acknowledged_here = match (invite_ack_id, rules.browser_ack) {
-        (Some(ack_id), Some(token)) => referral::ack_matches(&mut tx, ack_id, token).await?,
-        _ => false,
+    // The invitation applies only in the browser that acknowledged it: the one this browser holds (its
+    // cookie), whichever link it confirms. A link someone asked for another person's address, with their
+    // own acknowledgement, applies nothing in that person's browser.
+    let acknowledged_here = match rules.browser_ack {
+        Some(token) => match referral::ack_by_token_in(&mut tx, token, now).await? {
+            referral::AckState::Usable(id) => Some(id),
+            _ => None,
+        },
+        None => None,
     };
-    if let Some(ack_id) = invite_ack_id.filter(|_| acknowledged_here) {
+    if let Some(ack_id) = acknowledged_here {
         // An account that already existed still gets the invitation within the sign-up window.
         inviter_id = apply_invite(&mut tx, &rules, user_id, ack_id, now, new_account).await?;
         if inviter_id.is_none() && !new_account {

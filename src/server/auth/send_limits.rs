@@ -64,9 +64,10 @@ pub async fn take(
         ("email_normalized = $1", &[email], limits.per_email, "this email address"),
     ];
     for (filter, values, limit, what) in checks {
-        // The ceiling across networks does not hold back a network the address's owner has signed in from:
-        // a stranger reaching it from elsewhere cannot lock the owner out at home.
-        if limit == limits.per_email && owner_known_network(tx, email, network).await? {
+        // Neither the ceiling across networks nor the network's own limit holds back a network the address's
+        // owner has a session from: a stranger (elsewhere, or behind the same shared address) cannot lock the
+        // owner out at home. The per-address-and-network limit still holds.
+        if limit != limits.per_email_and_network && owner_known_network(tx, email, network, now).await? {
             continue;
         }
         let sql = format!(
@@ -86,11 +87,18 @@ pub async fn take(
 }
 
 /// Whether a live session of the account with this address was signed in from `network`.
-async fn owner_known_network(tx: &mut AnyConnection, email: &str, network: &str) -> Result<bool, sqlx::Error> {
+async fn owner_known_network(
+    tx: &mut AnyConnection,
+    email: &str,
+    network: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let addresses: Vec<(Option<String>,)> = sqlx::query_as(
-        "SELECT s.client_ip FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email_normalized = $1",
+        "SELECT s.client_ip FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE u.email_normalized = $1 AND s.expires_at > $2",
     )
     .bind(email)
+    .bind(now)
     .fetch_all(&mut *tx)
     .await?;
     Ok(addresses

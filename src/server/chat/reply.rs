@@ -14,6 +14,7 @@ use super::models::{MAX_TOKENS, MAX_TOKENS_THINKING, THINKING_BUDGET};
 use crate::server::auth::session::Session;
 use crate::server::domain::chat::{self, ChatError, Finish, ReplyJob};
 use crate::server::domain::ledger::CallOutcome;
+use crate::server::proxy::call::CALLER_STALL;
 use crate::server::proxy::call::{self, Ask};
 use crate::server::proxy::chat_completions::chunk::{self, Chunk};
 use crate::server::proxy::dialect::{Dialect, ProxyError};
@@ -248,8 +249,8 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
             }
             // What the answer holds, should the provider report no usage (billed by the estimate).
             meter.output_chars = text.len() + thinking.len();
-            let _ = tx.send(event(&json!({"t": "thinking", "v": thinking}))).await;
-            let _ = tx.send(event(&json!({"t": "text", "v": text}))).await;
+            let _ = send(&tx, event(&json!({"t": "thinking", "v": thinking}))).await;
+            let _ = send(&tx, event(&json!({"t": "text", "v": text}))).await;
         }
         UpstreamBody::Stream(mut upstream) => {
             let mut parser = sse::Parser::default();
@@ -267,8 +268,9 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
                     for (kind, piece, into) in [("thinking", th, &mut thinking), ("text", t, &mut text)] {
                         if let Some(piece) = piece.filter(|p| !p.is_empty()) {
                             into.push_str(&piece);
-                            if tx.send(event(&json!({"t": kind, "v": piece}))).await.is_err() {
-                                // The person pressed Stop: stop the upstream and bill what was made.
+                            if !send(&tx, event(&json!({"t": kind, "v": piece}))).await {
+                                // The person pressed Stop (or the page stopped reading): stop the upstream and
+                                // bill what was made.
                                 ending = Ending::Stopped;
                                 break 'read;
                             }
@@ -303,7 +305,13 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
         Some((e, _)) => json!({"t": "error", "v": e, "billing": false}),
         None => json!({"t": "done"}),
     };
-    let _ = tx.send(event(&last)).await;
+    let _ = send(&tx, event(&last)).await;
+}
+
+/// Sends one event to the page; false when it is gone or has not read for [`CALLER_STALL`] (a page that
+/// stops reading never holds the reply, its upstream or its hold).
+async fn send(tx: &mpsc::Sender<Bytes>, event: Bytes) -> bool {
+    matches!(tokio::time::timeout(CALLER_STALL, tx.send(event)).await, Ok(Ok(())))
 }
 
 enum Ending {
@@ -330,5 +338,5 @@ async fn save(state: &AppState, reply_id: i64, text: &str, thinking: &str, statu
 /// A reply that could not be written: saved with its error (shown in the conversation) and sent.
 async fn fail(state: &AppState, reply_id: i64, tx: &mpsc::Sender<Bytes>, message: &str, billing: bool) {
     save(state, reply_id, "", "", "failed", Some((message, billing))).await;
-    let _ = tx.send(event(&json!({"t": "error", "v": message, "billing": billing}))).await;
+    let _ = send(tx, event(&json!({"t": "error", "v": message, "billing": billing}))).await;
 }

@@ -37,15 +37,40 @@ pub enum RightsError {
     BeyondManager(String),
     #[error("{0} was set on the API keys page; through the API it can only be tightened.")]
     SetOnPage(&'static str),
+    #[error(
+        "A key that has spent counts against this key's cap: disable it instead, or delete it on the API keys page."
+    )]
+    SpentKey,
 }
 
-/// What a manager has already spent or given out: its own spend plus the caps of the account's keys made
-/// through the API (`except` one being changed). A key made through the API without a cap counts as all of
-/// it (only an uncapped manager can make one).
+/// What a manager has already spent or given out: its own spend plus, for each of the account's keys made
+/// through the API (but `except` the one being changed), its cap or what it spent if more (lowering a cap
+/// below the spend gives nothing back). A key made through the API without a cap counts as all of it (only
+/// an uncapped manager can make one).
 pub fn committed(manager: &ApiKey, keys: &[ApiKey], except: Option<i64>) -> Money {
-    keys.iter()
-        .filter(|k| !k.limits_from_page && Some(k.id) != except && k.id != manager.id)
-        .fold(manager.spent, |sum, k| sum.saturating_add(k.spend_cap.unwrap_or(Money::from_units(i64::MAX))))
+    keys.iter().filter(|k| !k.limits_from_page && Some(k.id) != except && k.id != manager.id).fold(
+        manager.spent,
+        |sum, k| {
+            let given = k.spend_cap.map_or(Money::from_units(i64::MAX), |cap| {
+                if cap.units() >= k.spent.units() {
+                    cap
+                } else {
+                    k.spent
+                }
+            });
+            sum.saturating_add(given)
+        },
+    )
+}
+
+/// `manager` deletes `target`. A capped manager cannot delete a key that has spent: deleting would forget
+/// that spend and free room for new keys (it can disable the key instead).
+pub fn may_delete(manager: &ApiKey, target: &ApiKey) -> Result<(), RightsError> {
+    if manager.spend_cap.is_some() && target.spent.is_positive() && !target.limits_from_page && target.id != manager.id
+    {
+        return Err(RightsError::SpentKey);
+    }
+    Ok(())
 }
 
 /// A key `manager` creates with `limits`, having `committed` already (see [`committed`]).
@@ -209,6 +234,11 @@ mod tests {
         let one_more = |cap| limits(Some(cap), &["claude-sonnet-4-5"], Some(9));
         assert_eq!(may_create(&m, &one_more(1), given), Ok(()));
         assert!(matches!(may_create(&m, &one_more(2), given), Err(RightsError::BeyondManager(r)) if r.contains("$1 ")));
+        // A key whose cap was lowered below its spend still counts its spend; a spent key cannot be deleted.
+        let lowered = ApiKey { spent: Money::usd(4), spend_cap: Some(Money::usd(1)), ..made(4, 0) };
+        assert_eq!(committed(&m, std::slice::from_ref(&lowered), None), Money::usd(6));
+        assert_eq!(may_delete(&m, &lowered), Err(RightsError::SpentKey));
+        assert_eq!(may_delete(&m, &made(5, 3)), Ok(()), "nothing spent: nothing forgotten");
         // Raising key 3 from $4 to $5 fits (9 - 4 + 5 = 10); to $6 does not.
         let without_3 = committed(&m, &keys, Some(3));
         let raised = |cap| Limits { spend_cap: Some(Money::usd(cap)), ..Limits::from(&keys[2]) };

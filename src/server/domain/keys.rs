@@ -166,7 +166,42 @@ pub struct KeyUpdate<'a> {
     pub on_page: bool,
 }
 
+/// Why one attempt at [`update`] failed.
+enum UpdateFail {
+    Key(KeyError),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for UpdateFail {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<KeyError> for UpdateFail {
+    fn from(e: KeyError) -> Self {
+        Self::Key(e)
+    }
+}
+
+/// Changes a key, in one transaction. On PostgreSQL a key row can meet a deadlock with the settlement
+/// writer (which charges the key's spend in its batch): the change is then tried again, up to 3 times.
 pub async fn update(pool: &AnyPool, user_id: i64, id: i64, u: KeyUpdate<'_>) -> Result<(), KeyError> {
+    let mut tries = 0u64;
+    loop {
+        match update_once(pool, user_id, id, &u).await {
+            Ok(()) => return Ok(()),
+            Err(UpdateFail::Key(e)) => return Err(e),
+            Err(UpdateFail::Db(e)) if tries < 3 && crate::server::db::is_transient(&e) => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+            }
+            Err(UpdateFail::Db(e)) => return Err(e.into()),
+        }
+    }
+}
+
+async fn update_once(pool: &AnyPool, user_id: i64, id: i64, u: &KeyUpdate<'_>) -> Result<(), UpdateFail> {
     let mut tx = pool.begin().await?;
     let exists = sqlx::query("UPDATE api_keys SET name = name WHERE id = $1 AND user_id = $2")
         .bind(id)
@@ -174,7 +209,7 @@ pub async fn update(pool: &AnyPool, user_id: i64, id: i64, u: KeyUpdate<'_>) -> 
         .execute(&mut *tx)
         .await?;
     if exists.rows_affected() != 1 {
-        return Err(KeyError::NotFound);
+        return Err(KeyError::NotFound.into());
     }
     if let Some(name) = u.name {
         sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2")

@@ -33,9 +33,9 @@ impl Usage {
             .saturating_add(self.cache_write_1h)
     }
 
-    /// No token counted at all (an answer without usage).
+    /// No token counted at all (an answer without usage; server-tool uses alone do not count).
     pub fn is_empty(&self) -> bool {
-        *self == Usage::default()
+        Usage { web_searches: 0, ..*self } == Usage::default()
     }
 
     /// The usage held to what the request allowed: output at most its limit, the prompt (input, cache

@@ -356,25 +356,22 @@ pub enum AckState {
 }
 
 pub async fn ack_by_token(pool: &AnyPool, token: &str, now: i64) -> Result<AckState, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    ack_by_token_in(&mut conn, token, now).await
+}
+
+/// [`ack_by_token`] inside a transaction.
+pub async fn ack_by_token_in(conn: &mut AnyConnection, token: &str, now: i64) -> Result<AckState, sqlx::Error> {
     let row: Option<(i64, i64, Option<i64>)> =
         sqlx::query_as("SELECT id, created_at, used_by FROM invite_acks WHERE token_hash = $1")
             .bind(hash_token(token))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?;
     Ok(match row {
         Some((_, _, Some(_))) => AckState::Used,
         Some((id, created_at, None)) if created_at > now - ACK_TTL_MS => AckState::Usable(id),
         _ => AckState::Gone,
     })
-}
-
-/// Whether `token` is the token of acknowledgement `ack_id` (the browser holding it made it).
-pub async fn ack_matches(conn: &mut AnyConnection, ack_id: i64, token: &str) -> Result<bool, sqlx::Error> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT token_hash FROM invite_acks WHERE id = $1")
-        .bind(ack_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.is_some_and(|(hash,)| hash == hash_token(token)))
 }
 
 /// Deletes acknowledgements nobody signed up with that are past their day (the hourly sweep); used ones

@@ -113,6 +113,48 @@ impl http_body::Body for CountedBody {
     }
 }
 
+/// The longest a request body may take to arrive whole (a 50 MiB upload on a slow link fits).
+const BODY_WHOLE_WITHIN: Duration = Duration::from_secs(600);
+
+/// A request body that fails once [`BODY_WHOLE_WITHIN`] has passed before its end.
+struct WholeWithin<B> {
+    inner: std::pin::Pin<Box<B>>,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> WholeWithin<B> {
+    fn new(inner: B) -> Self {
+        Self { inner: Box::pin(inner), deadline: Box::pin(tokio::time::sleep(BODY_WHOLE_WITHIN)) }
+    }
+}
+
+impl<B> http_body::Body for WholeWithin<B>
+where
+    B: http_body::Body<Data = axum::body::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = axum::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err("the request body did not arrive in time".into())));
+        }
+        self.inner.as_mut().poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Raises the soft open-file limit to the hard one, so sockets are not refused at 1024.
 pub fn raise_open_file_limit() {
     #[cfg(unix)]
@@ -165,8 +207,10 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                 let in_flight = counted.begin();
                 request.extensions_mut().insert(ConnectInfo(peer));
-                // A body that stalls longer than the body timeout between two pieces fails the request.
-                let request = request.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(limits.body_read, b)));
+                // A body that stalls longer than the body timeout between two pieces, or that is not all in
+                // within [`BODY_WHOLE_WITHIN`] (a byte trickled now and then), fails the request.
+                let request = request
+                    .map(|b| Body::new(WholeWithin::new(tower_http::timeout::TimeoutBody::new(limits.body_read, b))));
                 let answer = router.clone().oneshot(request);
                 async move {
                     let response = answer.await.unwrap_or_else(|never| match never {});

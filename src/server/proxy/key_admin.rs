@@ -254,6 +254,7 @@ async fn delete_token(
 ) -> Answer {
     let key = manager(&state, &headers).await?;
     let target = target(&state, &key, &form).await?;
+    key_rights::may_delete(&key, &target).map_err(|e| refuse(StatusCode::FORBIDDEN, e.to_string()))?;
     let deleted = keys::delete(state.db.pool(), key.user_id, target.id).await;
     state.gateway.key_changed(key.user_id);
     match deleted {

@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use dialect::{Dialect, ProxyError};
+use futures_util::StreamExt;
 use serde_json::json;
 
 /// Channels reachable by path besides the plain `/v1/...` one.
@@ -112,35 +113,70 @@ impl<const OPENAI: bool> axum::extract::FromRequest<AppState> for CallBody<OPENA
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > limit) {
+            drain(request.into_body().into_data_stream());
             return Err(too_large());
         }
         // A large body (or one that does not say its size) is read only for a valid key: nobody without one
         // makes the server hold megabytes. The handler finds the key in the cache this filled.
         if declared.is_none_or(|n| n > UNCHECKED_BODY_BYTES) {
             if let Err(e) = call::authenticate(state, request.headers()).await {
+                drain(request.into_body().into_data_stream());
                 return Err(e.into_response(dialect));
             }
         }
-        match axum::body::to_bytes(request.into_body(), limit).await {
-            Ok(bytes) => Ok(Self(bytes)),
-            Err(e) if is_length_limit(&e) => Err(too_large()),
-            Err(e) => {
-                Err(ProxyError::BadRequest(format!("The request body could not be read: {e}")).into_response(dialect))
+        let mut body = request.into_body().into_data_stream();
+        let mut first: Option<Bytes> = None;
+        let mut more: Vec<u8> = Vec::new();
+        while let Some(piece) = body.next().await {
+            let piece = match piece {
+                Ok(p) => p,
+                Err(e) => {
+                    return Err(ProxyError::BadRequest(format!("The request body could not be read: {e}"))
+                        .into_response(dialect))
+                }
+            };
+            let held = first.as_ref().map_or(0, Bytes::len) + more.len();
+            if held + piece.len() > limit {
+                drain(body);
+                return Err(too_large());
+            }
+            match &first {
+                None if more.is_empty() => first = Some(piece),
+                _ => {
+                    if let Some(f) = first.take() {
+                        more.extend_from_slice(&f);
+                    }
+                    more.extend_from_slice(&piece);
+                }
             }
         }
+        Ok(Self(match first {
+            Some(only) => only,
+            None => Bytes::from(more),
+        }))
     }
 }
 
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+/// After a refusal, the rest of the caller's body is read and thrown away for a few seconds (at most
+/// [`DRAIN_BYTES`]) in the background, so a client still sending it gets to read the answer instead of a
+/// reset connection.
+fn drain(mut body: axum::body::BodyDataStream) {
+    tokio::spawn(async move {
+        let mut read = 0usize;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while let Some(Ok(piece)) = body.next().await {
+                read += piece.len();
+                if read > DRAIN_BYTES {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
 }
+
+/// The most of a refused body read and thrown away.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
 pub(crate) fn unknown_channel(name: &str, dialect: Dialect) -> Response {
     ProxyError::UnknownModel(format!("There is no channel `{name}`; use one of {}.", NAMED_CHANNELS.join(", ")))

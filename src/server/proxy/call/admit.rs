@@ -18,8 +18,13 @@ use axum::http::HeaderMap;
 use std::sync::Arc;
 use tracing::Instrument;
 
-/// Packages counted on at admission must outlive the longest call (the upstream read timeout is shorter).
+/// Packages counted on at admission must outlive this much of the call.
 pub const HOLD_TTL_MS: i64 = 30 * 60_000;
+/// A hold is swept as stale (its call's task died) only after this long: longer than any call may run
+/// (`UPSTREAM_CALL_DEADLINE_SECS` is at most [`MAX_CALL_DEADLINE_SECS`]) plus the shutdown grace.
+pub const STALE_HOLD_MS: i64 = 2 * 60 * 60_000;
+/// The longest call deadline an operator may set.
+pub const MAX_CALL_DEADLINE_SECS: u64 = 6000;
 
 /// A busy account's paid total read again in the background before it expires (see `hot_cache`).
 fn refresh_tier(state: AppState, user_id: i64) {

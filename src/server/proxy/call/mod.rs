@@ -10,10 +10,10 @@ mod identify;
 mod relay;
 mod settle;
 
-pub use admit::{admit, request_id_of, Admitted, Ask, KeyRef, HOLD_TTL_MS};
+pub use admit::{admit, request_id_of, Admitted, Ask, KeyRef, HOLD_TTL_MS, MAX_CALL_DEADLINE_SECS, STALE_HOLD_MS};
 pub use failures::{internal, not_json, unavailable, upstream_error};
 pub use identify::{authenticate, presented_key};
-pub use relay::{in_own_task, open_stream, relay_stream, send_upstream, Relay};
+pub use relay::{in_own_task, open_stream, relay_stream, send_upstream, Relay, CALLER_STALL};
 pub use settle::{end_stream, release, settle, settle_whole};
 
 use super::dialect::Dialect;

@@ -73,6 +73,7 @@ async fn run(
         Err(e) => return call::not_json(e).into_response(D),
     };
     let stream = peek.stream == Some(true);
+    let limit_searches = request::unlimited_search(peek.tools.as_deref());
     let ask = Ask {
         user_id: key.user_id,
         key: Some(key),
@@ -83,6 +84,11 @@ async fn run(
         request_bytes: body.len(),
         web_searches: peek.web_searches_allowed(),
         request_id: call::request_id_of(&headers),
+    };
+    // A search tool without `max_uses` gets the limit the hold counts, so no search goes unbilled.
+    let body = match limit_searches.then(|| request::with_search_limit(&body, false)).flatten() {
+        Some(limited) => Bytes::from(limited),
+        None => body,
     };
     let admitted = match call::admit(&state, ask).await {
         Ok(a) => a,

@@ -34,14 +34,46 @@ pub const WEB_SEARCHES_WITHOUT_MAX_USES: u64 = 20;
 impl Peek<'_> {
     /// Web searches the request allows: its web search tool's `max_uses`, 0 without the tool.
     pub fn web_searches_allowed(&self) -> u64 {
-        self.tools
-            .iter()
-            .flatten()
-            .filter(|t| t.kind.as_deref().is_some_and(|k| k.starts_with("web_search")))
-            .map(|t| t.max_uses.unwrap_or(WEB_SEARCHES_WITHOUT_MAX_USES))
-            .max()
-            .unwrap_or(0)
+        web_searches_allowed(self.tools.as_deref())
     }
+}
+
+/// Whether a web search tool has no limit of its own (Anthropic's without `max_uses`).
+pub fn unlimited_search(tools: Option<&[PeekTool<'_>]>) -> bool {
+    tools
+        .into_iter()
+        .flatten()
+        .any(|t| t.kind.as_deref().is_some_and(|k| k.starts_with("web_search")) && t.max_uses.is_none())
+}
+
+/// The request with its searches held to what Gatehouse holds and bills
+/// ([`WEB_SEARCHES_WITHOUT_MAX_USES`]): Anthropic's web search tools get that `max_uses`; for OpenAI's
+/// (`openai`), which have none, the response gets that `max_tool_calls`. `None` when the body is not a
+/// JSON object.
+pub fn with_search_limit(body: &[u8], openai: bool) -> Option<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    if openai {
+        v.as_object_mut()?.entry("max_tool_calls").or_insert(json!(WEB_SEARCHES_WITHOUT_MAX_USES));
+    } else {
+        for tool in v["tools"].as_array_mut()?.iter_mut() {
+            if tool["type"].as_str().is_some_and(|k| k.starts_with("web_search")) && tool.get("max_uses").is_none() {
+                tool["max_uses"] = json!(WEB_SEARCHES_WITHOUT_MAX_USES);
+            }
+        }
+    }
+    serde_json::to_vec(&v).ok()
+}
+
+/// Web searches a request's tools allow: a web search tool's `max_uses` (Anthropic's), or
+/// [`WEB_SEARCHES_WITHOUT_MAX_USES`] (OpenAI's has none); 0 without one.
+pub fn web_searches_allowed(tools: Option<&[PeekTool<'_>]>) -> u64 {
+    tools
+        .into_iter()
+        .flatten()
+        .filter(|t| t.kind.as_deref().is_some_and(|k| k.starts_with("web_search")))
+        .map(|t| t.max_uses.unwrap_or(WEB_SEARCHES_WITHOUT_MAX_USES))
+        .max()
+        .unwrap_or(0)
 }
 
 /// An image given by URL (a `data:` URL, or a link) as an Anthropic image block.
@@ -73,6 +105,20 @@ pub fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_tool_without_a_limit_gets_the_one_gatehouse_bills() {
+        let body = br#"{"model":"m","tools":[{"type":"web_search_20250305","name":"web_search"},{"type":"custom","name":"x"}]}"#;
+        let v: Value = serde_json::from_slice(&with_search_limit(body, false).unwrap()).unwrap();
+        assert_eq!(v["tools"][0]["max_uses"], WEB_SEARCHES_WITHOUT_MAX_USES);
+        assert!(v["tools"][1].get("max_uses").is_none());
+        let openai = br#"{"model":"gpt-5","tools":[{"type":"web_search"}]}"#;
+        let v: Value = serde_json::from_slice(&with_search_limit(openai, true).unwrap()).unwrap();
+        assert_eq!(v["max_tool_calls"], WEB_SEARCHES_WITHOUT_MAX_USES);
+        let kept = br#"{"model":"gpt-5","max_tool_calls":3,"tools":[{"type":"web_search"}]}"#;
+        let v: Value = serde_json::from_slice(&with_search_limit(kept, true).unwrap()).unwrap();
+        assert_eq!(v["max_tool_calls"], 3);
+    }
 
     #[test]
     fn same_role_messages_are_joined_and_images_keep_their_type() {

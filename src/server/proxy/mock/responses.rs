@@ -245,6 +245,16 @@ async fn create(request: &Value, shape: Shape, store: &Store) -> Result<Upstream
         None => output.push(json!({"type": "message", "id": item_id, "status": "completed", "role": "assistant",
             "content": [{"type": "output_text", "text": text, "annotations": []}]})),
     }
+    // Offered OpenAI's web search tool, the mock searches once (an output item of its own).
+    let searches = request["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["type"].as_str().is_some_and(|k| k.starts_with("web_search")));
+    if searches {
+        output.push(json!({"type": "web_search_call", "id": format!("ws_mock{n:06x}"), "status": "completed",
+            "action": {"type": "search", "query": "mock search"}}));
+    }
     let base = |status: &str, output: Value, usage: Option<&Value>| {
         let mut r = json!({
             "id": id, "object": "response", "created_at": created_at, "status": status, "background": background,

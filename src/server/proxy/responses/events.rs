@@ -42,6 +42,16 @@ pub struct ResponseHead<'a> {
     pub status: Option<Cow<'a, str>>,
     #[serde(default)]
     pub usage: Option<UsageReport>,
+    /// The output items' types (for the web searches it ran, billed per search).
+    #[serde(default, borrow)]
+    pub output: Option<Vec<OutputItem<'a>>>,
+}
+
+/// An output item as far as Gatehouse reads it: its type.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+pub struct OutputItem<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Cow<'a, str>,
 }
 
 impl<'a> ResponseHead<'a> {
@@ -55,9 +65,12 @@ impl<'a> ResponseHead<'a> {
         matches!(self.status.as_deref(), Some("queued" | "in_progress"))
     }
 
-    /// The usage reported, empty when none was.
+    /// The usage reported (empty when none was), with the web searches its output shows.
     pub fn usage(&self) -> Usage {
-        self.usage.map(|u| u.usage()).unwrap_or_default()
+        let mut usage = self.usage.map(|u| u.usage()).unwrap_or_default();
+        let searches = self.output.iter().flatten().filter(|i| i.kind == "web_search_call").count();
+        usage.web_searches = u64::try_from(searches).unwrap_or(u64::MAX);
+        usage
     }
 }
 
@@ -132,8 +145,8 @@ impl<'a> Event<'a> {
     pub fn meter(&self, m: &mut Meter) {
         match self.kind.as_ref() {
             "response.completed" | "response.incomplete" | "response.failed" => {
-                if let Some(u) = self.response.as_ref().and_then(|r| r.usage) {
-                    m.report(u.usage());
+                if let Some(r) = self.response.as_ref().filter(|r| r.usage.is_some()) {
+                    m.report(r.usage());
                 }
                 m.finished = true;
             }

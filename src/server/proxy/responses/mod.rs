@@ -18,6 +18,7 @@ pub mod items;
 use super::call::{self, Admitted, Ask};
 use super::dialect::{Dialect, ProxyError};
 use super::messages;
+use super::messages::request::{web_searches_allowed, PeekTool};
 use super::metering::{Meter, Reported};
 use super::settlement_writer::CallGuard;
 use super::sse;
@@ -118,6 +119,11 @@ struct Peek<'a> {
     /// An upstream conversation (the Conversations API is not offered here yet).
     #[serde(default)]
     conversation: Option<serde::de::IgnoredAny>,
+    /// Read for the web search tool, billed per search.
+    #[serde(borrow, default)]
+    tools: Option<Vec<PeekTool<'a>>>,
+    #[serde(default)]
+    max_tool_calls: Option<serde::de::IgnoredAny>,
 }
 
 fn not_found(id: &str) -> ProxyError {
@@ -244,11 +250,13 @@ async fn prepare(
                 "`previous_response_id` names a response of a Claude model; continue it with a Claude model, not `{model}`."
             )));
         }
-        (
-            Outgoing { bytes: body.clone(), stream: peek.stream == Some(true) },
-            Writer::PassThrough,
-            peek.max_output_tokens,
-        )
+        // OpenAI's search tool has no limit of its own: the response gets the one the hold counts.
+        let searches = web_searches_allowed(peek.tools.as_deref()) > 0 && peek.max_tool_calls.is_none();
+        let bytes = match searches.then(|| messages::request::with_search_limit(body, true)).flatten() {
+            Some(limited) => Bytes::from(limited),
+            None => body.clone(),
+        };
+        (Outgoing { bytes, stream: peek.stream == Some(true) }, Writer::PassThrough, peek.max_output_tokens)
     } else {
         if background {
             return Err(ProxyError::BadRequest(
@@ -286,7 +294,7 @@ async fn prepare(
         model,
         max_tokens,
         choices: None,
-        web_searches: 0,
+        web_searches: web_searches_allowed(peek.tools.as_deref()),
         // A pass-through continuing an earlier response sends the whole conversation upstream, which the
         // body does not show: its hold counts the model's whole context.
         request_bytes: if previous.is_some() && matches!(writer, Writer::PassThrough) {
