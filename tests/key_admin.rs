@@ -175,3 +175,35 @@ async fn a_managing_key_cannot_lift_limits_or_grant_more_than_it_has() {
     assert_eq!(status, 403);
     assert_eq!(keys::list(app.state.db.pool(), user).await.unwrap().len(), 3, "refused requests made nothing");
 }
+
+/// A capped manager's creations are judged one after the other: twenty parallel requests for $1 keys under
+/// a $5 cap make exactly five keys.
+#[tokio::test]
+async fn parallel_creations_by_a_capped_manager_stay_within_its_cap() {
+    let app = spawn_app().await;
+    app.log_in("parallel-keys@example.com").await;
+    let user = app.user_id("parallel-keys@example.com").await;
+    let (_, manager) = page_key(&app, user, Some(5), true).await;
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let request = app
+                .client
+                .post(app.url("/api/v1/user/admin/new-api-token"))
+                .bearer_auth(&manager)
+                .form(&[("remark", format!("script {i}")), ("max_fee", "1".into())]);
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut made = 0;
+    for c in calls {
+        let status = c.await.unwrap();
+        assert!(status == 200 || status == 403, "{status}");
+        made += usize::from(status == 200);
+    }
+    assert_eq!(made, 5);
+    let keys = keys::list(app.state.db.pool(), user).await.unwrap();
+    assert_eq!(keys.len(), 6, "the manager and the five it could make");
+    let given =
+        keys.iter().filter(|k| !k.limits_from_page).fold(Money::ZERO, |s, k| s.saturating_add(k.spend_cap.unwrap()));
+    assert_eq!(given, Money::usd(5));
+}

@@ -146,9 +146,12 @@ async fn sixteen_parallel_claude_code_streams_on_the_referral_package_are_all_se
             (status, res.text().await.unwrap())
         }));
     }
+    // Watched until every call is done: a busy machine may start the sixteen over a few hundred ms.
     let mut running_at_once = 0;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    running_at_once = running_at_once.max(app.state.gateway.admissions().open_holds());
+    while !calls.iter().all(|c| c.is_finished()) {
+        running_at_once = running_at_once.max(app.state.gateway.admissions().open_holds());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     for c in calls {
         let (status, text) = c.await.unwrap();
         assert_eq!(status, 200, "{text}");
@@ -223,6 +226,39 @@ async fn a_model_outside_its_channels_family_is_refused_with_400_in_the_callers_
     let gpt_bill = bills.iter().find(|b| b.model == "gpt-5.5").unwrap();
     // The Claude Code package does not pay for the CodeX channel: the balance pays at x0.2.
     assert_eq!(gpt_bill.packages_paid, Money::ZERO);
+    assert!(balance(&app, user_id).await < before);
+    audit_clean(&app).await;
+}
+
+/// Hosted tools whose cost the answer does not report (code execution by container time, OpenAI's code
+/// interpreter, file search, image generation) are refused in the caller's dialect: never run for free.
+#[tokio::test]
+async fn hosted_tools_whose_cost_is_not_reported_are_refused_and_charge_nothing() {
+    let app = spawn_app().await;
+    let (user_id, key) = account(&app, "code-exec@example.com", None).await;
+    let before = balance(&app, user_id).await;
+    let claude = json!({"model": "claude-sonnet-4-5", "max_tokens": 50,
+        "tools": [{"type": "code_execution_20250825", "name": "code_execution"}],
+        "messages": [{"role": "user", "content": "Compute 2**100"}]});
+    let res = post(&app, "/v1/messages", &key, &claude).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["type"], "error", "Anthropic's error shape: {body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("code_execution_20250825"), "{body}");
+    for tool in
+        [json!({"type": "code_interpreter", "container": {"type": "auto"}}), json!({"type": "image_generation"})]
+    {
+        let gpt = json!({"model": "gpt-5-mini", "input": "Plot it", "tools": [tool]});
+        let res = post(&app, "/v1/responses", &key, &gpt).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "invalid_request_error", "OpenAI's error shape: {body}");
+    }
+    // The same calls without those tools are served.
+    let plain =
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}]});
+    assert_eq!(post(&app, "/v1/messages", &key, &plain).send().await.unwrap().status(), 200);
+    assert_eq!(bills_of(&app, user_id).await.len(), 1, "only the served call is billed");
     assert!(balance(&app, user_id).await < before);
     audit_clean(&app).await;
 }

@@ -460,6 +460,7 @@ fn left_follow(response_id: &str, request_key: &str, user_id: i64, started_ms_ag
         estimated_input: 10,
         max_input: 1_000,
         max_output: 1_000,
+        max_web_searches: 0,
         worst_case: Money::usd(1).units(),
         request_id: None,
         started_at: gatehouse::server::time::now_ms() - started_ms_ago,
@@ -495,17 +496,18 @@ async fn background_responses_a_stopped_server_was_following_are_followed_again_
     // follow lasts): it is still looked at once, and billed what it used, not its worst case.
     const SEVEN_HOURS_MS: i64 = 7 * 3_600_000;
     let running = json_of(reqwest::Client::new().post(format!("{upstream}/v1/responses")).json(
-        &json!({"model": "gpt-5-mini", "input": "Take your time", "background": true, "max_output_tokens": 1000}),
+        &json!({"model": "gpt-5-mini", "input": "Take your time", "background": true, "max_output_tokens": 1000,
+            "tools": [{"type": "web_search"}]}),
     ))
     .await;
     assert_eq!(running["status"], "queued");
     let pool = first.state.db.pool().clone();
-    background_follows::record(
-        &pool,
-        &left_follow(running["id"].as_str().unwrap(), "api:left-running", c.user_id, SEVEN_HOURS_MS),
-    )
-    .await
-    .unwrap();
+    // It was allowed OpenAI's web search (20 searches at most, what Gatehouse asks upstream for).
+    let left_running = Follow {
+        max_web_searches: 20,
+        ..left_follow(running["id"].as_str().unwrap(), "api:left-running", c.user_id, SEVEN_HOURS_MS)
+    };
+    background_follows::record(&pool, &left_running).await.unwrap();
     background_follows::record(&pool, &left_follow("resp_billed_before_the_stop", &billed_key, c.user_id, 0))
         .await
         .unwrap();
@@ -529,6 +531,7 @@ async fn background_responses_a_stopped_server_was_following_are_followed_again_
         .iter()
         .find(|b| b.outcome == "complete" && b.output_tokens == done["usage"]["output_tokens"].as_i64().unwrap());
     assert!(resumed.is_some(), "the resumed response is billed its final usage: {bills:?}");
+    assert_eq!(resumed.unwrap().web_searches, 1, "and the web search it ran: {bills:?}");
     assert_eq!(background_follows::all(second.state.db.pool()).await.unwrap(), Vec::new());
     audit_clean(&second).await;
     let _ = std::fs::remove_file(&providers);

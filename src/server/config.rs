@@ -63,7 +63,8 @@ pub struct Settings {
     /// Login emails per hour: per address from one network, per address, per network.
     pub login_limits: SendLimits,
     /// `HTTP_HEADER_TIMEOUT_SECS`, `HTTP_BODY_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`: how long a client may
-    /// take to send a request's headers, stall its body, or keep a connection with no request.
+    /// take to send a request's headers, stall its body, or keep a connection with no request;
+    /// `HTTP_MAX_CONNECTIONS_PER_ADDRESS`: connections one client network may have open at once.
     pub connections: ConnectionLimits,
     /// `TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` is believed (none by default).
     pub trusted_proxies: TrustedProxies,
@@ -221,6 +222,11 @@ impl Settings {
                 header_read: seconds("HTTP_HEADER_TIMEOUT_SECS", &get, ConnectionLimits::default().header_read)?,
                 body_read: seconds("HTTP_BODY_TIMEOUT_SECS", &get, ConnectionLimits::default().body_read)?,
                 idle: seconds("HTTP_IDLE_TIMEOUT_SECS", &get, ConnectionLimits::default().idle)?,
+                per_address: parse_or(
+                    "HTTP_MAX_CONNECTIONS_PER_ADDRESS",
+                    get("HTTP_MAX_CONNECTIONS_PER_ADDRESS"),
+                    Some(ConnectionLimits::default().per_address),
+                )?,
             },
             log_format: match get("LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,

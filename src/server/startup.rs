@@ -7,7 +7,9 @@ use crate::server::db::{Db, DbSetupError};
 use crate::server::domain::pricing::{PriceTable, Pricing};
 use crate::server::domain::referral::{EmailPolicy, SHIPPED_DISPOSABLE_DOMAINS, SHIPPED_RELAY_DOMAINS};
 use crate::server::http::{
-    billing_csv, dev_mail_view, form_posts, health,
+    billing_csv,
+    connection_cap::ConnectionCap,
+    dev_mail_view, form_posts, health,
     origin_guard::{self, SiteOrigins},
     request_id::{self, MakeId},
     security_headers, serve, session_layer, site_cache, stripe_webhook,
@@ -155,7 +157,11 @@ impl Application {
         // Streams are cut when the grace ends (above) and settle within seconds; a connection still open
         // well after that is closed.
         let drain = grace + Duration::from_secs(15);
-        let served = serve::serve(listener, router, state.settings.connections, stop, drain).await;
+        let trusted = state.settings.trusted_proxies.clone();
+        let cap = ConnectionCap::new(state.settings.connections.per_address, move |ip| {
+            ip.is_loopback() || trusted.trusts(ip)
+        });
+        let served = serve::serve(listener, router, state.settings.connections, cap, stop, drain).await;
         sweeper.abort();
         hold_sweeper.abort();
         resumer.abort();

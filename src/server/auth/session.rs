@@ -137,18 +137,19 @@ impl Session {
     /// The `Set-Cookie` value this request's response must carry, if any.
     pub fn set_cookie_header(&self) -> Option<HeaderValue> {
         let change = self.0.cookie.lock().ok()?.clone()?;
-        let secure = if self.0.secure { "; Secure" } else { "" };
-        let value = match change {
-            CookieChange::Set(token) => {
-                format!(
-                    "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                    SESSION_TTL_MS / 1000
-                )
-            }
-            CookieChange::Clear => format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
-        };
-        HeaderValue::from_str(&value).ok()
+        match change {
+            CookieChange::Set(token) => private_cookie(COOKIE_NAME, &token, SESSION_TTL_MS / 1000, self.0.secure),
+            CookieChange::Clear => private_cookie(COOKIE_NAME, "", 0, self.0.secure),
+        }
     }
+}
+
+/// A `Set-Cookie` value for a secret the page's scripts never read: whole site, HttpOnly, SameSite=Lax,
+/// Secure over https. `max_age_secs` 0 clears it. `None` when `value` is not a valid header value.
+pub fn private_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"))
+        .ok()
 }
 
 /// Where a browser is: its address and `User-Agent`, kept with its session and named in login emails.

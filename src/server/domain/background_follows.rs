@@ -23,6 +23,8 @@ pub struct Follow {
     pub estimated_input: i64,
     pub max_input: i64,
     pub max_output: i64,
+    /// How many hosted web searches the call may bill (its tools' limit; 0 without a search tool).
+    pub max_web_searches: i64,
     /// The call's worst case (its hold), in money units.
     pub worst_case: i64,
     pub request_id: Option<String>,
@@ -35,8 +37,9 @@ pub struct Follow {
 pub async fn record(pool: &AnyPool, f: &Follow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO background_follows (response_id, request_key, user_id, api_key_id, key_name, channel, model, \
-         multiplier, estimated_input, max_input, max_output, worst_case, request_id, started_at, alive_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (response_id) DO NOTHING",
+         multiplier, estimated_input, max_input, max_output, worst_case, request_id, started_at, alive_at, \
+         max_web_searches) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (response_id) DO NOTHING",
     )
     .bind(&f.response_id)
     .bind(&f.request_key)
@@ -53,6 +56,7 @@ pub async fn record(pool: &AnyPool, f: &Follow) -> Result<(), sqlx::Error> {
     .bind(&f.request_id)
     .bind(f.started_at)
     .bind(f.alive_at)
+    .bind(f.max_web_searches)
     .execute(pool)
     .await
     .map(|_| ())
@@ -81,10 +85,11 @@ pub async fn abandoned(pool: &AnyPool, before: i64) -> Result<Vec<Follow>, sqlx:
         Option<String>,
         i64,
         i64,
+        i64,
     );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT response_id, request_key, user_id, api_key_id, key_name, channel, model, multiplier, \
-         estimated_input, max_input, max_output, worst_case, request_id, started_at, alive_at \
+         estimated_input, max_input, max_output, worst_case, request_id, started_at, alive_at, max_web_searches \
          FROM background_follows WHERE alive_at < $1 ORDER BY started_at",
     )
     .bind(before)
@@ -108,6 +113,7 @@ pub async fn abandoned(pool: &AnyPool, before: i64) -> Result<Vec<Follow>, sqlx:
             request_id: r.12,
             started_at: r.13,
             alive_at: r.14,
+            max_web_searches: r.15,
         })
         .collect())
 }

@@ -3,7 +3,7 @@
 
 use super::money::Money;
 use crate::server::secrets::{hash_token, random_token};
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 
 pub const KEY_PREFIX: &str = "sk-gh-";
 pub const MAX_KEYS_PER_ACCOUNT: i64 = 50;
@@ -51,6 +51,9 @@ pub enum KeyError {
     TooMany,
     #[error("No such key.")]
     NotFound,
+    /// A [`Rule`] refused the change (the message says why).
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("{0}")]
     Db(String),
 }
@@ -81,17 +84,45 @@ fn clean_name(name: &str) -> Result<String, KeyError> {
     Ok(name.to_string())
 }
 
+/// What a change must respect, judged on the account's keys as they stand inside the change's transaction
+/// with the account locked: parallel changes are judged one after the other, so they cannot each pass on
+/// the same keys (a managing key's rights, `key_rights`). For an update or a delete, the second argument is
+/// the key changed, as it is now.
+pub type Rule<'a> = &'a (dyn Fn(&[ApiKey], Option<&ApiKey>) -> Result<(), String> + Send + Sync);
+
+/// The rule of the keys page: the owner may do anything.
+const OWNER: Rule<'static> = &|_, _| Ok(());
+
+/// Locks the account (as money does) and reads its keys, for a change judged by a [`Rule`].
+async fn locked_keys(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<ApiKey>, sqlx::Error> {
+    super::ledger::lock_account(conn, user_id).await.map_err(|e| match e {
+        super::ledger::LedgerError::Db(e) => e,
+        _ => sqlx::Error::RowNotFound,
+    })?;
+    let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC"))
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
 /// Creates a key and returns it with its secret, the only time the secret exists outside the caller.
 pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), KeyError> {
+    create_within(pool, k, OWNER).await
+}
+
+/// [`create`], if `rule` allows it.
+pub async fn create_within(pool: &AnyPool, k: NewKey<'_>, rule: Rule<'_>) -> Result<(ApiKey, String), KeyError> {
     let name = clean_name(k.name)?;
     if k.expires_at.is_some_and(|e| e <= k.now) {
         return Err(KeyError::ExpiryInPast);
     }
-    let (count,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE user_id = $1").bind(k.user_id).fetch_one(pool).await?;
-    if count >= MAX_KEYS_PER_ACCOUNT {
+    let mut tx = pool.begin().await?;
+    let keys = locked_keys(&mut tx, k.user_id).await?;
+    if i64::try_from(keys.len()).unwrap_or(i64::MAX) >= MAX_KEYS_PER_ACCOUNT {
         return Err(KeyError::TooMany);
     }
+    rule(&keys, None).map_err(KeyError::NotAllowed)?;
     let secret = format!("{KEY_PREFIX}{}", random_token().map_err(|e| KeyError::Db(e.to_string()))?);
     let prefix = format!("{}…", &secret[..KEY_PREFIX.len() + 4]);
     let models = k.models.join(",");
@@ -109,8 +140,9 @@ pub async fn create(pool: &AnyPool, k: NewKey<'_>) -> Result<(ApiKey, String), K
     .bind(&models)
     .bind(i64::from(k.can_manage))
     .bind(i64::from(k.on_page))
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     let key = ApiKey {
         id,
         user_id: k.user_id,
@@ -184,12 +216,23 @@ impl From<KeyError> for UpdateFail {
     }
 }
 
-/// Changes a key, in one transaction. On PostgreSQL a key row can meet a deadlock with the settlement
-/// writer (which charges the key's spend in its batch): the change is then tried again, up to 3 times.
+/// Changes a key, in one transaction that locks the account first, as the settlement writer does before it
+/// charges a key's spend. A PostgreSQL deadlock all the same is tried again, up to 3 times.
 pub async fn update(pool: &AnyPool, user_id: i64, id: i64, u: KeyUpdate<'_>) -> Result<(), KeyError> {
+    update_within(pool, user_id, id, u, OWNER).await
+}
+
+/// [`update`], if `rule` allows it.
+pub async fn update_within(
+    pool: &AnyPool,
+    user_id: i64,
+    id: i64,
+    u: KeyUpdate<'_>,
+    rule: Rule<'_>,
+) -> Result<(), KeyError> {
     let mut tries = 0u64;
     loop {
-        match update_once(pool, user_id, id, &u).await {
+        match update_once(pool, user_id, id, &u, rule).await {
             Ok(()) => return Ok(()),
             Err(UpdateFail::Key(e)) => return Err(e),
             Err(UpdateFail::Db(e)) if tries < 3 && crate::server::db::is_transient(&e) => {
@@ -201,16 +244,17 @@ pub async fn update(pool: &AnyPool, user_id: i64, id: i64, u: KeyUpdate<'_>) -> 
     }
 }
 
-async fn update_once(pool: &AnyPool, user_id: i64, id: i64, u: &KeyUpdate<'_>) -> Result<(), UpdateFail> {
+async fn update_once(
+    pool: &AnyPool,
+    user_id: i64,
+    id: i64,
+    u: &KeyUpdate<'_>,
+    rule: Rule<'_>,
+) -> Result<(), UpdateFail> {
     let mut tx = pool.begin().await?;
-    let exists = sqlx::query("UPDATE api_keys SET name = name WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    if exists.rows_affected() != 1 {
-        return Err(KeyError::NotFound.into());
-    }
+    let keys = locked_keys(&mut tx, user_id).await?;
+    let target = keys.iter().find(|k| k.id == id).ok_or(KeyError::NotFound)?;
+    rule(&keys, Some(target)).map_err(KeyError::NotAllowed)?;
     if let Some(name) = u.name {
         sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2")
             .bind(clean_name(name)?)
@@ -293,13 +337,18 @@ pub async fn list(pool: &AnyPool, user_id: i64) -> Result<Vec<ApiKey>, sqlx::Err
 
 /// Deletes a key; its bills keep the key's name.
 pub async fn delete(pool: &AnyPool, user_id: i64, id: i64) -> Result<(), KeyError> {
-    let done =
-        sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2").bind(id).bind(user_id).execute(pool).await?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(KeyError::NotFound)
-    }
+    delete_within(pool, user_id, id, OWNER).await
+}
+
+/// [`delete`], if `rule` allows it.
+pub async fn delete_within(pool: &AnyPool, user_id: i64, id: i64, rule: Rule<'_>) -> Result<(), KeyError> {
+    let mut tx = pool.begin().await?;
+    let keys = locked_keys(&mut tx, user_id).await?;
+    let target = keys.iter().find(|k| k.id == id).ok_or(KeyError::NotFound)?;
+    rule(&keys, Some(target)).map_err(KeyError::NotAllowed)?;
+    sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2").bind(id).bind(user_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

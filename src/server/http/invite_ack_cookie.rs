@@ -3,7 +3,7 @@
 //! browser asking for it holds that cookie: someone who acknowledged their own code cannot attach it to a
 //! login link for another person's address from elsewhere, nor can a shared URL carry it.
 
-use crate::server::auth::session::cookie_value;
+use crate::server::auth::session::{cookie_value, private_cookie};
 use axum::http::{HeaderMap, HeaderValue};
 
 pub const NAME: &str = "gh_invite_ack";
@@ -15,13 +15,9 @@ pub fn read(headers: &HeaderMap) -> Option<String> {
 }
 
 pub fn set(token: &str, secure: bool) -> Option<HeaderValue> {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={MAX_AGE_SECS}{secure}"))
-        .ok()
+    private_cookie(NAME, token, MAX_AGE_SECS, secure)
 }
 
 pub fn clear(secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"))
-        .unwrap_or(HeaderValue::from_static("gh_invite_ack=; Path=/; Max-Age=0"))
+    private_cookie(NAME, "", 0, secure).unwrap_or(HeaderValue::from_static("gh_invite_ack=; Path=/; Max-Age=0"))
 }

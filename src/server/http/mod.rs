@@ -1,7 +1,8 @@
-//! HTTP glue around the app: request ids, the cross-origin guard, the session layer, health, client IPs,
+//! HTTP glue around the app: the server loop and its per-address connection cap, request ids, the cross-origin guard, the session layer, health, client IPs,
 //! the dev mailbox's raw message view, Stripe's webhook, the pages' plain form posts, and the site files' cache headers.
 pub mod billing_csv;
 pub mod client_ip;
+pub mod connection_cap;
 pub mod dev_mail_view;
 pub mod form_posts;
 pub mod health;

@@ -10,6 +10,8 @@
 //! limit (systemd's default soft limit, 1024, is what a few idle sockets used up). Graceful shutdown:
 //! stop accepting, let requests in flight finish, close idle connections at once.
 
+use super::connection_cap::{ConnectionCap, REFUSAL};
+use crate::server::time::monotonic_ms;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -24,25 +26,26 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 /// The timeouts of every connection (`HTTP_HEADER_TIMEOUT_SECS`, `HTTP_BODY_TIMEOUT_SECS`,
-/// `HTTP_IDLE_TIMEOUT_SECS`).
+/// `HTTP_IDLE_TIMEOUT_SECS`) and how many one client may have open (`HTTP_MAX_CONNECTIONS_PER_ADDRESS`, see
+/// [`ConnectionCap`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
     pub header_read: Duration,
     pub body_read: Duration,
     pub idle: Duration,
+    /// 0: no cap.
+    pub per_address: usize,
 }
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
-        Self { header_read: Duration::from_secs(10), body_read: Duration::from_secs(30), idle: Duration::from_secs(60) }
+        Self {
+            header_read: Duration::from_secs(10),
+            body_read: Duration::from_secs(30),
+            idle: Duration::from_secs(60),
+            per_address: 256,
+        }
     }
-}
-
-/// Milliseconds on a clock that never goes back.
-fn monotonic_ms() -> i64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let start = START.get_or_init(std::time::Instant::now);
-    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Requests in flight on one connection, and since when none has been.
@@ -155,6 +158,26 @@ where
     }
 }
 
+/// Tells a client over its connection share why (503), then closes: its request is read (half a second at
+/// most, 64 KiB) so the close does not reset the connection before the client reads the answer.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let told = async {
+        stream.write_all(REFUSAL).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        let mut read = 0;
+        while read < 64 * 1024 {
+            match stream.read(&mut sink).await? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), told).await;
+}
+
 /// Raises the soft open-file limit to the hard one, so sockets are not refused at 1024.
 pub fn raise_open_file_limit() {
     #[cfg(unix)]
@@ -173,11 +196,12 @@ pub fn raise_open_file_limit() {
 }
 
 /// Serves `router` on `listener` until `stop` resolves, then lets requests in flight finish, for `drain` at
-/// most (then their connections are closed).
+/// most (then their connections are closed). `cap` counts connections per client network.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    cap: Arc<ConnectionCap>,
     stop: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> std::io::Result<()> {
@@ -198,10 +222,15 @@ pub async fn serve(
             },
         };
         while connections.try_join_next().is_some() {}
+        let Some(admitted) = cap.admit(peer.ip()) else {
+            connections.spawn(refuse(stream));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let mut stopped = stopped.clone();
         connections.spawn(async move {
+            let _admitted = admitted;
             let activity = Activity::new();
             let counted = Arc::clone(&activity);
             let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -248,6 +277,53 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(stream: &mut tokio::net::TcpStream) -> String {
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut answer = vec![0; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await.unwrap().unwrap();
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_client_over_its_connection_share_is_told_so_while_others_are_served() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        // Loopback counted here (the server exempts it), two connections at most.
+        let cap = ConnectionCap::new(2, |_| false);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            let _ = stop_rx.await;
+        };
+        let limits = ConnectionLimits::default();
+        let server = tokio::spawn(serve(listener, router, limits, Arc::clone(&cap), stop, Duration::from_secs(1)));
+        let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(get(&mut first).await.ends_with("hello"));
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut refused = String::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), third.read_to_string(&mut refused)).await.unwrap();
+        assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+        assert!(refused.contains("Too many connections"), "{refused}");
+        // The first still works; once it closes, its share comes back.
+        assert!(get(&mut first).await.ends_with("hello"));
+        drop(first);
+        let mut fourth = None;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if cap.open_from("127.0.0.1".parse().unwrap()) < 2 {
+                fourth = Some(tokio::net::TcpStream::connect(addr).await.unwrap());
+                break;
+            }
+        }
+        let mut fourth = fourth.expect("the closed connection was given back");
+        assert!(get(&mut fourth).await.ends_with("hello"));
+        let _ = stop_tx.send(());
+        drop(fourth);
+        server.await.unwrap().unwrap();
+    }
 
     #[tokio::test]
     async fn a_connection_is_idle_only_while_no_request_is_in_flight() {

@@ -152,9 +152,10 @@ async fn new_token(
     let models = field(&form, "permissions").map(|p| models_of(p, &state)).transpose()?.unwrap_or_default();
     let name = field(&form, "remark").unwrap_or("API key");
     let asked = Limits { expires_at, spend_cap: cap, models: models.clone(), disabled: false };
-    let all = keys::list(state.db.pool(), key.user_id).await.map_err(internal)?;
-    let committed = key_rights::committed(&key, &all, None);
-    key_rights::may_create(&key, &asked, committed).map_err(|e| refuse(StatusCode::FORBIDDEN, e.to_string()))?;
+    let rule = |all: &[ApiKey], _: Option<&ApiKey>| {
+        let manager = as_it_is(&key, all)?;
+        key_rights::may_create(manager, &asked, key_rights::committed(manager, all, None)).map_err(|e| e.to_string())
+    };
     let new = NewKey {
         user_id: key.user_id,
         name,
@@ -165,7 +166,7 @@ async fn new_token(
         on_page: false,
         now,
     };
-    let created = keys::create(state.db.pool(), new).await;
+    let created = keys::create_within(state.db.pool(), new, &rule).await;
     match created {
         Ok((k, secret)) => {
             state.gateway.key_changed(key.user_id);
@@ -173,8 +174,25 @@ async fn new_token(
             data["token"] = json!(secret);
             ok(data)
         }
-        Err(keys::KeyError::Db(e)) => Err(internal(e)),
-        Err(e) => Err(refuse(StatusCode::BAD_REQUEST, e.to_string())),
+        Err(e) => Err(key_refused(e)),
+    }
+}
+
+/// The managing key as it stands in the change's transaction (its spend may have grown, or it may have been
+/// disabled on the keys page, since another instance cached it).
+fn as_it_is<'a>(manager: &ApiKey, all: &'a [ApiKey]) -> Result<&'a ApiKey, String> {
+    match all.iter().find(|k| k.id == manager.id) {
+        Some(k) if k.can_manage && !k.disabled && !k.is_expired(now_ms()) => Ok(k),
+        _ => Err("This key may no longer manage keys.".to_string()),
+    }
+}
+
+fn key_refused(e: keys::KeyError) -> Refused {
+    match e {
+        keys::KeyError::Db(e) => internal(e),
+        keys::KeyError::NotAllowed(why) => refuse(StatusCode::FORBIDDEN, why),
+        keys::KeyError::NotFound => refuse(StatusCode::NOT_FOUND, "No such key on this account."),
+        e => refuse(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
 
@@ -216,16 +234,18 @@ async fn update_token(
         Err(r) => return Err(r),
     };
     let disabled = field(&form, "is_disabled").map(|v| matches!(v, "1" | "true" | "on"));
-    let after = Limits {
-        expires_at: expires_at.unwrap_or(target.expires_at),
-        spend_cap: spend_cap.unwrap_or(target.spend_cap),
-        models: models.clone().unwrap_or_else(|| target.models.clone()),
-        disabled: disabled.unwrap_or(target.disabled),
+    let rule = |all: &[ApiKey], target: Option<&ApiKey>| {
+        let manager = as_it_is(&key, all)?;
+        let target = target.ok_or("No such key on this account.")?;
+        let after = Limits {
+            expires_at: expires_at.unwrap_or(target.expires_at),
+            spend_cap: spend_cap.unwrap_or(target.spend_cap),
+            models: models.clone().unwrap_or_else(|| target.models.clone()),
+            disabled: disabled.unwrap_or(target.disabled),
+        };
+        let committed = key_rights::committed(manager, all, Some(target.id));
+        key_rights::may_update(manager, target, &after, committed).map_err(|e| e.to_string())
     };
-    let all = keys::list(state.db.pool(), key.user_id).await.map_err(internal)?;
-    let committed = key_rights::committed(&key, &all, Some(target.id));
-    key_rights::may_update(&key, &target, &after, committed)
-        .map_err(|e| refuse(StatusCode::FORBIDDEN, e.to_string()))?;
     let update = KeyUpdate {
         name: field(&form, "remark"),
         expires_at,
@@ -234,7 +254,7 @@ async fn update_token(
         disabled,
         on_page: false,
     };
-    let updated = keys::update(state.db.pool(), key.user_id, target.id, update).await;
+    let updated = keys::update_within(state.db.pool(), key.user_id, target.id, update, &rule).await;
     state.gateway.key_changed(key.user_id);
     match updated {
         Ok(()) => match keys::find_for_user(state.db.pool(), key.user_id, &target.prefix).await {
@@ -242,8 +262,7 @@ async fn update_token(
             Ok(None) => ok(Value::Null),
             Err(e) => Err(internal(e)),
         },
-        Err(keys::KeyError::Db(e)) => Err(internal(e)),
-        Err(e) => Err(refuse(StatusCode::BAD_REQUEST, e.to_string())),
+        Err(e) => Err(key_refused(e)),
     }
 }
 
@@ -254,12 +273,15 @@ async fn delete_token(
 ) -> Answer {
     let key = manager(&state, &headers).await?;
     let target = target(&state, &key, &form).await?;
-    key_rights::may_delete(&key, &target).map_err(|e| refuse(StatusCode::FORBIDDEN, e.to_string()))?;
-    let deleted = keys::delete(state.db.pool(), key.user_id, target.id).await;
+    let rule = |all: &[ApiKey], target: Option<&ApiKey>| {
+        let manager = as_it_is(&key, all)?;
+        key_rights::may_delete(manager, target.ok_or("No such key on this account.")?).map_err(|e| e.to_string())
+    };
+    let deleted = keys::delete_within(state.db.pool(), key.user_id, target.id, &rule).await;
     state.gateway.key_changed(key.user_id);
     match deleted {
         Ok(()) => ok(json!({ "deleted": target.prefix })),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(key_refused(e)),
     }
 }
 

@@ -15,6 +15,7 @@
 //! and time that passed still frees room as it would have.
 
 use super::redis_client::{RedisClient, Reply};
+use crate::server::time::monotonic_ms;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -156,7 +157,7 @@ return {room, 0}
 struct Lease {
     /// Cells left to admit calls with, until `expires`.
     cells: u32,
-    /// Monotonic ms (see [`monotonic_ms`]) after which the cells are not used (they are given back with
+    /// Monotonic ms (see [`monotonic_ms`]: a lease must not outlive [`LEASE_MS`] when the wall clock is set back) after which the cells are not used (they are given back with
     /// the next round trip).
     expires: i64,
     /// The µs one cell stood for when it was granted, and the Redis time (µs) the grant reached.
@@ -202,14 +203,6 @@ pub struct Leases {
 fn lease_cap(rpm: u32) -> u32 {
     let per_lease = i64::from(rpm) * LEASE_MS / WINDOW_MS;
     u32::try_from(per_lease).unwrap_or(MAX_LEASE).clamp(1, MAX_LEASE)
-}
-
-/// Milliseconds on a clock that never goes back (leases must not outlive [`LEASE_MS`] if the wall clock
-/// is set back, nor a call that waited long before asking use a lease that expired meanwhile).
-fn monotonic_ms() -> i64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let start = START.get_or_init(std::time::Instant::now);
-    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Leases {

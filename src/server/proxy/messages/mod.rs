@@ -72,6 +72,9 @@ async fn run(
         Ok(p) => p,
         Err(e) => return call::not_json(e).into_response(D),
     };
+    if let Some(refusal) = request::unmetered_tool(peek.tools.as_deref()) {
+        return ProxyError::BadRequest(refusal).into_response(D);
+    }
     let stream = peek.stream == Some(true);
     let limit_searches = request::unlimited_search(peek.tools.as_deref());
     let ask = Ask {

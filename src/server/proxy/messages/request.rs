@@ -38,6 +38,23 @@ impl Peek<'_> {
     }
 }
 
+/// Hosted tools whose cost the upstream's answer does not report (Anthropic's code execution, billed by
+/// container time; OpenAI's code interpreter, file search and image generation, billed per container, per
+/// call or as images): Gatehouse could not bill them, so a request offering one is refused, never free.
+const UNMETERED_TOOLS: [&str; 4] = ["code_execution", "code_interpreter", "file_search", "image_generation"];
+
+/// Why a request's tools are refused (see [`UNMETERED_TOOLS`]), if they are.
+pub fn unmetered_tool(tools: Option<&[PeekTool<'_>]>) -> Option<String> {
+    let kind = tools
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.kind.as_deref())
+        .find(|k| UNMETERED_TOOLS.iter().any(|u| k.starts_with(u)))?;
+    Some(format!(
+        "The `{kind}` tool is billed by the provider in a way its answers do not report, so this server does not offer it; call without it. You were not charged."
+    ))
+}
+
 /// Whether a web search tool has no limit of its own (Anthropic's without `max_uses`).
 pub fn unlimited_search(tools: Option<&[PeekTool<'_>]>) -> bool {
     tools
@@ -105,6 +122,31 @@ pub fn push(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosted_tools_whose_cost_is_not_reported_are_named() {
+        fn peek(body: &str) -> Vec<PeekTool<'_>> {
+            serde_json::from_str::<Peek<'_>>(body).unwrap().tools.unwrap_or_default()
+        }
+        let refused = [
+            r#"{"tools":[{"type":"code_execution_20250825","name":"code_execution"}]}"#,
+            r#"{"tools":[{"type":"function","name":"f"},{"type":"code_interpreter","container":{"type":"auto"}}]}"#,
+            r#"{"tools":[{"type":"file_search","vector_store_ids":["vs_1"]}]}"#,
+            r#"{"tools":[{"type":"image_generation"}]}"#,
+        ];
+        for body in refused {
+            let tools = peek(body);
+            assert!(unmetered_tool(Some(&tools)).is_some_and(|m| m.contains("not charged")), "{body}");
+        }
+        let allowed = [
+            r#"{"tools":[{"type":"web_search_20250305","name":"web_search"},{"name":"bash","input_schema":{}}]}"#,
+            r#"{"tools":[{"type":"function","name":"code_interpreter"},{"type":"local_shell"}]}"#,
+            r#"{"model":"x"}"#,
+        ];
+        for body in allowed {
+            assert_eq!(unmetered_tool(Some(&peek(body))), None, "{body}");
+        }
+    }
 
     #[test]
     fn a_search_tool_without_a_limit_gets_the_one_gatehouse_bills() {

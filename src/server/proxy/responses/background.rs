@@ -132,6 +132,7 @@ fn follow_record(a: &Admitted, id: &str) -> Follow {
         estimated_input: n(a.estimated_input),
         max_input: n(a.limits.input),
         max_output: n(a.limits.output),
+        max_web_searches: n(a.limits.web_searches),
         worst_case: a.worst_case.units(),
         request_id: a.request_id.clone(),
         started_at: now_ms() - i64::try_from(a.started.elapsed().as_millis()).unwrap_or(0),
@@ -151,7 +152,7 @@ fn admitted_of(f: Follow, elapsed: Duration) -> Admitted {
         multiplier: f.multiplier.parse().unwrap_or(rust_decimal::Decimal::ONE),
         request_key: f.request_key,
         estimated_input: n(f.estimated_input),
-        limits: UsageLimits { input: n(f.max_input), output: n(f.max_output), web_searches: 0 },
+        limits: UsageLimits { input: n(f.max_input), output: n(f.max_output), web_searches: n(f.max_web_searches) },
         worst_case: Money::from_units(f.worst_case),
         started: std::time::Instant::now().checked_sub(elapsed).unwrap_or_else(std::time::Instant::now),
         request_id: f.request_id,
@@ -220,7 +221,11 @@ async fn ending(
         }
     }
     tracing::error!(response = %id, "background response still running after {} h; billed at its worst case", FOLLOW_FOR.as_secs() / 3600);
-    (Usage { input: admitted.limits.input, output: admitted.limits.output, ..Default::default() }, CallOutcome::Stopped)
+    let limits = &admitted.limits;
+    (
+        Usage { input: limits.input, output: limits.output, web_searches: limits.web_searches, ..Default::default() },
+        CallOutcome::Stopped,
+    )
 }
 
 #[cfg(test)]

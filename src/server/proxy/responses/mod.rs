@@ -18,7 +18,7 @@ pub mod items;
 use super::call::{self, Admitted, Ask};
 use super::dialect::{Dialect, ProxyError};
 use super::messages;
-use super::messages::request::{web_searches_allowed, PeekTool};
+use super::messages::request::{unmetered_tool, web_searches_allowed, PeekTool};
 use super::metering::{Meter, Reported};
 use super::settlement_writer::CallGuard;
 use super::sse;
@@ -228,6 +228,9 @@ async fn prepare(
 ) -> Result<Created, ProxyError> {
     let key = call::authenticate(state, headers).await?;
     let peek: Peek<'_> = serde_json::from_slice(body).map_err(call::not_json)?;
+    if let Some(refusal) = unmetered_tool(peek.tools.as_deref()) {
+        return Err(ProxyError::BadRequest(refusal));
+    }
     let model = peek.model.as_deref().unwrap_or_default().to_string();
     let store = peek.store != Some(false);
     let background = peek.background == Some(true);
