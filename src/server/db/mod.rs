@@ -6,6 +6,8 @@
 //! call (callers answer from what they read recently, see `proxy::admission_book`). [`is_transient`] is the
 //! one rule for which failures a later try can get past.
 
+pub mod batch_sql;
+
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,7 +90,9 @@ impl Db {
             })
             .acquire_timeout(Duration::from_secs(10));
         let options = if backend == Backend::Sqlite {
-            options.after_connect(|conn, _meta| {
+            // A connection to a file does not break as a network one does: no ping (a round trip to the
+            // connection's own thread) before every use.
+            options.test_before_acquire(false).after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \

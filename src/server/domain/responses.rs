@@ -36,16 +36,12 @@ pub async fn remember(pool: &AnyPool, rows: &[Owned]) -> Result<(), sqlx::Error>
     if rows.is_empty() {
         return Ok(());
     }
-    let tuples: Vec<String> = (0..rows.len())
-        .map(|i| {
-            let b = i * 8;
-            format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
-        })
-        .collect();
+    let mut conn = pool.acquire().await?;
+    let positional = crate::server::db::batch_sql::positional(conn.backend_name());
     let sql = format!(
         "INSERT INTO responses (id, user_id, channel, model, body, input_items, conversation, created_at) \
          VALUES {} ON CONFLICT (id) DO NOTHING",
-        tuples.join(", ")
+        crate::server::db::batch_sql::rows(rows.len(), 8, positional)
     );
     let mut q = sqlx::query(&sql);
     for r in rows {
@@ -60,7 +56,7 @@ pub async fn remember(pool: &AnyPool, rows: &[Owned]) -> Result<(), sqlx::Error>
             .bind(w.map(|w| w.conversation.clone()))
             .bind(r.created_at);
     }
-    q.execute(pool).await.map(|_| ())
+    q.execute(&mut *conn).await.map(|_| ())
 }
 
 /// The caller's response with this id; `None` when there is none or it is another account's.

@@ -13,6 +13,7 @@ use super::ledger::{
     self, bind_bill, call_operation_key, EntryKind, LedgerError, Settled, Settlement, BILL_COLUMNS, BILL_COLUMN_COUNT,
 };
 use super::money::Money;
+use crate::server::db::batch_sql;
 use sqlx::AnyConnection;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
@@ -50,26 +51,6 @@ struct Entry {
     now: i64,
 }
 
-/// `($1, $2, …), ($n, …)` for `rows` rows of `cols` columns; plain `?` on SQLite, where numbered
-/// parameters are looked up by name one by one (quadratic in a long statement).
-fn placeholders(rows: usize, cols: usize, positional: bool) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> =
-                (1..=cols).map(|c| if positional { "?".to_string() } else { format!("${}", r * cols + c) }).collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `(?, ?, …)` for an `IN` list of `n` values, numbered from `first` on PostgreSQL.
-fn in_list(n: usize, first: usize, positional: bool) -> String {
-    let items: Vec<String> =
-        (0..n).map(|i| if positional { "?".to_string() } else { format!("${}", first + i) }).collect();
-    format!("({})", items.join(", "))
-}
-
 /// The statements a batch is written with; each has one SQL text per size, built once and kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Statement {
@@ -86,8 +67,8 @@ enum Statement {
 impl Statement {
     /// The SQL for `n` rows (or `IN` list items).
     fn build(self, n: usize, positional: bool) -> String {
-        let rows = |cols| placeholders(n, cols, positional);
-        let ids = in_list(n, 1, positional);
+        let rows = |cols| batch_sql::rows(n, cols, positional);
+        let ids = batch_sql::in_list(n, 1, positional);
         match self {
             Self::LockAccounts if positional => {
                 format!("UPDATE users SET balance = balance WHERE id IN {ids} RETURNING id, balance")
@@ -242,7 +223,7 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
     if batch.iter().any(|s| s.official < Money::ZERO) {
         return Err(LedgerError::InvalidAmount("a call cannot cost less than nothing"));
     }
-    let positional = !conn.backend_name().eq_ignore_ascii_case("postgresql");
+    let positional = batch_sql::positional(conn.backend_name());
     // Accounts are locked in id order (the writer sorts its batches), before anything is written.
     let mut users: Vec<i64> = batch.iter().map(|s| s.user_id).collect();
     users.sort_unstable();
@@ -407,12 +388,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_number_rows_then_columns() {
-        assert_eq!(placeholders(2, 3, false), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(placeholders(2, 2, true), "(?, ?), (?, ?)");
-    }
-
-    #[test]
     fn rows_are_split_into_a_few_fixed_sizes() {
         let items: Vec<u8> = vec![0; 37];
         assert_eq!(runs(&items).iter().map(|r| r.len()).collect::<Vec<_>>(), vec![32, 4, 1]);
@@ -453,7 +428,5 @@ mod tests {
         assert_eq!(lists.iter().map(Vec::len).collect::<Vec<_>>(), vec![32, 16]);
         assert_eq!(lists[1][..6], [33, 34, 35, 36, 37, 38]);
         assert!(lists[1][6..].iter().all(|id| *id == 38));
-        assert_eq!(in_list(3, 2, false), "($2, $3, $4)");
-        assert_eq!(in_list(2, 1, true), "(?, ?)");
     }
 }
