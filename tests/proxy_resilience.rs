@@ -102,6 +102,18 @@ async fn call(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
+/// A streamed Messages call left running in a task of its own; it answers the text the caller received
+/// (empty when the connection ended without a readable body).
+fn stream_in_background(app: &TestApp, key: &str, model: &str) -> tokio::task::JoinHandle<String> {
+    let request = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body(message(model, true).to_string());
+    tokio::spawn(async move { request.send().await.unwrap().text().await.unwrap_or_default() })
+}
+
 fn message(model: &str, stream: bool) -> Value {
     json!({"model": model, "max_tokens": 64, "stream": stream, "messages": [{"role": "user", "content": "hello there"}]})
 }
@@ -225,19 +237,7 @@ async fn graceful_shutdown_finishes_running_streams_and_writes_their_bills() {
     let mut app = spawn_app_with(&[]).await;
     let (user_id, key) = funded_caller(&app, "shutdown@example.com").await;
     let db_url = app.state.settings.database_url.expose().to_string();
-    let client = app.client.clone();
-    let url = app.url("/v1/messages");
-    let running = tokio::spawn(async move {
-        let res = client
-            .post(url)
-            .header("x-api-key", key)
-            .header("content-type", "application/json")
-            .body(message("claude-sonnet-4-5-slow", true).to_string())
-            .send()
-            .await
-            .unwrap();
-        res.text().await.unwrap()
-    });
+    let running = stream_in_background(&app, &key, "claude-sonnet-4-5-slow");
     // Shut down while the stream is in flight (the slow mock needs well over a second).
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(app.state.gateway.running_calls(), 1);
@@ -521,19 +521,7 @@ async fn streams_still_running_when_the_shutdown_grace_ends_are_cut_and_billed()
     let mut app = spawn_app_with(&[("UPSTREAM_PROVIDERS_FILE", file.as_str()), ("SHUTDOWN_GRACE_SECS", "1")]).await;
     let (user_id, key) = funded_caller(&app, "cut@example.com").await;
     let db_url = app.state.settings.database_url.expose().to_string();
-    let client = app.client.clone();
-    let url = app.url("/v1/messages");
-    let running = tokio::spawn(async move {
-        let res = client
-            .post(url)
-            .header("x-api-key", key)
-            .header("content-type", "application/json")
-            .body(message("claude-sonnet-4-5", true).to_string())
-            .send()
-            .await
-            .unwrap();
-        res.text().await.unwrap_or_default()
-    });
+    let running = stream_in_background(&app, &key, "claude-sonnet-4-5");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.state.gateway.running_calls(), 1);
     let stopping = std::time::Instant::now();
