@@ -19,6 +19,7 @@ BINARYEN_DIR="${GATEHOUSE_TOOLS:-$HOME/.cache/gatehouse}/binaryen"
 AIOSMTPD_VERSION=1.4.6
 ANTHROPIC_SDK_VERSION=2.14.0
 OPENAI_SDK_VERSION=3.57.0
+PROMETHEUS_CLIENT_VERSION=0.26.0
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
@@ -62,6 +63,10 @@ ensure_test_tools() {
   if ! python3 -c "import anthropic, openai, sys; sys.exit(anthropic.__version__ != '$ANTHROPIC_SDK_VERSION' or openai.__version__ != '$OPENAI_SDK_VERSION')" 2>/dev/null; then
     say "installing the anthropic $ANTHROPIC_SDK_VERSION and openai $OPENAI_SDK_VERSION Python SDKs (real API clients in the tests)"
     python3 -m pip install --quiet --root-user-action=ignore "anthropic==$ANTHROPIC_SDK_VERSION" "openai==$OPENAI_SDK_VERSION"
+  fi
+  if ! python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('prometheus-client') != '$PROMETHEUS_CLIENT_VERSION')" 2>/dev/null; then
+    say "installing prometheus-client $PROMETHEUS_CLIENT_VERSION (Prometheus' own parser reads /metrics in the tests)"
+    python3 -m pip install --quiet --root-user-action=ignore "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
   fi
   if [ ! -d end2end/node_modules/playwright-core ] || [ ! -x end2end/node_modules/.bin/claude ] ||
     [ ! -x end2end/node_modules/.bin/codex ] || [ ! -f end2end/node_modules/axe-core/axe.min.js ]; then

@@ -319,7 +319,7 @@ async fn redemption_codes_work_once_and_explain_every_refusal() {
     let b = app.log_in("coder-b@example.com").await;
     let now = now_ms();
     let single = NewCodes { count: 1, amount: usd("5"), max_uses: 1, expires_at: None, note: "", now };
-    let code = redemption::create(app.state.db.pool(), single).await.unwrap().remove(0);
+    let code = redemption::create(&mut app.state.db.pool().acquire().await.unwrap(), single).await.unwrap().remove(0);
     // Typed in lower case with spaces: still the same code.
     let typed = format!(" {} ", code.to_lowercase());
     assert_eq!(redeem(&app, &a, &typed).await.status(), 200);
@@ -333,13 +333,13 @@ async fn redemption_codes_work_once_and_explain_every_refusal() {
     let unknown = redeem(&app, &b, "GH-NOPE-NOPE-NOPE-NOPE").await;
     assert!(unknown.text().await.unwrap().contains("does not exist"));
     let expired = NewCodes { count: 1, amount: usd("5"), max_uses: 1, expires_at: Some(now - 1), note: "", now };
-    let old = redemption::create(app.state.db.pool(), expired).await.unwrap().remove(0);
+    let old = redemption::create(&mut app.state.db.pool().acquire().await.unwrap(), expired).await.unwrap().remove(0);
     assert!(redeem(&app, &b, &old).await.text().await.unwrap().contains("expired"));
     assert_eq!(balance_of(&app, "coder-b@example.com").await, usd("0.10"));
 
     // A multi-use code: each account once, up to its number of uses; codes do not raise the tier.
     let multi = NewCodes { count: 1, amount: usd("1"), max_uses: 2, expires_at: None, note: "", now };
-    let shared = redemption::create(app.state.db.pool(), multi).await.unwrap().remove(0);
+    let shared = redemption::create(&mut app.state.db.pool().acquire().await.unwrap(), multi).await.unwrap().remove(0);
     assert_eq!(redeem(&app, &a, &shared).await.status(), 200);
     assert_eq!(redeem(&app, &b, &shared).await.status(), 200);
     let c = app.log_in("coder-c@example.com").await;

@@ -8,8 +8,10 @@ mod common;
 
 use common::{cli, session_cookie, spawn_app, spawn_app_with, TestApp};
 use gatehouse::server::domain::money::Money;
+use gatehouse::server::domain::operator_actions;
+use gatehouse::server::domain::operator_log::{self, Actor};
 use gatehouse::server::domain::packages;
-use gatehouse::server::domain::referral::{self, Application, InviteCode, ReferralError, Via};
+use gatehouse::server::domain::referral::{self, Application, Decision, InviteCode, ReferralError, Via};
 use gatehouse::server::time::now_ms;
 
 const ALL_NOTES: [(&str, &str); 4] = [("reward", "on"), ("new_users", "on"), ("credit", "on"), ("balance", "on")];
@@ -288,21 +290,26 @@ async fn the_per_ip_cap_holds_extra_referrals_for_review_and_the_operator_approv
     let v = referral_view(&app, &inviter).await;
     assert_eq!(v["invitees"][0]["status"], "Held for review");
 
-    let done =
-        referral::decide(app.state.db.pool(), &app.state.settings.referral.promotion, held[0].id, true, now_ms())
-            .await
-            .unwrap()
-            .unwrap();
-    assert!(done.contains("rewarded"));
+    let decide = || {
+        operator_actions::decide_referral(
+            app.state.db.pool(),
+            Actor("ops@example.com"),
+            &app.state.settings.referral.promotion,
+            held[0].id,
+            true,
+            "",
+            now_ms(),
+        )
+    };
+    assert_eq!(decide().await.unwrap(), Decision::Decided { status: "rewarded" });
     assert_eq!(referral_packages(&app, "guest3@example.org").await.len(), 1);
     assert_eq!(referral_packages(&app, "popular@example.com").await.len(), 4);
     // Deciding again changes nothing.
-    let again =
-        referral::decide(app.state.db.pool(), &app.state.settings.referral.promotion, held[0].id, true, now_ms())
-            .await
-            .unwrap()
-            .unwrap();
-    assert!(again.contains("not held"));
+    assert_eq!(decide().await.unwrap(), Decision::NotHeld("rewarded".into()));
+    // The decision is in the operator log once.
+    let log = operator_log::page(app.state.db.pool(), None, None, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].actor.as_str(), log[0].action.as_str()), ("ops@example.com", "approve-referral"));
     assert_eq!(referral_packages(&app, "popular@example.com").await.len(), 4);
     // Total granted is two packages per qualified pair.
     let (granted,): (i64,) =

@@ -47,6 +47,8 @@ const SIGNED_IN = [
   ['/billing/topup', 'topup'], ['/billing/packages', 'packages'], ['/billing/bills', 'bills'], ['/billing/usage', 'usage'],
   ['/billing/bills?tab=movements', 'movements'], ['/billing/bills?tab=refused', 'refused'], ['/docs', 'docs-signed-in'],
   ['/prices', 'prices-signed-in'], ['/account/sessions', 'sessions'],
+  ['/admin', 'admin-dashboard'], ['/admin/accounts', 'admin-accounts'], ['/admin/referrals', 'admin-referrals'],
+  ['/admin/providers', 'admin-providers'], ['/admin/log', 'admin-log'],
 ];
 
 test('every page passes axe-core at WCAG 2.1 AA and fits 1280 and 390 px', async () => {
@@ -55,6 +57,8 @@ test('every page passes axe-core at WCAG 2.1 AA and fits 1280 and 390 px', async
   const page = await setup.newPage();
   const email = uniqueEmail('e2e-pages');
   await logIn(page, email, '/keys');
+  // The account is also an operator, so the console's pages are checked too.
+  gatehouse('admin', 'promote', email);
   gatehouse('admin', 'grant-package', email, '20', '--source', 'referral', '--title', 'Claude Code API $20');
   gatehouse('admin', 'record-call', email, 'claude-sonnet-4-5', '--channel', 'cc-omg', '--input', '12000', '--output', '800');
   gatehouse('admin', 'record-call', email, 'gpt-4o-mini', '--channel', 'default', '--input', '2000', '--output', '300');
@@ -70,6 +74,8 @@ test('every page passes axe-core at WCAG 2.1 AA and fits 1280 and 390 px', async
   // One's own invitation link says so, and offers no code to apply.
   await open(page, new URL(invite).pathname);
   assert.match(await page.textContent('[data-testid=own-invite]'), /your own invitation link/);
+  await open(page, '/admin/accounts?q=' + encodeURIComponent(email));
+  const account = await page.getAttribute('[data-testid=accounts] a', 'href');
   const state = await setup.storageState();
   await setup.close();
 
@@ -83,7 +89,7 @@ test('every page passes axe-core at WCAG 2.1 AA and fits 1280 and 390 px', async
     await out.close();
     const inside = await browser.newContext({ viewport, storageState: state });
     const inPage = await inside.newPage();
-    for (const [path, name] of [...SIGNED_IN, [`/chat${conversation}`, 'chat-conversation']]) {
+    for (const [path, name] of [...SIGNED_IN, [`/chat${conversation}`, 'chat-conversation'], [account, 'admin-account']]) {
       problems.push(...await check(inPage, path, name, width));
     }
     await inside.close();

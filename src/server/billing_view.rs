@@ -116,6 +116,7 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
         .to_string(),
         active_packages: active.len(),
         packages_remaining: cents(active.iter().fold(Money::ZERO, |s, p| s.saturating_add(p.remaining))),
+        support_email: state.settings.operators.support_email.clone(),
     })
 }
 

@@ -1,17 +1,22 @@
-//! The operator's command line: `gatehouse audit` and `gatehouse admin ...` (credit, grant-package,
-//! create-codes, record-call). Each runs against the configured database and exits.
+//! The operator's command line: `gatehouse audit` and `gatehouse admin ...` (promote, credit, record-payment,
+//! disable, grant-package, create-codes, referrals, record-call). Each runs against the configured database
+//! and exits; what changes anything is written to the operator log as done by `cli`.
 
 use crate::server::config::Settings;
 use crate::server::db::Db;
 use crate::server::domain::account;
 use crate::server::domain::audit;
 use crate::server::domain::channels::{Scope, CLAUDE_CODE_SCOPE};
-use crate::server::domain::ledger::{self, Credit, EntryKind, Grant, Settlement};
+use crate::server::domain::ledger::{self, Grant, Settlement};
 use crate::server::domain::money::Money;
+use crate::server::domain::operator_actions::{self, OfflinePayment, Target};
+use crate::server::domain::operator_log::Actor;
 use crate::server::domain::packages::PackageSource;
 use crate::server::domain::pricing::{PriceTable, Usage};
-use crate::server::domain::redemption::{self, NewCodes};
+use crate::server::domain::redemption::NewCodes;
 use crate::server::domain::referral;
+use crate::server::domain::referral::Decision;
+use crate::server::domain::topups;
 use crate::server::domain::unsettled;
 use crate::server::secrets::random_token;
 use crate::server::time::{format_utc, now_ms, DAY_MS};
@@ -24,17 +29,24 @@ pub const USAGE: &str = "\
 Usage:
   gatehouse                      serve (the default)
   gatehouse audit                check the money invariants; exit 1 on any breach
+  gatehouse admin promote EMAIL | demote EMAIL
+                                 give (or take) the operator role: the admin console at /admin
   gatehouse admin credit EMAIL AMOUNT --reason TEXT [--key IDEMPOTENCY_KEY]
                                  add (or with a leading - take) USD to a balance
+  gatehouse admin record-payment EMAIL AMOUNT CURRENCY --method TEXT --reason TEXT [--key IDEMPOTENCY_KEY]
+                                 record a payment made outside Stripe (bank transfer, Alipay ...): credited
+                                 and counted toward the rate-limit tier; CURRENCY is the top-up currency or USD
+  gatehouse admin disable EMAIL --reason TEXT | enable EMAIL --reason TEXT
+                                 stop an account (its keys refused, its browsers signed out), or restart it
   gatehouse admin grant-package EMAIL AMOUNT [--title TEXT] [--scope cc-omg,web-chat:claude-*] [--days 30]
                                  [--source admin|promotion|referral|purchase] [--key IDEMPOTENCY_KEY]
-  gatehouse admin create-codes AMOUNT [--count 1] [--uses 1] [--days N] [--note TEXT]
+  gatehouse admin create-codes AMOUNT [--count 1] [--uses 1] [--days N] [--note TEXT] [--reason TEXT]
                                  print new redemption codes worth AMOUNT USD each
   gatehouse admin referrals [--status held|rewarded|not_qualified|rejected]
                                  list referrals, newest first
-  gatehouse admin referrals approve ID | reject ID
+  gatehouse admin referrals approve ID | reject ID [--reason TEXT]
                                  decide a referral held for review (approve grants both packages)
-  gatehouse admin invite-code disable CODE | enable CODE
+  gatehouse admin invite-code disable CODE | enable CODE [--reason TEXT]
                                  stop (or restart) an account's invitation link
   gatehouse admin unsettled      list charges the database refused (set aside; also in `audit`)
   gatehouse admin unsettled retry ID | drop ID --reason TEXT
@@ -76,12 +88,15 @@ pub async fn run(args: Vec<String>, settings: Settings) -> ExitCode {
     }
     let result = match words.as_slice() {
         ["audit"] => return run_audit(&db).await,
+        ["admin", verb @ ("promote" | "demote"), email] => promote(&db, email, *verb == "promote").await,
         ["admin", "credit", rest @ ..] => credit(&db, rest).await,
+        ["admin", "record-payment", rest @ ..] => record_payment(&db, &settings, rest).await,
+        ["admin", verb @ ("disable" | "enable"), rest @ ..] => disable(&db, rest, *verb == "disable").await,
         ["admin", "grant-package", rest @ ..] => grant(&db, rest).await,
         ["admin", "create-codes", rest @ ..] => create_codes(&db, rest).await,
         ["admin", "record-call", rest @ ..] => record_call(&db, &settings, rest).await,
         ["admin", "referrals", rest @ ..] => referrals(&db, &settings, rest).await,
-        ["admin", "invite-code", verb @ ("disable" | "enable"), code] => invite_code(&db, verb, code).await,
+        ["admin", "invite-code", verb @ ("disable" | "enable"), rest @ ..] => invite_code(&db, verb, rest).await,
         ["admin", "unsettled", rest @ ..] => unsettled_calls(&db, rest).await,
         _ => Err(format!("unknown command: {}\n\n{}", args.join(" "), usage())),
     };
@@ -239,20 +254,34 @@ fn parse_args<'a>(words: &[&'a str], known: &[&str]) -> Result<Args<'a>, String>
     Ok(Args { positional, options })
 }
 
-async fn user_of(db: &Db, email: &str) -> Result<i64, String> {
+async fn user_of(db: &Db, email: &str) -> Result<Target, String> {
     let email = Email::parse(email).map_err(|e| format!("{email}: {e}"))?;
-    account::user_id_by_email(db.pool(), email.normalized())
+    let user_id = account::user_id_by_email(db.pool(), email.normalized())
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no account for {email}; they must log in once first"))
+        .ok_or_else(|| format!("no account for {email}; they must log in once first"))?;
+    Ok(Target { user_id, email: email.normalized().to_string() })
 }
 
 fn money_arg(text: &str) -> Result<Money, String> {
     Money::parse_usd(text).map_err(|e| format!("{text}: {e}"))
 }
 
-fn fresh_key(prefix: &str) -> Result<String, String> {
-    random_token().map(|t| format!("{prefix}:{}", &t[..22])).map_err(|e| e.to_string())
+/// The `--key` given, or a random one (a retry with the same key applies once).
+fn key_option(a: &Args<'_>) -> Result<String, String> {
+    match a.options.get("key") {
+        Some(k) => Ok((*k).to_string()),
+        None => random_token().map(|t| t.get(..22).unwrap_or_default().to_string()).map_err(|e| e.to_string()),
+    }
+}
+
+async fn promote(db: &Db, email: &str, operator: bool) -> Result<(), String> {
+    let target = user_of(db, email).await?;
+    let changed =
+        operator_actions::set_operator(db.pool(), &target, operator, now_ms()).await.map_err(|e| e.to_string())?;
+    let state = if operator { "an operator" } else { "not an operator" };
+    println!("{} is {state}{}", target.email, if changed { "" } else { " (unchanged)" });
+    Ok(())
 }
 
 async fn credit(db: &Db, words: &[&str]) -> Result<(), String> {
@@ -267,25 +296,69 @@ async fn credit(db: &Db, words: &[&str]) -> Result<(), String> {
     };
     let amount = money_arg(digits)?;
     let amount = if negative { amount.negated() } else { amount };
-    let user_id = user_of(db, email).await?;
-    let key = match a.options.get("key") {
-        Some(k) => format!("admin:{k}"),
-        None => fresh_key("admin")?,
-    };
-    let done = ledger::credit_now(
-        db.pool(),
-        Credit { user_id, key: &key, kind: EntryKind::Adjustment, amount, paid_minor: 0, memo: reason, now: now_ms() },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let balance = account::money_of(db.pool(), user_id).await.map_err(|e| e.to_string())?.map(|m| m.balance);
+    let target = user_of(db, email).await?;
+    let key = key_option(&a)?;
+    let done = operator_actions::adjust_balance(db.pool(), Actor::CLI, &target, amount, reason, &key, now_ms())
+        .await
+        .map_err(|e| e.to_string())?;
+    let balance = account::money_of(db.pool(), target.user_id).await.map_err(|e| e.to_string())?.map(|m| m.balance);
     let verb = if done.replayed { "already applied" } else { "applied" };
     println!("{verb}: {amount} to {email} (entry {}); balance now {}", done.entry_id, balance.unwrap_or_default());
     Ok(())
 }
 
+async fn record_payment(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), String> {
+    let a = parse_args(words, &["method", "reason", "key"])?;
+    let [email, amount, currency] = a.positional.as_slice() else {
+        return Err("usage: gatehouse admin record-payment EMAIL AMOUNT CURRENCY --method TEXT --reason TEXT".into());
+    };
+    let method = a.options.get("method").ok_or("--method is required: how it was paid, e.g. \"bank transfer\"")?;
+    let reason = a.options.get("reason").ok_or("--reason is required: say why (e.g. the transfer's reference)")?;
+    let amount_minor = topups::parse_minor(amount).map_err(|e| format!("{amount}: {e}"))?;
+    let target = user_of(db, email).await?;
+    let key = key_option(&a)?;
+    let money = &settings.money;
+    let done = operator_actions::record_offline_payment(
+        db.pool(),
+        Actor::CLI,
+        &target,
+        OfflinePayment { currency, amount_minor, method },
+        (&money.topup_currency, money.usd_per_topup_unit),
+        reason,
+        &key,
+        now_ms(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let verb = if done.replayed { "already recorded" } else { "recorded" };
+    let now = account::money_of(db.pool(), target.user_id).await.map_err(|e| e.to_string())?;
+    let tier = now.map(|m| money.tiers.tier_for(m.paid_topups_minor).rpm).unwrap_or_default();
+    println!("{verb}: {currency} {amount} for {email} (entry {}); tier now {tier} RPM", done.entry_id);
+    Ok(())
+}
+
+async fn disable(db: &Db, words: &[&str], disabled: bool) -> Result<(), String> {
+    let a = parse_args(words, &["reason"])?;
+    let [email] = a.positional.as_slice() else {
+        return Err("usage: gatehouse admin disable EMAIL --reason TEXT | enable EMAIL --reason TEXT".into());
+    };
+    let reason = a.options.get("reason").ok_or("--reason is required: say why, it is kept in the operator log")?;
+    let target = user_of(db, email).await?;
+    let changed = operator_actions::set_disabled(db.pool(), Actor::CLI, &target, disabled, reason, now_ms())
+        .await
+        .map_err(|e| e.to_string())?;
+    let state = if disabled { "disabled" } else { "enabled" };
+    println!("{} {state}{}", target.email, if changed { "" } else { " (it already was)" });
+    if changed && disabled {
+        println!(
+            "running servers refuse its keys within a minute (their key caches expire); its browsers are signed out"
+        );
+    }
+    Ok(())
+}
+
 async fn grant(db: &Db, words: &[&str]) -> Result<(), String> {
-    let a = parse_args(words, &["title", "scope", "days", "source", "key"])?;
+    let a = parse_args(words, &["title", "scope", "days", "source", "key", "reason"])?;
     let [email, amount] = a.positional.as_slice() else {
         return Err("usage: gatehouse admin grant-package EMAIL AMOUNT [--title T] [--scope ...] [--days N]".into());
     };
@@ -300,24 +373,29 @@ async fn grant(db: &Db, words: &[&str]) -> Result<(), String> {
         Some(s) => PackageSource::parse(s).ok_or("--source is one of admin, promotion, referral, purchase")?,
         None => PackageSource::Admin,
     };
-    let user_id = user_of(db, email).await?;
-    let key = match a.options.get("key") {
-        Some(k) => format!("admin-grant:{k}"),
-        None => fresh_key("admin-grant")?,
+    let target = user_of(db, email).await?;
+    let key = format!("admin-grant:{}", key_option(&a)?);
+    let reason = a.options.get("reason").copied().unwrap_or("granted from the command line");
+    let grant = Grant {
+        user_id: target.user_id,
+        key: &key,
+        title,
+        scope: &scope,
+        amount,
+        lifetime_ms: days * DAY_MS,
+        source,
+        now: now_ms(),
     };
-    let done = ledger::grant_package_now(
-        db.pool(),
-        Grant { user_id, key: &key, title, scope: &scope, amount, lifetime_ms: days * DAY_MS, source, now: now_ms() },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let done = operator_actions::grant_package(db.pool(), Actor::CLI, &target, grant, reason)
+        .await
+        .map_err(|e| e.to_string())?;
     let verb = if done.replayed { "already granted" } else { "granted" };
     println!("{verb}: package {} \"{title}\" ({amount}, {}, {days} days) to {email}", done.package_id, scope.to_text());
     Ok(())
 }
 
 async fn create_codes(db: &Db, words: &[&str]) -> Result<(), String> {
-    let a = parse_args(words, &["count", "uses", "days", "note"])?;
+    let a = parse_args(words, &["count", "uses", "days", "note", "reason"])?;
     let [amount] = a.positional.as_slice() else {
         return Err("usage: gatehouse admin create-codes AMOUNT [--count N] [--uses N] [--days N] [--note T]".into());
     };
@@ -331,9 +409,6 @@ async fn create_codes(db: &Db, words: &[&str]) -> Result<(), String> {
             .map(|v| v.unwrap_or(default))
     };
     let count = usize::try_from(number("count", 1)?).map_err(|_| "--count must be positive")?;
-    if count == 0 || count > 10_000 {
-        return Err("--count must be between 1 and 10000".into());
-    }
     let uses = number("uses", 1)?;
     let now = now_ms();
     let expires_at = a
@@ -343,9 +418,10 @@ async fn create_codes(db: &Db, words: &[&str]) -> Result<(), String> {
         .transpose()
         .map_err(|_| "--days must be a number")?;
     let note = a.options.get("note").copied().unwrap_or("");
-    let codes = redemption::create(db.pool(), NewCodes { count, amount, max_uses: uses, expires_at, note, now })
-        .await
-        .map_err(|e| e.to_string())?;
+    let reason = a.options.get("reason").copied().unwrap_or("created from the command line");
+    let batch = NewCodes { count, amount, max_uses: uses, expires_at, note, now };
+    let codes =
+        operator_actions::create_codes(db.pool(), Actor::CLI, batch, reason).await.map_err(|e| e.to_string())?;
     let until = expires_at.map(|e| format!(", valid until {}", format_utc(e))).unwrap_or_default();
     eprintln!("{count} code(s) worth {amount}, {uses} use(s) each{until}. They are shown only now:");
     for code in codes {
@@ -357,14 +433,26 @@ async fn create_codes(db: &Db, words: &[&str]) -> Result<(), String> {
 async fn referrals(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), String> {
     let promotion = &settings.referral.promotion;
     match words {
-        [verb @ ("approve" | "reject"), id] => {
+        [verb @ ("approve" | "reject"), id, options @ ..] => {
+            let a = parse_args(options, &["reason"])?;
             let id: i64 = id.parse().map_err(|_| format!("{id} is not a referral id"))?;
-            let done = referral::decide(db.pool(), promotion, id, *verb == "approve", now_ms())
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no referral {id}"))?;
-            println!("{done}");
-            Ok(())
+            let approve = *verb == "approve";
+            let reason = a.options.get("reason").copied().unwrap_or(if approve { "" } else { "rejected after review" });
+            let decision =
+                operator_actions::decide_referral(db.pool(), Actor::CLI, promotion, id, approve, reason, now_ms())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            match decision {
+                Decision::NoSuchReferral => Err(format!("no referral {id}")),
+                Decision::NotHeld(status) => {
+                    println!("referral {id} is {status}, not held; nothing changed");
+                    Ok(())
+                }
+                Decision::Decided { status } => {
+                    println!("referral {id}: {status}");
+                    Ok(())
+                }
+            }
         }
         rest => {
             let a = parse_args(rest, &["status"])?;
@@ -393,13 +481,17 @@ async fn referrals(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), S
     }
 }
 
-async fn invite_code(db: &Db, verb: &str, code: &str) -> Result<(), String> {
-    let parsed = referral::InviteCode::parse(code).ok_or_else(|| format!("{code} is not an invite code"))?;
+async fn invite_code(db: &Db, verb: &str, words: &[&str]) -> Result<(), String> {
+    let a = parse_args(words, &["reason"])?;
+    let [code] = a.positional.as_slice() else {
+        return Err("usage: gatehouse admin invite-code disable CODE | enable CODE [--reason TEXT]".into());
+    };
     let disabled = verb == "disable";
-    if !referral::set_code_disabled(db.pool(), &parsed, disabled).await.map_err(|e| e.to_string())? {
-        return Err(format!("no invite code {}", parsed.as_str()));
-    }
-    println!("invite code {} {}", parsed.as_str(), if disabled { "disabled" } else { "enabled" });
+    let reason = a.options.get("reason").copied().unwrap_or("changed from the command line");
+    operator_actions::set_invite_code_disabled(db.pool(), Actor::CLI, code, disabled, reason, now_ms())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("invite code {} {}", code.to_ascii_uppercase(), if disabled { "disabled" } else { "enabled" });
     Ok(())
 }
 
@@ -435,8 +527,8 @@ async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(),
     .map_err(|e| e.to_string())?;
     let official = table.cost(model, &usage).ok_or_else(|| format!("{model} has no price in the price table"))?;
     let multiplier = settings.money.channel_multipliers.for_channel(channel);
-    let user_id = user_of(db, email).await?;
-    let request_key = fresh_key("cli")?;
+    let user_id = user_of(db, email).await?.user_id;
+    let request_key = format!("cli:{}", random_token().map_err(|e| e.to_string())?.get(..22).unwrap_or_default());
     let done = ledger::settle(
         db.pool(),
         Settlement {

@@ -74,6 +74,18 @@ pub struct Settings {
     pub money: MoneySettings,
     pub referral: ReferralSettings,
     pub upstream: UpstreamSettings,
+    pub operators: OperatorSettings,
+}
+
+/// Who runs this server: the operator role, where people write for help, and who may read `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct OperatorSettings {
+    /// `ADMIN_EMAILS`: normalized emails that hold the operator role (besides `gatehouse admin promote`).
+    pub admin_emails: Vec<String>,
+    /// `SUPPORT_EMAIL`: shown in the footer, the FAQ and error messages that send people to support.
+    pub support_email: Option<String>,
+    /// `METRICS_TOKEN`: the bearer token `/metrics` asks for; without it `/metrics` is not served.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Where API calls go (see `provider_config`), and shared rate limits.
@@ -303,6 +315,7 @@ impl Settings {
                     parse_or("MAX_REQUEST_MB_OPENAI", get("MAX_REQUEST_MB_OPENAI"), Some(50))?,
                 )?,
             },
+            operators: operator_settings(&get)?,
         };
         settings.check_mode()?;
         Ok(settings)
@@ -339,6 +352,35 @@ impl Settings {
     pub fn cookies_secure(&self) -> bool {
         self.public_base_url.as_ref().is_some_and(|u| u.scheme() == "https")
     }
+}
+
+fn operator_settings(get: &impl Fn(&str) -> Option<String>) -> Result<OperatorSettings, ConfigError> {
+    let mut admin_emails = Vec::new();
+    for text in get("ADMIN_EMAILS").unwrap_or_default().split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let email = crate::shared::email::Email::parse(text)
+            .map_err(|e| ConfigError::Invalid { key: "ADMIN_EMAILS", problem: format!("{text:?}: {e}") })?;
+        admin_emails.push(email.normalized().to_string());
+    }
+    let support_email = match get("SUPPORT_EMAIL") {
+        Some(text) if !text.trim().is_empty() => Some(
+            crate::shared::email::Email::parse(text.trim())
+                .map_err(|e| ConfigError::Invalid { key: "SUPPORT_EMAIL", problem: format!("{text:?}: {e}") })?
+                .as_typed()
+                .to_string(),
+        ),
+        _ => None,
+    };
+    let metrics_token = match get("METRICS_TOKEN") {
+        Some(token) if token.trim().len() >= 16 => Some(Secret::new(token.trim())),
+        Some(token) if !token.trim().is_empty() => {
+            return Err(ConfigError::Invalid {
+                key: "METRICS_TOKEN",
+                problem: "use at least 16 characters (for example `openssl rand -hex 32`)".into(),
+            })
+        }
+        _ => None,
+    };
+    Ok(OperatorSettings { admin_emails, support_email, metrics_token })
 }
 
 fn seconds(

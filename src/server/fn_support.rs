@@ -27,12 +27,20 @@ pub fn session() -> Result<Session, AppError> {
         .ok_or_else(|| crate::server::error::internal("server function", "session layer missing"))
 }
 
-/// The signed-in user, if any.
+/// The signed-in user, if any (a disabled account's browsers are signed out when it is disabled; one that
+/// signed in while it happened counts as signed out).
 pub async fn current_user(state: &AppState) -> Result<Option<User>, AppError> {
     match session()?.user_id().await? {
-        Some(id) => Ok(users::find(&state.db, id).await?),
+        Some(id) => Ok(users::find(&state.db, id).await?.filter(|u| u.disabled_at.is_none())),
         None => Ok(None),
     }
+}
+
+/// The signed-in operator. Everyone else, signed in or not, gets `NotFound`: the console does not say it
+/// exists.
+pub async fn require_operator(state: &AppState) -> Result<User, AppError> {
+    let Some(id) = session()?.user_id().await? else { return Err(AppError::NotFound) };
+    users::operator(&state.db, id, &state.settings.operators.admin_emails).await?.ok_or(AppError::NotFound)
 }
 
 /// The signed-in user, or `Unauthorized`.

@@ -1,4 +1,5 @@
 //! Everything that runs only in the axum process: configuration, startup, database, auth, mail, HTTP glue.
+pub mod admin_view;
 pub mod auth;
 pub mod bench;
 pub mod billing_view;
@@ -13,12 +14,14 @@ pub mod home_view;
 pub mod http;
 pub mod keys_view;
 pub mod mail;
+pub mod metrics;
 pub mod payments;
 pub mod prices_view;
 pub mod provider_config;
 pub mod proxy;
 pub mod referral_view;
 pub mod secrets;
+pub mod sessions_view;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

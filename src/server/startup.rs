@@ -213,9 +213,11 @@ fn router(state: AppState) -> Router {
     let leptos_options = state.leptos.clone();
     let mut router: Router<AppState> = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(crate::server::http::metrics_route::metrics))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
         .route("/billing/bills.csv", get(billing_csv::bills))
         .route("/billing/usage.csv", get(billing_csv::usage))
+        .route("/admin/codes.csv", get(crate::server::http::admin_csv::codes))
         .route("/chat/replies/{id}/stream", get(crate::server::chat::reply::stream))
         // The pages' plain form posts (before hydration, or without JavaScript); their GETs are the pages.
         .route("/keys", post(form_posts::create_key))

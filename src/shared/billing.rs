@@ -23,6 +23,8 @@ pub struct BalanceView {
     pub claude_code_dollar: String,
     pub active_packages: usize,
     pub packages_remaining: Usd,
+    /// `SUPPORT_EMAIL`, for the FAQ.
+    pub support_email: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +107,8 @@ impl BillQuery {
     }
 }
 
-fn encode(value: &str) -> String {
+/// Percent-encodes a query-string value.
+pub fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -8,11 +8,15 @@ pub struct Viewer {
     pub user: Option<SignedInUser>,
     /// Dev mode: emails go to the dev mailbox; the UI says so.
     pub dev_mode: bool,
+    /// `SUPPORT_EMAIL`: where people write for help.
+    pub support_email: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedInUser {
     pub email: String,
+    /// Holds the operator role: the header links to the admin console.
+    pub operator: bool,
     /// RFC 3339-like UTC text, formatted on the server.
     pub member_since: String,
 }
@@ -20,11 +24,16 @@ pub struct SignedInUser {
 /// What the confirm page knows about a login link, without consuming it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LoginLinkView {
-    Valid { email: String, expires_in_minutes: i64 },
+    Valid {
+        email: String,
+        expires_in_minutes: i64,
+    },
     Expired,
     Used,
     Replaced,
     Unknown,
+    /// The account was disabled by the operators.
+    AccountDisabled,
 }
 
 impl LoginLinkView {
@@ -35,6 +44,9 @@ impl LoginLinkView {
             Self::Used => "This login link was already used: each link works once. Request a new one below.",
             Self::Replaced => {
                 "A newer login link was sent to this address, so this one no longer works. Use the newest email, or request a new link."
+            }
+            Self::AccountDisabled => {
+                "This account has been disabled by the operators. Contact support if you think this is a mistake."
             }
             Self::Unknown | Self::Valid { .. } => {
                 "This login link is not valid: it may have been cut off or mistyped. Request a new one below."

@@ -1,5 +1,6 @@
 //! Types and validation shared by the browser and the server: DTOs, `Email`, safe redirect paths,
 //! the wire error, and Markdown rendering for chat.
+pub mod admin;
 pub mod billing;
 pub mod dto;
 pub mod email;

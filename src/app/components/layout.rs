@@ -17,9 +17,15 @@ pub async fn get_viewer() -> Result<Viewer, AppError> {
         async {
             let state = state()?;
             let user = current_user(&state).await?;
+            let admin_emails = &state.settings.operators.admin_emails;
             Ok::<_, AppError>(Viewer {
-                user: user.map(|u| SignedInUser { email: u.email, member_since: format_date(u.created_at) }),
+                user: user.map(|u| SignedInUser {
+                    operator: u.is_operator_given(admin_emails),
+                    email: u.email,
+                    member_since: format_date(u.created_at),
+                }),
                 dev_mode: state.settings.is_dev(),
+                support_email: state.settings.operators.support_email.clone(),
             })
         }
         .await,
@@ -104,12 +110,22 @@ pub fn Layout(children: Children) -> impl IntoView {
         <main class="page" id="main" tabindex="-1">{children()}</main>
         <footer class="footer">
             <span>"Gatehouse · self-hosted LLM API platform"</span>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    viewer.await.ok().and_then(|v| v.support_email).map(|email| view! {
+                        <span data-testid="support-email">
+                            "Help: " <a href=format!("mailto:{email}")>{email.clone()}</a>
+                        </span>
+                    })
+                })}
+            </Transition>
         </footer>
     }
 }
 
 fn account_box(user: SignedInUser) -> impl IntoView {
     view! {
+        {user.operator.then(|| view! { <a class="btn ghost small" href="/admin">"Admin"</a> })}
         <span class="account-email" title="Signed in">{user.email}</span>
         <a class="btn ghost small" href="/account/sessions">"Sessions"</a>
         <form method="post" action=Logout::url() class="inline-form">

@@ -96,6 +96,7 @@ fn refused(message: String) -> impl IntoView {
             <h1>"This link cannot log you in"</h1>
             <p>{message}</p>
             <a class="btn primary" href="/login">"Get a new login link"</a>
+            <crate::app::components::support::ContactSupport lead="Need help? Write to" />
         </section>
     }
 }

@@ -1,4 +1,5 @@
 //! One file per page: its component and its thin server functions.
+pub mod admin;
 pub mod billing;
 pub mod chat;
 pub mod confirm;

@@ -10,26 +10,13 @@ use leptos_meta::Title;
 
 #[server(endpoint = "sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionRow>, AppError> {
-    use crate::server::auth::session;
     use crate::server::fn_support::{answer, require_user, session as this_session, state};
-    use crate::server::time::{format_utc, now_ms};
     answer(
         async {
             let state = state()?;
             let user = require_user(&state).await?;
             let current = this_session()?.presented_hash();
-            let rows = session::list(&state.db, user.id, current.as_deref(), now_ms()).await?;
-            Ok(rows
-                .into_iter()
-                .map(|s| SessionRow {
-                    handle: s.handle,
-                    browser: s.browser,
-                    address: s.address,
-                    created: format_utc(s.created_at),
-                    last_seen: format_utc(s.last_seen_at),
-                    current: s.current,
-                })
-                .collect())
+            crate::server::sessions_view::list(&state, user.id, current.as_deref()).await
         }
         .await,
     )

@@ -91,18 +91,24 @@ pub async fn purge_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
 
 /// What a link would do, for the confirm page. Never consumes the token.
 pub async fn inspect(db: &Db, token: &str) -> Result<LoginLinkView, AppError> {
-    let row: Option<(String, i64, Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT email, expires_at, used_at, replaced_at FROM login_tokens WHERE token_hash = $1")
-            .bind(hash_token(token))
-            .fetch_optional(db.pool())
-            .await?;
+    /// Email, expiry, used, replaced, and whether the account is disabled.
+    type Link = (String, i64, Option<i64>, Option<i64>, i64);
+    let row: Option<Link> = sqlx::query_as(
+        "SELECT email, expires_at, used_at, replaced_at, \
+         (SELECT COUNT(*) FROM users u WHERE u.email_normalized = t.email_normalized AND u.disabled_at IS NOT NULL) \
+         FROM login_tokens t WHERE token_hash = $1",
+    )
+    .bind(hash_token(token))
+    .fetch_optional(db.pool())
+    .await?;
     let now = now_ms();
     Ok(match row {
         None => LoginLinkView::Unknown,
-        Some((_, _, Some(_), _)) => LoginLinkView::Used,
-        Some((_, _, None, Some(_))) => LoginLinkView::Replaced,
-        Some((_, expires_at, None, None)) if expires_at <= now => LoginLinkView::Expired,
-        Some((email, expires_at, None, None)) => {
+        Some((_, _, _, _, disabled)) if disabled > 0 => LoginLinkView::AccountDisabled,
+        Some((_, _, Some(_), _, _)) => LoginLinkView::Used,
+        Some((_, _, None, Some(_), _)) => LoginLinkView::Replaced,
+        Some((_, expires_at, None, None, _)) if expires_at <= now => LoginLinkView::Expired,
+        Some((email, expires_at, None, None, _)) => {
             LoginLinkView::Valid { email, expires_in_minutes: ((expires_at - now) + MINUTE_MS - 1) / MINUTE_MS }
         }
     })
@@ -192,6 +198,10 @@ pub async fn confirm(
         return Err(AppError::Gone(view.refusal().to_string()));
     };
     let (user_id, new_account) = users::upsert_on_login(&mut tx, &email, &normalized, now).await?;
+    if users::is_disabled(&mut tx, user_id).await? {
+        tx.rollback().await?;
+        return Err(AppError::Gone(LoginLinkView::AccountDisabled.refusal().to_string()));
+    }
     if new_account && welcome_balance.is_positive() {
         let credit = Credit {
             user_id,

@@ -206,6 +206,12 @@ fn transient_code(code: &str) -> bool {
     }
 }
 
+/// A `LIKE ... ESCAPE '\'` pattern matching text that contains `text` literally (its `%`, `_` and `\`
+/// escaped).
+pub fn contains_pattern(text: &str) -> String {
+    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

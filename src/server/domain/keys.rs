@@ -167,6 +167,12 @@ type Row = (i64, i64, String, String, i64, Option<i64>, Option<i64>, String, i64
 const COLUMNS: &str = "id, user_id, name, prefix, created_at, expires_at, spend_cap, models, disabled, last_used_at, \
      used_times, spent, can_manage, limits_from_page";
 
+/// [`COLUMNS`], with `disabled` also true when the key's account is disabled.
+const BY_HASH_COLUMNS: &str = "id, user_id, name, prefix, created_at, expires_at, spend_cap, models, \
+     CAST(CASE WHEN disabled <> 0 OR EXISTS (SELECT 1 FROM users u WHERE u.id = api_keys.user_id \
+     AND u.disabled_at IS NOT NULL) THEN 1 ELSE 0 END AS BIGINT), last_used_at, used_times, spent, can_manage, \
+     limits_from_page";
+
 fn from_row(r: Row) -> ApiKey {
     ApiKey {
         id: r.0,
@@ -318,9 +324,10 @@ pub async fn by_secret(pool: &AnyPool, secret: &str) -> Result<Option<ApiKey>, s
     by_hash(pool, &hash_token(secret)).await
 }
 
-/// The key whose stored SHA-256 is `hash` (the proxy hashes once and looks in its cache first).
+/// The key whose stored SHA-256 is `hash` (the proxy hashes once and looks in its cache first). Every key
+/// of an account an operator disabled reads as disabled.
 pub async fn by_hash(pool: &AnyPool, hash: &str) -> Result<Option<ApiKey>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1"))
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {BY_HASH_COLUMNS} FROM api_keys WHERE key_hash = $1"))
         .bind(hash)
         .fetch_optional(pool)
         .await?;

@@ -1,6 +1,7 @@
 //! Domain logic with no web framework in it: money, prices, the charge of a call, the ledger, packages,
 //! tiers, bills, web-chat conversations and the audit. Unit-tested directly; the pages and the proxy call into it.
 pub mod account;
+pub mod activity;
 pub mod audit;
 pub mod background_follows;
 pub mod bills;
@@ -11,6 +12,8 @@ pub mod key_rights;
 pub mod keys;
 pub mod ledger;
 pub mod money;
+pub mod operator_actions;
+pub mod operator_log;
 pub mod packages;
 pub mod pricing;
 pub mod redemption;

@@ -5,7 +5,7 @@
 use super::ledger::{self, Credit, EntryKind, LedgerError};
 use super::money::Money;
 use crate::server::secrets::hash_token;
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 
 /// No 0/O, 1/I/L: codes are read aloud and typed by hand.
 const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -22,6 +22,8 @@ pub enum RedeemError {
     UsedUp,
     #[error("You have already redeemed that code.")]
     AlreadyRedeemed,
+    #[error("That code has been withdrawn.")]
+    Disabled,
     #[error("{0}")]
     Ledger(String),
 }
@@ -68,12 +70,16 @@ pub struct NewCodes<'a> {
     pub now: i64,
 }
 
-/// Creates codes and returns them in clear text, the only time they are ever shown.
-pub async fn create(pool: &AnyPool, c: NewCodes<'_>) -> Result<Vec<String>, RedeemError> {
-    if !c.amount.is_positive() || c.max_uses < 1 || c.count == 0 {
-        return Err(RedeemError::Ledger("codes need a positive amount, uses and count".into()));
+/// The most codes one batch makes.
+pub const MAX_BATCH: usize = 10_000;
+
+/// Creates codes (inside the caller's transaction) and returns them in clear text, the only time they are ever shown.
+pub async fn create(conn: &mut AnyConnection, c: NewCodes<'_>) -> Result<Vec<String>, RedeemError> {
+    if !c.amount.is_positive() || c.max_uses < 1 || c.count == 0 || c.count > MAX_BATCH {
+        return Err(RedeemError::Ledger(format!(
+            "codes need a positive amount and uses, and a batch of 1 to {MAX_BATCH} codes"
+        )));
     }
-    let mut tx = pool.begin().await?;
     let mut codes = Vec::with_capacity(c.count);
     for _ in 0..c.count {
         let code = new_code().map_err(|e| RedeemError::Ledger(e.to_string()))?;
@@ -89,11 +95,10 @@ pub async fn create(pool: &AnyPool, c: NewCodes<'_>) -> Result<Vec<String>, Rede
         .bind(c.expires_at)
         .bind(c.note)
         .bind(c.now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         codes.push(code);
     }
-    tx.commit().await?;
     Ok(codes)
 }
 
@@ -105,15 +110,20 @@ pub async fn redeem(pool: &AnyPool, user_id: i64, code: &str, now: i64) -> Resul
     }
     let mut tx = pool.begin().await?;
     ledger::lock_account(&mut tx, user_id).await?;
-    let row: Option<(i64, i64, i64, i64, Option<i64>, String)> = sqlx::query_as(
-        "SELECT id, amount, max_uses, uses, expires_at, code_hint FROM redemption_codes WHERE code_hash = $1",
+    type Code = (i64, i64, i64, i64, Option<i64>, String, Option<i64>);
+    let row: Option<Code> = sqlx::query_as(
+        "SELECT id, amount, max_uses, uses, expires_at, code_hint, disabled_at FROM redemption_codes \
+         WHERE code_hash = $1",
     )
     .bind(hash_token(&normalized))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((code_id, amount, max_uses, uses, expires_at, hint)) = row else {
+    let Some((code_id, amount, max_uses, uses, expires_at, hint, disabled_at)) = row else {
         return Err(RedeemError::Unknown);
     };
+    if disabled_at.is_some() {
+        return Err(RedeemError::Disabled);
+    }
     if expires_at.is_some_and(|e| e <= now) {
         return Err(RedeemError::Expired);
     }
@@ -157,6 +167,66 @@ pub async fn redeem(pool: &AnyPool, user_id: i64, code: &str, now: i64) -> Resul
     .await?;
     tx.commit().await?;
     Ok(amount)
+}
+
+/// One code as the operator sees it (never the code itself: only its last four symbols are kept in clear).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeRow {
+    pub id: i64,
+    pub hint: String,
+    pub amount: Money,
+    pub uses: i64,
+    pub max_uses: i64,
+    pub expires_at: Option<i64>,
+    pub note: String,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
+/// Codes, newest first: up to `limit` older than `before` (an id), optionally only those whose note contains
+/// `note`.
+pub async fn list(
+    pool: &AnyPool,
+    before: Option<i64>,
+    note: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CodeRow>, sqlx::Error> {
+    type Row = (i64, String, i64, i64, i64, Option<i64>, String, i64, Option<i64>);
+    let like = note.map(|n| crate::server::db::contains_pattern(&n.to_lowercase())).unwrap_or_default();
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, code_hint, amount, uses, max_uses, expires_at, note, created_at, disabled_at FROM redemption_codes \
+         WHERE id < $1 AND ($2 = '' OR LOWER(note) LIKE $2 ESCAPE '\\') ORDER BY id DESC LIMIT $3",
+    )
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(like)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CodeRow {
+            id: r.0,
+            hint: r.1,
+            amount: Money::from_units(r.2),
+            uses: r.3,
+            max_uses: r.4,
+            expires_at: r.5,
+            note: r.6,
+            created_at: r.7,
+            disabled_at: r.8,
+        })
+        .collect())
+}
+
+/// Withdraws a code (inside the caller's transaction): it can no longer be redeemed. False when there is no
+/// such code or it was already withdrawn.
+pub async fn disable(conn: &mut AnyConnection, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE redemption_codes SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[cfg(test)]

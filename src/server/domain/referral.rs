@@ -543,40 +543,59 @@ async fn reward(
     Ok(())
 }
 
-/// Operator decision on a held referral: approve grants both packages, reject records why.
+/// What an operator's decision on a referral did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    NoSuchReferral,
+    /// The referral was already decided (its status); nothing changed.
+    NotHeld(String),
+    /// Approved (both packages granted) or rejected.
+    Decided {
+        status: &'static str,
+    },
+}
+
+/// Operator decision on a held referral, inside the caller's transaction: approve grants both packages,
+/// reject records why (`reason`, shown to the inviter).
 pub async fn decide(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     promotion: &Promotion,
     referral_id: i64,
     approve: bool,
+    reason: &str,
     now: i64,
-) -> Result<Option<String>, ReferralError> {
-    let mut tx = pool.begin().await?;
+) -> Result<Decision, ReferralError> {
     // A no-op write first: it takes the row (PostgreSQL) or database (SQLite) write lock before reading.
     let row: Option<(i64, i64, String)> =
         sqlx::query_as("UPDATE referrals SET status = status WHERE id = $1 RETURNING inviter_id, invitee_id, status")
             .bind(referral_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
     let Some((inviter_id, invitee_id, status)) = row else {
-        return Ok(None);
+        return Ok(Decision::NoSuchReferral);
     };
     if status != "held" {
-        return Ok(Some(format!("referral {referral_id} is {status}, not held; nothing changed")));
+        return Ok(Decision::NotHeld(status));
     }
     let new_status = if approve { "rewarded" } else { "rejected" };
+    let reason = if approve {
+        ""
+    } else if reason.trim().is_empty() {
+        "rejected after review"
+    } else {
+        reason.trim()
+    };
     sqlx::query("UPDATE referrals SET status = $1, reason = $2, decided_at = $3 WHERE id = $4 AND status = 'held'")
         .bind(new_status)
-        .bind(if approve { "" } else { "rejected after review" })
+        .bind(reason)
         .bind(now)
         .bind(referral_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     if approve {
-        reward(&mut tx, promotion, referral_id, inviter_id, invitee_id, now).await?;
+        reward(conn, promotion, referral_id, inviter_id, invitee_id, now).await?;
     }
-    tx.commit().await?;
-    Ok(Some(format!("referral {referral_id}: {new_status}")))
+    Ok(Decision::Decided { status: new_status })
 }
 
 /// One referral as the inviter (or the operator) sees it.
@@ -649,11 +668,15 @@ pub async fn reward_packages(pool: &AnyPool, user_id: i64) -> Result<Vec<(i64, b
 }
 
 /// Turns an account's invite code off (or on again); false when the code does not exist.
-pub async fn set_code_disabled(pool: &AnyPool, code: &InviteCode, disabled: bool) -> Result<bool, sqlx::Error> {
+pub async fn set_code_disabled(
+    conn: &mut AnyConnection,
+    code: &InviteCode,
+    disabled: bool,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE invite_codes SET disabled = $1 WHERE code = $2")
         .bind(i64::from(disabled))
         .bind(code.as_str())
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }

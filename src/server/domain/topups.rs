@@ -20,6 +20,15 @@ pub enum AmountError {
 
 /// Parses a custom top-up amount (whole units or cents) into minor units.
 pub fn parse_amount(text: &str, currency: &str) -> Result<i64, AmountError> {
+    let minor = parse_minor(text)?;
+    if !(MIN_CUSTOM * 100..=MAX_CUSTOM * 100).contains(&minor) {
+        return Err(AmountError::OutOfRange(currency.to_string()));
+    }
+    Ok(minor)
+}
+
+/// Parses an amount of money (whole units, or with one or two decimals) into minor units.
+pub fn parse_minor(text: &str) -> Result<i64, AmountError> {
     let t = text.trim();
     let (int, frac) = t.split_once('.').unwrap_or((t, ""));
     if int.is_empty() || int.len() > 9 || frac.len() > 2 || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
@@ -29,11 +38,7 @@ pub fn parse_amount(text: &str, currency: &str) -> Result<i64, AmountError> {
     let whole: i64 = int.parse().map_err(|_| AmountError::NotANumber)?;
     let cents: i64 =
         if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| AmountError::NotANumber)? };
-    let minor = whole * 100 + cents;
-    if !(MIN_CUSTOM * 100..=MAX_CUSTOM * 100).contains(&minor) {
-        return Err(AmountError::OutOfRange(currency.to_string()));
-    }
-    Ok(minor)
+    Ok(whole * 100 + cents)
 }
 
 /// What a top-up of `amount_minor` credits in USD.

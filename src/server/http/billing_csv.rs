@@ -20,7 +20,8 @@ async fn signed_in(session: &Session, back_to: &str) -> Result<i64, Response> {
     }
 }
 
-fn csv_file(made: Result<String, AppError>, name: &'static str) -> Response {
+/// A CSV download, or a plain error.
+pub fn csv_file(made: Result<String, AppError>, name: &'static str) -> Response {
     match made {
         Ok(csv) => (
             [

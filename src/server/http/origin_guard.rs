@@ -89,8 +89,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     }
     let site = &state.site_origins;
     let headers = request.headers();
-    // Health checks come from load balancers under any name, and reveal nothing.
-    let health = request.uri().path() == "/healthz";
+    // Health checks come from load balancers under any name, and reveal nothing; metrics scrapers come
+    // under any name too, and `/metrics` answers only its bearer token.
+    let health = matches!(request.uri().path(), "/healthz" | "/metrics");
     if !health && !site.serves_host(headers.get(header::HOST).and_then(|v| v.to_str().ok())) {
         tracing::warn!(path = %request.uri().path(), "request for another host refused (dev mode answers only its own)");
         let message = format!(

@@ -6,7 +6,8 @@
 //! Outside the proxy nobody reaches into these: pages, payments and the key API tell the gateway what
 //! happened ([`Gateway::key_changed`], [`Gateway::money_moved`]) and only the account concerned is read
 //! again; shutdown asks it to finish ([`Gateway::finish_calls`], [`Gateway::flush`]). The inspection
-//! methods at the end are for tests and operators' diagnostics.
+//! methods at the end are for tests and operators' diagnostics, `/metrics` ([`Gateway::render_metrics`])
+//! and the operators' console ([`Gateway::provider_health`]).
 
 use super::admission_book::AdmissionBook;
 use super::hot_cache::{KeyCache, TierCache};
@@ -16,7 +17,8 @@ use super::response_owners::ResponseOwners;
 use super::settlement_writer::{CallGuard, CallTracker, SettlementWriter};
 use super::upstream::Upstreams;
 use crate::server::db::Db;
-use crate::server::domain::money::Money;
+use crate::server::domain::money::{Money, UNITS_PER_USD};
+use crate::server::metrics::{CallMetrics, Exposition, Kind, ProviderHealth};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub struct Gateway {
     pub(super) refusals: RefusalLog,
     /// Response ids of the Responses API and their accounts, written behind the calls.
     pub(super) responses: ResponseOwners,
+    /// API calls answered, their durations and streams' first pieces (`/metrics`).
+    pub(super) metrics: Arc<CallMetrics>,
 }
 
 impl Gateway {
@@ -42,6 +46,9 @@ impl Gateway {
         let keys = Arc::new(KeyCache::default());
         let admissions = Arc::new(AdmissionBook::default());
         let settlements = SettlementWriter::start(db.clone(), Arc::clone(&keys), Arc::clone(&admissions));
+        // Every channel a call can come on, so calls are counted without looking anything up.
+        let channels: Vec<&'static str> =
+            std::iter::once("default").chain(super::NAMED_CHANNELS.iter().copied()).collect();
         Self {
             upstreams,
             limiter,
@@ -52,6 +59,7 @@ impl Gateway {
             calls: CallTracker::default(),
             refusals: RefusalLog::default(),
             responses: ResponseOwners::start(db.clone()),
+            metrics: Arc::new(CallMetrics::new(&channels)),
         }
     }
 
@@ -149,5 +157,41 @@ impl Gateway {
     /// The rate limiter.
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    /// API calls answered, by surface, channel and status; their durations.
+    pub fn metrics(&self) -> &CallMetrics {
+        &self.metrics
+    }
+
+    /// Each upstream provider's last five minutes (calls, errors, latency, failovers) and its last error.
+    pub fn provider_health(&self, now_ms: i64) -> Vec<ProviderHealth> {
+        self.upstreams.health(now_ms)
+    }
+
+    /// Everything the gateway counts, in Prometheus' text format: calls, upstreams, settlements, and the
+    /// gauges read now (charges not yet written, open holds, running calls).
+    pub fn render_metrics(&self, out: &mut Exposition) {
+        self.metrics.render(out);
+        self.upstreams.stats().render(out);
+        self.settlements.stats().render(out, UNITS_PER_USD as f64);
+        let gauges = [
+            (
+                "gatehouse_settlement_queue_depth",
+                "Charges handed to the settlement writer and not yet committed (queued, being written, or \
+                 waiting to be tried again).",
+                self.settlements.unwritten(),
+            ),
+            (
+                "gatehouse_open_holds",
+                "Holds of running calls on this instance's admission book (money reserved until the call settles).",
+                self.admissions.open_holds(),
+            ),
+            ("gatehouse_running_calls", "API calls and web chat replies running now.", self.calls.running()),
+        ];
+        for (name, help, value) in gauges {
+            out.family(name, Kind::Gauge, help);
+            out.count(name, &[], u64::try_from(value).unwrap_or(u64::MAX));
+        }
     }
 }

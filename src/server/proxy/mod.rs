@@ -183,11 +183,19 @@ pub(crate) fn unknown_channel(name: &str, dialect: Dialect) -> Response {
         .into_response(dialect)
 }
 
-/// `GET /v1/models`: the priced models, in Anthropic's shape when the caller sends `anthropic-version`.
-async fn models(State(state): State<AppState>, _: OpenAiChannel, headers: HeaderMap) -> Response {
+/// `GET /v1/models`: the priced models, in Anthropic's shape when the caller sends `anthropic-version`
+/// (counted for the metrics).
+async fn models(State(state): State<AppState>, OnChannel(channel): OpenAiChannel, headers: HeaderMap) -> Response {
+    let started = std::time::Instant::now();
+    let response = list_models(&state, &headers).await;
+    call::answered(&state, crate::server::metrics::Surface::Models, channel, started, &response);
+    response
+}
+
+async fn list_models(state: &AppState, headers: &HeaderMap) -> Response {
     let anthropic = headers.contains_key("anthropic-version");
     let dialect = if anthropic { Dialect::Anthropic } else { Dialect::OpenAi };
-    if let Err(e) = call::authenticate(&state, &headers).await {
+    if let Err(e) = call::authenticate(state, headers).await {
         return e.into_response(dialect);
     }
     let mock = state.gateway.upstreams.uses_mock();

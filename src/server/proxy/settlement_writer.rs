@@ -13,6 +13,9 @@
 //! aside in `unsettled_calls` for an operator: it never holds up other charges, a flush or shutdown.
 //! On graceful shutdown the server waits for running calls ([`CallTracker`]) and then for the writer
 //! ([`SettlementWriter::flush`]).
+//!
+//! The writer counts, off the calls' path, the size of each batch and the money each committed charge took
+//! per channel (`metrics::settlements`).
 
 use super::admission_book::AdmissionBook;
 use super::hot_cache::KeyCache;
@@ -22,6 +25,7 @@ use crate::server::domain::money::Money;
 use crate::server::domain::pricing::Usage;
 use crate::server::domain::settle_batch::settle_batch;
 use crate::server::domain::unsettled::{self, StoredCall};
+use crate::server::metrics::settlements::SettlementStats;
 use rust_decimal::Decimal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -92,6 +96,8 @@ pub struct SettlementWriter {
     unwritten: Arc<AtomicUsize>,
     /// Cuts the writer's gathering pause short: someone waits for a flush.
     urgent: Arc<Notify>,
+    /// Batch sizes and the money charged, as the writer committed them.
+    stats: Arc<SettlementStats>,
 }
 
 impl SettlementWriter {
@@ -100,8 +106,15 @@ impl SettlementWriter {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let urgent = Arc::new(Notify::new());
         let unwritten = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run(db, keys, book, rx, Arc::clone(&urgent), Arc::clone(&unwritten)));
-        Self { jobs, unwritten, urgent }
+        let stats = Arc::new(SettlementStats::default());
+        let writer = Writer { db, keys, book, stats: Arc::clone(&stats) };
+        tokio::spawn(run(writer, rx, Arc::clone(&urgent), Arc::clone(&unwritten)));
+        Self { jobs, unwritten, urgent, stats }
+    }
+
+    /// Batch sizes and the money charged per channel so far.
+    pub fn stats(&self) -> &SettlementStats {
+        &self.stats
     }
 
     /// Queues a charge; it is committed within milliseconds.
@@ -128,14 +141,15 @@ impl SettlementWriter {
     }
 }
 
-async fn run(
+/// What the writer task writes with and tells about its commits.
+struct Writer {
     db: Db,
     keys: Arc<KeyCache>,
     book: Arc<AdmissionBook>,
-    mut rx: mpsc::Receiver<Job>,
-    urgent: Arc<Notify>,
-    unwritten: Arc<AtomicUsize>,
-) {
+    stats: Arc<SettlementStats>,
+}
+
+async fn run(w: Writer, mut rx: mpsc::Receiver<Job>, urgent: Arc<Notify>, unwritten: Arc<AtomicUsize>) {
     let mut batch: Vec<PendingSettlement> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     // Settlements the database could not take (it was down or busy): kept, with their holds, and tried
@@ -178,7 +192,8 @@ async fn run(
         }
         if !batch.is_empty() {
             let batch_len = batch.len();
-            retry = write(&db, &keys, &book, &mut batch).await;
+            w.stats.batch(batch_len);
+            retry = write(&w, &mut batch).await;
             unwritten.fetch_sub(batch_len - retry.len(), Ordering::AcqRel);
         }
         if retry.is_empty() {
@@ -194,12 +209,8 @@ async fn run(
 }
 
 /// Writes a batch; returns the settlements to try again (the database failed for them).
-async fn write(
-    db: &Db,
-    keys: &KeyCache,
-    book: &AdmissionBook,
-    batch: &mut Vec<PendingSettlement>,
-) -> Vec<PendingSettlement> {
+async fn write(w: &Writer, batch: &mut Vec<PendingSettlement>) -> Vec<PendingSettlement> {
+    let (db, keys, book) = (&w.db, &*w.keys, &*w.book);
     // One account's settlements keep their order; accounts in id order, so two instances' writers lock
     // accounts in the same order and cannot deadlock each other.
     batch.sort_by_key(|s| s.user_id);
@@ -231,9 +242,14 @@ async fn write(
             results
         }
     };
+    // What each committed charge took (packages plus balance), told to the metrics once for the batch.
+    let mut charged: Vec<(&'static str, i64)> = Vec::new();
     for (s, outcome) in batch.drain(..).zip(results) {
         match outcome {
             Outcome::Done(done) => {
+                if !done.replayed {
+                    charged.push((s.channel, done.packages_paid.saturating_add(done.balance_paid).units()));
+                }
                 // Committed: the key's spend grows before its hold goes (a capped key's next call always
                 // sees one of them), and the book follows the charge. A replay (an earlier try landed though
                 // it was reported failed) has its spend read again from the database.
@@ -252,6 +268,7 @@ async fn write(
             Outcome::Again => again.push(s),
         }
     }
+    w.stats.charged(charged);
     again
 }
 

@@ -1,16 +1,21 @@
 //! Where calls go: the built-in mock, or configured Anthropic and OpenAI(-compatible) providers, with
 //! connect/read timeouts, model routing, and failover on connect errors, 429 and 5xx before any byte
-//! reached the caller.
+//! reached the caller. Every attempt is counted for its provider (`metrics::upstreams`): its latency to
+//! an answer, or how it failed, and the failovers; a stream that breaks later is counted by its guard.
 
 use super::dialect::Dialect;
 use super::mock;
-use super::upstream_guard::{self, Cut};
+use super::upstream_guard::{self, Cut, Watch};
+use crate::server::metrics::provider_health::ProviderHealth;
+use crate::server::metrics::upstreams::{ErrorKind, UpstreamStats};
 use crate::server::provider_config::{ProviderApi, ProviderSpec};
+use crate::server::time::now_ms;
 use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, UpstreamError>> + Send>>;
 
@@ -33,6 +38,28 @@ impl UpstreamError {
             Self::Unreachable(_) => true,
             Self::Status { status, .. } => *status == 429 || *status >= 500,
             Self::Broken(_) | Self::NoRoute => false,
+        }
+    }
+
+    /// The error with the start of the provider's own answer, for the operators' console.
+    fn detail(&self) -> String {
+        match self {
+            Self::Status { status, body } if !body.trim().is_empty() => {
+                format!("the upstream answered {status}: {}", body.trim().chars().take(200).collect::<String>())
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// How the provider failed, as the metrics count it (`None`: no provider was asked).
+    fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Self::Unreachable(_) => Some(ErrorKind::Unreachable),
+            Self::Status { status: 429, .. } => Some(ErrorKind::RateLimited),
+            Self::Status { status, .. } if *status >= 500 => Some(ErrorKind::ServerError),
+            Self::Status { .. } => Some(ErrorKind::Refused),
+            Self::Broken(_) => Some(ErrorKind::BrokenAnswer),
+            Self::NoRoute => None,
         }
     }
 }
@@ -144,6 +171,8 @@ pub struct Upstreams {
     call_deadline: Duration,
     /// Ends every running stream at once (shutdown, once its grace ran out).
     cut: Cut,
+    /// Each provider's attempts, errors, failovers and recent health, indexed like `providers`.
+    stats: Arc<UpstreamStats>,
 }
 
 /// Headers passed through to Anthropic untouched (Claude Code sends several betas).
@@ -174,7 +203,18 @@ impl Upstreams {
             mock_responses: std::sync::Arc::default(),
             call_deadline,
             cut: Cut::default(),
+            stats: Arc::new(UpstreamStats::new(providers.iter().map(|p| p.name.clone()))),
         }
+    }
+
+    /// Each provider's counters (for `/metrics`).
+    pub fn stats(&self) -> &UpstreamStats {
+        &self.stats
+    }
+
+    /// Each provider's last five minutes, in configuration order (the operators' console).
+    pub fn health(&self, now_ms: i64) -> Vec<ProviderHealth> {
+        self.stats.health(now_ms)
     }
 
     /// Ends every running upstream stream now; each call settles what it carried (see `upstream_guard`).
@@ -221,7 +261,9 @@ impl Upstreams {
         body: Option<&Outgoing>,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let route = self.route(dialect, model);
+        // With each provider's place in the configuration, which its counters are indexed by.
+        let route: Vec<(usize, &Provider)> =
+            self.providers.iter().enumerate().filter(|(_, p)| p.serves(dialect, model)).collect();
         if route.is_empty() {
             return Err(UpstreamError::NoRoute);
         }
@@ -229,20 +271,36 @@ impl Upstreams {
         let deadline = tokio::time::Instant::now() + self.call_deadline;
         let mut last = None;
         for attempt in 0..attempts {
-            let provider = route[attempt % route.len()];
+            let (index, provider) = route[attempt % route.len()];
             if attempt >= route.len() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            match self.send_once(&method, provider, path_and_query, body, headers, deadline).await {
+            let asked = Instant::now();
+            let sent = self.send_once(&method, provider, path_and_query, body, headers, deadline).await;
+            match sent {
                 Ok(UpstreamResponse { body: UpstreamBody::Stream(s) }) => {
-                    return Ok(UpstreamResponse::stream(upstream_guard::guard(s, deadline, &self.cut)))
+                    self.stats.answered(index, asked.elapsed(), now_ms());
+                    let watch = Watch { stats: Arc::clone(&self.stats), provider: index };
+                    return Ok(UpstreamResponse::stream(upstream_guard::guard(s, deadline, &self.cut, Some(watch))));
                 }
-                Ok(r) => return Ok(r),
-                Err(e) if e.is_retryable() => {
+                Ok(r) => {
+                    self.stats.answered(index, asked.elapsed(), now_ms());
+                    return Ok(r);
+                }
+                Err(e) => {
+                    let now = now_ms();
+                    if let Some(kind) = e.kind() {
+                        self.stats.failed(index, kind, &e.detail(), now);
+                    }
+                    if !e.is_retryable() {
+                        return Err(e);
+                    }
+                    if attempt + 1 < attempts {
+                        self.stats.failed_over(index, now);
+                    }
                     tracing::warn!(error = %e, provider = %provider.name, attempt, "upstream failed before answering; trying again");
                     last = Some(e);
                 }
-                Err(e) => return Err(e),
             }
         }
         Err(last.unwrap_or(UpstreamError::NoRoute))

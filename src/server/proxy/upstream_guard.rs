@@ -7,10 +7,15 @@
 //!   carried instead of being abandoned unbilled.
 //!
 //! A whole (not streamed) answer is read up to [`MAX_ANSWER_BYTES`] within the same deadline.
+//!
+//! A stream that breaks, runs past its deadline or grows an event too long is counted against its provider
+//! ([`Watch`]); one cut at shutdown is not the provider's doing and is not.
 
 use super::upstream::{ByteStream, UpstreamError};
+use crate::server::metrics::upstreams::UpstreamStats;
 use axum::body::Bytes;
 use futures_util::StreamExt;
+use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -80,35 +85,50 @@ impl EventScan {
     }
 }
 
+/// Whose stream it is: the provider a break is counted against.
+pub struct Watch {
+    pub stats: Arc<UpstreamStats>,
+    /// The provider's place in the configuration.
+    pub provider: usize,
+}
+
 /// `stream` with its bounds: it yields an upstream failure, then ends, when an event grows too long, at
-/// `deadline`, or when `cut` is made.
-pub fn guard(stream: ByteStream, deadline: Instant, cut: &Cut) -> ByteStream {
+/// `deadline`, or when `cut` is made. A failure other than the cut is counted against `watch`'s provider.
+pub fn guard(stream: ByteStream, deadline: Instant, cut: &Cut, watch: Option<Watch>) -> ByteStream {
     struct State {
         inner: ByteStream,
         scan: EventScan,
         deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
         cut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+        watch: Option<Watch>,
     }
     let state = State {
         inner: stream,
         scan: EventScan::default(),
         deadline: Box::pin(tokio::time::sleep_until(deadline)),
         cut: Box::pin(Cut::made(cut.tx.subscribe())),
+        watch,
     };
     Box::pin(futures_util::stream::unfold(Some(state), |state| async move {
         let mut s = state?;
-        let next = tokio::select! {
+        // With whether a failure is the provider's (all but the cut at shutdown).
+        let (next, providers_fault) = tokio::select! {
             biased;
-            () = &mut s.cut => Err(UpstreamError::Broken("the server is stopping".into())),
-            () = &mut s.deadline => Err(UpstreamError::Broken("the call ran past its deadline".into())),
-            item = s.inner.next() => match item? {
+            () = &mut s.cut => (Err(UpstreamError::Broken("the server is stopping".into())), false),
+            () = &mut s.deadline => (Err(UpstreamError::Broken("the call ran past its deadline".into())), true),
+            item = s.inner.next() => (match item? {
                 Ok(chunk) => s.scan.push(&chunk).map(|()| chunk),
                 Err(e) => Err(e),
-            },
+            }, true),
         };
         Some(match next {
             Ok(chunk) => (Ok(chunk), Some(s)),
-            Err(e) => (Err(e), None),
+            Err(e) => {
+                if let Some(w) = s.watch.as_ref().filter(|_| providers_fault) {
+                    w.stats.broke(w.provider, &e.to_string(), crate::server::time::now_ms());
+                }
+                (Err(e), None)
+            }
         })
     }))
 }
@@ -160,11 +180,11 @@ mod tests {
     #[tokio::test]
     async fn ordinary_streams_pass_untouched() {
         let events = b"event: a\ndata: {}\n\nevent: b\r\ndata: {}\r\n\r\n".to_vec();
-        let (bytes, err) = collect(guard(stream_of(vec![events.clone(); 1000]), far(), &Cut::default())).await;
+        let (bytes, err) = collect(guard(stream_of(vec![events.clone(); 1000]), far(), &Cut::default(), None)).await;
         assert_eq!((bytes, err), (events.len() * 1000, None));
         // Many events adding up to more than the cap are fine: the cap is per event.
         let event = format!("data: {}\n\n", "x".repeat(1024 * 1024)).into_bytes();
-        let (bytes, err) = collect(guard(stream_of(vec![event.clone(); 20]), far(), &Cut::default())).await;
+        let (bytes, err) = collect(guard(stream_of(vec![event.clone(); 20]), far(), &Cut::default(), None)).await;
         assert_eq!((bytes, err), (event.len() * 20, None));
     }
 
@@ -173,12 +193,12 @@ mod tests {
         // One line, in 1 MiB pieces, never ending.
         let mut chunks = vec![b"data: ".to_vec()];
         chunks.extend(std::iter::repeat_n(vec![b'x'; 1024 * 1024], 40));
-        let (bytes, err) = collect(guard(stream_of(chunks), far(), &Cut::default())).await;
+        let (bytes, err) = collect(guard(stream_of(chunks), far(), &Cut::default(), None)).await;
         assert!(matches!(err, Some(UpstreamError::Broken(m)) if m.contains("16 MiB")));
         assert!(bytes <= MAX_EVENT_BYTES, "{bytes}");
         // Many short lines that never make a blank one: one event.
         let lines = vec![b"data: x\n".to_vec(); MAX_EVENT_BYTES / 8 + 10];
-        let (_, err) = collect(guard(stream_of(lines), far(), &Cut::default())).await;
+        let (_, err) = collect(guard(stream_of(lines), far(), &Cut::default(), None)).await;
         assert!(err.is_some());
     }
 
@@ -189,13 +209,13 @@ mod tests {
             Some((Ok(Bytes::from_static(b"data: {}\n\n")), ()))
         }));
         let deadline = Instant::now() + std::time::Duration::from_millis(60);
-        let (bytes, err) = collect(guard(endless, deadline, &Cut::default())).await;
+        let (bytes, err) = collect(guard(endless, deadline, &Cut::default(), None)).await;
         assert!(bytes > 0);
         assert!(matches!(err, Some(UpstreamError::Broken(m)) if m.contains("deadline")));
 
         let cut = Cut::default();
         let silent: ByteStream = Box::pin(futures_util::stream::pending());
-        let guarded = guard(silent, far(), &cut);
+        let guarded = guard(silent, far(), &cut, None);
         let ended = tokio::spawn(collect(guarded));
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         cut.now();

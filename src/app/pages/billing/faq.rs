@@ -7,6 +7,7 @@ use leptos::prelude::*;
 #[component]
 pub fn Faq(v: BalanceView) -> impl IntoView {
     let base = v.tiers.first().map(|t| t.1).unwrap_or(60);
+    let support = v.support_email.clone();
     let raises: Vec<String> =
         v.tiers.iter().skip(1).map(|(t, rpm)| format!("{t} in total raise it to {rpm} RPM")).collect();
     let raise_text =
@@ -29,7 +30,9 @@ pub fn Faq(v: BalanceView) -> impl IntoView {
                     "The top-up paid off part of what you owed, but not all of it. Before heavy use, check that you call the "
                     "right API (the Claude Code channel for a Claude Code package) and that your "
                     <a href="/billing/packages">"resource package"</a>
-                    " shows deduction records. If everything looks right and the balance still drops, write to us."
+                    " shows deduction records. If everything looks right and the balance still drops, write to us"
+                    {support.clone().map(|email| view! { " at " <a href=format!("mailto:{email}")>{email.clone()}</a> })}
+                    "."
                 </p>
             </details>
             <details>
@@ -51,6 +54,16 @@ pub fn Faq(v: BalanceView) -> impl IntoView {
                     )}
                 </p>
             </details>
+            {support.map(|email| view! {
+                <details>
+                    <summary>"How do I contact support?"</summary>
+                    <p data-testid="faq-support">
+                        "Write to " <a href=format!("mailto:{email}")>{email.clone()}</a>
+                        ". Say which account (its email) and, for a call, the request id from the Bills page. Payments made "
+                        "by bank transfer, Alipay or WeChat Pay are recorded by us on request and count toward your rate limit."
+                    </p>
+                </details>
+            })}
         </section>
     }
 }

@@ -7,6 +7,7 @@ pub mod packages;
 pub mod topup;
 pub mod usage;
 
+use crate::app::components::support::ContactSupport;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
 
@@ -56,6 +57,16 @@ pub fn load_error_saying(error: AppError, here: &'static str, title: &'static st
             </section>
         }
         .into_any(),
-        other => view! { <p class="form-error" role="alert">{other.to_string()}</p> }.into_any(),
+        other => {
+            let lead = match other {
+                AppError::Internal | AppError::Unavailable(_) => "If this keeps happening, write to",
+                _ => "Questions? Write to",
+            };
+            view! {
+                <p class="form-error" role="alert">{other.to_string()}</p>
+                <ContactSupport lead=lead />
+            }
+            .into_any()
+        }
     }
 }

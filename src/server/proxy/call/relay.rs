@@ -1,10 +1,12 @@
 //! Stage 3 of a call: relay it. Every charged call runs in a task of its own ([`in_own_task`]), so a caller
 //! who leaves cannot cancel it halfway; a streamed answer goes from the upstream to the caller through a
 //! [`Relay`], which keeps reading the upstream after the caller left (to learn the real usage) and notes
-//! whether the upstream broke. Each API surface decides what to send for each event it reads.
+//! whether the upstream broke, and tells the metrics when the stream's first piece went out and when it
+//! ended (its [`StreamWatch`]). Each API surface decides what to send for each event it reads.
 
 use super::admit::Admitted;
 use super::failures::{internal, upstream_error};
+use super::observe::StreamWatch;
 use super::settle::{end_stream, release};
 use crate::server::proxy::dialect::{Dialect, ProxyError};
 use crate::server::proxy::metering::Meter;
@@ -52,8 +54,9 @@ pub async fn send_upstream(
     }
 }
 
-/// The two ends of a streamed answer: the caller's (its response, returned at once) and the call task's.
-pub fn open_stream(dialect: Dialect) -> (Relay, Response) {
+/// The two ends of a streamed answer: the caller's (its response, returned at once) and the call task's,
+/// which `watch` follows for the metrics.
+pub fn open_stream(dialect: Dialect, watch: StreamWatch) -> (Relay, Response) {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     let response = Response::builder()
@@ -62,7 +65,7 @@ pub fn open_stream(dialect: Dialect) -> (Relay, Response) {
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| ProxyError::Internal.into_response(dialect));
-    (Relay { tx, caller_left: false, broke: false }, response)
+    (Relay { tx, caller_left: false, broke: false, watch }, response)
 }
 
 /// Relays a streamed answer in a task of its own: `each` gets every chunk of the upstream's and the meter,
@@ -86,6 +89,9 @@ pub fn relay_stream<F>(
                 relay.send(out).await;
             }
             end_stream(&state, &admitted, &meter, relay.broke, relay.caller_left).await;
+            // The stream's duration is counted (its watch) before the call stops counting as running, so
+            // whoever waits for running calls finds it counted.
+            drop(relay);
         }
         .in_current_span(),
     );
@@ -101,6 +107,8 @@ pub struct Relay {
     pub caller_left: bool,
     /// The upstream's stream broke before its end.
     pub broke: bool,
+    /// Counts the first piece sent, and the stream's duration when the relay is dropped at its end.
+    watch: StreamWatch,
 }
 
 impl Relay {
@@ -122,6 +130,9 @@ impl Relay {
     pub async fn send(&mut self, pieces: Vec<Bytes>) {
         if self.caller_left {
             return;
+        }
+        if !pieces.is_empty() {
+            self.watch.sending();
         }
         for piece in pieces {
             match tokio::time::timeout(CALLER_STALL, self.tx.send(Ok(piece))).await {

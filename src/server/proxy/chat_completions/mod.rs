@@ -14,6 +14,7 @@ use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
+use crate::server::metrics::Surface;
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::body::Bytes;
@@ -25,6 +26,7 @@ use axum::Router;
 use chunk::Chunk;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::time::Instant;
 
 const D: Dialect = Dialect::OpenAi;
 
@@ -34,13 +36,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/openai/{channel}/v1/chat/completions", post(call))
 }
 
+/// A chat completion, counted for the metrics with whatever it was answered (a refused body included).
 async fn call(
     State(state): State<AppState>,
     OnChannel(channel): OpenAiChannel,
     headers: HeaderMap,
-    CallBody(body): OpenAiBody,
+    body: Result<OpenAiBody, Response>,
 ) -> Response {
-    handle(state, channel, headers, body).await
+    let started = Instant::now();
+    let response = match body {
+        Ok(CallBody(body)) => handle(state.clone(), channel, headers, body, started).await,
+        Err(refused) => refused,
+    };
+    call::answered(&state, Surface::ChatCompletions, channel, started, &response);
+    response
 }
 
 /// The few fields of a chat completion request the proxy reads; everything else passes through unparsed.
@@ -69,11 +78,17 @@ struct PeekStreamOptions {
 /// A charged chat completion. It runs in its own task, so a caller who disconnects does not cancel it
 /// halfway: once admitted, it is answered by the upstream, metered and settled (or its hold released)
 /// whatever the caller does.
-async fn handle(state: AppState, channel: &'static str, headers: HeaderMap, body: Bytes) -> Response {
-    call::in_own_task(&state.clone(), D, |running| run(state, channel, headers, body, running)).await
+async fn handle(state: AppState, channel: &'static str, headers: HeaderMap, body: Bytes, started: Instant) -> Response {
+    call::in_own_task(&state.clone(), D, |running| run(state, channel, headers, body, (running, started))).await
 }
 
-async fn run(state: AppState, channel: &'static str, headers: HeaderMap, body: Bytes, running: CallGuard) -> Response {
+async fn run(
+    state: AppState,
+    channel: &'static str,
+    headers: HeaderMap,
+    body: Bytes,
+    (running, started): (CallGuard, Instant),
+) -> Response {
     let key = match call::authenticate(&state, &headers).await {
         Ok(k) => k,
         Err(e) => return e.into_response(D),
@@ -158,7 +173,8 @@ async fn run(state: AppState, channel: &'static str, headers: HeaderMap, body: B
             }
         }
         UpstreamBody::Stream(upstream) => {
-            let (relay, response) = call::open_stream(D);
+            let watch = call::StreamWatch::new(&state, Surface::ChatCompletions, started);
+            let (relay, response) = call::open_stream(D, watch);
             let mut parser = sse::Parser::default();
             let mut translator =
                 (target == Dialect::Anthropic).then(|| claude::StreamTranslator::new(now_ms() / 1000, include_usage));

@@ -1,23 +1,37 @@
 //! `POST /v1/messages/count_tokens`: free, but needs a valid key and a priced model.
 
 use super::D;
+use crate::server::metrics::Surface;
 use crate::server::proxy::call;
 use crate::server::proxy::dialect::{Dialect, ProxyError};
 use crate::server::proxy::upstream::{Outgoing, Target, UpstreamBody, UpstreamResponse};
-use crate::server::proxy::{AnthropicBody, AnthropicChannel, CallBody};
+use crate::server::proxy::{AnthropicBody, AnthropicChannel, CallBody, OnChannel};
 use crate::server::state::AppState;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::time::Instant;
 
+/// A count, counted for the metrics with whatever it was answered.
 pub async fn count(
     State(state): State<AppState>,
-    _: AnthropicChannel,
+    OnChannel(channel): AnthropicChannel,
     headers: HeaderMap,
-    CallBody(body): AnthropicBody,
+    body: Result<AnthropicBody, Response>,
 ) -> Response {
-    if let Err(e) = call::authenticate(&state, &headers).await {
+    let started = Instant::now();
+    let response = match body {
+        Ok(CallBody(body)) => answer(&state, &headers, body).await,
+        Err(refused) => refused,
+    };
+    call::answered(&state, Surface::CountTokens, channel, started, &response);
+    response
+}
+
+async fn answer(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = call::authenticate(state, headers).await {
         return e.into_response(D);
     }
     let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body) else {
@@ -41,7 +55,7 @@ pub async fn count(
             match state
                 .gateway
                 .upstreams
-                .send(Dialect::Anthropic, model, "/v1/messages/count_tokens", &outgoing, &headers)
+                .send(Dialect::Anthropic, model, "/v1/messages/count_tokens", &outgoing, headers)
                 .await
             {
                 Ok(UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {

@@ -14,6 +14,7 @@ use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use super::{AnthropicBody, AnthropicChannel, CallBody, OnChannel};
+use crate::server::metrics::Surface;
 use crate::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -22,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use events::Event;
+use std::time::Instant;
 
 const D: Dialect = Dialect::Anthropic;
 
@@ -33,14 +35,21 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/anthropic/{channel}/v1/messages/count_tokens", post(count_tokens::count))
 }
 
+/// A Messages call, counted for the metrics with whatever it was answered (a refused body included).
 async fn call(
     State(state): State<AppState>,
     OnChannel(channel): AnthropicChannel,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    CallBody(body): AnthropicBody,
+    body: Result<AnthropicBody, Response>,
 ) -> Response {
-    handle(state, channel, q, headers, body).await
+    let started = Instant::now();
+    let response = match body {
+        Ok(CallBody(body)) => handle(state.clone(), channel, q, headers, body, started).await,
+        Err(refused) => refused,
+    };
+    call::answered(&state, Surface::Messages, channel, started, &response);
+    response
 }
 
 /// A charged Messages call. It runs in its own task, so a caller who disconnects does not cancel it
@@ -52,8 +61,9 @@ async fn handle(
     query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
+    started: Instant,
 ) -> Response {
-    call::in_own_task(&state.clone(), D, |running| run(state, channel, query, headers, body, running)).await
+    call::in_own_task(&state.clone(), D, |running| run(state, channel, query, headers, body, (running, started))).await
 }
 
 async fn run(
@@ -62,7 +72,7 @@ async fn run(
     query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
-    running: CallGuard,
+    (running, started): (CallGuard, Instant),
 ) -> Response {
     let key = match call::authenticate(&state, &headers).await {
         Ok(k) => k,
@@ -125,7 +135,8 @@ async fn run(
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
         }
         UpstreamBody::Stream(upstream) => {
-            let (relay, response) = call::open_stream(D);
+            let watch = call::StreamWatch::new(&state, Surface::Messages, started);
+            let (relay, response) = call::open_stream(D, watch);
             let mut parser = sse::Parser::default();
             // The upstream's bytes go to the caller as they came; each event is read once, for the meter.
             call::relay_stream(state, admitted, running, (upstream, relay), move |chunk, meter| {

@@ -25,6 +25,7 @@ use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
 use crate::server::domain::responses::{Owned, Written};
+use crate::server::metrics::Surface;
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
@@ -36,6 +37,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use std::borrow::Cow;
+use std::time::Instant;
 use tracing::Instrument;
 
 const D: Dialect = Dialect::OpenAi;
@@ -52,13 +54,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/openai/{channel}/v1/responses/{id}/input_items", get(input_items))
 }
 
+/// A create, counted for the metrics with whatever it was answered (a refused body included).
 async fn create_route(
     State(state): State<AppState>,
     OnChannel(channel): OpenAiChannel,
     headers: HeaderMap,
-    CallBody(body): OpenAiBody,
+    body: Result<OpenAiBody, Response>,
 ) -> Response {
-    create(state, channel, headers, body).await
+    let started = Instant::now();
+    let response = match body {
+        Ok(CallBody(body)) => create(state.clone(), channel, headers, body, started).await,
+        Err(refused) => refused,
+    };
+    call::answered(&state, Surface::Responses, channel, started, &response);
+    response
 }
 
 /// What is asked of a response by its id.
@@ -78,27 +87,27 @@ struct ById {
 
 async fn retrieve(
     State(s): State<AppState>,
-    _: OpenAiChannel,
+    OnChannel(c): OpenAiChannel,
     Path(p): Path<ById>,
     q: RawQuery,
     h: HeaderMap,
 ) -> Response {
-    by_id(s, Op::Retrieve, p.id, q.0, h).await
+    by_id(s, c, Op::Retrieve, p.id, q.0, h).await
 }
-async fn delete(State(s): State<AppState>, _: OpenAiChannel, Path(p): Path<ById>, h: HeaderMap) -> Response {
-    by_id(s, Op::Delete, p.id, None, h).await
+async fn delete(State(s): State<AppState>, OnChannel(c): OpenAiChannel, Path(p): Path<ById>, h: HeaderMap) -> Response {
+    by_id(s, c, Op::Delete, p.id, None, h).await
 }
-async fn cancel(State(s): State<AppState>, _: OpenAiChannel, Path(p): Path<ById>, h: HeaderMap) -> Response {
-    by_id(s, Op::Cancel, p.id, None, h).await
+async fn cancel(State(s): State<AppState>, OnChannel(c): OpenAiChannel, Path(p): Path<ById>, h: HeaderMap) -> Response {
+    by_id(s, c, Op::Cancel, p.id, None, h).await
 }
 async fn input_items(
     State(s): State<AppState>,
-    _: OpenAiChannel,
+    OnChannel(c): OpenAiChannel,
     Path(p): Path<ById>,
     q: RawQuery,
     h: HeaderMap,
 ) -> Response {
-    by_id(s, Op::InputItems, p.id, q.0, h).await
+    by_id(s, c, Op::InputItems, p.id, q.0, h).await
 }
 
 /// The fields of a create request Gatehouse reads; the rest passes through unparsed for OpenAI models.
@@ -184,8 +193,8 @@ struct Created {
 
 /// `POST /v1/responses`. Like every charged call it runs in a task of its own, so a caller who leaves does
 /// not cancel it halfway.
-async fn create(state: AppState, channel: &'static str, headers: HeaderMap, body: Bytes) -> Response {
-    call::in_own_task(&state.clone(), D, |running| create_call(state, channel, headers, body, running)).await
+async fn create(state: AppState, channel: &'static str, headers: HeaderMap, body: Bytes, started: Instant) -> Response {
+    call::in_own_task(&state.clone(), D, |running| create_call(state, channel, headers, body, (running, started))).await
 }
 
 async fn create_call(
@@ -193,7 +202,7 @@ async fn create_call(
     channel: &'static str,
     headers: HeaderMap,
     body: Bytes,
-    running: CallGuard,
+    (running, started): (CallGuard, Instant),
 ) -> Response {
     let created = match prepare(&state, channel, &headers, &body).await {
         Ok(c) => c,
@@ -211,7 +220,8 @@ async fn create_call(
     match answer {
         UpstreamBody::Json(answer) => whole(&state, created, answer, running).await,
         UpstreamBody::Stream(upstream) => {
-            let (to_caller, response) = call::open_stream(D);
+            let watch = call::StreamWatch::new(&state, Surface::Responses, started);
+            let (to_caller, response) = call::open_stream(D, watch);
             tokio::spawn(relay(state, created, upstream, to_caller, running).in_current_span());
             response
         }
@@ -441,6 +451,8 @@ async fn relay(
         }
         tracked => {
             call::end_stream(&state, &admitted, &meter, broke, caller_left).await;
+            // The stream's duration is counted before the call stops counting as running.
+            drop(to_caller);
             drop(running);
             if let Some(t) = tracked {
                 background::ended_in_stream(&state, t).await;
@@ -449,20 +461,35 @@ async fn relay(
     }
 }
 
-/// Retrieve, delete, cancel or list the input items of the caller's response: answered from what
-/// Gatehouse kept (Claude models) or forwarded to the upstream that holds it (OpenAI models).
-async fn by_id(state: AppState, op: Op, id: String, query: Option<String>, headers: HeaderMap) -> Response {
-    let key = match call::authenticate(&state, &headers).await {
+/// Retrieve, delete, cancel or list the input items of the caller's response (counted for the metrics):
+/// answered from what Gatehouse kept (Claude models) or forwarded to the upstream that holds it (OpenAI
+/// models).
+async fn by_id(
+    state: AppState,
+    channel: &'static str,
+    op: Op,
+    id: String,
+    query: Option<String>,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let response = by_id_answer(&state, op, id, query, headers).await;
+    call::answered(&state, Surface::ResponsesById, channel, started, &response);
+    response
+}
+
+async fn by_id_answer(state: &AppState, op: Op, id: String, query: Option<String>, headers: HeaderMap) -> Response {
+    let key = match call::authenticate(state, &headers).await {
         Ok(k) => k,
         Err(e) => return e.into_response(D),
     };
-    let owned = match owned(&state, key.user_id, &id).await {
+    let owned = match owned(state, key.user_id, &id).await {
         Ok(o) => o,
         Err(e) => return e.into_response(D),
     };
     match &owned.written {
-        Some(w) => kept(&state, op, &owned, w, query.as_deref()).await,
-        None => forwarded(&state, op, &owned, query).await,
+        Some(w) => kept(state, op, &owned, w, query.as_deref()).await,
+        None => forwarded(state, op, &owned, query).await,
     }
 }
 

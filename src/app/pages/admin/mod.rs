@@ -1,0 +1,57 @@
+//! The admin console, for operators only (everyone else gets the 404 page, and 404 from its server
+//! functions): Dashboard, Accounts, Referrals, Codes, Providers and the operator Log. Shared pieces: the section
+//! tabs and what a console page shows when loading failed.
+pub mod account;
+pub mod accounts;
+pub mod codes;
+pub mod dashboard;
+pub mod log;
+pub mod providers;
+pub mod referrals;
+
+use crate::app::pages::not_found::NotFound;
+use crate::shared::error::AppError;
+use leptos::prelude::*;
+
+/// The tabs above every console page.
+#[component]
+pub fn AdminTabs(current: &'static str) -> impl IntoView {
+    let tab = |href: &'static str, id: &'static str, label: &'static str| {
+        let class = if id == current { "tab active" } else { "tab" };
+        view! { <a class=class href=href aria-current=(id == current).then_some("page")>{label}</a> }
+    };
+    view! {
+        <p class="eyebrow">"Admin console"</p>
+        <nav class="tabs" aria-label="Admin console">
+            {tab("/admin", "dashboard", "Dashboard")}
+            {tab("/admin/accounts", "accounts", "Accounts")}
+            {tab("/admin/referrals", "referrals", "Referrals")}
+            {tab("/admin/codes", "codes", "Codes")}
+            {tab("/admin/providers", "providers", "Providers")}
+            {tab("/admin/log", "log", "Operator log")}
+        </nav>
+    }
+}
+
+/// A console page that could not load: the 404 page for everyone but operators (the console does not say
+/// it exists), else the error.
+pub fn admin_error(error: AppError) -> AnyView {
+    match error {
+        AppError::NotFound | AppError::Unauthorized => view! { <NotFound /> }.into_any(),
+        other => view! { <p class="form-error" role="alert">{other.to_string()}</p> }.into_any(),
+    }
+}
+
+/// What an action answered: nothing yet, done, or its error.
+pub fn action_outcome<T, S>(value: S, done: &'static str) -> impl IntoView
+where
+    T: 'static,
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    move || {
+        value.get().map(|r| match r {
+            Ok(_) => view! { <p class="notice success" role="status">{done}</p> }.into_any(),
+            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    }
+}

@@ -1,0 +1,547 @@
+//! The admin console's data and actions: the dashboard, accounts, referrals and the operator log. Every
+//! action runs through `domain::operator_actions` (so it is logged with its reason) and then tells the
+//! gateway which account changed.
+
+use crate::server::auth::users::{self, User};
+use crate::server::billing_view;
+use crate::server::domain::activity::{self, Grouping};
+use crate::server::domain::channels::Scope;
+use crate::server::domain::ledger::{Grant, LedgerError};
+use crate::server::domain::money::Money;
+use crate::server::domain::operator_actions::{self, ActionError, OfflinePayment, Target};
+use crate::server::domain::operator_log::{self, Actor};
+use crate::server::domain::packages::PackageSource;
+use crate::server::domain::redemption::{self, NewCodes};
+use crate::server::domain::referral::{self, Decision, ReferralRow};
+use crate::server::domain::topups;
+use crate::server::error::internal;
+use crate::server::secrets::random_token;
+use crate::server::state::AppState;
+use crate::server::time::{format_utc, now_ms, DAY_MS};
+use crate::server::usd_view::cents;
+use crate::shared::admin::{
+    AccountRow, AccountView, CodeRow, CodesView, DashboardView, DayStats, LogRow, LogView, PeriodStats, ProviderRow,
+    ReferralRowView, ReferralsView, SpendShare,
+};
+use crate::shared::billing::BillQuery;
+use crate::shared::error::AppError;
+
+/// Days the dashboard looks back over.
+const DAYS: i64 = 7;
+const LOG_PAGE: i64 = 50;
+
+fn action_error(e: ActionError) -> AppError {
+    match e {
+        ActionError::Invalid { field, message } => AppError::invalid(field, message),
+        ActionError::NotFound(message) => AppError::invalid("target", message),
+        ActionError::Ledger(LedgerError::NoSuchAccount) => AppError::NotFound,
+        ActionError::Ledger(LedgerError::KeyReused(_)) => {
+            AppError::invalid("key", "This form was already sent with other values. Reload the page and try again.")
+        }
+        ActionError::Ledger(LedgerError::InvalidAmount(why)) => AppError::invalid("amount", why),
+        ActionError::Ledger(LedgerError::Db(e)) | ActionError::Db(e) => internal("operator action", e),
+    }
+}
+
+fn rate(errors: i64, asked: i64) -> String {
+    if asked <= 0 {
+        return "–".into();
+    }
+    format!("{:.1}%", errors as f64 * 100.0 / asked as f64)
+}
+
+fn percent(part: i64, whole: i64) -> u8 {
+    if whole <= 0 {
+        return 0;
+    }
+    u8::try_from((i128::from(part.max(0)) * 100 / i128::from(whole)).clamp(0, 100)).unwrap_or(0)
+}
+
+pub async fn dashboard(state: &AppState) -> Result<DashboardView, AppError> {
+    let pool = state.db.pool();
+    let now = now_ms();
+    let today = now - now.rem_euclid(DAY_MS);
+    let week = today - (DAYS - 1) * DAY_MS;
+    let mut periods = Vec::new();
+    for (label, since) in [("Today (UTC)", today), ("Last 7 days", week)] {
+        let t = activity::totals(pool, since).await?;
+        periods.push(PeriodStats {
+            label: label.into(),
+            calls: t.asked(),
+            errors: t.errors(),
+            error_rate: rate(t.errors(), t.asked()),
+            active_accounts: t.active_accounts,
+            spend: cents(t.spend),
+        });
+    }
+    let found = activity::by_day(pool, week).await?;
+    let busiest = found.iter().map(|d| d.calls).max().unwrap_or(0);
+    let costliest = found.iter().map(|d| d.spend.units()).max().unwrap_or(0);
+    let days = (0..DAYS)
+        .map(|i| {
+            let start = week + i * DAY_MS;
+            let d = found.iter().find(|d| d.day == start / DAY_MS);
+            let (calls, errors, spend) = d.map(|d| (d.calls, d.errors, d.spend)).unwrap_or((0, 0, Money::ZERO));
+            DayStats {
+                day: crate::server::time::format_date(start).get(5..).unwrap_or_default().to_string(),
+                calls,
+                errors,
+                spend: cents(spend),
+                calls_percent: percent(calls, busiest),
+                spend_percent: percent(spend.units(), costliest),
+            }
+        })
+        .collect();
+    let total = activity::totals(pool, week).await?.spend.units();
+    let shares = |rows: Vec<activity::Share>, label: &dyn Fn(&str) -> String| -> Vec<SpendShare> {
+        rows.into_iter()
+            .map(|s| SpendShare {
+                name: label(&s.name),
+                calls: s.calls,
+                spend: cents(s.spend),
+                percent: percent(s.spend.units(), total),
+            })
+            .collect()
+    };
+    let by_channel = shares(activity::spend_by(pool, Grouping::Channel, week, 20).await?, &billing_view::channel_label);
+    let by_model = shares(activity::spend_by(pool, Grouping::Model, week, 10).await?, &str::to_string);
+    let (accounts, new_accounts, held_referrals) = activity::accounts(pool, week).await?;
+    Ok(DashboardView {
+        periods,
+        days,
+        by_channel,
+        by_model,
+        accounts,
+        new_accounts,
+        held_referrals,
+        uses_mock: state.gateway.uses_mock(),
+    })
+}
+
+fn account_row(u: &User, balance: Money, admin_emails: &[String]) -> AccountRow {
+    AccountRow {
+        id: u.id,
+        email: u.email.clone(),
+        created: format_utc(u.created_at),
+        last_login: u.last_login_at.map(format_utc).unwrap_or_else(|| "never".into()),
+        balance: cents(balance),
+        operator: u.is_operator_given(admin_emails),
+        disabled: u.disabled_at.is_some(),
+    }
+}
+
+/// Accounts whose email contains `q` (all accounts, newest first, when `q` is empty).
+pub async fn search(state: &AppState, q: &str) -> Result<Vec<AccountRow>, AppError> {
+    let mut out = Vec::new();
+    for u in users::search(&state.db, q, 100).await? {
+        let money = crate::server::domain::account::money_of(state.db.pool(), u.id).await?;
+        out.push(account_row(&u, money.map(|m| m.balance).unwrap_or_default(), &state.settings.operators.admin_emails));
+    }
+    Ok(out)
+}
+
+async fn target(state: &AppState, user_id: i64) -> Result<(User, Target), AppError> {
+    let user = users::find(&state.db, user_id).await?.ok_or(AppError::NotFound)?;
+    let target = Target { user_id: user.id, email: user.email_normalized.clone() };
+    Ok((user, target))
+}
+
+fn referral_row(r: ReferralRow) -> ReferralRowView {
+    ReferralRowView {
+        id: r.id,
+        inviter: r.inviter_email,
+        invitee: r.invitee_email,
+        date: format_utc(r.created_at),
+        status: r.status,
+        reason: r.reason,
+        via: r.via,
+    }
+}
+
+fn log_row(e: operator_log::Entry) -> LogRow {
+    LogRow {
+        id: e.id,
+        at: format_utc(e.created_at),
+        actor: e.actor,
+        action: e.action,
+        target: e.target,
+        detail: e.detail,
+        reason: e.reason,
+    }
+}
+
+pub async fn account(state: &AppState, user_id: i64) -> Result<AccountView, AppError> {
+    let (user, target) = target(state, user_id).await?;
+    let pool = state.db.pool();
+    let bills = billing_view::bills(state, user_id, &BillQuery::default()).await?;
+    let invite: Option<(String, i64)> = sqlx::query_as("SELECT code, disabled FROM invite_codes WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?;
+    let invited_by = match referral::referral_of(pool, user_id).await? {
+        Some((code, status, reason)) => {
+            let reason = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
+            Some(format!("Joined with invite code {code}: {status}{reason}"))
+        }
+        None => None,
+    };
+    Ok(AccountView {
+        id: user.id,
+        operator: user.is_operator_given(&state.settings.operators.admin_emails),
+        disabled: user.disabled_at.map(format_utc),
+        created: format_utc(user.created_at),
+        last_login: user.last_login_at.map(format_utc).unwrap_or_else(|| "never".into()),
+        money: billing_view::balance(state, user_id).await?,
+        packages: billing_view::packages(state, user_id).await?,
+        calls: bills.total,
+        bills: bills.rows.into_iter().take(20).collect(),
+        movements: billing_view::movements(state, user_id).await?.into_iter().rev().take(20).collect(),
+        keys: crate::server::keys_view::list(state, user_id).await?,
+        sessions: crate::server::sessions_view::list(state, user_id, None).await?,
+        invited_by,
+        invite_code_disabled: invite.as_ref().is_some_and(|i| i.1 != 0),
+        invite_code: invite.map(|i| i.0),
+        invitees: referral::invitees_of(pool, user_id).await?.into_iter().map(referral_row).collect(),
+        topup_currency: state.settings.money.topup_currency.clone(),
+        form_key: random_token().map_err(|e| internal("form key", e))?,
+        log: operator_log::page(pool, None, Some(&target.email), 20).await?.into_iter().map(log_row).collect(),
+        email: user.email,
+    })
+}
+
+/// A form's idempotency key: one the page gave (a resent form applies once), or a fresh one.
+fn form_key(key: &str) -> Result<String, AppError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return random_token().map_err(|e| internal("form key", e));
+    }
+    if key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(AppError::invalid("key", "The form's key is not valid. Reload the page."));
+    }
+    Ok(key.to_string())
+}
+
+/// Credit (positive) or debit (negative) USD.
+pub async fn adjust(
+    state: &AppState,
+    operator: &User,
+    user_id: i64,
+    amount: &str,
+    reason: &str,
+    key: &str,
+) -> Result<(), AppError> {
+    let (_, target) = target(state, user_id).await?;
+    let text = amount.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d.trim()),
+        None => (false, text.strip_prefix('+').unwrap_or(text).trim()),
+    };
+    let amount = Money::parse_usd(digits).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+    let amount = if negative { amount.negated() } else { amount };
+    let actor = Actor(&operator.email_normalized);
+    operator_actions::adjust_balance(state.db.pool(), actor, &target, amount, reason, &form_key(key)?, now_ms())
+        .await
+        .map_err(action_error)?;
+    state.gateway.money_moved(user_id);
+    Ok(())
+}
+
+pub struct PaymentForm<'a> {
+    pub amount: &'a str,
+    pub currency: &'a str,
+    pub method: &'a str,
+    pub reason: &'a str,
+    pub key: &'a str,
+}
+
+pub async fn offline_payment(
+    state: &AppState,
+    operator: &User,
+    user_id: i64,
+    form: PaymentForm<'_>,
+) -> Result<(), AppError> {
+    let (_, target) = target(state, user_id).await?;
+    let amount_minor = topups::parse_minor(form.amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+    let money = &state.settings.money;
+    operator_actions::record_offline_payment(
+        state.db.pool(),
+        Actor(&operator.email_normalized),
+        &target,
+        OfflinePayment { currency: form.currency, amount_minor, method: form.method },
+        (&money.topup_currency, money.usd_per_topup_unit),
+        form.reason,
+        &form_key(form.key)?,
+        now_ms(),
+    )
+    .await
+    .map_err(action_error)?;
+    state.gateway.money_moved(user_id);
+    Ok(())
+}
+
+pub struct GrantForm<'a> {
+    pub amount: &'a str,
+    pub title: &'a str,
+    pub scope: &'a str,
+    pub days: &'a str,
+    pub reason: &'a str,
+    pub key: &'a str,
+}
+
+pub async fn grant(state: &AppState, operator: &User, user_id: i64, form: GrantForm<'_>) -> Result<(), AppError> {
+    let (_, target) = target(state, user_id).await?;
+    let amount = Money::parse_usd(form.amount.trim()).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+    let scope = Scope::parse(form.scope.trim()).map_err(|e| AppError::invalid("scope", e.to_string()))?;
+    // A package for a channel that does not exist would pay for nothing.
+    let channels = state.pricing.multipliers.all();
+    if let Some(unknown) = scope.entries.iter().find(|e| !channels.iter().any(|(c, _)| c == &e.channel)) {
+        let known: Vec<&str> = channels.iter().map(|(c, _)| c.as_str()).collect();
+        return Err(AppError::invalid(
+            "scope",
+            format!("There is no channel {:?}; the channels are {}.", unknown.channel, known.join(", ")),
+        ));
+    }
+    let days: i64 = form
+        .days
+        .trim()
+        .parse()
+        .ok()
+        .filter(|d| (1..=3650).contains(d))
+        .ok_or_else(|| AppError::invalid("days", "Enter how many days it lasts, 1 to 3650."))?;
+    let title = form.title.trim();
+    let default_title = format!("Package {amount}");
+    let title = if title.is_empty() { default_title.as_str() } else { title };
+    if title.chars().count() > 80 {
+        return Err(AppError::invalid("title", "Keep the title under 80 characters."));
+    }
+    let key = format!("admin-grant:{}", form_key(form.key)?);
+    let grant = Grant {
+        user_id,
+        key: &key,
+        title,
+        scope: &scope,
+        amount,
+        lifetime_ms: days * DAY_MS,
+        source: PackageSource::Admin,
+        now: now_ms(),
+    };
+    operator_actions::grant_package(state.db.pool(), Actor(&operator.email_normalized), &target, grant, form.reason)
+        .await
+        .map_err(action_error)?;
+    state.gateway.money_moved(user_id);
+    Ok(())
+}
+
+pub async fn set_disabled(
+    state: &AppState,
+    operator: &User,
+    user_id: i64,
+    disabled: bool,
+    reason: &str,
+) -> Result<(), AppError> {
+    let (_, target) = target(state, user_id).await?;
+    if disabled && user_id == operator.id {
+        return Err(AppError::invalid("reason", "You cannot disable your own account from the console."));
+    }
+    let actor = Actor(&operator.email_normalized);
+    operator_actions::set_disabled(state.db.pool(), actor, &target, disabled, reason, now_ms())
+        .await
+        .map_err(action_error)?;
+    // Its keys are read again on their next call (and refused); its sessions are gone already.
+    state.gateway.key_changed(user_id);
+    Ok(())
+}
+
+pub async fn referrals(state: &AppState) -> Result<ReferralsView, AppError> {
+    let pool = state.db.pool();
+    let held = referral::all(pool, Some("held")).await?.into_iter().map(referral_row).collect();
+    let recent = referral::all(pool, None)
+        .await?
+        .into_iter()
+        .filter(|r| r.status != "held")
+        .take(50)
+        .map(referral_row)
+        .collect();
+    Ok(ReferralsView { held, recent })
+}
+
+pub async fn decide(state: &AppState, operator: &User, id: i64, approve: bool, reason: &str) -> Result<(), AppError> {
+    let decision = operator_actions::decide_referral(
+        state.db.pool(),
+        Actor(&operator.email_normalized),
+        &state.settings.referral.promotion,
+        id,
+        approve,
+        reason,
+        now_ms(),
+    )
+    .await
+    .map_err(action_error)?;
+    match decision {
+        Decision::NoSuchReferral => Err(AppError::NotFound),
+        Decision::NotHeld(status) => {
+            Err(AppError::invalid("referral", format!("Referral {id} is already {status}; nothing changed.")))
+        }
+        Decision::Decided { .. } => Ok(()),
+    }
+}
+
+pub async fn set_invite_code(
+    state: &AppState,
+    operator: &User,
+    code: &str,
+    disabled: bool,
+    reason: &str,
+) -> Result<(), AppError> {
+    operator_actions::set_invite_code_disabled(
+        state.db.pool(),
+        Actor(&operator.email_normalized),
+        code,
+        disabled,
+        reason,
+        now_ms(),
+    )
+    .await
+    .map_err(action_error)
+}
+
+pub async fn log(state: &AppState, before: Option<i64>, about: &str) -> Result<LogView, AppError> {
+    let about = Some(about.trim()).filter(|a| !a.is_empty());
+    let rows: Vec<LogRow> =
+        operator_log::page(state.db.pool(), before, about, LOG_PAGE).await?.into_iter().map(log_row).collect();
+    let older = (rows.len() as i64 == LOG_PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    Ok(LogView { rows, older })
+}
+
+pub fn providers(state: &AppState) -> Vec<ProviderRow> {
+    state
+        .gateway
+        .provider_health(now_ms())
+        .into_iter()
+        .map(|p| {
+            let ms = |v: Option<f64>| v.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "–".into());
+            ProviderRow {
+                error_rate: if p.calls == 0 {
+                    "–".into()
+                } else {
+                    format!("{:.1}%", p.errors as f64 * 100.0 / p.calls as f64)
+                },
+                p50: ms(p.p50_ms),
+                p99: ms(p.p99_ms),
+                last_error: p.last_error.map(|(at, what)| format!("{}: {what}", format_utc(at))).unwrap_or_default(),
+                name: p.name,
+                calls: p.calls,
+                errors: p.errors,
+                failovers: p.failovers,
+            }
+        })
+        .collect()
+}
+
+const CODES_PAGE: i64 = 100;
+
+fn code_row(c: redemption::CodeRow, now: i64) -> CodeRow {
+    let (state, usable) = if c.disabled_at.is_some() {
+        ("Withdrawn", false)
+    } else if c.uses >= c.max_uses {
+        ("Used up", false)
+    } else if c.expires_at.is_some_and(|e| e <= now) {
+        ("Expired", false)
+    } else {
+        ("Active", true)
+    };
+    CodeRow {
+        id: c.id,
+        hint: format!("…{}", c.hint),
+        amount: cents(c.amount),
+        uses: format!("{} of {}", c.uses, c.max_uses),
+        expires: c.expires_at.map(format_utc).unwrap_or_else(|| "never".into()),
+        note: c.note,
+        created: format_utc(c.created_at),
+        state: state.into(),
+        usable,
+    }
+}
+
+pub async fn codes(state: &AppState, before: Option<i64>, note: &str) -> Result<CodesView, AppError> {
+    let note = Some(note.trim()).filter(|n| !n.is_empty());
+    let now = now_ms();
+    let rows: Vec<CodeRow> = redemption::list(state.db.pool(), before, note, CODES_PAGE)
+        .await?
+        .into_iter()
+        .map(|c| code_row(c, now))
+        .collect();
+    let older = (rows.len() as i64 == CODES_PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    Ok(CodesView { rows, older })
+}
+
+pub struct CodesForm<'a> {
+    pub amount: &'a str,
+    pub count: &'a str,
+    pub uses: &'a str,
+    pub days: &'a str,
+    pub note: &'a str,
+    pub reason: &'a str,
+}
+
+/// Makes a batch; returns the codes, the only time they are shown.
+pub async fn create_codes(state: &AppState, operator: &User, form: CodesForm<'_>) -> Result<Vec<String>, AppError> {
+    let amount = Money::parse_usd(form.amount.trim()).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+    let whole = |text: &str, field: &'static str, range: std::ops::RangeInclusive<i64>| -> Result<i64, AppError> {
+        text.trim().parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            AppError::invalid(field, format!("Enter a whole number from {} to {}.", range.start(), range.end()))
+        })
+    };
+    let count = whole(form.count, "count", 1..=i64::try_from(redemption::MAX_BATCH).unwrap_or(1000))?;
+    let uses = whole(form.uses, "uses", 1..=1_000_000)?;
+    let now = now_ms();
+    let expires_at = match form.days.trim() {
+        "" => None,
+        days => Some(now + whole(days, "days", 1..=3650)? * DAY_MS),
+    };
+    let note = form.note.trim();
+    if note.chars().count() > 80 {
+        return Err(AppError::invalid("note", "Keep the note under 80 characters."));
+    }
+    let batch = NewCodes { count: usize::try_from(count).unwrap_or(1), amount, max_uses: uses, expires_at, note, now };
+    operator_actions::create_codes(state.db.pool(), Actor(&operator.email_normalized), batch, form.reason)
+        .await
+        .map_err(action_error)
+}
+
+pub async fn disable_code(state: &AppState, operator: &User, id: i64, reason: &str) -> Result<(), AppError> {
+    operator_actions::disable_code(state.db.pool(), Actor(&operator.email_normalized), id, reason, now_ms())
+        .await
+        .map_err(action_error)
+}
+
+/// Every code as CSV (never the codes themselves).
+pub async fn codes_csv(state: &AppState) -> Result<String, AppError> {
+    let now = now_ms();
+    let mut out = String::from("id,ends_with,amount_usd,uses,max_uses,expires_utc,note,created_utc,state\n");
+    let mut before = None;
+    loop {
+        let page = redemption::list(state.db.pool(), before, None, 1000).await?;
+        let Some(last) = page.last().map(|c| c.id) else { break };
+        for c in page {
+            let (uses, max_uses, amount) = (c.uses, c.max_uses, c.amount.to_string());
+            let row = code_row(c, now);
+            let fields = [
+                row.id.to_string(),
+                row.hint.trim_start_matches('…').to_string(),
+                amount.trim_start_matches('$').to_string(),
+                uses.to_string(),
+                max_uses.to_string(),
+                row.expires,
+                row.note,
+                row.created,
+                row.state,
+            ];
+            let line: Vec<String> = fields.iter().map(|f| billing_view::csv_field(f)).collect();
+            out.push_str(&line.join(","));
+            out.push('\n');
+        }
+        before = Some(last);
+    }
+    Ok(out)
+}
