@@ -1,7 +1,7 @@
 //! The operator role and the admin console over HTTP: who gets in (and that everyone else gets 404 on every
 //! page and server function), credit and debit, offline payments raising the tier, packages, disabling an
-//! account (its keys and sessions stop at once), referrals and invite codes, and the append-only operator
-//! log; and the same actions from the command line.
+//! account (its keys and sessions stop at once), editing the prices (in force on every instance without a
+//! restart), and the append-only operator log; and the same actions from the command line.
 #![cfg(feature = "ssr")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,6 +9,8 @@ mod common;
 
 use common::{cli, spawn_app_with, TestApp};
 use gatehouse::server::domain::operator_log;
+use gatehouse::server::domain::price_versions;
+use gatehouse::server::domain::pricing::{PriceTable, Usage};
 use serde_json::Value;
 
 const OPERATOR: &str = "ops@example.com";
@@ -18,8 +20,16 @@ async fn operator_app() -> TestApp {
 }
 
 /// Every console page and server function, with a plausible body.
-const PAGES: &[&str] =
-    &["/admin", "/admin/accounts", "/admin/accounts/1", "/admin/referrals", "/admin/providers", "/admin/log"];
+const PAGES: &[&str] = &[
+    "/admin",
+    "/admin/accounts",
+    "/admin/accounts/1",
+    "/admin/referrals",
+    "/admin/codes",
+    "/admin/prices",
+    "/admin/providers",
+    "/admin/log",
+];
 const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
     ("admin_dashboard", &[]),
     ("admin_accounts", &[("q", "")]),
@@ -45,6 +55,15 @@ const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
     ("admin_referrals", &[]),
     ("admin_decide_referral", &[("id", "1"), ("approve", "true"), ("reason", "")]),
     ("admin_set_invite_code", &[("code", "ABCD2345"), ("disabled", "true"), ("reason", "x")]),
+    ("admin_codes", &[("note", "")]),
+    (
+        "admin_create_codes",
+        &[("amount", "5"), ("count", "1"), ("uses", "1"), ("days", ""), ("note", ""), ("reason", "x"), ("key", "")],
+    ),
+    ("admin_disable_code", &[("id", "1"), ("reason", "x")]),
+    ("admin_prices", &[]),
+    ("admin_save_prices", &[("table", "x"), ("multipliers", "cc-omg=1"), ("reason", "x")]),
+    ("admin_restore_prices", &[("id", "1"), ("reason", "x")]),
     ("admin_providers", &[]),
     ("admin_log", &[("about", "")]),
 ];
@@ -95,6 +114,9 @@ async fn everyone_but_operators_gets_404_on_every_console_page_and_server_functi
         assert_eq!(status, 404, "{function} as a person");
         let res = app.post_form(&format!("/api/{function}"), form, None).await;
         assert_eq!(res.status(), 404, "{function} signed out");
+    }
+    for cookie in [None, Some(person.as_str())] {
+        assert_eq!(app.get_page("/admin/codes.csv", cookie).await.status(), 404, "the codes export");
     }
     // Nothing the refused calls asked for happened.
     let log = operator_log::page(app.state.db.pool(), None, None, 10).await.unwrap();
@@ -382,4 +404,180 @@ async fn the_dashboard_counts_todays_calls_spend_errors_and_active_accounts() {
     assert_eq!(accounts[0]["email"], "caller@example.com");
     let (_, none) = call(&app, "admin_accounts", &[("q", "%")], &operator).await;
     assert!(none.as_array().unwrap().is_empty(), "a % is looked for literally");
+}
+
+/// (multiplier, official cost in units, usage) of each of the account's bills, oldest first.
+async fn bills(app: &TestApp, user_id: i64) -> Vec<(String, i64, Usage)> {
+    app.settled().await;
+    let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT multiplier, official_cost, input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, \
+         cache_read_tokens FROM bills WHERE user_id = $1 ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(app.state.db.pool())
+    .await
+    .unwrap();
+    let n = |x: i64| u64::try_from(x).unwrap();
+    rows.into_iter()
+        .map(|r| {
+            let usage = Usage {
+                input: n(r.2),
+                output: n(r.3),
+                cache_write_5m: n(r.4),
+                cache_write_1h: n(r.5),
+                cache_read: n(r.6),
+                web_searches: 0,
+            };
+            (r.0, r.1, usage)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn edited_prices_apply_to_calls_admitted_after_the_save_on_every_instance_without_a_restart() {
+    let app = spawn_app_with(&[("ADMIN_EMAILS", OPERATOR), ("MOCK_STREAM_PACE_MS", "40")]).await;
+    let url = db_url(&app);
+    // A second instance on the same database.
+    let other = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
+    let operator = app.log_in(OPERATOR).await;
+    let (status, v) = call(&app, "admin_prices", &[], &operator).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["version"].is_null(), "the configuration's prices are in force");
+    let table = v["table_text"].as_str().unwrap().to_string();
+    const OLD: &str = "claude-haiku-4-5         1      5      1.25    2     0.10";
+    const NEW: &str = "claude-haiku-4-5         2      10     2.50    4     0.20";
+    assert!(table.contains(OLD));
+    let doubled = table.replace(OLD, NEW);
+
+    // A table that does not read is refused with its line, and nothing is saved.
+    let bad = format!("{table}\nclaude-new  three  15  3.75  6  0.30\n");
+    let form = [("table", bad.as_str()), ("multipliers", "cc-omg=0.5"), ("reason", "new prices")];
+    let (status, err) = call(&app, "admin_save_prices", &form, &operator).await;
+    assert_eq!(status, 400);
+    assert!(err.to_string().contains("line"), "{err}");
+    let form = [("table", doubled.as_str()), ("multipliers", "cc-omg=0.5,default=1"), ("reason", " ")];
+    assert_eq!(call(&app, "admin_save_prices", &form, &operator).await.0, 400, "a version needs a reason");
+    assert!(price_versions::newest(app.state.db.pool()).await.unwrap().is_none());
+
+    // A streamed call admitted before the save is charged at the prices it started with.
+    app.log_in("caller@example.com").await;
+    let user_id = app.user_id("caller@example.com").await;
+    app.top_up(user_id, "5").await;
+    let key = app.create_key(user_id, false).await;
+    let cc = "/api/v1/ai/anthropic/cc-omg/v1/messages";
+    let slow = app
+        .client
+        .post(app.url(cc))
+        .header("x-api-key", &key)
+        .json(&serde_json::json!({"model": "claude-haiku-4-5", "max_tokens": 64, "stream": true,
+            "messages": [{"role": "user", "content": "Tell me a long story."}]}))
+        .send();
+    let slow = tokio::spawn(async move { slow.await.unwrap().text().await.unwrap() });
+    while app.state.gateway.running_calls() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let form = [("table", doubled.as_str()), ("multipliers", "cc-omg=0.5,default=1"), ("reason", "new prices")];
+    let (status, id) = call(&app, "admin_save_prices", &form, &operator).await;
+    assert_eq!(status, 200, "{id}");
+    let id = id.as_i64().unwrap();
+    assert!(slow.await.unwrap().contains("message_stop"));
+    // A call admitted after it pays the new ones.
+    let res = app
+        .client
+        .post(app.url(cc))
+        .header("x-api-key", &key)
+        .json(&serde_json::json!({"model": "claude-haiku-4-5", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let shipped = PriceTable::shipped().unwrap();
+    let made = bills(&app, user_id).await;
+    assert_eq!(made.len(), 2);
+    let (old_rate, old_cost, old_usage) = &made[0];
+    assert_eq!((old_rate.as_str(), *old_cost), ("0.2", shipped.cost("claude-haiku-4-5", old_usage).unwrap().units()));
+    let (new_rate, new_cost, new_usage) = &made[1];
+    let twice = shipped.cost("claude-haiku-4-5", new_usage).unwrap().units() * 2;
+    assert_eq!((new_rate.as_str(), *new_cost), ("0.5", twice));
+
+    // The other instance takes the version within seconds, and so do the public prices pages.
+    let waited = std::time::Instant::now();
+    while other.state.pricing.version() != Some(id) {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(15), "the other instance never took version {id}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for instance in [&app, &other] {
+        let page = instance.get_page("/prices", None).await.text().await.unwrap();
+        assert!(page.contains("×0.5"), "the prices page shows the new multiplier");
+    }
+
+    // Versions are kept; restoring one saves it again as the newest.
+    let form = [("table", table.as_str()), ("multipliers", "cc-omg=0.3"), ("reason", "too much")];
+    assert_eq!(call(&app, "admin_save_prices", &form, &operator).await.0, 200);
+    assert_eq!(app.state.pricing.current().multipliers.for_channel("cc-omg").to_string(), "0.3");
+    let (status, restored) =
+        call(&app, "admin_restore_prices", &[("id", &id.to_string()), ("reason", "back")], &operator).await;
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(app.state.pricing.version(), restored.as_i64());
+    assert_eq!(app.state.pricing.current().multipliers.for_channel("cc-omg").to_string(), "0.5");
+    let (_, v) = call(&app, "admin_prices", &[], &operator).await;
+    assert_eq!(v["versions"].as_array().unwrap().len(), 3);
+    assert_eq!(v["versions"][0]["in_force"], true);
+    let log = operator_log::page(app.state.db.pool(), None, None, 10).await.unwrap();
+    assert_eq!(log.iter().filter(|e| e.action == "edit-prices").count(), 3);
+    assert!(log[0].detail.contains(&format!("restored version {id}")), "{}", log[0].detail);
+    // A restarted server starts with the newest version.
+    let restarted = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
+    assert_eq!(restarted.state.pricing.version(), restored.as_i64());
+    app.settled().await;
+}
+
+#[tokio::test]
+async fn redemption_codes_are_made_once_per_form_withdrawn_for_good_and_exported_without_the_codes() {
+    let app = operator_app().await;
+    let operator = app.log_in(OPERATOR).await;
+    let person = app.log_in("redeemer@example.com").await;
+    let form = [
+        ("amount", "2"),
+        ("count", "3"),
+        ("uses", "1"),
+        ("days", "30"),
+        ("note", "meetup"),
+        ("reason", "community event"),
+        ("key", "batch-1"),
+    ];
+    let (status, made) = call(&app, "admin_create_codes", &form, &operator).await;
+    assert_eq!(status, 200, "{made}");
+    let made: Vec<String> = serde_json::from_value(made).unwrap();
+    assert_eq!(made.len(), 3);
+    let (status, again) = call(&app, "admin_create_codes", &form, &operator).await;
+    assert_eq!(status, 400, "the same form again makes no second batch: {again}");
+    let (_, listed) = call(&app, "admin_codes", &[("note", "MEET")], &operator).await;
+    let rows = listed["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["state"] == "Active" && r["uses"] == "0 of 1"));
+    // Withdraw one: it can no longer be redeemed; another still can.
+    let id = rows[0]["id"].as_i64().unwrap().to_string();
+    assert_eq!(call(&app, "admin_disable_code", &[("id", &id), ("reason", "leaked")], &operator).await.0, 200);
+    assert_eq!(call(&app, "admin_disable_code", &[("id", &id), ("reason", "leaked")], &operator).await.0, 400);
+    let withdrawn =
+        made.iter().find(|c| c.ends_with(rows[0]["hint"].as_str().unwrap().trim_start_matches('…'))).unwrap();
+    let res = app.post_form("/api/billing_redeem", &[("code", withdrawn.as_str())], Some(&person)).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("withdrawn"));
+    let other = made.iter().find(|c| *c != withdrawn).unwrap();
+    let res = app.post_form("/api/billing_redeem", &[("code", other.as_str())], Some(&person)).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    assert_eq!(balance_of(&app, &person).await["balance"]["shown"], "$2.10");
+    // The export lists every code by its last symbols, never the code.
+    let res = app.get_page("/admin/codes.csv", Some(&operator)).await;
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains("Withdrawn") && csv.contains("Used up") && csv.contains("meetup"), "{csv}");
+    assert!(made.iter().all(|c| !csv.contains(c.as_str())), "no code in clear");
+    let actions: Vec<String> =
+        operator_log::page(app.state.db.pool(), None, None, 10).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, vec!["disable-code", "create-codes"]);
 }

@@ -366,7 +366,7 @@ async fn seed_bills(app: &TestApp, email: &str) {
     .enumerate()
     {
         let usage = Usage { input: 1000, output: 500, ..Usage::default() };
-        let official = app.state.pricing.table.cost(model, &usage).unwrap();
+        let official = app.state.pricing.current().table.cost(model, &usage).unwrap();
         let s = Settlement {
             facts: Default::default(),
             user_id: user,
@@ -377,7 +377,7 @@ async fn seed_bills(app: &TestApp, email: &str) {
             model,
             usage,
             official,
-            multiplier: app.state.pricing.multipliers.for_channel(channel),
+            multiplier: app.state.pricing.current().multipliers.for_channel(channel),
             now: now + i64::try_from(i).unwrap(),
         };
         ledger::settle(app.state.db.pool(), s).await.unwrap();

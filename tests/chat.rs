@@ -121,7 +121,7 @@ async fn a_reply_streams_with_its_thinking_is_saved_and_is_paid_by_the_package_o
     let b = &bills[0];
     assert_eq!((b.channel.as_str(), b.model.as_str(), b.key_name.as_deref()), ("web-chat", "claude-sonnet-4-5", None));
     let usage = Usage { input: b.input_tokens as u64, output: b.output_tokens as u64, ..Usage::default() };
-    let official = app.state.pricing.table.cost("claude-sonnet-4-5", &usage).unwrap();
+    let official = app.state.pricing.current().table.cost("claude-sonnet-4-5", &usage).unwrap();
     assert!(official.is_positive());
     assert_eq!(b.official_cost, official);
     assert_eq!((b.packages_paid, b.balance_paid), (official, Money::ZERO));

@@ -181,7 +181,8 @@ async fn a_burst_that_really_costs_its_worst_case_leaves_the_balance_within_the_
     let model = "claude-opus-4-1-usage-max";
     let body = json!({"model": model, "max_tokens": 32000, "stream": true,
         "messages": [{"role": "user", "content": "Write everything."}]});
-    let price = app.state.pricing.table.lookup(model).unwrap();
+    let prices = app.state.pricing.current();
+    let price = prices.table.lookup(model).unwrap();
     let worst = price.worst_case(price.limits(model, Some(32000), None).unwrap(), body.to_string().len()).unwrap();
     let one_call = gatehouse::server::domain::charge::balance_part(worst, rust_decimal::Decimal::new(2, 1)).unwrap();
     let admitted = served(in_parallel(&app, CC_MESSAGES, &key, &body, 100)).await;
@@ -306,7 +307,8 @@ async fn an_openai_call_without_max_tokens_holds_the_models_maximum_output_while
     let body = json!({"model": "gpt-4o-slow", "stream": true, "messages": [{"role": "user", "content": "Hi"}]});
     let running = tokio::spawn(post(&app, "/v1/chat/completions", &key, &body).send());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let price = app.state.pricing.table.lookup("gpt-4o-slow").unwrap();
+    let prices = app.state.pricing.current();
+    let price = prices.table.lookup("gpt-4o-slow").unwrap();
     assert_eq!(price.max_output, 16_384);
     let worst = price.worst_case(price.limits("gpt-4o-slow", None, None).unwrap(), body.to_string().len()).unwrap();
     assert_eq!(app.state.gateway.admissions().balance_held(user_id), worst);
@@ -357,7 +359,8 @@ async fn a_hundred_parallel_calls_asking_for_eight_choices_on_five_cents_stay_wi
     paid_tier(&app, user_id).await;
     let body = json!({"model": "gpt-4o", "n": 8, "max_tokens": 100, "stream": true,
         "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "Name a colour."}]});
-    let price = app.state.pricing.table.lookup("gpt-4o").unwrap();
+    let prices = app.state.pricing.current();
+    let price = prices.table.lookup("gpt-4o").unwrap();
     let one_call =
         price.worst_case(price.limits("gpt-4o", Some(100), Some(8)).unwrap(), body.to_string().len()).unwrap();
     let calls = in_parallel(&app, "/v1/chat/completions", &key, &body, 100);
@@ -406,7 +409,8 @@ async fn usage_an_upstream_inflates_or_leaves_out_is_billed_within_the_requests_
             res.text().await.unwrap();
             let bills = bills_of(&app, user_id).await;
             let bill = bills.iter().max_by_key(|b| b.id).unwrap();
-            let price = app.state.pricing.table.lookup(model).unwrap();
+            let prices = app.state.pricing.current();
+            let price = prices.table.lookup(model).unwrap();
             let limits = price.limits(model, Some(50), None).unwrap();
             let ceiling =
                 price.cost(&Usage { input: limits.input, output: limits.output, ..Usage::default() }).unwrap();

@@ -71,7 +71,7 @@ async fn audit_clean(app: &TestApp) {
 }
 
 fn official(app: &TestApp, model: &str, usage: Usage) -> Money {
-    app.state.pricing.table.cost(model, &usage).unwrap()
+    app.state.pricing.current().table.cost(model, &usage).unwrap()
 }
 
 const CC_MESSAGES: &str = "/api/v1/ai/anthropic/cc-omg/v1/messages";
@@ -579,7 +579,7 @@ async fn web_searches_are_billed_per_search_on_top_of_the_tokens() {
     assert_eq!(res.status(), 200);
     let newest = bills_of(&app, c.user_id).await.remove(0);
     assert_eq!(newest.web_searches, 1);
-    let per_search = app.state.pricing.table.tool_price("web_search").unwrap();
+    let per_search = app.state.pricing.current().table.tool_price("web_search").unwrap();
     assert_eq!(per_search.to_string(), "0.01");
     for b in &bills {
         assert_eq!(b.web_searches, 2, "{b:?}");

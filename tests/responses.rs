@@ -97,7 +97,7 @@ async fn an_openai_response_passes_through_and_is_billed_from_its_usage_with_cac
         (b.input_tokens, b.cache_read_tokens, b.output_tokens),
         (usage.input as i64, usage.cache_read as i64, usage.output as i64)
     );
-    assert_eq!(b.official_cost, app.state.pricing.table.cost("gpt-5-mini", &usage).unwrap());
+    assert_eq!(b.official_cost, app.state.pricing.current().table.cost("gpt-5-mini", &usage).unwrap());
     assert_eq!(b.balance_paid, b.official_cost);
 
     // The owner is written behind the call; once settled, the row is in the database.
@@ -563,8 +563,14 @@ async fn openai_web_search_calls_are_billed_per_search() {
             cache_read: u64::try_from(b.cache_read_tokens).unwrap(),
             ..Usage::default()
         };
-        let expected =
-            app.state.pricing.table.cost("gpt-5-mini", &tokens).unwrap().checked_add(Money::parse_usd("0.01").unwrap());
+        let expected = app
+            .state
+            .pricing
+            .current()
+            .table
+            .cost("gpt-5-mini", &tokens)
+            .unwrap()
+            .checked_add(Money::parse_usd("0.01").unwrap());
         assert_eq!(Some(b.official_cost), expected);
     }
     audit_clean(&app).await;

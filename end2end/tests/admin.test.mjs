@@ -9,9 +9,11 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-const CONSOLE_PATHS = ['/admin', '/admin/accounts', '/admin/accounts/1', '/admin/referrals', '/admin/providers', '/admin/log'];
+const CONSOLE_PATHS = ['/admin', '/admin/accounts', '/admin/accounts/1', '/admin/referrals', '/admin/codes', '/admin/prices',
+  '/admin/providers', '/admin/log'];
 const CONSOLE_FUNCTIONS = ['admin_dashboard', 'admin_accounts', 'admin_account', 'admin_adjust', 'admin_offline_payment',
   'admin_grant', 'admin_set_disabled', 'admin_referrals', 'admin_decide_referral', 'admin_set_invite_code',
+  'admin_codes', 'admin_create_codes', 'admin_disable_code', 'admin_prices', 'admin_save_prices', 'admin_restore_prices',
   'admin_providers', 'admin_log'];
 
 test('an operator credits a person and records an offline payment of CNY 20 that raises their tier to 1000 RPM', async () => {
@@ -98,7 +100,8 @@ test('a person who is not an operator gets 404 on every console path and server 
   for (const fn of CONSOLE_FUNCTIONS) {
     const status = await page.evaluate(async (url) => {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'id=1&q=&amount=5&reason=x&key=&currency=CNY&method=x&title=&scope=cc-omg&days=1&disabled=true&approve=true&code=ABCD2345&about=' });
+        body: 'id=1&q=&amount=5&reason=x&key=&currency=CNY&method=x&title=&scope=cc-omg&days=1&disabled=true&approve=true' +
+          '&code=ABCD2345&about=&note=&count=1&uses=1&table=x&multipliers=cc-omg%3D1' });
       return res.status;
     }, `${BASE_URL}/api/${fn}`);
     assert.equal(status, 404, fn);

@@ -48,7 +48,8 @@ const SIGNED_IN = [
   ['/billing/bills?tab=movements', 'movements'], ['/billing/bills?tab=refused', 'refused'], ['/docs', 'docs-signed-in'],
   ['/prices', 'prices-signed-in'], ['/account/sessions', 'sessions'],
   ['/admin', 'admin-dashboard'], ['/admin/accounts', 'admin-accounts'], ['/admin/referrals', 'admin-referrals'],
-  ['/admin/providers', 'admin-providers'], ['/admin/log', 'admin-log'],
+  ['/admin/codes', 'admin-codes'], ['/admin/prices', 'admin-prices'], ['/admin/providers', 'admin-providers'],
+  ['/admin/log', 'admin-log'],
 ];
 
 test('every page passes axe-core at WCAG 2.1 AA and fits 1280 and 390 px', async () => {

@@ -8,9 +8,9 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
-use pages::admin::referrals::AdminReferralsPage;
 use pages::admin::{account::AdminAccountPage, accounts::AdminAccountsPage, dashboard::AdminDashboardPage};
 use pages::admin::{codes::AdminCodesPage, log::AdminLogPage, providers::AdminProvidersPage};
+use pages::admin::{prices::AdminPricesPage, referrals::AdminReferralsPage};
 use pages::billing::usage::UsagePage;
 use pages::billing::{balance::BalancePage, bills::BillsPage, packages::PackagesPage, topup::TopupPage};
 use pages::chat::ChatPage;
@@ -88,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/accounts/:id") view=AdminAccountPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/referrals") view=AdminReferralsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/codes") view=AdminCodesPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/prices") view=AdminPricesPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/providers") view=AdminProvidersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/log") view=AdminLogPage ssr=SsrMode::Async />
                 </Routes>

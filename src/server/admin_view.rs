@@ -11,6 +11,7 @@ use crate::server::domain::money::Money;
 use crate::server::domain::operator_actions::{self, ActionError, OfflinePayment, Target};
 use crate::server::domain::operator_log::{self, Actor};
 use crate::server::domain::packages::PackageSource;
+use crate::server::domain::price_versions::{self, NewVersion, VersionError};
 use crate::server::domain::redemption::{self, NewCodes};
 use crate::server::domain::referral::{self, Decision, ReferralRow};
 use crate::server::domain::topups;
@@ -20,8 +21,8 @@ use crate::server::state::AppState;
 use crate::server::time::{format_utc, now_ms, DAY_MS};
 use crate::server::usd_view::cents;
 use crate::shared::admin::{
-    AccountRow, AccountView, CodeRow, CodesView, DashboardView, DayStats, LogRow, LogView, PeriodStats, ProviderRow,
-    ReferralRowView, ReferralsView, SpendShare,
+    AccountRow, AccountView, CodeRow, CodesView, DashboardView, DayStats, LogRow, LogView, PeriodStats,
+    PriceVersionRow, PricesAdminView, ProviderRow, ReferralRowView, ReferralsView, SpendShare,
 };
 use crate::shared::billing::BillQuery;
 use crate::shared::error::AppError;
@@ -63,8 +64,10 @@ pub async fn dashboard(state: &AppState) -> Result<DashboardView, AppError> {
     let today = now - now.rem_euclid(DAY_MS);
     let week = today - (DAYS - 1) * DAY_MS;
     let mut periods = Vec::new();
+    let mut week_spend = Money::ZERO;
     for (label, since) in [("Today (UTC)", today), ("Last 7 days", week)] {
         let t = activity::totals(pool, since).await?;
+        week_spend = t.spend;
         periods.push(PeriodStats {
             label: label.into(),
             calls: t.asked(),
@@ -92,7 +95,7 @@ pub async fn dashboard(state: &AppState) -> Result<DashboardView, AppError> {
             }
         })
         .collect();
-    let total = activity::totals(pool, week).await?.spend.units();
+    let total = week_spend.units();
     let shares = |rows: Vec<activity::Share>, label: &dyn Fn(&str) -> String| -> Vec<SpendShare> {
         rows.into_iter()
             .map(|s| SpendShare {
@@ -204,7 +207,7 @@ pub async fn account(state: &AppState, user_id: i64) -> Result<AccountView, AppE
         invitees: referral::invitees_of(pool, user_id).await?.into_iter().map(referral_row).collect(),
         topup_currency: state.settings.money.topup_currency.clone(),
         form_key: random_token().map_err(|e| internal("form key", e))?,
-        log: operator_log::page(pool, None, Some(&target.email), 20).await?.into_iter().map(log_row).collect(),
+        log: operator_log::about_target(pool, &target.email, 20).await?.into_iter().map(log_row).collect(),
         email: user.email,
     })
 }
@@ -293,9 +296,11 @@ pub async fn grant(state: &AppState, operator: &User, user_id: i64, form: GrantF
     let amount = Money::parse_usd(form.amount.trim()).map_err(|e| AppError::invalid("amount", e.to_string()))?;
     let scope = Scope::parse(form.scope.trim()).map_err(|e| AppError::invalid("scope", e.to_string()))?;
     // A package for a channel that does not exist would pay for nothing.
-    let channels = state.pricing.multipliers.all();
-    if let Some(unknown) = scope.entries.iter().find(|e| !channels.iter().any(|(c, _)| c == &e.channel)) {
-        let known: Vec<&str> = channels.iter().map(|(c, _)| c.as_str()).collect();
+    let known: Vec<&str> = ["default", crate::server::chat::reply::CHANNEL]
+        .into_iter()
+        .chain(crate::server::proxy::NAMED_CHANNELS.iter().copied())
+        .collect();
+    if let Some(unknown) = scope.entries.iter().find(|e| !known.contains(&e.channel.as_str())) {
         return Err(AppError::invalid(
             "scope",
             format!("There is no channel {:?}; the channels are {}.", unknown.channel, known.join(", ")),
@@ -355,13 +360,7 @@ pub async fn set_disabled(
 pub async fn referrals(state: &AppState) -> Result<ReferralsView, AppError> {
     let pool = state.db.pool();
     let held = referral::all(pool, Some("held")).await?.into_iter().map(referral_row).collect();
-    let recent = referral::all(pool, None)
-        .await?
-        .into_iter()
-        .filter(|r| r.status != "held")
-        .take(50)
-        .map(referral_row)
-        .collect();
+    let recent = referral::decided(pool, 50).await?.into_iter().map(referral_row).collect();
     Ok(ReferralsView { held, recent })
 }
 
@@ -382,7 +381,12 @@ pub async fn decide(state: &AppState, operator: &User, id: i64, approve: bool, r
         Decision::NotHeld(status) => {
             Err(AppError::invalid("referral", format!("Referral {id} is already {status}; nothing changed.")))
         }
-        Decision::Decided { .. } => Ok(()),
+        Decision::Decided { inviter_id, invitee_id, .. } => {
+            // An approval granted both packages: the admission snapshots of both accounts are stale.
+            state.gateway.money_moved(inviter_id);
+            state.gateway.money_moved(invitee_id);
+            Ok(())
+        }
     }
 }
 
@@ -464,6 +468,7 @@ fn code_row(c: redemption::CodeRow, now: i64) -> CodeRow {
 }
 
 pub async fn codes(state: &AppState, before: Option<i64>, note: &str) -> Result<CodesView, AppError> {
+    let form_key = random_token().map_err(|e| internal("form key", e))?;
     let note = Some(note.trim()).filter(|n| !n.is_empty());
     let now = now_ms();
     let rows: Vec<CodeRow> = redemption::list(state.db.pool(), before, note, CODES_PAGE)
@@ -472,7 +477,7 @@ pub async fn codes(state: &AppState, before: Option<i64>, note: &str) -> Result<
         .map(|c| code_row(c, now))
         .collect();
     let older = (rows.len() as i64 == CODES_PAGE).then(|| rows.last().map(|r| r.id)).flatten();
-    Ok(CodesView { rows, older })
+    Ok(CodesView { rows, older, form_key })
 }
 
 pub struct CodesForm<'a> {
@@ -482,6 +487,8 @@ pub struct CodesForm<'a> {
     pub days: &'a str,
     pub note: &'a str,
     pub reason: &'a str,
+    /// The form's key: the same form sent twice makes one batch.
+    pub key: &'a str,
 }
 
 /// Makes a batch; returns the codes, the only time they are shown.
@@ -504,7 +511,8 @@ pub async fn create_codes(state: &AppState, operator: &User, form: CodesForm<'_>
         return Err(AppError::invalid("note", "Keep the note under 80 characters."));
     }
     let batch = NewCodes { count: usize::try_from(count).unwrap_or(1), amount, max_uses: uses, expires_at, note, now };
-    operator_actions::create_codes(state.db.pool(), Actor(&operator.email_normalized), batch, form.reason)
+    let key = format!("console:{}", form_key(form.key)?);
+    operator_actions::create_codes(state.db.pool(), Actor(&operator.email_normalized), batch, form.reason, &key)
         .await
         .map_err(action_error)
 }
@@ -544,4 +552,87 @@ pub async fn codes_csv(state: &AppState) -> Result<String, AppError> {
         before = Some(last);
     }
     Ok(out)
+}
+
+/// The most text a price table may have (the shipped one is about 10 KB).
+const MAX_TABLE_BYTES: usize = 256 * 1024;
+
+fn version_error(e: VersionError) -> AppError {
+    match e {
+        VersionError::Table(_) => AppError::invalid("table", e.to_string()),
+        VersionError::Multipliers(_) => AppError::invalid("multipliers", e.to_string()),
+        VersionError::Reason(why) => AppError::invalid("reason", why),
+        VersionError::Db(e) => internal("price versions", e),
+    }
+}
+
+pub async fn prices(state: &AppState) -> Result<PricesAdminView, AppError> {
+    let in_force = state.pricing.version();
+    let current = state.pricing.current();
+    let versions = price_versions::list(state.db.pool(), 50).await?;
+    let described = match in_force.and_then(|id| versions.iter().find(|v| v.id == id)) {
+        Some(v) => format!("Version {} saved by {} on {}: {}", v.id, v.actor, format_utc(v.created_at), v.reason),
+        None => match &state.settings.money.price_table_path {
+            Some(path) => format!("The configuration's prices: PRICE_TABLE {path} and CHANNEL_MULTIPLIERS"),
+            None => "The configuration's prices: the shipped price table and CHANNEL_MULTIPLIERS".to_string(),
+        },
+    };
+    Ok(PricesAdminView {
+        in_force: described,
+        version: in_force,
+        table_text: current.table_text.clone(),
+        multipliers_text: current.multipliers.to_text(),
+        multipliers: current
+            .multipliers
+            .all()
+            .into_iter()
+            .map(|(c, m)| (billing_view::channel_label(&c), m.normalize().to_string()))
+            .collect(),
+        models: current.table.model_ids().len(),
+        versions: versions
+            .into_iter()
+            .map(|v| PriceVersionRow {
+                in_force: Some(v.id) == in_force,
+                id: v.id,
+                at: format_utc(v.created_at),
+                actor: v.actor,
+                reason: v.reason,
+                multipliers: v.multipliers_text,
+            })
+            .collect(),
+    })
+}
+
+/// Saves (and puts in force at once on this instance; the others follow within seconds) a new version.
+pub async fn save_prices(
+    state: &AppState,
+    operator: &User,
+    table: &str,
+    multipliers: &str,
+    reason: &str,
+    detail: &str,
+) -> Result<i64, AppError> {
+    if table.len() > MAX_TABLE_BYTES {
+        return Err(AppError::invalid("table", "The price table is too long (256 KB at most)."));
+    }
+    let version = NewVersion {
+        actor: Actor(&operator.email_normalized),
+        table_text: table,
+        multipliers_text: multipliers,
+        reason,
+        detail,
+        now: now_ms(),
+    };
+    let (id, pricing) = price_versions::save(state.db.pool(), version, &state.pricing.configured().channels)
+        .await
+        .map_err(version_error)?;
+    state.pricing.install(pricing, id);
+    Ok(id)
+}
+
+/// Puts an earlier version in force again, as a new version (the history stays whole).
+pub async fn restore_prices(state: &AppState, operator: &User, id: i64, reason: &str) -> Result<i64, AppError> {
+    let old = price_versions::by_id(state.db.pool(), id).await?.ok_or(AppError::NotFound)?;
+    let detail = format!("restored version {id}");
+    save_prices(state, operator, &old.table_text, &old.multipliers_text, reason, &detail).await
 }

@@ -89,6 +89,7 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
     let now = now_ms();
     let pkgs = packages::list(state.db.pool(), user_id, now).await?;
     let active: Vec<_> = pkgs.iter().filter(|p| p.status == PackageStatus::Active).collect();
+    let prices = state.pricing.current();
     Ok(BalanceView {
         balance: cents(money.balance),
         balance_positive: money.balance.is_positive(),
@@ -100,17 +101,16 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
         paid_total: format_minor(money.paid_topups_minor, currency),
         next_tier,
         tiers: settings.tiers.all().iter().map(|(t, rpm)| (format_minor(*t, currency), *rpm)).collect(),
-        multipliers: state
-            .pricing
+        multipliers: prices
             .multipliers
             .all()
             .into_iter()
             .map(|(c, m)| (channel_label(&c), m.normalize().to_string()))
             .collect(),
-        claude_code_rate: state.pricing.multipliers.for_channel("cc-omg").normalize().to_string(),
+        claude_code_rate: prices.multipliers.for_channel("cc-omg").normalize().to_string(),
         claude_code_dollar: crate::server::domain::charge::balance_part(
             Money::usd(1),
-            state.pricing.multipliers.for_channel("cc-omg"),
+            prices.multipliers.for_channel("cc-omg"),
         )
         .unwrap_or_default()
         .to_string(),

@@ -420,8 +420,9 @@ async fn create_codes(db: &Db, words: &[&str]) -> Result<(), String> {
     let note = a.options.get("note").copied().unwrap_or("");
     let reason = a.options.get("reason").copied().unwrap_or("created from the command line");
     let batch = NewCodes { count, amount, max_uses: uses, expires_at, note, now };
+    let key = format!("cli:{}", random_token().map_err(|e| e.to_string())?);
     let codes =
-        operator_actions::create_codes(db.pool(), Actor::CLI, batch, reason).await.map_err(|e| e.to_string())?;
+        operator_actions::create_codes(db.pool(), Actor::CLI, batch, reason, &key).await.map_err(|e| e.to_string())?;
     let until = expires_at.map(|e| format!(", valid until {}", format_utc(e))).unwrap_or_default();
     eprintln!("{count} code(s) worth {amount}, {uses} use(s) each{until}. They are shown only now:");
     for code in codes {
@@ -448,7 +449,7 @@ async fn referrals(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), S
                     println!("referral {id} is {status}, not held; nothing changed");
                     Ok(())
                 }
-                Decision::Decided { status } => {
+                Decision::Decided { status, .. } => {
                     println!("referral {id}: {status}");
                     Ok(())
                 }

@@ -69,7 +69,7 @@ pub async fn create(
     let models: Vec<String> =
         models.split([',', ' ', '\n']).map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect();
     for m in &models {
-        if state.pricing.table.lookup(m).is_none() {
+        if state.pricing.current().table.lookup(m).is_none() {
             return Err(AppError::invalid("models", format!("`{m}` is not a model offered here.")));
         }
     }

@@ -13,6 +13,7 @@ pub mod fn_support;
 pub mod home_view;
 pub mod http;
 pub mod keys_view;
+pub mod live_pricing;
 pub mod mail;
 pub mod metrics;
 pub mod payments;

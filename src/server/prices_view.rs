@@ -111,6 +111,7 @@ mod tests {
             table: crate::server::domain::pricing::PriceTable::shipped().unwrap(),
             multipliers: Default::default(),
             channels: Default::default(),
+            table_text: String::new(),
         };
         let view = prices(&pricing);
         let sonnet = view.models.iter().find(|m| m.id == "claude-sonnet-4-5").unwrap();

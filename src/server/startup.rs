@@ -4,7 +4,7 @@
 use crate::app::{shell, App};
 use crate::server::config::{Secret, Settings};
 use crate::server::db::{Db, DbSetupError};
-use crate::server::domain::pricing::{PriceTable, Pricing};
+use crate::server::domain::pricing::{PriceTable, Pricing, DEFAULT_PRICE_TABLE};
 use crate::server::domain::referral::{EmailPolicy, SHIPPED_DISPOSABLE_DOMAINS, SHIPPED_RELAY_DOMAINS};
 use crate::server::http::{
     billing_csv,
@@ -14,6 +14,7 @@ use crate::server::http::{
     request_id::{self, MakeId},
     security_headers, serve, session_layer, site_cache, stripe_webhook,
 };
+use crate::server::live_pricing::LivePricing;
 use crate::server::mail::{MailError, Mailer};
 use crate::server::payments::stripe;
 use crate::server::proxy::gateway::Gateway;
@@ -61,7 +62,10 @@ impl Application {
         let db = Db::connect(settings.database_url.expose()).await?;
         db.migrate().await?;
         let mailer = Mailer::from_settings(&settings)?;
-        let pricing = load_pricing(&settings)?;
+        let pricing = LivePricing::load(&db, load_pricing(&settings)?)
+            .await
+            .map_err(|e| StartupError::Prices(format!("cannot read the saved price versions: {e}")))?;
+        let pricing = Arc::new(pricing);
         let listener = TcpListener::bind(settings.bind_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: settings.bind_addr, source })?;
@@ -109,7 +113,7 @@ impl Application {
             leptos,
             site_origins,
             public_base_url,
-            pricing: Arc::new(pricing),
+            pricing,
             email_policy: Arc::new(email_policy),
             gateway,
             http: stripe::http_client(),
@@ -141,6 +145,7 @@ impl Application {
         let Self { listener, router, state } = self;
         let sweeper = tokio::spawn(sweep_expired(state.db.clone()));
         let hold_sweeper = tokio::spawn(sweep_stale_holds(Arc::clone(&state.gateway)));
+        let price_follower = tokio::spawn(Arc::clone(&state.pricing).follow(state.db.clone()));
         // Background responses a stopped server was following are followed again, and billed when they end.
         let resumer = tokio::spawn(crate::server::proxy::responses::background::resume_abandoned(state.clone()));
         let grace = Duration::from_secs(state.settings.upstream.shutdown_grace_secs);
@@ -164,6 +169,7 @@ impl Application {
         let served = serve::serve(listener, router, state.settings.connections, cap, stop, drain).await;
         sweeper.abort();
         hold_sweeper.abort();
+        price_follower.abort();
         resumer.abort();
         // Streams the caller left may still be metering; their charges are queued when they end.
         if !state.gateway.finish_calls(grace).await {
@@ -285,21 +291,20 @@ async fn sweep_expired(db: Db) {
     }
 }
 
-/// The shipped price table, or the operator's copy named by `PRICE_TABLE`.
+/// The configuration's prices: the shipped price table, or the operator's copy named by `PRICE_TABLE`, and
+/// `CHANNEL_MULTIPLIERS` (saved versions from the admin console replace them; see `live_pricing`).
 fn load_pricing(settings: &Settings) -> Result<Pricing, StartupError> {
-    let table = match &settings.money.price_table_path {
-        None => PriceTable::shipped(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| StartupError::Prices(format!("cannot read PRICE_TABLE {path}: {e}")))?;
-            PriceTable::parse(&text)
-        }
-    }
-    .map_err(|e| StartupError::Prices(e.to_string()))?;
+    let table_text = match &settings.money.price_table_path {
+        None => DEFAULT_PRICE_TABLE.to_string(),
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| StartupError::Prices(format!("cannot read PRICE_TABLE {path}: {e}")))?,
+    };
+    let table = PriceTable::parse(&table_text).map_err(|e| StartupError::Prices(e.to_string()))?;
     Ok(Pricing {
         table,
         multipliers: settings.money.channel_multipliers.clone(),
         channels: settings.money.channel_models.clone(),
+        table_text,
     })
 }
 

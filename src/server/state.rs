@@ -3,9 +3,9 @@
 
 use crate::server::config::{Secret, Settings};
 use crate::server::db::Db;
-use crate::server::domain::pricing::Pricing;
 use crate::server::domain::referral::EmailPolicy;
 use crate::server::http::origin_guard::SiteOrigins;
+use crate::server::live_pricing::LivePricing;
 use crate::server::mail::Mailer;
 use crate::server::proxy::gateway::Gateway;
 use axum::extract::FromRef;
@@ -37,7 +37,8 @@ pub struct Services {
     pub public_base_url: Arc<str>,
     /// The origins (and in dev the hosts) the site's pages are served from; see `http::origin_guard`.
     pub site_origins: Arc<SiteOrigins>,
-    pub pricing: Arc<Pricing>,
+    /// The prices in force (replaced when operators save a new version; see `live_pricing`).
+    pub pricing: Arc<LivePricing>,
     /// What every charged call goes through: upstreams, rate limits, caches, holds, settlement (see
     /// `proxy::gateway`). Pages tell it what changed; they never reach into it.
     pub gateway: Arc<Gateway>,

@@ -173,4 +173,31 @@ pub struct CodeRow {
 pub struct CodesView {
     pub rows: Vec<CodeRow>,
     pub older: Option<i64>,
+    /// A fresh key for the batch form: the same form sent twice makes one batch.
+    pub form_key: String,
+}
+
+/// The price table and channel multipliers in force, for viewing and editing, with the saved versions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricesAdminView {
+    /// What is in force, in words: a saved version (by whom, when, why) or the configuration's prices.
+    pub in_force: String,
+    pub version: Option<i64>,
+    pub table_text: String,
+    pub multipliers_text: String,
+    /// Each channel and its multiplier, e.g. ("Claude Code (cc-omg)", "0.2").
+    pub multipliers: Vec<(String, String)>,
+    /// Priced models and family patterns.
+    pub models: usize,
+    pub versions: Vec<PriceVersionRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceVersionRow {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub reason: String,
+    pub multipliers: String,
+    pub in_force: bool,
 }

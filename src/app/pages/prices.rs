@@ -9,7 +9,7 @@ use leptos_meta::Title;
 #[server(endpoint = "prices")]
 pub async fn get_prices() -> Result<PricesView, AppError> {
     use crate::server::fn_support::{answer, state};
-    answer(state().map(|state| crate::server::prices_view::prices(&state.pricing)))
+    answer(state().map(|state| crate::server::prices_view::prices(&state.pricing.current())))
 }
 
 #[component]

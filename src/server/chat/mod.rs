@@ -25,10 +25,11 @@ fn chat_error(e: ChatError) -> AppError {
 }
 
 pub fn setup(state: &AppState) -> ChatSetup {
-    let multiplier = state.pricing.multipliers.for_channel(reply::CHANNEL);
-    let mut offered = models::offered(&state.pricing.table);
+    let prices = state.pricing.current();
+    let multiplier = prices.multipliers.for_channel(reply::CHANNEL);
+    let mut offered = models::offered(&prices.table);
     for m in &mut offered {
-        if let Some(p) = state.pricing.table.lookup(&m.id) {
+        if let Some(p) = prices.table.lookup(&m.id) {
             let r = p.base_rates();
             m.price = format!("{} / {}", per_million(r.input * multiplier), per_million(r.output * multiplier));
         }
@@ -95,7 +96,7 @@ pub async fn ask(
     model: &str,
     thinking: bool,
 ) -> Result<AskedReply, AppError> {
-    if !models::offered(&state.pricing.table).iter().any(|m| m.id == model) {
+    if !models::offered(&state.pricing.current().table).iter().any(|m| m.id == model) {
         return Err(AppError::invalid("model", format!("`{model}` is not offered in chat.")));
     }
     let thinking = thinking && models::thinking_supported(model);

@@ -15,6 +15,7 @@ pub mod money;
 pub mod operator_actions;
 pub mod operator_log;
 pub mod packages;
+pub mod price_versions;
 pub mod pricing;
 pub mod redemption;
 pub mod referral;

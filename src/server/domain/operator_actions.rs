@@ -8,7 +8,7 @@ use super::ledger::{self, Credit, Credited, EntryKind, Grant, Granted, LedgerErr
 use super::money::Money;
 use super::operator_log::{self, Action, Actor};
 use super::redemption::{self, NewCodes, RedeemError};
-use super::referral::{self, Decision, InviteCode, Promotion, ReferralError};
+use super::referral::{self, CodeChange, Decision, InviteCode, Promotion, ReferralError};
 use super::topups::format_minor;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -294,10 +294,13 @@ pub async fn decide_referral(
     reason: &str,
     now: i64,
 ) -> Result<Decision, ActionError> {
-    let reason = if approve { reason.trim() } else { reason_given(reason)? };
+    let reason = match reason.trim() {
+        "" if approve => "approved after review",
+        _ => reason_given(reason)?,
+    };
     let mut tx = pool.begin().await?;
     let decision = referral::decide(&mut tx, promotion, referral_id, approve, reason, now).await?;
-    if let Decision::Decided { status } = &decision {
+    if let Decision::Decided { status, .. } = &decision {
         let target = format!("referral {referral_id}");
         record(
             &mut tx,
@@ -327,8 +330,11 @@ pub async fn set_invite_code_disabled(
     let parsed = InviteCode::parse(code)
         .ok_or_else(|| ActionError::invalid("code", format!("{code:?} is not an invite code")))?;
     let mut tx = pool.begin().await?;
-    if !referral::set_code_disabled(&mut tx, &parsed, disabled).await? {
-        return Err(ActionError::NotFound(format!("No invite code {}.", parsed.as_str())));
+    match referral::set_code_disabled(&mut tx, &parsed, disabled).await? {
+        CodeChange::NoSuchCode => return Err(ActionError::NotFound(format!("No invite code {}.", parsed.as_str()))),
+        // A form sent twice: nothing changes, nothing more is logged.
+        CodeChange::Unchanged => return Ok(()),
+        CodeChange::Changed => {}
     }
     let action = if disabled { "disable-invite-code" } else { "enable-invite-code" };
     let detail = if disabled { "invite link stopped" } else { "invite link working again" };
@@ -337,15 +343,29 @@ pub async fn set_invite_code_disabled(
     Ok(())
 }
 
-/// Creates a batch of redemption codes; returns them in clear text, the only time they are shown.
+/// Creates a batch of redemption codes; returns them in clear text, the only time they are shown. `key`
+/// makes a batch once: the same key again is refused (its codes were shown the first time only).
 pub async fn create_codes(
     pool: &AnyPool,
     actor: Actor<'_>,
     codes: NewCodes<'_>,
     reason: &str,
+    key: &str,
 ) -> Result<Vec<String>, ActionError> {
     let reason = reason_given(reason)?;
     let mut tx = pool.begin().await?;
+    let first = sqlx::query("INSERT INTO code_batches (batch_key, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(key)
+        .bind(codes.now)
+        .execute(&mut *tx)
+        .await?;
+    if first.rows_affected() != 1 {
+        return Err(ActionError::invalid(
+            "key",
+            "This batch was already made (the form was sent twice): its codes are in the list, shown only once. \
+             Reload the page to make another batch.",
+        ));
+    }
     let made = redemption::create(&mut tx, codes.clone()).await?;
     let detail = format!("{} code(s) worth {}, {} use(s) each", made.len(), codes.amount, codes.max_uses);
     record(&mut tx, actor, "create-codes", codes.note, &detail, reason, codes.now).await?;

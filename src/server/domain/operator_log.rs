@@ -52,6 +52,25 @@ pub async fn record(conn: &mut AnyConnection, a: Action<'_>) -> Result<(), sqlx:
     Ok(())
 }
 
+/// What was done to one target (an account's email, exactly), newest first.
+pub async fn about_target(pool: &AnyPool, target: &str, limit: i64) -> Result<Vec<Entry>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, actor, action, target, detail, reason, created_at FROM operator_log WHERE target = $1 \
+         ORDER BY id DESC LIMIT $2",
+    )
+    .bind(target)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(entry).collect())
+}
+
+type Row = (i64, String, String, String, String, String, i64);
+
+fn entry(r: Row) -> Entry {
+    Entry { id: r.0, actor: r.1, action: r.2, target: r.3, detail: r.4, reason: r.5, created_at: r.6 }
+}
+
 /// Newest first: up to `limit` entries older than `before` (an entry id), optionally only those whose target
 /// or actor contains `about`.
 pub async fn page(
@@ -61,7 +80,7 @@ pub async fn page(
     limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
     let like = about.map(|a| crate::server::db::contains_pattern(&a.trim().to_lowercase()));
-    let rows: Vec<(i64, String, String, String, String, String, i64)> = sqlx::query_as(
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, actor, action, target, detail, reason, created_at FROM operator_log \
          WHERE id < $1 AND ($2 = '' OR LOWER(target) LIKE $2 ESCAPE '\\' OR LOWER(actor) LIKE $2 ESCAPE '\\') \
          ORDER BY id DESC LIMIT $3",
@@ -71,8 +90,5 @@ pub async fn page(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Entry { id: r.0, actor: r.1, action: r.2, target: r.3, detail: r.4, reason: r.5, created_at: r.6 })
-        .collect())
+    Ok(rows.into_iter().map(entry).collect())
 }

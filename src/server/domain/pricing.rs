@@ -413,6 +413,8 @@ pub struct Pricing {
     pub table: PriceTable,
     pub multipliers: ChannelMultipliers,
     pub channels: super::channels::ChannelModels,
+    /// The text `table` was read from (shown in the admin console's editor).
+    pub table_text: String,
 }
 
 /// What each channel multiplies the official price by when the balance pays.
@@ -445,6 +447,11 @@ impl ChannelMultipliers {
         let mut v: Vec<(String, Decimal)> = self.by_channel.iter().map(|(k, v)| (k.clone(), *v)).collect();
         v.sort();
         v
+    }
+
+    /// The `channel=multiplier` text that [`ChannelMultipliers::parse`] reads back to the same multipliers.
+    pub fn to_text(&self) -> String {
+        self.all().into_iter().map(|(c, m)| format!("{c}={}", m.normalize())).collect::<Vec<_>>().join(",")
     }
 }
 

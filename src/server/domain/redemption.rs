@@ -138,12 +138,19 @@ pub async fn redeem(pool: &AnyPool, user_id: i64, code: &str, now: i64) -> Resul
     if uses >= max_uses {
         return Err(RedeemError::UsedUp);
     }
-    let taken = sqlx::query("UPDATE redemption_codes SET uses = uses + 1 WHERE id = $1 AND uses < max_uses")
-        .bind(code_id)
-        .execute(&mut *tx)
-        .await?;
+    // The row is checked again as it is taken: a code withdrawn (or used up) since it was read is refused.
+    let taken = sqlx::query(
+        "UPDATE redemption_codes SET uses = uses + 1 WHERE id = $1 AND uses < max_uses AND disabled_at IS NULL",
+    )
+    .bind(code_id)
+    .execute(&mut *tx)
+    .await?;
     if taken.rows_affected() != 1 {
-        return Err(RedeemError::UsedUp);
+        let (withdrawn,): (Option<i64>,) = sqlx::query_as("SELECT disabled_at FROM redemption_codes WHERE id = $1")
+            .bind(code_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        return Err(if withdrawn.is_some() { RedeemError::Disabled } else { RedeemError::UsedUp });
     }
     sqlx::query("INSERT INTO redemptions (code_id, user_id, created_at) VALUES ($1, $2, $3)")
         .bind(code_id)

@@ -549,9 +549,11 @@ pub enum Decision {
     NoSuchReferral,
     /// The referral was already decided (its status); nothing changed.
     NotHeld(String),
-    /// Approved (both packages granted) or rejected.
+    /// Approved (both packages granted) or rejected; the two accounts whose packages may have changed.
     Decided {
         status: &'static str,
+        inviter_id: i64,
+        invitee_id: i64,
     },
 }
 
@@ -595,7 +597,7 @@ pub async fn decide(
     if approve {
         reward(conn, promotion, referral_id, inviter_id, invitee_id, now).await?;
     }
-    Ok(Decision::Decided { status: new_status })
+    Ok(Decision::Decided { status: new_status, inviter_id, invitee_id })
 }
 
 /// One referral as the inviter (or the operator) sees it.
@@ -638,6 +640,15 @@ pub async fn all(pool: &AnyPool, status: Option<&str>) -> Result<Vec<ReferralRow
     Ok(rows.into_iter().map(to_row).collect())
 }
 
+/// The latest decided referrals (any status but held), newest first.
+pub async fn decided(pool: &AnyPool, limit: i64) -> Result<Vec<ReferralRow>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!("{ROW_SQL} WHERE r.status <> 'held' ORDER BY r.id DESC LIMIT $1"))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(to_row).collect())
+}
+
 /// The referral applied to an account, if any: (inviter's code, status).
 pub async fn referral_of(pool: &AnyPool, invitee_id: i64) -> Result<Option<(String, String, String)>, sqlx::Error> {
     sqlx::query_as("SELECT code, status, reason FROM referrals WHERE invitee_id = $1")
@@ -667,18 +678,34 @@ pub async fn reward_packages(pool: &AnyPool, user_id: i64) -> Result<Vec<(i64, b
     Ok(rows.into_iter().map(|(id, key)| (id, key.ends_with(":inviter"))).collect())
 }
 
-/// Turns an account's invite code off (or on again); false when the code does not exist.
+/// What turning an invite code off (or on) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeChange {
+    NoSuchCode,
+    /// It already was that way.
+    Unchanged,
+    Changed,
+}
+
+/// Turns an account's invite code off (or on again).
 pub async fn set_code_disabled(
     conn: &mut AnyConnection,
     code: &InviteCode,
     disabled: bool,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE invite_codes SET disabled = $1 WHERE code = $2")
+) -> Result<CodeChange, sqlx::Error> {
+    let done = sqlx::query("UPDATE invite_codes SET disabled = $1 WHERE code = $2 AND disabled <> $1")
         .bind(i64::from(disabled))
         .bind(code.as_str())
         .execute(&mut *conn)
         .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 1 {
+        return Ok(CodeChange::Changed);
+    }
+    let found: Option<(i64,)> = sqlx::query_as("SELECT disabled FROM invite_codes WHERE code = $1")
+        .bind(code.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(if found.is_some() { CodeChange::Unchanged } else { CodeChange::NoSuchCode })
 }
 
 /// People who opened the inviter's link: distinct visitors of the last [`VISIT_DAYS_KEPT`] days, plus the

@@ -81,7 +81,7 @@ fn models_of(text: &str, state: &AppState) -> Result<Vec<String>, Refused> {
     let list: Vec<String> = serde_json::from_str(text)
         .map_err(|_| refuse(StatusCode::BAD_REQUEST, "permissions must be a JSON list of model names"))?;
     for m in &list {
-        if state.pricing.table.lookup(m).is_none() {
+        if state.pricing.current().table.lookup(m).is_none() {
             return Err(refuse(StatusCode::BAD_REQUEST, format!("`{m}` is not a model offered here")));
         }
     }
@@ -300,7 +300,13 @@ async fn rate_limit(State(state): State<AppState>, headers: HeaderMap) -> Answer
 
 async fn multipliers(State(state): State<AppState>, headers: HeaderMap) -> Answer {
     manager(&state, &headers).await?;
-    let map: serde_json::Map<String, Value> =
-        state.pricing.multipliers.all().into_iter().map(|(c, m)| (c, json!(m.normalize().to_string()))).collect();
+    let map: serde_json::Map<String, Value> = state
+        .pricing
+        .current()
+        .multipliers
+        .all()
+        .into_iter()
+        .map(|(c, m)| (c, json!(m.normalize().to_string())))
+        .collect();
     ok(Value::Object(map))
 }

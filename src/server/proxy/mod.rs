@@ -199,7 +199,8 @@ async fn list_models(state: &AppState, headers: &HeaderMap) -> Response {
         return e.into_response(dialect);
     }
     let mock = state.gateway.upstreams.uses_mock();
-    let ids = state.pricing.table.model_ids();
+    let prices = state.pricing.current();
+    let ids = prices.table.model_ids();
     if anthropic {
         let data: Vec<_> = ids
             .iter()

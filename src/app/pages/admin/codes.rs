@@ -31,6 +31,7 @@ pub async fn admin_create_codes(
     days: String,
     note: String,
     reason: String,
+    key: String,
 ) -> Result<Vec<String>, AppError> {
     use crate::server::admin_view::{create_codes, CodesForm};
     use crate::server::fn_support::{answer, require_operator, state};
@@ -38,8 +39,8 @@ pub async fn admin_create_codes(
         async {
             let state = state()?;
             let operator = require_operator(&state).await?;
-            let form =
-                CodesForm { amount: &amount, count: &count, uses: &uses, days: &days, note: &note, reason: &reason };
+            let (amount, count, uses, days, note) = (&amount, &count, &uses, &days, &note);
+            let form = CodesForm { amount, count, uses, days, note, reason: &reason, key: &key };
             create_codes(&state, &operator, form).await
         }
         .await,
@@ -74,11 +75,34 @@ pub fn AdminCodesPage() -> impl IntoView {
     );
     view! {
         <Title text="Redemption codes · Admin console" />
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(v) => codes_view(v, asked.get_untracked().1, create, disable).into_any(),
+                    Err(e) => admin_error(e),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn codes_view(
+    v: CodesView,
+    note: String,
+    create: ServerAction<AdminCreateCodes>,
+    disable: ServerAction<AdminDisableCode>,
+) -> impl IntoView {
+    let older = v.older.map(|id| {
+        let href = format!("/admin/codes?before={id}&note={}", crate::shared::billing::encode(&note));
+        view! { <a class="btn ghost" href=href>"Older"</a> }
+    });
+    view! {
         <AdminTabs current="codes" />
         <h1>"Redemption codes"</h1>
         <section class="card">
             <h2>"Make a batch"</h2>
             <ActionForm action=create attr:class="key-form" attr:data-testid="codes-form">
+                <input type="hidden" name="key" value=v.form_key />
                 <div class="field"><label for="codes-amount">"USD each"</label>
                     <input id="codes-amount" type="text" name="amount" inputmode="decimal" required /></div>
                 <div class="field"><label for="codes-count">"How many"</label>
@@ -91,7 +115,7 @@ pub fn AdminCodesPage() -> impl IntoView {
                     <input id="codes-note" type="text" name="note" placeholder="conference, giveaway…" /></div>
                 <div class="field"><label for="codes-reason">"Reason"</label>
                     <input id="codes-reason" type="text" name="reason" required /></div>
-                <button type="submit" class="btn primary">"Make codes"</button>
+                <button type="submit" class="btn primary" disabled=move || create.pending().get()>"Make codes"</button>
             </ActionForm>
             {move || create.value().get().map(|r| match r {
                 Ok(codes) => view! {
@@ -106,23 +130,6 @@ pub fn AdminCodesPage() -> impl IntoView {
             })}
         </section>
         {action_outcome(disable.value(), "Code withdrawn.")}
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(v) => codes_view(v, asked.get_untracked().1, disable).into_any(),
-                    Err(e) => admin_error(e),
-                }
-            })}
-        </Transition>
-    }
-}
-
-fn codes_view(v: CodesView, note: String, disable: ServerAction<AdminDisableCode>) -> impl IntoView {
-    let older = v.older.map(|id| {
-        let href = format!("/admin/codes?before={id}&note={}", crate::shared::billing::encode(&note));
-        view! { <a class="btn ghost" href=href>"Older"</a> }
-    });
-    view! {
         <div class="card-head">
             <form method="get" action="/admin/codes" class="search-form" role="search">
                 <label for="codes-filter" class="visually-hidden">"Note contains"</label>

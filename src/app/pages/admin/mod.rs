@@ -1,11 +1,12 @@
 //! The admin console, for operators only (everyone else gets the 404 page, and 404 from its server
-//! functions): Dashboard, Accounts, Referrals, Codes, Providers and the operator Log. Shared pieces: the section
-//! tabs and what a console page shows when loading failed.
+//! functions): Dashboard, Accounts, Referrals, Codes, Prices, Providers and the operator Log. Shared pieces:
+//! the section tabs, what a console page shows when loading failed, and what an action answered.
 pub mod account;
 pub mod accounts;
 pub mod codes;
 pub mod dashboard;
 pub mod log;
+pub mod prices;
 pub mod providers;
 pub mod referrals;
 
@@ -27,6 +28,7 @@ pub fn AdminTabs(current: &'static str) -> impl IntoView {
             {tab("/admin/accounts", "accounts", "Accounts")}
             {tab("/admin/referrals", "referrals", "Referrals")}
             {tab("/admin/codes", "codes", "Codes")}
+            {tab("/admin/prices", "prices", "Prices")}
             {tab("/admin/providers", "providers", "Providers")}
             {tab("/admin/log", "log", "Operator log")}
         </nav>

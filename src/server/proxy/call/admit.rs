@@ -8,7 +8,7 @@ use super::provider_dialect;
 use crate::server::domain::charge::Refusal;
 use crate::server::domain::keys::ApiKey;
 use crate::server::domain::money::Money;
-use crate::server::domain::pricing::{check_model_name, UsageLimits};
+use crate::server::domain::pricing::{check_model_name, Pricing, UsageLimits};
 use crate::server::proxy::admission_book::{Admission, BookError, KeyCap, OUTAGE_GRACE_MS};
 use crate::server::proxy::dialect::ProxyError;
 use crate::server::secrets::random_token;
@@ -112,6 +112,8 @@ pub struct Admitted {
     pub channel: &'static str,
     pub model: String,
     pub multiplier: rust_decimal::Decimal,
+    /// The prices in force when it was admitted, which it is charged at.
+    pub prices: Arc<Pricing>,
     pub request_key: String,
     /// The input tokens assumed when the upstream reports none (about 3 bytes a token of the request).
     pub estimated_input: u64,
@@ -170,14 +172,16 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let started = std::time::Instant::now();
     let model = ask.model.clone();
     check_model_name(&model).map_err(ProxyError::BadRequest)?;
-    let price = state.pricing.table.lookup(&model).ok_or_else(|| {
+    // The prices in force now: the call is charged at them whenever it ends.
+    let prices = state.pricing.current();
+    let price = prices.table.lookup(&model).ok_or_else(|| {
         ProxyError::UnknownModel(format!("The model `{model}` is not offered here (it has no price). See /v1/models."))
     })?;
     if ask.key.as_ref().is_some_and(|k| !k.allows_model(&model)) {
         return Err(ProxyError::Forbidden(format!("This API key may not use `{model}`.")));
     }
-    if !state.pricing.channels.serves(ask.channel, &model) {
-        let serves = state.pricing.channels.described(ask.channel).unwrap_or_default();
+    if !prices.channels.serves(ask.channel, &model) {
+        let serves = prices.channels.described(ask.channel).unwrap_or_default();
         return Err(ProxyError::BadRequest(format!(
             "The {} channel serves {serves} models only; `{model}` is not one of them. Call it on another channel (such as the plain /v1 API). You were not charged.",
             ask.channel
@@ -186,7 +190,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let mut limits =
         price.limits(&model, ask.max_tokens, ask.choices).map_err(|e| ProxyError::BadRequest(e.to_string()))?;
     limits.web_searches = ask.web_searches;
-    let search_fees = state.pricing.table.web_search_fees(ask.web_searches).ok_or_else(|| {
+    let search_fees = prices.table.web_search_fees(ask.web_searches).ok_or_else(|| {
         ProxyError::BadRequest("Web search has no price on this server; call without the web search tool.".into())
     })?;
     let worst = price
@@ -208,7 +212,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     }
     // Billed when the upstream reports no input: about 3 bytes a token of the request.
     let estimated_input = u64::try_from(ask.request_bytes / 3).unwrap_or(u64::MAX).clamp(1, limits.input);
-    let multiplier = state.pricing.multipliers.for_channel(ask.channel);
+    let multiplier = prices.multipliers.for_channel(ask.channel);
     let request_key = next_request_key(now).map_err(|e| internal("request key", e))?;
     // A capped key's spend, read when admission holds the account's lock (see `KeyCap`).
     let spent = || ask.key.as_ref().map_or(Money::ZERO, |k| state.gateway.keys.spent(k.id).unwrap_or(k.spent));
@@ -240,6 +244,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
         channel: ask.channel,
         model,
         multiplier,
+        prices,
         request_key,
         estimated_input,
         limits,

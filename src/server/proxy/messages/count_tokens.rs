@@ -38,7 +38,7 @@ async fn answer(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
         return ProxyError::BadRequest("The request body is not valid JSON.".into()).into_response(D);
     };
     let model = request["model"].as_str().unwrap_or("");
-    if state.pricing.table.lookup(model).is_none() {
+    if state.pricing.current().table.lookup(model).is_none() {
         return ProxyError::UnknownModel(format!("The model `{model}` is not offered here.")).into_response(D);
     }
     let route = state.gateway.upstreams.route(Dialect::Anthropic, model);

@@ -8,7 +8,7 @@
 use crate::server::domain::background_follows::{self, Follow, ABANDONED_MS};
 use crate::server::domain::ledger::CallOutcome;
 use crate::server::domain::money::Money;
-use crate::server::domain::pricing::{Usage, UsageLimits};
+use crate::server::domain::pricing::{Pricing, Usage, UsageLimits};
 use crate::server::proxy::call::{self, Admitted, KeyRef};
 use crate::server::proxy::dialect::Dialect;
 use crate::server::proxy::metering;
@@ -18,6 +18,7 @@ use crate::server::proxy::upstream::{UpstreamBody, UpstreamError, UpstreamRespon
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::http::HeaderMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -114,7 +115,14 @@ pub async fn resume_once(state: &AppState, before: i64) {
         let give_up = tokio::time::Instant::now() + FOLLOW_FOR.saturating_sub(elapsed);
         let tracked = Tracked { id: f.response_id.clone(), _following: state.gateway.responses.follow(&f.response_id) };
         let running = state.gateway.begin_call();
-        tokio::spawn(run(state.clone(), admitted_of(f, elapsed), tracked, give_up, running, 0));
+        tokio::spawn(run(
+            state.clone(),
+            admitted_of(f, elapsed, state.pricing.current()),
+            tracked,
+            give_up,
+            running,
+            0,
+        ));
     }
 }
 
@@ -141,7 +149,7 @@ fn follow_record(a: &Admitted, id: &str) -> Follow {
 }
 
 /// The admitted call a record stands for (its hold died with the server that placed it).
-fn admitted_of(f: Follow, elapsed: Duration) -> Admitted {
+fn admitted_of(f: Follow, elapsed: Duration, prices: Arc<Pricing>) -> Admitted {
     let n = |x: i64| u64::try_from(x).unwrap_or(0);
     let channel = crate::server::proxy::channel_of(&f.channel).unwrap_or("default");
     Admitted {
@@ -150,6 +158,8 @@ fn admitted_of(f: Follow, elapsed: Duration) -> Admitted {
         channel,
         model: f.model,
         multiplier: f.multiplier.parse().unwrap_or(rust_decimal::Decimal::ONE),
+        // The prices its server admitted it at are gone with that server; those in force now apply.
+        prices,
         request_key: f.request_key,
         estimated_input: n(f.estimated_input),
         limits: UsageLimits { input: n(f.max_input), output: n(f.max_output), web_searches: n(f.max_web_searches) },
