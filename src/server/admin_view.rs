@@ -22,7 +22,7 @@ use crate::server::time::{format_utc, now_ms, DAY_MS};
 use crate::server::usd_view::cents;
 use crate::shared::admin::{
     AccountRow, AccountView, CodeRow, CodesView, DashboardView, DayStats, LogRow, LogView, PeriodStats,
-    PriceVersionRow, PricesAdminView, ProviderRow, ReferralRowView, ReferralsView, SpendShare,
+    PriceVersionRow, PricesAdminView, ProviderRow, ProvidersView, ReferralRowView, ReferralsView, SpendShare,
 };
 use crate::shared::billing::BillQuery;
 use crate::shared::error::AppError;
@@ -417,8 +417,8 @@ pub async fn log(state: &AppState, before: Option<i64>, about: &str) -> Result<L
     Ok(LogView { rows, older })
 }
 
-pub fn providers(state: &AppState) -> Vec<ProviderRow> {
-    state
+pub fn providers(state: &AppState) -> ProvidersView {
+    let rows = state
         .gateway
         .provider_health(now_ms())
         .into_iter()
@@ -439,7 +439,8 @@ pub fn providers(state: &AppState) -> Vec<ProviderRow> {
                 failovers: p.failovers,
             }
         })
-        .collect()
+        .collect();
+    ProvidersView { rows, uses_mock: state.gateway.uses_mock() }
 }
 
 const CODES_PAGE: i64 = 100;

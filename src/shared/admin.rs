@@ -135,6 +135,13 @@ pub struct LogView {
     pub older: Option<i64>,
 }
 
+/// The providers page: each upstream, and whether the built-in demo upstream answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvidersView {
+    pub rows: Vec<ProviderRow>,
+    pub uses_mock: bool,
+}
+
 /// One upstream provider's last 5 minutes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderRow {

@@ -301,11 +301,19 @@ fn packages(v: &AccountView) -> impl IntoView {
                                         <td>{p.source}</td>
                                         <td class="small">
                                             {if p.deductions.is_empty() {
-                                                "none".to_string()
+                                                view! { "none" }.into_any()
                                             } else {
                                                 let n = p.deductions.len();
-                                                let last = p.deductions.first().map(|d| format!(", latest {} {} {}", d.at, d.model, d.amount.shown)).unwrap_or_default();
-                                                format!("{n}{last}")
+                                                view! {
+                                                    <details>
+                                                        <summary>{format!("{n} deduction{}", if n == 1 { "" } else { "s" })}</summary>
+                                                        <ul class="plain-list">
+                                                            {p.deductions.into_iter().map(|d| view! {
+                                                                <li>{format!("{} · {} · {} · {}", d.at, d.channel, d.model, d.key_name)}" "<Amount usd=d.amount /></li>
+                                                            }).collect_view()}
+                                                        </ul>
+                                                    </details>
+                                                }.into_any()
                                             }}
                                         </td>
                                     </tr>

@@ -1,13 +1,13 @@
 //! `/admin/providers`: each upstream's last 5 minutes: calls, errors, latency p50/p99, last error, failovers.
 
 use super::{admin_error, AdminTabs};
-use crate::shared::admin::ProviderRow;
+use crate::shared::admin::ProvidersView;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[server(endpoint = "admin_providers")]
-pub async fn admin_providers() -> Result<Vec<ProviderRow>, AppError> {
+pub async fn admin_providers() -> Result<ProvidersView, AppError> {
     use crate::server::fn_support::{answer, require_operator, state};
     answer(
         async {
@@ -27,7 +27,7 @@ pub fn AdminProvidersPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(rows) => providers_view(rows).into_any(),
+                    Ok(v) => providers_view(v).into_any(),
                     Err(e) => admin_error(e),
                 }
             })}
@@ -35,10 +35,14 @@ pub fn AdminProvidersPage() -> impl IntoView {
     }
 }
 
-fn providers_view(rows: Vec<ProviderRow>) -> impl IntoView {
+fn providers_view(v: ProvidersView) -> impl IntoView {
+    let rows = v.rows;
     view! {
         <AdminTabs current="providers" />
         <h1>"Providers"</h1>
+        {v.uses_mock.then(|| view! {
+            <p class="notice" role="note">"Without upstream credentials, calls are answered by the built-in demo upstream (mock provider), not a real model."</p>
+        })}
         <p class="muted">"Each upstream over the last 5 minutes, as this server saw it. Reload for fresh figures."</p>
         <div class="table-wrap card flush" tabindex="0" role="region" aria-label="Providers">
             <table class="data cards" data-testid="providers">
