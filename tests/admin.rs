@@ -62,8 +62,8 @@ const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("admin_disable_code", &[("id", "1"), ("reason", "x")]),
     ("admin_prices", &[]),
-    ("admin_save_prices", &[("table", "x"), ("multipliers", "cc-omg=1"), ("reason", "x")]),
-    ("admin_restore_prices", &[("id", "1"), ("reason", "x")]),
+    ("admin_save_prices", &[("table", "x"), ("multipliers", "cc-omg=1"), ("reason", "x"), ("base", "0")]),
+    ("admin_restore_prices", &[("id", "1"), ("reason", "x"), ("base", "0")]),
     ("admin_providers", &[]),
     ("admin_log", &[("about", "")]),
 ];
@@ -444,6 +444,7 @@ async fn edited_prices_apply_to_calls_admitted_after_the_save_on_every_instance_
     assert_eq!(status, 200, "{v}");
     assert!(v["version"].is_null(), "the configuration's prices are in force");
     let table = v["table_text"].as_str().unwrap().to_string();
+    const HALF: &str = "cc-omg=0.5,codex-omg=0.2,web-chat=1,default=1";
     const OLD: &str = "claude-haiku-4-5         1      5      1.25    2     0.10";
     const NEW: &str = "claude-haiku-4-5         2      10     2.50    4     0.20";
     assert!(table.contains(OLD));
@@ -451,12 +452,18 @@ async fn edited_prices_apply_to_calls_admitted_after_the_save_on_every_instance_
 
     // A table that does not read is refused with its line, and nothing is saved.
     let bad = format!("{table}\nclaude-new  three  15  3.75  6  0.30\n");
-    let form = [("table", bad.as_str()), ("multipliers", "cc-omg=0.5"), ("reason", "new prices")];
+    let form = [("table", bad.as_str()), ("multipliers", HALF), ("reason", "new prices"), ("base", "0")];
     let (status, err) = call(&app, "admin_save_prices", &form, &operator).await;
     assert_eq!(status, 400);
     assert!(err.to_string().contains("line"), "{err}");
-    let form = [("table", doubled.as_str()), ("multipliers", "cc-omg=0.5,default=1"), ("reason", " ")];
+    let form = [("table", doubled.as_str()), ("multipliers", HALF), ("reason", " "), ("base", "0")];
     assert_eq!(call(&app, "admin_save_prices", &form, &operator).await.0, 400, "a version needs a reason");
+    // Multipliers that leave a channel out (it would fall to the default rate) or name one that does not exist.
+    for multipliers in ["cc-omg=0.5,web-chat=1,default=1", "cc-omg=0.5,codex_omg=0.2,web-chat=1,default=1"] {
+        let form = [("table", doubled.as_str()), ("multipliers", multipliers), ("reason", "x"), ("base", "0")];
+        let (status, err) = call(&app, "admin_save_prices", &form, &operator).await;
+        assert_eq!(status, 400, "{multipliers}: {err}");
+    }
     assert!(price_versions::newest(app.state.db.pool()).await.unwrap().is_none());
 
     // A streamed call admitted before the save is charged at the prices it started with.
@@ -476,7 +483,7 @@ async fn edited_prices_apply_to_calls_admitted_after_the_save_on_every_instance_
     while app.state.gateway.running_calls() == 0 {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let form = [("table", doubled.as_str()), ("multipliers", "cc-omg=0.5,default=1"), ("reason", "new prices")];
+    let form = [("table", doubled.as_str()), ("multipliers", HALF), ("reason", "new prices"), ("base", "0")];
     let (status, id) = call(&app, "admin_save_prices", &form, &operator).await;
     assert_eq!(status, 200, "{id}");
     let id = id.as_i64().unwrap();
@@ -512,12 +519,25 @@ async fn edited_prices_apply_to_calls_admitted_after_the_save_on_every_instance_
         assert!(page.contains("×0.5"), "the prices page shows the new multiplier");
     }
 
+    // A page opened before that save cannot overwrite it unseen.
+    let stale = [("table", table.as_str()), ("multipliers", HALF), ("reason", "from an old tab"), ("base", "0")];
+    let (status, err) = call(&app, "admin_save_prices", &stale, &operator).await;
+    assert_eq!(status, 400);
+    assert!(err.to_string().contains("changed since"), "{err}");
     // Versions are kept; restoring one saves it again as the newest.
-    let form = [("table", table.as_str()), ("multipliers", "cc-omg=0.3"), ("reason", "too much")];
-    assert_eq!(call(&app, "admin_save_prices", &form, &operator).await.0, 200);
+    let base = id.to_string();
+    let multipliers = "cc-omg=0.3,codex-omg=0.2,web-chat=1,default=1";
+    let form = [("table", table.as_str()), ("multipliers", multipliers), ("reason", "too much"), ("base", &base)];
+    let (status, third) = call(&app, "admin_save_prices", &form, &operator).await;
+    assert_eq!(status, 200);
     assert_eq!(app.state.pricing.current().multipliers.for_channel("cc-omg").to_string(), "0.3");
-    let (status, restored) =
-        call(&app, "admin_restore_prices", &[("id", &id.to_string()), ("reason", "back")], &operator).await;
+    let (status, restored) = call(
+        &app,
+        "admin_restore_prices",
+        &[("id", &base), ("reason", "back"), ("base", &third.to_string())],
+        &operator,
+    )
+    .await;
     assert_eq!(status, 200, "{restored}");
     assert_eq!(app.state.pricing.version(), restored.as_i64());
     assert_eq!(app.state.pricing.current().multipliers.for_channel("cc-omg").to_string(), "0.5");
@@ -525,7 +545,7 @@ async fn edited_prices_apply_to_calls_admitted_after_the_save_on_every_instance_
     assert_eq!(v["versions"].as_array().unwrap().len(), 3);
     assert_eq!(v["versions"][0]["in_force"], true);
     let log = operator_log::page(app.state.db.pool(), None, None, 10).await.unwrap();
-    assert_eq!(log.iter().filter(|e| e.action == "edit-prices").count(), 3);
+    assert_eq!(log.iter().filter(|e| e.action == "edit-prices").count(), 3, "refused saves are not logged");
     assert!(log[0].detail.contains(&format!("restored version {id}")), "{}", log[0].detail);
     // A restarted server starts with the newest version.
     let restarted = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;

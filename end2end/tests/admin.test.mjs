@@ -101,7 +101,7 @@ test('a person who is not an operator gets 404 on every console path and server 
     const status = await page.evaluate(async (url) => {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: 'id=1&q=&amount=5&reason=x&key=&currency=CNY&method=x&title=&scope=cc-omg&days=1&disabled=true&approve=true' +
-          '&code=ABCD2345&about=&note=&count=1&uses=1&table=x&multipliers=cc-omg%3D1' });
+          '&code=ABCD2345&about=&note=&count=1&uses=1&table=x&multipliers=cc-omg%3D1&base=0' });
       return res.status;
     }, `${BASE_URL}/api/${fn}`);
     assert.equal(status, 404, fn);

@@ -296,10 +296,7 @@ pub async fn grant(state: &AppState, operator: &User, user_id: i64, form: GrantF
     let amount = Money::parse_usd(form.amount.trim()).map_err(|e| AppError::invalid("amount", e.to_string()))?;
     let scope = Scope::parse(form.scope.trim()).map_err(|e| AppError::invalid("scope", e.to_string()))?;
     // A package for a channel that does not exist would pay for nothing.
-    let known: Vec<&str> = ["default", crate::server::chat::reply::CHANNEL]
-        .into_iter()
-        .chain(crate::server::proxy::NAMED_CHANNELS.iter().copied())
-        .collect();
+    let known = crate::server::proxy::charged_channels();
     if let Some(unknown) = scope.entries.iter().find(|e| !known.contains(&e.channel.as_str())) {
         return Err(AppError::invalid(
             "scope",
@@ -563,6 +560,7 @@ fn version_error(e: VersionError) -> AppError {
         VersionError::Table(_) => AppError::invalid("table", e.to_string()),
         VersionError::Multipliers(_) => AppError::invalid("multipliers", e.to_string()),
         VersionError::Reason(why) => AppError::invalid("reason", why),
+        VersionError::Stale(_) => AppError::invalid("base", e.to_string()),
         VersionError::Db(e) => internal("price versions", e),
     }
 }
@@ -611,7 +609,7 @@ pub async fn save_prices(
     table: &str,
     multipliers: &str,
     reason: &str,
-    detail: &str,
+    (detail, base): (&str, i64),
 ) -> Result<i64, AppError> {
     if table.len() > MAX_TABLE_BYTES {
         return Err(AppError::invalid("table", "The price table is too long (256 KB at most)."));
@@ -622,18 +620,27 @@ pub async fn save_prices(
         multipliers_text: multipliers,
         reason,
         detail,
+        base,
         now: now_ms(),
     };
-    let (id, pricing) = price_versions::save(state.db.pool(), version, &state.pricing.configured().channels)
+    let charged = crate::server::proxy::charged_channels();
+    let (id, pricing) = price_versions::save(state.db.pool(), version, &state.pricing.configured().channels, &charged)
         .await
         .map_err(version_error)?;
     state.pricing.install(pricing, id);
     Ok(id)
 }
 
-/// Puts an earlier version in force again, as a new version (the history stays whole).
-pub async fn restore_prices(state: &AppState, operator: &User, id: i64, reason: &str) -> Result<i64, AppError> {
+/// Puts an earlier version in force again, as a new version (the history stays whole). `base`: the version
+/// in force when the page was opened.
+pub async fn restore_prices(
+    state: &AppState,
+    operator: &User,
+    id: i64,
+    reason: &str,
+    base: i64,
+) -> Result<i64, AppError> {
     let old = price_versions::by_id(state.db.pool(), id).await?.ok_or(AppError::NotFound)?;
     let detail = format!("restored version {id}");
-    save_prices(state, operator, &old.table_text, &old.multipliers_text, reason, &detail).await
+    save_prices(state, operator, &old.table_text, &old.multipliers_text, reason, (&detail, base)).await
 }

@@ -12,12 +12,13 @@ use crate::server::domain::money::Money;
 use crate::server::domain::operator_actions::{self, OfflinePayment, Target};
 use crate::server::domain::operator_log::Actor;
 use crate::server::domain::packages::PackageSource;
-use crate::server::domain::pricing::{PriceTable, Usage};
+use crate::server::domain::pricing::Usage;
 use crate::server::domain::redemption::NewCodes;
 use crate::server::domain::referral;
 use crate::server::domain::referral::Decision;
 use crate::server::domain::topups;
 use crate::server::domain::unsettled;
+use crate::server::live_pricing::LivePricing;
 use crate::server::secrets::random_token;
 use crate::server::time::{format_utc, now_ms, DAY_MS};
 use crate::shared::email::Email;
@@ -521,13 +522,12 @@ async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(),
         web_searches: tokens("web-searches")?,
     };
     let channel = a.options.get("channel").copied().unwrap_or("cc-omg");
-    let table = match &settings.money.price_table_path {
-        Some(path) => PriceTable::parse(&std::fs::read_to_string(path).map_err(|e| e.to_string())?),
-        None => PriceTable::shipped(),
-    }
-    .map_err(|e| e.to_string())?;
-    let official = table.cost(model, &usage).ok_or_else(|| format!("{model} has no price in the price table"))?;
-    let multiplier = settings.money.channel_multipliers.for_channel(channel);
+    // The prices in force, as the server charges: the newest saved version, or the configuration's.
+    let configured = crate::server::startup::load_pricing(settings).map_err(|e| e.to_string())?;
+    let prices = LivePricing::load(db, configured).await.map_err(|e| e.to_string())?.current();
+    let official =
+        prices.table.cost(model, &usage).ok_or_else(|| format!("{model} has no price in the price table"))?;
+    let multiplier = prices.multipliers.for_channel(channel);
     let user_id = user_of(db, email).await?.user_id;
     let request_key = format!("cli:{}", random_token().map_err(|e| e.to_string())?.get(..22).unwrap_or_default());
     let done = ledger::settle(

@@ -7,6 +7,8 @@ use crate::server::db::Db;
 use crate::server::domain::price_versions;
 use crate::server::domain::pricing::Pricing;
 use std::sync::atomic::{AtomicI64, Ordering};
+/// How many of the newest saved versions start-up looks through for one that reads.
+const VERSIONS_TRIED: i64 = 20;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -19,16 +21,25 @@ pub struct LivePricing {
     version: AtomicI64,
     /// The configuration's prices, for telling versions apart from them and for their channel rules.
     configured: Arc<Pricing>,
+    /// The newest saved version that did not read (logged once, not re-read every few seconds).
+    unreadable: AtomicI64,
 }
 
 impl LivePricing {
-    /// Starts with the newest saved version, or the configuration's prices when there is none (or the newest
-    /// no longer reads, which is logged).
+    /// Starts with the newest saved version that reads (one that no longer does, after an upgrade, is logged
+    /// and passed over for the one before), or the configuration's prices when none was saved.
     pub async fn load(db: &Db, configured: Pricing) -> Result<Self, sqlx::Error> {
         let configured = Arc::new(configured);
-        let live = Self { current: RwLock::new(Arc::clone(&configured)), version: AtomicI64::new(0), configured };
-        if let Some(v) = price_versions::newest(db.pool()).await? {
-            live.install_version(&v);
+        let live = Self {
+            current: RwLock::new(Arc::clone(&configured)),
+            version: AtomicI64::new(0),
+            configured,
+            unreadable: AtomicI64::new(0),
+        };
+        for v in price_versions::list(db.pool(), VERSIONS_TRIED).await? {
+            if live.install_version(&v) {
+                break;
+            }
         }
         Ok(live)
     }
@@ -65,15 +76,21 @@ impl LivePricing {
         true
     }
 
-    fn install_version(&self, v: &price_versions::PriceVersion) {
-        match price_versions::build(&v.table_text, &v.multipliers_text, &self.configured.channels) {
+    /// Puts a saved version in force when it reads and is newer; false when it does not read.
+    fn install_version(&self, v: &price_versions::PriceVersion) -> bool {
+        let charged = crate::server::proxy::charged_channels();
+        match price_versions::build(&v.table_text, &v.multipliers_text, &self.configured.channels, &charged) {
             Ok(pricing) => {
                 if self.install(pricing, v.id) {
                     tracing::info!(version = v.id, "prices: version {} in force", v.id);
                 }
+                true
             }
             Err(e) => {
-                tracing::error!(version = v.id, error = %e, "prices: a saved version does not read; the prices in force stay")
+                if self.unreadable.swap(v.id, Ordering::AcqRel) != v.id {
+                    tracing::error!(version = v.id, error = %e, "prices: a saved version does not read; the prices in force stay");
+                }
+                false
             }
         }
     }
@@ -91,9 +108,11 @@ impl LivePricing {
                     continue;
                 }
             };
-            if newest > self.version.load(Ordering::Acquire) {
+            if newest > self.version.load(Ordering::Acquire) && newest != self.unreadable.load(Ordering::Acquire) {
                 match price_versions::by_id(db.pool(), newest).await {
-                    Ok(Some(v)) => self.install_version(&v),
+                    Ok(Some(v)) => {
+                        self.install_version(&v);
+                    }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "prices: could not read version {newest}; trying again"),
                 }

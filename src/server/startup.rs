@@ -65,6 +65,9 @@ impl Application {
         let pricing = LivePricing::load(&db, load_pricing(&settings)?)
             .await
             .map_err(|e| StartupError::Prices(format!("cannot read the saved price versions: {e}")))?;
+        if let (Some(path), Some(version)) = (&settings.money.price_table_path, pricing.version()) {
+            tracing::warn!(version, "prices: version {version} saved in the admin console is in force; PRICE_TABLE {path} and CHANNEL_MULTIPLIERS apply only until a version is saved");
+        }
         let pricing = Arc::new(pricing);
         let listener = TcpListener::bind(settings.bind_addr)
             .await
@@ -293,7 +296,7 @@ async fn sweep_expired(db: Db) {
 
 /// The configuration's prices: the shipped price table, or the operator's copy named by `PRICE_TABLE`, and
 /// `CHANNEL_MULTIPLIERS` (saved versions from the admin console replace them; see `live_pricing`).
-fn load_pricing(settings: &Settings) -> Result<Pricing, StartupError> {
+pub fn load_pricing(settings: &Settings) -> Result<Pricing, StartupError> {
     let table_text = match &settings.money.price_table_path {
         None => DEFAULT_PRICE_TABLE.to_string(),
         Some(path) => std::fs::read_to_string(path)

@@ -112,6 +112,8 @@ pub struct DocsView {
     pub signed_in: bool,
     /// The built-in mock upstream answers (no real model is called).
     pub mock_upstream: bool,
+    /// What the balance pays, times the official price, on the Claude Code, CodeX and standard channels.
+    pub rates: [String; 3],
 }
 
 /// A model the chat offers.

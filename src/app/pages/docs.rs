@@ -27,6 +27,11 @@ pub async fn get_docs() -> Result<DocsView, AppError> {
                 keys,
                 signed_in: user.is_some(),
                 mock_upstream: state.gateway.uses_mock(),
+                rates: {
+                    let prices = state.pricing.current();
+                    ["cc-omg", "codex-omg", "default"]
+                        .map(|c| prices.multipliers.for_channel(c).normalize().to_string())
+                },
             })
         }
         .await,
@@ -55,6 +60,7 @@ pub fn DocsPage() -> impl IntoView {
 const KEY_PLACEHOLDER: &str = "YOUR_API_KEY";
 
 fn docs(v: DocsView) -> impl IntoView {
+    let [cc_rate, codex_rate, standard_rate] = v.rates.clone();
     let base = v.base_url.clone();
     let snippet = move |template: &'static str| template.replace("{BASE}", &base).replace("{KEY}", KEY_PLACEHOLDER);
     view! {
@@ -80,12 +86,12 @@ fn docs(v: DocsView) -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Claude Code"</h2>
-            <p>"Point Claude Code at the Claude Code channel (official price x 0.2 from your balance; resource packages pay first):"</p>
+            <p>{format!("Point Claude Code at the Claude Code channel (official price x {} from your balance; resource packages pay first):", cc_rate)}</p>
             <pre tabindex="0"><code>{snippet("export ANTHROPIC_BASE_URL={BASE}/api/v1/ai/anthropic/cc-omg\nexport ANTHROPIC_AUTH_TOKEN={KEY}\nclaude")}</code></pre>
         </section>
         <section class="card" data-testid="codex-docs">
             <h2>"Codex"</h2>
-            <p>"OpenAI's Codex CLI uses the CodeX channel (official price x 0.2 from your balance) through the Responses API. Add this server as a provider in "<code>"~/.codex/config.toml"</code>":"</p>
+            <p>{format!("OpenAI's Codex CLI uses the CodeX channel (official price x {} from your balance) through the Responses API. Add this server as a provider in ", codex_rate)}<code>"~/.codex/config.toml"</code>":"</p>
             <pre tabindex="0"><code>{snippet("model = \"gpt-5-codex\"\nmodel_provider = \"gatehouse\"\n\n[model_providers.gatehouse]\nname = \"Gatehouse\"\nbase_url = \"{BASE}/api/v1/ai/openai/codex-omg/v1\"\nenv_key = \"GATEHOUSE_API_KEY\"\nwire_api = \"responses\"")}</code></pre>
             <p>"Then give Codex your key and start it:"</p>
             <pre tabindex="0"><code>{snippet("export GATEHOUSE_API_KEY={KEY}\ncodex")}</code></pre>
@@ -106,7 +112,7 @@ fn docs(v: DocsView) -> impl IntoView {
         <section class="card">
             <h2>"Python"</h2>
             <pre tabindex="0"><code>{snippet("import anthropic, openai\n\nclaude = anthropic.Anthropic(base_url=\"{BASE}/api/v1/ai/anthropic/cc-omg\", api_key=\"{KEY}\")\nprint(claude.messages.create(model=\"claude-sonnet-4-5\", max_tokens=256,\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).content[0].text)\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nprint(gpt.chat.completions.create(model=\"gpt-4o-mini\",\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)\nprint(gpt.responses.create(model=\"gpt-5-mini\", input=\"Hello\").output_text)")}</code></pre>
-            <p class="muted small">"The channels: /v1/… is the standard channel (x 1.0); /api/v1/ai/anthropic/cc-omg and /api/v1/ai/openai/cc-omg are Claude Code's; codex-omg works the same way. Errors come back in each SDK's own format."</p>
+            <p class="muted small">{format!("The channels: /v1/… is the standard channel (x {standard_rate}); ")}"/api/v1/ai/anthropic/cc-omg and /api/v1/ai/openai/cc-omg are Claude Code's; codex-omg works the same way. Errors come back in each SDK's own format."</p>
         </section>
     }
 }

@@ -28,18 +28,46 @@ pub enum VersionError {
     Multipliers(String),
     #[error("{0}")]
     Reason(&'static str),
+    #[error("The prices changed since this page was opened (version {0} is in force now). Reload it and edit again.")]
+    Stale(i64),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-/// The prices a version stands for, with the configuration's channel-to-model rules; refused when either
-/// text does not read, or when a channel the proxy serves would lose its multiplier.
-pub fn build(table_text: &str, multipliers_text: &str, channels: &ChannelModels) -> Result<Pricing, VersionError> {
+/// The most a channel may multiply the official price by.
+const MAX_MULTIPLIER: u32 = 100;
+
+/// The prices a version stands for, with the configuration's channel-to-model rules. Refused when either text
+/// does not read, when the multipliers name a channel that is not one of `charged` (a typo would leave the
+/// real channel at the default rate) or leave one out, or when one would make calls free.
+pub fn build(
+    table_text: &str,
+    multipliers_text: &str,
+    channels: &ChannelModels,
+    charged: &[&str],
+) -> Result<Pricing, VersionError> {
     let table = PriceTable::parse(table_text).map_err(|e| VersionError::Table(e.to_string()))?;
     if table.model_ids().is_empty() {
         return Err(VersionError::Table("The price table prices no model, so every call would be refused.".into()));
     }
     let multipliers = ChannelMultipliers::parse(multipliers_text).map_err(VersionError::Multipliers)?;
+    let listed = multipliers.all();
+    if let Some((unknown, _)) = listed.iter().find(|(c, _)| !charged.contains(&c.as_str())) {
+        return Err(VersionError::Multipliers(format!(
+            "there is no channel {unknown:?}; the channels are {}",
+            charged.join(", ")
+        )));
+    }
+    if let Some(missing) = charged.iter().find(|c| **c != "default" && !listed.iter().any(|(l, _)| l == *c)) {
+        return Err(VersionError::Multipliers(format!("give {missing} its multiplier (every channel is listed)")));
+    }
+    if let Some((channel, m)) =
+        listed.iter().find(|(_, m)| m.is_zero() || *m > rust_decimal::Decimal::from(MAX_MULTIPLIER))
+    {
+        return Err(VersionError::Multipliers(format!(
+            "{channel}={m}: a multiplier is above 0 (calls are never free) and at most {MAX_MULTIPLIER}"
+        )));
+    }
     Ok(Pricing { table, multipliers, channels: channels.clone(), table_text: table_text.to_string() })
 }
 
@@ -83,30 +111,49 @@ pub struct NewVersion<'a> {
     pub reason: &'a str,
     /// Said in the operator log: what changed, e.g. `saved` or `restored version 3`.
     pub detail: &'a str,
+    /// The version the editor started from (0: the configuration's prices). A version already followed by
+    /// another is refused: someone saved in the meantime.
+    pub base: i64,
     pub now: i64,
 }
 
 /// Checks and saves a version (with its operator-log entry, in one transaction); returns it with the prices
 /// it stands for.
-pub async fn save(pool: &AnyPool, v: NewVersion<'_>, channels: &ChannelModels) -> Result<(i64, Pricing), VersionError> {
+pub async fn save(
+    pool: &AnyPool,
+    v: NewVersion<'_>,
+    channels: &ChannelModels,
+    charged: &[&str],
+) -> Result<(i64, Pricing), VersionError> {
     let reason = v.reason.trim();
     if reason.is_empty() {
         return Err(VersionError::Reason("Say why: the reason is kept with the version and in the operator log."));
     }
-    let pricing = build(v.table_text, v.multipliers_text, channels)?;
+    let pricing = build(v.table_text, v.multipliers_text, channels, charged)?;
     let multipliers_text = pricing.multipliers.to_text();
     let mut tx = pool.begin().await?;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO price_versions (price_table, multipliers, actor, reason, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    let (newest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM price_versions").fetch_one(&mut *tx).await?;
+    let newest = newest.unwrap_or(0);
+    if newest != v.base {
+        return Err(VersionError::Stale(newest));
+    }
+    // The unique parent refuses a second successor even when two saves read the same newest at once.
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO price_versions (price_table, multipliers, actor, reason, created_at, parent) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(v.table_text)
     .bind(&multipliers_text)
     .bind(v.actor.0)
     .bind(reason)
     .bind(v.now)
+    .bind(v.base)
     .fetch_one(&mut *tx)
-    .await?;
+    .await;
+    let (id,) = match inserted {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(VersionError::Stale(v.base)),
+        other => other?,
+    };
     let detail = format!("price version {id}: {}; multipliers {multipliers_text}", v.detail);
     let action =
         Action { actor: v.actor, action: "edit-prices", target: "price table", detail: &detail, reason, now: v.now };
@@ -128,12 +175,15 @@ mod tests {
     use super::*;
     use crate::server::domain::pricing::DEFAULT_PRICE_TABLE;
 
+    const ALL: &str = "cc-omg=0.3,codex-omg=0.2,web-chat=1,default=1";
+
     #[test]
     fn a_version_is_checked_whole_and_reads_back_to_the_same_prices() {
         let channels = ChannelModels::default();
-        let p = build(DEFAULT_PRICE_TABLE, "cc-omg=0.3", &channels).unwrap();
+        let charged = ["default", "web-chat", "cc-omg", "codex-omg"];
+        let p = build(DEFAULT_PRICE_TABLE, ALL, &channels, &charged).unwrap();
         assert_eq!(p.multipliers.for_channel("cc-omg").to_string(), "0.3");
-        let again = build(&p.table_text, &p.multipliers.to_text(), &channels).unwrap();
+        let again = build(&p.table_text, &p.multipliers.to_text(), &channels, &charged).unwrap();
         assert_eq!(again.multipliers, p.multipliers);
         assert_eq!(again.table.model_ids(), p.table.model_ids());
     }
@@ -141,11 +191,25 @@ mod tests {
     #[test]
     fn a_table_or_multipliers_that_do_not_read_are_refused_with_where() {
         let channels = ChannelModels::default();
+        let charged = ["default", "web-chat", "cc-omg", "codex-omg"];
         let bad_line = format!("{DEFAULT_PRICE_TABLE}\nclaude-new  three  15  3.75  6  0.30\n");
-        let e = build(&bad_line, "", &channels).unwrap_err().to_string();
+        let e = build(&bad_line, ALL, &channels, &charged).unwrap_err().to_string();
         assert!(e.starts_with("price table line ") && e.contains("\"three\" is not a price"), "{e}");
-        assert!(matches!(build("# nothing\n", "", &channels), Err(VersionError::Table(_))));
-        assert!(matches!(build(DEFAULT_PRICE_TABLE, "cc-omg=-1", &channels), Err(VersionError::Multipliers(_))));
-        assert!(matches!(build(DEFAULT_PRICE_TABLE, "cc-omg", &channels), Err(VersionError::Multipliers(_))));
+        assert!(matches!(build("# nothing\n", ALL, &channels, &charged), Err(VersionError::Table(_))));
+        for bad in [
+            "cc-omg=-1,codex-omg=0.2,web-chat=1",
+            "cc-omg,codex-omg=0.2,web-chat=1",
+            // A typo would leave cc-omg at the default rate; a channel left out likewise.
+            "cc_omg=0.2,codex-omg=0.2,web-chat=1",
+            "cc-omg=0.2,web-chat=1",
+            // Free, or absurd.
+            "cc-omg=0,codex-omg=0.2,web-chat=1",
+            "cc-omg=0.2,codex-omg=0.2,web-chat=1000",
+        ] {
+            assert!(
+                matches!(build(DEFAULT_PRICE_TABLE, bad, &channels, &charged), Err(VersionError::Multipliers(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -37,6 +37,11 @@ use serde_json::json;
 /// Channels reachable by path besides the plain `/v1/...` one.
 pub const NAMED_CHANNELS: &[&str] = &["cc-omg", "codex-omg"];
 
+/// Every channel a call can be charged on: the plain API's (`default`), web chat's and the named ones.
+pub fn charged_channels() -> Vec<&'static str> {
+    ["default", crate::server::chat::reply::CHANNEL].into_iter().chain(NAMED_CHANNELS.iter().copied()).collect()
+}
+
 pub(crate) fn channel_of(name: &str) -> Option<&'static str> {
     NAMED_CHANNELS.iter().find(|c| **c == name).copied()
 }

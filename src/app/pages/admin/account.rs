@@ -3,7 +3,7 @@
 //! debit, record an offline payment, grant a package, disable or enable. Every action asks why.
 
 use super::referrals::AdminSetInviteCode;
-use super::{action_outcome, admin_error, AdminTabs};
+use super::{action_outcome, admin_error, successes, AdminTabs};
 use crate::app::components::usd::Amount;
 use crate::shared::admin::AccountView;
 use crate::shared::error::AppError;
@@ -118,19 +118,14 @@ pub fn AdminAccountPage() -> impl IntoView {
         disable: ServerAction::new(),
         invite: ServerAction::new(),
     };
-    let data = Resource::new(
-        move || {
-            (
-                id.get(),
-                actions.adjust.version().get(),
-                actions.payment.version().get(),
-                actions.grant.version().get(),
-                actions.disable.version().get(),
-                actions.invite.version().get(),
-            )
-        },
-        |(id, ..)| admin_account(id),
-    );
+    let done = [
+        successes(actions.adjust.value()),
+        successes(actions.payment.value()),
+        successes(actions.grant.value()),
+        successes(actions.disable.value()),
+        successes(actions.invite.value()),
+    ];
+    let data = Resource::new(move || (id.get(), done.map(|d| d.get())), |(id, _)| admin_account(id));
     view! {
         <Title text="Account · Admin console" />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -1,7 +1,7 @@
 //! `/admin/codes`: make a batch of redemption codes (shown once, to copy), list codes with their uses,
 //! withdraw one, and export the list as CSV.
 
-use super::{action_outcome, admin_error, AdminTabs};
+use super::{action_outcome, admin_error, successes, AdminTabs};
 use crate::app::components::usd::Amount;
 use crate::shared::admin::{CodeRow, CodesView};
 use crate::shared::error::AppError;
@@ -69,8 +69,9 @@ pub fn AdminCodesPage() -> impl IntoView {
     });
     let create = ServerAction::<AdminCreateCodes>::new();
     let disable = ServerAction::<AdminDisableCode>::new();
+    let (made, withdrawn) = (successes(create.value()), successes(disable.value()));
     let data = Resource::new(
-        move || (asked.get(), create.version().get(), disable.version().get()),
+        move || (asked.get(), made.get(), withdrawn.get()),
         |((before, note), ..)| admin_codes(before, note),
     );
     view! {

@@ -1,6 +1,7 @@
 //! The admin console, for operators only (everyone else gets the 404 page, and 404 from its server
 //! functions): Dashboard, Accounts, Referrals, Codes, Prices, Providers and the operator Log. Shared pieces:
-//! the section tabs, what a console page shows when loading failed, and what an action answered.
+//! the section tabs, what a console page shows when loading failed, what an action answered, and how often it
+//! succeeded.
 pub mod account;
 pub mod accounts;
 pub mod codes;
@@ -56,4 +57,20 @@ where
             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
         })
     }
+}
+
+/// How many times an action succeeded. Pages reload their data on it (not on every completion), so a form
+/// the server refused keeps what was typed beside its error. Counted in the browser, where actions run.
+pub fn successes<T, S>(value: S) -> RwSignal<u32>
+where
+    T: 'static,
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    let count = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(value.get(), Some(Ok(_))) {
+            count.update(|n| *n += 1);
+        }
+    });
+    count
 }

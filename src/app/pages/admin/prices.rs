@@ -1,7 +1,7 @@
 //! `/admin/prices`: the price table and channel multipliers in force; edit them (checked whole, in force at
 //! once on every instance, no restart), and every saved version with who saved it and why (restore one).
 
-use super::{action_outcome, admin_error, AdminTabs};
+use super::{action_outcome, admin_error, successes, AdminTabs};
 use crate::shared::admin::PricesAdminView;
 use crate::shared::error::AppError;
 use leptos::form::ActionForm;
@@ -22,26 +22,27 @@ pub async fn admin_prices() -> Result<PricesAdminView, AppError> {
 }
 
 #[server(endpoint = "admin_save_prices")]
-pub async fn admin_save_prices(table: String, multipliers: String, reason: String) -> Result<i64, AppError> {
+pub async fn admin_save_prices(table: String, multipliers: String, reason: String, base: i64) -> Result<i64, AppError> {
     use crate::server::fn_support::{answer, require_operator, state};
     answer(
         async {
             let state = state()?;
             let operator = require_operator(&state).await?;
-            crate::server::admin_view::save_prices(&state, &operator, &table, &multipliers, &reason, "saved").await
+            crate::server::admin_view::save_prices(&state, &operator, &table, &multipliers, &reason, ("saved", base))
+                .await
         }
         .await,
     )
 }
 
 #[server(endpoint = "admin_restore_prices")]
-pub async fn admin_restore_prices(id: i64, reason: String) -> Result<i64, AppError> {
+pub async fn admin_restore_prices(id: i64, reason: String, base: i64) -> Result<i64, AppError> {
     use crate::server::fn_support::{answer, require_operator, state};
     answer(
         async {
             let state = state()?;
             let operator = require_operator(&state).await?;
-            crate::server::admin_view::restore_prices(&state, &operator, id, &reason).await
+            crate::server::admin_view::restore_prices(&state, &operator, id, &reason, base).await
         }
         .await,
     )
@@ -51,7 +52,8 @@ pub async fn admin_restore_prices(id: i64, reason: String) -> Result<i64, AppErr
 pub fn AdminPricesPage() -> impl IntoView {
     let save = ServerAction::<AdminSavePrices>::new();
     let restore = ServerAction::<AdminRestorePrices>::new();
-    let data = Resource::new(move || (save.version().get(), restore.version().get()), |_| admin_prices());
+    let (saved, restored) = (successes(save.value()), successes(restore.value()));
+    let data = Resource::new(move || (saved.get(), restored.get()), |_| admin_prices());
     view! {
         <Title text="Prices · Admin console" />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -71,6 +73,7 @@ fn prices_view(
     restore: ServerAction<AdminRestorePrices>,
 ) -> impl IntoView {
     let lines = v.table_text.lines().count().clamp(10, 30).to_string();
+    let base = v.version.unwrap_or(0);
     view! {
         <AdminTabs current="prices" />
         <h1>"Prices"</h1>
@@ -86,6 +89,7 @@ fn prices_view(
         <section class="card">
             <h2>"Edit"</h2>
             <ActionForm action=save attr:class="stack" attr:data-testid="prices-form">
+                <input type="hidden" name="base" value=base.to_string() />
                 <label for="prices-multipliers">"Channel multipliers (channel=multiplier, comma-separated; default applies to unlisted channels)"</label>
                 <input id="prices-multipliers" type="text" name="multipliers" value=v.multipliers_text required />
                 <label for="prices-table">"Price table (the format of config/prices.conf: USD per million tokens)"</label>
@@ -120,6 +124,7 @@ fn prices_view(
                                                 {(!r.in_force).then(|| view! {
                                                     <ActionForm action=restore attr:class="inline-form">
                                                         <input type="hidden" name="id" value=id />
+                                                        <input type="hidden" name="base" value=base.to_string() />
                                                         <input type="text" name="reason" placeholder="Why" aria-label="Why restore" required />
                                                         <button type="submit" class="btn ghost small">"Restore"</button>
                                                     </ActionForm>

@@ -1,7 +1,7 @@
 //! `/admin/referrals`: referrals held for review (approve grants both packages; reject says why), the
 //! latest decided ones, and stopping or restarting an invite code.
 
-use super::{action_outcome, admin_error, AdminTabs};
+use super::{action_outcome, admin_error, successes, AdminTabs};
 use crate::shared::admin::{ReferralRowView, ReferralsView};
 use crate::shared::error::AppError;
 use leptos::form::ActionForm;
@@ -51,7 +51,8 @@ pub async fn admin_set_invite_code(code: String, disabled: bool, reason: String)
 pub fn AdminReferralsPage() -> impl IntoView {
     let decide = ServerAction::<AdminDecideReferral>::new();
     let invite = ServerAction::<AdminSetInviteCode>::new();
-    let data = Resource::new(move || decide.version().get(), |_| admin_referrals());
+    let decided = successes(decide.value());
+    let data = Resource::new(move || decided.get(), |_| admin_referrals());
     view! {
         <Title text="Referrals · Admin console" />
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
