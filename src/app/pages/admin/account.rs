@@ -3,7 +3,7 @@
 //! debit, record an offline payment, grant a package, disable or enable. Every action asks why.
 
 use super::referrals::AdminSetInviteCode;
-use super::{action_outcome, admin_error, successes, AdminTabs};
+use super::{action_outcome, admin_error, successes, table_card, AdminTabs};
 use crate::app::components::usd::Amount;
 use crate::shared::admin::AccountView;
 use crate::shared::error::AppError;
@@ -276,188 +276,137 @@ fn account_view(v: AccountView, a: Actions) -> impl IntoView {
 }
 
 fn packages(v: &AccountView) -> impl IntoView {
-    view! {
-        <section class="card">
-            <h2>"Resource packages"</h2>
-            {if v.packages.is_empty() {
-                view! { <p class="muted">"None."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap" tabindex="0" role="region" aria-label="Packages">
-                        <table class="data" data-testid="account-packages">
-                            <thead><tr><th>"Package"</th><th>"Pays for"</th><th class="num">"Left"</th><th>"Expires"</th><th>"Source"</th><th>"Deductions"</th></tr></thead>
-                            <tbody>
-                                {v.packages.iter().cloned().map(|p| view! {
-                                    <tr>
-                                        <td>{p.title}" "<span class="badge">{p.status}</span></td>
-                                        <td class="small">{p.scope.join(", ")}</td>
-                                        <td class="num"><Amount usd=p.remaining />" of "<Amount usd=p.original /></td>
-                                        <td class="nowrap">{p.expires}</td>
-                                        <td>{p.source}</td>
-                                        <td class="small">
-                                            {if p.deductions.is_empty() {
-                                                view! { "none" }.into_any()
-                                            } else {
-                                                let n = p.deductions.len();
-                                                view! {
-                                                    <details>
-                                                        <summary>{format!("{n} deduction{}", if n == 1 { "" } else { "s" })}</summary>
-                                                        <ul class="plain-list">
-                                                            {p.deductions.into_iter().map(|d| view! {
-                                                                <li>{format!("{} · {} · {} · {}", d.at, d.channel, d.model, d.key_name)}" "<Amount usd=d.amount /></li>
-                                                            }).collect_view()}
-                                                        </ul>
-                                                    </details>
-                                                }.into_any()
-                                            }}
-                                        </td>
-                                    </tr>
+    let head = view! {
+        <th>"Package"</th><th>"Pays for"</th><th class="num">"Left"</th><th>"Expires"</th><th>"Source"</th><th>"Deductions"</th>
+    };
+    let rows = v.packages.iter().cloned().map(|p| view! {
+        <tr>
+            <td>{p.title}" "<span class="badge">{p.status}</span></td>
+            <td class="small">{p.scope.join(", ")}</td>
+            <td class="num"><Amount usd=p.remaining />" of "<Amount usd=p.original /></td>
+            <td class="nowrap">{p.expires}</td>
+            <td>{p.source}</td>
+            <td class="small">
+                {if p.deductions.is_empty() {
+                    view! { "none" }.into_any()
+                } else {
+                    let n = p.deductions.len();
+                    view! {
+                        <details>
+                            <summary>{format!("{n} deduction{}", if n == 1 { "" } else { "s" })}</summary>
+                            <ul class="plain-list">
+                                {p.deductions.into_iter().map(|d| view! {
+                                    <li>{format!("{} · {} · {} · {}", d.at, d.channel, d.model, d.key_name)}" "<Amount usd=d.amount /></li>
                                 }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any()
-            }}
-        </section>
-    }
+                            </ul>
+                        </details>
+                    }.into_any()
+                }}
+            </td>
+        </tr>
+    }.into_any()).collect();
+    table_card("Resource packages".into(), "None.", Some("account-packages"), head.into_any(), rows)
 }
 
 fn bills(v: &AccountView) -> impl IntoView {
-    view! {
-        <section class="card">
-            <h2>{format!("Newest calls ({} in all)", v.calls)}</h2>
-            {if v.bills.is_empty() {
-                view! { <p class="muted">"No calls yet."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap" tabindex="0" role="region" aria-label="Newest calls">
-                        <table class="data">
-                            <thead><tr><th>"Time (UTC)"</th><th>"Key"</th><th>"Channel"</th><th>"Model"</th><th class="num">"Tokens in/out"</th><th class="num">"Packages"</th><th class="num">"Balance"</th><th>"Outcome"</th></tr></thead>
-                            <tbody>
-                                {v.bills.iter().cloned().map(|b| view! {
-                                    <tr>
-                                        <td class="nowrap">{b.at}</td>
-                                        <td>{b.key_name}</td>
-                                        <td>{b.channel}</td>
-                                        <td class="mono">{b.model}</td>
-                                        <td class="num">{format!("{} / {}", b.input_tokens, b.output_tokens)}</td>
-                                        <td class="num"><Amount usd=b.packages_paid /></td>
-                                        <td class="num"><Amount usd=b.balance_paid /></td>
-                                        <td>{b.outcome}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any()
-            }}
-        </section>
-    }
+    let head = view! {
+        <th>"Time (UTC)"</th><th>"Key"</th><th>"Channel"</th><th>"Model"</th><th class="num">"Tokens in/out"</th>
+        <th class="num">"Packages"</th><th class="num">"Balance"</th><th>"Outcome"</th>
+    };
+    let rows = v
+        .bills
+        .iter()
+        .cloned()
+        .map(|b| {
+            view! {
+                <tr>
+                    <td class="nowrap">{b.at}</td>
+                    <td>{b.key_name}</td>
+                    <td>{b.channel}</td>
+                    <td class="mono">{b.model}</td>
+                    <td class="num">{format!("{} / {}", b.input_tokens, b.output_tokens)}</td>
+                    <td class="num"><Amount usd=b.packages_paid /></td>
+                    <td class="num"><Amount usd=b.balance_paid /></td>
+                    <td>{b.outcome}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    table_card(format!("Newest calls ({} in all)", v.calls), "No calls yet.", None, head.into_any(), rows)
 }
 
 fn movements(v: &AccountView) -> impl IntoView {
-    view! {
-        <section class="card">
-            <h2>"Money movements"</h2>
-            {if v.movements.is_empty() {
-                view! { <p class="muted">"None in the last 90 days."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap" tabindex="0" role="region" aria-label="Money movements">
-                        <table class="data" data-testid="account-movements">
-                            <thead><tr><th>"Time (UTC)"</th><th>"What"</th><th>"Memo"</th><th class="num">"Balance change"</th><th class="num">"Balance after"</th></tr></thead>
-                            <tbody>
-                                {v.movements.iter().cloned().map(|m| view! {
-                                    <tr>
-                                        <td class="nowrap">{m.at}</td>
-                                        <td>{m.what}</td>
-                                        <td>{m.memo}</td>
-                                        <td class="num"><Amount usd=m.balance_change signed=true /></td>
-                                        <td class="num"><Amount usd=m.balance_after /></td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any()
-            }}
-        </section>
-    }
+    let head = view! {
+        <th>"Time (UTC)"</th><th>"What"</th><th>"Memo"</th><th class="num">"Balance change"</th><th class="num">"Balance after"</th>
+    };
+    let rows = v
+        .movements
+        .iter()
+        .cloned()
+        .map(|m| {
+            view! {
+                <tr>
+                    <td class="nowrap">{m.at}</td>
+                    <td>{m.what}</td>
+                    <td>{m.memo}</td>
+                    <td class="num"><Amount usd=m.balance_change signed=true /></td>
+                    <td class="num"><Amount usd=m.balance_after /></td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    table_card("Money movements".into(), "None in the last 90 days.", Some("account-movements"), head.into_any(), rows)
 }
 
 fn keys(v: &AccountView) -> impl IntoView {
-    view! {
-        <section class="card">
-            <h2>"API keys"</h2>
-            {if v.keys.is_empty() {
-                view! { <p class="muted">"None."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap" tabindex="0" role="region" aria-label="API keys">
-                        <table class="data">
-                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Last used"</th><th class="num">"Calls"</th><th class="num">"Spent"</th><th>"Limits"</th></tr></thead>
-                            <tbody>
-                                {v.keys.iter().cloned().map(|k| view! {
-                                    <tr>
-                                        <td>{k.name}{k.disabled.then(|| view! { " " <span class="badge off">"Disabled"</span> })}</td>
-                                        <td class="mono">{k.prefix}</td>
-                                        <td class="nowrap">{k.last_used}</td>
-                                        <td class="num">{k.used_times}</td>
-                                        <td class="num"><Amount usd=k.spent /></td>
-                                        <td class="small">{format!("cap {}, expires {}, models {}", k.cap, k.expires, k.models)}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any()
-            }}
-        </section>
-    }
+    let head = view! {
+        <th>"Name"</th><th>"Key"</th><th>"Last used"</th><th class="num">"Calls"</th><th class="num">"Spent"</th><th>"Limits"</th>
+    };
+    let rows = v
+        .keys
+        .iter()
+        .cloned()
+        .map(|k| {
+            view! {
+                <tr>
+                    <td>{k.name}{k.disabled.then(|| view! { " " <span class="badge off">"Disabled"</span> })}</td>
+                    <td class="mono">{k.prefix}</td>
+                    <td class="nowrap">{k.last_used}</td>
+                    <td class="num">{k.used_times}</td>
+                    <td class="num"><Amount usd=k.spent /></td>
+                    <td class="small">{format!("cap {}, expires {}, models {}", k.cap, k.expires, k.models)}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    table_card("API keys".into(), "None.", None, head.into_any(), rows)
 }
 
 fn invitees(v: &AccountView) -> impl IntoView {
-    (!v.invitees.is_empty()).then(|| {
-        view! {
-            <section class="card">
-                <h2>"People this account invited"</h2>
-                <div class="table-wrap" tabindex="0" role="region" aria-label="Invited">
-                    <table class="data">
-                        <thead><tr><th>"Invitee"</th><th>"Date"</th><th>"Status"</th><th>"Reason"</th></tr></thead>
-                        <tbody>
-                            {v.invitees.iter().cloned().map(|r| view! {
-                                <tr><td>{r.invitee}</td><td class="nowrap">{r.date}</td><td>{r.status}</td><td>{r.reason}</td></tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            </section>
-        }
-    })
+    let head = view! { <th>"Invitee"</th><th>"Date"</th><th>"Status"</th><th>"Reason"</th> };
+    let rows = v
+        .invitees
+        .iter()
+        .cloned()
+        .map(|r| {
+            view! {
+                <tr><td>{r.invitee}</td><td class="nowrap">{r.date}</td><td>{r.status}</td><td>{r.reason}</td></tr>
+            }
+            .into_any()
+        })
+        .collect();
+    table_card("People this account invited".into(), "None.", None, head.into_any(), rows)
 }
 
 fn sessions(v: &AccountView) -> impl IntoView {
-    view! {
-        <section class="card">
-            <h2>"Signed-in browsers"</h2>
-            {if v.sessions.is_empty() {
-                view! { <p class="muted" data-testid="no-sessions">"None."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-wrap" tabindex="0" role="region" aria-label="Signed-in browsers">
-                        <table class="data" data-testid="account-sessions">
-                            <thead><tr><th>"Browser"</th><th>"Address"</th><th>"Signed in"</th><th>"Last seen"</th></tr></thead>
-                            <tbody>
-                                {v.sessions.iter().cloned().map(|s| view! {
-                                    <tr><td>{s.browser}</td><td class="mono">{s.address}</td><td class="nowrap">{s.created}</td><td class="nowrap">{s.last_seen}</td></tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any()
-            }}
-        </section>
-    }
+    let head = view! { <th>"Browser"</th><th>"Address"</th><th>"Signed in"</th><th>"Last seen"</th> };
+    let rows = v.sessions.iter().cloned().map(|s| view! {
+        <tr><td>{s.browser}</td><td class="mono">{s.address}</td><td class="nowrap">{s.created}</td><td class="nowrap">{s.last_seen}</td></tr>
+    }.into_any()).collect();
+    table_card("Signed-in browsers".into(), "None.", Some("account-sessions"), head.into_any(), rows)
 }
 
 fn log(v: &AccountView) -> impl IntoView {

@@ -1,7 +1,7 @@
 //! The admin console, for operators only (everyone else gets the 404 page, and 404 from its server
 //! functions): Dashboard, Accounts, Referrals, Codes, Prices, Providers and the operator Log. Shared pieces:
-//! the section tabs, what a console page shows when loading failed, what an action answered, and how often it
-//! succeeded.
+//! the section tabs, what a console page shows when loading failed, what an action answered, how often it
+//! succeeded, and a card holding a table.
 pub mod account;
 pub mod accounts;
 pub mod codes;
@@ -73,4 +73,33 @@ where
         }
     });
     count
+}
+
+/// A card with a heading and a table of `rows` under the column headings `head`, or `empty` when there are no
+/// rows.
+pub fn table_card(
+    title: String,
+    empty: &'static str,
+    testid: Option<&'static str>,
+    head: AnyView,
+    rows: Vec<AnyView>,
+) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>{title.clone()}</h2>
+            {if rows.is_empty() {
+                view! { <p class="muted">{empty}</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap" tabindex="0" role="region" aria-label=title>
+                        <table class="data" data-testid=testid>
+                            <thead><tr>{head}</tr></thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    </div>
+                }
+                .into_any()
+            }}
+        </section>
+    }
 }
