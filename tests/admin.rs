@@ -322,41 +322,24 @@ async fn the_command_line_promotes_operators_records_payments_and_disables_accou
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let boss = app.log_in("boss@example.com").await;
     assert_eq!(app.get_page("/admin", Some(&boss)).await.status(), 200, "promoted: the console opens");
-    let out = cli(
-        &url,
-        &[
-            "admin",
-            "record-payment",
-            "payer@example.com",
-            "300",
-            "cny",
-            "--method",
-            "Alipay",
-            "--reason",
-            "order 9",
-            "--key",
-            "p9",
-        ],
-    );
+    let payment = [
+        "admin",
+        "record-payment",
+        "payer@example.com",
+        "300",
+        "cny",
+        "--method",
+        "Alipay",
+        "--reason",
+        "order 9",
+        "--key",
+        "p9",
+    ];
+    let out = cli(&url, &payment);
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
     assert!(said.contains("tier now 10000 RPM"), "{said}");
-    let again = cli(
-        &url,
-        &[
-            "admin",
-            "record-payment",
-            "payer@example.com",
-            "300",
-            "cny",
-            "--method",
-            "Alipay",
-            "--reason",
-            "order 9",
-            "--key",
-            "p9",
-        ],
-    );
+    let again = cli(&url, &payment);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already recorded"));
     let missing = cli(&url, &["admin", "record-payment", "payer@example.com", "300", "cny", "--method", "Alipay"]);
     assert_eq!(missing.status.code(), Some(2), "a payment needs a reason");

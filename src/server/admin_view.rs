@@ -234,13 +234,7 @@ pub async fn adjust(
     key: &str,
 ) -> Result<(), AppError> {
     let (_, target) = target(state, user_id).await?;
-    let text = amount.trim();
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(d) => (true, d.trim()),
-        None => (false, text.strip_prefix('+').unwrap_or(text).trim()),
-    };
-    let amount = Money::parse_usd(digits).map_err(|e| AppError::invalid("amount", e.to_string()))?;
-    let amount = if negative { amount.negated() } else { amount };
+    let amount = Money::parse_signed_usd(amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
     let actor = Actor(&operator.email_normalized);
     operator_actions::adjust_balance(state.db.pool(), actor, &target, amount, reason, &form_key(key)?, now_ms())
         .await

@@ -291,12 +291,7 @@ async fn credit(db: &Db, words: &[&str]) -> Result<(), String> {
         return Err("usage: gatehouse admin credit EMAIL AMOUNT --reason TEXT".into());
     };
     let reason = a.options.get("reason").ok_or("--reason is required: say why, it is shown to the person")?;
-    let (negative, digits) = match amount.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, *amount),
-    };
-    let amount = money_arg(digits)?;
-    let amount = if negative { amount.negated() } else { amount };
+    let amount = Money::parse_signed_usd(amount).map_err(|e| format!("{amount}: {e}"))?;
     let target = user_of(db, email).await?;
     let key = key_option(&a)?;
     let done = operator_actions::adjust_balance(db.pool(), Actor::CLI, &target, amount, reason, &key, now_ms())

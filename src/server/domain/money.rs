@@ -86,6 +86,15 @@ impl Money {
         Self::exact_from(value).ok_or(MoneyError::TooLarge)
     }
 
+    /// An adjustment: a USD amount with an optional leading `-` (take) or `+` (give).
+    pub fn parse_signed_usd(text: &str) -> Result<Self, MoneyError> {
+        let t = text.trim();
+        match t.strip_prefix('-') {
+            Some(taken) => Self::parse_usd(taken).map(Money::negated),
+            None => Self::parse_usd(t.strip_prefix('+').unwrap_or(t)),
+        }
+    }
+
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }
@@ -169,6 +178,15 @@ impl fmt::Display for Money {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn adjustments_read_a_leading_sign() {
+        assert_eq!(Money::parse_signed_usd(" -2.50 ").unwrap(), Money::parse_usd("2.5").unwrap().negated());
+        assert_eq!(Money::parse_signed_usd("+5").unwrap(), Money::usd(5));
+        assert_eq!(Money::parse_signed_usd("$5").unwrap(), Money::usd(5));
+        assert!(Money::parse_signed_usd("--5").is_err());
+        assert!(Money::parse_signed_usd("abc").is_err());
+    }
+
     use super::*;
     use std::str::FromStr;
 
