@@ -56,6 +56,10 @@ ensure_test_tools() {
     say "installing Debian's chromium for the browser tests"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
+  if [ ! -d /usr/share/fonts/opentype/noto ] || ! ls /usr/share/fonts/opentype/noto | grep -q CJK; then
+    say "installing Debian's fonts-noto-cjk (Chinese and Japanese pages in the browser tests' screenshots)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+  fi
   if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
     say "installing aiosmtpd $AIOSMTPD_VERSION (the SMTP server the SMTP test sends through)"
     python3 -m pip install --quiet --root-user-action=ignore "aiosmtpd==$AIOSMTPD_VERSION"

@@ -168,7 +168,11 @@ async fn tiers_follow_cumulative_paid_top_ups_at_each_threshold() {
     // The bar toward the next tier counts everything paid: CNY 30.00 of 300.00 is 10%, not 0% for a tier
     // just reached.
     let user = app.user_id("tiers@example.com").await;
-    let next = gatehouse::server::billing_view::balance(&app.state, user).await.unwrap().next_tier.unwrap();
+    let next = gatehouse::server::billing_view::balance(&app.state, user, gatehouse::i18n::Locale::en)
+        .await
+        .unwrap()
+        .next_tier
+        .unwrap();
     assert_eq!((next.rpm, next.percent), (10_000, 10));
     assert!(pay("custom", "269.99").await.status().is_success());
     assert_eq!(paid_minor(&app, "tiers@example.com").await, 29_999);
@@ -562,7 +566,7 @@ async fn movements_sum_each_run_of_calls_and_every_line_follows_from_the_one_bef
     assert_eq!(lines[0].balance_after, balance_of(&app, "moves@example.com").await);
 
     // The page: one line per run, in cents with the exact figure beside it.
-    let rows = gatehouse::server::billing_view::movements(&app.state, user).await.unwrap();
+    let rows = gatehouse::server::billing_view::movements(&app.state, user, gatehouse::i18n::Locale::en).await.unwrap();
     assert_eq!(rows[1].what, "API calls (2 calls)");
     assert_eq!(rows[1].balance_change.shown, "-$0.50");
     assert_eq!(rows[1].balance_change.exact, "-$0.500123");
@@ -627,7 +631,7 @@ async fn usage_sums_the_last_thirty_days_per_day_channel_model_and_key_and_expor
     let cookie = app.log_in("usage@example.com").await;
     seed_bills(&app, "usage@example.com").await;
     let user = app.user_id("usage@example.com").await;
-    let v = gatehouse::server::usage_view::usage(&app.state, user).await.unwrap();
+    let v = gatehouse::server::usage_view::usage(&app.state, user, gatehouse::i18n::Locale::en).await.unwrap();
     assert_eq!(v.days.len(), 30);
     assert_eq!(v.days.iter().map(|d| d.calls).sum::<i64>(), 3);
     assert_eq!(v.days.last().unwrap().calls, 3, "today's bar holds today's calls");

@@ -141,7 +141,9 @@ async fn a_managing_key_cannot_lift_limits_or_grant_more_than_it_has() {
 
     // A key capped at $5 and disabled on the page.
     let (page_id, page_secret) = page_key(&app, user, Some(5), false).await;
-    gatehouse::server::keys_view::set_disabled(&app.state, user, page_id, true).await.unwrap();
+    gatehouse::server::keys_view::set_disabled(&app.state, user, page_id, true, gatehouse::i18n::Locale::en)
+        .await
+        .unwrap();
     for form in [[("is_disabled", "0")], [("max_fee", "0")], [("max_fee", "6")]] {
         let mut form = form.to_vec();
         form.push(("key", &page_secret));

@@ -313,7 +313,8 @@ async fn an_openai_call_without_max_tokens_holds_the_models_maximum_output_while
     let worst = price.worst_case(price.limits("gpt-4o-slow", None, None).unwrap(), body.to_string().len()).unwrap();
     assert_eq!(app.state.gateway.admissions().balance_held(user_id), worst);
     // The Balance page's "reserved by calls still running" shows the same figure.
-    let page = gatehouse::server::billing_view::balance(&app.state, user_id).await.unwrap();
+    let page =
+        gatehouse::server::billing_view::balance(&app.state, user_id, gatehouse::i18n::Locale::en).await.unwrap();
     assert_eq!(page.reserved.map(|r| r.exact), Some(worst.to_string()));
     assert!(worst > Money::from_units(160_000_000), "16384 tokens at $10 per million: {worst}");
     assert_eq!(running.await.unwrap().unwrap().status(), 200);
@@ -479,7 +480,17 @@ async fn an_unknown_key_is_remembered_briefly_and_a_key_created_after_works_at_o
     let digest = gatehouse::server::secrets::token_digest(wrong);
     assert!(app.state.gateway.key_cache().known_missing(&digest, now_ms()), "the miss is remembered");
     // Creating a key forgets every remembered miss, so a new key is never refused as unknown.
-    let new = gatehouse::server::keys_view::create(&app.state, user_id, "fresh", "", "", "", false).await;
+    let new = gatehouse::server::keys_view::create(
+        &app.state,
+        user_id,
+        "fresh",
+        "",
+        "",
+        "",
+        false,
+        gatehouse::i18n::Locale::en,
+    )
+    .await;
     assert!(new.is_ok(), "{new:?}");
     assert!(!app.state.gateway.key_cache().known_missing(&digest, now_ms()));
 }

@@ -392,7 +392,8 @@ async fn refused_calls_are_kept_for_the_bills_page_and_bills_say_how_each_call_w
     assert_eq!((r.status, r.channel.as_str(), r.model.as_str()), (402, "default", "claude-haiku-4-5"));
     assert_eq!((r.key_name.as_deref(), r.request_id.as_deref()), (Some("test key"), Some("req-refused-1")));
     assert!(r.reason.contains("balance"), "{}", r.reason);
-    let rows = gatehouse::server::billing_view::refused(&app.state, c.user_id).await.unwrap();
+    let rows =
+        gatehouse::server::billing_view::refused(&app.state, c.user_id, gatehouse::i18n::Locale::en).await.unwrap();
     assert_eq!(rows[0].status, 402);
     assert!(bills_of(&app, c.user_id).await.is_empty(), "nothing charged");
 
@@ -404,8 +405,15 @@ async fn refused_calls_are_kept_for_the_bills_page_and_bills_say_how_each_call_w
     let b = bills_of(&app, c.user_id).await.remove(0);
     assert_eq!((b.outcome.as_str(), b.request_id.as_deref()), ("complete", Some("req-served-1")));
     assert!(b.latency_ms.is_some_and(|ms| (0..10_000).contains(&ms)), "{:?}", b.latency_ms);
-    let row =
-        &gatehouse::server::billing_view::bills(&app.state, c.user_id, &Default::default()).await.unwrap().rows[0];
+    let row = &gatehouse::server::billing_view::bills(
+        &app.state,
+        c.user_id,
+        &Default::default(),
+        gatehouse::i18n::Locale::en,
+    )
+    .await
+    .unwrap()
+    .rows[0];
     assert_eq!((row.outcome.as_str(), row.request_id.as_str()), ("complete", "req-served-1"));
     assert!(row.latency.ends_with(" ms") || row.latency.ends_with(" s"), "{}", row.latency);
 }
@@ -421,7 +429,9 @@ async fn a_key_stops_at_its_spending_cap_and_disabled_keys_are_refused() {
     assert!(res.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("spending cap"));
     let id = keys::list(app.state.db.pool(), c.user_id).await.unwrap()[0].id;
     // As the keys page does it, so the proxy's key cache hears of it at once.
-    gatehouse::server::keys_view::set_disabled(&app.state, c.user_id, id, true).await.unwrap();
+    gatehouse::server::keys_view::set_disabled(&app.state, c.user_id, id, true, gatehouse::i18n::Locale::en)
+        .await
+        .unwrap();
     assert_eq!(post(&app, "/v1/chat/completions", Some(&c.key), hi).await.status(), 401);
 }
 

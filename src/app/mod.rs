@@ -3,9 +3,11 @@ pub mod components;
 pub mod inline_handlers;
 pub mod pages;
 
+use crate::i18n::{I18nLocaleTrait, Locale};
 use components::layout::Layout;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_i18n::context::{I18nContext, I18nContextOptions};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Html, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::admin::{account::AdminAccountPage, accounts::AdminAccountsPage, dashboard::AdminDashboardPage};
@@ -31,7 +33,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        // `lang` is set by `App` (leptos_meta's `<Html>`), to the language the page is in.
+        <html>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -50,6 +53,32 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The page's language is the server's choice (`server::http::language`): the cookie's, else the browser's
+/// `Accept-Language`'s, else English; leptos_i18n takes it as the one language the browser accepts. In the
+/// browser it reads the language the server put on `<html lang>`. The cookie is only ever written by the
+/// switcher's route, so the crate's own cookie handling is off.
+fn provide_language() -> I18nContext<Locale> {
+    let i18n = leptos_i18n::context::init_i18n_context_with_options::<Locale>(I18nContextOptions {
+        enable_cookie: false,
+        ssr_lang_header_getter: language_of_request(),
+        ..I18nContextOptions::default()
+    });
+    provide_context(i18n);
+    i18n
+}
+
+fn language_of_request() -> leptos_use::UseLocalesOptions {
+    let options = leptos_use::UseLocalesOptions::default();
+    #[cfg(feature = "ssr")]
+    {
+        let chosen = use_context::<axum::http::request::Parts>()
+            .map(|p| crate::server::http::language::of_request(&p.headers).as_str().to_string());
+        options.ssr_lang_header_getter(move || chosen.clone())
+    }
+    #[cfg(not(feature = "ssr"))]
+    options
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -60,7 +89,9 @@ pub fn App() -> impl IntoView {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+    let i18n = provide_language();
     view! {
+        <Html attr:lang=move || i18n.get_locale().as_str() attr:dir="ltr" />
         <Title formatter=|page: String| if page.is_empty() { "Gatehouse".to_string() } else { format!("{page} · Gatehouse") } />
         <Router>
             <Layout>

@@ -1,13 +1,15 @@
 //! The admin console's data and actions: the dashboard, accounts, referrals and the operator log. Every
 //! action runs through `domain::operator_actions` (so it is logged with its reason) and then tells the
-//! gateway which account changed.
+//! gateway which account changed. What the operator reads (form errors, states, descriptions) is written in the
+//! request's language; the domain's errors keep their English and are translated here.
 
+use crate::i18n::{td_string, Locale};
 use crate::server::auth::users::{self, User};
 use crate::server::billing_view;
 use crate::server::domain::activity::{self, Grouping};
 use crate::server::domain::channels::Scope;
 use crate::server::domain::ledger::{Grant, LedgerError};
-use crate::server::domain::money::Money;
+use crate::server::domain::money::{Money, MoneyError};
 use crate::server::domain::operator_actions::{self, ActionError, OfflinePayment, Target};
 use crate::server::domain::operator_log::{self, Actor};
 use crate::server::domain::packages::PackageSource;
@@ -26,22 +28,115 @@ use crate::shared::admin::{
 };
 use crate::shared::billing::BillQuery;
 use crate::shared::error::AppError;
+use crate::shared::text::fill;
 
 /// Days the dashboard looks back over.
 const DAYS: i64 = 7;
 const LOG_PAGE: i64 = 50;
 
-fn action_error(e: ActionError) -> AppError {
+fn action_error(e: ActionError, locale: Locale) -> AppError {
     match e {
-        ActionError::Invalid { field, message } => AppError::invalid(field, message),
-        ActionError::NotFound(message) => AppError::invalid("target", message),
+        ActionError::Invalid { field, message } => AppError::invalid(field, invalid_message(&message, locale)),
+        ActionError::NotFound(message) => AppError::invalid("target", not_found_message(&message, locale)),
         ActionError::Ledger(LedgerError::NoSuchAccount) => AppError::NotFound,
         ActionError::Ledger(LedgerError::KeyReused(_)) => {
-            AppError::invalid("key", "This form was already sent with other values. Reload the page and try again.")
+            AppError::invalid("key", td_string!(locale, admin_errors.key_reused))
         }
-        ActionError::Ledger(LedgerError::InvalidAmount(why)) => AppError::invalid("amount", why),
+        ActionError::Ledger(LedgerError::InvalidAmount(why)) => AppError::invalid("amount", ledger_amount(why, locale)),
         ActionError::Ledger(LedgerError::Db(e)) | ActionError::Db(e) => internal("operator action", e),
     }
+}
+
+/// An operator action's refusal (`operator_actions` words them in English) in `locale`; one this does not
+/// know stays as the domain wrote it.
+fn invalid_message(message: &str, locale: Locale) -> String {
+    let fixed = match message {
+        "Say why: the reason is kept in the operator log." => Some(td_string!(locale, admin_errors.reason_missing)),
+        "Keep the reason under 500 characters." => Some(td_string!(locale, admin_errors.reason_too_long)),
+        "Enter an amount other than zero." => Some(td_string!(locale, admin_errors.zero_amount)),
+        "Enter the amount received, above zero." => Some(td_string!(locale, admin_errors.zero_amount_received)),
+        "Say how it was paid, e.g. bank transfer (up to 60 characters)." => {
+            Some(td_string!(locale, admin_errors.method_missing))
+        }
+        "This batch was already made (the form was sent twice): its codes are in the list, shown only once. \
+         Reload the page to make another batch." => Some(td_string!(locale, admin_errors.batch_already_made)),
+        _ => None,
+    };
+    if let Some(text) = fixed {
+        return text.to_string();
+    }
+    // Amounts the domain parsed with `Money`.
+    for e in [MoneyError::NotANumber, MoneyError::Negative, MoneyError::TooPrecise, MoneyError::TooLarge] {
+        if message == e.to_string() {
+            return money_error(e, locale);
+        }
+    }
+    if let Some(currency) = message
+        .strip_prefix("Record the payment in ")
+        .and_then(|rest| rest.strip_suffix(" or USD (the top-up currencies this server converts)."))
+    {
+        return fill(td_string!(locale, admin_errors.payment_currency), &[("currency", &currency)]);
+    }
+    if let Some(code) = message.strip_suffix(" is not an invite code") {
+        return fill(td_string!(locale, admin_errors.not_invite_code), &[("code", &code)]);
+    }
+    message.to_string()
+}
+
+/// What an operator action found missing (`operator_actions` words it in English) in `locale`.
+fn not_found_message(message: &str, locale: Locale) -> String {
+    if let Some(code) = message.strip_prefix("No invite code ").and_then(|rest| rest.strip_suffix('.')) {
+        return fill(td_string!(locale, admin_errors.no_invite_code), &[("code", &code)]);
+    }
+    if let Some(id) =
+        message.strip_prefix("No redemption code ").and_then(|rest| rest.strip_suffix(" that can still be withdrawn."))
+    {
+        return fill(td_string!(locale, admin_errors.no_code_to_withdraw), &[("id", &id)]);
+    }
+    message.to_string()
+}
+
+/// The ledger's refusal of an amount in `locale`.
+fn ledger_amount(why: &'static str, locale: Locale) -> String {
+    let text = match why {
+        "a credit must be a positive amount" => td_string!(locale, admin_errors.credit_positive),
+        "a paid amount cannot be negative" => td_string!(locale, admin_errors.paid_negative),
+        "a package must hold a positive amount" => td_string!(locale, admin_errors.package_positive),
+        "a package must last a positive time" => td_string!(locale, admin_errors.package_lifetime),
+        "a package must pay for at least one channel" => td_string!(locale, admin_errors.package_channel),
+        other => other,
+    };
+    text.to_string()
+}
+
+/// `Money`'s refusal of a typed amount, in `locale`.
+fn money_error(e: MoneyError, locale: Locale) -> String {
+    let text = match e {
+        MoneyError::NotANumber => td_string!(locale, admin_errors.amount_not_a_number),
+        MoneyError::Negative => td_string!(locale, admin_errors.amount_negative),
+        MoneyError::TooPrecise => td_string!(locale, admin_errors.amount_too_precise),
+        MoneyError::TooLarge => td_string!(locale, admin_errors.amount_too_large),
+    };
+    text.to_string()
+}
+
+fn topup_amount_error(e: topups::AmountError, locale: Locale) -> String {
+    match e {
+        topups::AmountError::NotANumber => td_string!(locale, admin_errors.payment_not_a_number).to_string(),
+        topups::AmountError::OutOfRange(currency) => fill(
+            td_string!(locale, admin_errors.topup_range),
+            &[("min", &topups::MIN_CUSTOM), ("max", &topups::MAX_CUSTOM), ("currency", &currency)],
+        ),
+    }
+}
+
+/// A package scope that does not read: the one fixed refusal translated, the others (which quote what was
+/// typed) in the domain's words inside a translated frame.
+fn scope_error(detail: &str, locale: Locale) -> String {
+    if detail == "name at least one channel" {
+        return td_string!(locale, admin_errors.scope_empty).to_string();
+    }
+    fill(td_string!(locale, admin_errors.scope_detail), &[("detail", &detail)])
 }
 
 fn rate(errors: i64, asked: i64) -> String {
@@ -58,14 +153,15 @@ fn percent(part: i64, whole: i64) -> u8 {
     u8::try_from((i128::from(part.max(0)) * 100 / i128::from(whole)).clamp(0, 100)).unwrap_or(0)
 }
 
-pub async fn dashboard(state: &AppState) -> Result<DashboardView, AppError> {
+pub async fn dashboard(state: &AppState, locale: Locale) -> Result<DashboardView, AppError> {
     let pool = state.db.pool();
     let now = now_ms();
     let today = now - now.rem_euclid(DAY_MS);
     let week = today - (DAYS - 1) * DAY_MS;
     let mut periods = Vec::new();
     let mut week_spend = Money::ZERO;
-    for (label, since) in [("Today (UTC)", today), ("Last 7 days", week)] {
+    let labels = [td_string!(locale, admin.dashboard.today_utc), td_string!(locale, admin.dashboard.last_7_days)];
+    for (label, since) in [(labels[0], today), (labels[1], week)] {
         let t = activity::totals(pool, since).await?;
         week_spend = t.spend;
         periods.push(PeriodStats {
@@ -106,7 +202,8 @@ pub async fn dashboard(state: &AppState) -> Result<DashboardView, AppError> {
             })
             .collect()
     };
-    let by_channel = shares(activity::spend_by(pool, Grouping::Channel, week, 20).await?, &billing_view::channel_label);
+    let channel_label = |channel: &str| billing_view::channel_label(channel, locale);
+    let by_channel = shares(activity::spend_by(pool, Grouping::Channel, week, 20).await?, &channel_label);
     let by_model = shares(activity::spend_by(pool, Grouping::Model, week, 10).await?, &str::to_string);
     let (accounts, new_accounts, held_referrals) = activity::accounts(pool, week).await?;
     Ok(DashboardView {
@@ -121,12 +218,12 @@ pub async fn dashboard(state: &AppState) -> Result<DashboardView, AppError> {
     })
 }
 
-fn account_row(u: &User, balance: Money, admin_emails: &[String]) -> AccountRow {
+fn account_row(u: &User, balance: Money, admin_emails: &[String], locale: Locale) -> AccountRow {
     AccountRow {
         id: u.id,
         email: u.email.clone(),
         created: format_utc(u.created_at),
-        last_login: u.last_login_at.map(format_utc).unwrap_or_else(|| "never".into()),
+        last_login: u.last_login_at.map(format_utc).unwrap_or_else(|| td_string!(locale, admin.accounts.never).into()),
         balance: cents(balance),
         operator: u.is_operator_given(admin_emails),
         disabled: u.disabled_at.is_some(),
@@ -134,11 +231,16 @@ fn account_row(u: &User, balance: Money, admin_emails: &[String]) -> AccountRow 
 }
 
 /// Accounts whose email contains `q` (all accounts, newest first, when `q` is empty).
-pub async fn search(state: &AppState, q: &str) -> Result<Vec<AccountRow>, AppError> {
+pub async fn search(state: &AppState, q: &str, locale: Locale) -> Result<Vec<AccountRow>, AppError> {
     let mut out = Vec::new();
     for u in users::search(&state.db, q, 100).await? {
         let money = crate::server::domain::account::money_of(state.db.pool(), u.id).await?;
-        out.push(account_row(&u, money.map(|m| m.balance).unwrap_or_default(), &state.settings.operators.admin_emails));
+        out.push(account_row(
+            &u,
+            money.map(|m| m.balance).unwrap_or_default(),
+            &state.settings.operators.admin_emails,
+            locale,
+        ));
     }
     Ok(out)
 }
@@ -149,13 +251,13 @@ async fn target(state: &AppState, user_id: i64) -> Result<(User, Target), AppErr
     Ok((user, target))
 }
 
-fn referral_row(r: ReferralRow) -> ReferralRowView {
+fn referral_row(r: ReferralRow, locale: Locale) -> ReferralRowView {
     ReferralRowView {
         id: r.id,
         inviter: r.inviter_email,
         invitee: r.invitee_email,
         date: format_utc(r.created_at),
-        status: r.status,
+        status: crate::server::referral_view::status_label(&r.status, locale).to_string(),
         reason: r.reason,
         via: r.via,
     }
@@ -173,19 +275,25 @@ fn log_row(e: operator_log::Entry) -> LogRow {
     }
 }
 
-pub async fn account(state: &AppState, user_id: i64) -> Result<AccountView, AppError> {
+pub async fn account(state: &AppState, user_id: i64, locale: Locale) -> Result<AccountView, AppError> {
     let (user, target) = target(state, user_id).await?;
     let pool = state.db.pool();
-    let bills = billing_view::bills(state, user_id, &BillQuery::default()).await?;
+    let bills = billing_view::bills(state, user_id, &BillQuery::default(), locale).await?;
     let invite: Option<(String, i64)> = sqlx::query_as("SELECT code, disabled FROM invite_codes WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(pool)
         .await?;
-    let invited_by = match referral::referral_of(pool, user_id).await? {
-        Some((code, status, reason)) => {
-            let reason = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
-            Some(format!("Joined with invite code {code}: {status}{reason}"))
+    let invited_by = match referral::referral_of(pool, user_id)
+        .await?
+        .map(|(code, status, reason)| (code, crate::server::referral_view::status_label(&status, locale), reason))
+    {
+        Some((code, status, reason)) if reason.is_empty() => {
+            Some(fill(td_string!(locale, admin_account.joined_with), &[("code", &code), ("status", &status)]))
         }
+        Some((code, status, reason)) => Some(fill(
+            td_string!(locale, admin_account.joined_with_reason),
+            &[("code", &code), ("status", &status), ("reason", &reason)],
+        )),
         None => None,
     };
     Ok(AccountView {
@@ -193,18 +301,21 @@ pub async fn account(state: &AppState, user_id: i64) -> Result<AccountView, AppE
         operator: user.is_operator_given(&state.settings.operators.admin_emails),
         disabled: user.disabled_at.map(format_utc),
         created: format_utc(user.created_at),
-        last_login: user.last_login_at.map(format_utc).unwrap_or_else(|| "never".into()),
-        money: billing_view::balance(state, user_id).await?,
-        packages: billing_view::packages(state, user_id).await?,
+        last_login: user
+            .last_login_at
+            .map(format_utc)
+            .unwrap_or_else(|| td_string!(locale, admin_account.never).into()),
+        money: billing_view::balance(state, user_id, locale).await?,
+        packages: billing_view::packages(state, user_id, locale).await?,
         calls: bills.total,
         bills: bills.rows.into_iter().take(20).collect(),
-        movements: billing_view::movements(state, user_id).await?.into_iter().rev().take(20).collect(),
-        keys: crate::server::keys_view::list(state, user_id).await?,
-        sessions: crate::server::sessions_view::list(state, user_id, None).await?,
+        movements: billing_view::movements(state, user_id, locale).await?.into_iter().rev().take(20).collect(),
+        keys: crate::server::keys_view::list(state, user_id, locale).await?,
+        sessions: crate::server::sessions_view::list(state, user_id, None, locale).await?,
         invited_by,
         invite_code_disabled: invite.as_ref().is_some_and(|i| i.1 != 0),
         invite_code: invite.map(|i| i.0),
-        invitees: referral::invitees_of(pool, user_id).await?.into_iter().map(referral_row).collect(),
+        invitees: referral::invitees_of(pool, user_id).await?.into_iter().map(|r| referral_row(r, locale)).collect(),
         topup_currency: state.settings.money.topup_currency.clone(),
         form_key: random_token().map_err(|e| internal("form key", e))?,
         log: operator_log::about_target(pool, &target.email, 20).await?.into_iter().map(log_row).collect(),
@@ -213,13 +324,13 @@ pub async fn account(state: &AppState, user_id: i64) -> Result<AccountView, AppE
 }
 
 /// A form's idempotency key: one the page gave (a resent form applies once), or a fresh one.
-fn form_key(key: &str) -> Result<String, AppError> {
+fn form_key(key: &str, locale: Locale) -> Result<String, AppError> {
     let key = key.trim();
     if key.is_empty() {
         return random_token().map_err(|e| internal("form key", e));
     }
     if key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(AppError::invalid("key", "The form's key is not valid. Reload the page."));
+        return Err(AppError::invalid("key", td_string!(locale, admin_errors.form_key_invalid)));
     }
     Ok(key.to_string())
 }
@@ -232,13 +343,15 @@ pub async fn adjust(
     amount: &str,
     reason: &str,
     key: &str,
+    locale: Locale,
 ) -> Result<(), AppError> {
     let (_, target) = target(state, user_id).await?;
-    let amount = Money::parse_signed_usd(amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+    let amount = Money::parse_signed_usd(amount).map_err(|e| AppError::invalid("amount", money_error(e, locale)))?;
     let actor = Actor(&operator.email_normalized);
-    operator_actions::adjust_balance(state.db.pool(), actor, &target, amount, reason, &form_key(key)?, now_ms())
+    let key = form_key(key, locale)?;
+    operator_actions::adjust_balance(state.db.pool(), actor, &target, amount, reason, &key, now_ms())
         .await
-        .map_err(action_error)?;
+        .map_err(|e| action_error(e, locale))?;
     state.gateway.money_moved(user_id);
     Ok(())
 }
@@ -256,9 +369,11 @@ pub async fn offline_payment(
     operator: &User,
     user_id: i64,
     form: PaymentForm<'_>,
+    locale: Locale,
 ) -> Result<(), AppError> {
     let (_, target) = target(state, user_id).await?;
-    let amount_minor = topups::parse_minor(form.amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+    let amount_minor =
+        topups::parse_minor(form.amount).map_err(|e| AppError::invalid("amount", topup_amount_error(e, locale)))?;
     let money = &state.settings.money;
     operator_actions::record_offline_payment(
         state.db.pool(),
@@ -267,11 +382,11 @@ pub async fn offline_payment(
         OfflinePayment { currency: form.currency, amount_minor, method: form.method },
         (&money.topup_currency, money.usd_per_topup_unit),
         form.reason,
-        &form_key(form.key)?,
+        &form_key(form.key, locale)?,
         now_ms(),
     )
     .await
-    .map_err(action_error)?;
+    .map_err(|e| action_error(e, locale))?;
     state.gateway.money_moved(user_id);
     Ok(())
 }
@@ -285,16 +400,25 @@ pub struct GrantForm<'a> {
     pub key: &'a str,
 }
 
-pub async fn grant(state: &AppState, operator: &User, user_id: i64, form: GrantForm<'_>) -> Result<(), AppError> {
+pub async fn grant(
+    state: &AppState,
+    operator: &User,
+    user_id: i64,
+    form: GrantForm<'_>,
+    locale: Locale,
+) -> Result<(), AppError> {
     let (_, target) = target(state, user_id).await?;
-    let amount = Money::parse_usd(form.amount.trim()).map_err(|e| AppError::invalid("amount", e.to_string()))?;
-    let scope = Scope::parse(form.scope.trim()).map_err(|e| AppError::invalid("scope", e.to_string()))?;
+    let amount =
+        Money::parse_usd(form.amount.trim()).map_err(|e| AppError::invalid("amount", money_error(e, locale)))?;
+    let scope = Scope::parse(form.scope.trim()).map_err(|e| AppError::invalid("scope", scope_error(&e, locale)))?;
     // A package for a channel that does not exist would pay for nothing.
     let known = crate::server::proxy::charged_channels();
     if let Some(unknown) = scope.entries.iter().find(|e| !known.contains(&e.channel.as_str())) {
+        let channel = format!("{:?}", unknown.channel);
+        let channels = known.join(", ");
         return Err(AppError::invalid(
             "scope",
-            format!("There is no channel {:?}; the channels are {}.", unknown.channel, known.join(", ")),
+            fill(td_string!(locale, admin_errors.no_such_channel), &[("channel", &channel), ("channels", &channels)]),
         ));
     }
     let days: i64 = form
@@ -303,14 +427,14 @@ pub async fn grant(state: &AppState, operator: &User, user_id: i64, form: GrantF
         .parse()
         .ok()
         .filter(|d| (1..=3650).contains(d))
-        .ok_or_else(|| AppError::invalid("days", "Enter how many days it lasts, 1 to 3650."))?;
+        .ok_or_else(|| AppError::invalid("days", td_string!(locale, admin_errors.package_days)))?;
     let title = form.title.trim();
     let default_title = format!("Package {amount}");
     let title = if title.is_empty() { default_title.as_str() } else { title };
     if title.chars().count() > 80 {
-        return Err(AppError::invalid("title", "Keep the title under 80 characters."));
+        return Err(AppError::invalid("title", td_string!(locale, admin_errors.title_too_long)));
     }
-    let key = format!("admin-grant:{}", form_key(form.key)?);
+    let key = format!("admin-grant:{}", form_key(form.key, locale)?);
     let grant = Grant {
         user_id,
         key: &key,
@@ -323,7 +447,7 @@ pub async fn grant(state: &AppState, operator: &User, user_id: i64, form: GrantF
     };
     operator_actions::grant_package(state.db.pool(), Actor(&operator.email_normalized), &target, grant, form.reason)
         .await
-        .map_err(action_error)?;
+        .map_err(|e| action_error(e, locale))?;
     state.gateway.money_moved(user_id);
     Ok(())
 }
@@ -334,28 +458,36 @@ pub async fn set_disabled(
     user_id: i64,
     disabled: bool,
     reason: &str,
+    locale: Locale,
 ) -> Result<(), AppError> {
     let (_, target) = target(state, user_id).await?;
     if disabled && user_id == operator.id {
-        return Err(AppError::invalid("reason", "You cannot disable your own account from the console."));
+        return Err(AppError::invalid("reason", td_string!(locale, admin_errors.cannot_disable_self)));
     }
     let actor = Actor(&operator.email_normalized);
     operator_actions::set_disabled(state.db.pool(), actor, &target, disabled, reason, now_ms())
         .await
-        .map_err(action_error)?;
+        .map_err(|e| action_error(e, locale))?;
     // Its keys are read again on their next call (and refused); its sessions are gone already.
     state.gateway.key_changed(user_id);
     Ok(())
 }
 
-pub async fn referrals(state: &AppState) -> Result<ReferralsView, AppError> {
+pub async fn referrals(state: &AppState, locale: Locale) -> Result<ReferralsView, AppError> {
     let pool = state.db.pool();
-    let held = referral::all(pool, Some("held")).await?.into_iter().map(referral_row).collect();
-    let recent = referral::decided(pool, 50).await?.into_iter().map(referral_row).collect();
+    let held = referral::all(pool, Some("held")).await?.into_iter().map(|r| referral_row(r, locale)).collect();
+    let recent = referral::decided(pool, 50).await?.into_iter().map(|r| referral_row(r, locale)).collect();
     Ok(ReferralsView { held, recent })
 }
 
-pub async fn decide(state: &AppState, operator: &User, id: i64, approve: bool, reason: &str) -> Result<(), AppError> {
+pub async fn decide(
+    state: &AppState,
+    operator: &User,
+    id: i64,
+    approve: bool,
+    reason: &str,
+    locale: Locale,
+) -> Result<(), AppError> {
     let decision = operator_actions::decide_referral(
         state.db.pool(),
         Actor(&operator.email_normalized),
@@ -366,12 +498,13 @@ pub async fn decide(state: &AppState, operator: &User, id: i64, approve: bool, r
         now_ms(),
     )
     .await
-    .map_err(action_error)?;
+    .map_err(|e| action_error(e, locale))?;
     match decision {
         Decision::NoSuchReferral => Err(AppError::NotFound),
-        Decision::NotHeld(status) => {
-            Err(AppError::invalid("referral", format!("Referral {id} is already {status}; nothing changed.")))
-        }
+        Decision::NotHeld(status) => Err(AppError::invalid(
+            "referral",
+            fill(td_string!(locale, admin_errors.referral_not_held), &[("id", &id), ("status", &status)]),
+        )),
         Decision::Decided { inviter_id, invitee_id, .. } => {
             // An approval granted both packages: the admission snapshots of both accounts are stale.
             state.gateway.money_moved(inviter_id);
@@ -387,6 +520,7 @@ pub async fn set_invite_code(
     code: &str,
     disabled: bool,
     reason: &str,
+    locale: Locale,
 ) -> Result<(), AppError> {
     operator_actions::set_invite_code_disabled(
         state.db.pool(),
@@ -397,7 +531,7 @@ pub async fn set_invite_code(
         now_ms(),
     )
     .await
-    .map_err(action_error)
+    .map_err(|e| action_error(e, locale))
 }
 
 pub async fn log(state: &AppState, before: Option<i64>, about: &str) -> Result<LogView, AppError> {
@@ -436,22 +570,23 @@ pub fn providers(state: &AppState) -> ProvidersView {
 
 const CODES_PAGE: i64 = 100;
 
-fn code_row(c: redemption::CodeRow, now: i64) -> CodeRow {
+/// One code as the console shows it, its words in `locale` (the CSV export's in English).
+fn code_row(c: redemption::CodeRow, now: i64, locale: Locale) -> CodeRow {
     let (state, usable) = if c.disabled_at.is_some() {
-        ("Withdrawn", false)
+        (td_string!(locale, admin_codes.state_withdrawn), false)
     } else if c.uses >= c.max_uses {
-        ("Used up", false)
+        (td_string!(locale, admin_codes.state_used_up), false)
     } else if c.expires_at.is_some_and(|e| e <= now) {
-        ("Expired", false)
+        (td_string!(locale, admin_codes.state_expired), false)
     } else {
-        ("Active", true)
+        (td_string!(locale, admin_codes.state_active), true)
     };
     CodeRow {
         id: c.id,
         hint: format!("…{}", c.hint),
         amount: cents(c.amount),
-        uses: format!("{} of {}", c.uses, c.max_uses),
-        expires: c.expires_at.map(format_utc).unwrap_or_else(|| "never".into()),
+        uses: fill(td_string!(locale, admin_codes.uses_of), &[("uses", &c.uses), ("max", &c.max_uses)]),
+        expires: c.expires_at.map(format_utc).unwrap_or_else(|| td_string!(locale, admin_codes.never).into()),
         note: c.note,
         created: format_utc(c.created_at),
         state: state.into(),
@@ -459,14 +594,14 @@ fn code_row(c: redemption::CodeRow, now: i64) -> CodeRow {
     }
 }
 
-pub async fn codes(state: &AppState, before: Option<i64>, note: &str) -> Result<CodesView, AppError> {
+pub async fn codes(state: &AppState, before: Option<i64>, note: &str, locale: Locale) -> Result<CodesView, AppError> {
     let form_key = random_token().map_err(|e| internal("form key", e))?;
     let note = Some(note.trim()).filter(|n| !n.is_empty());
     let now = now_ms();
     let rows: Vec<CodeRow> = redemption::list(state.db.pool(), before, note, CODES_PAGE)
         .await?
         .into_iter()
-        .map(|c| code_row(c, now))
+        .map(|c| code_row(c, now, locale))
         .collect();
     let older = (rows.len() as i64 == CODES_PAGE).then(|| rows.last().map(|r| r.id)).flatten();
     Ok(CodesView { rows, older, form_key })
@@ -484,11 +619,18 @@ pub struct CodesForm<'a> {
 }
 
 /// Makes a batch; returns the codes, the only time they are shown.
-pub async fn create_codes(state: &AppState, operator: &User, form: CodesForm<'_>) -> Result<Vec<String>, AppError> {
-    let amount = Money::parse_usd(form.amount.trim()).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+pub async fn create_codes(
+    state: &AppState,
+    operator: &User,
+    form: CodesForm<'_>,
+    locale: Locale,
+) -> Result<Vec<String>, AppError> {
+    let amount =
+        Money::parse_usd(form.amount.trim()).map_err(|e| AppError::invalid("amount", money_error(e, locale)))?;
     let whole = |text: &str, field: &'static str, range: std::ops::RangeInclusive<i64>| -> Result<i64, AppError> {
         text.trim().parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-            AppError::invalid(field, format!("Enter a whole number from {} to {}.", range.start(), range.end()))
+            let template = td_string!(locale, admin_errors.whole_number);
+            AppError::invalid(field, fill(template, &[("min", range.start()), ("max", range.end())]))
         })
     };
     let count = whole(form.count, "count", 1..=i64::try_from(redemption::MAX_BATCH).unwrap_or(1000))?;
@@ -500,19 +642,25 @@ pub async fn create_codes(state: &AppState, operator: &User, form: CodesForm<'_>
     };
     let note = form.note.trim();
     if note.chars().count() > 80 {
-        return Err(AppError::invalid("note", "Keep the note under 80 characters."));
+        return Err(AppError::invalid("note", td_string!(locale, admin_errors.note_too_long)));
     }
     let batch = NewCodes { count: usize::try_from(count).unwrap_or(1), amount, max_uses: uses, expires_at, note, now };
-    let key = format!("console:{}", form_key(form.key)?);
+    let key = format!("console:{}", form_key(form.key, locale)?);
     operator_actions::create_codes(state.db.pool(), Actor(&operator.email_normalized), batch, form.reason, &key)
         .await
-        .map_err(action_error)
+        .map_err(|e| action_error(e, locale))
 }
 
-pub async fn disable_code(state: &AppState, operator: &User, id: i64, reason: &str) -> Result<(), AppError> {
+pub async fn disable_code(
+    state: &AppState,
+    operator: &User,
+    id: i64,
+    reason: &str,
+    locale: Locale,
+) -> Result<(), AppError> {
     operator_actions::disable_code(state.db.pool(), Actor(&operator.email_normalized), id, reason, now_ms())
         .await
-        .map_err(action_error)
+        .map_err(|e| action_error(e, locale))
 }
 
 /// Every code as CSV (never the codes themselves).
@@ -525,7 +673,8 @@ pub async fn codes_csv(state: &AppState) -> Result<String, AppError> {
         let Some(last) = page.last().map(|c| c.id) else { break };
         for c in page {
             let (uses, max_uses, amount) = (c.uses, c.max_uses, c.amount.to_string());
-            let row = code_row(c, now);
+            // A file other programs read: its words stay English.
+            let row = code_row(c, now, Locale::en);
             let fields = [
                 row.id.to_string(),
                 row.hint.trim_start_matches('…').to_string(),
@@ -549,25 +698,41 @@ pub async fn codes_csv(state: &AppState) -> Result<String, AppError> {
 /// The most text a price table may have (the shipped one is about 10 KB).
 const MAX_TABLE_BYTES: usize = 256 * 1024;
 
-fn version_error(e: VersionError) -> AppError {
+/// A version the domain refused, in `locale`: a table line's or a multiplier's problem stays in the domain's
+/// words inside a translated frame.
+fn version_error(e: VersionError, locale: Locale) -> AppError {
     match e {
-        VersionError::Table(_) => AppError::invalid("table", e.to_string()),
-        VersionError::Multipliers(_) => AppError::invalid("multipliers", e.to_string()),
+        VersionError::Table(detail) => AppError::invalid(
+            "table",
+            fill(td_string!(locale, admin_errors.price_table_detail), &[("detail", &detail)]),
+        ),
+        VersionError::Multipliers(detail) => AppError::invalid(
+            "multipliers",
+            fill(td_string!(locale, admin_errors.multipliers_detail), &[("detail", &detail)]),
+        ),
+        VersionError::Reason("Say why: the reason is kept with the version and in the operator log.") => {
+            AppError::invalid("reason", td_string!(locale, admin_errors.price_reason_missing))
+        }
         VersionError::Reason(why) => AppError::invalid("reason", why),
-        VersionError::Stale(_) => AppError::invalid("base", e.to_string()),
+        VersionError::Stale(version) => {
+            AppError::invalid("base", fill(td_string!(locale, admin_errors.prices_stale), &[("version", &version)]))
+        }
         VersionError::Db(e) => internal("price versions", e),
     }
 }
 
-pub async fn prices(state: &AppState) -> Result<PricesAdminView, AppError> {
+pub async fn prices(state: &AppState, locale: Locale) -> Result<PricesAdminView, AppError> {
     let in_force = state.pricing.version();
     let current = state.pricing.current();
     let versions = price_versions::list(state.db.pool(), 50).await?;
     let described = match in_force.and_then(|id| versions.iter().find(|v| v.id == id)) {
-        Some(v) => format!("Version {} saved by {} on {}: {}", v.id, v.actor, format_utc(v.created_at), v.reason),
+        Some(v) => fill(
+            td_string!(locale, admin_prices.version_in_force),
+            &[("id", &v.id), ("actor", &v.actor), ("at", &format_utc(v.created_at)), ("reason", &v.reason)],
+        ),
         None => match &state.settings.money.price_table_path {
-            Some(path) => format!("The configuration's prices: PRICE_TABLE {path} and CHANNEL_MULTIPLIERS"),
-            None => "The configuration's prices: the shipped price table and CHANNEL_MULTIPLIERS".to_string(),
+            Some(path) => fill(td_string!(locale, admin_prices.config_prices_path), &[("path", path)]),
+            None => td_string!(locale, admin_prices.config_prices_shipped).to_string(),
         },
     };
     Ok(PricesAdminView {
@@ -579,7 +744,7 @@ pub async fn prices(state: &AppState) -> Result<PricesAdminView, AppError> {
             .multipliers
             .all()
             .into_iter()
-            .map(|(c, m)| (billing_view::channel_label(&c), m.normalize().to_string()))
+            .map(|(c, m)| (billing_view::channel_label(&c, locale), m.normalize().to_string()))
             .collect(),
         models: current.table.model_ids().len(),
         versions: versions
@@ -604,9 +769,10 @@ pub async fn save_prices(
     multipliers: &str,
     reason: &str,
     (detail, base): (&str, i64),
+    locale: Locale,
 ) -> Result<i64, AppError> {
     if table.len() > MAX_TABLE_BYTES {
-        return Err(AppError::invalid("table", "The price table is too long (256 KB at most)."));
+        return Err(AppError::invalid("table", td_string!(locale, admin_errors.table_too_long)));
     }
     let version = NewVersion {
         actor: Actor(&operator.email_normalized),
@@ -620,7 +786,7 @@ pub async fn save_prices(
     let charged = crate::server::proxy::charged_channels();
     let (id, pricing) = price_versions::save(state.db.pool(), version, &state.pricing.configured().channels, &charged)
         .await
-        .map_err(version_error)?;
+        .map_err(|e| version_error(e, locale))?;
     state.pricing.install(pricing, id);
     Ok(id)
 }
@@ -633,8 +799,9 @@ pub async fn restore_prices(
     id: i64,
     reason: &str,
     base: i64,
+    locale: Locale,
 ) -> Result<i64, AppError> {
     let old = price_versions::by_id(state.db.pool(), id).await?.ok_or(AppError::NotFound)?;
     let detail = format!("restored version {id}");
-    save_prices(state, operator, &old.table_text, &old.multipliers_text, reason, (&detail, base)).await
+    save_prices(state, operator, &old.table_text, &old.multipliers_text, reason, (&detail, base), locale).await
 }

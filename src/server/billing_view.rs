@@ -1,30 +1,31 @@
 //! Builds what the Billing pages show from the domain: balance and tier, top-up choices, packages with
 //! their deductions, bills and other movements, and the bills CSV.
 
+use crate::i18n::{td_string, Locale};
 use crate::server::domain::account;
 use crate::server::domain::bills::{self, BillFilter};
-use crate::server::domain::ledger::{CallOutcome, EntryKind};
 use crate::server::domain::money::Money;
-use crate::server::domain::packages::{self, PackageStatus};
+use crate::server::domain::packages::{self, PackageSource, PackageStatus};
 use crate::server::domain::refusals;
 use crate::server::domain::topups::{self, format_minor};
 use crate::server::state::AppState;
-use crate::server::time::{format_utc, now_ms, parse_date, relative, DAY_MS};
+use crate::server::time::{date_time_for, format_utc, now_ms, parse_date, relative, DAY_MS};
 use crate::server::usd_view::{cents, per_call};
 use crate::shared::billing::*;
 use crate::shared::error::AppError;
+use crate::shared::text::fill;
 
 pub const BILLS_PER_PAGE: i64 = 50;
 /// The movements list covers this many days (the Bills CSV has every call).
 pub const MOVEMENTS_DAYS: i64 = 90;
 
-/// A channel's short name, for table cells.
-pub fn channel_short(channel: &str) -> String {
+/// A channel's short name in `locale`, for table cells.
+pub fn channel_short(channel: &str, locale: Locale) -> String {
     match channel {
         "cc-omg" => "Claude Code".into(),
         "codex-omg" => "CodeX".into(),
-        "web-chat" => "Web chat".into(),
-        "default" => "Standard".into(),
+        "web-chat" => td_string!(locale, channels.web_chat).into(),
+        "default" => td_string!(locale, channels.standard).into(),
         other => other.into(),
     }
 }
@@ -34,19 +35,20 @@ fn table_time(ms: i64) -> String {
     format_utc(ms).trim_end_matches(" UTC").to_string()
 }
 
-/// How the pages name a channel.
-pub fn channel_label(channel: &str) -> String {
+/// How the pages name a channel, in `locale`.
+pub fn channel_label(channel: &str, locale: Locale) -> String {
     match channel {
         "cc-omg" => "Claude Code (cc-omg)".into(),
         "codex-omg" => "CodeX (codex-omg)".into(),
-        "web-chat" => "Web chat".into(),
-        "default" => "Standard API".into(),
+        "web-chat" => td_string!(locale, channels.web_chat).into(),
+        "default" => td_string!(locale, channels.standard_api).into(),
         other => other.into(),
     }
 }
 
-/// What a package pays for, as people read it: "Claude Code (cc-omg)", "Claude models in web chat".
-pub fn scope_labels(scope: &crate::server::domain::channels::Scope) -> Vec<String> {
+/// What a package pays for, as people read it (in `locale`): "Claude Code (cc-omg)", "Claude models in
+/// web chat".
+pub fn scope_labels(scope: &crate::server::domain::channels::Scope, locale: Locale) -> Vec<String> {
     let family = |pattern: String| match pattern.as_str() {
         "claude-*" => "Claude".to_string(),
         "gpt-*" => "GPT".to_string(),
@@ -56,20 +58,24 @@ pub fn scope_labels(scope: &crate::server::domain::channels::Scope) -> Vec<Strin
         .entries
         .iter()
         .map(|e| match &e.models {
-            None => channel_label(&e.channel),
+            None => channel_label(&e.channel, locale),
             Some(models) => {
                 let names: Vec<String> = models.iter().map(|m| family(m.to_string())).collect();
                 let names = names.join(", ");
                 match e.channel.as_str() {
-                    "web-chat" => format!("{names} models in web chat"),
-                    channel => format!("{names} models on {}", channel_label(channel)),
+                    "web-chat" => fill(td_string!(locale, channels.models_in_web_chat), &[("names", &names)]),
+                    channel => fill(
+                        td_string!(locale, channels.models_on),
+                        &[("names", &names), ("channel", &channel_label(channel, locale))],
+                    ),
                 }
             }
         })
         .collect()
 }
 
-pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppError> {
+/// The Balance page, its channel names in `locale`.
+pub async fn balance(state: &AppState, user_id: i64, locale: Locale) -> Result<BalanceView, AppError> {
     let money = account::money_of(state.db.pool(), user_id).await?.ok_or(AppError::Unauthorized)?;
     let settings = &state.settings.money;
     let currency = &settings.topup_currency;
@@ -105,7 +111,7 @@ pub async fn balance(state: &AppState, user_id: i64) -> Result<BalanceView, AppE
             .multipliers
             .all()
             .into_iter()
-            .map(|(c, m)| (channel_label(&c), m.normalize().to_string()))
+            .map(|(c, m)| (channel_label(&c, locale), m.normalize().to_string()))
             .collect(),
         claude_code_rate: prices.multipliers.for_channel("cc-omg").normalize().to_string(),
         claude_code_dollar: crate::server::domain::charge::balance_part(
@@ -141,30 +147,31 @@ pub async fn topup(state: &AppState, user_id: i64) -> Result<TopupView, AppError
     })
 }
 
-pub async fn packages(state: &AppState, user_id: i64) -> Result<Vec<PackageView>, AppError> {
+/// The Resource packages page, its words in `locale`.
+pub async fn packages(state: &AppState, user_id: i64, locale: Locale) -> Result<Vec<PackageView>, AppError> {
     let now = now_ms();
     let mut out = Vec::new();
     for p in packages::list(state.db.pool(), user_id, now).await? {
         let deductions = packages::deductions(state.db.pool(), user_id, p.id).await?.unwrap_or_default();
         let percent_left = percent_left(p.remaining, p.original);
         let expires_relative = if p.expires_at > now {
-            format!("expires {}", relative(p.expires_at, now))
+            fill(td_string!(locale, packages.expires_when), &[("when", &relative(p.expires_at, now, locale))])
         } else {
-            format!("expired {}", relative(p.expires_at, now))
+            fill(td_string!(locale, packages.expired_when), &[("when", &relative(p.expires_at, now, locale))])
         };
         out.push(PackageView {
             id: p.id,
             title: p.title,
-            scope: scope_labels(&p.scope),
+            scope: scope_labels(&p.scope, locale),
             original: cents(p.original),
             remaining: cents(p.remaining),
             used: cents(p.original.saturating_sub(p.remaining)),
             percent_left,
-            granted: format_utc(p.granted_at),
-            expires: format_utc(p.expires_at),
+            granted: date_time_for(p.granted_at, locale),
+            expires: date_time_for(p.expires_at, locale),
             expires_relative,
-            source: capitalize(&p.source),
-            status: p.status.label().to_string(),
+            source: source_label(&p.source, locale),
+            status: status_label(p.status, locale).to_string(),
             active: p.status == PackageStatus::Active,
             deductions: deductions
                 .into_iter()
@@ -172,7 +179,7 @@ pub async fn packages(state: &AppState, user_id: i64) -> Result<Vec<PackageView>
                     at: table_time(d.at),
                     amount: per_call(d.amount.negated()),
                     model: d.model,
-                    channel: channel_short(&d.channel),
+                    channel: channel_short(&d.channel, locale),
                     key_name: d.key_name.unwrap_or_else(|| "—".into()),
                 })
                 .collect(),
@@ -194,30 +201,81 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-/// Reads the page's filters; a date that cannot be read is reported, not ignored silently.
-pub fn filter_of(q: &BillQuery) -> Result<BillFilter, String> {
-    let date = |text: &str, name: &str| -> Result<Option<i64>, String> {
+/// Where a package came from, in `locale` (an unknown stored source is shown capitalized).
+fn source_label(source: &str, locale: Locale) -> String {
+    match PackageSource::parse(source) {
+        Some(PackageSource::Referral) => td_string!(locale, packages.source_referral).into(),
+        Some(PackageSource::Promotion) => td_string!(locale, packages.source_promotion).into(),
+        Some(PackageSource::Admin) => td_string!(locale, packages.source_admin).into(),
+        Some(PackageSource::Purchase) => td_string!(locale, packages.source_purchase).into(),
+        None => capitalize(source),
+    }
+}
+
+/// A package's state, in `locale`.
+fn status_label(status: PackageStatus, locale: Locale) -> &'static str {
+    match status {
+        PackageStatus::Active => td_string!(locale, packages.status_active),
+        PackageStatus::UsedUp => td_string!(locale, packages.status_used_up),
+        PackageStatus::Expired => td_string!(locale, packages.status_expired),
+    }
+}
+
+/// A ledger entry's kind, in `locale` (the English is [`crate::server::domain::ledger::EntryKind::label`]'s).
+fn entry_label(kind: &str, locale: Locale) -> &'static str {
+    match kind {
+        "welcome" => td_string!(locale, billing.entry_welcome),
+        "topup" => td_string!(locale, billing.entry_topup),
+        "redemption" => td_string!(locale, billing.entry_redemption),
+        "package_grant" => td_string!(locale, billing.entry_package_grant),
+        "package_deduction" => td_string!(locale, billing.entry_package_deduction),
+        "balance_charge" => td_string!(locale, billing.entry_balance_charge),
+        "refund" => td_string!(locale, billing.entry_refund),
+        "adjustment" => td_string!(locale, billing.entry_adjustment),
+        _ => td_string!(locale, billing.entry_misc),
+    }
+}
+
+/// How a call ended, in `locale` (the English is [`crate::server::domain::ledger::CallOutcome::label`]'s).
+fn outcome_label(stored: &str, locale: Locale) -> &'static str {
+    match stored {
+        "caller_left" => td_string!(locale, billing.outcome_caller_left),
+        "upstream_broke" => td_string!(locale, billing.outcome_upstream_broke),
+        "stopped" => td_string!(locale, billing.outcome_stopped),
+        _ => td_string!(locale, billing.outcome_complete),
+    }
+}
+
+/// Reads the page's filters; a date that cannot be read is reported (in `locale`), not ignored silently.
+pub fn filter_of(q: &BillQuery, locale: Locale) -> Result<BillFilter, String> {
+    let date = |text: &str, message: &str| -> Result<Option<i64>, String> {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        parse_date(text).map(Some).ok_or_else(|| format!("The {name} date {text:?} is not a date like 2026-11-25."))
+        parse_date(text).map(Some).ok_or_else(|| fill(message, &[("text", &format!("{text:?}"))]))
     };
-    let from = date(&q.from, "from")?;
-    let until = date(&q.until, "until")?.map(|d| d + DAY_MS);
+    let from = date(&q.from, td_string!(locale, billing.bad_from_date))?;
+    let until = date(&q.until, td_string!(locale, billing.bad_until_date))?.map(|d| d + DAY_MS);
     if let (Some(f), Some(u)) = (from, until) {
         if f >= u {
-            return Err("The from date is after the until date.".into());
+            return Err(td_string!(locale, billing.from_after_until).into());
         }
     }
     let text = |t: &str| Some(t.trim().to_string()).filter(|t| !t.is_empty());
     Ok(BillFilter { from, until, key_name: text(&q.key), model: text(&q.model), up_to_id: None })
 }
 
-fn bill_row(b: bills::Bill) -> BillRow {
+fn bill_row(b: bills::Bill, locale: Locale) -> BillRow {
     BillRow {
         at: table_time(b.at),
-        key_name: b.key_name.unwrap_or_else(|| if b.channel == "web-chat" { "Web chat".into() } else { "—".into() }),
-        channel: channel_short(&b.channel),
+        key_name: b.key_name.unwrap_or_else(|| {
+            if b.channel == "web-chat" {
+                td_string!(locale, channels.web_chat).into()
+            } else {
+                "—".into()
+            }
+        }),
+        channel: channel_short(&b.channel, locale),
         model: b.model,
         input_tokens: b.input_tokens,
         output_tokens: b.output_tokens,
@@ -228,7 +286,7 @@ fn bill_row(b: bills::Bill) -> BillRow {
         packages_paid: per_call(b.packages_paid),
         balance_paid: per_call(b.balance_paid),
         multiplier: b.multiplier,
-        outcome: CallOutcome::label(&b.outcome).to_string(),
+        outcome: outcome_label(&b.outcome, locale).to_string(),
         latency: b.latency_ms.map(latency_text).unwrap_or_default(),
         request_id: b.request_id.unwrap_or_default(),
     }
@@ -243,17 +301,21 @@ fn latency_text(ms: i64) -> String {
     }
 }
 
-/// The account's calls refused before they ran (402, 429), newest first.
-pub async fn refused(state: &AppState, user_id: i64) -> Result<Vec<RefusedRow>, AppError> {
+/// The account's calls refused before they ran (402, 429), newest first, their labels in `locale`.
+pub async fn refused(state: &AppState, user_id: i64, locale: Locale) -> Result<Vec<RefusedRow>, AppError> {
     Ok(refusals::recent(state.db.pool(), user_id, 200)
         .await?
         .into_iter()
         .map(|r| RefusedRow {
             at: table_time(r.at),
-            key_name: r
-                .key_name
-                .unwrap_or_else(|| if r.channel == "web-chat" { "Web chat".into() } else { "—".into() }),
-            channel: channel_short(&r.channel),
+            key_name: r.key_name.unwrap_or_else(|| {
+                if r.channel == "web-chat" {
+                    td_string!(locale, channels.web_chat).into()
+                } else {
+                    "—".into()
+                }
+            }),
+            channel: channel_short(&r.channel, locale),
             model: r.model,
             status: r.status,
             reason: r.reason,
@@ -262,9 +324,10 @@ pub async fn refused(state: &AppState, user_id: i64) -> Result<Vec<RefusedRow>, 
         .collect())
 }
 
-pub async fn bills(state: &AppState, user_id: i64, q: &BillQuery) -> Result<BillsView, AppError> {
+/// The Bills page, its labels and messages in `locale`.
+pub async fn bills(state: &AppState, user_id: i64, q: &BillQuery, locale: Locale) -> Result<BillsView, AppError> {
     let (keys, models) = bills::filter_choices(state.db.pool(), user_id).await?;
-    let (filter, filter_error) = match filter_of(q) {
+    let (filter, filter_error) = match filter_of(q, locale) {
         Ok(f) => (f, None),
         Err(e) => (BillFilter::default(), Some(e)),
     };
@@ -278,11 +341,12 @@ pub async fn bills(state: &AppState, user_id: i64, q: &BillQuery) -> Result<Bill
         balance_paid: cents(sums.balance_paid),
     };
     let pages = u32::try_from((total + BILLS_PER_PAGE - 1) / BILLS_PER_PAGE).unwrap_or(u32::MAX).max(1);
-    let rows = rows.into_iter().map(bill_row).collect();
+    let rows = rows.into_iter().map(|b| bill_row(b, locale)).collect();
     Ok(BillsView { rows, total, totals, page, pages, keys, models, filter_error })
 }
 
-pub async fn movements(state: &AppState, user_id: i64) -> Result<Vec<MovementRow>, AppError> {
+/// Balance and package movements of the last [`MOVEMENTS_DAYS`] days, their labels in `locale`.
+pub async fn movements(state: &AppState, user_id: i64, locale: Locale) -> Result<Vec<MovementRow>, AppError> {
     let since = now_ms() - MOVEMENTS_DAYS * DAY_MS;
     Ok(bills::movements(state.db.pool(), user_id, since, 200)
         .await?
@@ -290,9 +354,14 @@ pub async fn movements(state: &AppState, user_id: i64) -> Result<Vec<MovementRow
         .map(|m| MovementRow {
             at: table_time(m.at),
             what: if m.calls > 0 {
-                format!("API calls ({} {})", m.calls, if m.calls == 1 { "call" } else { "calls" })
+                let sentence = if m.calls == 1 {
+                    td_string!(locale, billing.api_calls_single)
+                } else {
+                    td_string!(locale, billing.api_calls_plural)
+                };
+                fill(sentence, &[("n", &m.calls)])
             } else {
-                EntryKind::label(&m.kind).to_string()
+                entry_label(&m.kind, locale).to_string()
             },
             memo: m.memo,
             calls: m.calls,
@@ -369,9 +438,37 @@ mod tests {
         let scope =
             crate::server::domain::channels::Scope::parse("cc-omg,web-chat:claude-*,codex-omg:gpt-*|o3*").unwrap();
         assert_eq!(
-            scope_labels(&scope),
+            scope_labels(&scope, Locale::en),
             vec!["Claude Code (cc-omg)", "Claude models in web chat", "GPT, o3* models on CodeX (codex-omg)"]
         );
+    }
+
+    #[test]
+    fn english_labels_are_the_domain_names() {
+        use crate::server::domain::ledger::{CallOutcome, EntryKind};
+        for kind in [
+            "welcome",
+            "topup",
+            "redemption",
+            "package_grant",
+            "package_deduction",
+            "balance_charge",
+            "refund",
+            "adjustment",
+            "other",
+        ] {
+            assert_eq!(entry_label(kind, Locale::en), EntryKind::label(kind));
+        }
+        for stored in ["complete", "caller_left", "upstream_broke", "stopped"] {
+            assert_eq!(outcome_label(stored, Locale::en), CallOutcome::label(stored));
+        }
+        for status in [PackageStatus::Active, PackageStatus::UsedUp, PackageStatus::Expired] {
+            assert_eq!(status_label(status, Locale::en), status.label());
+        }
+        assert_eq!(source_label("referral", Locale::en), "Referral");
+        assert_eq!(source_label("gift", Locale::en), "Gift");
+        assert_eq!(channel_label("default", Locale::en), "Standard API");
+        assert_eq!(channel_short("web-chat", Locale::en), "Web chat");
     }
 
     #[test]
@@ -385,15 +482,18 @@ mod tests {
 
     #[test]
     fn bill_filters_read_dates_and_explain_bad_ones() {
-        let f = filter_of(&BillQuery { from: "2026-11-01".into(), until: "2026-11-01".into(), ..BillQuery::default() })
-            .unwrap();
+        let f = filter_of(
+            &BillQuery { from: "2026-11-01".into(), until: "2026-11-01".into(), ..BillQuery::default() },
+            Locale::en,
+        )
+        .unwrap();
         assert_eq!(f.until.unwrap() - f.from.unwrap(), DAY_MS);
-        assert!(filter_of(&BillQuery { from: "nope".into(), ..BillQuery::default() }).unwrap_err().contains("nope"));
-        assert!(filter_of(&BillQuery {
-            from: "2026-11-02".into(),
-            until: "2026-11-01".into(),
-            ..BillQuery::default()
-        })
+        let bad = filter_of(&BillQuery { from: "nope".into(), ..BillQuery::default() }, Locale::en).unwrap_err();
+        assert_eq!(bad, "The from date \"nope\" is not a date like 2026-11-25.");
+        assert!(filter_of(
+            &BillQuery { from: "2026-11-02".into(), until: "2026-11-01".into(), ..BillQuery::default() },
+            Locale::en,
+        )
         .is_err());
     }
 }

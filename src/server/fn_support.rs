@@ -124,3 +124,9 @@ fn is_plain_form_post() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// The language the request is answered in (see `http::language`): server functions write their messages
+/// in it.
+pub fn locale() -> crate::i18n::Locale {
+    parts().map(|p| crate::server::http::language::of_request(&p.headers)).unwrap_or_default()
+}

@@ -1,10 +1,12 @@
 //! The prices page's data: every model of the price table in force, its official prices, and what the
 //! balance pays for it on each channel that serves it (official price × the channel's multiplier).
 
+use crate::i18n::{td_string, Locale};
 use crate::server::billing_view::{channel_label, channel_short};
 use crate::server::domain::pricing::{Pricing, Rates};
 use crate::shared::numbers::thousands;
 use crate::shared::prices::{ChannelPrice, ModelPriceRow, PricesView};
+use crate::shared::text::fill;
 use rust_decimal::Decimal;
 
 /// A price per million tokens: `$3`, `$0.30`, `$1.25`, `$0.075`.
@@ -30,7 +32,8 @@ fn at(rates: &Rates, multiplier: Decimal) -> (String, String) {
     (per_million(rates.input * multiplier), per_million(rates.output * multiplier))
 }
 
-pub fn prices(pricing: &Pricing) -> PricesView {
+/// The page's data, its words in `locale`.
+pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
     let channels = pricing.multipliers.all();
     let models = pricing
         .table
@@ -46,8 +49,8 @@ pub fn prices(pricing: &Pricing) -> PricesView {
                     continue;
                 }
                 match balance_pays.iter_mut().find(|(known, _)| known == m) {
-                    Some((_, names)) => names.push(channel_short(channel)),
-                    None => balance_pays.push((*m, vec![channel_short(channel)])),
+                    Some((_, names)) => names.push(channel_short(channel, locale)),
+                    None => balance_pays.push((*m, vec![channel_short(channel, locale)])),
                 }
             }
             balance_pays.sort_by_key(|(m, _)| *m);
@@ -60,11 +63,13 @@ pub fn prices(pricing: &Pricing) -> PricesView {
                 cache_write_1h: per_million(r.cache_write_1h),
                 cache_read: per_million(r.cache_read),
                 long_prompt: price.long_prompt_bands().first().map(|(above, b)| {
-                    format!(
-                        "Prompts over {} tokens: {} in / {} out",
-                        thousands(i64::try_from(*above).unwrap_or(i64::MAX)),
-                        per_million(b.input),
-                        per_million(b.output)
+                    fill(
+                        td_string!(locale, prices.long_prompt),
+                        &[
+                            ("above", &thousands(i64::try_from(*above).unwrap_or(i64::MAX))),
+                            ("input", &per_million(b.input)),
+                            ("output", &per_million(b.output)),
+                        ],
                     )
                 }),
                 balance_pays: balance_pays
@@ -81,7 +86,7 @@ pub fn prices(pricing: &Pricing) -> PricesView {
         channels: channels
             .iter()
             .map(|(c, m)| ChannelPrice {
-                label: channel_label(c),
+                label: channel_label(c, locale),
                 multiplier: m.normalize().to_string(),
                 serves: pricing.channels.described(c),
             })
@@ -113,7 +118,7 @@ mod tests {
             channels: Default::default(),
             table_text: String::new(),
         };
-        let view = prices(&pricing);
+        let view = prices(&pricing, Locale::en);
         let sonnet = view.models.iter().find(|m| m.id == "claude-sonnet-4-5").unwrap();
         assert_eq!((sonnet.input.as_str(), sonnet.output.as_str()), ("$3", "$15"));
         assert_eq!(sonnet.balance_pays[0], ("Claude Code ×0.2".to_string(), "$0.60".to_string(), "$3".to_string()));

@@ -1,6 +1,8 @@
 //! Builds the referral pages' data and runs their actions: the inviter's `/i`, the invitee's `/i/CODE`
-//! with its acknowledgement, and the manual code box.
+//! with its acknowledgement, and the manual code box. Their words are in the request's language; the
+//! reasons a referral did not qualify are recorded (and shown) as the domain wrote them.
 
+use crate::i18n::*;
 use crate::server::billing_view::scope_labels;
 use crate::server::domain::money::Shown;
 use crate::server::domain::packages::{self, PackageStatus};
@@ -11,31 +13,58 @@ use crate::server::state::AppState;
 use crate::server::time::{format_date, now_ms, DAY_MS};
 use crate::shared::error::AppError;
 use crate::shared::referral::*;
+use crate::shared::text::fill;
 
-pub fn promotion(state: &AppState) -> PromotionView {
+/// The version of the invite notes in `locale`: each language's notes carry their own (bumped in
+/// `locales/*.json` (`invite.notes_version`) whenever that language's notes change), and it is recorded with each
+/// acknowledgement together with the language.
+pub fn notes_version(locale: Locale) -> &'static str {
+    td_string!(locale, invite.notes_version)
+}
+
+/// A referral error in the person's language (the domain's `Display` stays English, for logs).
+fn error_text(e: &ReferralError, locale: Locale) -> String {
+    match e {
+        ReferralError::UnknownCode => td_string!(locale, referral.err_unknown_code).to_string(),
+        ReferralError::OwnCode => td_string!(locale, referral.err_own_code).to_string(),
+        ReferralError::AlreadyReferred => td_string!(locale, referral.err_already_referred).to_string(),
+        ReferralError::WindowClosed(days) => fill(td_string!(locale, referral.err_window_closed), &[("days", days)]),
+        ReferralError::Mutual => td_string!(locale, referral.err_mutual).to_string(),
+        ReferralError::NoCode => td_string!(locale, referral.err_no_code).to_string(),
+        ReferralError::Ledger(_) => td_string!(locale, errors.internal).to_string(),
+    }
+}
+
+pub fn promotion(state: &AppState, locale: Locale) -> PromotionView {
     let p = &state.settings.referral.promotion;
     PromotionView {
         running: p.is_running(now_ms()),
         reward: p.reward.to_string().replace(".00", ""),
         title: p.title.clone(),
         days: p.lifetime_days,
-        scope: scope_labels(&p.scope),
+        scope: scope_labels(&p.scope, locale),
         ends: p.ends_at.map(|e| format_date(e - DAY_MS)),
         apply_window_days: p.apply_window_ms / DAY_MS,
         ip_daily_cap: p.ip_daily_cap,
     }
 }
 
-fn status_label(status: &str) -> &'static str {
+/// A referral's status (`rewarded`, `held`, `rejected`, `not_qualified`) as people read it.
+pub fn status_label(status: &str, locale: Locale) -> &'static str {
     match status {
-        "rewarded" => "Rewarded",
-        "held" => "Held for review",
-        "rejected" => "Rejected",
-        _ => "Not qualified",
+        "rewarded" => td_string!(locale, referral.status_rewarded),
+        "held" => td_string!(locale, referral.status_held),
+        "rejected" => td_string!(locale, referral.status_rejected),
+        _ => td_string!(locale, referral.status_not_qualified),
     }
 }
 
-pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> Result<ReferralView, AppError> {
+pub async fn referral_page(
+    state: &AppState,
+    user_id: i64,
+    created_at: i64,
+    locale: Locale,
+) -> Result<ReferralView, AppError> {
     let pool = state.db.pool();
     let now = now_ms();
     let code = referral::code_for(pool, user_id, now).await.map_err(|e| internal("invite code", e))?;
@@ -47,7 +76,11 @@ pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> R
         .into_iter()
         .filter_map(|p| rewards.iter().find(|r| r.0 == p.id).map(|r| (p, r.1)))
         .map(|(p, as_inviter)| EarnedPackage {
-            why: if as_inviter { "for inviting a friend".into() } else { "for joining through an invitation".into() },
+            why: if as_inviter {
+                td_string!(locale, referral.why_inviter).into()
+            } else {
+                td_string!(locale, referral.why_invitee).into()
+            },
             title: p.title,
             remaining: p.remaining.shown(Shown::Cents),
             original: p.original.shown(Shown::Cents),
@@ -59,20 +92,16 @@ pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> R
     let window = state.settings.referral.promotion.apply_window_ms;
     let (can_enter_code, cannot_enter_code) = match &own {
         Some(_) => (false, None),
-        None if now - created_at > window => (
-            false,
-            Some(format!(
-                "Invitation codes can be entered within {} days of signing up; your account is older.",
-                window / DAY_MS
-            )),
-        ),
+        None if now - created_at > window => {
+            (false, Some(fill(td_string!(locale, referral.window_passed), &[("days", &(window / DAY_MS))])))
+        }
         None => (true, None),
     };
     Ok(ReferralView {
         link: format!("{}/i/{code}", state.public_base_url),
         opened: referral::visitors(pool, &code).await?,
         code,
-        promotion: promotion(state),
+        promotion: promotion(state, locale),
         signed_up,
         qualified,
         invitees: invitees
@@ -80,19 +109,22 @@ pub async fn referral_page(state: &AppState, user_id: i64, created_at: i64) -> R
             .map(|r| InviteeRow {
                 email: referral::mask_email(&r.invitee_email),
                 date: format_date(r.created_at),
-                status: status_label(&r.status).to_string(),
+                status: status_label(&r.status, locale).to_string(),
                 reason: r.reason,
                 rewarded: r.status == "rewarded",
             })
             .collect(),
         earned,
         own_referral: own.map(|(code, status, reason)| match status.as_str() {
-            "rewarded" => format!(
-                "You joined with invitation {code}: Rewarded. You and your friend each received the {} package.",
-                state.settings.referral.promotion.title
+            "rewarded" => fill(
+                td_string!(locale, referral.own_rewarded),
+                &[("code", &code), ("title", &state.settings.referral.promotion.title)],
             ),
-            "held" => format!("You joined with invitation {code}: Held for review ({reason})."),
-            _ => format!("You joined with invitation {code}: {} ({reason}).", status_label(&status)),
+            "held" => fill(td_string!(locale, referral.own_held), &[("code", &code), ("reason", &reason)]),
+            _ => fill(
+                td_string!(locale, referral.own_misc),
+                &[("code", &code), ("status", &status_label(&status, locale)), ("reason", &reason)],
+            ),
         }),
         can_enter_code,
         cannot_enter_code,
@@ -111,6 +143,7 @@ pub async fn invite_page(
     code: &str,
     viewer: Option<(i64, i64)>,
     visitor: &str,
+    locale: Locale,
 ) -> Result<InviteView, AppError> {
     let signed_in = viewer.is_some();
     let Some(code) = InviteCode::parse(code) else {
@@ -136,48 +169,60 @@ pub async fn invite_page(
         }
         None => false,
     };
-    Ok(InviteView::Valid { code: code.as_str().to_string(), promotion: promotion(state), signed_in, can_apply, own })
+    Ok(InviteView::Valid {
+        code: code.as_str().to_string(),
+        promotion: promotion(state, locale),
+        signed_in,
+        can_apply,
+        own,
+    })
 }
 
-/// "I Understand": every note must be ticked; records the acknowledgement and returns its token (for this
-/// browser's cookie, see `http::invite_ack_cookie`) and where to go next.
+/// "I Understand": every note must be ticked; records the acknowledgement (with the version and language
+/// of the notes shown, `locale`'s) and returns its token (for this browser's cookie, see
+/// `http::invite_ack_cookie`) and where to go next.
 pub async fn acknowledge(
     state: &AppState,
     code: &str,
     ticked: [bool; 4],
     ip: &str,
+    locale: Locale,
 ) -> Result<(String, String), AppError> {
     let code = InviteCode::parse(code).ok_or(AppError::NotFound)?;
     if !is_enabled(state, &code).await? {
         return Err(AppError::NotFound);
     }
     if !ticked.iter().all(|t| *t) {
-        return Err(AppError::invalid("notes", "Please read and tick every note before continuing."));
+        return Err(AppError::invalid("notes", td_string!(locale, invite.tick_every_note)));
     }
     let token = random_token().map_err(|e| internal("invite acknowledgement", e))?;
-    referral::record_ack(state.db.pool(), &code, &token, ip, now_ms()).await?;
+    let (version, language) = (notes_version(locale), locale.as_str());
+    referral::record_ack(state.db.pool(), &code, &token, version, language, ip, now_ms()).await?;
     let next = format!("/login?next=/i&invite={}", code.as_str());
     Ok((token, next))
 }
 
-/// The code box on `/i`: the same notes must be ticked, and are recorded, as on `/i/CODE`.
+/// The code box on `/i`: the same notes must be ticked, and are recorded (in `locale`'s version), as on
+/// `/i/CODE`.
 pub async fn apply_code(
     state: &AppState,
     user_id: i64,
     code: &str,
     ticked: [bool; 4],
     ip: &str,
+    locale: Locale,
 ) -> Result<String, AppError> {
     let code = InviteCode::parse(code)
-        .ok_or_else(|| AppError::invalid("code", "Invitation codes are 8 letters and digits, like F8GTE3SR."))?;
+        .ok_or_else(|| AppError::invalid("code", td_string!(locale, referral.bad_code_format)))?;
     if !ticked.iter().all(|t| *t) {
-        return Err(AppError::invalid("code", "Please read and tick every note before applying the code."));
+        return Err(AppError::invalid("code", td_string!(locale, referral.tick_before_applying)));
     }
     if !is_enabled(state, &code).await? {
-        return Err(AppError::invalid("code", ReferralError::UnknownCode.to_string()));
+        return Err(AppError::invalid("code", error_text(&ReferralError::UnknownCode, locale)));
     }
     let token = random_token().map_err(|e| internal("invite acknowledgement", e))?;
-    let ack_id = referral::record_ack(state.db.pool(), &code, &token, ip, now_ms()).await?;
+    let (version, language) = (notes_version(locale), locale.as_str());
+    let ack_id = referral::record_ack(state.db.pool(), &code, &token, version, language, ip, now_ms()).await?;
     let mut tx = state.db.pool().begin().await?;
     let application = Application {
         invitee_id: user_id,
@@ -192,17 +237,17 @@ pub async fn apply_code(
         .await
         .map_err(|e| match e {
             ReferralError::Ledger(inner) => internal("apply invite code", inner),
-            other => AppError::invalid("code", other.to_string()),
+            other => AppError::invalid("code", error_text(&other, locale)),
         })?;
     tx.commit().await?;
     // Both sides may have a new package: their next API calls see it.
     state.gateway.money_moved(user_id);
     state.gateway.money_moved(applied.inviter_id);
     Ok(match applied.verdict {
-        referral::Verdict::Rewarded => "Invitation applied: you and your friend each received the package.".into(),
-        referral::Verdict::Held(_) => "Invitation recorded; the reward is waiting for a review.".into(),
+        referral::Verdict::Rewarded => td_string!(locale, referral.applied_rewarded).to_string(),
+        referral::Verdict::Held(_) => td_string!(locale, referral.applied_held).to_string(),
         referral::Verdict::NotQualified(why) => {
-            format!("Invitation recorded, but it does not qualify for the reward: {why}.")
+            fill(td_string!(locale, referral.applied_not_qualified), &[("why", &why)])
         }
     })
 }

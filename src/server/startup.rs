@@ -222,6 +222,7 @@ fn router(state: AppState) -> Router {
     let leptos_options = state.leptos.clone();
     let mut router: Router<AppState> = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/lang/{locale}", get(crate::server::http::language::switch))
         .route("/metrics", get(crate::server::http::metrics_route::metrics))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
         .route("/billing/bills.csv", get(billing_csv::bills))

@@ -1,5 +1,9 @@
-//! Wall-clock time as unix milliseconds (how every table stores time) and its display in UTC.
+//! Wall-clock time as unix milliseconds (how every table stores time) and its display in UTC: ISO for files
+//! and logs (`format_utc`, `format_date`), and in a person's language for pages and emails (`date_for`,
+//! `date_time_for`, `relative`).
 
+use crate::i18n::{td_string, Locale};
+use crate::shared::text::fill;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -47,23 +51,59 @@ pub fn parse_date(text: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days * DAY_MS)
 }
 
-/// `in 3 days`, `in 5 hours`, `2 days ago`.
-pub fn relative(ms: i64, now: i64) -> String {
+/// A date as people read it in `locale`: `2026-11-25`, `2026年11月25日`.
+pub fn date_for(ms: i64, locale: Locale) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(1000).div_euclid(86_400));
+    let (mm, dd) = (format!("{m:02}"), format!("{d:02}"));
+    fill(td_string!(locale, time.date), &[("y", &y), ("m", &m), ("d", &d), ("mm", &mm), ("dd", &dd)])
+}
+
+/// A moment as people read it in `locale`, in UTC: `2026-11-25 15:04 UTC`, `2026年11月25日 15:04 UTC`.
+pub fn date_time_for(ms: i64, locale: Locale) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    let (mm, dd, hh, mi) =
+        (format!("{m:02}"), format!("{d:02}"), format!("{:02}", rem / 3600), format!("{:02}", (rem % 3600) / 60));
+    fill(
+        td_string!(locale, time.date_time_utc),
+        &[("y", &y), ("m", &m), ("d", &d), ("mm", &mm), ("dd", &dd), ("hh", &hh), ("mi", &mi)],
+    )
+}
+
+/// `in 3 days`, `in 5 hours`, `2 days ago` (`3 天后`, `2 日前`), in `locale`.
+pub fn relative(ms: i64, now: i64, locale: Locale) -> String {
     let delta = ms - now;
     let abs = delta.abs();
     let (n, unit) = if abs >= DAY_MS {
-        (abs / DAY_MS, "day")
+        (abs / DAY_MS, Unit::Day)
     } else if abs >= HOUR_MS {
-        (abs / HOUR_MS, "hour")
+        (abs / HOUR_MS, Unit::Hour)
     } else {
-        ((abs / MINUTE_MS).max(1), "minute")
+        ((abs / MINUTE_MS).max(1), Unit::Minute)
     };
-    let plural = if n == 1 { "" } else { "s" };
-    if delta >= 0 {
-        format!("in {n} {unit}{plural}")
-    } else {
-        format!("{n} {unit}{plural} ago")
-    }
+    let sentence = match (delta >= 0, unit, n == 1) {
+        (true, Unit::Minute, true) => td_string!(locale, time.in_minute),
+        (true, Unit::Minute, false) => td_string!(locale, time.in_minutes),
+        (true, Unit::Hour, true) => td_string!(locale, time.in_hour),
+        (true, Unit::Hour, false) => td_string!(locale, time.in_hours),
+        (true, Unit::Day, true) => td_string!(locale, time.in_day),
+        (true, Unit::Day, false) => td_string!(locale, time.in_days),
+        (false, Unit::Minute, true) => td_string!(locale, time.minute_ago),
+        (false, Unit::Minute, false) => td_string!(locale, time.minutes_ago),
+        (false, Unit::Hour, true) => td_string!(locale, time.hour_ago),
+        (false, Unit::Hour, false) => td_string!(locale, time.hours_ago),
+        (false, Unit::Day, true) => td_string!(locale, time.day_ago),
+        (false, Unit::Day, false) => td_string!(locale, time.days_ago),
+    };
+    fill(sentence, &[("n", &n)])
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Minute,
+    Hour,
+    Day,
 }
 
 /// A proleptic Gregorian date to days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -113,9 +153,21 @@ mod tests {
     }
 
     #[test]
+    fn dates_read_the_way_each_language_writes_them() {
+        let ms = days_from_civil(2026, 3, 5) * DAY_MS + 15 * HOUR_MS + 4 * MINUTE_MS;
+        assert_eq!(date_for(ms, Locale::en), "2026-03-05");
+        assert_eq!(date_for(ms, Locale::zh), "2026年3月5日");
+        assert_eq!(date_time_for(ms, Locale::en), "2026-03-05 15:04 UTC");
+        assert_eq!(date_time_for(ms, Locale::ja), "2026年3月5日 15:04 UTC");
+        assert_eq!(date_time_for(ms, Locale::en), format_utc(ms));
+        assert_eq!(relative(0, 2 * DAY_MS, Locale::zh), "2 天前");
+        assert_eq!(relative(5 * HOUR_MS, 0, Locale::ja), "5 時間後");
+    }
+
+    #[test]
     fn relative_times_read_naturally() {
-        assert_eq!(relative(30 * DAY_MS, 0), "in 30 days");
-        assert_eq!(relative(0, 2 * DAY_MS), "2 days ago");
-        assert_eq!(relative(HOUR_MS, 0), "in 1 hour");
+        assert_eq!(relative(30 * DAY_MS, 0, Locale::en), "in 30 days");
+        assert_eq!(relative(0, 2 * DAY_MS, Locale::en), "2 days ago");
+        assert_eq!(relative(HOUR_MS, 0, Locale::en), "in 1 hour");
     }
 }

@@ -1,6 +1,7 @@
 //! The Usage page's data: the last [`USAGE_DAYS`] days of calls summed per day (the chart) and per channel,
 //! model and key, with totals, and the same sums as CSV.
 
+use crate::i18n::{td_string, Locale};
 use crate::server::billing_view::{channel_short, csv_field};
 use crate::server::domain::bills::{self, UsageGroup};
 use crate::server::domain::money::Money;
@@ -47,10 +48,10 @@ impl Sum {
     }
 }
 
-fn key_label(g: &UsageGroup) -> String {
+fn key_label(g: &UsageGroup, locale: Locale) -> String {
     match &g.key_name {
         Some(k) => k.clone(),
-        None if g.channel == "web-chat" => "Web chat".into(),
+        None if g.channel == "web-chat" => td_string!(locale, channels.web_chat).into(),
         None => "—".into(),
     }
 }
@@ -66,8 +67,8 @@ fn lines_by(groups: &[UsageGroup], label: impl Fn(&UsageGroup) -> String) -> Vec
     lines.into_iter().map(|(s, l)| s.line(l)).collect()
 }
 
-/// The page from the groups of days `first_day..=last_day` (days since 1970-01-01).
-pub fn summarize(groups: &[UsageGroup], first_day: i64, last_day: i64) -> UsageView {
+/// The page from the groups of days `first_day..=last_day` (days since 1970-01-01), its labels in `locale`.
+pub fn summarize(groups: &[UsageGroup], first_day: i64, last_day: i64, locale: Locale) -> UsageView {
     let mut per_day: BTreeMap<i64, Sum> = (first_day..=last_day).map(|d| (d, Sum::default())).collect();
     let mut total = Sum::default();
     for g in groups.iter().filter(|g| (first_day..=last_day).contains(&g.day)) {
@@ -86,10 +87,10 @@ pub fn summarize(groups: &[UsageGroup], first_day: i64, last_day: i64) -> UsageV
                 balance: cents(s.balance),
             })
             .collect(),
-        by_channel: lines_by(groups, |g| channel_short(&g.channel)),
+        by_channel: lines_by(groups, |g| channel_short(&g.channel, locale)),
         by_model: lines_by(groups, |g| g.model.clone()),
-        by_key: lines_by(groups, key_label),
-        total: total.line("Total".into()),
+        by_key: lines_by(groups, |g| key_label(g, locale)),
+        total: total.line(td_string!(locale, billing.total).into()),
     }
 }
 
@@ -99,10 +100,11 @@ fn period(now: i64) -> (i64, i64) {
     (today - (USAGE_DAYS - 1), today)
 }
 
-pub async fn usage(state: &AppState, user_id: i64) -> Result<UsageView, AppError> {
+/// The Usage page, its labels in `locale`.
+pub async fn usage(state: &AppState, user_id: i64, locale: Locale) -> Result<UsageView, AppError> {
     let (first, last) = period(now_ms());
     let groups = bills::usage(state.db.pool(), user_id, first * DAY_MS).await?;
-    Ok(summarize(&groups, first, last))
+    Ok(summarize(&groups, first, last, locale))
 }
 
 /// The same sums as CSV: one row per day, channel, model and key (amounts exact, as plain USD decimals).
@@ -157,7 +159,7 @@ mod tests {
             group(100, "default", "gpt-4o", Some("laptop"), 1, 5_000_000),
             group(102, "web-chat", "claude-sonnet-4-5", None, 2, 20_000_000),
         ];
-        let v = summarize(&groups, 99, 102);
+        let v = summarize(&groups, 99, 102, Locale::en);
         assert_eq!(v.days.len(), 4);
         assert_eq!(v.days[0].calls, 0);
         assert_eq!((v.days[1].calls, v.days[1].balance_units), (4, 35_000_000));

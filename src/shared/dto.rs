@@ -37,20 +37,15 @@ pub enum LoginLinkView {
 }
 
 impl LoginLinkView {
-    /// The sentence shown when a link cannot log anyone in.
-    pub fn refusal(&self) -> &'static str {
+    /// The sentence shown when a link cannot log anyone in, in `locale`.
+    pub fn refusal(&self, locale: crate::i18n::Locale) -> &'static str {
+        use crate::i18n::td_string;
         match self {
-            Self::Expired => "This login link has expired: links work for 15 minutes. Request a new one below.",
-            Self::Used => "This login link was already used: each link works once. Request a new one below.",
-            Self::Replaced => {
-                "A newer login link was sent to this address, so this one no longer works. Use the newest email, or request a new link."
-            }
-            Self::AccountDisabled => {
-                "This account has been disabled by the operators. Contact support if you think this is a mistake."
-            }
-            Self::Unknown | Self::Valid { .. } => {
-                "This login link is not valid: it may have been cut off or mistyped. Request a new one below."
-            }
+            Self::Expired => td_string!(locale, confirm.expired),
+            Self::Used => td_string!(locale, confirm.used),
+            Self::Replaced => td_string!(locale, confirm.replaced),
+            Self::AccountDisabled => td_string!(locale, confirm.account_disabled),
+            Self::Unknown | Self::Valid { .. } => td_string!(locale, confirm.not_valid),
         }
     }
 }

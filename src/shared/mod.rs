@@ -10,3 +10,4 @@ pub mod next_path;
 pub mod numbers;
 pub mod prices;
 pub mod referral;
+pub mod text;

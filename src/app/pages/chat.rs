@@ -4,8 +4,10 @@
 //! Replies stream in as they are written (thinking in a collapsible block above the answer) and can be
 //! stopped. Each reply is a call on the `web-chat` channel, paid like any API call.
 
+use crate::app::components::error_text::{error_text, error_text_in};
 use crate::app::components::reply_stream::{stream_slot, ReplyStream, StreamSlot};
 use crate::app::pages::billing::load_error_saying;
+use crate::i18n::*;
 use crate::shared::dto::{AskedReply, ChatEvent, ChatMessageRow, ChatSetup, ChatThread, ConversationRow};
 use crate::shared::error::AppError;
 use crate::shared::markdown;
@@ -36,7 +38,7 @@ pub async fn list_conversations() -> Result<Vec<ConversationRow>, AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::chat::conversations(&state, user.id).await
+            crate::server::chat::conversations(&state, user.id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -49,7 +51,7 @@ pub async fn load_thread(id: i64) -> Result<ChatThread, AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::chat::thread(&state, user.id, id).await
+            crate::server::chat::thread(&state, user.id, id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -67,7 +69,8 @@ pub async fn ask_reply(
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::chat::ask(&state, user.id, conversation_id, &text, &model, thinking).await
+            let locale = crate::server::fn_support::locale();
+            crate::server::chat::ask(&state, user.id, conversation_id, &text, &model, thinking, locale).await
         }
         .await,
     )
@@ -80,7 +83,7 @@ pub async fn rename_conversation(id: i64, title: String) -> Result<(), AppError>
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::chat::rename(&state, user.id, id, &title).await
+            crate::server::chat::rename(&state, user.id, id, &title, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -93,7 +96,7 @@ pub async fn delete_conversation(id: i64) -> Result<(), AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::chat::delete(&state, user.id, id).await
+            crate::server::chat::delete(&state, user.id, id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -114,6 +117,8 @@ struct Chat {
     error: RwSignal<Option<String>>,
     /// The message box, where focus returns after a send or Stop.
     compose: NodeRef<leptos::html::Textarea>,
+    /// The page's language, for the messages written outside the view (a lost stream, a refused send).
+    locale: Locale,
 }
 
 fn message(id: i64, role: &str, content: String, model_label: String, status: &str) -> ChatMessageRow {
@@ -197,7 +202,7 @@ impl Chat {
             if self.streaming.get_untracked() {
                 self.on_event(ChatEvent {
                     t: "error".into(),
-                    v: Some("The connection was lost; reload to see what was saved.".into()),
+                    v: Some(td_string!(self.locale, chat.connection_lost).into()),
                     billing: None,
                 });
             }
@@ -237,7 +242,7 @@ impl Chat {
                 }
                 Err(e) => {
                     self.draft.set(text);
-                    self.error.set(Some(e.to_string()));
+                    self.error.set(Some(error_text_in(&e, self.locale)));
                     self.streaming.set(false);
                 }
             }
@@ -247,6 +252,7 @@ impl Chat {
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
+    let i18n = use_i18n();
     let query = use_query_map();
     let current = Memo::new(move |_| query.read().get("c").and_then(|c| c.parse::<i64>().ok()));
     let chat = Chat {
@@ -261,6 +267,7 @@ pub fn ChatPage() -> impl IntoView {
         // A message posted without JavaScript that could not be sent comes back with its reason.
         error: RwSignal::new(query.read_untracked().get("error")),
         compose: NodeRef::new(),
+        locale: i18n.get_locale_untracked(),
     };
     let rename = ServerAction::<RenameConversation>::new();
     let delete = ServerAction::<DeleteConversation>::new();
@@ -296,12 +303,12 @@ pub fn ChatPage() -> impl IntoView {
         }
     });
     view! {
-        <Title text="Chat" />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text=tu_string!(i18n, chat.title) />
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match setup.await {
                     Ok(setup) => chat_view(chat, setup, conversations, thread, rename, delete).into_any(),
-                    Err(e) => load_error_saying(e, "/chat", "Log in to chat", "Your conversations are kept in your account."),
+                    Err(e) => load_error_saying(e, "/chat", tu_string!(i18n, chat.login_title), tu_string!(i18n, chat.login_why)),
                 }
             })}
         </Suspense>
@@ -318,6 +325,7 @@ fn chat_view(
     rename: ServerAction<RenameConversation>,
     delete: ServerAction<DeleteConversation>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     if chat.model.get_untracked().is_empty() {
         chat.model.set(setup.default_model.clone());
     }
@@ -349,27 +357,25 @@ fn chat_view(
     let send_on_enter = send.clone();
     view! {
         {setup.mock_upstream.then(|| view! {
-            <p class="notice demo" data-testid="chat-mock">
-                "Demo upstream: replies come from Gatehouse's built-in mock, not a real model. They are billed like real ones."
-            </p>
+            <p class="notice demo" data-testid="chat-mock">{t!(i18n, chat.mock_notice)}</p>
         })}
         <div class="chat" data-testid="chat">
             <aside class="chat-sidebar">
-                <a class="btn primary new-chat" href="/chat" on:click=move |_| chat.shown.set(None)>"New conversation"</a>
+                <a class="btn primary new-chat" href="/chat" on:click=move |_| chat.shown.set(None)>{t!(i18n, chat.new_conversation)}</a>
                 {move || {
                     let failed = rename.value().get().and_then(Result::err).or_else(|| delete.value().get().and_then(Result::err));
-                    failed.map(|e| view! { <p class="form-error small" role="alert">{e.to_string()}</p> })
+                    failed.map(|e| view! { <p class="form-error small" role="alert">{error_text(&e)}</p> })
                 }}
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match conversations.await {
-                            Ok(rows) if rows.is_empty() => view! { <p class="muted small">"No conversations yet."</p> }.into_any(),
+                            Ok(rows) if rows.is_empty() => view! { <p class="muted small">{t!(i18n, chat.no_conversations)}</p> }.into_any(),
                             Ok(rows) => view! {
                                 <ul class="conversations" data-testid="conversations">
                                     {rows.into_iter().map(|c| conversation_item(chat, c, rename, delete)).collect_view()}
                                 </ul>
                             }.into_any(),
-                            Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <p class="form-error">{error_text(&e)}</p> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -377,7 +383,7 @@ fn chat_view(
             <section class="chat-pane">
                 <div class="chat-toolbar">
                     <label class="model-pick">
-                        <span>"Model"</span>
+                        <span>{t!(i18n, chat.model)}</span>
                         <select
                             name="model"
                             form="compose"
@@ -387,7 +393,12 @@ fn chat_view(
                         >
                             {setup.models.iter().map(|m| {
                                 let id = m.id.clone();
-                                let text = if m.price.is_empty() { m.label.clone() } else { format!("{} · {} per 1M tokens", m.label, m.price) };
+                                let text = if m.price.is_empty() {
+                                    m.label.clone()
+                                } else {
+                                    let per_million = tu_string!(i18n, chat.model_price);
+                                    crate::shared::text::fill(per_million, &[("model", &m.label), ("price", &m.price)])
+                                };
                                 view! { <option value=id.clone() selected=move || chat.model.get() == id>{text}</option> }
                             }).collect_view()}
                         </select>
@@ -402,14 +413,24 @@ fn chat_view(
                             disabled=move || !supports_thinking()
                             on:change=move |ev| chat.thinking.set(event_target_checked(&ev))
                         />
-                        " Deep thinking"
+                        " "{t!(i18n, chat.deep_thinking)}
                     </label>
                     <span class="muted small" data-testid="thinking-why">
-                        {move || selected().and_then(|m| m.why_no_thinking).unwrap_or_default()}
+                        // The server says why a model has no thinking (in English); the page words it.
+                        {move || {
+                            let why = selected().filter(|m| m.why_no_thinking.is_some()).map(|m| {
+                                if m.id.starts_with("gpt") {
+                                    tu_string!(i18n, chat.no_thinking_gpt)
+                                } else {
+                                    tu_string!(i18n, chat.no_thinking_older_claude)
+                                }
+                            });
+                            why.unwrap_or_default()
+                        }}
                     </span>
                 </div>
                 <div class="messages" data-testid="messages">
-                    <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    <Transition fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
                         {move || Suspend::new(async move {
                             match thread.await {
                                 Ok(loaded) => {
@@ -420,14 +441,14 @@ fn chat_view(
                                             let is_live = live.is_some();
                                             let list = live.unwrap_or_else(|| base.clone());
                                             if list.is_empty() {
-                                                view! { <p class="muted empty-chat">"Ask anything. Replies stream in as they are written."</p> }.into_any()
+                                                view! { <p class="muted empty-chat">{t!(i18n, chat.empty)}</p> }.into_any()
                                             } else {
                                                 list.into_iter().map(|m| message_view(m, is_live)).collect_view().into_any()
                                             }
                                         }}
                                     }.into_any()
                                 }
-                                Err(e) => load_error_saying(e, "/chat", "Log in to chat", "Your conversations are kept in your account."),
+                                Err(e) => load_error_saying(e, "/chat", tu_string!(i18n, chat.login_title), tu_string!(i18n, chat.login_why)),
                             }
                         })}
                     </Transition>
@@ -443,8 +464,8 @@ fn chat_view(
                         node_ref=chat.compose
                         data-testid="compose"
                         rows="3"
-                        placeholder="Message (Enter sends, Shift+Enter for a new line)"
-                        aria-label="Message"
+                        placeholder=tu_string!(i18n, chat.compose_placeholder)
+                        aria-label=tu_string!(i18n, chat.compose_label)
                         prop:value=move || chat.draft.get()
                         on:input=move |ev| chat.draft.set(event_target_value(&ev))
                         on:keydown=move |ev: leptos::ev::KeyboardEvent| {
@@ -455,9 +476,9 @@ fn chat_view(
                         }
                     ></textarea>
                     {move || if chat.streaming.get() {
-                        view! { <button type="button" class="btn danger" data-testid="stop" on:click=move |_| chat.stop()>"Stop"</button> }.into_any()
+                        view! { <button type="button" class="btn danger" data-testid="stop" on:click=move |_| chat.stop()>{t!(i18n, chat.stop)}</button> }.into_any()
                     } else {
-                        view! { <button type="submit" class="btn primary" data-testid="send">"Send"</button> }.into_any()
+                        view! { <button type="submit" class="btn primary" data-testid="send">{t!(i18n, chat.send)}</button> }.into_any()
                     }}
                 </form>
             </section>
@@ -471,6 +492,7 @@ fn conversation_item(
     rename: ServerAction<RenameConversation>,
     delete: ServerAction<DeleteConversation>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let id = c.id;
     let title = c.title.clone();
     view! {
@@ -480,15 +502,15 @@ fn conversation_item(
                 <span class="muted small">{c.updated}</span>
             </a>
             <details class="conversation-menu">
-                <summary aria-label="Conversation actions">"⋯"</summary>
+                <summary aria-label=tu_string!(i18n, chat.conversation_actions)>"⋯"</summary>
                 <ActionForm action=rename attr:class="inline-rename" attr:onsubmit=crate::app::inline_handlers::CLOSE_MENU>
                     <input type="hidden" name="id" value=id.to_string() />
-                    <input type="text" name="title" value=title aria-label="Conversation title" />
-                    <button type="submit" class="btn ghost small">"Rename"</button>
+                    <input type="text" name="title" value=title aria-label=tu_string!(i18n, chat.conversation_title) />
+                    <button type="submit" class="btn ghost small">{t!(i18n, chat.rename)}</button>
                 </ActionForm>
-                <ActionForm action=delete attr:class="inline-form" attr:onsubmit=crate::app::inline_handlers::CONFIRM_DELETE_CONVERSATION>
+                <ActionForm action=delete attr:class="inline-form" attr:data-confirm=tu_string!(i18n, chat.confirm_delete) attr:onsubmit=crate::app::inline_handlers::CONFIRM>
                     <input type="hidden" name="id" value=id.to_string() />
-                    <button type="submit" class="btn ghost small danger">"Delete"</button>
+                    <button type="submit" class="btn ghost small danger">{t!(i18n, chat.delete)}</button>
                 </ActionForm>
             </details>
         </li>
@@ -497,6 +519,7 @@ fn conversation_item(
 
 /// One message; `live` when this page is writing it (otherwise an unfinished reply is another tab's).
 fn message_view(m: ChatMessageRow, live: bool) -> impl IntoView {
+    let i18n = use_i18n();
     let is_user = m.role == "user";
     let streaming = m.status == "streaming" || m.status == "pending";
     let has_thinking = !m.thinking.is_empty();
@@ -507,20 +530,20 @@ fn message_view(m: ChatMessageRow, live: bool) -> impl IntoView {
             } else {
                 view! {
                     <div class="bubble">
-                        <div class="meta muted small">{m.model_label}{(m.status == "stopped").then_some(" · stopped")}</div>
+                        <div class="meta muted small">{m.model_label}{(m.status == "stopped").then(|| tu_string!(i18n, chat.stopped_suffix))}</div>
                         {has_thinking.then(|| view! {
                             <details class="thinking" open=streaming data-testid="thinking-block">
-                                <summary>"Thinking"</summary>
+                                <summary>{t!(i18n, chat.thinking)}</summary>
                                 <div class="thinking-text">{m.thinking}</div>
                             </details>
                         })}
                         <div class="md" inner_html=m.html></div>
-                        {(streaming && m.content.is_empty() && live).then(|| view! { <p class="muted small typing">"Writing…"</p> })}
-                        {(streaming && !live).then(|| view! { <p class="muted small typing">"Still being written; reload in a moment to see it."</p> })}
+                        {(streaming && m.content.is_empty() && live).then(|| view! { <p class="muted small typing">{t!(i18n, chat.writing)}</p> })}
+                        {(streaming && !live).then(|| view! { <p class="muted small typing">{t!(i18n, chat.still_being_written)}</p> })}
                         {m.error.map(|e| view! {
                             <p class="chat-error" role="alert">
                                 {e}
-                                {m.error_billing.then(|| view! { " " <a href="/billing">"Go to Billing"</a> })}
+                                {m.error_billing.then(|| view! { " " <a href="/billing">{t!(i18n, chat.go_to_billing)}</a> })}
                             </p>
                         })}
                     </div>

@@ -1,6 +1,8 @@
 //! `/auth/confirm?token=…`: shows who is logging in and a "Confirm and log in" button. Viewing (GET, HEAD)
 //! never consumes the link, so mail scanners that prefetch it do no harm; only the button's POST logs in.
 
+use crate::app::components::error_text::error_text_in;
+use crate::i18n::*;
 use crate::shared::dto::LoginLinkView;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -56,34 +58,35 @@ pub async fn confirm_login(token: String) -> Result<(), AppError> {
 
 #[component]
 pub fn ConfirmPage() -> impl IntoView {
+    let i18n = use_i18n();
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
     let link = Resource::new(token, inspect_login_link);
     view! {
-        <Title text="Confirm log in" />
-        <Suspense fallback=|| view! { <p class="muted">"Checking your link…"</p> }>
+        <Title text=tu_string!(i18n, confirm.title) />
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, confirm.checking)}</p> }>
             {move || Suspend::new(async move {
+                let locale = i18n.get_locale_untracked();
                 match link.await {
                     Ok(LoginLinkView::Valid { email, expires_in_minutes }) => {
                         view! {
                             <section class="card narrow">
-                                <h1>"Confirm log in"</h1>
-                                <p>"You are logging in to Gatehouse as"</p>
+                                <h1>{t!(i18n, confirm.title)}</h1>
+                                <p>{t!(i18n, confirm.logging_in_as)}</p>
                                 <p class="big-email">{email}</p>
                                 <form method="post" action=ConfirmLogin::url() class="stack">
                                     <input type="hidden" name="token" value=token() />
-                                    <button type="submit" class="btn primary wide">"Confirm and log in"</button>
+                                    <button type="submit" class="btn primary wide">{t!(i18n, confirm.confirm_button)}</button>
                                 </form>
                                 <p class="muted small">
-                                    "This link expires in " {expires_in_minutes}
-                                    " min. If you did not ask to log in, close this page: nothing happens without the click."
+                                    {t!(i18n, confirm.expires_in, minutes = expires_in_minutes)}
                                 </p>
                             </section>
                         }
                             .into_any()
                     }
-                    Ok(other) => refused(other.refusal().to_string()).into_any(),
-                    Err(e) => refused(e.to_string()).into_any(),
+                    Ok(other) => refused(other.refusal(locale).to_string()).into_any(),
+                    Err(e) => refused(error_text_in(&e, locale)).into_any(),
                 }
             })}
         </Suspense>
@@ -91,12 +94,13 @@ pub fn ConfirmPage() -> impl IntoView {
 }
 
 fn refused(message: String) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="card narrow">
-            <h1>"This link cannot log you in"</h1>
+            <h1>{t!(i18n, confirm.refused_title)}</h1>
             <p>{message}</p>
-            <a class="btn primary" href="/login">"Get a new login link"</a>
-            <crate::app::components::support::ContactSupport lead="Need help? Write to" />
+            <a class="btn primary" href="/login">{t!(i18n, confirm.new_link)}</a>
+            <crate::app::components::support::ContactSupport lead=tu_string!(i18n, confirm.need_help) />
         </section>
     }
 }

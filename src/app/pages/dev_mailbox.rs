@@ -1,7 +1,9 @@
 //! `/dev/mailbox` (dev mode only, 404 in production): the emails Gatehouse would have sent, so a person
 //! can open the login email and click its link on a machine without SMTP.
 
+use crate::app::components::error_text::error_text_in;
 use crate::app::pages::not_found::NotFound;
+use crate::i18n::*;
 use crate::shared::dto::DevMailSummary;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -37,18 +39,19 @@ pub async fn list_dev_mail() -> Result<Option<Vec<DevMailSummary>>, AppError> {
 
 #[component]
 pub fn DevMailboxPage() -> impl IntoView {
+    let i18n = use_i18n();
     let mail = Resource::new(|| (), |_| list_dev_mail());
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match mail.await {
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
-                    Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error">{error_text_in(&e, i18n.get_locale_untracked())}</p> }.into_any(),
                     Ok(None) => view! {
-                        <Title text="Dev mailbox" />
+                        <Title text=tu_string!(i18n, mailbox.title) />
                         <section class="card">
-                            <h1>"Dev mailbox"</h1>
-                            <p class="muted">"Mail is sent through SMTP (SMTP_URL is set), so nothing is kept here."</p>
+                            <h1>{t!(i18n, mailbox.title)}</h1>
+                            <p class="muted">{t!(i18n, mailbox.smtp_in_use)}</p>
                         </section>
                     }.into_any(),
                     Ok(Some(messages)) => mailbox(messages).into_any(),
@@ -59,22 +62,20 @@ pub fn DevMailboxPage() -> impl IntoView {
 }
 
 fn mailbox(messages: Vec<DevMailSummary>) -> impl IntoView {
+    let i18n = use_i18n();
     let empty = messages.is_empty();
     view! {
-        <Title text="Dev mailbox" />
+        <Title text=tu_string!(i18n, mailbox.title) />
         <section class="card">
             <div class="card-head">
                 <div>
-                    <p class="eyebrow">"Demo mode"</p>
-                    <h1>"Dev mailbox"</h1>
+                    <p class="eyebrow">{t!(i18n, mailbox.demo_mode)}</p>
+                    <h1>{t!(i18n, mailbox.title)}</h1>
                 </div>
-                <a class="btn ghost small" href="/dev/mailbox" rel="external">"Refresh"</a>
+                <a class="btn ghost small" href="/dev/mailbox" rel="external">{t!(i18n, mailbox.refresh)}</a>
             </div>
-            <p class="muted">
-                "Gatehouse runs without SMTP, so emails are kept here instead of being sent. Newest first; "
-                "restarting the server empties it."
-            </p>
-            {empty.then(|| view! { <p class="empty">"No emails yet. Request a login link on the " <a href="/login">"login page"</a> "."</p> })}
+            <p class="muted">{t!(i18n, mailbox.intro)}</p>
+            {empty.then(|| view! { <p class="empty">{t!(i18n, mailbox.empty, <a> = <a href="/login" />)}</p> })}
             <ul class="mail-list">
                 {messages
                     .into_iter()
@@ -87,11 +88,11 @@ fn mailbox(messages: Vec<DevMailSummary>) -> impl IntoView {
                                 </div>
                                 <div class="mail-subject">{m.subject}</div>
                                 <details>
-                                    <summary>"Plain-text part"</summary>
+                                    <summary>{t!(i18n, mailbox.plain_text_part)}</summary>
                                     <pre class="mail-text">{m.text_body}</pre>
                                 </details>
                                 <a class="btn primary small" href=format!("/dev/mailbox/{}", m.id) rel="external">
-                                    "Open email"
+                                    {t!(i18n, mailbox.open_email)}
                                 </a>
                             </li>
                         }

@@ -1,6 +1,8 @@
 //! `/docs`: how to use a key in Claude Code, Codex, Immersive Translate, curl and the Python SDKs, with this
 //! server's base URL filled in, a placeholder where the key goes, and the signed-in person's keys named.
 
+use crate::app::components::error_text::error_text;
+use crate::i18n::*;
 use crate::shared::dto::DocsView;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -40,15 +42,16 @@ pub async fn get_docs() -> Result<DocsView, AppError> {
 
 #[component]
 pub fn DocsPage() -> impl IntoView {
+    let i18n = use_i18n();
     let data = Resource::new(|| (), |_| get_docs());
     view! {
-        <Title text="Docs" />
-        <h1>"Docs"</h1>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text={tu_string!(i18n, docs.title)} />
+        <h1>{t!(i18n, docs.title)}</h1>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(v) => docs(v).into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -56,53 +59,55 @@ pub fn DocsPage() -> impl IntoView {
 }
 
 /// What the examples show where a key goes: keys are shown once and stored hashed, so the page never has a
-/// whole key, and a cut one that looks real would fail when pasted.
+/// whole key, and a cut one that looks real would fail when pasted. (`docs.key_hint` in locales/ repeats it
+/// inside its sentence.)
 const KEY_PLACEHOLDER: &str = "YOUR_API_KEY";
 
 fn docs(v: DocsView) -> impl IntoView {
+    let i18n = use_i18n();
     let [cc_rate, codex_rate, standard_rate] = v.rates.clone();
     let base = v.base_url.clone();
     let snippet = move |template: &'static str| template.replace("{BASE}", &base).replace("{KEY}", KEY_PLACEHOLDER);
     view! {
         {v.mock_upstream.then(|| view! {
             <p class="notice" data-testid="mock-notice">
-                "This server answers with its built-in mock upstream: calls work and are billed, but no real model is called."
+                {t!(i18n, docs.mock_notice)}
             </p>
         })}
         <section class="card">
-            <h2>"Your base URL and key"</h2>
+            <h2>{t!(i18n, docs.base_url_and_key)}</h2>
             <p><code data-testid="base-url">{v.base_url.clone()}</code></p>
             {if v.keys.is_empty() {
-                let hint = if v.signed_in { "Create a key on the API keys page; it is shown once, so keep it somewhere safe." } else { "Log in and create a key on the API keys page." };
-                view! { <p class="muted">{hint} " " <a href="/keys">"API keys"</a></p> }.into_any()
+                let hint = if v.signed_in { tu_string!(i18n, docs.hint_create_key) } else { tu_string!(i18n, docs.hint_log_in) };
+                view! { <p class="muted">{hint} " " <a href="/keys">{t!(i18n, docs.api_keys)}</a></p> }.into_any()
             } else {
                 let yours = v.keys.iter().map(|(name, prefix)| format!("{name} ({prefix})")).collect::<Vec<_>>().join(", ");
                 view! {
                     <p data-testid="key-hint">
-                        "Replace " <code>{KEY_PLACEHOLDER}</code> " in the examples with your whole key. Keys are shown once, when created; yours: " {yours} "."
+                        {t!(i18n, docs.key_hint, <code> = <code />, yours = move || yours.clone())}
                     </p>
                 }.into_any()
             }}
         </section>
         <section class="card">
             <h2>"Claude Code"</h2>
-            <p>{format!("Point Claude Code at the Claude Code channel (official price x {} from your balance; resource packages pay first):", cc_rate)}</p>
+            <p>{t!(i18n, docs.claude_code_intro, rate = move || cc_rate.clone())}</p>
             <pre tabindex="0"><code>{snippet("export ANTHROPIC_BASE_URL={BASE}/api/v1/ai/anthropic/cc-omg\nexport ANTHROPIC_AUTH_TOKEN={KEY}\nclaude")}</code></pre>
         </section>
         <section class="card" data-testid="codex-docs">
             <h2>"Codex"</h2>
-            <p>{format!("OpenAI's Codex CLI uses the CodeX channel (official price x {} from your balance) through the Responses API. Add this server as a provider in ", codex_rate)}<code>"~/.codex/config.toml"</code>":"</p>
+            <p>{t!(i18n, docs.codex_intro, rate = move || codex_rate.clone())} " " {t!(i18n, docs.codex_add, <code> = <code />)}</p>
             <pre tabindex="0"><code>{snippet("model = \"gpt-5-codex\"\nmodel_provider = \"gatehouse\"\n\n[model_providers.gatehouse]\nname = \"Gatehouse\"\nbase_url = \"{BASE}/api/v1/ai/openai/codex-omg/v1\"\nenv_key = \"GATEHOUSE_API_KEY\"\nwire_api = \"responses\"")}</code></pre>
-            <p>"Then give Codex your key and start it:"</p>
+            <p>{t!(i18n, docs.codex_start)}</p>
             <pre tabindex="0"><code>{snippet("export GATEHOUSE_API_KEY={KEY}\ncodex")}</code></pre>
         </section>
         <section class="card">
-            <h2>"Immersive Translate"</h2>
-            <p>"Use the OpenAI-compatible twin of the Claude Code channel. Free accounts have 60 requests per minute; a paid top-up of CNY 20 raises it to 1000."</p>
+            <h2>{t!(i18n, docs.immersive_translate)}</h2>
+            <p>{t!(i18n, docs.immersive_intro)}</p>
             <dl class="facts">
-                <div><dt>"URL"</dt><dd><code>{snippet("{BASE}/api/v1/ai/openai/cc-omg/v1/chat/completions")}</code></dd></div>
-                <div><dt>"Model"</dt><dd><code>"claude-haiku-4-5"</code></dd></div>
-                <div><dt>"API key"</dt><dd><code>{snippet("{KEY}")}</code></dd></div>
+                <div><dt>{t!(i18n, docs.url)}</dt><dd><code>{snippet("{BASE}/api/v1/ai/openai/cc-omg/v1/chat/completions")}</code></dd></div>
+                <div><dt>{t!(i18n, docs.model)}</dt><dd><code>"claude-haiku-4-5"</code></dd></div>
+                <div><dt>{t!(i18n, docs.api_key)}</dt><dd><code>{snippet("{KEY}")}</code></dd></div>
             </dl>
         </section>
         <section class="card">
@@ -112,7 +117,7 @@ fn docs(v: DocsView) -> impl IntoView {
         <section class="card">
             <h2>"Python"</h2>
             <pre tabindex="0"><code>{snippet("import anthropic, openai\n\nclaude = anthropic.Anthropic(base_url=\"{BASE}/api/v1/ai/anthropic/cc-omg\", api_key=\"{KEY}\")\nprint(claude.messages.create(model=\"claude-sonnet-4-5\", max_tokens=256,\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).content[0].text)\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nprint(gpt.chat.completions.create(model=\"gpt-4o-mini\",\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)\nprint(gpt.responses.create(model=\"gpt-5-mini\", input=\"Hello\").output_text)")}</code></pre>
-            <p class="muted small">{format!("The channels: /v1/… is the standard channel (x {standard_rate}); ")}"/api/v1/ai/anthropic/cc-omg and /api/v1/ai/openai/cc-omg are Claude Code's; codex-omg works the same way. Errors come back in each SDK's own format."</p>
+            <p class="muted small">{t!(i18n, docs.channels_note, rate = move || standard_rate.clone())}</p>
         </section>
     }
 }

@@ -1,10 +1,13 @@
 //! `/`: what Gatehouse is (signed out), or where the account stands (signed in): balance and tier, packages
 //! with bars, today's spend, recent keys, and for a new account three first steps.
 
+use crate::app::components::error_text::error_text;
 use crate::app::components::layout::ViewerResource;
 use crate::app::components::usd::Amount;
-use crate::shared::dto::{Overview, SignedInUser, Viewer};
+use crate::i18n::*;
+use crate::shared::dto::{Overview, OverviewPackage, SignedInUser, Viewer};
 use crate::shared::error::AppError;
+use crate::shared::text::fill;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -14,8 +17,9 @@ pub async fn get_overview() -> Result<Overview, AppError> {
     answer(
         async {
             let state = state()?;
+            let locale = crate::server::fn_support::locale();
             let user = require_user(&state).await?;
-            crate::server::home_view::overview(&state, user.id).await
+            crate::server::home_view::overview(&state, user.id, locale).await
         }
         .await,
     )
@@ -23,10 +27,11 @@ pub async fn get_overview() -> Result<Overview, AppError> {
 
 #[component]
 pub fn HomePage() -> impl IntoView {
+    let i18n = use_i18n();
     let viewer = expect_context::<ViewerResource>();
     view! {
         <Title text="" />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match viewer.await {
                     Ok(Viewer { user: Some(user), .. }) => view! { <SignedIn user /> }.into_any(),
@@ -38,31 +43,28 @@ pub fn HomePage() -> impl IntoView {
 }
 
 fn landing() -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="hero">
-            <h1>"Claude and GPT behind one key, on your own server."</h1>
-            <p class="lead">
-                "Gatehouse is a self-hosted LLM API platform: sign in with a link sent to your email, "
-                "create API keys for Claude Code and the OpenAI and Anthropic SDKs, chat in the browser, "
-                "and pay from resource packages first, then your balance."
-            </p>
+            <h1>{t!(i18n, home.hero_title)}</h1>
+            <p class="lead">{t!(i18n, home.hero_lead)}</p>
             <div class="actions">
-                <a class="btn primary" href="/login">"Log in or sign up"</a>
-                <a class="btn ghost" href="/prices">"See prices"</a>
+                <a class="btn primary" href="/login">{t!(i18n, home.log_in_or_sign_up)}</a>
+                <a class="btn ghost" href="/prices">{t!(i18n, home.see_prices)}</a>
             </div>
         </section>
         <section class="features">
             <div class="card">
-                <h2>"No passwords"</h2>
-                <p class="muted">"Enter your email, click the link we send, confirm. The same link creates your account the first time."</p>
+                <h2>{t!(i18n, home.no_passwords)}</h2>
+                <p class="muted">{t!(i18n, home.no_passwords_text)}</p>
             </div>
             <div class="card">
-                <h2>"Compatible APIs"</h2>
-                <p class="muted">"Anthropic Messages and OpenAI chat completions, so Claude Code and the official SDKs work unchanged."</p>
+                <h2>{t!(i18n, home.compatible_apis)}</h2>
+                <p class="muted">{t!(i18n, home.compatible_apis_text)}</p>
             </div>
             <div class="card">
-                <h2>"Clear billing"</h2>
-                <p class="muted">"Every call shows its official cost, what your packages paid and what your balance paid."</p>
+                <h2>{t!(i18n, home.clear_billing)}</h2>
+                <p class="muted">{t!(i18n, home.clear_billing_text)}</p>
             </div>
         </section>
     }
@@ -70,15 +72,19 @@ fn landing() -> impl IntoView {
 
 #[component]
 fn SignedIn(user: SignedInUser) -> impl IntoView {
+    let i18n = use_i18n();
     let data = Resource::new(|| (), |_| get_overview());
+    let SignedInUser { email, member_since, .. } = user;
     view! {
-        <p class="eyebrow">{format!("{} · member since {}", user.email, user.member_since)}</p>
-        <h1 class="welcome">"Your account"</h1>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <p class="eyebrow">
+            {t!(i18n, home.member_since, email = move || email.clone(), date = move || member_since.clone())}
+        </p>
+        <h1 class="welcome">{t!(i18n, home.your_account)}</h1>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(o) => overview(o).into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -86,53 +92,61 @@ fn SignedIn(user: SignedInUser) -> impl IntoView {
 }
 
 fn overview(o: Overview) -> impl IntoView {
+    let i18n = use_i18n();
     let new_account = !o.steps_done.iter().all(|d| *d);
+    let rpm = o.rpm;
+    let calls = o.today_calls;
+    let key_count = o.key_count;
+    let today_balance = o.today_balance.clone();
+    let today_packages = o.today_packages.clone();
     view! {
         {new_account.then(|| first_steps(o.steps_done))}
         <div class="overview" data-testid="overview">
             <section class="card">
-                <h2>"Balance"</h2>
+                <h2>{t!(i18n, home.balance)}</h2>
                 <p class=if o.balance_positive { "stat-value" } else { "stat-value negative" } data-testid="home-balance">
                     <Amount usd=o.balance.clone() />
                 </p>
                 {(!o.balance_positive).then(|| view! {
-                    <p class="notice">"API calls are refused (HTTP 402) until your balance is positive."</p>
+                    <p class="notice">{t!(i18n, home.balance_not_positive)}</p>
                 })}
-                <p class="muted small">{format!("Rate limit: {} requests per minute. ", o.rpm)}<a href="/billing/balance">"Tiers"</a></p>
-                <a class="btn primary small" href="/billing/topup">"Top up"</a>
-            </section>
-            <section class="card">
-                <h2>"Today"</h2>
-                <p class="stat-value" data-testid="today-calls">{format!("{} call{}", o.today_calls, if o.today_calls == 1 { "" } else { "s" })}</p>
                 <p class="muted small">
-                    <Amount usd=o.today_balance.clone() />" from your balance, "
-                    <Amount usd=o.today_packages.clone() />" from packages (UTC day)."
+                    {t!(i18n, home.rate_limit, rpm = move || rpm)} " " <a href="/billing/balance">{t!(i18n, home.tiers)}</a>
                 </p>
-                <a class="btn ghost small" href="/billing/bills">"Bills"</a>
+                <a class="btn primary small" href="/billing/topup">{t!(i18n, home.top_up)}</a>
             </section>
             <section class="card">
-                <h2>"Resource packages"</h2>
+                <h2>{t!(i18n, home.today)}</h2>
+                <p class="stat-value" data-testid="today-calls">
+                    {if calls == 1 {
+                        t!(i18n, home.calls_single, n = move || calls).into_any()
+                    } else {
+                        t!(i18n, home.calls_plural, n = move || calls).into_any()
+                    }}
+                </p>
+                <p class="muted small">
+                    {t!(
+                        i18n,
+                        home.today_paid,
+                        balance = move || view! { <Amount usd=today_balance.clone() /> },
+                        packages = move || view! { <Amount usd=today_packages.clone() /> }
+                    )}
+                </p>
+                <a class="btn ghost small" href="/billing/bills">{t!(i18n, home.bills)}</a>
+            </section>
+            <section class="card">
+                <h2>{t!(i18n, home.resource_packages)}</h2>
                 {if o.packages.is_empty() {
-                    view! { <p class="muted small">"No active packages. Invite a friend and you each get one."</p> }.into_any()
+                    view! { <p class="muted small">{t!(i18n, home.no_packages)}</p> }.into_any()
                 } else {
-                    o.packages.into_iter().map(|p| view! {
-                        <div class="mini-package">
-                            <p class="small"><strong>{p.title}</strong></p>
-                            <div class="progress" role="img" aria-label=format!("{}% left", p.percent_left)>
-                                <span style=format!("width: {}%", p.percent_left)></span>
-                            </div>
-                            <p class="muted small">
-                                <Amount usd=p.remaining />" left of "<Amount usd=p.original />{format!(", {}", p.expires_relative)}
-                            </p>
-                        </div>
-                    }).collect_view().into_any()
+                    o.packages.into_iter().map(mini_package).collect_view().into_any()
                 }}
-                <a class="btn ghost small" href="/billing/packages">"Packages"</a>
+                <a class="btn ghost small" href="/billing/packages">{t!(i18n, home.packages)}</a>
             </section>
             <section class="card">
-                <h2>"API keys"</h2>
+                <h2>{t!(i18n, home.api_keys)}</h2>
                 {if o.recent_keys.is_empty() {
-                    view! { <p class="muted small">"No keys yet."</p> }.into_any()
+                    view! { <p class="muted small">{t!(i18n, home.no_keys)}</p> }.into_any()
                 } else {
                     view! {
                         <ul class="plain-list small">
@@ -142,19 +156,45 @@ fn overview(o: Overview) -> impl IntoView {
                         </ul>
                     }.into_any()
                 }}
-                <a class="btn ghost small" href="/keys">{format!("Manage keys ({})", o.key_count)}</a>
+                <a class="btn ghost small" href="/keys">{t!(i18n, home.manage_keys, count = move || key_count)}</a>
             </section>
         </div>
     }
 }
 
+/// One active package: its title, a bar of what is left, and the amounts with when it expires.
+fn mini_package(p: OverviewPackage) -> impl IntoView {
+    let i18n = use_i18n();
+    let OverviewPackage { title, remaining, original, percent_left, expires_relative } = p;
+    let left = fill(tu_string!(i18n, home.percent_left), &[("percent", &percent_left)]);
+    view! {
+        <div class="mini-package">
+            <p class="small"><strong>{title}</strong></p>
+            <div class="progress" role="img" aria-label=left>
+                <span style=format!("width: {}%", percent_left)></span>
+            </div>
+            <p class="muted small">
+                {t!(
+                    i18n,
+                    home.package_left,
+                    remaining = move || view! { <Amount usd=remaining.clone() /> },
+                    original = move || view! { <Amount usd=original.clone() /> },
+                    expires = move || expires_relative.clone()
+                )}
+            </p>
+        </div>
+    }
+}
+
 fn first_steps(done: [bool; 3]) -> impl IntoView {
+    let i18n = use_i18n();
+    let done_mark = tu_string!(i18n, home.step_done);
     let step = |i: usize, title: &'static str, text: &'static str, href: &'static str, action: &'static str| {
         view! {
             <li class:done=done[i]>
                 <span class="step-mark" aria-hidden="true">{if done[i] { "✓".to_string() } else { (i + 1).to_string() }}</span>
                 <div>
-                    <strong>{title}</strong>{done[i].then_some(" (done)")}
+                    <strong>{title}</strong>{done[i].then_some(done_mark)}
                     <p class="muted small">{text}</p>
                     <a class="btn small" class:primary=!done[i] class:ghost=done[i] href=href>{action}</a>
                 </div>
@@ -163,11 +203,29 @@ fn first_steps(done: [bool; 3]) -> impl IntoView {
     };
     view! {
         <section class="card first-steps" data-testid="first-steps">
-            <h2>"Get started in three steps"</h2>
+            <h2>{t!(i18n, home.get_started)}</h2>
             <ol class="steps">
-                {step(0, "Create an API key", "One key per tool; you see it once.", "/keys", "Create a key")}
-                {step(1, "Use it in Claude Code, Codex or Immersive Translate", "The Docs fill in this server's address for each tool.", "/docs", "Open the Docs")}
-                {step(2, "Invite a friend", "You both get a Claude Code package when they sign up.", "/i", "Get your invite link")}
+                {step(
+                    0,
+                    tu_string!(i18n, home.step_key_title),
+                    tu_string!(i18n, home.step_key_text),
+                    "/keys",
+                    tu_string!(i18n, home.step_key_action),
+                )}
+                {step(
+                    1,
+                    tu_string!(i18n, home.step_use_title),
+                    tu_string!(i18n, home.step_use_text),
+                    "/docs",
+                    tu_string!(i18n, home.step_use_action),
+                )}
+                {step(
+                    2,
+                    tu_string!(i18n, home.step_invite_title),
+                    tu_string!(i18n, home.step_invite_text),
+                    "/i",
+                    tu_string!(i18n, home.step_invite_action),
+                )}
             </ol>
         </section>
     }

@@ -1,7 +1,11 @@
 //! `/i/CODE`: what an invitee sees. Signed out: the notes of the promotion with a checkbox each; "I
 //! Understand" is enabled once all are ticked (the server checks again and records the acknowledgement),
 //! then the login page with the invitation carried along. Signed in: rewards are for new accounts only.
+//! The notes are written per language, each language's with its own version (`invite.notes_version`),
+//! shown under them and recorded with the acknowledgement together with the language.
 
+use crate::app::components::error_text::error_text;
+use crate::i18n::*;
 use crate::shared::error::AppError;
 use crate::shared::referral::{InviteView, PromotionView};
 use leptos::prelude::*;
@@ -18,7 +22,8 @@ pub async fn get_invite(code: String) -> Result<InviteView, AppError> {
             let state = state()?;
             let viewer = current_user(&state).await?.map(|u| (u.id, u.created_at));
             let visitor = format!("{}|{}", client_network_of_request(&state)?, user_agent());
-            let view = referral_view::invite_page(&state, &code, viewer, &visitor).await?;
+            let view = referral_view::invite_page(&state, &code, viewer, &visitor, crate::server::fn_support::locale())
+                .await?;
             if view == InviteView::Unknown {
                 if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
                     options.set_status(axum::http::StatusCode::NOT_FOUND);
@@ -39,14 +44,17 @@ pub async fn acknowledge_invite(
     credit: Option<String>,
     balance: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::fn_support::{answer_form, client_network_of_request, set_cookie, state};
+    use crate::app::components::error_text::error_text_in;
+    use crate::server::fn_support::{answer_form, client_network_of_request, locale, set_cookie, state};
     use crate::server::http::invite_ack_cookie;
     use crate::server::referral_view;
+    // The notes were shown in the request's language; that language's version is what is acknowledged.
+    let locale = locale();
     let result = async {
         let state = state()?;
         let ip = client_network_of_request(&state)?;
         let ticked = [&reward, &new_users, &credit, &balance].map(|v| v.as_deref() == Some("on"));
-        let (token, next) = referral_view::acknowledge(&state, &code, ticked, &ip).await?;
+        let (token, next) = referral_view::acknowledge(&state, &code, ticked, &ip, locale).await?;
         if let Some(cookie) = invite_ack_cookie::set(&token, state.settings.cookies_secure()) {
             set_cookie(cookie);
         }
@@ -55,7 +63,7 @@ pub async fn acknowledge_invite(
     }
     .await;
     answer_form(result, |e| {
-        let message: String = url::form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect();
+        let message: String = url::form_urlencoded::byte_serialize(error_text_in(e, locale).as_bytes()).collect();
         let code: String = url::form_urlencoded::byte_serialize(code.as_bytes()).collect();
         Some(format!("/i/{code}?error={message}"))
     })
@@ -63,12 +71,13 @@ pub async fn acknowledge_invite(
 
 #[component]
 pub fn InvitePage() -> impl IntoView {
+    let i18n = use_i18n();
     let params = use_params_map();
     let code = move || params.read().get("code").unwrap_or_default();
     let data = Resource::new(code, get_invite);
     view! {
-        <Title text="You're invited" />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text=tu_string!(i18n, invite.title) />
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(InviteView::Valid { code, promotion, signed_in: false, .. }) => notes(code, promotion).into_any(),
@@ -76,7 +85,7 @@ pub fn InvitePage() -> impl IntoView {
                     Ok(InviteView::Valid { code, signed_in: true, can_apply: true, .. }) => can_still_apply(code).into_any(),
                     Ok(InviteView::Valid { promotion, signed_in: true, .. }) => already_member(promotion).into_any(),
                     Ok(InviteView::Unknown) => unknown().into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -84,6 +93,10 @@ pub fn InvitePage() -> impl IntoView {
 }
 
 fn notes(code: String, p: PromotionView) -> impl IntoView {
+    let i18n = use_i18n();
+    let PromotionView { running, reward, title, days, scope, .. } = p;
+    let scope = crate::app::pages::referral::scope_list(&scope);
+    let notes_version = tu_string!(i18n, invite.notes_version);
     let query = use_query_map();
     let error = move || query.read().get("error");
     let ticks: [RwSignal<bool>; 4] = std::array::from_fn(|_| RwSignal::new(false));
@@ -92,7 +105,7 @@ fn notes(code: String, p: PromotionView) -> impl IntoView {
     // every box; once hydrated, it is enabled as the last box is ticked.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    let note = |name: &'static str, i: usize, text: String| {
+    let note = |name: &'static str, i: usize, text: AnyView| {
         let tick = ticks[i];
         view! {
             <label class="note">
@@ -101,89 +114,92 @@ fn notes(code: String, p: PromotionView) -> impl IntoView {
             </label>
         }
     };
+    let eyebrow_code = code.clone();
+    let (lead_title, lead_reward) = (title.clone(), reward.clone());
     view! {
         <section class="card invite-card">
-            <p class="eyebrow">{format!("Invitation {code}")}</p>
-            <h1>"You're invited to Gatehouse"</h1>
+            <p class="eyebrow">{t!(i18n, invite.eyebrow, code = move || eyebrow_code.clone())}</p>
+            <h1>{t!(i18n, invite.heading)}</h1>
             <p class="lead-small">
-                {format!(
-                    "Sign up through this invitation and you and your friend each get a {} package ({} of credit, valid {} days).",
-                    p.title, p.reward, p.days
+                {t!(
+                    i18n,
+                    invite.lead,
+                    title = move || lead_title.clone(),
+                    reward = move || lead_reward.clone(),
+                    days = move || days
                 )}
             </p>
-            {(!p.running).then(|| view! {
-                <p class="notice">"The promotion is paused right now: you can sign up, but no package will be granted."</p>
+            {(!running).then(|| view! {
+                <p class="notice">{t!(i18n, invite.paused)}</p>
             })}
-            <p><strong>"Please read these notes carefully and tick each one:"</strong></p>
+            <p><strong>{t!(i18n, invite.read_carefully)}</strong></p>
             <form method="post" action=AcknowledgeInvite::url() class="notes">
                 <input type="hidden" name="code" value=code.clone() />
-                {note("reward", 0, format!(
-                    "The reward is a {} resource package worth {}, valid for {} days, for me and for the person who invited me.",
-                    p.title, p.reward, p.days
-                ))}
-                {note("new_users", 1, "It is only for new users who sign up with a qualifying email address: no disposable \
-                    addresses, one reward per person.".to_string())}
-                {note("credit", 2, format!(
-                    "It is Claude Code API credit: it pays for {} only, not for other APIs, and it cannot be withdrawn.",
-                    p.scope.join(" and ")
-                ))}
-                {note("balance", 3, "Calling the API needs a positive account balance: when my balance is $0 or less, calls \
-                    are refused with HTTP 402, even while the package has credit left.".to_string())}
+                {note("reward", 0, t!(
+                    i18n,
+                    invite.note_reward,
+                    title = move || title.clone(),
+                    reward = move || reward.clone(),
+                    days = move || days
+                ).into_any())}
+                {note("new_users", 1, t!(i18n, invite.note_new_users).into_any())}
+                {note("credit", 2, t!(i18n, invite.note_credit, scope = move || scope.clone()).into_any())}
+                {note("balance", 3, t!(i18n, invite.note_balance).into_any())}
                 {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-                <button type="submit" class="btn primary wide" disabled=move || hydrated.get() && !all_ticked()>"I Understand"</button>
-                <p class="muted small">"Next you enter your email; we send you a link to create your account."</p>
+                <p class="muted small" data-testid="notes-version">
+                    {t!(i18n, invite.notes_version_shown, version = move || notes_version)}
+                </p>
+                <button type="submit" class="btn primary wide" disabled=move || hydrated.get() && !all_ticked()>
+                    {t!(i18n, invite.understand)}
+                </button>
+                <p class="muted small">{t!(i18n, invite.next_email)}</p>
             </form>
         </section>
     }
 }
 
 fn own_link() -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="card narrow center" data-testid="own-invite">
-            <h1>"This is your own invitation link"</h1>
-            <p class="muted">
-                "Share it with friends: when they sign up through it, you each get a package. Your referral page shows who joined."
-            </p>
-            <a class="btn primary" href="/i">"Go to your referral page"</a>
+            <h1>{t!(i18n, invite.own_title)}</h1>
+            <p class="muted">{t!(i18n, invite.own_text)}</p>
+            <a class="btn primary" href="/i">{t!(i18n, invite.own_button)}</a>
         </section>
     }
 }
 
 fn can_still_apply(code: String) -> impl IntoView {
+    let i18n = use_i18n();
+    let href = format!("/i?code={code}");
     view! {
         <section class="card narrow center">
-            <h1>"You can still join with this invitation"</h1>
-            <p class="muted">
-                "Your account is new and has no invitation yet. Read the notes and apply the code on your referral page."
-            </p>
-            <a class="btn primary" href=format!("/i?code={code}")>{format!("Apply invitation {code}")}</a>
+            <h1>{t!(i18n, invite.can_apply_title)}</h1>
+            <p class="muted">{t!(i18n, invite.can_apply_text)}</p>
+            <a class="btn primary" href=href>{t!(i18n, invite.can_apply_button, code = move || code.clone())}</a>
         </section>
     }
 }
 
 fn already_member(p: PromotionView) -> impl IntoView {
+    let i18n = use_i18n();
+    let title = p.title;
     view! {
         <section class="card narrow center">
-            <h1>"Rewards are for new accounts"</h1>
-            <p class="muted">
-                {format!(
-                    "You are already signed in, so this invitation cannot be applied to your account: the {} package is for people who sign up through the link.",
-                    p.title
-                )}
-            </p>
-            <a class="btn primary" href="/i">"Invite your own friends"</a>
+            <h1>{t!(i18n, invite.member_title)}</h1>
+            <p class="muted">{t!(i18n, invite.member_text, title = move || title.clone())}</p>
+            <a class="btn primary" href="/i">{t!(i18n, invite.member_button)}</a>
         </section>
     }
 }
 
 fn unknown() -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="card narrow center">
-            <h1>"This invitation link does not work"</h1>
-            <p class="muted">
-                "The code may be mistyped, or the invitation is no longer active. You can still create an account without a referral."
-            </p>
-            <a class="btn primary" href="/login">"Sign up without a referral"</a>
+            <h1>{t!(i18n, invite.unknown_title)}</h1>
+            <p class="muted">{t!(i18n, invite.unknown_text)}</p>
+            <a class="btn primary" href="/login">{t!(i18n, invite.unknown_button)}</a>
         </section>
     }
 }

@@ -1,8 +1,10 @@
 //! `/keys`: create an API key (name, optional expiry, spending cap and model allowlist), shown once with a
 //! copy button; the list with prefix, created, last used, spent; rename, disable/enable and delete.
 
+use crate::app::components::error_text::error_text;
 use crate::app::components::usd::Amount;
 use crate::app::pages::billing::load_error_saying;
+use crate::i18n::*;
 use crate::shared::dto::{KeyRow, NewKeyShown};
 use crate::shared::error::AppError;
 use leptos::form::{ActionForm, FromFormData};
@@ -16,7 +18,7 @@ pub async fn list_keys() -> Result<Vec<KeyRow>, AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::keys_view::list(&state, user.id).await
+            crate::server::keys_view::list(&state, user.id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -36,7 +38,8 @@ pub async fn create_key(
             let state = state()?;
             let user = require_user(&state).await?;
             let can_manage = manage.as_deref() == Some("on");
-            crate::server::keys_view::create(&state, user.id, &name, &days, &cap, &models, can_manage).await
+            let locale = crate::server::fn_support::locale();
+            crate::server::keys_view::create(&state, user.id, &name, &days, &cap, &models, can_manage, locale).await
         }
         .await,
     )
@@ -49,7 +52,8 @@ pub async fn rename_key(id: i64, name: String) -> Result<(), AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::keys_view::rename(&state, user.id, id, &name).await
+            let locale = crate::server::fn_support::locale();
+            crate::server::keys_view::rename(&state, user.id, id, &name, locale).await
         }
         .await,
     )
@@ -62,7 +66,8 @@ pub async fn set_key_disabled(id: i64, disabled: bool) -> Result<(), AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::keys_view::set_disabled(&state, user.id, id, disabled).await
+            crate::server::keys_view::set_disabled(&state, user.id, id, disabled, crate::server::fn_support::locale())
+                .await
         }
         .await,
     )
@@ -75,7 +80,7 @@ pub async fn delete_key(id: i64) -> Result<(), AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::keys_view::delete(&state, user.id, id).await
+            crate::server::keys_view::delete(&state, user.id, id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -88,6 +93,7 @@ pub struct PostedKey(pub Result<NewKeyShown, AppError>);
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
+    let i18n = use_i18n();
     let create = ServerAction::<CreateKey>::new();
     let rename = ServerAction::<RenameKey>::new();
     let toggle = ServerAction::<SetKeyDisabled>::new();
@@ -100,14 +106,19 @@ pub fn KeysPage() -> impl IntoView {
     let posted_outcome = use_context::<PostedKey>().map(|p| p.0);
     let posted = Resource::new(|| (), move |_| std::future::ready(posted_outcome.clone()));
     view! {
-        <Title text="API keys" />
-        <h1>"API keys"</h1>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text=tu_string!(i18n, keys.title) />
+        <h1>{t!(i18n, keys.title)}</h1>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 let posted = posted.await;
                 match data.await {
                     Ok(rows) => keys_view(rows, posted, create, rename, toggle, delete).into_any(),
-                    Err(e) => load_error_saying(e, "/keys", "Log in to manage API keys", "Your API keys are shown once you are logged in."),
+                    Err(e) => load_error_saying(
+                        e,
+                        "/keys",
+                        tu_string!(i18n, keys.login_title),
+                        tu_string!(i18n, keys.login_why),
+                    ),
                 }
             })}
         </Suspense>
@@ -122,6 +133,7 @@ fn keys_view(
     toggle: ServerAction<SetKeyDisabled>,
     delete: ServerAction<DeleteKey>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     // The hydrated form's result, or else the plain post's the page was rendered with.
     let created = move || create.value().get().or_else(|| posted.clone());
     let copy_button = NodeRef::<leptos::html::Button>::new();
@@ -133,10 +145,10 @@ fn keys_view(
     });
     view! {
         <p class="muted">
-            "Use a key as Authorization: Bearer sk-gh-… or as x-api-key. Each key is shown once; we keep only a fingerprint."
+            {t!(i18n, keys.intro)}
         </p>
         <section class="card">
-            <h2>"Create a key"</h2>
+            <h2>{t!(i18n, keys.create_heading)}</h2>
             <form method="post" action="/keys" class="key-form" on:submit=move |ev| {
                 // Hydrated: create through the action and stay on the page; otherwise the browser posts the form.
                 if let Ok(input) = CreateKey::from_event(&ev) {
@@ -145,49 +157,59 @@ fn keys_view(
                 }
             }>
                 <div class="field">
-                    <label for="key-name">"Name"</label>
-                    <input id="key-name" type="text" name="name" placeholder="Laptop, Claude Code, Immersive Translate" required />
+                    <label for="key-name">{t!(i18n, keys.name)}</label>
+                    <input id="key-name" type="text" name="name" placeholder=tu_string!(i18n, keys.name_placeholder) required />
                 </div>
                 <div class="field">
-                    <label for="key-days">"Expires in (days)"</label>
-                    <input id="key-days" type="text" name="days" inputmode="numeric" placeholder="never" />
+                    <label for="key-days">{t!(i18n, keys.expires_in_days)}</label>
+                    <input id="key-days" type="text" name="days" inputmode="numeric" placeholder=tu_string!(i18n, keys.never) />
                 </div>
                 <div class="field">
-                    <label for="key-cap">"Spending cap (USD)"</label>
-                    <input id="key-cap" type="text" name="cap" inputmode="decimal" placeholder="none" />
+                    <label for="key-cap">{t!(i18n, keys.cap_usd)}</label>
+                    <input id="key-cap" type="text" name="cap" inputmode="decimal" placeholder=tu_string!(i18n, keys.none) />
                 </div>
                 <div class="field wide">
-                    <label for="key-models">"Only these models"</label>
-                    <input id="key-models" type="text" name="models" placeholder="all models (or e.g. claude-haiku-4-5, claude-sonnet-4-5)" />
+                    <label for="key-models">{t!(i18n, keys.only_models)}</label>
+                    <input id="key-models" type="text" name="models" placeholder=tu_string!(i18n, keys.models_placeholder) />
                 </div>
-                <label class="check"><input type="checkbox" name="manage" />" May manage keys through the key API"</label>
-                <button type="submit" class="btn primary" disabled=move || create.pending().get()>"Create key"</button>
+                <label class="check"><input type="checkbox" name="manage" />" "{t!(i18n, keys.may_manage)}</label>
+                <button type="submit" class="btn primary" disabled=move || create.pending().get()>{t!(i18n, keys.create_button)}</button>
             </form>
             {move || created().map(|r| match r {
                 Ok(k) => view! {
                     <div class="new-key" role="status" data-testid="new-key">
-                        <p><strong>{format!("Your new key \"{}\"", k.name)}</strong>" — copy it now: it will not be shown again."</p>
+                        <p>
+                            <strong>{crate::shared::text::fill(tu_string!(i18n, keys.new_key_named), &[("name", &k.name)])}</strong>
+                            {t!(i18n, keys.copy_now)}
+                        </p>
                         <div class="copy-row">
-                            <input type="text" readonly value=k.secret.clone() id="new-key-secret" aria-label="New API key" />
+                            <input type="text" readonly value=k.secret.clone() id="new-key-secret" aria-label=tu_string!(i18n, keys.new_key_label) />
                             <button type="button" class="btn primary" data-key=k.secret node_ref=copy_button autofocus=true
+                                data-copied-label=tu_string!(i18n, common.copied)
                                 onclick=crate::app::inline_handlers::COPY_NEW_KEY>
-                                "Copy"
+                                {t!(i18n, common.copy)}
                             </button>
                         </div>
                     </div>
                 }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }.into_any(),
             })}
         </section>
         {if rows.is_empty() {
-            view! { <p class="muted" data-testid="no-keys">"No keys yet."</p> }.into_any()
+            view! { <p class="muted" data-testid="no-keys">{t!(i18n, keys.no_keys)}</p> }.into_any()
         } else {
             view! {
-                <div class="table-wrap card flush" tabindex="0" role="region" aria-label="Your API keys">
+                <div class="table-wrap card flush" tabindex="0" role="region" aria-label=tu_string!(i18n, keys.table_label)>
                     <table class="data cards" data-testid="keys">
                         <thead><tr>
-                            <th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th>
-                            <th class="num">"Calls"</th><th class="num">"Spent"</th><th>"Limits"</th><th>"Actions"</th>
+                            <th>{t!(i18n, keys.name)}</th>
+                            <th>{t!(i18n, keys.col_key)}</th>
+                            <th>{t!(i18n, keys.col_created)}</th>
+                            <th>{t!(i18n, keys.col_last_used)}</th>
+                            <th class="num">{t!(i18n, keys.col_calls)}</th>
+                            <th class="num">{t!(i18n, keys.col_spent)}</th>
+                            <th>{t!(i18n, keys.col_limits)}</th>
+                            <th>{t!(i18n, keys.col_actions)}</th>
                         </tr></thead>
                         <tbody>{rows.into_iter().map(|k| key_row(k, rename, toggle, delete)).collect_view()}</tbody>
                     </table>
@@ -203,37 +225,44 @@ fn key_row(
     toggle: ServerAction<SetKeyDisabled>,
     delete: ServerAction<DeleteKey>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let id = k.id;
+    let limits = crate::shared::text::fill(
+        tu_string!(i18n, keys.limits),
+        &[("cap", &k.cap), ("expires", &k.expires), ("models", &k.models)],
+    );
     let disabled = k.disabled;
     let name = k.name.clone();
     view! {
         <tr class:disabled=disabled>
-            <td data-label="Name">
+            <td data-label=tu_string!(i18n, keys.name)>
                 <ActionForm action=rename attr:class="inline-rename">
                     <input type="hidden" name="id" value=id.to_string() />
-                    <input type="text" name="name" value=name aria-label="Key name" />
-                    <button type="submit" class="btn ghost small">"Rename"</button>
+                    <input type="text" name="name" value=name aria-label=tu_string!(i18n, keys.key_name_label) />
+                    <button type="submit" class="btn ghost small">{t!(i18n, keys.rename)}</button>
                 </ActionForm>
-                {disabled.then(|| view! { <span class="badge off">"Disabled"</span> })}
+                {disabled.then(|| view! { <span class="badge off">{t!(i18n, keys.disabled_badge)}</span> })}
             </td>
-            <td class="mono" data-label="Key">{k.prefix}</td>
-            <td class="nowrap" data-label="Created">{k.created}</td>
-            <td class="nowrap" data-label="Last used">{k.last_used}</td>
-            <td class="num" data-label="Calls">{k.used_times}</td>
-            <td class="num" data-label="Spent"><Amount usd=k.spent /></td>
-            <td class="small" data-label="Limits">
-                {format!("cap {}, expires {}, models {}", k.cap, k.expires, k.models)}
-                {k.can_manage.then(|| view! { <span class="badge ok">"manages keys"</span> })}
+            <td class="mono" data-label=tu_string!(i18n, keys.col_key)>{k.prefix}</td>
+            <td class="nowrap" data-label=tu_string!(i18n, keys.col_created)>{k.created}</td>
+            <td class="nowrap" data-label=tu_string!(i18n, keys.col_last_used)>{k.last_used}</td>
+            <td class="num" data-label=tu_string!(i18n, keys.col_calls)>{k.used_times}</td>
+            <td class="num" data-label=tu_string!(i18n, keys.col_spent)><Amount usd=k.spent /></td>
+            <td class="small" data-label=tu_string!(i18n, keys.col_limits)>
+                {limits}
+                {k.can_manage.then(|| view! { <span class="badge ok">{t!(i18n, keys.manages_keys)}</span> })}
             </td>
-            <td data-label="Actions" class="actions-cell">
+            <td data-label=tu_string!(i18n, keys.col_actions) class="actions-cell">
                 <ActionForm action=toggle attr:class="inline-form">
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="disabled" value=(!disabled).to_string() />
-                    <button type="submit" class="btn ghost small">{if disabled { "Enable" } else { "Disable" }}</button>
+                    <button type="submit" class="btn ghost small">
+                        {if disabled { tu_string!(i18n, keys.enable) } else { tu_string!(i18n, keys.disable) }}
+                    </button>
                 </ActionForm>
-                <ActionForm action=delete attr:class="inline-form" attr:onsubmit=crate::app::inline_handlers::CONFIRM_DELETE_KEY>
+                <ActionForm action=delete attr:class="inline-form" attr:data-confirm=tu_string!(i18n, keys.confirm_delete) attr:onsubmit=crate::app::inline_handlers::CONFIRM>
                     <input type="hidden" name="id" value=id.to_string() />
-                    <button type="submit" class="btn ghost small danger">"Delete"</button>
+                    <button type="submit" class="btn ghost small danger">{t!(i18n, keys.delete)}</button>
                 </ActionForm>
             </td>
         </tr>

@@ -1,7 +1,9 @@
 //! `/login` (email field, Continue) and `/login/sent` (check your inbox). The answer is the same whether or
 //! not an account exists for the email.
 
+use crate::app::components::error_text::error_text_in;
 use crate::app::components::layout::ViewerResource;
+use crate::i18n::*;
 use crate::shared::dto::Viewer;
 use crate::shared::error::AppError;
 use leptos::form::ActionForm;
@@ -18,12 +20,25 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
     };
     use crate::server::http::invite_ack_cookie;
     use crate::server::time::now_ms;
-    use crate::shared::email::Email;
+    use crate::shared::email::{Email, EmailError};
+    /// What is wrong with the typed address, in the page's language.
+    fn email_error(e: &EmailError, locale: Locale) -> &'static str {
+        match e {
+            EmailError::Empty => td_string!(locale, login.email_empty),
+            EmailError::TooLong => td_string!(locale, login.email_too_long),
+            EmailError::MissingAt => td_string!(locale, login.email_missing_at),
+            EmailError::TooManyAt => td_string!(locale, login.email_too_many_at),
+            EmailError::BadCharacter => td_string!(locale, login.email_bad_character),
+            EmailError::BadLocalPart => td_string!(locale, login.email_bad_local_part),
+            EmailError::BadDomain => td_string!(locale, login.email_bad_domain),
+        }
+    }
+    let locale = crate::server::fn_support::locale();
     let typed = email.clone();
     let back_to = next.clone();
     let result = async {
         let state = state()?;
-        let email = Email::parse(&email).map_err(|e| AppError::invalid("email", e.to_string()))?;
+        let email = Email::parse(&email).map_err(|e| AppError::invalid("email", email_error(&e, locale)))?;
         let client_ip = client_network_of_request(&state)?;
         // The invitation this browser acknowledged (never one named in the form) stays in its cookie until a login there applies it; an
         // expired one is cleared here with a clear message.
@@ -34,15 +49,13 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
                 AckState::Used => set_cookie(invite_ack_cookie::clear(state.settings.cookies_secure())),
                 AckState::Gone => {
                     set_cookie(invite_ack_cookie::clear(state.settings.cookies_secure()));
-                    return Err(AppError::invalid(
-                        "email",
-                        "This invitation has expired. Open the invitation link again, or press Continue to log in without it.",
-                    ));
+                    return Err(AppError::invalid("email", td_string!(locale, login.invite_expired)));
                 }
             }
         }
         let limits = state.settings.login_limits;
-        let asked_by = browser_of_request(&state)?.described();
+        // Described in the email's language, which `request_link` picks.
+        let asked_by = browser_of_request(&state)?;
         let request = LinkRequest {
             email: &email,
             next: &next,
@@ -61,13 +74,14 @@ pub async fn request_login(email: String, next: String) -> Result<(), AppError> 
     answer_form(result, |e| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query.append_pair("email", &typed).append_pair("next", &back_to);
-        let query = query.append_pair("error", &e.to_string()).finish();
+        let query = query.append_pair("error", &error_text_in(e, locale)).finish();
         Some(format!("/login?{query}"))
     })
 }
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let i18n = use_i18n();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     // Set when the person came through an invitation's "I Understand" (see the invite page); the
@@ -81,22 +95,21 @@ pub fn LoginPage() -> impl IntoView {
         None => query.read().get("error").map(|message| AppError::invalid("email", message)),
     };
     let email_error = move || error().and_then(|e| e.for_field("email"));
-    let form_error = move || error().filter(|e| e.for_field("email").is_none()).map(|e| e.to_string());
+    let form_error = move || {
+        error().filter(|e| e.for_field("email").is_none()).map(|e| error_text_in(&e, i18n.get_locale_untracked()))
+    };
     view! {
-        <Title text="Log in" />
+        <Title text=tu_string!(i18n, login.title) />
         <section class="card narrow">
-            <h1>"Log in to Gatehouse"</h1>
-            <p class="muted">
-                "Enter your email and we will send you a link to log in. New here? The same link creates your account."
-            </p>
+            <h1>{t!(i18n, login.heading)}</h1>
+            <p class="muted">{t!(i18n, login.intro)}</p>
             {move || invited().map(|code| view! {
                 <p class="notice success" data-testid="invite-banner">
-                    "Invitation " <strong>{code}</strong>
-                    " will be applied when you sign up with a new account."
+                    {t!(i18n, login.invite_banner, code = code, <strong> = <strong />)}
                 </p>
             })}
             <ActionForm action=action attr:class="stack" attr:novalidate=true>
-                <label for="email">"Email"</label>
+                <label for="email">{t!(i18n, login.email_label)}</label>
                 <input
                     id="email"
                     type="email"
@@ -113,7 +126,13 @@ pub fn LoginPage() -> impl IntoView {
                 </p>
                 <input type="hidden" name="next" value=next />
                 <button type="submit" class="btn primary wide" disabled=move || action.pending().get()>
-                    {move || if action.pending().get() { "Sending…" } else { "Continue" }}
+                    {move || {
+                        if action.pending().get() {
+                            tu_string!(i18n, login.sending)
+                        } else {
+                            tu_string!(i18n, login.continue_button)
+                        }
+                    }}
                 </button>
             </ActionForm>
             {move || form_error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
@@ -123,31 +142,22 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 pub fn LoginSentPage() -> impl IntoView {
+    let i18n = use_i18n();
     let query = use_query_map();
     let email = move || query.read().get("email").unwrap_or_default();
     let viewer = expect_context::<ViewerResource>();
     view! {
-        <Title text="Check your inbox" />
+        <Title text=tu_string!(i18n, login.sent_title) />
         <section class="card narrow">
             <div class="icon-circle" aria-hidden="true">"✉"</div>
-            <h1>"Check your inbox"</h1>
-            <p>
-                "If " <strong>{email}</strong>
-                " can receive mail, a login link is on its way. Click the button or link in the email, then "
-                <strong>"Confirm and log in"</strong> "."
-            </p>
-            <p class="muted">"The link works once and expires in 15 minutes. Nothing there? Check your spam folder, or "
-                <a href="/login">"send a new link"</a> "."
-            </p>
+            <h1>{t!(i18n, login.sent_title)}</h1>
+            <p>{t!(i18n, login.sent_body, email = email, <strong> = <strong />, <b> = <strong />)}</p>
+            <p class="muted">{t!(i18n, login.sent_expiry, <a> = <a href="/login" />)}</p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     matches!(viewer.await, Ok(Viewer { dev_mode: true, .. }))
                         .then(|| view! {
-                            <p class="notice">
-                                "Demo mode: the email is in the "
-                                <a href="/dev/mailbox">"dev mailbox"</a>
-                                "."
-                            </p>
+                            <p class="notice">{t!(i18n, login.sent_demo, <a> = <a href="/dev/mailbox" />)}</p>
                         })
                 })}
             </Suspense>

@@ -1,7 +1,9 @@
 //! `/account/sessions` (account menu): every browser signed in to the account, with where and when it
 //! signed in and was last seen; sign out one, or every browser but this one.
 
+use crate::app::components::error_text::error_text_in;
 use crate::app::pages::billing::load_error_saying;
+use crate::i18n::*;
 use crate::shared::dto::SessionRow;
 use crate::shared::error::AppError;
 use leptos::form::ActionForm;
@@ -16,7 +18,8 @@ pub async fn list_sessions() -> Result<Vec<SessionRow>, AppError> {
             let state = state()?;
             let user = require_user(&state).await?;
             let current = this_session()?.presented_hash();
-            crate::server::sessions_view::list(&state, user.id, current.as_deref()).await
+            crate::server::sessions_view::list(&state, user.id, current.as_deref(), crate::server::fn_support::locale())
+                .await
         }
         .await,
     )
@@ -56,18 +59,24 @@ pub async fn revoke_other_sessions() -> Result<u64, AppError> {
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
+    let i18n = use_i18n();
     let revoke = ServerAction::<RevokeSession>::new();
     let others = ServerAction::<RevokeOtherSessions>::new();
     let data = Resource::new(move || (revoke.version().get(), others.version().get()), |_| list_sessions());
     view! {
-        <Title text="Signed-in browsers" />
-        <h1>"Signed-in browsers"</h1>
-        <p class="muted">"Every browser logged in to your account. Sign out any you do not recognise."</p>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text=tu_string!(i18n, sessions.title) />
+        <h1>{t!(i18n, sessions.title)}</h1>
+        <p class="muted">{t!(i18n, sessions.intro)}</p>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(rows) => sessions_view(rows, revoke, others).into_any(),
-                    Err(e) => load_error_saying(e, "/account/sessions", "Log in to see your sessions", "Your signed-in browsers are listed once you are logged in."),
+                    Err(e) => load_error_saying(
+                        e,
+                        "/account/sessions",
+                        tu_string!(i18n, sessions.log_in_title),
+                        tu_string!(i18n, sessions.log_in_why),
+                    ),
                 }
             })}
         </Suspense>
@@ -79,31 +88,35 @@ fn sessions_view(
     revoke: ServerAction<RevokeSession>,
     others: ServerAction<RevokeOtherSessions>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let other_count = rows.iter().filter(|r| !r.current).count();
+    let (browser, address) = (tu_string!(i18n, sessions.col_browser), tu_string!(i18n, sessions.col_address));
+    let (signed_in, last_seen) = (tu_string!(i18n, sessions.col_signed_in), tu_string!(i18n, sessions.col_last_seen));
+    let actions = tu_string!(i18n, sessions.col_actions);
     view! {
-        <div class="table-wrap card flush" tabindex="0" role="region" aria-label="Signed-in browsers">
+        <div class="table-wrap card flush" tabindex="0" role="region" aria-label=tu_string!(i18n, sessions.title)>
             <table class="data cards" data-testid="sessions">
                 <thead><tr>
-                    <th>"Browser"</th><th>"Address"</th><th>"Signed in"</th><th>"Last seen"</th><th>"Actions"</th>
+                    <th>{browser}</th><th>{address}</th><th>{signed_in}</th><th>{last_seen}</th><th>{actions}</th>
                 </tr></thead>
                 <tbody>
                     {rows.into_iter().map(|r| view! {
                         <tr>
-                            <td data-label="Browser">
+                            <td data-label=browser>
                                 {r.browser}
-                                {r.current.then(|| view! { " " <span class="badge ok">"This browser"</span> })}
+                                {r.current.then(|| view! { " " <span class="badge ok">{t!(i18n, sessions.this_browser)}</span> })}
                             </td>
-                            <td class="mono" data-label="Address">{r.address}</td>
-                            <td class="nowrap" data-label="Signed in">{r.created}</td>
-                            <td class="nowrap" data-label="Last seen">{r.last_seen}</td>
-                            <td data-label="Actions" class="actions-cell">
+                            <td class="mono" data-label=address>{r.address}</td>
+                            <td class="nowrap" data-label=signed_in>{r.created}</td>
+                            <td class="nowrap" data-label=last_seen>{r.last_seen}</td>
+                            <td data-label=actions class="actions-cell">
                                 {if r.current {
-                                    view! { <span class="muted small">"Log out (top right)"</span> }.into_any()
+                                    view! { <span class="muted small">{t!(i18n, sessions.log_out_hint)}</span> }.into_any()
                                 } else {
                                     view! {
                                         <ActionForm action=revoke attr:class="inline-form">
                                             <input type="hidden" name="handle" value=r.handle.clone() />
-                                            <button type="submit" class="btn ghost small danger">"Sign out"</button>
+                                            <button type="submit" class="btn ghost small danger">{t!(i18n, sessions.sign_out)}</button>
                                         </ActionForm>
                                     }.into_any()
                                 }}
@@ -114,10 +127,20 @@ fn sessions_view(
             </table>
         </div>
         {(other_count > 0).then(|| view! {
-            <ActionForm action=others attr:class="stack" attr:onsubmit=crate::app::inline_handlers::CONFIRM_SIGN_OUT_OTHERS>
-                <button type="submit" class="btn ghost danger">{format!("Sign out the {other_count} other browser{}", if other_count == 1 { "" } else { "s" })}</button>
+            <ActionForm action=others attr:class="stack" attr:data-confirm=tu_string!(i18n, sessions.confirm_sign_out_others) attr:onsubmit=crate::app::inline_handlers::CONFIRM>
+                <button type="submit" class="btn ghost danger">
+                    {if other_count == 1 {
+                        t!(i18n, sessions.sign_out_another).into_any()
+                    } else {
+                        t!(i18n, sessions.sign_out_others, n = other_count).into_any()
+                    }}
+                </button>
             </ActionForm>
         })}
-        {move || revoke.value().get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
+        {move || {
+            revoke.value().get().and_then(Result::err).map(|e| {
+                view! { <p class="form-error" role="alert">{error_text_in(&e, i18n.get_locale_untracked())}</p> }
+            })
+        }}
     }
 }

@@ -2,12 +2,14 @@
 //! without consuming it, and consume it atomically to log in.
 
 use super::send_limits::{self, SendLimits};
-use super::{session, users};
+use super::{session, user_agent, users};
+use crate::i18n::{td_string, Locale};
 use crate::server::db::Db;
 use crate::server::domain::ledger::{self, Credit, EntryKind};
 use crate::server::domain::money::Money;
 use crate::server::domain::referral::{self, Application, EmailPolicy, InviteCode, Promotion, ReferralError, Via};
 use crate::server::error::internal;
+use crate::server::http::language;
 use crate::server::mail::{login_email, Mailer};
 use crate::server::secrets::{hash_token, random_token};
 use crate::server::time::{now_ms, MINUTE_MS};
@@ -15,6 +17,7 @@ use crate::shared::dto::LoginLinkView;
 use crate::shared::email::Email;
 use crate::shared::error::AppError;
 use crate::shared::next_path::safe_next;
+use axum::http::HeaderMap;
 
 pub const LINK_TTL_MINUTES: i64 = 15;
 const LINK_TTL_MS: i64 = LINK_TTL_MINUTES * MINUTE_MS;
@@ -27,17 +30,27 @@ pub struct LinkRequest<'a> {
     pub public_base_url: &'a str,
     pub log_link: bool,
     /// The browser asking, named in the email ("Chrome 131 on macOS, from 198.51.100.20").
-    pub asked_by: &'a str,
+    pub asked_by: &'a session::Browser,
 }
 
-/// Sends a login link. Answers the same whether or not an account exists.
+/// The headers of the request being answered (its language cookie and `Accept-Language`); empty outside
+/// one, which writes in the account's language or English.
+fn request_headers() -> HeaderMap {
+    leptos::prelude::use_context::<axum::http::request::Parts>().map(|p| p.headers).unwrap_or_default()
+}
+
+/// Sends a login link. Answers the same whether or not an account exists. Refusals are written in the
+/// page's language; the email in the language chosen in this browser, else the account's, else the
+/// browser's `Accept-Language`.
 pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: LinkRequest<'_>) -> Result<(), AppError> {
     let now = now_ms();
+    let headers = request_headers();
+    let page_locale = language::of_request(&headers);
     let normalized = req.email.normalized();
     let token = random_token().map_err(|e| internal("no randomness for a login token", e))?;
     let expires_at = now + LINK_TTL_MS;
     let mut tx = db.pool().begin().await?;
-    send_limits::take(&mut tx, limits, normalized, req.client_ip, now).await?;
+    send_limits::take(&mut tx, limits, normalized, req.client_ip, now, page_locale).await?;
     // "Send a new link" lands where the link it replaces would have. A link carries no invitation: the
     // browser that acknowledged one holds it (its cookie) and confirming there applies it, so nobody can
     // attach an invitation to another person's links.
@@ -72,10 +85,16 @@ pub async fn request_link(db: &Db, mailer: &Mailer, limits: SendLimits, req: Lin
     if req.log_link {
         tracing::info!(to = %req.email, %link, "dev mode: login link");
     }
-    let email = login_email::build(req.email.as_typed(), &link, expires_at, LINK_TTL_MINUTES, req.asked_by);
+    let account_locale = users::locale_of_email(db, normalized).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read the account's language; the login email follows the browser");
+        None
+    });
+    let locale = language::for_account(&headers, account_locale.as_deref());
+    let asked_by = user_agent::described_in(&req.asked_by.user_agent, &req.asked_by.address, locale);
+    let email = login_email::build(req.email.as_typed(), &link, expires_at, LINK_TTL_MINUTES, &asked_by, locale);
     mailer.send(email).await.map_err(|e| {
         tracing::error!(error = %e, "login email not sent");
-        AppError::Unavailable("We could not send the email just now. Please try again in a minute.".into())
+        AppError::Unavailable(td_string!(page_locale, login.send_failed).to_string())
     })
 }
 
@@ -182,6 +201,8 @@ pub async fn confirm(
 ) -> Result<Confirmed, AppError> {
     let welcome_balance = rules.welcome_balance;
     let now = now_ms();
+    // The language of the page confirming: refusals are written in it, and a new account keeps it.
+    let locale = language::of_request(&request_headers());
     let mut tx = db.pool().begin().await?;
     let row: Option<(String, String, String)> = sqlx::query_as(
         "UPDATE login_tokens SET used_at = $1 \
@@ -195,12 +216,12 @@ pub async fn confirm(
     let Some((email, normalized, mut next)) = row else {
         tx.rollback().await?;
         let view = inspect(db, token).await?;
-        return Err(AppError::Gone(view.refusal().to_string()));
+        return Err(AppError::Gone(view.refusal(locale).to_string()));
     };
     let (user_id, new_account) = users::upsert_on_login(&mut tx, &email, &normalized, now).await?;
     if users::is_disabled(&mut tx, user_id).await? {
         tx.rollback().await?;
-        return Err(AppError::Gone(LoginLinkView::AccountDisabled.refusal().to_string()));
+        return Err(AppError::Gone(LoginLinkView::AccountDisabled.refusal(locale).to_string()));
     }
     if new_account && welcome_balance.is_positive() {
         let credit = Credit {
@@ -235,5 +256,20 @@ pub async fn confirm(
     let session_token = session::create_in(&mut tx, user_id, now, replaces_session, browser).await?;
     tx.commit().await?;
     tracing::info!(user_id, new_account, "logged in");
+    keep_language(db, user_id, &normalized, locale).await;
     Ok(Confirmed { user_id, new_account, inviter_id, next: safe_next(&next), session_token })
+}
+
+/// Keeps the confirming page's language on an account that has none yet, so its emails are written in it.
+/// Best effort: the login has happened either way.
+async fn keep_language(db: &Db, user_id: i64, normalized: &str, locale: Locale) {
+    match users::locale_of_email(db, normalized).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            if let Err(e) = users::set_locale(db, user_id, crate::i18n::I18nLocaleTrait::as_str(locale)).await {
+                tracing::warn!(error = %e, "could not keep the account's language");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read the account's language"),
+    }
 }

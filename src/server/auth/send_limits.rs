@@ -11,8 +11,10 @@
 //! or network queue there, and each counts only after the one before it committed or rolled back. So no
 //! number of parallel requests slips past a limit, and a refused request writes nothing.
 
+use crate::i18n::{td_string, Locale};
 use crate::server::time::{HOUR_MS, MINUTE_MS};
 use crate::shared::error::AppError;
+use crate::shared::text::fill;
 use sqlx::AnyConnection;
 
 /// Login emails per hour (`LOGIN_LINKS_PER_EMAIL_PER_HOUR`, `LOGIN_LINKS_PER_EMAIL_CEILING_PER_HOUR`,
@@ -33,14 +35,23 @@ impl Default for SendLimits {
     }
 }
 
+/// What a refused request ran out of: its network's emails, or the address's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counted {
+    Network,
+    Address,
+}
+
 /// Counts one login email to `email` (normalized) asked from `network`, or refuses it with how long to
-/// wait. Runs inside the transaction that then writes the token: the locks it takes hold until then.
+/// wait, in `locale` (the language of the page asking). Runs inside the transaction that then writes the
+/// token: the locks it takes hold until then.
 pub async fn take(
     tx: &mut AnyConnection,
     limits: SendLimits,
     email: &str,
     network: &str,
     now: i64,
+    locale: Locale,
 ) -> Result<(), AppError> {
     for subject in [format!("net:{network}"), format!("email:{email}")] {
         sqlx::query(
@@ -53,15 +64,10 @@ pub async fn take(
         .await?;
     }
     let since = now - HOUR_MS;
-    let checks: [(&str, &[&str], u32, &str); 3] = [
-        ("client_ip = $1", &[network], limits.per_network, "your network"),
-        (
-            "email_normalized = $1 AND client_ip = $2",
-            &[email, network],
-            limits.per_email_and_network,
-            "this email address",
-        ),
-        ("email_normalized = $1", &[email], limits.per_email, "this email address"),
+    let checks: [(&str, &[&str], u32, Counted); 3] = [
+        ("client_ip = $1", &[network], limits.per_network, Counted::Network),
+        ("email_normalized = $1 AND client_ip = $2", &[email, network], limits.per_email_and_network, Counted::Address),
+        ("email_normalized = $1", &[email], limits.per_email, Counted::Address),
     ];
     for (filter, values, limit, what) in checks {
         // Neither the ceiling across networks nor the network's own limit holds back a network the address's
@@ -80,7 +86,7 @@ pub async fn take(
         }
         let (sent, oldest) = query.bind(since).fetch_one(&mut *tx).await?;
         if sent >= i64::from(limit) {
-            return Err(refusal(what, oldest.unwrap_or(now) + HOUR_MS - now));
+            return Err(refusal(what, oldest.unwrap_or(now) + HOUR_MS - now, locale));
         }
     }
     Ok(())
@@ -107,12 +113,17 @@ async fn owner_known_network(
         .any(|ip| crate::server::http::client_ip::network_of(ip) == network))
 }
 
-fn refusal(what: &str, wait_ms: i64) -> AppError {
+fn refusal(what: Counted, wait_ms: i64, locale: Locale) -> AppError {
     let wait_ms = wait_ms.max(1000);
     let minutes = (wait_ms + MINUTE_MS - 1) / MINUTE_MS;
-    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    let sentence = match (what, minutes == 1) {
+        (Counted::Network, true) => td_string!(locale, login.too_many_network_one_minute),
+        (Counted::Network, false) => td_string!(locale, login.too_many_network_minutes),
+        (Counted::Address, true) => td_string!(locale, login.too_many_address_one_minute),
+        (Counted::Address, false) => td_string!(locale, login.too_many_address_minutes),
+    };
     AppError::RateLimited {
-        message: format!("Too many login emails for {what}. Try again in {minutes} {unit}."),
+        message: fill(sentence, &[("minutes", &minutes)]),
         retry_after_secs: u64::try_from(wait_ms / 1000).unwrap_or(60),
     }
 }
@@ -130,13 +141,27 @@ mod tests {
 
     #[test]
     fn the_refusal_says_how_long_to_wait_in_whole_minutes() {
-        let AppError::RateLimited { message, retry_after_secs } = refusal("your network", 59 * MINUTE_MS + 1) else {
+        let AppError::RateLimited { message, retry_after_secs } =
+            refusal(Counted::Network, 59 * MINUTE_MS + 1, Locale::en)
+        else {
             panic!()
         };
-        assert!(message.ends_with("Try again in 60 minutes."), "{message}");
+        assert!(message.contains("your network") && message.ends_with("Try again in 60 minutes."), "{message}");
         assert_eq!(retry_after_secs, 3540);
-        let AppError::RateLimited { message, retry_after_secs } = refusal("this email address", 10) else { panic!() };
+        let AppError::RateLimited { message, retry_after_secs } = refusal(Counted::Address, 10, Locale::en) else {
+            panic!()
+        };
         assert!(message.contains("this email address") && message.ends_with("1 minute."), "{message}");
         assert_eq!(retry_after_secs, 1);
+    }
+
+    #[test]
+    fn the_refusal_is_written_in_the_pages_language() {
+        for locale in [Locale::zh, Locale::ja] {
+            let AppError::RateLimited { message, .. } = refusal(Counted::Address, 30 * MINUTE_MS, locale) else {
+                panic!()
+            };
+            assert!(message.contains("30") && !message.contains("Try again") && !message.contains('{'), "{message}");
+        }
     }
 }

@@ -159,13 +159,6 @@ pub struct Browser {
     pub user_agent: String,
 }
 
-impl Browser {
-    /// "Chrome 131 on macOS, from 198.51.100.20".
-    pub fn described(&self) -> String {
-        format!("{}, from {}", super::user_agent::summary(&self.user_agent), self.address)
-    }
-}
-
 /// Creates a session for `user_id` inside the login transaction, deleting the one it replaces.
 /// Returns the cookie value (the only place the raw id exists).
 pub async fn create_in(
@@ -203,7 +196,8 @@ pub struct SignedInBrowser {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub address: String,
-    pub browser: String,
+    /// Its `User-Agent` as it was sent (control characters dropped); pages name it with `user_agent`.
+    pub user_agent: String,
     /// The browser asking.
     pub current: bool,
 }
@@ -231,7 +225,7 @@ pub async fn list(
             created_at,
             last_seen_at: seen.unwrap_or(created_at),
             address: address.unwrap_or_else(|| "unknown".into()),
-            browser: super::user_agent::summary(ua.as_deref().unwrap_or_default()),
+            user_agent: ua.unwrap_or_default(),
             current: current_hash == Some(hash.as_str()),
         })
         .collect())

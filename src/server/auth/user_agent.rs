@@ -1,8 +1,37 @@
 //! A browser's `User-Agent` in a few words ("Chrome 131 on macOS"), for the sessions page and login emails.
-//! Only the browser and system are named; anything odd in the header is dropped.
+//! Only the browser and system are named; anything odd in the header is dropped. The words around the names
+//! ("on", "from", "Unknown browser") are written in the reader's language.
 
-/// "Browser on System", "Browser", or "Unknown browser".
-pub fn summary(ua: &str) -> String {
+use crate::i18n::{td_string, Locale};
+use crate::shared::text::fill;
+
+/// "Browser on System", "Browser", or "Unknown browser", in `locale`: "Chrome 131 on macOS",
+/// "macOS 上的 Chrome 131".
+pub fn summary_in(ua: &str, locale: Locale) -> String {
+    let (browser, system) = parts(ua);
+    words(&browser, system, locale)
+}
+
+/// "Chrome 131 on macOS, from 198.51.100.20" in `locale`: the browser asking for a login email.
+pub fn described_in(ua: &str, address: &str, locale: Locale) -> String {
+    let address = if address == "unknown" { td_string!(locale, sessions.unknown_address) } else { address };
+    fill(td_string!(locale, sessions.browser_from), &[("browser", &summary_in(ua, locale)), ("address", &address)])
+}
+
+/// The sentence naming a browser (may be empty) and a system (may be empty).
+fn words(browser: &str, system: &str, locale: Locale) -> String {
+    match (browser.is_empty(), system.is_empty()) {
+        (false, false) => {
+            fill(td_string!(locale, sessions.browser_on_system), &[("browser", &browser), ("system", &system)])
+        }
+        (false, true) => browser.to_string(),
+        (true, false) => fill(td_string!(locale, sessions.a_browser_on), &[("system", &system)]),
+        (true, true) => td_string!(locale, sessions.unknown_browser).to_string(),
+    }
+}
+
+/// The browser with its major version (or a tool's name), and the system; either may be empty.
+fn parts(ua: &str) -> (String, &'static str) {
     let ua: String = ua.chars().filter(|c| !c.is_control()).take(512).collect();
     let has = |needle: &str| ua.contains(needle);
     let version = |marker: &str| -> Option<String> {
@@ -42,12 +71,7 @@ pub fn summary(ua: &str) -> String {
     } else {
         ""
     };
-    match (browser.is_empty(), system.is_empty()) {
-        (false, false) => format!("{browser} on {system}"),
-        (false, true) => browser,
-        (true, false) => format!("A browser on {system}"),
-        (true, true) => "Unknown browser".to_string(),
-    }
+    (browser, system)
 }
 
 fn named(name: &str, major: Option<String>) -> String {
@@ -59,7 +83,8 @@ fn named(name: &str, major: Option<String>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::summary;
+    use super::{described_in, summary_in};
+    use crate::i18n::Locale;
 
     #[test]
     fn common_browsers_are_named_with_their_system() {
@@ -75,7 +100,17 @@ mod tests {
             ("\u{1b}[31mevil\u{7}", "Unknown browser"),
         ];
         for (ua, expected) in cases {
-            assert_eq!(summary(ua), expected, "{ua}");
+            assert_eq!(summary_in(ua, Locale::en), expected, "{ua}");
         }
+    }
+
+    #[test]
+    fn the_words_around_the_names_follow_the_language() {
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        assert_eq!(described_in(chrome, "198.51.100.20", Locale::en), "Chrome 131 on Linux, from 198.51.100.20");
+        assert_eq!(summary_in(chrome, Locale::zh), "Linux 上的 Chrome 131");
+        assert!(!summary_in(chrome, Locale::zh).contains(" on "));
+        assert!(!summary_in("", Locale::ja).contains("browser"));
     }
 }

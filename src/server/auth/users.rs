@@ -14,11 +14,13 @@ pub struct User {
     pub is_operator: bool,
     /// When an operator disabled the account; its keys and sessions stop.
     pub disabled_at: Option<i64>,
+    /// The language chosen on the site while signed in (`en`, `zh`, `ja`); emails are written in it.
+    pub locale: Option<String>,
 }
 
-type Row = (i64, String, String, i64, Option<i64>, i64, Option<i64>);
+type Row = (i64, String, String, i64, Option<i64>, i64, Option<i64>, Option<String>);
 
-const COLUMNS: &str = "id, email, email_normalized, created_at, last_login_at, is_operator, disabled_at";
+const COLUMNS: &str = "id, email, email_normalized, created_at, last_login_at, is_operator, disabled_at, locale";
 
 fn from_row(r: Row) -> User {
     User {
@@ -29,6 +31,7 @@ fn from_row(r: Row) -> User {
         last_login_at: r.4,
         is_operator: r.5 != 0,
         disabled_at: r.6,
+        locale: r.7,
     }
 }
 
@@ -72,6 +75,17 @@ impl User {
     pub fn is_operator_given(&self, admin_emails: &[String]) -> bool {
         self.disabled_at.is_none() && (self.is_operator || admin_emails.iter().any(|e| e == &self.email_normalized))
     }
+}
+
+/// Keeps the language the person chose, for the emails sent to them.
+pub async fn set_locale(db: &Db, id: i64, locale: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET locale = $1 WHERE id = $2").bind(locale).bind(id).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// The language chosen by the account with this email, if it exists and chose one.
+pub async fn locale_of_email(db: &Db, normalized: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(by_email(db, normalized).await?.and_then(|u| u.locale))
 }
 
 /// Creates the account on first login, or records the login. Returns the id and whether it is new.

@@ -11,7 +11,9 @@
 //! A failure before any token is charged nothing; a stream that breaks after some text bills what came.
 
 use super::models::{MAX_TOKENS, MAX_TOKENS_THINKING, THINKING_BUDGET};
+use crate::i18n::{td_string, Locale};
 use crate::server::auth::session::Session;
+use crate::server::domain::charge::Refusal;
 use crate::server::domain::chat::{self, ChatError, Finish, ReplyJob};
 use crate::server::domain::ledger::CallOutcome;
 use crate::server::proxy::call::CALLER_STALL;
@@ -25,6 +27,7 @@ use crate::server::proxy::sse;
 use crate::server::proxy::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
+use crate::shared::text::fill;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -44,16 +47,20 @@ pub async fn stream(
     Path(reply_id): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
+    // The reply's messages (a refusal, a failure) are written in the language of the page asking.
+    let locale = crate::server::http::language::of_request(&headers);
     let user_id = match session.signed_in().await {
         Ok(id) => id,
         Err(crate::shared::error::AppError::Unauthorized) => {
-            return (StatusCode::UNAUTHORIZED, "Log in to chat.").into_response()
+            return (StatusCode::UNAUTHORIZED, td_string!(locale, chat.log_in_to_chat)).into_response()
         }
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    let rx = match begin(&state, user_id, reply_id, call::request_id_of(&headers)).await {
+    let rx = match begin(&state, user_id, reply_id, call::request_id_of(&headers), locale).await {
         Ok(rx) => rx,
-        Err(ChatError::NotFound) => return (StatusCode::NOT_FOUND, "No such reply.").into_response(),
+        Err(ChatError::NotFound) => {
+            return (StatusCode::NOT_FOUND, td_string!(locale, chat.no_such_reply)).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "chat reply lookup failed");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -73,13 +80,15 @@ async fn begin(
     user_id: i64,
     reply_id: i64,
     request_id: Option<String>,
+    locale: Locale,
 ) -> Result<mpsc::Receiver<Bytes>, ChatError> {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     match chat::start_reply(state.db.pool(), user_id, reply_id).await {
         Ok(job) => {
             let running = state.gateway.begin_call();
             tokio::spawn(
-                reply(state.clone(), Reply { user_id, reply_id, request_id }, job, tx, running).in_current_span(),
+                reply(state.clone(), Reply { user_id, reply_id, request_id, locale }, job, tx, running)
+                    .in_current_span(),
             );
         }
         // A reconnecting browser, or a second tab: the reply is already being (or was) written.
@@ -93,9 +102,9 @@ async fn begin(
 
 /// Writes the whole reply with no browser reading along (the chat form posted without JavaScript) and
 /// returns once it is saved. Giving up on the wait does not stop the reply: it is read to its end by a
-/// task of its own.
-pub async fn write_whole(state: AppState, user_id: i64, reply_id: i64, request_id: Option<String>) {
-    match begin(&state, user_id, reply_id, request_id).await {
+/// task of its own. Its messages are written in `locale`.
+pub async fn write_whole(state: AppState, user_id: i64, reply_id: i64, request_id: Option<String>, locale: Locale) {
+    match begin(&state, user_id, reply_id, request_id, locale).await {
         Ok(mut rx) => {
             let _ = tokio::spawn(async move { while rx.recv().await.is_some() {} }.in_current_span()).await;
         }
@@ -150,44 +159,57 @@ fn pieces(dialect: Dialect, data: &str, meter: &mut Meter) -> (Option<String>, O
     }
 }
 
-/// What the person reads when a reply cannot be written, and whether Billing can help.
-fn refusal(e: &ProxyError) -> (String, bool) {
+/// What the person reads when a reply cannot be written (in `locale`), and whether Billing can help.
+fn refusal(e: &ProxyError, locale: Locale) -> (String, bool) {
     match e {
         // Why: the balance is at or below zero, or running replies reserve what the account can pay.
-        ProxyError::PaymentRequired(m) => (m.clone(), true),
-        ProxyError::RateLimited { retry_after_secs, .. } => (
-            format!(
-                "You have reached your requests-per-minute limit; try again in {retry_after_secs} s. Top-ups raise the limit."
-            ),
-            true,
-        ),
-        ProxyError::UnknownModel(m) | ProxyError::BadRequest(m) | ProxyError::Forbidden(m) => (m.clone(), false),
-        ProxyError::Unavailable { retry_after_secs } => (
-            format!("Gatehouse cannot reach its database right now; you were not charged. Try again in {retry_after_secs} s."),
-            false,
-        ),
-        _ => ("Something went wrong on our side; you were not charged. Please try again.".into(), false),
-    }
-}
-
-fn upstream_failure(e: &UpstreamError) -> String {
-    match e {
-        UpstreamError::Status { status: 429, .. } => {
-            "The model's provider is busy right now; you were not charged. Please try again shortly.".into()
+        ProxyError::PaymentRequired(r) => (payment_refusal(r, locale), true),
+        ProxyError::RateLimited { retry_after_secs, .. } => {
+            (fill(td_string!(locale, chat.rate_limited), &[("secs", retry_after_secs)]), true)
         }
-        _ => "The model's provider failed before answering; you were not charged. Please try again.".into(),
+        // The proxy's own words (English, as the API answers them), introduced in the page's language.
+        ProxyError::UnknownModel(m) | ProxyError::BadRequest(m) | ProxyError::Forbidden(m) => {
+            (fill(td_string!(locale, chat.refused_detail), &[("detail", m)]), false)
+        }
+        ProxyError::Unavailable { retry_after_secs } => {
+            (fill(td_string!(locale, chat.database_unavailable), &[("secs", retry_after_secs)]), false)
+        }
+        _ => (td_string!(locale, chat.internal_not_charged).to_string(), false),
     }
 }
 
-/// Which reply is being written, for whom, and the request id the browser's request carried.
+/// A 402's reason in `locale`. A web-chat reply has no key, so it is one of the two account refusals; any
+/// other is shown in the proxy's words, introduced in `locale`.
+fn payment_refusal(refusal: &Refusal, locale: Locale) -> String {
+    match refusal {
+        Refusal::BalanceNotPositive { balance } => {
+            fill(td_string!(locale, chat.balance_not_positive), &[("balance", balance)])
+        }
+        Refusal::FundsReserved { balance, reserved } => {
+            fill(td_string!(locale, chat.funds_reserved), &[("reserved", reserved), ("balance", balance)])
+        }
+        other => fill(td_string!(locale, chat.payment_refused_detail), &[("detail", &other.message())]),
+    }
+}
+
+fn upstream_failure(e: &UpstreamError, locale: Locale) -> String {
+    match e {
+        UpstreamError::Status { status: 429, .. } => td_string!(locale, chat.provider_busy).to_string(),
+        _ => td_string!(locale, chat.provider_failed_try_again).to_string(),
+    }
+}
+
+/// Which reply is being written, for whom, the request id the browser's request carried, and the language
+/// its messages are written in.
 struct Reply {
     user_id: i64,
     reply_id: i64,
     request_id: Option<String>,
+    locale: Locale,
 }
 
 async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>, _running: CallGuard) {
-    let Reply { user_id, reply_id, request_id } = r;
+    let Reply { user_id, reply_id, request_id, locale } = r;
     let dialect = call::provider_dialect(&job.model);
     let (request, max_tokens) = upstream_request(&job, dialect);
     let ask = Ask {
@@ -204,7 +226,7 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
     let admitted = match call::admit(&state, ask).await {
         Ok(a) => a,
         Err(e) => {
-            let (message, billing) = refusal(&e);
+            let (message, billing) = refusal(&e, locale);
             fail(&state, reply_id, &tx, &message, billing).await;
             return;
         }
@@ -219,7 +241,7 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
         Err(e) => {
             tracing::warn!(error = %e, model = %job.model, "web chat: upstream failed before answering");
             call::release(&state, &admitted).await;
-            fail(&state, reply_id, &tx, &upstream_failure(&e), false).await;
+            fail(&state, reply_id, &tx, &upstream_failure(&e, locale), false).await;
             return;
         }
     };
@@ -283,7 +305,7 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
     // Nothing came back (the stream broke or ended before any token, or the answer was not JSON): no charge.
     if text.is_empty() && thinking.is_empty() && !(meter.reported && matches!(ending, Ending::Done | Ending::Stopped)) {
         call::release(&state, &admitted).await;
-        fail(&state, reply_id, &tx, "The model's provider failed before answering; you were not charged.", false).await;
+        fail(&state, reply_id, &tx, td_string!(locale, chat.provider_failed), false).await;
         return;
     }
     let usage = meter.usage_for_billing(admitted.estimated_input);
@@ -296,9 +318,7 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
     let (status, error) = match ending {
         Ending::Done => ("done", None),
         Ending::Stopped => ("stopped", None),
-        Ending::Broke => {
-            ("failed", Some(("The connection to the model broke; the answer above is incomplete.", false)))
-        }
+        Ending::Broke => ("failed", Some((td_string!(locale, chat.connection_broke), false))),
     };
     save(&state, reply_id, &text, &thinking, status, error).await;
     let last = match error {
@@ -339,4 +359,39 @@ async fn save(state: &AppState, reply_id: i64, text: &str, thinking: &str, statu
 async fn fail(state: &AppState, reply_id: i64, tx: &mpsc::Sender<Bytes>, message: &str, billing: bool) {
     save(state, reply_id, "", "", "failed", Some((message, billing))).await;
     let _ = send(tx, event(&json!({"t": "error", "v": message, "billing": billing}))).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::domain::money::Money;
+
+    #[test]
+    fn account_refusals_read_as_the_proxy_words_them_in_english_and_are_translated() {
+        let (five, two) = (Money::parse_usd("5").unwrap(), Money::parse_usd("2.50").unwrap());
+        for r in [
+            Refusal::BalanceNotPositive { balance: Money::ZERO },
+            Refusal::BalanceNotPositive { balance: two.negated() },
+            Refusal::FundsReserved { balance: two, reserved: five },
+        ] {
+            assert_eq!(payment_refusal(&r, Locale::en), r.message());
+            let zh = payment_refusal(&r, Locale::zh);
+            assert!(!zh.contains("Your balance") && !zh.contains("Calls you have"), "{zh}");
+            assert!(zh.contains("$2.50") || zh.contains("$0.00"), "{zh}");
+        }
+    }
+
+    #[test]
+    fn refusals_and_failures_read_as_before_in_english() {
+        let (m, billing) =
+            refusal(&ProxyError::RateLimited { message: String::new(), retry_after_secs: 12 }, Locale::en);
+        assert_eq!(m, "You have reached your requests-per-minute limit; try again in 12 s. Top-ups raise the limit.");
+        assert!(billing);
+        let (m, _) = refusal(&ProxyError::Unavailable { retry_after_secs: 3 }, Locale::en);
+        assert_eq!(m, "Gatehouse cannot reach its database right now; you were not charged. Try again in 3 s.");
+        let (m, _) = refusal(&ProxyError::BadRequest("No.".into()), Locale::en);
+        assert_eq!(m, "No.");
+        let (m, _) = refusal(&ProxyError::Internal, Locale::en);
+        assert_eq!(m, "Something went wrong on our side; you were not charged. Please try again.");
+    }
 }

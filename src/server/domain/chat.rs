@@ -9,7 +9,7 @@ use sqlx::AnyPool;
 
 /// The longest message a person can send, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
-const MAX_TITLE_CHARS: usize = 80;
+pub const MAX_TITLE_CHARS: usize = 80;
 /// Conversations one account may keep; beyond it the oldest must be deleted before a new one starts.
 pub const MAX_CONVERSATIONS: i64 = 1000;
 /// Messages one account may send per minute, across its conversations.

@@ -9,9 +9,6 @@ use crate::server::secrets::hash_token;
 use sqlx::{AnyConnection, AnyPool};
 use std::collections::HashSet;
 
-/// The version of the invite notes a person acknowledges on `/i/CODE`; stored with each acknowledgement.
-pub const NOTES_VERSION: &str = "2026-11-25";
-
 /// No 0/O and no 1/I/L: codes are read and typed by people.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 pub const CODE_LEN: usize = 8;
@@ -319,21 +316,26 @@ pub async fn fold_old_visits(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Erro
     Ok(done.rows_affected())
 }
 
-/// Records "I Understand" for the current notes; `token` (random, from the caller) travels through login.
+/// Records "I Understand" for the notes the person was shown; `token` (random, from the caller) travels
+/// through login. The notes are written per language, each with its own version: `notes_version` and
+/// `notes_locale` (`en`, `zh`, `ja`) say which text was acknowledged.
 pub async fn record_ack(
     pool: &AnyPool,
     code: &InviteCode,
     token: &str,
+    notes_version: &str,
+    notes_locale: &str,
     ip: &str,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO invite_acks (token_hash, code, notes_version, client_ip, created_at) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING id",
+        "INSERT INTO invite_acks (token_hash, code, notes_version, notes_locale, client_ip, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(hash_token(token))
     .bind(code.as_str())
-    .bind(NOTES_VERSION)
+    .bind(notes_version)
+    .bind(notes_locale)
     .bind(ip)
     .bind(now)
     .fetch_one(pool)

@@ -10,7 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
-pub async fn codes(State(state): State<AppState>, Extension(session): Extension<Session>) -> Response {
+pub async fn codes(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let operator = match session.user_id().await {
         Ok(Some(id)) => users::operator(&state.db, id, &state.settings.operators.admin_emails).await,
         Ok(None) => Ok(None),
@@ -20,6 +24,7 @@ pub async fn codes(State(state): State<AppState>, Extension(session): Extension<
         Ok(Some(_)) => csv_file(
             crate::server::admin_view::codes_csv(&state).await,
             "attachment; filename=\"gatehouse-redemption-codes.csv\"",
+            crate::server::http::language::of_request(&headers),
         ),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => {

@@ -9,8 +9,10 @@
 //!
 //! Both routes sit behind the session layer and the origin guard like every page.
 
+use crate::app::components::error_text::error_text_in;
 use crate::app::pages::keys::{CreateKey, PostedKey};
 use crate::app::shell;
+use crate::i18n::td_string;
 use crate::server::auth::session::Session;
 use crate::server::state::AppState;
 use crate::shared::error::AppError;
@@ -33,14 +35,17 @@ pub async fn create_key(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    let locale = crate::server::http::language::of_request(&parts.headers);
     let outcome = match Form::<CreateKey>::from_request(Request::from_parts(parts.clone(), body), &state).await {
-        Err(rejection) => {
-            Err(AppError::invalid("name", format!("The form could not be read: {}", rejection.body_text())))
-        }
+        Err(rejection) => Err(AppError::invalid(
+            "name",
+            crate::shared::text::fill(td_string!(locale, keys.form_unreadable), &[("detail", &rejection.body_text())]),
+        )),
         Ok(Form(f)) => match session.signed_in().await {
             Ok(user) => {
                 let can_manage = f.manage.as_deref() == Some("on");
-                crate::server::keys_view::create(&state, user, &f.name, &f.days, &f.cap, &f.models, can_manage).await
+                let (name, days, cap, models) = (&f.name, &f.days, &f.cap, &f.models);
+                crate::server::keys_view::create(&state, user, name, days, cap, models, can_manage, locale).await
             }
             Err(e) => Err(e),
         },
@@ -75,13 +80,14 @@ pub async fn send_chat(
     headers: axum::http::HeaderMap,
     Form(f): Form<ChatForm>,
 ) -> Response {
+    let locale = crate::server::http::language::of_request(&headers);
     let back = |conversation: Option<i64>, error: Option<&AppError>| {
         let mut to = match conversation {
             Some(id) => format!("/chat?c={id}"),
             None => "/chat".to_string(),
         };
         if let Some(e) = error {
-            let message: String = url::form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect();
+            let message: String = url::form_urlencoded::byte_serialize(error_text_in(e, locale).as_bytes()).collect();
             to.push_str(if conversation.is_some() { "&error=" } else { "?error=" });
             to.push_str(&message);
         }
@@ -93,11 +99,12 @@ pub async fn send_chat(
         Err(e) => return back(f.conversation_id, Some(&e)),
     };
     let thinking = f.thinking.as_deref() == Some("on");
-    match crate::server::chat::ask(&state, user, f.conversation_id, &f.text, &f.model, thinking).await {
+    match crate::server::chat::ask(&state, user, f.conversation_id, &f.text, &f.model, thinking, locale).await {
         Err(e) => back(f.conversation_id, Some(&e)),
         Ok(asked) => {
             let request_id = crate::server::proxy::call::request_id_of(&headers);
-            let written = crate::server::chat::reply::write_whole(state.clone(), user, asked.reply_id, request_id);
+            let written =
+                crate::server::chat::reply::write_whole(state.clone(), user, asked.reply_id, request_id, locale);
             if tokio::time::timeout(CHAT_REPLY_WAIT, written).await.is_err() {
                 tracing::info!(reply_id = asked.reply_id, "reply still being written; showing the conversation");
             }

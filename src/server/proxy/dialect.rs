@@ -18,7 +18,7 @@ pub enum ProxyError {
     /// 401: no key, unknown, disabled or expired key.
     Unauthenticated(String),
     /// 402: balance <= 0, funds reserved by running calls, or the key's spending cap reached.
-    PaymentRequired(String),
+    PaymentRequired(crate::server::domain::charge::Refusal),
     /// 403: the key may not use this model.
     Forbidden(String),
     /// 404: the model is not offered (no price).
@@ -53,11 +53,11 @@ impl ProxyError {
         }
     }
 
-    fn message(&self) -> &str {
-        match self {
+    fn message(&self) -> std::borrow::Cow<'_, str> {
+        let m = match self {
+            Self::PaymentRequired(refusal) => return refusal.message().into(),
             Self::BadRequest(m)
             | Self::Unauthenticated(m)
-            | Self::PaymentRequired(m)
             | Self::Forbidden(m)
             | Self::UnknownModel(m)
             | Self::NotFound(m)
@@ -68,7 +68,8 @@ impl ProxyError {
                 "Gatehouse cannot reach its database for a moment. You were not charged; please retry shortly."
             }
             Self::Internal => "Something went wrong inside Gatehouse; please retry.",
-        }
+        };
+        m.into()
     }
 
     fn anthropic_type(&self) -> &'static str {
@@ -131,14 +132,16 @@ mod tests {
 
     #[test]
     fn errors_speak_the_callers_dialect() {
-        let e = ProxyError::PaymentRequired("Your balance is $0.00.".into());
+        let balance = crate::server::domain::money::Money::ZERO;
+        let e = ProxyError::PaymentRequired(crate::server::domain::charge::Refusal::BalanceNotPositive { balance });
         assert_eq!(e.status(), StatusCode::PAYMENT_REQUIRED);
         let a = e.body(Dialect::Anthropic);
         assert_eq!(a["type"], "error");
         assert_eq!(a["error"]["type"], "billing_error");
         let o = e.body(Dialect::OpenAi);
         assert_eq!(o["error"]["code"], "insufficient_quota");
-        assert_eq!(o["error"]["message"], "Your balance is $0.00.");
+        let message = o["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("Your balance is $0.00. API access is blocked"), "{message}");
         assert_eq!(ProxyError::UnknownModel("x".into()).body(Dialect::Anthropic)["error"]["type"], "not_found_error");
     }
 }

@@ -5,6 +5,7 @@
 use super::referrals::AdminSetInviteCode;
 use super::{action_outcome, admin_error, successes, table_card, AdminTabs};
 use crate::app::components::usd::Amount;
+use crate::i18n::*;
 use crate::shared::admin::AccountView;
 use crate::shared::error::AppError;
 use leptos::form::ActionForm;
@@ -14,12 +15,12 @@ use leptos_router::hooks::use_params_map;
 
 #[server(endpoint = "admin_account")]
 pub async fn admin_account(id: i64) -> Result<AccountView, AppError> {
-    use crate::server::fn_support::{answer, require_operator, state};
+    use crate::server::fn_support::{answer, locale, require_operator, state};
     answer(
         async {
             let state = state()?;
             require_operator(&state).await?;
-            crate::server::admin_view::account(&state, id).await
+            crate::server::admin_view::account(&state, id, locale()).await
         }
         .await,
     )
@@ -27,12 +28,12 @@ pub async fn admin_account(id: i64) -> Result<AccountView, AppError> {
 
 #[server(endpoint = "admin_adjust")]
 pub async fn admin_adjust(id: i64, amount: String, reason: String, key: String) -> Result<(), AppError> {
-    use crate::server::fn_support::{answer, require_operator, state};
+    use crate::server::fn_support::{answer, locale, require_operator, state};
     answer(
         async {
             let state = state()?;
             let operator = require_operator(&state).await?;
-            crate::server::admin_view::adjust(&state, &operator, id, &amount, &reason, &key).await
+            crate::server::admin_view::adjust(&state, &operator, id, &amount, &reason, &key, locale()).await
         }
         .await,
     )
@@ -48,14 +49,14 @@ pub async fn admin_offline_payment(
     key: String,
 ) -> Result<(), AppError> {
     use crate::server::admin_view::{offline_payment, PaymentForm};
-    use crate::server::fn_support::{answer, require_operator, state};
+    use crate::server::fn_support::{answer, locale, require_operator, state};
     answer(
         async {
             let state = state()?;
             let operator = require_operator(&state).await?;
             let form =
                 PaymentForm { amount: &amount, currency: &currency, method: &method, reason: &reason, key: &key };
-            offline_payment(&state, &operator, id, form).await
+            offline_payment(&state, &operator, id, form, locale()).await
         }
         .await,
     )
@@ -72,14 +73,14 @@ pub async fn admin_grant(
     key: String,
 ) -> Result<(), AppError> {
     use crate::server::admin_view::{grant, GrantForm};
-    use crate::server::fn_support::{answer, require_operator, state};
+    use crate::server::fn_support::{answer, locale, require_operator, state};
     answer(
         async {
             let state = state()?;
             let operator = require_operator(&state).await?;
             let form =
                 GrantForm { amount: &amount, title: &title, scope: &scope, days: &days, reason: &reason, key: &key };
-            grant(&state, &operator, id, form).await
+            grant(&state, &operator, id, form, locale()).await
         }
         .await,
     )
@@ -87,12 +88,12 @@ pub async fn admin_grant(
 
 #[server(endpoint = "admin_set_disabled")]
 pub async fn admin_set_disabled(id: i64, disabled: bool, reason: String) -> Result<(), AppError> {
-    use crate::server::fn_support::{answer, require_operator, state};
+    use crate::server::fn_support::{answer, locale, require_operator, state};
     answer(
         async {
             let state = state()?;
             let operator = require_operator(&state).await?;
-            crate::server::admin_view::set_disabled(&state, &operator, id, disabled, &reason).await
+            crate::server::admin_view::set_disabled(&state, &operator, id, disabled, &reason, locale()).await
         }
         .await,
     )
@@ -109,6 +110,7 @@ struct Actions {
 
 #[component]
 pub fn AdminAccountPage() -> impl IntoView {
+    let i18n = use_i18n();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or(0));
     let actions = Actions {
@@ -127,8 +129,8 @@ pub fn AdminAccountPage() -> impl IntoView {
     ];
     let data = Resource::new(move || (id.get(), done.map(|d| d.get())), |(id, _)| admin_account(id));
     view! {
-        <Title text="Account · Admin console" />
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text=tu_string!(i18n, admin_account.page_title) />
+        <Transition fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(v) => account_view(v, actions).into_any(),
@@ -140,128 +142,175 @@ pub fn AdminAccountPage() -> impl IntoView {
 }
 
 fn account_view(v: AccountView, a: Actions) -> impl IntoView {
+    let i18n = use_i18n();
     let id = v.id;
     let currency = v.topup_currency.clone();
     let (adjust_key, payment_key, grant_key) = (v.form_key.clone(), v.form_key.clone(), v.form_key.clone());
     let disabled = v.disabled.is_some();
+    let (created, last_login) = (v.created.clone(), v.last_login.clone());
+    let active_packages = v.money.active_packages;
+    let packages_left = v.money.packages_remaining.clone();
     view! {
         <AdminTabs current="accounts" />
         <h1 class="break">{v.email.clone()}</h1>
         <p class="muted">
-            {format!("Account {} · joined {} · last login {}", v.id, v.created, v.last_login)}
-            {v.operator.then(|| view! { " " <span class="badge ok">"Operator"</span> })}
-            {v.disabled.clone().map(|at| view! { " " <span class="badge off" data-testid="disabled-badge">{format!("Disabled {at}")}</span> })}
+            {t!(
+                i18n,
+                admin_account.summary,
+                id = move || id,
+                created = move || created.clone(),
+                last_login = move || last_login.clone()
+            )}
+            {v.operator.then(|| view! { " " <span class="badge ok">{t!(i18n, admin_account.operator_badge)}</span> })}
+            {v.disabled.clone().map(|at| view! {
+                " "
+                <span class="badge off" data-testid="disabled-badge">
+                    {t!(i18n, admin_account.disabled_since, at = move || at.clone())}
+                </span>
+            })}
         </p>
         <div class="admin-periods">
             <section class="card">
-                <h2>"Money"</h2>
+                <h2>{t!(i18n, admin_account.money)}</h2>
                 <dl class="kv" data-testid="account-money">
-                    <dt>"Balance"</dt><dd class="strong"><Amount usd=v.money.balance.clone() /></dd>
-                    <dt>"Rate limit"</dt><dd data-testid="account-rpm">{format!("{} RPM", v.money.rpm)}</dd>
-                    <dt>"Paid top-ups"</dt><dd>{v.money.paid_total.clone()}</dd>
-                    <dt>"Active packages"</dt><dd>{v.money.active_packages}" ("<Amount usd=v.money.packages_remaining.clone() />" left)"</dd>
-                    <dt>"Calls"</dt><dd>{v.calls}</dd>
+                    <dt>{t!(i18n, admin_account.balance)}</dt><dd class="strong"><Amount usd=v.money.balance.clone() /></dd>
+                    <dt>{t!(i18n, admin_account.rate_limit)}</dt><dd data-testid="account-rpm">{format!("{} RPM", v.money.rpm)}</dd>
+                    <dt>{t!(i18n, admin_account.paid_topups)}</dt><dd>{v.money.paid_total.clone()}</dd>
+                    <dt>{t!(i18n, admin_account.active_packages)}</dt>
+                    <dd>
+                        {t!(
+                            i18n,
+                            admin_account.active_packages_left,
+                            count = move || active_packages,
+                            left = move || view! { <Amount usd=packages_left.clone() /> }
+                        )}
+                    </dd>
+                    <dt>{t!(i18n, admin_account.calls)}</dt><dd>{v.calls}</dd>
                 </dl>
             </section>
             <section class="card">
-                <h2>"Referrals"</h2>
+                <h2>{t!(i18n, admin_account.referrals)}</h2>
                 <dl class="kv">
-                    <dt>"Invite code"</dt>
+                    <dt>{t!(i18n, admin_account.invite_code)}</dt>
                     <dd>
-                        {v.invite_code.clone().unwrap_or_else(|| "none yet".into())}
-                        {v.invite_code_disabled.then(|| view! { " " <span class="badge off">"Stopped"</span> })}
+                        {v.invite_code.clone().unwrap_or_else(|| tu_string!(i18n, admin_account.no_invite_code_yet).into())}
+                        {v.invite_code_disabled.then(|| view! { " " <span class="badge off">{t!(i18n, admin_account.stopped)}</span> })}
                     </dd>
-                    <dt>"Invited"</dt><dd>{v.invitees.len()}</dd>
-                    <dt>"Joined through"</dt><dd>{v.invited_by.clone().unwrap_or_else(|| "no invitation".into())}</dd>
+                    <dt>{t!(i18n, admin_account.invited)}</dt><dd>{v.invitees.len()}</dd>
+                    <dt>{t!(i18n, admin_account.joined_through)}</dt>
+                    <dd>{v.invited_by.clone().unwrap_or_else(|| tu_string!(i18n, admin_account.no_invitation).into())}</dd>
                 </dl>
                 {v.invite_code.clone().map(|code| view! {
                     <ActionForm action=a.invite attr:class="stack compact-form">
                         <input type="hidden" name="code" value=code />
                         <input type="hidden" name="disabled" value=(!v.invite_code_disabled).to_string() />
-                        <label for="invite-reason">"Reason"</label>
+                        <label for="invite-reason">{t!(i18n, admin_account.reason)}</label>
                         <input id="invite-reason" type="text" name="reason" required />
                         <button type="submit" class="btn ghost small">
-                            {if v.invite_code_disabled { "Restart the invite link" } else { "Stop the invite link" }}
+                            {if v.invite_code_disabled {
+                                tu_string!(i18n, admin_account.restart_invite_link)
+                            } else {
+                                tu_string!(i18n, admin_account.stop_invite_link)
+                            }}
                         </button>
                     </ActionForm>
-                    {action_outcome(a.invite.value(), "Invite link changed.")}
+                    {action_outcome(a.invite.value(), tu_string!(i18n, admin_account.invite_link_changed))}
                 })}
             </section>
         </div>
 
         <div class="admin-actions">
             <section class="card">
-                <h2>"Credit or debit"</h2>
+                <h2>{t!(i18n, admin_account.credit_or_debit)}</h2>
                 <ActionForm action=a.adjust attr:class="stack" attr:data-testid="adjust-form">
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="key" value=adjust_key />
-                    <label for="adjust-amount">"USD (a leading - takes)"</label>
-                    <input id="adjust-amount" type="text" name="amount" inputmode="decimal" placeholder="5 or -2.50" required />
-                    <label for="adjust-reason">"Reason (shown to the person)"</label>
+                    <label for="adjust-amount">{t!(i18n, admin_account.adjust_amount)}</label>
+                    <input
+                        id="adjust-amount"
+                        type="text"
+                        name="amount"
+                        inputmode="decimal"
+                        placeholder=tu_string!(i18n, admin_account.adjust_amount_placeholder)
+                        required
+                    />
+                    <label for="adjust-reason">{t!(i18n, admin_account.adjust_reason)}</label>
                     <input id="adjust-reason" type="text" name="reason" required />
-                    <button type="submit" class="btn primary">"Apply"</button>
+                    <button type="submit" class="btn primary">{t!(i18n, admin_account.apply)}</button>
                 </ActionForm>
-                {action_outcome(a.adjust.value(), "Balance changed.")}
+                {action_outcome(a.adjust.value(), tu_string!(i18n, admin_account.balance_changed))}
             </section>
             <section class="card">
-                <h2>"Record an offline payment"</h2>
-                <p class="muted small">"A bank transfer, Alipay or WeChat Pay payment: credited at the top-up rate and counted toward the rate-limit tier."</p>
+                <h2>{t!(i18n, admin_account.offline_payment)}</h2>
+                <p class="muted small">{t!(i18n, admin_account.offline_payment_help)}</p>
                 <ActionForm action=a.payment attr:class="stack" attr:data-testid="payment-form">
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="key" value=payment_key />
-                    <label for="payment-amount">"Amount received"</label>
+                    <label for="payment-amount">{t!(i18n, admin_account.amount_received)}</label>
                     <input id="payment-amount" type="text" name="amount" inputmode="decimal" placeholder="20" required />
-                    <label for="payment-currency">"Currency"</label>
+                    <label for="payment-currency">{t!(i18n, admin_account.currency)}</label>
                     <select id="payment-currency" name="currency">
                         <option value=currency.clone() selected>{currency.clone()}</option>
                         {(currency != "USD").then(|| view! { <option value="USD">"USD"</option> })}
                     </select>
-                    <label for="payment-method">"Paid by"</label>
-                    <input id="payment-method" type="text" name="method" placeholder="bank transfer, Alipay, WeChat Pay" required />
-                    <label for="payment-reason">"Reason or reference"</label>
+                    <label for="payment-method">{t!(i18n, admin_account.paid_by)}</label>
+                    <input
+                        id="payment-method"
+                        type="text"
+                        name="method"
+                        placeholder=tu_string!(i18n, admin_account.paid_by_placeholder)
+                        required
+                    />
+                    <label for="payment-reason">{t!(i18n, admin_account.reason_or_reference)}</label>
                     <input id="payment-reason" type="text" name="reason" required />
-                    <button type="submit" class="btn primary">"Record payment"</button>
+                    <button type="submit" class="btn primary">{t!(i18n, admin_account.record_payment)}</button>
                 </ActionForm>
-                {action_outcome(a.payment.value(), "Payment recorded.")}
+                {action_outcome(a.payment.value(), tu_string!(i18n, admin_account.payment_recorded))}
             </section>
             <section class="card">
-                <h2>"Grant a package"</h2>
+                <h2>{t!(i18n, admin_account.grant_package)}</h2>
                 <ActionForm action=a.grant attr:class="stack" attr:data-testid="grant-form">
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="key" value=grant_key />
                     <label for="grant-amount">"USD"</label>
                     <input id="grant-amount" type="text" name="amount" inputmode="decimal" placeholder="20" required />
-                    <label for="grant-title">"Title"</label>
+                    <label for="grant-title">{t!(i18n, admin_account.package_title)}</label>
                     <input id="grant-title" type="text" name="title" placeholder="Claude Code API $20" />
-                    <label for="grant-scope">"Pays for"</label>
+                    <label for="grant-scope">{t!(i18n, admin_account.pays_for)}</label>
                     <input id="grant-scope" type="text" name="scope" value="cc-omg,web-chat:claude-*" required />
-                    <label for="grant-days">"Days"</label>
+                    <label for="grant-days">{t!(i18n, admin_account.days)}</label>
                     <input id="grant-days" type="text" name="days" inputmode="numeric" value="30" required />
-                    <label for="grant-reason">"Reason"</label>
+                    <label for="grant-reason">{t!(i18n, admin_account.reason)}</label>
                     <input id="grant-reason" type="text" name="reason" required />
-                    <button type="submit" class="btn primary">"Grant"</button>
+                    <button type="submit" class="btn primary">{t!(i18n, admin_account.grant)}</button>
                 </ActionForm>
-                {action_outcome(a.grant.value(), "Package granted.")}
+                {action_outcome(a.grant.value(), tu_string!(i18n, admin_account.package_granted))}
             </section>
             <section class="card">
-                <h2>{if disabled { "Enable the account" } else { "Disable the account" }}</h2>
+                <h2>
+                    {if disabled {
+                        tu_string!(i18n, admin_account.enable_account)
+                    } else {
+                        tu_string!(i18n, admin_account.disable_account)
+                    }}
+                </h2>
                 <p class="muted small">
                     {if disabled {
-                        "Its keys work again and it can log in."
+                        tu_string!(i18n, admin_account.enable_help)
                     } else {
-                        "Its API keys are refused at once and every browser it is signed in with is signed out. Its money is kept."
+                        tu_string!(i18n, admin_account.disable_help)
                     }}
                 </p>
                 <ActionForm action=a.disable attr:class="stack" attr:data-testid="disable-form">
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="disabled" value=(!disabled).to_string() />
-                    <label for="disable-reason">"Reason"</label>
+                    <label for="disable-reason">{t!(i18n, admin_account.reason)}</label>
                     <input id="disable-reason" type="text" name="reason" required />
                     <button type="submit" class=if disabled { "btn primary" } else { "btn danger" }>
-                        {if disabled { "Enable" } else { "Disable" }}
+                        {if disabled { tu_string!(i18n, admin_account.enable) } else { tu_string!(i18n, admin_account.disable) }}
                     </button>
                 </ActionForm>
-                {action_outcome(a.disable.value(), "Done.")}
+                {action_outcome(a.disable.value(), tu_string!(i18n, admin_account.done))}
             </section>
         </div>
 
@@ -276,42 +325,78 @@ fn account_view(v: AccountView, a: Actions) -> impl IntoView {
 }
 
 fn packages(v: &AccountView) -> impl IntoView {
+    let i18n = use_i18n();
     let head = view! {
-        <th>"Package"</th><th>"Pays for"</th><th class="num">"Left"</th><th>"Expires"</th><th>"Source"</th><th>"Deductions"</th>
+        <th>{t!(i18n, admin_account.package)}</th>
+        <th>{t!(i18n, admin_account.pays_for)}</th>
+        <th class="num">{t!(i18n, admin_account.left)}</th>
+        <th>{t!(i18n, admin_account.expires)}</th>
+        <th>{t!(i18n, admin_account.source)}</th>
+        <th>{t!(i18n, admin_account.deductions)}</th>
     };
-    let rows = v.packages.iter().cloned().map(|p| view! {
-        <tr>
-            <td>{p.title}" "<span class="badge">{p.status}</span></td>
-            <td class="small">{p.scope.join(", ")}</td>
-            <td class="num"><Amount usd=p.remaining />" of "<Amount usd=p.original /></td>
-            <td class="nowrap">{p.expires}</td>
-            <td>{p.source}</td>
-            <td class="small">
-                {if p.deductions.is_empty() {
-                    view! { "none" }.into_any()
-                } else {
-                    let n = p.deductions.len();
-                    view! {
-                        <details>
-                            <summary>{format!("{n} deduction{}", if n == 1 { "" } else { "s" })}</summary>
-                            <ul class="plain-list">
-                                {p.deductions.into_iter().map(|d| view! {
-                                    <li>{format!("{} · {} · {} · {}", d.at, d.channel, d.model, d.key_name)}" "<Amount usd=d.amount /></li>
-                                }).collect_view()}
-                            </ul>
-                        </details>
-                    }.into_any()
-                }}
-            </td>
-        </tr>
-    }.into_any()).collect();
-    table_card("Resource packages".into(), "None.", Some("account-packages"), head.into_any(), rows)
+    let rows = v.packages.iter().cloned().map(|p| {
+        let (remaining, original) = (p.remaining, p.original);
+        view! {
+            <tr>
+                <td>{p.title}" "<span class="badge">{p.status}</span></td>
+                <td class="small">{p.scope.join(", ")}</td>
+                <td class="num">
+                    {t!(
+                        i18n,
+                        admin_account.remaining_of,
+                        remaining = move || view! { <Amount usd=remaining.clone() /> },
+                        original = move || view! { <Amount usd=original.clone() /> }
+                    )}
+                </td>
+                <td class="nowrap">{p.expires}</td>
+                <td>{p.source}</td>
+                <td class="small">
+                    {if p.deductions.is_empty() {
+                        view! { {t!(i18n, admin_account.no_deductions)} }.into_any()
+                    } else {
+                        let n = p.deductions.len();
+                        view! {
+                            <details>
+                                <summary>
+                                    {if n == 1 {
+                                        t!(i18n, admin_account.deduction_single).into_any()
+                                    } else {
+                                        t!(i18n, admin_account.deductions_plural, n = move || n).into_any()
+                                    }}
+                                </summary>
+                                <ul class="plain-list">
+                                    {p.deductions.into_iter().map(|d| view! {
+                                        <li>{format!("{} · {} · {} · {}", d.at, d.channel, d.model, d.key_name)}" "<Amount usd=d.amount /></li>
+                                    }).collect_view()}
+                                </ul>
+                            </details>
+                        }.into_any()
+                    }}
+                </td>
+            </tr>
+        }
+        .into_any()
+    }).collect();
+    table_card(
+        tu_string!(i18n, admin_account.resource_packages).into(),
+        tu_string!(i18n, admin_account.none),
+        Some("account-packages"),
+        head.into_any(),
+        rows,
+    )
 }
 
 fn bills(v: &AccountView) -> impl IntoView {
+    let i18n = use_i18n();
     let head = view! {
-        <th>"Time (UTC)"</th><th>"Key"</th><th>"Channel"</th><th>"Model"</th><th class="num">"Tokens in/out"</th>
-        <th class="num">"Packages"</th><th class="num">"Balance"</th><th>"Outcome"</th>
+        <th>{t!(i18n, admin_account.time_utc)}</th>
+        <th>{t!(i18n, admin_account.key)}</th>
+        <th>{t!(i18n, admin_account.channel)}</th>
+        <th>{t!(i18n, admin_account.model)}</th>
+        <th class="num">{t!(i18n, admin_account.tokens_in_out)}</th>
+        <th class="num">{t!(i18n, admin_account.packages)}</th>
+        <th class="num">{t!(i18n, admin_account.balance)}</th>
+        <th>{t!(i18n, admin_account.outcome)}</th>
     };
     let rows = v
         .bills
@@ -333,12 +418,18 @@ fn bills(v: &AccountView) -> impl IntoView {
             .into_any()
         })
         .collect();
-    table_card(format!("Newest calls ({} in all)", v.calls), "No calls yet.", None, head.into_any(), rows)
+    let title = crate::shared::text::fill(tu_string!(i18n, admin_account.newest_calls), &[("calls", &v.calls)]);
+    table_card(title, tu_string!(i18n, admin_account.no_calls), None, head.into_any(), rows)
 }
 
 fn movements(v: &AccountView) -> impl IntoView {
+    let i18n = use_i18n();
     let head = view! {
-        <th>"Time (UTC)"</th><th>"What"</th><th>"Memo"</th><th class="num">"Balance change"</th><th class="num">"Balance after"</th>
+        <th>{t!(i18n, admin_account.time_utc)}</th>
+        <th>{t!(i18n, admin_account.what)}</th>
+        <th>{t!(i18n, admin_account.memo)}</th>
+        <th class="num">{t!(i18n, admin_account.balance_change)}</th>
+        <th class="num">{t!(i18n, admin_account.balance_after)}</th>
     };
     let rows = v
         .movements
@@ -357,36 +448,69 @@ fn movements(v: &AccountView) -> impl IntoView {
             .into_any()
         })
         .collect();
-    table_card("Money movements".into(), "None in the last 90 days.", Some("account-movements"), head.into_any(), rows)
+    table_card(
+        tu_string!(i18n, admin_account.money_movements).into(),
+        tu_string!(i18n, admin_account.none_in_90_days),
+        Some("account-movements"),
+        head.into_any(),
+        rows,
+    )
 }
 
 fn keys(v: &AccountView) -> impl IntoView {
+    let i18n = use_i18n();
     let head = view! {
-        <th>"Name"</th><th>"Key"</th><th>"Last used"</th><th class="num">"Calls"</th><th class="num">"Spent"</th><th>"Limits"</th>
+        <th>{t!(i18n, admin_account.name)}</th>
+        <th>{t!(i18n, admin_account.key)}</th>
+        <th>{t!(i18n, admin_account.last_used)}</th>
+        <th class="num">{t!(i18n, admin_account.calls)}</th>
+        <th class="num">{t!(i18n, admin_account.spent)}</th>
+        <th>{t!(i18n, admin_account.limits)}</th>
     };
     let rows = v
         .keys
         .iter()
         .cloned()
         .map(|k| {
+            let (cap, expires, models) = (k.cap, k.expires, k.models);
             view! {
                 <tr>
-                    <td>{k.name}{k.disabled.then(|| view! { " " <span class="badge off">"Disabled"</span> })}</td>
+                    <td>{k.name}{k.disabled.then(|| view! { " " <span class="badge off">{t!(i18n, admin_account.key_disabled)}</span> })}</td>
                     <td class="mono">{k.prefix}</td>
                     <td class="nowrap">{k.last_used}</td>
                     <td class="num">{k.used_times}</td>
                     <td class="num"><Amount usd=k.spent /></td>
-                    <td class="small">{format!("cap {}, expires {}, models {}", k.cap, k.expires, k.models)}</td>
+                    <td class="small">
+                        {t!(
+                            i18n,
+                            admin_account.key_limits,
+                            cap = move || cap.clone(),
+                            expires = move || expires.clone(),
+                            models = move || models.clone()
+                        )}
+                    </td>
                 </tr>
             }
             .into_any()
         })
         .collect();
-    table_card("API keys".into(), "None.", None, head.into_any(), rows)
+    table_card(
+        tu_string!(i18n, admin_account.api_keys).into(),
+        tu_string!(i18n, admin_account.none),
+        None,
+        head.into_any(),
+        rows,
+    )
 }
 
 fn invitees(v: &AccountView) -> impl IntoView {
-    let head = view! { <th>"Invitee"</th><th>"Date"</th><th>"Status"</th><th>"Reason"</th> };
+    let i18n = use_i18n();
+    let head = view! {
+        <th>{t!(i18n, admin_account.invitee)}</th>
+        <th>{t!(i18n, admin_account.date)}</th>
+        <th>{t!(i18n, admin_account.status)}</th>
+        <th>{t!(i18n, admin_account.reason)}</th>
+    };
     let rows = v
         .invitees
         .iter()
@@ -398,23 +522,42 @@ fn invitees(v: &AccountView) -> impl IntoView {
             .into_any()
         })
         .collect();
-    table_card("People this account invited".into(), "None.", None, head.into_any(), rows)
+    table_card(
+        tu_string!(i18n, admin_account.people_invited).into(),
+        tu_string!(i18n, admin_account.none),
+        None,
+        head.into_any(),
+        rows,
+    )
 }
 
 fn sessions(v: &AccountView) -> impl IntoView {
-    let head = view! { <th>"Browser"</th><th>"Address"</th><th>"Signed in"</th><th>"Last seen"</th> };
+    let i18n = use_i18n();
+    let head = view! {
+        <th>{t!(i18n, admin_account.browser)}</th>
+        <th>{t!(i18n, admin_account.address)}</th>
+        <th>{t!(i18n, admin_account.signed_in)}</th>
+        <th>{t!(i18n, admin_account.last_seen)}</th>
+    };
     let rows = v.sessions.iter().cloned().map(|s| view! {
         <tr><td>{s.browser}</td><td class="mono">{s.address}</td><td class="nowrap">{s.created}</td><td class="nowrap">{s.last_seen}</td></tr>
     }.into_any()).collect();
-    table_card("Signed-in browsers".into(), "None.", Some("account-sessions"), head.into_any(), rows)
+    table_card(
+        tu_string!(i18n, admin_account.signed_in_browsers).into(),
+        tu_string!(i18n, admin_account.none),
+        Some("account-sessions"),
+        head.into_any(),
+        rows,
+    )
 }
 
 fn log(v: &AccountView) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="card">
-            <h2>"Operator actions on this account"</h2>
+            <h2>{t!(i18n, admin_account.operator_actions)}</h2>
             {if v.log.is_empty() {
-                view! { <p class="muted">"None."</p> }.into_any()
+                view! { <p class="muted">{t!(i18n, admin_account.none)}</p> }.into_any()
             } else {
                 view! { <super::log::LogTable rows=v.log.clone() /> }.into_any()
             }}

@@ -2,6 +2,7 @@
 
 use super::{admin_error, AdminTabs};
 use crate::app::components::usd::Amount;
+use crate::i18n::*;
 use crate::shared::admin::AccountRow;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -15,7 +16,7 @@ pub async fn admin_accounts(q: String) -> Result<Vec<AccountRow>, AppError> {
         async {
             let state = state()?;
             require_operator(&state).await?;
-            crate::server::admin_view::search(&state, &q).await
+            crate::server::admin_view::search(&state, &q, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -26,9 +27,10 @@ pub fn AdminAccountsPage() -> impl IntoView {
     let query = use_query_map();
     let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let data = Resource::new(move || q.get(), admin_accounts);
+    let i18n = use_i18n();
     view! {
-        <Title text="Accounts · Admin console" />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text={tu_string!(i18n, admin.accounts.page_title)} />
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(rows) => accounts_view(q.get_untracked(), rows).into_any(),
@@ -40,35 +42,47 @@ pub fn AdminAccountsPage() -> impl IntoView {
 }
 
 fn accounts_view(q: String, rows: Vec<AccountRow>) -> impl IntoView {
-    let heading = if q.is_empty() { "Newest accounts".to_string() } else { format!("Accounts matching \"{q}\"") };
+    let i18n = use_i18n();
+    let heading = if q.is_empty() {
+        tu_string!(i18n, admin.accounts.newest).to_string()
+    } else {
+        crate::shared::text::fill(tu_string!(i18n, admin.accounts.matching), &[("q", &q)])
+    };
+    let email = tu_string!(i18n, admin.accounts.email);
+    let joined = tu_string!(i18n, admin.accounts.joined);
+    let last_login = tu_string!(i18n, admin.accounts.last_login);
+    let balance = tu_string!(i18n, admin.accounts.balance);
+    let state = tu_string!(i18n, admin.accounts.state);
     view! {
         <AdminTabs current="accounts" />
-        <h1>"Accounts"</h1>
+        <h1>{t!(i18n, admin.tabs.accounts)}</h1>
         <form method="get" action="/admin/accounts" class="search-form" role="search">
-            <label for="account-q" class="visually-hidden">"Email contains"</label>
-            <input id="account-q" type="search" name="q" value=q placeholder="Email contains…" />
-            <button type="submit" class="btn primary">"Search"</button>
+            <label for="account-q" class="visually-hidden">{t!(i18n, admin.accounts.email_contains)}</label>
+            <input id="account-q" type="search" name="q" value=q placeholder={tu_string!(i18n, admin.accounts.email_contains_placeholder)} />
+            <button type="submit" class="btn primary">{t!(i18n, admin.accounts.search)}</button>
         </form>
         <h2>{heading}</h2>
         {if rows.is_empty() {
-            view! { <p class="muted" data-testid="no-accounts">"No account matches."</p> }.into_any()
+            view! { <p class="muted" data-testid="no-accounts">{t!(i18n, admin.accounts.no_match)}</p> }.into_any()
         } else {
             view! {
-                <div class="table-wrap card flush" tabindex="0" role="region" aria-label="Accounts">
+                <div class="table-wrap card flush" tabindex="0" role="region" aria-label={tu_string!(i18n, admin.tabs.accounts)}>
                     <table class="data cards" data-testid="accounts">
                         <thead><tr>
-                            <th>"Email"</th><th>"Joined"</th><th>"Last login"</th><th class="num">"Balance"</th><th>"State"</th>
+                            <th>{email}</th><th>{joined}</th><th>{last_login}</th><th class="num">{balance}</th><th>{state}</th>
                         </tr></thead>
                         <tbody>
                             {rows.into_iter().map(|a| view! {
                                 <tr>
-                                    <td data-label="Email"><a href=format!("/admin/accounts/{}", a.id)>{a.email}</a></td>
-                                    <td class="nowrap" data-label="Joined">{a.created}</td>
-                                    <td class="nowrap" data-label="Last login">{a.last_login}</td>
-                                    <td class="num" data-label="Balance"><Amount usd=a.balance /></td>
-                                    <td data-label="State">
-                                        {a.operator.then(|| view! { <span class="badge ok">"Operator"</span> })}
-                                        {a.disabled.then(|| view! { <span class="badge off">"Disabled"</span> })}
+                                    <td data-label=email><a href=format!("/admin/accounts/{}", a.id)>{a.email}</a></td>
+                                    <td class="nowrap" data-label=joined>{a.created}</td>
+                                    <td class="nowrap" data-label=last_login>
+                                        {a.last_login}
+                                    </td>
+                                    <td class="num" data-label=balance><Amount usd=a.balance /></td>
+                                    <td data-label=state>
+                                        {a.operator.then(|| view! { <span class="badge ok">{t!(i18n, admin.common.operator)}</span> })}
+                                        {a.disabled.then(|| view! { <span class="badge off">{t!(i18n, admin.accounts.disabled)}</span> })}
                                     </td>
                                 </tr>
                             }).collect_view()}

@@ -3,6 +3,7 @@
 
 use super::{admin_error, AdminTabs};
 use crate::app::components::usd::Amount;
+use crate::i18n::*;
 use crate::shared::admin::{DashboardView, SpendShare};
 use crate::shared::error::AppError;
 use crate::shared::numbers::thousands;
@@ -16,7 +17,7 @@ pub async fn admin_dashboard() -> Result<DashboardView, AppError> {
         async {
             let state = state()?;
             require_operator(&state).await?;
-            crate::server::admin_view::dashboard(&state).await
+            crate::server::admin_view::dashboard(&state, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -24,10 +25,11 @@ pub async fn admin_dashboard() -> Result<DashboardView, AppError> {
 
 #[component]
 pub fn AdminDashboardPage() -> impl IntoView {
+    let i18n = use_i18n();
     let data = Resource::new(|| (), |_| admin_dashboard());
     view! {
-        <Title text="Admin console" />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text={tu_string!(i18n, admin.common.console)} />
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(v) => dashboard_view(v).into_any(),
@@ -39,39 +41,43 @@ pub fn AdminDashboardPage() -> impl IntoView {
 }
 
 fn dashboard_view(v: DashboardView) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <AdminTabs current="dashboard" />
-        <h1>"Dashboard"</h1>
+        <h1>{t!(i18n, admin.tabs.dashboard)}</h1>
         {v.uses_mock.then(|| view! {
-            <p class="notice" role="note">"Calls are answered by the built-in demo upstream (mock provider), not a real model."</p>
+            <p class="notice" role="note">{t!(i18n, admin.dashboard.mock_notice)}</p>
         })}
         <div class="admin-periods">
             {v.periods.into_iter().map(|p| view! {
                 <section class="card" data-testid="period">
                     <h2>{p.label}</h2>
                     <dl class="kv">
-                        <dt>"Calls"</dt><dd class="strong">{thousands(p.calls)}</dd>
-                        <dt>"Spend"</dt><dd class="strong"><Amount usd=p.spend /></dd>
-                        <dt>"Errors"</dt><dd>{format!("{} ({})", thousands(p.errors), p.error_rate)}</dd>
-                        <dt>"Active accounts"</dt><dd>{thousands(p.active_accounts)}</dd>
+                        <dt>{t!(i18n, admin.common.calls)}</dt><dd class="strong">{thousands(p.calls)}</dd>
+                        <dt>{t!(i18n, admin.common.spend)}</dt><dd class="strong"><Amount usd=p.spend /></dd>
+                        <dt>{t!(i18n, admin.common.errors)}</dt><dd>{format!("{} ({})", thousands(p.errors), p.error_rate)}</dd>
+                        <dt>{t!(i18n, admin.dashboard.active_accounts)}</dt><dd>{thousands(p.active_accounts)}</dd>
                     </dl>
                 </section>
             }).collect_view()}
             <section class="card">
-                <h2>"Accounts"</h2>
+                <h2>{t!(i18n, admin.tabs.accounts)}</h2>
                 <dl class="kv">
-                    <dt>"In all"</dt><dd class="strong">{thousands(v.accounts)}</dd>
-                    <dt>"New, last 7 days"</dt><dd>{thousands(v.new_accounts)}</dd>
-                    <dt>"Referrals held for review"</dt>
+                    <dt>{t!(i18n, admin.dashboard.in_all)}</dt><dd class="strong">{thousands(v.accounts)}</dd>
+                    <dt>{t!(i18n, admin.dashboard.new_last_7_days)}</dt><dd>{thousands(v.new_accounts)}</dd>
+                    <dt>{t!(i18n, admin.dashboard.held_referrals)}</dt>
                     <dd><a href="/admin/referrals">{thousands(v.held_referrals)}</a></dd>
                 </dl>
             </section>
         </div>
         <section class="card">
-            <h2>"Last 7 days (UTC)"</h2>
-            <div class="table-wrap" tabindex="0" role="region" aria-label="Calls and spend per day">
+            <h2>{t!(i18n, admin.dashboard.last_7_days_utc)}</h2>
+            <div class="table-wrap" tabindex="0" role="region" aria-label={tu_string!(i18n, admin.dashboard.per_day)}>
                 <table class="data bars" data-testid="days">
-                    <thead><tr><th>"Day"</th><th>"Calls"</th><th class="num">"Errors"</th><th>"Spend"</th></tr></thead>
+                    <thead><tr>
+                        <th>{t!(i18n, admin.dashboard.day)}</th><th>{t!(i18n, admin.common.calls)}</th>
+                        <th class="num">{t!(i18n, admin.common.errors)}</th><th>{t!(i18n, admin.common.spend)}</th>
+                    </tr></thead>
                     <tbody>
                         {v.days.into_iter().map(|d| view! {
                             <tr>
@@ -85,8 +91,8 @@ fn dashboard_view(v: DashboardView) -> impl IntoView {
                 </table>
             </div>
         </section>
-        {shares("Spend by channel, last 7 days", "Channel", v.by_channel)}
-        {shares("Spend by model, last 7 days", "Model", v.by_model)}
+        {shares(tu_string!(i18n, admin.dashboard.by_channel), tu_string!(i18n, admin.dashboard.channel), v.by_channel)}
+        {shares(tu_string!(i18n, admin.dashboard.by_model), tu_string!(i18n, admin.dashboard.model), v.by_model)}
     }
 }
 
@@ -102,16 +108,17 @@ fn Bar(percent: u8, label: String) -> impl IntoView {
 }
 
 fn shares(title: &'static str, what: &'static str, rows: Vec<SpendShare>) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="card">
             <h2>{title}</h2>
             {if rows.is_empty() {
-                view! { <p class="muted">"No calls in these days."</p> }.into_any()
+                view! { <p class="muted">{t!(i18n, admin.dashboard.no_calls)}</p> }.into_any()
             } else {
                 view! {
                     <div class="table-wrap" tabindex="0" role="region" aria-label=title>
                         <table class="data bars">
-                            <thead><tr><th>{what}</th><th class="num">"Calls"</th><th>"Spend"</th></tr></thead>
+                            <thead><tr><th>{what}</th><th class="num">{t!(i18n, admin.common.calls)}</th><th>{t!(i18n, admin.common.spend)}</th></tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|s| view! {
                                     <tr>

@@ -2,6 +2,7 @@
 //! changed or deleted.
 
 use super::{admin_error, AdminTabs};
+use crate::i18n::*;
 use crate::shared::admin::{LogRow, LogView};
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -29,9 +30,10 @@ pub fn AdminLogPage() -> impl IntoView {
         (q.get("before").and_then(|b| b.parse::<i64>().ok()), q.get("about").unwrap_or_default())
     });
     let data = Resource::new(move || asked.get(), |(before, about)| admin_log(before, about));
+    let i18n = use_i18n();
     view! {
-        <Title text="Operator log · Admin console" />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Title text={tu_string!(i18n, admin.log.page_title)} />
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(v) => log_view(v, asked.get_untracked().1).into_any(),
@@ -43,20 +45,21 @@ pub fn AdminLogPage() -> impl IntoView {
 }
 
 fn log_view(v: LogView, about: String) -> impl IntoView {
+    let i18n = use_i18n();
     let older = v.older.map(|id| {
         let about = about.clone();
-        view! { <a class="btn ghost" href=format!("/admin/log?before={id}&about={}", crate::shared::billing::encode(&about))>"Older"</a> }
+        view! { <a class="btn ghost" href=format!("/admin/log?before={id}&about={}", crate::shared::billing::encode(&about))>{t!(i18n, admin.log.older)}</a> }
     });
     view! {
         <AdminTabs current="log" />
-        <h1>"Operator log"</h1>
+        <h1>{t!(i18n, admin.tabs.log)}</h1>
         <form method="get" action="/admin/log" class="search-form" role="search">
-            <label for="log-about" class="visually-hidden">"Account, code or operator"</label>
-            <input id="log-about" type="search" name="about" value=about placeholder="Account, code or operator…" />
-            <button type="submit" class="btn primary">"Filter"</button>
+            <label for="log-about" class="visually-hidden">{t!(i18n, admin.log.about_label)}</label>
+            <input id="log-about" type="search" name="about" value=about placeholder={tu_string!(i18n, admin.log.about_placeholder)} />
+            <button type="submit" class="btn primary">{t!(i18n, admin.log.filter)}</button>
         </form>
         {if v.rows.is_empty() {
-            view! { <p class="muted" data-testid="empty-log">"No operator action recorded."</p> }.into_any()
+            view! { <p class="muted" data-testid="empty-log">{t!(i18n, admin.log.empty)}</p> }.into_any()
         } else {
             view! { <section class="card flush"><LogTable rows=v.rows /></section> }.into_any()
         }}
@@ -67,19 +70,28 @@ fn log_view(v: LogView, about: String) -> impl IntoView {
 /// Operator-log entries as a table.
 #[component]
 pub fn LogTable(rows: Vec<LogRow>) -> impl IntoView {
+    let i18n = use_i18n();
+    let operator = tu_string!(i18n, admin.common.operator);
+    let action = tu_string!(i18n, admin.log.action);
+    let on_label = tu_string!(i18n, admin.log.on);
+    let what = tu_string!(i18n, admin.log.what);
+    let why = tu_string!(i18n, admin.log.why);
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Operator log">
+        <div class="table-wrap" tabindex="0" role="region" aria-label={tu_string!(i18n, admin.tabs.log)}>
             <table class="data cards" data-testid="operator-log">
-                <thead><tr><th>"Time (UTC)"</th><th>"Operator"</th><th>"Action"</th><th>"On"</th><th>"What"</th><th>"Why"</th></tr></thead>
+                <thead><tr>
+                    <th>{t!(i18n, admin.log.time_utc)}</th><th>{operator}</th><th>{action}</th><th>{on_label}</th><th>{what}</th>
+                    <th>{why}</th>
+                </tr></thead>
                 <tbody>
                     {rows.into_iter().map(|r| view! {
                         <tr>
-                            <td class="nowrap" data-label="Time">{r.at}</td>
-                            <td data-label="Operator">{r.actor}</td>
-                            <td data-label="Action"><span class="badge">{r.action}</span></td>
-                            <td data-label="On">{r.target}</td>
-                            <td class="small" data-label="What">{r.detail}</td>
-                            <td class="small" data-label="Why">{r.reason}</td>
+                            <td class="nowrap" data-label={tu_string!(i18n, admin.log.time)}>{r.at}</td>
+                            <td data-label=operator>{r.actor}</td>
+                            <td data-label=action><span class="badge">{r.action}</span></td>
+                            <td data-label=on_label>{r.target}</td>
+                            <td class="small" data-label=what>{r.detail}</td>
+                            <td class="small" data-label=why>{r.reason}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>

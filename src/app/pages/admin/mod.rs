@@ -11,27 +11,30 @@ pub mod prices;
 pub mod providers;
 pub mod referrals;
 
+use crate::app::components::error_text::{error_text, error_text_in};
 use crate::app::pages::not_found::NotFound;
+use crate::i18n::*;
 use crate::shared::error::AppError;
 use leptos::prelude::*;
 
 /// The tabs above every console page.
 #[component]
 pub fn AdminTabs(current: &'static str) -> impl IntoView {
+    let i18n = use_i18n();
     let tab = |href: &'static str, id: &'static str, label: &'static str| {
         let class = if id == current { "tab active" } else { "tab" };
         view! { <a class=class href=href aria-current=(id == current).then_some("page")>{label}</a> }
     };
     view! {
-        <p class="eyebrow">"Admin console"</p>
-        <nav class="tabs" aria-label="Admin console">
-            {tab("/admin", "dashboard", "Dashboard")}
-            {tab("/admin/accounts", "accounts", "Accounts")}
-            {tab("/admin/referrals", "referrals", "Referrals")}
-            {tab("/admin/codes", "codes", "Codes")}
-            {tab("/admin/prices", "prices", "Prices")}
-            {tab("/admin/providers", "providers", "Providers")}
-            {tab("/admin/log", "log", "Operator log")}
+        <p class="eyebrow">{t!(i18n, admin.common.console)}</p>
+        <nav class="tabs" aria-label={tu_string!(i18n, admin.common.console)}>
+            {tab("/admin", "dashboard", tu_string!(i18n, admin.tabs.dashboard))}
+            {tab("/admin/accounts", "accounts", tu_string!(i18n, admin.tabs.accounts))}
+            {tab("/admin/referrals", "referrals", tu_string!(i18n, admin.tabs.referrals))}
+            {tab("/admin/codes", "codes", tu_string!(i18n, admin.tabs.codes))}
+            {tab("/admin/prices", "prices", tu_string!(i18n, admin.tabs.prices))}
+            {tab("/admin/providers", "providers", tu_string!(i18n, admin.tabs.providers))}
+            {tab("/admin/log", "log", tu_string!(i18n, admin.tabs.log))}
         </nav>
     }
 }
@@ -41,20 +44,23 @@ pub fn AdminTabs(current: &'static str) -> impl IntoView {
 pub fn admin_error(error: AppError) -> AnyView {
     match error {
         AppError::NotFound | AppError::Unauthorized => view! { <NotFound /> }.into_any(),
-        other => view! { <p class="form-error" role="alert">{other.to_string()}</p> }.into_any(),
+        other => view! { <p class="form-error" role="alert">{error_text(&other)}</p> }.into_any(),
     }
 }
 
-/// What an action answered: nothing yet, done, or its error.
+/// What an action answered: nothing yet, done, or its error. `done` is already in the page's language
+/// (callers pass `tu_string!(i18n, ..)`).
 pub fn action_outcome<T, S>(value: S, done: &'static str) -> impl IntoView
 where
     T: 'static,
     S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
+    let i18n = use_i18n();
     move || {
         value.get().map(|r| match r {
             Ok(_) => view! { <p class="notice success" role="status">{done}</p> }.into_any(),
-            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+            Err(e) => view! { <p class="form-error" role="alert">{error_text_in(&e, i18n.get_locale_untracked())}</p> }
+                .into_any(),
         })
     }
 }
@@ -76,7 +82,7 @@ where
 }
 
 /// A card with a heading and a table of `rows` under the column headings `head`, or `empty` when there are no
-/// rows.
+/// rows. Both texts come in the page's language (callers pass `tu_string!` / `fill` values).
 pub fn table_card(
     title: String,
     empty: &'static str,

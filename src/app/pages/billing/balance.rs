@@ -4,8 +4,10 @@
 use super::faq::Faq;
 use super::{load_error, BillingTabs};
 use crate::app::components::usd::Amount;
+use crate::i18n::*;
 use crate::shared::billing::BalanceView;
 use crate::shared::error::AppError;
+use crate::shared::text::fill;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -18,7 +20,7 @@ pub async fn get_balance() -> Result<BalanceView, AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            billing_view::balance(&state, user.id).await
+            billing_view::balance(&state, user.id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -26,27 +28,26 @@ pub async fn get_balance() -> Result<BalanceView, AppError> {
 
 #[component]
 pub fn BalancePage() -> impl IntoView {
+    let i18n = use_i18n();
     let data = Resource::new(|| (), |_| get_balance());
     let query = use_query_map();
     let notice = move || {
         let q = query.read();
         match q.get("topup").as_deref() {
-            Some("paid") => Some(
-                "Thank you! Stripe is confirming your payment; your balance updates as soon as it does.".to_string(),
-            ),
-            Some("test") => Some(format!(
-                "Test payment: {} was added to your balance. Demo mode, no money moved.",
-                q.get("credited").unwrap_or_default()
+            Some("paid") => Some(tu_string!(i18n, balance.paid_notice).to_string()),
+            Some("test") => Some(fill(
+                tu_string!(i18n, balance.test_payment_notice),
+                &[("credited", &q.get("credited").unwrap_or_default())],
             )),
             _ => None,
         }
     };
     view! {
-        <Title text="Balance" />
-        <h1>"Billing"</h1>
+        <Title text=tu_string!(i18n, balance.title) />
+        <h1>{t!(i18n, billing.title)}</h1>
         <BillingTabs current="balance" />
         {move || notice().map(|n| view! { <p class="notice success" role="status">{n}</p> })}
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(v) => balance_view(v).into_any(),
@@ -58,58 +59,72 @@ pub fn BalancePage() -> impl IntoView {
 }
 
 fn balance_view(v: BalanceView) -> impl IntoView {
+    let i18n = use_i18n();
     let faq = v.clone();
     let balance_class = if v.balance_positive { "stat-value" } else { "stat-value negative" };
+    let active_packages = v.active_packages;
+    let packages_remaining = v.packages_remaining.clone();
     view! {
         <div class="grid-2">
             <section class="card" data-testid="balance-card">
-                <p class="eyebrow">"Balance"</p>
+                <p class="eyebrow">{t!(i18n, balance.title)}</p>
                 <p class=balance_class data-testid="balance"><Amount usd=v.balance.clone() /></p>
                 {(!v.balance_positive).then(|| view! {
                     <p class="blocked" role="alert">
-                        <strong>"API access is blocked until your balance is positive."</strong>
-                        " Calls answer HTTP 402 whatever resource packages remain. Top up to restore service."
+                        {t!(i18n, balance.blocked, <b> = <strong />)}
                     </p>
                 })}
                 {v.reserved.clone().map(|r| view! {
-                    <p class="muted small"><Amount usd=r />" is reserved by calls still running."</p>
+                    <p class="muted small">
+                        {t!(i18n, balance.reserved, amount = move || view! { <Amount usd=r.clone() /> })}
+                    </p>
                 })}
                 <p class="muted small">
-                    {format!("Resource packages: {} active, ", v.active_packages)}<Amount usd=v.packages_remaining.clone() />" left. "
-                    <a href="/billing/packages">"See packages"</a>
+                    {t!(
+                        i18n,
+                        balance.packages_summary,
+                        active = move || active_packages,
+                        amount = move || view! { <Amount usd=packages_remaining.clone() /> }
+                    )}
+                    " "
+                    <a href="/billing/packages">{t!(i18n, balance.see_packages)}</a>
                 </p>
-                <a class="btn primary" href="/billing/topup">"Top up"</a>
+                <a class="btn primary" href="/billing/topup">{t!(i18n, balance.top_up)}</a>
             </section>
             <section class="card" data-testid="tier-card">
-                <p class="eyebrow">"Rate limit"</p>
+                <p class="eyebrow">{t!(i18n, balance.rate_limit)}</p>
                 <p class="stat-value" data-testid="rpm">{format!("{} RPM", v.rpm)}</p>
-                <p class="muted small">{format!("Paid top-ups so far: {}", v.paid_total)}</p>
+                <p class="muted small">{fill(tu_string!(i18n, balance.paid_so_far), &[("amount", &v.paid_total)])}</p>
                 {v.next_tier.clone().map(|n| view! {
                     <div class="progress" aria-hidden="true">
                         <span style=format!("width: {}%", n.percent)></span>
                     </div>
                     <p class="small">
-                        {format!("Top up {} more to reach {} RPM (at {} in total).", n.still_needed, n.rpm, n.threshold)}
+                        {fill(
+                            tu_string!(i18n, balance.next_tier),
+                            &[("needed", &n.still_needed), ("rpm", &n.rpm), ("threshold", &n.threshold)],
+                        )}
                     </p>
                 })}
-                {v.next_tier.is_none().then(|| view! { <p class="small">"You are on the highest tier."</p> })}
+                {v.next_tier.is_none().then(|| view! { <p class="small">{t!(i18n, balance.highest_tier)}</p> })}
                 <table class="mini">
-                    <thead><tr><th>"Paid top-ups"</th><th>"Limit"</th></tr></thead>
+                    <thead><tr><th>{t!(i18n, balance.paid_topups)}</th><th>{t!(i18n, balance.limit)}</th></tr></thead>
                     <tbody>
-                        {v.tiers.iter().map(|(t, rpm)| view! { <tr><td>{format!("from {t}")}</td><td>{format!("{rpm} RPM")}</td></tr> }).collect_view()}
+                        {v.tiers.iter().map(|(t, rpm)| view! {
+                            <tr>
+                                <td>{fill(tu_string!(i18n, balance.tier_from), &[("amount", t)])}</td>
+                                <td>{format!("{rpm} RPM")}</td>
+                            </tr>
+                        }).collect_view()}
                     </tbody>
                 </table>
             </section>
         </div>
         <section class="card">
-            <h2>"How calls are charged"</h2>
-            <p class="muted">
-                "A call is paid first from active resource packages that cover its channel (soonest expiry first) at the "
-                "official price. Whatever they cannot cover is charged to your balance at the official price times the "
-                "channel's rate."
-            </p>
+            <h2>{t!(i18n, balance.how_charged)}</h2>
+            <p class="muted">{t!(i18n, balance.how_charged_text)}</p>
             <table class="mini">
-                <thead><tr><th>"Channel"</th><th>"Balance rate"</th></tr></thead>
+                <thead><tr><th>{t!(i18n, balance.channel)}</th><th>{t!(i18n, balance.balance_rate)}</th></tr></thead>
                 <tbody>
                     {v.multipliers.iter().map(|(c, m)| view! { <tr><td>{c.clone()}</td><td>{format!("x {m}")}</td></tr> }).collect_view()}
                 </tbody>

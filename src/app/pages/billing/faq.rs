@@ -1,68 +1,73 @@
 //! The billing FAQ, with the seed's answers.
 
+use crate::i18n::*;
 use crate::shared::billing::BalanceView;
+use crate::shared::text::fill;
 use leptos::prelude::*;
 
 /// The FAQ with this server's tiers and rates.
 #[component]
 pub fn Faq(v: BalanceView) -> impl IntoView {
+    let i18n = use_i18n();
     let base = v.tiers.first().map(|t| t.1).unwrap_or(60);
     let support = v.support_email.clone();
-    let raises: Vec<String> =
-        v.tiers.iter().skip(1).map(|(t, rpm)| format!("{t} in total raise it to {rpm} RPM")).collect();
-    let raise_text =
-        if raises.is_empty() { String::new() } else { format!(" Paid top-ups of {}, at once.", raises.join(", and ")) };
+    let raises: Vec<String> = v
+        .tiers
+        .iter()
+        .skip(1)
+        .map(|(t, rpm)| fill(tu_string!(i18n, faq.raise_item), &[("amount", t), ("rpm", rpm)]))
+        .collect();
+    let raise_text = if raises.is_empty() {
+        String::new()
+    } else {
+        fill(tu_string!(i18n, faq.raise_text), &[("raises", &raises.join(tu_string!(i18n, faq.raise_join)))])
+    };
+    let rate_limit_answer = fill(tu_string!(i18n, faq.a_rate_limit), &[("base", &base), ("raise", &raise_text)]);
+    let claude_code_answer =
+        fill(tu_string!(i18n, faq.a_claude_code), &[("rate", &v.claude_code_rate), ("dollar", &v.claude_code_dollar)]);
+    let negative_answer = match support.clone() {
+        Some(email) => {
+            let mailto = format!("mailto:{email}");
+            t!(
+                i18n,
+                faq.a_negative_write_at,
+                <pkg> = <a href="/billing/packages" />,
+                <mail> = <a href=mailto.clone() />,
+                email = move || email.clone()
+            )
+            .into_any()
+        }
+        None => t!(i18n, faq.a_negative, <pkg> = <a href="/billing/packages" />).into_any(),
+    };
     view! {
         <section class="faq" id="faq">
-            <h2>"Frequently asked questions"</h2>
+            <h2>{t!(i18n, faq.title)}</h2>
             <details>
-                <summary>"Why am I getting a 402 error?"</summary>
-                <p>
-                    "When your balance is $0 or less, API access is blocked with HTTP 402, whatever resource packages "
-                    "you still have. A balance usually goes below zero after calling paid services without topping up. "
-                    "We keep capacity for accounts in good standing, so calls resume as soon as a "
-                    <a href="/billing/topup">"top-up"</a> " makes your balance positive again."
-                </p>
+                <summary>{t!(i18n, faq.q_402)}</summary>
+                <p>{t!(i18n, faq.a_402, <a> = <a href="/billing/topup" />)}</p>
             </details>
             <details>
-                <summary>"Why is my balance still negative after topping up?"</summary>
-                <p>
-                    "The top-up paid off part of what you owed, but not all of it. Before heavy use, check that you call the "
-                    "right API (the Claude Code channel for a Claude Code package) and that your "
-                    <a href="/billing/packages">"resource package"</a>
-                    " shows deduction records. If everything looks right and the balance still drops, write to us"
-                    {support.clone().map(|email| view! { " at " <a href=format!("mailto:{email}")>{email.clone()}</a> })}
-                    "."
-                </p>
+                <summary>{t!(i18n, faq.q_negative)}</summary>
+                <p>{negative_answer}</p>
             </details>
             <details>
-                <summary>"How do I raise my rate limit?"</summary>
-                <p>
-                    {format!("Accounts that never topped up get {base} requests per minute, which is not enough for tools such as Immersive Translate.")}
-                    {raise_text}
-                    " Redemption codes and resource packages do not count."
-                </p>
+                <summary>{t!(i18n, faq.q_rate_limit)}</summary>
+                <p>{rate_limit_answer}</p>
             </details>
             <details>
-                <summary>"What does Claude Code cost once my package is used up?"</summary>
-                <p>
-                    {format!(
-                        "The Claude Code channel charges the official API price x {} to your balance. Resource packages pay the \
-                         official price and are not multiplied: a Claude Opus 4.1 call worth $1 takes $1 from a package, or {} \
-                         from your balance when no package covers it.",
-                        v.claude_code_rate, v.claude_code_dollar
-                    )}
-                </p>
+                <summary>{t!(i18n, faq.q_claude_code)}</summary>
+                <p>{claude_code_answer}</p>
             </details>
-            {support.map(|email| view! {
-                <details>
-                    <summary>"How do I contact support?"</summary>
-                    <p data-testid="faq-support">
-                        "Write to " <a href=format!("mailto:{email}")>{email.clone()}</a>
-                        ". Say which account (its email) and, for a call, the request id from the Bills page. Payments made "
-                        "by bank transfer, Alipay or WeChat Pay are recorded by us on request and count toward your rate limit."
-                    </p>
-                </details>
+            {support.map(|email| {
+                let mailto = format!("mailto:{email}");
+                view! {
+                    <details>
+                        <summary>{t!(i18n, faq.q_support)}</summary>
+                        <p data-testid="faq-support">
+                            {t!(i18n, faq.a_support, <a> = <a href=mailto.clone() />, email = move || email.clone())}
+                        </p>
+                    </details>
+                }
             })}
         </section>
     }

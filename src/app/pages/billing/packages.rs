@@ -3,8 +3,10 @@
 
 use super::{load_error, BillingTabs};
 use crate::app::components::usd::Amount;
+use crate::i18n::*;
 use crate::shared::billing::PackageView;
 use crate::shared::error::AppError;
+use crate::shared::text::fill;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -16,7 +18,7 @@ pub async fn get_packages() -> Result<Vec<PackageView>, AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            billing_view::packages(&state, user.id).await
+            billing_view::packages(&state, user.id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -24,25 +26,20 @@ pub async fn get_packages() -> Result<Vec<PackageView>, AppError> {
 
 #[component]
 pub fn PackagesPage() -> impl IntoView {
+    let i18n = use_i18n();
     let data = Resource::new(|| (), |_| get_packages());
     view! {
-        <Title text="Resource packages" />
-        <h1>"Billing"</h1>
+        <Title text=tu_string!(i18n, packages.title) />
+        <h1>{t!(i18n, billing.title)}</h1>
         <BillingTabs current="packages" />
-        <p class="muted">
-            "Packages pay for calls on the channels they cover, at the official price, before your balance. "
-            "The one expiring soonest pays first. Expired packages pay nothing."
-        </p>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <p class="muted">{t!(i18n, packages.intro)}</p>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(list) if list.is_empty() => view! {
                         <section class="card empty-state">
-                            <h2>"No resource packages yet"</h2>
-                            <p class="muted">
-                                "Invite a friend from the " <a href="/i">"referral program"</a>
-                                ": when they qualify, you both get a Claude Code API package."
-                            </p>
+                            <h2>{t!(i18n, packages.none_yet)}</h2>
+                            <p class="muted">{t!(i18n, packages.none_yet_hint, <a> = <a href="/i" />)}</p>
                         </section>
                     }.into_any(),
                     Ok(list) => view! {
@@ -56,9 +53,11 @@ pub fn PackagesPage() -> impl IntoView {
 }
 
 fn package_card(p: PackageView) -> impl IntoView {
+    let i18n = use_i18n();
     let status_class = if p.active { "badge ok" } else { "badge off" };
     let bar_class = if p.percent_left <= 10 { "progress low" } else { "progress" };
     let count = p.deductions.len();
+    let original = p.original.clone();
     view! {
         <section class="card package" data-testid="package">
             <div class="card-head">
@@ -70,35 +69,51 @@ fn package_card(p: PackageView) -> impl IntoView {
             </div>
             <p class="package-amounts">
                 <strong data-testid="package-remaining"><Amount usd=p.remaining.clone() /></strong>
-                <span class="muted">" left of "<Amount usd=p.original.clone() /></span>
+                <span class="muted">
+                    {t!(i18n, packages.left_of, amount = move || view! { <Amount usd=original.clone() /> })}
+                </span>
             </p>
             <div class=bar_class role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=p.percent_left.to_string()
-                aria-label="Share left">
+                aria-label=tu_string!(i18n, packages.share_left)>
                 <span style=format!("width: {}%", p.percent_left)></span>
             </div>
             <dl class="facts compact">
-                <div><dt>"Used"</dt><dd><Amount usd=p.used.clone() /></dd></div>
-                <div><dt>"Granted"</dt><dd>{p.granted.clone()}</dd></div>
-                <div><dt>"Expires"</dt><dd>{p.expires.clone()} <span class="muted small">{format!(" ({})", p.expires_relative)}</span></dd></div>
-                <div><dt>"Source"</dt><dd>{p.source.clone()}</dd></div>
+                <div><dt>{t!(i18n, packages.used)}</dt><dd><Amount usd=p.used.clone() /></dd></div>
+                <div><dt>{t!(i18n, packages.granted)}</dt><dd>{p.granted.clone()}</dd></div>
+                <div>
+                    <dt>{t!(i18n, packages.expires)}</dt>
+                    <dd>
+                        {p.expires.clone()}
+                        <span class="muted small">{fill(tu_string!(i18n, packages.in_parens), &[("text", &p.expires_relative)])}</span>
+                    </dd>
+                </div>
+                <div><dt>{t!(i18n, packages.source)}</dt><dd>{p.source.clone()}</dd></div>
             </dl>
             <details class="deductions">
-                <summary>{format!("Deduction records ({count})")}</summary>
+                <summary>{fill(tu_string!(i18n, packages.deduction_records), &[("count", &count)])}</summary>
                 {if count == 0 {
-                    view! { <p class="muted small">"Nothing has been deducted from this package yet."</p> }.into_any()
+                    view! { <p class="muted small">{t!(i18n, packages.nothing_deducted)}</p> }.into_any()
                 } else {
                     view! {
-                        <div class="table-wrap" tabindex="0" role="region" aria-label="Deductions">
+                        <div class="table-wrap" tabindex="0" role="region" aria-label=tu_string!(i18n, packages.deductions)>
                             <table class="data cards">
-                                <thead><tr><th>"Time (UTC)"</th><th>"Model"</th><th>"Channel"</th><th>"Key"</th><th class="num">"Amount"</th></tr></thead>
+                                <thead>
+                                    <tr>
+                                        <th>{t!(i18n, packages.col_time)}</th>
+                                        <th>{t!(i18n, packages.col_model)}</th>
+                                        <th>{t!(i18n, packages.col_channel)}</th>
+                                        <th>{t!(i18n, packages.col_key)}</th>
+                                        <th class="num">{t!(i18n, packages.col_amount)}</th>
+                                    </tr>
+                                </thead>
                                 <tbody>
                                     {p.deductions.into_iter().map(|d| view! {
                                         <tr>
-                                            <td data-label="Time (UTC)">{d.at}</td>
-                                            <td class="mono" data-label="Model">{d.model}</td>
-                                            <td data-label="Channel">{d.channel}</td>
-                                            <td data-label="Key">{d.key_name}</td>
-                                            <td class="num" data-label="Amount"><Amount usd=d.amount /></td>
+                                            <td data-label=tu_string!(i18n, packages.col_time)>{d.at}</td>
+                                            <td class="mono" data-label=tu_string!(i18n, packages.col_model)>{d.model}</td>
+                                            <td data-label=tu_string!(i18n, packages.col_channel)>{d.channel}</td>
+                                            <td data-label=tu_string!(i18n, packages.col_key)>{d.key_name}</td>
+                                            <td class="num" data-label=tu_string!(i18n, packages.col_amount)><Amount usd=d.amount /></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

@@ -3,8 +3,10 @@
 
 use super::{load_error, BillingTabs};
 use crate::app::components::usd::Amount;
+use crate::i18n::*;
 use crate::shared::billing::TopupView;
 use crate::shared::error::AppError;
+use crate::shared::text::fill;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -27,41 +29,52 @@ pub async fn get_topup() -> Result<TopupView, AppError> {
 /// Starts a top-up: `method` is `card` (Stripe Checkout) or `test` (dev mode's test payment).
 #[server(endpoint = "billing_topup")]
 pub async fn start_topup(amount: String, custom: String, method: String) -> Result<(), AppError> {
-    use crate::server::fn_support::{answer_form, require_user, state};
+    use crate::app::components::error_text::error_text_in;
+    use crate::server::fn_support::{answer_form, locale, require_user, state};
     use crate::server::payments::topup_flow;
+    let locale = locale();
     let result = async {
         let state = state()?;
         let user = require_user(&state).await?;
-        let minor = topup_flow::chosen_amount(&state, &amount, &custom)?;
+        let minor = topup_flow::chosen_amount(&state, &amount, &custom, locale)?;
         match method.as_str() {
             "card" => {
-                let url = topup_flow::start_card_payment(&state, &user, minor).await?;
+                let url = topup_flow::start_card_payment(&state, &user, minor, locale).await?;
                 leptos_axum::redirect(&url);
             }
             "test" => {
-                let credited = topup_flow::test_payment(&state, &user, minor).await?;
+                let credited = topup_flow::test_payment(&state, &user, minor, locale).await?;
                 let credited: String = url::form_urlencoded::byte_serialize(credited.to_string().as_bytes()).collect();
                 leptos_axum::redirect(&format!("/billing/balance?topup=test&credited={credited}"));
             }
-            _ => return Err(AppError::invalid("method", "Choose how to pay.")),
+            _ => return Err(AppError::invalid("method", td_string!(locale, topup.choose_method))),
         }
         Ok::<_, AppError>(())
     }
     .await;
-    answer_form(result, |e| Some(back("error", &e.to_string(), &[("custom", &custom)])))
+    answer_form(result, |e| Some(back("error", &error_text_in(e, locale), &[("custom", &custom)])))
 }
 
 #[server(endpoint = "billing_redeem")]
 pub async fn redeem_code(code: String) -> Result<(), AppError> {
-    use crate::server::domain::redemption;
-    use crate::server::fn_support::{answer_form, require_user, state};
+    use crate::app::components::error_text::error_text_in;
+    use crate::server::domain::redemption::{self, RedeemError};
+    use crate::server::fn_support::{answer_form, locale, require_user, state};
     use crate::server::time::now_ms;
+    let locale = locale();
     let result = async {
         let state = state()?;
         let user = require_user(&state).await?;
-        let amount = redemption::redeem(state.db.pool(), user.id, &code, now_ms()).await.map_err(|e| match e {
-            redemption::RedeemError::Ledger(detail) => crate::server::error::internal("redeem", detail),
-            other => AppError::invalid("code", other.to_string()),
+        let amount = redemption::redeem(state.db.pool(), user.id, &code, now_ms()).await.map_err(|e| {
+            let message = match e {
+                RedeemError::Ledger(detail) => return crate::server::error::internal("redeem", detail),
+                RedeemError::Unknown => td_string!(locale, topup.code_unknown),
+                RedeemError::Expired => td_string!(locale, topup.code_expired),
+                RedeemError::UsedUp => td_string!(locale, topup.code_used_up),
+                RedeemError::AlreadyRedeemed => td_string!(locale, topup.code_already_redeemed),
+                RedeemError::Disabled => td_string!(locale, topup.code_withdrawn),
+            };
+            AppError::invalid("code", message)
         })?;
         state.gateway.money_moved(user.id);
         let amount: String = url::form_urlencoded::byte_serialize(amount.to_string().as_bytes()).collect();
@@ -69,7 +82,7 @@ pub async fn redeem_code(code: String) -> Result<(), AppError> {
         Ok::<_, AppError>(())
     }
     .await;
-    answer_form(result, |e| Some(back("code_error", &e.to_string(), &[("code", &code)])))
+    answer_form(result, |e| Some(back("code_error", &error_text_in(e, locale), &[("code", &code)])))
 }
 
 #[cfg(feature = "ssr")]
@@ -84,20 +97,21 @@ fn back(name: &str, message: &str, keep: &[(&str, &str)]) -> String {
 
 #[component]
 pub fn TopupPage() -> impl IntoView {
+    let i18n = use_i18n();
     let data = Resource::new(|| (), |_| get_topup());
     let query = use_query_map();
     let q = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
     view! {
-        <Title text="Top up" />
-        <h1>"Billing"</h1>
+        <Title text=tu_string!(i18n, topup.title) />
+        <h1>{t!(i18n, billing.title)}</h1>
         <BillingTabs current="topup" />
         {move || q("redeemed").map(|a| view! {
-            <p class="notice success" role="status">{format!("Code redeemed: {a} was added to your balance.")}</p>
+            <p class="notice success" role="status">{fill(tu_string!(i18n, topup.code_redeemed), &[("amount", &a)])}</p>
         })}
         {move || q("cancelled").map(|_| view! {
-            <p class="notice" role="status">"The payment was cancelled. Nothing was charged."</p>
+            <p class="notice" role="status">{t!(i18n, topup.cancelled)}</p>
         })}
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(v) => topup_view(v, q("error"), q("custom"), q("code_error"), q("code")).into_any(),
@@ -115,63 +129,72 @@ fn topup_view(
     code_error: Option<String>,
     code: Option<String>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let first = v.options.first().map(|o| o.0.clone()).unwrap_or_default();
     let custom_checked = custom.is_some();
     let no_method = !v.card_payments && !v.test_payments;
     let code_invalid = code_error.is_some().to_string();
+    let balance = v.balance.clone();
+    let currency = v.currency.clone();
+    let usd_per_unit = v.usd_per_unit.clone();
     view! {
         <div class="grid-2">
             <section class="card">
-                <h2>"Top up your balance"</h2>
-                <p class="muted small">"Your balance: "<Amount usd=v.balance.clone() />{format!(". 1 {} = ${} of balance.", v.currency, v.usd_per_unit)}</p>
+                <h2>{t!(i18n, topup.heading)}</h2>
+                <p class="muted small">
+                    {t!(
+                        i18n,
+                        topup.your_balance,
+                        balance = move || view! { <Amount usd=balance.clone() /> },
+                        currency = move || currency.clone(),
+                        usd = move || usd_per_unit.clone()
+                    )}
+                </p>
                 <form method="post" action=StartTopup::url() class="stack">
                     <fieldset class="amounts">
-                        <legend>"Amount"</legend>
+                        <legend>{t!(i18n, topup.amount)}</legend>
                         {v.options.iter().map(|(value, label, credit)| {
                             let checked = !custom_checked && *value == first;
                             view! {
                                 <label class="amount">
                                     <input type="radio" name="amount" value=value.clone() checked=checked />
                                     <span class="amount-label">{label.clone()}</span>
-                                    <span class="muted small">{format!("adds {credit}")}</span>
+                                    <span class="muted small">{fill(tu_string!(i18n, topup.adds), &[("credit", credit)])}</span>
                                 </label>
                             }
                         }).collect_view()}
                         <label class="amount">
                             <input type="radio" name="amount" value="custom" checked=custom_checked />
-                            <span class="amount-label">"Other amount"</span>
+                            <span class="amount-label">{t!(i18n, topup.other_amount)}</span>
                             <input
                                 type="text"
                                 name="custom"
                                 inputmode="decimal"
-                                placeholder=format!("{} to {}", v.min_custom, v.max_custom)
+                                placeholder=fill(tu_string!(i18n, topup.range), &[("min", &v.min_custom), ("max", &v.max_custom)])
                                 value=custom.clone().unwrap_or_default()
-                                aria-label=format!("Other amount in {}", v.currency)
+                                aria-label=fill(tu_string!(i18n, topup.other_amount_in), &[("currency", &v.currency)])
                             />
                         </label>
                     </fieldset>
                     {error.map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
                     {v.card_payments.then(|| view! {
-                        <button type="submit" name="method" value="card" class="btn primary wide">"Pay with card (Stripe)"</button>
+                        <button type="submit" name="method" value="card" class="btn primary wide">{t!(i18n, topup.pay_card)}</button>
                     })}
                     {v.test_payments.then(|| view! {
-                        <button type="submit" name="method" value="test" class="btn demo wide">"Test payment (demo: no money moves)"</button>
-                        <p class="muted small">
-                            "Demo mode: the test payment is signed on this server and goes through the same webhook code as a "
-                            "real Stripe payment. It is not available in production."
-                        </p>
+                        <button type="submit" name="method" value="test" class="btn demo wide">{t!(i18n, topup.pay_test)}</button>
+                        <p class="muted small">{t!(i18n, topup.test_explained)}</p>
                     })}
                     {no_method.then(|| view! {
-                        <p class="notice">"Card payments are not set up on this server yet. Use a redemption code, or ask the operator."</p>
+                        <p class="notice">{t!(i18n, topup.no_card_payments)}</p>
                     })}
                 </form>
-                <p class="muted small">"Paid top-ups raise your rate limit at once. Redemption codes do not."</p>
+                <p class="muted small">{t!(i18n, topup.raises_rate_limit)}</p>
             </section>
             <section class="card">
-                <h2>"Redeem a code"</h2>
-                <p class="muted small">"Codes look like GH-ABCD-EFGH-JKMN-PQRS. Each works once per account."</p>
+                <h2>{t!(i18n, topup.redeem_heading)}</h2>
+                <p class="muted small">{t!(i18n, topup.code_format)}</p>
                 <form method="post" action=RedeemCode::url() class="stack">
-                    <label for="code">"Code"</label>
+                    <label for="code">{t!(i18n, topup.code)}</label>
                     <input
                         id="code"
                         type="text"
@@ -183,7 +206,7 @@ fn topup_view(
                         aria-invalid=code_invalid
                     />
                     <p class="field-error" role="alert">{code_error}</p>
-                    <button type="submit" class="btn primary">"Redeem"</button>
+                    <button type="submit" class="btn primary">{t!(i18n, topup.redeem)}</button>
                 </form>
             </section>
         </div>

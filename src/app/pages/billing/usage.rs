@@ -3,9 +3,11 @@
 
 use super::{load_error, BillingTabs};
 use crate::app::components::usd::Amount;
+use crate::i18n::*;
 use crate::shared::billing::{UsageDay, UsageLine, UsageView};
 use crate::shared::error::AppError;
 use crate::shared::numbers::thousands;
+use crate::shared::text::fill;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -16,7 +18,7 @@ pub async fn get_usage() -> Result<UsageView, AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            crate::server::usage_view::usage(&state, user.id).await
+            crate::server::usage_view::usage(&state, user.id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -24,12 +26,13 @@ pub async fn get_usage() -> Result<UsageView, AppError> {
 
 #[component]
 pub fn UsagePage() -> impl IntoView {
+    let i18n = use_i18n();
     let data = Resource::new(|| (), |_| get_usage());
     view! {
-        <Title text="Usage" />
-        <h1>"Billing"</h1>
+        <Title text=tu_string!(i18n, usage.title) />
+        <h1>{t!(i18n, usage.heading)}</h1>
         <BillingTabs current="usage" />
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(v) => usage_view(v).into_any(),
@@ -41,24 +44,52 @@ pub fn UsagePage() -> impl IntoView {
 }
 
 fn usage_view(v: UsageView) -> impl IntoView {
+    let i18n = use_i18n();
     let days = v.days.len();
+    let spend_per_day = fill(tu_string!(i18n, usage.spend_per_day), &[("days", &days)]);
+    // "N calls: $x from your balance, $y from packages (official price $z)."
+    let total_line = {
+        let calls = thousands(v.total.calls);
+        let balance_paid = v.total.balance_paid.clone();
+        let packages_paid = v.total.packages_paid.clone();
+        let official_cost = v.total.official_cost.clone();
+        let balance = move || view! { <Amount usd=balance_paid.clone() /> };
+        let packages = move || view! { <Amount usd=packages_paid.clone() /> };
+        let official = move || view! { <Amount usd=official_cost.clone() /> };
+        if v.total.calls == 1 {
+            t!(
+                i18n,
+                usage.total_single,
+                n = move || calls.clone(),
+                balance = balance,
+                packages = packages,
+                official = official
+            )
+            .into_any()
+        } else {
+            t!(
+                i18n,
+                usage.total_plural,
+                n = move || calls.clone(),
+                balance = balance,
+                packages = packages,
+                official = official
+            )
+            .into_any()
+        }
+    };
     view! {
         <section class="card" data-testid="usage-chart">
             <div class="card-head">
-                <h2>{format!("Spend per day, last {days} days (UTC)")}</h2>
-                <a href="/billing/usage.csv" rel="external" class="btn ghost small" download="gatehouse-usage.csv">"Export CSV"</a>
+                <h2>{spend_per_day}</h2>
+                <a href="/billing/usage.csv" rel="external" class="btn ghost small" download="gatehouse-usage.csv">{t!(i18n, usage.export_csv)}</a>
             </div>
-            <p class="muted small" data-testid="usage-total">
-                {format!("{} call{}: ", thousands(v.total.calls), if v.total.calls == 1 { "" } else { "s" })}
-                <Amount usd=v.total.balance_paid.clone() />" from your balance, "
-                <Amount usd=v.total.packages_paid.clone() />" from packages (official price "
-                <Amount usd=v.total.official_cost.clone() />")."
-            </p>
+            <p class="muted small" data-testid="usage-total">{total_line}</p>
             {chart(v.days)}
         </section>
-        {usage_table("By channel", "Channel", v.by_channel, v.total.clone())}
-        {usage_table("By model", "Model", v.by_model, v.total.clone())}
-        {usage_table("By key", "Key", v.by_key, v.total)}
+        {usage_table("channel", tu_string!(i18n, usage.by_channel), tu_string!(i18n, usage.channel), v.by_channel, v.total.clone())}
+        {usage_table("model", tu_string!(i18n, usage.by_model), tu_string!(i18n, usage.model), v.by_model, v.total.clone())}
+        {usage_table("key", tu_string!(i18n, usage.by_key), tu_string!(i18n, usage.key), v.by_key, v.total)}
     }
 }
 
@@ -81,9 +112,10 @@ fn chart(days: Vec<UsageDay>) -> impl IntoView {
     const LEFT: i64 = 64;
     const BOTTOM: i64 = 26;
     const TOP: i64 = 10;
+    let i18n = use_i18n();
     let top = days.iter().map(|d| d.packages_units + d.balance_units).max().unwrap_or(0);
     if top == 0 {
-        return view! { <p class="muted empty-state" data-testid="usage-empty">"No calls in this period yet."</p> }
+        return view! { <p class="muted empty-state" data-testid="usage-empty">{t!(i18n, usage.no_calls)}</p> }
             .into_any();
     }
     let n = i64::try_from(days.len()).unwrap_or(1).max(1);
@@ -93,7 +125,7 @@ fn chart(days: Vec<UsageDay>) -> impl IntoView {
     let label_every = if n > 14 { 7 } else { 1 };
     view! {
         <svg class="usage-chart" viewBox=format!("0 0 {W} {H}") role="img" aria-labelledby="usage-chart-title">
-            <title id="usage-chart-title">"Spend per day: what packages and your balance paid. The tables below give the same figures."</title>
+            <title id="usage-chart-title">{t!(i18n, usage.chart_title)}</title>
             {[0, top / 2, top].into_iter().map(|tick| {
                 let y = H - BOTTOM - height(tick);
                 view! {
@@ -110,9 +142,9 @@ fn chart(days: Vec<UsageDay>) -> impl IntoView {
                 let base = H - BOTTOM;
                 // Every week's first day and the last day, never two labels side by side.
                 let shown_label = i == n - 1 || (i % label_every == 0 && n - 1 - i > label_every / 2);
-                let tip = format!(
-                    "{}: {} call{}, {} from packages, {} from your balance",
-                    d.date, d.calls, if d.calls == 1 { "" } else { "s" }, d.packages.shown, d.balance.shown
+                let tip = fill(
+                    if d.calls == 1 { tu_string!(i18n, usage.bar_tip_single) } else { tu_string!(i18n, usage.bar_tip_plural) },
+                    &[("date", &d.date), ("n", &d.calls), ("packages", &d.packages.shown), ("balance", &d.balance.shown)],
                 );
                 view! {
                     <g class="bar" data-date=d.date.clone()>
@@ -127,46 +159,57 @@ fn chart(days: Vec<UsageDay>) -> impl IntoView {
             }).collect_view()}
         </svg>
         <p class="legend small">
-            <span class="swatch packages"></span>" Paid by packages "
-            <span class="swatch balance"></span>" Paid by your balance"
+            <span class="swatch packages"></span>" "{t!(i18n, usage.paid_by_packages)}" "
+            <span class="swatch balance"></span>" "{t!(i18n, usage.paid_by_balance)}
         </p>
     }
     .into_any()
 }
 
-fn usage_table(title: &'static str, what: &'static str, lines: Vec<UsageLine>, total: UsageLine) -> impl IntoView {
+/// One table of sums: `id` (`channel`, `model`, `key`) names it for tests and styling; `title` and
+/// `what` (its first column's header) are translated.
+fn usage_table(
+    id: &'static str,
+    title: &'static str,
+    what: &'static str,
+    lines: Vec<UsageLine>,
+    total: UsageLine,
+) -> impl IntoView {
+    let i18n = use_i18n();
     (!lines.is_empty()).then(|| view! {
         <h2>{title}</h2>
         <div class="table-wrap card flush" tabindex="0" role="region" aria-label=title>
-            <table class="data cards" data-testid=format!("usage-{}", what.to_lowercase())>
+            <table class="data cards" data-testid=format!("usage-{id}")>
                 <thead>
                     <tr>
-                        <th>{what}</th><th class="num">"Calls"</th><th class="num">"Tokens in / out"</th>
-                        <th class="num">"Official cost"</th><th class="num">"Packages paid"</th><th class="num">"Balance paid"</th>
+                        <th>{what}</th><th class="num">{t!(i18n, usage.calls)}</th><th class="num">{t!(i18n, usage.tokens_in_out)}</th>
+                        <th class="num">{t!(i18n, usage.official_cost)}</th><th class="num">{t!(i18n, usage.packages_paid)}</th>
+                        <th class="num">{t!(i18n, usage.balance_paid)}</th>
                     </tr>
                 </thead>
                 <tbody>
-                    {lines.into_iter().map(|l| line_row(l, what, false)).collect_view()}
+                    {lines.into_iter().map(|l| line_row(l, id, what, false)).collect_view()}
                 </tbody>
-                <tfoot>{line_row(total, what, true)}</tfoot>
+                <tfoot>{line_row(total, id, what, true)}</tfoot>
             </table>
         </div>
     })
 }
 
-fn line_row(l: UsageLine, what: &'static str, total: bool) -> impl IntoView {
+fn line_row(l: UsageLine, id: &'static str, what: &'static str, total: bool) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <tr>
             {if total {
                 view! { <th scope="row">{l.label}</th> }.into_any()
             } else {
-                view! { <td class:mono={what == "Model"} class="model" data-label=what>{l.label}</td> }.into_any()
+                view! { <td class:mono={id == "model"} class="model" data-label=what>{l.label}</td> }.into_any()
             }}
-            <td class="num" data-label="Calls">{thousands(l.calls)}</td>
-            <td class="num" data-label="Tokens in / out">{format!("{} / {}", thousands(l.input_tokens), thousands(l.output_tokens))}</td>
-            <td class="num" data-label="Official cost"><Amount usd=l.official_cost /></td>
-            <td class="num" data-label="Packages paid"><Amount usd=l.packages_paid /></td>
-            <td class="num strong" data-label="Balance paid"><Amount usd=l.balance_paid /></td>
+            <td class="num" data-label=tu_string!(i18n, usage.calls)>{thousands(l.calls)}</td>
+            <td class="num" data-label=tu_string!(i18n, usage.tokens_in_out)>{format!("{} / {}", thousands(l.input_tokens), thousands(l.output_tokens))}</td>
+            <td class="num" data-label=tu_string!(i18n, usage.official_cost)><Amount usd=l.official_cost /></td>
+            <td class="num" data-label=tu_string!(i18n, usage.packages_paid)><Amount usd=l.packages_paid /></td>
+            <td class="num strong" data-label=tu_string!(i18n, usage.balance_paid)><Amount usd=l.balance_paid /></td>
         </tr>
     }
 }

@@ -232,7 +232,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
         BookError::Refused(Refusal::WorstCaseTooLarge) => ProxyError::BadRequest(Refusal::WorstCaseTooLarge.message()),
         BookError::Refused(r) => {
             note_refusal(state, &ask, &model, 402, &r.message());
-            ProxyError::PaymentRequired(r.message())
+            ProxyError::PaymentRequired(r)
         }
         BookError::Unavailable(e) => unavailable("admission", e),
         // The key outlived its account (deleted a moment ago).
