@@ -147,6 +147,8 @@ test('a signed-in choice is kept on the account, and the login email comes in th
   const page = await context.newPage();
   const email = uniqueEmail('e2e-lang-account');
   await logIn(page, email, '/');
+  // On a wide screen the languages open from the page's language, on hover (or focus).
+  await page.hover('.lang-switch .sub-trigger');
   await page.click('.lang-switch a[lang=ja]');
   await page.waitForURL(BASE_URL + '/');
   await context.close();

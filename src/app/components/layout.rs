@@ -141,7 +141,9 @@ fn account_box(user: SignedInUser) -> impl IntoView {
 }
 
 /// 中文 / English / 日本語 as plain links to `/lang/..`, which sets the language and comes back here: it works
-/// before the page hydrates and without JavaScript. Each name is written in its own language.
+/// before the page hydrates and without JavaScript. Each name is written in its own language. On wide screens
+/// the links open from the page's language's name (on hover or focus, like the Billing menu); in the phone
+/// menu they are listed.
 #[component]
 fn LanguageSwitcher() -> impl IntoView {
     let i18n = use_i18n();
@@ -164,11 +166,21 @@ fn LanguageSwitcher() -> impl IntoView {
             </a>
         }
     };
+    let current = move || match i18n.get_locale() {
+        Locale::zh => "中文",
+        Locale::en => "English",
+        Locale::ja => "日本語",
+    };
     view! {
-        <div class="lang-switch" role="group" aria-label=move || t_string!(i18n, layout.language)>
-            {link(Locale::zh, "中文")}
-            {link(Locale::en, "English")}
-            {link(Locale::ja, "日本語")}
+        <div class="has-sub lang-switch" role="group" aria-label=move || t_string!(i18n, layout.language)>
+            <button type="button" class="sub-trigger" aria-haspopup="true">
+                {current}
+            </button>
+            <div class="submenu">
+                {link(Locale::zh, "中文")}
+                {link(Locale::en, "English")}
+                {link(Locale::ja, "日本語")}
+            </div>
         </div>
     }
 }
