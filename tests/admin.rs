@@ -204,7 +204,7 @@ async fn an_offline_payment_of_cny_20_credits_the_balance_and_raises_the_tier_to
     assert_eq!(call(&app, "admin_offline_payment", &payment, &operator).await.0, 200, "a resent form applies once");
     let v = balance_of(&app, &person).await;
     assert_eq!(v["rpm"], 1000);
-    assert_eq!(v["paid_total"], "CNY 20.00");
+    assert_eq!(v["paid_total"], "CN¥20.00");
     // CNY 20 at the default 0.14 USD per yuan, on top of the $0.10 welcome balance.
     assert_eq!(v["balance"]["shown"], "$2.90");
     // A currency the server does not convert is refused and changes nothing.
@@ -225,7 +225,19 @@ async fn an_offline_payment_of_cny_20_credits_the_balance_and_raises_the_tier_to
     let log = operator_log::page(app.state.db.pool(), None, None, 10).await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].action, "offline-payment");
-    assert!(log[0].detail.contains("CNY 20.00 by WeChat Pay"), "{}", log[0].detail);
+    match operator_log::Detail::read(&log[0].detail) {
+        Some(operator_log::Detail::OfflinePayment { received: 2000, currency, method, counted: 2000, .. })
+            if currency == "CNY" && method == "WeChat Pay" => {}
+        other => panic!("{other:?} from {}", log[0].detail),
+    }
+    // The console words it in the reader's language; the operator's reason stays as written.
+    let (_, en) = call(&app, "admin_log", &[("about", "")], &operator).await;
+    assert_eq!(en["rows"][0]["action"], "Offline payment");
+    assert_eq!(en["rows"][0]["detail"], "CN¥20.00 paid by WeChat Pay: $2.80 credited, CN¥20.00 toward the tier");
+    assert_eq!(en["rows"][0]["reason"], "transfer 4471");
+    let (_, zh) = call(&app, "admin_log", &[("about", "")], &format!("{operator}; i18n_pref_locale=zh")).await;
+    assert_eq!(zh["rows"][0]["action"], "线下付款");
+    assert_eq!(zh["rows"][0]["detail"], "通过 WeChat Pay 支付 ¥20.00：余额增加 $2.80，计入等级 ¥20.00");
     let (paid,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM topups WHERE provider = 'offline' AND status = 'paid'")
         .fetch_one(app.state.db.pool())
         .await
@@ -298,6 +310,13 @@ async fn an_operator_grants_a_package_that_pays_for_the_next_call() {
     };
     let (status, err) = grant("cc-omgg", "g-0").await;
     assert_eq!(status, 400, "an unknown channel is refused: {err}");
+    // A scope that does not read is refused in the reader's language.
+    let zh = format!("{operator}; i18n_pref_locale=zh");
+    let form = [("id", id.as_str()), ("amount", "3"), ("title", "x"), ("scope", "web chat"), ("days", "10")];
+    let form = [&form[..], &[("reason", "outage"), ("key", "g-zh")]].concat();
+    let (status, err) = call(&app, "admin_grant", &form, &zh).await;
+    assert_eq!(status, 400);
+    assert!(err.to_string().contains("“web chat”不是渠道名称"), "{err}");
     assert_eq!(grant("default", "g-1").await.0, 200);
     assert_eq!(grant("default", "g-1").await.0, 200);
     let (_, packages) = call(&app, "billing_packages", &[], &person).await;
@@ -529,7 +548,10 @@ async fn edited_prices_apply_to_calls_admitted_after_the_save_on_every_instance_
     assert_eq!(v["versions"][0]["in_force"], true);
     let log = operator_log::page(app.state.db.pool(), None, None, 10).await.unwrap();
     assert_eq!(log.iter().filter(|e| e.action == "edit-prices").count(), 3, "refused saves are not logged");
-    assert!(log[0].detail.contains(&format!("restored version {id}")), "{}", log[0].detail);
+    match operator_log::Detail::read(&log[0].detail) {
+        Some(operator_log::Detail::PricesSaved { restored: Some(from), .. }) if from == id => {}
+        other => panic!("{other:?} from {}", log[0].detail),
+    }
     // A restarted server starts with the newest version.
     let restarted = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
     assert_eq!(restarted.state.pricing.version(), restored.as_i64());

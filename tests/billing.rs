@@ -77,7 +77,7 @@ async fn the_balance_page_shows_the_balance_tier_and_faq_and_explains_a_blocked_
     let html = app.get_page("/billing/balance", Some(&cookie)).await.text().await.unwrap();
     assert!(html.contains("$0.10"), "balance missing");
     assert!(html.contains("60 RPM"));
-    assert!(html.contains("CNY 20.00 more to reach 1000 RPM"), "next tier missing: {html}");
+    assert!(html.contains("CN¥20.00 more to reach 1000 RPM"), "next tier missing: {html}");
     assert!(html.contains("Why am I getting a 402 error?"));
     assert!(!html.contains("API access is blocked until your balance is positive"));
 
@@ -133,7 +133,11 @@ async fn a_dev_test_payment_goes_through_the_webhook_code_credits_and_raises_the
     let html = app.get_page("/billing/balance", Some(&cookie)).await.text().await.unwrap();
     assert!(html.contains("1000 RPM"));
     let html = app.get_page("/billing/bills?tab=movements", Some(&cookie)).await.text().await.unwrap();
-    assert!(html.contains("Top-up CNY 20.00"), "movements tab");
+    assert!(html.contains(">CN¥20.00<"), "movements tab: the amount paid");
+    // In Chinese the yuan reads ¥, and the memo holds data, not an English sentence.
+    let zh = format!("{cookie}; i18n_pref_locale=zh");
+    let html = app.get_page("/billing/bills?tab=movements", Some(&zh)).await.text().await.unwrap();
+    assert!(html.contains(">¥20.00<") && !html.contains("Top-up") && !html.contains("Welcome"), "{html}");
     audit_clean(&app).await;
 }
 
@@ -540,7 +544,7 @@ async fn movements_sum_each_run_of_calls_and_every_line_follows_from_the_one_bef
         kind: ledger::EntryKind::Topup,
         amount: usd("2.80"),
         paid_minor: 2000,
-        memo: "Top-up CNY 20.00",
+        memo: &gatehouse::server::domain::ledger_memo::paid(2000, "CNY", None),
         now: start + 2,
     };
     ledger::credit_now(pool, credit).await.unwrap();

@@ -274,6 +274,7 @@ async fn a_reply_still_running_blocks_a_new_message_but_a_stale_one_is_given_up(
         text: "hi",
         model: "claude-haiku-4-5",
         thinking: false,
+        unfinished: "この返信は最後まで届きませんでした。",
         now,
     };
     let first = chat::ask(db.pool(), ask(None, 1_000)).await.unwrap();
@@ -285,7 +286,8 @@ async fn a_reply_still_running_blocks_a_new_message_but_a_stale_one_is_given_up(
     assert_eq!(messages.len(), 4);
     assert_eq!(
         (messages[1].status.as_str(), messages[1].error.as_deref()),
-        ("failed", Some("This reply was never finished."))
+        ("failed", Some("この返信は最後まで届きませんでした。")),
+        "in the words (and language) of the request that gave it up"
     );
     assert_eq!(messages[3].id, later.reply_id);
     assert_eq!(messages[3].status, "pending");

@@ -422,7 +422,10 @@ async fn bad_amounts_change_nothing() {
         memo: "",
         now: NOW,
     };
-    assert!(matches!(ledger::credit_now(db.pool(), negative).await, Err(LedgerError::InvalidAmount(_))));
+    assert!(matches!(
+        ledger::credit_now(db.pool(), negative).await,
+        Err(LedgerError::Refused(ledger::Refused::CreditNotPositive))
+    ));
     let g = Grant {
         user_id: user,
         key: "g",
@@ -433,7 +436,7 @@ async fn bad_amounts_change_nothing() {
         source: PackageSource::Admin,
         now: NOW,
     };
-    assert!(matches!(ledger::grant_package_now(db.pool(), g).await, Err(LedgerError::InvalidAmount(_))));
+    assert!(matches!(ledger::grant_package_now(db.pool(), g).await, Err(LedgerError::Refused(_))));
     let missing = Credit {
         user_id: 999_999,
         key: "nobody",

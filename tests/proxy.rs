@@ -8,9 +8,11 @@ mod common;
 use common::{spawn_app, spawn_app_with, TestApp};
 use gatehouse::server::domain::account;
 use gatehouse::server::domain::bills::{self, Bill};
+use gatehouse::server::domain::charge::Refusal;
 use gatehouse::server::domain::keys::{self, NewKey};
 use gatehouse::server::domain::money::Money;
 use gatehouse::server::domain::pricing::Usage;
+use gatehouse::server::domain::refusals;
 use gatehouse::server::time::now_ms;
 use serde_json::{json, Value};
 
@@ -391,10 +393,18 @@ async fn refused_calls_are_kept_for_the_bills_page_and_bills_say_how_each_call_w
     let r = &kept[0];
     assert_eq!((r.status, r.channel.as_str(), r.model.as_str()), (402, "default", "claude-haiku-4-5"));
     assert_eq!((r.key_name.as_deref(), r.request_id.as_deref()), (Some("test key"), Some("req-refused-1")));
-    assert!(r.reason.contains("balance"), "{}", r.reason);
+    assert!(
+        matches!(r.why, refusals::Why::Payment(Refusal::BalanceNotPositive { balance }) if !balance.is_positive()),
+        "{:?}",
+        r.why
+    );
     let rows =
         gatehouse::server::billing_view::refused(&app.state, c.user_id, gatehouse::i18n::Locale::en).await.unwrap();
     assert_eq!(rows[0].status, 402);
+    assert!(rows[0].reason.starts_with("Your balance was "), "{}", rows[0].reason);
+    let zh =
+        gatehouse::server::billing_view::refused(&app.state, c.user_id, gatehouse::i18n::Locale::zh).await.unwrap();
+    assert!(zh[0].reason.starts_with("当时余额为 "), "{}", zh[0].reason);
     assert!(bills_of(&app, c.user_id).await.is_empty(), "nothing charged");
 
     // A call that runs: its bill keeps the request id, the outcome and the latency.

@@ -286,9 +286,17 @@ async fn the_per_ip_cap_holds_extra_referrals_for_review_and_the_operator_approv
     assert!(referral_packages(&app, "guest3@example.org").await.is_empty());
     let held = referral::all(app.state.db.pool(), Some("held")).await.unwrap();
     assert_eq!(held.len(), 1);
-    assert!(held[0].reason.contains("held for review"));
+    assert_eq!(referral::Why::read(&held[0].reason), referral::Why::NetworkCap(3));
     let v = referral_view(&app, &inviter).await;
     assert_eq!(v["invitees"][0]["status"], "Held for review");
+    let reasons = |v: &serde_json::Value| -> Vec<String> {
+        v["invitees"].as_array().unwrap().iter().map(|i| i["reason"].as_str().unwrap_or("").to_string()).collect()
+    };
+    let english = "more than 3 rewarded sign-ups from one network today; held for review";
+    assert!(reasons(&v).iter().any(|r| r == english), "{v}");
+    // The reason is worded in the reader's language.
+    let zh = referral_view(&app, &format!("{inviter}; i18n_pref_locale=zh")).await;
+    assert!(reasons(&zh).iter().any(|r| r == "今天来自同一网络的获奖注册已超过 3 个，等待审核"), "{zh}");
 
     let decide = || {
         operator_actions::decide_referral(
@@ -670,7 +678,7 @@ async fn rewarded_sign_ups_count_per_ipv6_64_and_per_inviter_per_day() {
     assert_eq!(referral_packages(&app, "v6-a@example.org").await.len(), 1);
     assert!(referral_packages(&app, "v6-b@example.org").await.is_empty(), "the same /64 is one network");
     let held = referral::all(app.state.db.pool(), Some("held")).await.unwrap();
-    assert!(held[0].reason.contains("from one network"), "{}", held[0].reason);
+    assert!(matches!(referral::Why::read(&held[0].reason), referral::Why::NetworkCap(_)), "{}", held[0].reason);
     // Other networks: the inviter's second rewarded referral today, then the cap holds the third.
     sign_up_from(&app, &code, "v4-c@example.org", "198.51.100.7").await;
     sign_up_from(&app, &code, "v4-d@example.org", "198.51.100.8").await;
@@ -678,8 +686,8 @@ async fn rewarded_sign_ups_count_per_ipv6_64_and_per_inviter_per_day() {
     assert!(referral_packages(&app, "v4-d@example.org").await.is_empty());
     let held = referral::all(app.state.db.pool(), Some("held")).await.unwrap();
     assert_eq!(held.len(), 2);
-    let reasons: Vec<&str> = held.iter().map(|r| r.reason.as_str()).collect();
-    assert!(reasons.iter().any(|r| r.contains("by this inviter today")), "{reasons:?}");
+    let reasons: Vec<referral::Why> = held.iter().map(|r| referral::Why::read(&r.reason)).collect();
+    assert!(reasons.iter().any(|r| matches!(r, referral::Why::InviterCap(2))), "{reasons:?}");
     assert_eq!(referral_packages(&app, "v6host@example.com").await.len(), 2);
 }
 

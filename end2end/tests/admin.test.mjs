@@ -65,8 +65,8 @@ test('an operator credits a person and records an offline payment of CNY 20 that
   // $0.10 welcome + $5 credit + CNY 20 at 0.14 = $7.90.
   assert.match(await operator.textContent('[data-testid=account-money]'), /\$7\.90/);
   const log = await operator.textContent('[data-testid=operator-log]');
-  assert.match(log, /offline-payment[\s\S]*CNY 20\.00 by WeChat Pay[\s\S]*Transfer reference 4471/);
-  assert.match(log, /credit[\s\S]*Goodwill after the outage/);
+  assert.match(log, /Offline payment[\s\S]*CN¥20\.00 paid by WeChat Pay[\s\S]*Transfer reference 4471/);
+  assert.match(log, /Credit[\s\S]*\$5\.00 credited to the balance[\s\S]*Goodwill after the outage/);
   await shot(operator, 'admin-2-account');
   await operator.setViewportSize(PHONE);
   await shot(operator, 'admin-3-account-phone');
@@ -80,8 +80,15 @@ test('an operator credits a person and records an offline payment of CNY 20 that
   await operator.setViewportSize(DESKTOP);
   await open(operator, '/admin/log');
   const rows = await operator.locator('[data-testid=operator-log] tbody tr').allTextContents();
-  assert.match(rows[0], /offline-payment/);
-  assert.match(rows[1], /credit/);
+  assert.match(rows[0], /Offline payment/);
+  assert.match(rows[1], /Credit/);
+  // In Chinese the log names and words each action; the operator's reason stays as written.
+  await operator.context().addCookies([{ name: 'i18n_pref_locale', value: 'zh', url: BASE_URL }]);
+  await open(operator, '/admin/log');
+  const zh = await operator.locator('[data-testid=operator-log] tbody tr').allTextContents();
+  assert.match(zh[0], /线下付款[\s\S]*通过 WeChat Pay 支付 ¥20\.00[\s\S]*Transfer reference 4471/);
+  assert.match(zh[1], /入账[\s\S]*余额增加 \$5\.00[\s\S]*Goodwill after the outage/);
+  await shot(operator, 'admin-5-log-zh');
   await shot(operator, 'admin-4-log');
   await personContext.close();
   await operatorContext.close();

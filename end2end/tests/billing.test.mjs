@@ -82,7 +82,7 @@ test('billing pages show the balance, packages with deductions, bills and top-up
 
   await open(page, '/billing/bills?tab=movements');
   const movements = await page.textContent('[data-testid=movements]');
-  assert.match(movements, /Top-up CNY 20\.00/);
+  assert.match(movements, /Top-up\s*CN¥20\.00/);
   assert.match(movements, /Package granted/);
   assert.match(movements, /Welcome balance/);
   // The calls between the grant and the top-up are one line, and every line's balance follows from the last.

@@ -67,3 +67,23 @@ export function gatehouse(...args) {
   if (out.status !== 0) throw new Error(`gatehouse ${args.join(' ')} failed: ${out.stderr}${out.stdout}`);
   return out.stdout;
 }
+
+/// The package title `operatorWithData` grants (an operator's words, shown as written).
+export const PACKAGE_TITLE = 'Claude Code API $20';
+
+/// A new signed-in operator with something on every page: a granted package, two recorded calls and a key
+/// named `keyName`. Returns its context (1280 px, English), page and email.
+export async function operatorWithData(browser, prefix, keyName) {
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+  const page = await context.newPage();
+  const email = uniqueEmail(prefix);
+  await logIn(page, email, '/keys');
+  gatehouse('admin', 'promote', email);
+  gatehouse('admin', 'grant-package', email, '20', '--source', 'referral', '--title', PACKAGE_TITLE);
+  gatehouse('admin', 'record-call', email, 'claude-sonnet-4-5', '--channel', 'cc-omg', '--input', '12000', '--output', '800');
+  gatehouse('admin', 'record-call', email, 'gpt-4o-mini', '--channel', 'default', '--input', '2000', '--output', '300');
+  await page.fill('#key-name', keyName);
+  await page.click('button:has-text("Create key")');
+  await page.waitForSelector('[data-testid=new-key]');
+  return { context, page, email };
+}

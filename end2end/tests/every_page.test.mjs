@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { launch, open, uniqueEmail, logIn, gatehouse, BASE_URL, SHOTS, DESKTOP, PHONE } from './browser.mjs';
+import { launch, open, uniqueEmail, logIn, operatorWithData, BASE_URL, SHOTS, DESKTOP, PHONE } from './browser.mjs';
 
 // Evaluated through the browser's debugging protocol: the pages' Content Security Policy (rightly) refuses an
 // injected <script> tag.
@@ -53,19 +53,9 @@ const SIGNED_IN = [
 ];
 
 test('every page passes axe-core at WCAG 2.1 AA and fits 1280 and 390 px', async () => {
-  // A signed-in account with something on every page: a package, calls, a key, a conversation.
-  const setup = await browser.newContext({ viewport: DESKTOP });
-  const page = await setup.newPage();
-  const email = uniqueEmail('e2e-pages');
-  await logIn(page, email, '/keys');
-  // The account is also an operator, so the console's pages are checked too.
-  gatehouse('admin', 'promote', email);
-  gatehouse('admin', 'grant-package', email, '20', '--source', 'referral', '--title', 'Claude Code API $20');
-  gatehouse('admin', 'record-call', email, 'claude-sonnet-4-5', '--channel', 'cc-omg', '--input', '12000', '--output', '800');
-  gatehouse('admin', 'record-call', email, 'gpt-4o-mini', '--channel', 'default', '--input', '2000', '--output', '300');
-  await page.fill('#key-name', 'Claude Code');
-  await page.click('button:has-text("Create key")');
-  await page.waitForSelector('[data-testid=new-key]');
+  // A signed-in operator (so the console's pages are checked too) with something on every page: a package,
+  // calls, a key, a conversation.
+  const { context: setup, page, email } = await operatorWithData(browser, 'e2e-pages', 'Claude Code');
   await open(page, '/chat');
   await page.fill('[data-testid=compose]', 'Hello');
   await page.click('[data-testid=send]');

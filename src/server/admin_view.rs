@@ -7,20 +7,21 @@ use crate::i18n::{td_string, Locale};
 use crate::server::auth::users::{self, User};
 use crate::server::billing_view;
 use crate::server::domain::activity::{self, Grouping};
-use crate::server::domain::channels::Scope;
-use crate::server::domain::ledger::{Grant, LedgerError};
+use crate::server::domain::channels::{Scope, ScopeError};
+use crate::server::domain::ledger::{self, Grant, LedgerError};
 use crate::server::domain::money::{Money, MoneyError};
-use crate::server::domain::operator_actions::{self, ActionError, OfflinePayment, Target};
+use crate::server::domain::operator_actions::{self, ActionError, Invalid, OfflinePayment, Target};
 use crate::server::domain::operator_log::{self, Actor};
 use crate::server::domain::packages::PackageSource;
 use crate::server::domain::price_versions::{self, NewVersion, VersionError};
-use crate::server::domain::redemption::{self, NewCodes};
+use crate::server::domain::redemption::{self, NewCodes, RedeemError};
 use crate::server::domain::referral::{self, Decision, ReferralRow};
 use crate::server::domain::topups;
 use crate::server::error::internal;
+use crate::server::operator_log_view::log_row;
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
-use crate::server::time::{format_utc, now_ms, DAY_MS};
+use crate::server::time::{date_time_for, format_utc, now_ms, table_time, DAY_MS};
 use crate::server::usd_view::cents;
 use crate::shared::admin::{
     AccountRow, AccountView, CodeRow, CodesView, DashboardView, DayStats, LogRow, LogView, PeriodStats,
@@ -36,75 +37,52 @@ const LOG_PAGE: i64 = 50;
 
 fn action_error(e: ActionError, locale: Locale) -> AppError {
     match e {
-        ActionError::Invalid { field, message } => AppError::invalid(field, invalid_message(&message, locale)),
-        ActionError::NotFound(message) => AppError::invalid("target", not_found_message(&message, locale)),
+        ActionError::Invalid(i) => AppError::invalid(i.field(), invalid_text(&i, locale)),
+        ActionError::NoInviteCode(code) => {
+            AppError::invalid("target", fill(td_string!(locale, admin_errors.no_invite_code), &[("code", &code)]))
+        }
+        ActionError::NoCodeToWithdraw(id) => {
+            AppError::invalid("target", fill(td_string!(locale, admin_errors.no_code_to_withdraw), &[("id", &id)]))
+        }
+        ActionError::Referral(e) => AppError::invalid("referral", crate::server::referral_view::error_text(&e, locale)),
+        ActionError::Codes(RedeemError::Ledger(detail)) => internal("redemption codes", detail),
+        ActionError::Codes(e) => AppError::invalid("codes", crate::server::billing_view::redeem_text(&e, locale)),
         ActionError::Ledger(LedgerError::NoSuchAccount) => AppError::NotFound,
         ActionError::Ledger(LedgerError::KeyReused(_)) => {
             AppError::invalid("key", td_string!(locale, admin_errors.key_reused))
         }
-        ActionError::Ledger(LedgerError::InvalidAmount(why)) => AppError::invalid("amount", ledger_amount(why, locale)),
+        ActionError::Ledger(LedgerError::Refused(r)) => AppError::invalid("amount", ledger_refusal(r, locale)),
+        ActionError::Ledger(e @ LedgerError::InvalidAmount(_)) => internal("operator action", e),
         ActionError::Ledger(LedgerError::Db(e)) | ActionError::Db(e) => internal("operator action", e),
     }
 }
 
-/// An operator action's refusal (`operator_actions` words them in English) in `locale`; one this does not
-/// know stays as the domain wrote it.
-fn invalid_message(message: &str, locale: Locale) -> String {
-    let fixed = match message {
-        "Say why: the reason is kept in the operator log." => Some(td_string!(locale, admin_errors.reason_missing)),
-        "Keep the reason under 500 characters." => Some(td_string!(locale, admin_errors.reason_too_long)),
-        "Enter an amount other than zero." => Some(td_string!(locale, admin_errors.zero_amount)),
-        "Enter the amount received, above zero." => Some(td_string!(locale, admin_errors.zero_amount_received)),
-        "Say how it was paid, e.g. bank transfer (up to 60 characters)." => {
-            Some(td_string!(locale, admin_errors.method_missing))
+/// What was wrong with an operator's input, in `locale`.
+fn invalid_text(i: &Invalid, locale: Locale) -> String {
+    match i {
+        Invalid::ReasonMissing => td_string!(locale, admin_errors.reason_missing).into(),
+        Invalid::ReasonTooLong => td_string!(locale, admin_errors.reason_too_long).into(),
+        Invalid::ZeroAmount => td_string!(locale, admin_errors.zero_amount).into(),
+        Invalid::NothingReceived => td_string!(locale, admin_errors.zero_amount_received).into(),
+        Invalid::TooLarge => td_string!(locale, admin_errors.amount_too_large).into(),
+        Invalid::Amount(e) => money_error(*e, locale),
+        Invalid::Currency(currency) => {
+            fill(td_string!(locale, admin_errors.payment_currency), &[("currency", currency)])
         }
-        "This batch was already made (the form was sent twice): its codes are in the list, shown only once. \
-         Reload the page to make another batch." => Some(td_string!(locale, admin_errors.batch_already_made)),
-        _ => None,
-    };
-    if let Some(text) = fixed {
-        return text.to_string();
+        Invalid::Method => td_string!(locale, admin_errors.method_missing).into(),
+        Invalid::NotInviteCode(code) => fill(td_string!(locale, admin_errors.not_invite_code), &[("code", code)]),
+        Invalid::BatchAlreadyMade => td_string!(locale, admin_errors.batch_already_made).into(),
     }
-    // Amounts the domain parsed with `Money`.
-    for e in [MoneyError::NotANumber, MoneyError::Negative, MoneyError::TooPrecise, MoneyError::TooLarge] {
-        if message == e.to_string() {
-            return money_error(e, locale);
-        }
-    }
-    if let Some(currency) = message
-        .strip_prefix("Record the payment in ")
-        .and_then(|rest| rest.strip_suffix(" or USD (the top-up currencies this server converts)."))
-    {
-        return fill(td_string!(locale, admin_errors.payment_currency), &[("currency", &currency)]);
-    }
-    if let Some(code) = message.strip_suffix(" is not an invite code") {
-        return fill(td_string!(locale, admin_errors.not_invite_code), &[("code", &code)]);
-    }
-    message.to_string()
 }
 
-/// What an operator action found missing (`operator_actions` words it in English) in `locale`.
-fn not_found_message(message: &str, locale: Locale) -> String {
-    if let Some(code) = message.strip_prefix("No invite code ").and_then(|rest| rest.strip_suffix('.')) {
-        return fill(td_string!(locale, admin_errors.no_invite_code), &[("code", &code)]);
-    }
-    if let Some(id) =
-        message.strip_prefix("No redemption code ").and_then(|rest| rest.strip_suffix(" that can still be withdrawn."))
-    {
-        return fill(td_string!(locale, admin_errors.no_code_to_withdraw), &[("id", &id)]);
-    }
-    message.to_string()
-}
-
-/// The ledger's refusal of an amount in `locale`.
-fn ledger_amount(why: &'static str, locale: Locale) -> String {
-    let text = match why {
-        "a credit must be a positive amount" => td_string!(locale, admin_errors.credit_positive),
-        "a paid amount cannot be negative" => td_string!(locale, admin_errors.paid_negative),
-        "a package must hold a positive amount" => td_string!(locale, admin_errors.package_positive),
-        "a package must last a positive time" => td_string!(locale, admin_errors.package_lifetime),
-        "a package must pay for at least one channel" => td_string!(locale, admin_errors.package_channel),
-        other => other,
+/// The ledger's refusal of a credit or grant, in `locale`.
+fn ledger_refusal(r: ledger::Refused, locale: Locale) -> String {
+    let text = match r {
+        ledger::Refused::CreditNotPositive => td_string!(locale, admin_errors.credit_positive),
+        ledger::Refused::PaidNegative => td_string!(locale, admin_errors.paid_negative),
+        ledger::Refused::PackageEmpty => td_string!(locale, admin_errors.package_positive),
+        ledger::Refused::PackageNoTime => td_string!(locale, admin_errors.package_lifetime),
+        ledger::Refused::PackageNoChannel => td_string!(locale, admin_errors.package_channel),
     };
     text.to_string()
 }
@@ -130,13 +108,14 @@ fn topup_amount_error(e: topups::AmountError, locale: Locale) -> String {
     }
 }
 
-/// A package scope that does not read: the one fixed refusal translated, the others (which quote what was
-/// typed) in the domain's words inside a translated frame.
-fn scope_error(detail: &str, locale: Locale) -> String {
-    if detail == "name at least one channel" {
-        return td_string!(locale, admin_errors.scope_empty).to_string();
+/// Why a package scope does not read, in `locale`.
+fn scope_error(e: &ScopeError, locale: Locale) -> String {
+    match e {
+        ScopeError::NoChannel => td_string!(locale, admin_errors.scope_empty).to_string(),
+        ScopeError::NoPattern => td_string!(locale, admin_errors.scope_no_pattern).to_string(),
+        ScopeError::NotAChannel(text) => fill(td_string!(locale, admin_errors.scope_not_channel), &[("text", text)]),
+        ScopeError::NotAPattern(text) => fill(td_string!(locale, admin_errors.scope_not_pattern), &[("text", text)]),
     }
-    fill(td_string!(locale, admin_errors.scope_detail), &[("detail", &detail)])
 }
 
 fn rate(errors: i64, asked: i64) -> String {
@@ -222,8 +201,11 @@ fn account_row(u: &User, balance: Money, admin_emails: &[String], locale: Locale
     AccountRow {
         id: u.id,
         email: u.email.clone(),
-        created: format_utc(u.created_at),
-        last_login: u.last_login_at.map(format_utc).unwrap_or_else(|| td_string!(locale, admin.accounts.never).into()),
+        created: date_time_for(u.created_at, locale),
+        last_login: u
+            .last_login_at
+            .map(|t| date_time_for(t, locale))
+            .unwrap_or_else(|| td_string!(locale, admin.accounts.never).into()),
         balance: cents(balance),
         operator: u.is_operator_given(admin_emails),
         disabled: u.disabled_at.is_some(),
@@ -256,22 +238,10 @@ fn referral_row(r: ReferralRow, locale: Locale) -> ReferralRowView {
         id: r.id,
         inviter: r.inviter_email,
         invitee: r.invitee_email,
-        date: format_utc(r.created_at),
+        date: date_time_for(r.created_at, locale),
         status: crate::server::referral_view::status_label(&r.status, locale).to_string(),
-        reason: r.reason,
+        reason: crate::server::referral_view::reason_text(&r.reason, locale),
         via: r.via,
-    }
-}
-
-fn log_row(e: operator_log::Entry) -> LogRow {
-    LogRow {
-        id: e.id,
-        at: format_utc(e.created_at),
-        actor: e.actor,
-        action: e.action,
-        target: e.target,
-        detail: e.detail,
-        reason: e.reason,
     }
 }
 
@@ -283,10 +253,10 @@ pub async fn account(state: &AppState, user_id: i64, locale: Locale) -> Result<A
         .bind(user_id)
         .fetch_optional(pool)
         .await?;
-    let invited_by = match referral::referral_of(pool, user_id)
-        .await?
-        .map(|(code, status, reason)| (code, crate::server::referral_view::status_label(&status, locale), reason))
-    {
+    let invited_by = match referral::referral_of(pool, user_id).await?.map(|(code, status, reason)| {
+        let reason = crate::server::referral_view::reason_text(&reason, locale);
+        (code, crate::server::referral_view::status_label(&status, locale), reason)
+    }) {
         Some((code, status, reason)) if reason.is_empty() => {
             Some(fill(td_string!(locale, admin_account.joined_with), &[("code", &code), ("status", &status)]))
         }
@@ -299,11 +269,11 @@ pub async fn account(state: &AppState, user_id: i64, locale: Locale) -> Result<A
     Ok(AccountView {
         id: user.id,
         operator: user.is_operator_given(&state.settings.operators.admin_emails),
-        disabled: user.disabled_at.map(format_utc),
-        created: format_utc(user.created_at),
+        disabled: user.disabled_at.map(|t| date_time_for(t, locale)),
+        created: date_time_for(user.created_at, locale),
         last_login: user
             .last_login_at
-            .map(format_utc)
+            .map(|t| date_time_for(t, locale))
             .unwrap_or_else(|| td_string!(locale, admin_account.never).into()),
         money: billing_view::balance(state, user_id, locale).await?,
         packages: billing_view::packages(state, user_id, locale).await?,
@@ -318,7 +288,11 @@ pub async fn account(state: &AppState, user_id: i64, locale: Locale) -> Result<A
         invitees: referral::invitees_of(pool, user_id).await?.into_iter().map(|r| referral_row(r, locale)).collect(),
         topup_currency: state.settings.money.topup_currency.clone(),
         form_key: random_token().map_err(|e| internal("form key", e))?,
-        log: operator_log::about_target(pool, &target.email, 20).await?.into_iter().map(log_row).collect(),
+        log: operator_log::about_target(pool, &target.email, 20)
+            .await?
+            .into_iter()
+            .map(|e| log_row(e, locale))
+            .collect(),
         email: user.email,
     })
 }
@@ -534,10 +508,14 @@ pub async fn set_invite_code(
     .map_err(|e| action_error(e, locale))
 }
 
-pub async fn log(state: &AppState, before: Option<i64>, about: &str) -> Result<LogView, AppError> {
+/// A page of the operator log, worded in `locale`.
+pub async fn log(state: &AppState, before: Option<i64>, about: &str, locale: Locale) -> Result<LogView, AppError> {
     let about = Some(about.trim()).filter(|a| !a.is_empty());
-    let rows: Vec<LogRow> =
-        operator_log::page(state.db.pool(), before, about, LOG_PAGE).await?.into_iter().map(log_row).collect();
+    let rows: Vec<LogRow> = operator_log::page(state.db.pool(), before, about, LOG_PAGE)
+        .await?
+        .into_iter()
+        .map(|e| log_row(e, locale))
+        .collect();
     let older = (rows.len() as i64 == LOG_PAGE).then(|| rows.last().map(|r| r.id)).flatten();
     Ok(LogView { rows, older })
 }
@@ -586,9 +564,12 @@ fn code_row(c: redemption::CodeRow, now: i64, locale: Locale) -> CodeRow {
         hint: format!("…{}", c.hint),
         amount: cents(c.amount),
         uses: fill(td_string!(locale, admin_codes.uses_of), &[("uses", &c.uses), ("max", &c.max_uses)]),
-        expires: c.expires_at.map(format_utc).unwrap_or_else(|| td_string!(locale, admin_codes.never).into()),
+        expires: c
+            .expires_at
+            .map(|t| date_time_for(t, locale))
+            .unwrap_or_else(|| td_string!(locale, admin_codes.never).into()),
         note: c.note,
-        created: format_utc(c.created_at),
+        created: date_time_for(c.created_at, locale),
         state: state.into(),
         usable,
     }
@@ -710,10 +691,7 @@ fn version_error(e: VersionError, locale: Locale) -> AppError {
             "multipliers",
             fill(td_string!(locale, admin_errors.multipliers_detail), &[("detail", &detail)]),
         ),
-        VersionError::Reason("Say why: the reason is kept with the version and in the operator log.") => {
-            AppError::invalid("reason", td_string!(locale, admin_errors.price_reason_missing))
-        }
-        VersionError::Reason(why) => AppError::invalid("reason", why),
+        VersionError::NoReason => AppError::invalid("reason", td_string!(locale, admin_errors.price_reason_missing)),
         VersionError::Stale(version) => {
             AppError::invalid("base", fill(td_string!(locale, admin_errors.prices_stale), &[("version", &version)]))
         }
@@ -728,7 +706,7 @@ pub async fn prices(state: &AppState, locale: Locale) -> Result<PricesAdminView,
     let described = match in_force.and_then(|id| versions.iter().find(|v| v.id == id)) {
         Some(v) => fill(
             td_string!(locale, admin_prices.version_in_force),
-            &[("id", &v.id), ("actor", &v.actor), ("at", &format_utc(v.created_at)), ("reason", &v.reason)],
+            &[("id", &v.id), ("actor", &v.actor), ("at", &date_time_for(v.created_at, locale)), ("reason", &v.reason)],
         ),
         None => match &state.settings.money.price_table_path {
             Some(path) => fill(td_string!(locale, admin_prices.config_prices_path), &[("path", path)]),
@@ -752,7 +730,7 @@ pub async fn prices(state: &AppState, locale: Locale) -> Result<PricesAdminView,
             .map(|v| PriceVersionRow {
                 in_force: Some(v.id) == in_force,
                 id: v.id,
-                at: format_utc(v.created_at),
+                at: table_time(v.created_at, locale),
                 actor: v.actor,
                 reason: v.reason,
                 multipliers: v.multipliers_text,
@@ -768,7 +746,7 @@ pub async fn save_prices(
     table: &str,
     multipliers: &str,
     reason: &str,
-    (detail, base): (&str, i64),
+    (restored, base): (Option<i64>, i64),
     locale: Locale,
 ) -> Result<i64, AppError> {
     if table.len() > MAX_TABLE_BYTES {
@@ -779,7 +757,7 @@ pub async fn save_prices(
         table_text: table,
         multipliers_text: multipliers,
         reason,
-        detail,
+        restored,
         base,
         now: now_ms(),
     };
@@ -802,6 +780,5 @@ pub async fn restore_prices(
     locale: Locale,
 ) -> Result<i64, AppError> {
     let old = price_versions::by_id(state.db.pool(), id).await?.ok_or(AppError::NotFound)?;
-    let detail = format!("restored version {id}");
-    save_prices(state, operator, &old.table_text, &old.multipliers_text, reason, (&detail, base), locale).await
+    save_prices(state, operator, &old.table_text, &old.multipliers_text, reason, (Some(id), base), locale).await
 }

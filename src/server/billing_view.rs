@@ -4,12 +4,19 @@
 use crate::i18n::{td_string, Locale};
 use crate::server::domain::account;
 use crate::server::domain::bills::{self, BillFilter};
+use crate::server::domain::charge::Refusal;
+use crate::server::domain::ledger::EntryKind;
+use crate::server::domain::ledger_memo;
 use crate::server::domain::money::Money;
 use crate::server::domain::packages::{self, PackageSource, PackageStatus};
+use crate::server::domain::redemption::{self, RedeemError};
 use crate::server::domain::refusals;
-use crate::server::domain::topups::{self, format_minor};
+use crate::server::domain::topups;
+use crate::server::paid_view;
 use crate::server::state::AppState;
-use crate::server::time::{date_time_for, format_utc, now_ms, parse_date, relative, DAY_MS};
+use crate::server::time::{
+    date_for, date_time_for, format_date, format_utc, now_ms, parse_date, relative, table_time, DAY_MS,
+};
 use crate::server::usd_view::{cents, per_call};
 use crate::shared::billing::*;
 use crate::shared::error::AppError;
@@ -28,11 +35,6 @@ pub fn channel_short(channel: &str, locale: Locale) -> String {
         "default" => td_string!(locale, channels.standard).into(),
         other => other.into(),
     }
-}
-
-/// `2026-11-25 15:04`, for columns headed "(UTC)".
-fn table_time(ms: i64) -> String {
-    format_utc(ms).trim_end_matches(" UTC").to_string()
 }
 
 /// How the pages name a channel, in `locale`.
@@ -87,8 +89,8 @@ pub async fn balance(state: &AppState, user_id: i64, locale: Locale) -> Result<B
         let done = money.paid_topups_minor.clamp(0, span);
         NextTier {
             rpm,
-            threshold: format_minor(threshold, currency),
-            still_needed: format_minor(threshold - money.paid_topups_minor, currency),
+            threshold: paid_view::paid(threshold, currency, locale),
+            still_needed: paid_view::paid(threshold - money.paid_topups_minor, currency, locale),
             percent: u8::try_from(done * 100 / span).unwrap_or(0),
         }
     });
@@ -104,9 +106,9 @@ pub async fn balance(state: &AppState, user_id: i64, locale: Locale) -> Result<B
             held.is_positive().then(|| cents(held))
         },
         rpm: tier.rpm,
-        paid_total: format_minor(money.paid_topups_minor, currency),
+        paid_total: paid_view::paid(money.paid_topups_minor, currency, locale),
         next_tier,
-        tiers: settings.tiers.all().iter().map(|(t, rpm)| (format_minor(*t, currency), *rpm)).collect(),
+        tiers: settings.tiers.all().iter().map(|(t, rpm)| (paid_view::paid(*t, currency, locale), *rpm)).collect(),
         multipliers: prices
             .multipliers
             .all()
@@ -126,7 +128,8 @@ pub async fn balance(state: &AppState, user_id: i64, locale: Locale) -> Result<B
     })
 }
 
-pub async fn topup(state: &AppState, user_id: i64) -> Result<TopupView, AppError> {
+/// The Top-up page, its amounts in `locale`.
+pub async fn topup(state: &AppState, user_id: i64, locale: Locale) -> Result<TopupView, AppError> {
     let money = account::money_of(state.db.pool(), user_id).await?.ok_or(AppError::Unauthorized)?;
     let s = &state.settings.money;
     let credit =
@@ -136,7 +139,7 @@ pub async fn topup(state: &AppState, user_id: i64) -> Result<TopupView, AppError
         options: s
             .topup_options
             .iter()
-            .map(|n| (n.to_string(), format!("{} {n}", s.topup_currency), credit(*n)))
+            .map(|n| (n.to_string(), paid_view::whole(*n, &s.topup_currency, locale), credit(*n)))
             .collect(),
         min_custom: topups::MIN_CUSTOM,
         max_custom: topups::MAX_CUSTOM,
@@ -176,7 +179,7 @@ pub async fn packages(state: &AppState, user_id: i64, locale: Locale) -> Result<
             deductions: deductions
                 .into_iter()
                 .map(|d| DeductionView {
-                    at: table_time(d.at),
+                    at: table_time(d.at, locale),
                     amount: per_call(d.amount.negated()),
                     model: d.model,
                     channel: channel_short(&d.channel, locale),
@@ -221,7 +224,7 @@ fn status_label(status: PackageStatus, locale: Locale) -> &'static str {
     }
 }
 
-/// A ledger entry's kind, in `locale` (the English is [`crate::server::domain::ledger::EntryKind::label`]'s).
+/// A ledger entry's kind, in `locale`.
 fn entry_label(kind: &str, locale: Locale) -> &'static str {
     match kind {
         "welcome" => td_string!(locale, billing.entry_welcome),
@@ -236,7 +239,62 @@ fn entry_label(kind: &str, locale: Locale) -> &'static str {
     }
 }
 
-/// How a call ended, in `locale` (the English is [`crate::server::domain::ledger::CallOutcome::label`]'s).
+/// A movement's memo as shown: a top-up's amount in `locale`'s form (`¥20.00 · bank transfer`), any other memo
+/// (a package title, an operator's reason, a code's last symbols) as written.
+fn memo_text(kind: &str, memo: String, locale: Locale) -> String {
+    if kind != EntryKind::Topup.as_str() {
+        return memo;
+    }
+    match ledger_memo::read_paid(&memo) {
+        Some(p) => {
+            let amount = paid_view::paid(p.amount_minor, p.currency, locale);
+            match p.method {
+                Some(m) => format!("{amount} · {m}"),
+                None => amount,
+            }
+        }
+        None => memo,
+    }
+}
+
+/// Why a call was refused, in `locale` (a reason recorded as an English sentence before, as written).
+fn refused_text(why: &refusals::Why, locale: Locale) -> String {
+    match why {
+        refusals::Why::RateLimited { rpm, retry_secs } => {
+            fill(td_string!(locale, bills.refused_rate), &[("rpm", rpm), ("secs", retry_secs)])
+        }
+        refusals::Why::Payment(Refusal::BalanceNotPositive { balance }) => {
+            fill(td_string!(locale, bills.refused_balance), &[("balance", balance)])
+        }
+        refusals::Why::Payment(Refusal::FundsReserved { balance, reserved }) => {
+            fill(td_string!(locale, bills.refused_reserved), &[("balance", balance), ("reserved", reserved)])
+        }
+        refusals::Why::Payment(Refusal::KeyCapReached { cap, spent, reserved }) if reserved.is_positive() => fill(
+            td_string!(locale, bills.refused_key_cap_running),
+            &[("cap", cap), ("spent", spent), ("reserved", reserved)],
+        ),
+        refusals::Why::Payment(Refusal::KeyCapReached { cap, .. }) => {
+            fill(td_string!(locale, bills.refused_key_cap), &[("cap", cap)])
+        }
+        refusals::Why::Payment(Refusal::WorstCaseTooLarge) => td_string!(locale, bills.refused_too_large).into(),
+        refusals::Why::Written(text) => text.clone(),
+    }
+}
+
+/// Why a redemption code was refused (or a batch of them not made), in `locale`.
+pub fn redeem_text(e: &RedeemError, locale: Locale) -> String {
+    match e {
+        RedeemError::Unknown => td_string!(locale, topup.code_unknown).into(),
+        RedeemError::Expired => td_string!(locale, topup.code_expired).into(),
+        RedeemError::UsedUp => td_string!(locale, topup.code_used_up).into(),
+        RedeemError::AlreadyRedeemed => td_string!(locale, topup.code_already_redeemed).into(),
+        RedeemError::Disabled => td_string!(locale, topup.code_withdrawn).into(),
+        RedeemError::BadBatch => fill(td_string!(locale, admin_errors.bad_batch), &[("max", &redemption::MAX_BATCH)]),
+        RedeemError::Ledger(_) => td_string!(locale, errors.internal).into(),
+    }
+}
+
+/// How a call ended, in `locale`.
 fn outcome_label(stored: &str, locale: Locale) -> &'static str {
     match stored {
         "caller_left" => td_string!(locale, billing.outcome_caller_left),
@@ -267,7 +325,7 @@ pub fn filter_of(q: &BillQuery, locale: Locale) -> Result<BillFilter, String> {
 
 fn bill_row(b: bills::Bill, locale: Locale) -> BillRow {
     BillRow {
-        at: table_time(b.at),
+        at: table_time(b.at, locale),
         key_name: b.key_name.unwrap_or_else(|| {
             if b.channel == "web-chat" {
                 td_string!(locale, channels.web_chat).into()
@@ -307,7 +365,7 @@ pub async fn refused(state: &AppState, user_id: i64, locale: Locale) -> Result<V
         .await?
         .into_iter()
         .map(|r| RefusedRow {
-            at: table_time(r.at),
+            at: table_time(r.at, locale),
             key_name: r.key_name.unwrap_or_else(|| {
                 if r.channel == "web-chat" {
                     td_string!(locale, channels.web_chat).into()
@@ -318,7 +376,7 @@ pub async fn refused(state: &AppState, user_id: i64, locale: Locale) -> Result<V
             channel: channel_short(&r.channel, locale),
             model: r.model,
             status: r.status,
-            reason: r.reason,
+            reason: refused_text(&r.why, locale),
             request_id: r.request_id.unwrap_or_default(),
         })
         .collect())
@@ -352,7 +410,9 @@ pub async fn movements(state: &AppState, user_id: i64, locale: Locale) -> Result
         .await?
         .into_iter()
         .map(|m| MovementRow {
-            at: table_time(m.at),
+            at: table_time(m.at, locale),
+            day: format_date(m.at),
+            day_shown: date_for(m.at, locale),
             what: if m.calls > 0 {
                 let sentence = if m.calls == 1 {
                     td_string!(locale, billing.api_calls_single)
@@ -363,7 +423,7 @@ pub async fn movements(state: &AppState, user_id: i64, locale: Locale) -> Result
             } else {
                 entry_label(&m.kind, locale).to_string()
             },
-            memo: m.memo,
+            memo: memo_text(&m.kind, m.memo, locale),
             calls: m.calls,
             balance_change: cents(m.balance_delta),
             package_change: cents(m.package_delta),
@@ -444,27 +504,37 @@ mod tests {
     }
 
     #[test]
-    fn english_labels_are_the_domain_names() {
-        use crate::server::domain::ledger::{CallOutcome, EntryKind};
-        for kind in [
-            "welcome",
-            "topup",
-            "redemption",
-            "package_grant",
-            "package_deduction",
-            "balance_charge",
-            "refund",
-            "adjustment",
-            "other",
-        ] {
-            assert_eq!(entry_label(kind, Locale::en), EntryKind::label(kind));
-        }
-        for stored in ["complete", "caller_left", "upstream_broke", "stopped"] {
-            assert_eq!(outcome_label(stored, Locale::en), CallOutcome::label(stored));
-        }
-        for status in [PackageStatus::Active, PackageStatus::UsedUp, PackageStatus::Expired] {
-            assert_eq!(status_label(status, Locale::en), status.label());
-        }
+    fn a_top_ups_memo_reads_in_the_readers_currency_format_and_other_memos_as_written() {
+        let offline = crate::server::domain::ledger_memo::paid(10_000, "CNY", Some("bank transfer"));
+        assert_eq!(memo_text("topup", offline.clone(), Locale::zh), "¥100.00 · bank transfer");
+        assert_eq!(memo_text("topup", offline, Locale::ja), "CN¥100.00 · bank transfer");
+        assert_eq!(memo_text("topup", "CNY 20.00".into(), Locale::en), "CN¥20.00");
+        assert_eq!(memo_text("package_grant", "CNY 20.00".into(), Locale::zh), "CNY 20.00", "a title, as written");
+        assert_eq!(memo_text("adjustment", "Goodwill".into(), Locale::zh), "Goodwill");
+    }
+
+    #[test]
+    fn refusals_are_worded_in_each_language() {
+        let why = refusals::Why::RateLimited { rpm: 60, retry_secs: 12 };
+        assert!(refused_text(&why, Locale::en).starts_with("Over the rate limit of 60 requests per minute"));
+        assert!(refused_text(&why, Locale::ja).contains("60") && refused_text(&why, Locale::ja).contains("12"));
+        let cap = refusals::Why::Payment(Refusal::KeyCapReached {
+            cap: Money::usd(5),
+            spent: Money::usd(5),
+            reserved: Money::ZERO,
+        });
+        assert_eq!(refused_text(&cap, Locale::en), "The key reached its spending cap of $5.00.");
+        let old = refusals::Why::Written("Your balance is -$0.20.".into());
+        assert_eq!(refused_text(&old, Locale::zh), "Your balance is -$0.20.", "recorded before: as written");
+    }
+
+    #[test]
+    fn english_labels() {
+        assert_eq!(entry_label("topup", Locale::en), "Top-up");
+        assert_eq!(entry_label("no-such-kind", Locale::en), "Other");
+        assert_eq!(outcome_label("caller_left", Locale::en), "caller left");
+        assert_eq!(outcome_label("no-such-outcome", Locale::en), "complete");
+        assert_eq!(status_label(PackageStatus::UsedUp, Locale::en), "Used up");
         assert_eq!(source_label("referral", Locale::en), "Referral");
         assert_eq!(source_label("gift", Locale::en), "Gift");
         assert_eq!(channel_label("default", Locale::en), "Standard API");

@@ -446,7 +446,7 @@ fn referral_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<ReferralSet
     let scope = Scope::parse(
         &get("REFERRAL_SCOPE").unwrap_or_else(|| crate::server::domain::channels::CLAUDE_CODE_SCOPE.into()),
     )
-    .map_err(|e| invalid("REFERRAL_SCOPE", e))?;
+    .map_err(|e| invalid("REFERRAL_SCOPE", e.to_string()))?;
     let extra_disposable_domains = match get("DISPOSABLE_DOMAINS_FILE") {
         Some(path) => std::fs::read_to_string(&path)
             .map_err(|e| ConfigError::File { path: path.clone(), problem: e.to_string() })?,

@@ -16,6 +16,8 @@ pub mod keys_view;
 pub mod live_pricing;
 pub mod mail;
 pub mod metrics;
+pub mod operator_log_view;
+pub mod paid_view;
 pub mod payments;
 pub mod prices_view;
 pub mod provider_config;

@@ -1,12 +1,12 @@
 //! Builds the referral pages' data and runs their actions: the inviter's `/i`, the invitee's `/i/CODE`
-//! with its acknowledgement, and the manual code box. Their words are in the request's language; the
-//! reasons a referral did not qualify are recorded (and shown) as the domain wrote them.
+//! with its acknowledgement, and the manual code box. Their words are in the request's language, the reasons
+//! a referral did not qualify included (`why_text`).
 
 use crate::i18n::*;
 use crate::server::billing_view::scope_labels;
 use crate::server::domain::money::Shown;
 use crate::server::domain::packages::{self, PackageStatus};
-use crate::server::domain::referral::{self, Application, InviteCode, ReferralError, Via};
+use crate::server::domain::referral::{self, Application, InviteCode, ReferralError, Via, Why};
 use crate::server::error::internal;
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
@@ -23,7 +23,7 @@ pub fn notes_version(locale: Locale) -> &'static str {
 }
 
 /// A referral error in the person's language (the domain's `Display` stays English, for logs).
-fn error_text(e: &ReferralError, locale: Locale) -> String {
+pub fn error_text(e: &ReferralError, locale: Locale) -> String {
     match e {
         ReferralError::UnknownCode => td_string!(locale, referral.err_unknown_code).to_string(),
         ReferralError::OwnCode => td_string!(locale, referral.err_own_code).to_string(),
@@ -50,6 +50,25 @@ pub fn promotion(state: &AppState, locale: Locale) -> PromotionView {
 }
 
 /// A referral's status (`rewarded`, `held`, `rejected`, `not_qualified`) as people read it.
+/// Why a referral was not rewarded or waits, in `locale`; an operator's own words as written.
+pub fn why_text(why: &Why, locale: Locale) -> String {
+    match why {
+        Why::PromotionOff => td_string!(locale, referral.why_promotion_off).into(),
+        Why::SamePerson => td_string!(locale, referral.why_same_person).into(),
+        Why::DisposableDomain(d) => fill(td_string!(locale, referral.why_disposable), &[("domain", d)]),
+        Why::RelayDomain(d) => fill(td_string!(locale, referral.why_relay), &[("domain", d)]),
+        Why::NotOnList(d) => fill(td_string!(locale, referral.why_not_on_list), &[("domain", d)]),
+        Why::InviterCap(n) => fill(td_string!(locale, referral.why_inviter_cap), &[("n", n)]),
+        Why::NetworkCap(n) => fill(td_string!(locale, referral.why_network_cap), &[("n", n)]),
+        Why::Written(text) => text.clone(),
+    }
+}
+
+/// A stored reason (see [`Why`]), in `locale`.
+pub fn reason_text(stored: &str, locale: Locale) -> String {
+    why_text(&Why::read(stored), locale)
+}
+
 pub fn status_label(status: &str, locale: Locale) -> &'static str {
     match status {
         "rewarded" => td_string!(locale, referral.status_rewarded),
@@ -110,22 +129,28 @@ pub async fn referral_page(
                 email: referral::mask_email(&r.invitee_email),
                 date: format_date(r.created_at),
                 status: status_label(&r.status, locale).to_string(),
-                reason: r.reason,
+                reason: reason_text(&r.reason, locale),
                 rewarded: r.status == "rewarded",
             })
             .collect(),
         earned,
-        own_referral: own.map(|(code, status, reason)| match status.as_str() {
-            "rewarded" => fill(
-                td_string!(locale, referral.own_rewarded),
-                &[("code", &code), ("title", &state.settings.referral.promotion.title)],
-            ),
-            "held" => fill(td_string!(locale, referral.own_held), &[("code", &code), ("reason", &reason)]),
-            _ => fill(
-                td_string!(locale, referral.own_misc),
-                &[("code", &code), ("status", &status_label(&status, locale)), ("reason", &reason)],
-            ),
-        }),
+        own_referral: own.map(|(code, status, reason)| (code, status, reason_text(&reason, locale))).map(
+            |(code, status, reason)| match status.as_str() {
+                "rewarded" => fill(
+                    td_string!(locale, referral.own_rewarded),
+                    &[("code", &code), ("title", &state.settings.referral.promotion.title)],
+                ),
+                "held" => fill(td_string!(locale, referral.own_held), &[("code", &code), ("reason", &reason)]),
+                _ if reason.is_empty() => fill(
+                    td_string!(locale, referral.own_misc_plain),
+                    &[("code", &code), ("status", &status_label(&status, locale))],
+                ),
+                _ => fill(
+                    td_string!(locale, referral.own_misc),
+                    &[("code", &code), ("status", &status_label(&status, locale)), ("reason", &reason)],
+                ),
+            },
+        ),
         can_enter_code,
         cannot_enter_code,
     })
@@ -247,7 +272,7 @@ pub async fn apply_code(
         referral::Verdict::Rewarded => td_string!(locale, referral.applied_rewarded).to_string(),
         referral::Verdict::Held(_) => td_string!(locale, referral.applied_held).to_string(),
         referral::Verdict::NotQualified(why) => {
-            fill(td_string!(locale, referral.applied_not_qualified), &[("why", &why)])
+            fill(td_string!(locale, referral.applied_not_qualified), &[("why", &why_text(&why, locale))])
         }
     })
 }

@@ -60,15 +60,22 @@ pub fn date_for(ms: i64, locale: Locale) -> String {
 
 /// A moment as people read it in `locale`, in UTC: `2026-11-25 15:04 UTC`, `2026年11月25日 15:04 UTC`.
 pub fn date_time_for(ms: i64, locale: Locale) -> String {
+    moment(ms, td_string!(locale, time.date_time_utc))
+}
+
+/// A moment in a table whose heading says UTC, in `locale`: `2026-11-25 15:04`, `2026/11/25 15:04`.
+pub fn table_time(ms: i64, locale: Locale) -> String {
+    moment(ms, td_string!(locale, time.table))
+}
+
+/// Fills a moment's `{y}`, `{m}`, `{d}`, `{mm}`, `{dd}`, `{hh}` and `{mi}` (UTC) into `template`.
+fn moment(ms: i64, template: &str) -> String {
     let secs = ms.div_euclid(1000);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
     let (mm, dd, hh, mi) =
         (format!("{m:02}"), format!("{d:02}"), format!("{:02}", rem / 3600), format!("{:02}", (rem % 3600) / 60));
-    fill(
-        td_string!(locale, time.date_time_utc),
-        &[("y", &y), ("m", &m), ("d", &d), ("mm", &mm), ("dd", &dd), ("hh", &hh), ("mi", &mi)],
-    )
+    fill(template, &[("y", &y), ("m", &m), ("d", &d), ("mm", &mm), ("dd", &dd), ("hh", &hh), ("mi", &mi)])
 }
 
 /// `in 3 days`, `in 5 hours`, `2 days ago` (`3 天后`, `2 日前`), in `locale`.
@@ -160,6 +167,8 @@ mod tests {
         assert_eq!(date_time_for(ms, Locale::en), "2026-03-05 15:04 UTC");
         assert_eq!(date_time_for(ms, Locale::ja), "2026年3月5日 15:04 UTC");
         assert_eq!(date_time_for(ms, Locale::en), format_utc(ms));
+        assert_eq!(table_time(ms, Locale::en), "2026-03-05 15:04");
+        assert_eq!(table_time(ms, Locale::zh), "2026/03/05 15:04");
         assert_eq!(relative(0, 2 * DAY_MS, Locale::zh), "2 天前");
         assert_eq!(relative(5 * HOUR_MS, 0, Locale::ja), "5 時間後");
     }

@@ -124,7 +124,10 @@ pub struct LogRow {
     pub actor: String,
     pub action: String,
     pub target: String,
+    /// The target is data as written (an email, an invite code, a batch's note), not words of the console's.
+    pub target_as_written: bool,
     pub detail: String,
+    /// The operator's own words.
     pub reason: String,
 }
 

@@ -216,6 +216,9 @@ pub struct BillTotals {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovementRow {
     pub at: String,
+    /// The line's UTC day, `2026-11-30` (what the Bills page's filter reads), and as the reader writes it.
+    pub day: String,
+    pub day_shown: String,
     pub what: String,
     pub memo: String,
     pub calls: i64,

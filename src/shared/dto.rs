@@ -111,6 +111,15 @@ pub struct DocsView {
     pub rates: [String; 3],
 }
 
+/// Why a model has no Deep thinking (the page words it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoThinking {
+    /// Deep thinking is Claude's extended thinking; other makers' models answer without it.
+    NotClaude,
+    /// A Claude model older than extended thinking.
+    OlderClaude,
+}
+
 /// A model the chat offers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatModel {
@@ -119,8 +128,8 @@ pub struct ChatModel {
     pub label: String,
     /// Deep thinking (Anthropic's extended thinking) is available.
     pub thinking: bool,
-    /// Why the Deep thinking toggle is off for this model.
-    pub why_no_thinking: Option<String>,
+    /// Why the Deep thinking toggle is off for this model (`None` when it is available).
+    pub no_thinking: Option<NoThinking>,
     /// What the balance pays per million tokens in web chat, `$3 / $15` (input / output); empty if unknown.
     pub price: String,
 }

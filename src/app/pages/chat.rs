@@ -8,7 +8,7 @@ use crate::app::components::error_text::{error_text, error_text_in};
 use crate::app::components::reply_stream::{stream_slot, ReplyStream, StreamSlot};
 use crate::app::pages::billing::load_error_saying;
 use crate::i18n::*;
-use crate::shared::dto::{AskedReply, ChatEvent, ChatMessageRow, ChatSetup, ChatThread, ConversationRow};
+use crate::shared::dto::{AskedReply, ChatEvent, ChatMessageRow, ChatSetup, ChatThread, ConversationRow, NoThinking};
 use crate::shared::error::AppError;
 use crate::shared::markdown;
 use leptos::form::ActionForm;
@@ -416,16 +416,11 @@ fn chat_view(
                         " "{t!(i18n, chat.deep_thinking)}
                     </label>
                     <span class="muted small" data-testid="thinking-why">
-                        // The server says why a model has no thinking (in English); the page words it.
-                        {move || {
-                            let why = selected().filter(|m| m.why_no_thinking.is_some()).map(|m| {
-                                if m.id.starts_with("gpt") {
-                                    tu_string!(i18n, chat.no_thinking_gpt)
-                                } else {
-                                    tu_string!(i18n, chat.no_thinking_older_claude)
-                                }
-                            });
-                            why.unwrap_or_default()
+                        // The server says why a model has no thinking; the page words it.
+                        {move || match selected().and_then(|m| m.no_thinking) {
+                            Some(NoThinking::NotClaude) => tu_string!(i18n, chat.no_thinking_gpt),
+                            Some(NoThinking::OlderClaude) => tu_string!(i18n, chat.no_thinking_older_claude),
+                            None => "",
                         }}
                     </span>
                 </div>

@@ -230,7 +230,7 @@ pub async fn confirm(
             kind: EntryKind::Welcome,
             amount: welcome_balance,
             paid_minor: 0,
-            memo: "Welcome balance",
+            memo: "",
             now,
         };
         ledger::credit(&mut tx, credit).await.map_err(|e| internal("welcome balance", e))?;

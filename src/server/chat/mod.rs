@@ -124,9 +124,9 @@ pub async fn ask(
         ));
     }
     let thinking = thinking && models::thinking_supported(model);
-    let asked = chat::ask(state.db.pool(), Ask { user_id, conversation_id, text, model, thinking, now: now_ms() })
-        .await
-        .map_err(|e| chat_error(e, locale))?;
+    let unfinished = td_string!(locale, chat.reply_unfinished);
+    let ask = Ask { user_id, conversation_id, text, model, thinking, unfinished, now: now_ms() };
+    let asked = chat::ask(state.db.pool(), ask).await.map_err(|e| chat_error(e, locale))?;
     Ok(AskedReply { conversation_id: asked.conversation_id, reply_id: asked.reply_id })
 }
 

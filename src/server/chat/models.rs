@@ -3,7 +3,7 @@
 //! from the 3.7 generation on have it; the picker says why it is off for the others.
 
 use crate::server::domain::pricing::PriceTable;
-use crate::shared::dto::ChatModel;
+use crate::shared::dto::{ChatModel, NoThinking};
 
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
 /// Extended thinking's token budget, and the reply's output limit with and without it.
@@ -40,13 +40,13 @@ pub fn thinking_supported(id: &str) -> bool {
     }
 }
 
-fn why_no_thinking(id: &str) -> Option<String> {
+fn no_thinking(id: &str) -> Option<NoThinking> {
     if thinking_supported(id) {
         None
-    } else if id.starts_with("gpt") {
-        Some("Deep thinking is Claude's extended thinking; GPT models here answer without a thinking block.".into())
+    } else if id.starts_with("claude") {
+        Some(NoThinking::OlderClaude)
     } else {
-        Some("This older Claude model has no extended thinking.".into())
+        Some(NoThinking::NotClaude)
     }
 }
 
@@ -67,7 +67,7 @@ pub fn offered(table: &PriceTable) -> Vec<ChatModel> {
                 id: id.to_string(),
                 label: if short == name { name } else { format!("{name} ({short})") },
                 thinking: thinking_supported(id),
-                why_no_thinking: why_no_thinking(id),
+                no_thinking: no_thinking(id),
                 price: String::new(),
             }
         })
@@ -106,7 +106,9 @@ mod tests {
         assert!(thinking_supported("claude-sonnet-4-5") && thinking_supported("claude-haiku-4-5"));
         assert!(thinking_supported("claude-3-7-sonnet") && thinking_supported("claude-opus-5-5"));
         assert!(!thinking_supported("claude-haiku-3-5") && !thinking_supported("gpt-5"));
-        assert!(why_no_thinking("gpt-5").unwrap().contains("GPT"));
+        assert_eq!(no_thinking("gpt-5"), Some(NoThinking::NotClaude));
+        assert_eq!(no_thinking("claude-haiku-3-5"), Some(NoThinking::OlderClaude));
+        assert_eq!(no_thinking("claude-sonnet-4-5"), None);
     }
 
     #[test]

@@ -15,8 +15,22 @@ pub struct ModelPattern {
     family: bool,
 }
 
+/// Why a scope or a list of model patterns does not read (the console words each; `Display` is English, for
+/// the command line and the configuration).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("{0:?} is not a model or family such as claude-*")]
+    NotAPattern(String),
+    #[error("name at least one model pattern")]
+    NoPattern,
+    #[error("{0:?} is not a channel name")]
+    NotAChannel(String),
+    #[error("name at least one channel")]
+    NoChannel,
+}
+
 impl ModelPattern {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ScopeError> {
         let t = text.trim().to_ascii_lowercase();
         let (body, family) = match t.strip_suffix('*') {
             Some(b) => (b.to_string(), true),
@@ -24,7 +38,7 @@ impl ModelPattern {
         };
         let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/');
         if body.is_empty() || !body.bytes().all(allowed) {
-            return Err(format!("{text:?} is not a model or family such as claude-*"));
+            return Err(ScopeError::NotAPattern(text.to_string()));
         }
         Ok(Self { text: body, family })
     }
@@ -45,11 +59,11 @@ impl std::fmt::Display for ModelPattern {
     }
 }
 
-fn patterns(list: &str) -> Result<Vec<ModelPattern>, String> {
+fn patterns(list: &str) -> Result<Vec<ModelPattern>, ScopeError> {
     let out: Vec<ModelPattern> =
         list.split(['|', ' ']).filter(|p| !p.trim().is_empty()).map(ModelPattern::parse).collect::<Result<_, _>>()?;
     if out.is_empty() {
-        return Err("name at least one model pattern".into());
+        return Err(ScopeError::NoPattern);
     }
     Ok(out)
 }
@@ -109,7 +123,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ScopeError> {
         let mut entries = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (channel, models) = match part.split_once(':') {
@@ -117,12 +131,12 @@ impl Scope {
                 None => (part, None),
             };
             if channel.is_empty() || !channel.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(format!("{channel:?} is not a channel name"));
+                return Err(ScopeError::NotAChannel(channel.to_string()));
             }
             entries.push(ScopeEntry { channel: channel.to_string(), models });
         }
         if entries.is_empty() {
-            return Err("name at least one channel".into());
+            return Err(ScopeError::NoChannel);
         }
         Ok(Self { entries })
     }

@@ -73,7 +73,7 @@ impl From<sqlx::Error> for ChatError {
 
 /// A title from the first message: its first line, shortened.
 pub fn title_from(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("New conversation");
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     let mut title: String = line.chars().take(60).collect();
     if line.chars().count() > 60 {
         title.push('…');
@@ -193,6 +193,8 @@ pub struct Ask<'a> {
     pub text: &'a str,
     pub model: &'a str,
     pub thinking: bool,
+    /// What a reply never finished (its tab closed at once, or a crash) says, in the person's language.
+    pub unfinished: &'a str,
     pub now: i64,
 }
 
@@ -250,7 +252,7 @@ pub async fn ask(pool: &AnyPool, a: Ask<'_>) -> Result<Asked, ChatError> {
                 "UPDATE chat_messages SET status = 'failed', error = $1 WHERE conversation_id = $2 \
                  AND status IN ('pending', 'streaming') AND created_at < $3",
             )
-            .bind("This reply was never finished.")
+            .bind(a.unfinished)
             .bind(id)
             .bind(a.now - STALE_REPLY_MS)
             .execute(&mut *tx)

@@ -22,10 +22,29 @@ pub enum LedgerError {
     KeyReused(String),
     #[error("no such account")]
     NoSuchAccount,
+    /// A credit or grant the ledger refuses (the console words it; see [`Refused`]).
+    #[error("{0}")]
+    Refused(Refused),
+    /// A stored or computed amount that cannot be used (never the result of a person's input).
     #[error("{0}")]
     InvalidAmount(&'static str),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+/// A credit or package grant the ledger refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("a credit must be a positive amount")]
+    CreditNotPositive,
+    #[error("a paid amount cannot be negative")]
+    PaidNegative,
+    #[error("a package must hold a positive amount")]
+    PackageEmpty,
+    #[error("a package must last a positive time")]
+    PackageNoTime,
+    #[error("a package must pay for at least one channel")]
+    PackageNoChannel,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,21 +70,6 @@ impl EntryKind {
             Self::BalanceCharge => "balance_charge",
             Self::Refund => "refund",
             Self::Adjustment => "adjustment",
-        }
-    }
-
-    /// How the Bills page names the movement.
-    pub fn label(kind: &str) -> &'static str {
-        match kind {
-            "welcome" => "Welcome balance",
-            "topup" => "Top-up",
-            "redemption" => "Redemption code",
-            "package_grant" => "Package granted",
-            "package_deduction" => "Package deduction",
-            "balance_charge" => "API call",
-            "refund" => "Refund",
-            "adjustment" => "Adjustment",
-            _ => "Other",
         }
     }
 }
@@ -195,10 +199,10 @@ pub struct Credited {
 pub async fn credit(conn: &mut AnyConnection, c: Credit<'_>) -> Result<Credited, LedgerError> {
     let allowed_negative = matches!(c.kind, EntryKind::Adjustment);
     if c.amount.is_zero() || (!allowed_negative && !c.amount.is_positive()) {
-        return Err(LedgerError::InvalidAmount("a credit must be a positive amount"));
+        return Err(LedgerError::Refused(Refused::CreditNotPositive));
     }
     if c.paid_minor < 0 {
-        return Err(LedgerError::InvalidAmount("a paid amount cannot be negative"));
+        return Err(LedgerError::Refused(Refused::PaidNegative));
     }
     lock_account(conn, c.user_id).await?;
     let fingerprint = format!("{}|{}|{}", c.kind.as_str(), c.amount.units(), c.paid_minor);
@@ -262,13 +266,13 @@ pub struct Granted {
 /// Grants a package inside the caller's transaction.
 pub async fn grant_package(conn: &mut AnyConnection, g: Grant<'_>) -> Result<Granted, LedgerError> {
     if !g.amount.is_positive() {
-        return Err(LedgerError::InvalidAmount("a package must hold a positive amount"));
+        return Err(LedgerError::Refused(Refused::PackageEmpty));
     }
     if g.lifetime_ms <= 0 {
-        return Err(LedgerError::InvalidAmount("a package must last a positive time"));
+        return Err(LedgerError::Refused(Refused::PackageNoTime));
     }
     if g.scope.entries.is_empty() {
-        return Err(LedgerError::InvalidAmount("a package must pay for at least one channel"));
+        return Err(LedgerError::Refused(Refused::PackageNoChannel));
     }
     lock_account(conn, g.user_id).await?;
     let scope = g.scope.to_text();
@@ -381,16 +385,6 @@ impl CallOutcome {
             Self::CallerLeft => "caller_left",
             Self::UpstreamBroke => "upstream_broke",
             Self::Stopped => "stopped",
-        }
-    }
-
-    /// How the Bills page says it.
-    pub fn label(stored: &str) -> &'static str {
-        match stored {
-            "caller_left" => "caller left",
-            "upstream_broke" => "upstream broke",
-            "stopped" => "stopped",
-            _ => "complete",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod chat;
 pub mod key_rights;
 pub mod keys;
 pub mod ledger;
+pub mod ledger_memo;
 pub mod money;
 pub mod operator_actions;
 pub mod operator_log;

@@ -5,31 +5,76 @@
 //! one transaction, so nothing happens unrecorded. The caller tells the gateway what changed.
 
 use super::ledger::{self, Credit, Credited, EntryKind, Grant, Granted, LedgerError};
-use super::money::Money;
-use super::operator_log::{self, Action, Actor};
+use super::ledger_memo;
+use super::money::{Money, MoneyError};
+use super::operator_log::{self, Action, Actor, Detail};
 use super::redemption::{self, NewCodes, RedeemError};
 use super::referral::{self, CodeChange, Decision, InviteCode, Promotion, ReferralError};
-use super::topups::format_minor;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use sqlx::{AnyConnection, AnyPool};
 
+/// Why an operator action did not happen. Each is typed: the console words it in the reader's language; the
+/// English of `Display` is the command line's.
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
-    /// Bad input; `field` names the form field it belongs to.
-    #[error("{message}")]
-    Invalid { field: &'static str, message: String },
+    /// Bad input ([`Invalid::field`] names the form field it belongs to).
     #[error("{0}")]
-    NotFound(String),
+    Invalid(#[from] Invalid),
+    #[error("No invite code {0}.")]
+    NoInviteCode(String),
+    #[error("No redemption code {0} that can still be withdrawn.")]
+    NoCodeToWithdraw(i64),
+    #[error(transparent)]
+    Referral(ReferralError),
+    #[error(transparent)]
+    Codes(RedeemError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-impl ActionError {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { field, message: message.into() }
+/// What was wrong with an operator's input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("Say why: the reason is kept in the operator log.")]
+    ReasonMissing,
+    #[error("Keep the reason under 500 characters.")]
+    ReasonTooLong,
+    #[error("Enter an amount other than zero.")]
+    ZeroAmount,
+    #[error("Enter the amount received, above zero.")]
+    NothingReceived,
+    #[error("That amount is too large.")]
+    TooLarge,
+    #[error("{0}")]
+    Amount(MoneyError),
+    /// Offline payments are recorded in the top-up currency (named) or USD.
+    #[error("Record the payment in {0} or USD (the top-up currencies this server converts).")]
+    Currency(String),
+    #[error("Say how it was paid, e.g. bank transfer (up to 60 characters).")]
+    Method,
+    #[error("{0:?} is not an invite code")]
+    NotInviteCode(String),
+    #[error(
+        "This batch was already made (the form was sent twice): its codes are in the list, shown only once. \
+         Reload the page to make another batch."
+    )]
+    BatchAlreadyMade,
+}
+
+impl Invalid {
+    /// The form field the input came from.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::ReasonMissing | Self::ReasonTooLong => "reason",
+            Self::ZeroAmount | Self::NothingReceived | Self::TooLarge | Self::Amount(_) => "amount",
+            Self::Currency(_) => "currency",
+            Self::Method => "method",
+            Self::NotInviteCode(_) => "code",
+            Self::BatchAlreadyMade => "key",
+        }
     }
 }
 
@@ -37,14 +82,14 @@ impl From<ReferralError> for ActionError {
     fn from(e: ReferralError) -> Self {
         match e {
             ReferralError::Ledger(e) => Self::Ledger(e),
-            other => Self::invalid("referral", other.to_string()),
+            other => Self::Referral(other),
         }
     }
 }
 
 impl From<RedeemError> for ActionError {
     fn from(e: RedeemError) -> Self {
-        Self::invalid("codes", e.to_string())
+        Self::Codes(e)
     }
 }
 
@@ -59,10 +104,10 @@ pub struct Target {
 fn reason_given(reason: &str) -> Result<&str, ActionError> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(ActionError::invalid("reason", "Say why: the reason is kept in the operator log."));
+        return Err(Invalid::ReasonMissing.into());
     }
     if reason.chars().count() > 500 {
-        return Err(ActionError::invalid("reason", "Keep the reason under 500 characters."));
+        return Err(Invalid::ReasonTooLong.into());
     }
     Ok(reason)
 }
@@ -79,7 +124,7 @@ pub async fn adjust_balance(
 ) -> Result<Credited, ActionError> {
     let reason = reason_given(reason)?;
     if amount.is_zero() {
-        return Err(ActionError::invalid("amount", "Enter an amount other than zero."));
+        return Err(Invalid::ZeroAmount.into());
     }
     let mut tx = pool.begin().await?;
     let done = ledger::credit(
@@ -96,9 +141,8 @@ pub async fn adjust_balance(
     )
     .await?;
     if !done.replayed {
-        let (verb, shown) = if amount.is_positive() { ("credit", amount) } else { ("debit", amount.negated()) };
-        let detail = format!("{verb} {shown} (ledger entry {})", done.entry_id);
-        record(&mut tx, actor, verb, &target.email, &detail, reason, now).await?;
+        let detail = Detail::Adjusted { amount: amount.units(), entry: done.entry_id };
+        record(&mut tx, actor, &target.email, &detail, reason, now).await?;
     }
     tx.commit().await?;
     Ok(done)
@@ -123,29 +167,25 @@ pub fn offline_amounts(
     usd_per_unit: Decimal,
 ) -> Result<(Money, i64), ActionError> {
     if p.amount_minor <= 0 {
-        return Err(ActionError::invalid("amount", "Enter the amount received, above zero."));
+        return Err(Invalid::NothingReceived.into());
     }
     let currency = p.currency.trim();
     if currency.eq_ignore_ascii_case(topup_currency) {
-        let usd = super::topups::usd_for(p.amount_minor, usd_per_unit)
-            .ok_or_else(|| ActionError::invalid("amount", "That amount is too large."))?;
+        let usd = super::topups::usd_for(p.amount_minor, usd_per_unit).ok_or(Invalid::TooLarge)?;
         return Ok((usd, p.amount_minor));
     }
     if currency.eq_ignore_ascii_case("USD") && !usd_per_unit.is_zero() {
         let usd = Money::parse_usd(&format!("{}.{:02}", p.amount_minor / 100, p.amount_minor % 100))
-            .map_err(|e| ActionError::invalid("amount", e.to_string()))?;
+            .map_err(Invalid::Amount)?;
         // Toward the tier, a USD payment counts as what it would have bought in the top-up currency
         // (rounded down to the minor unit, so the tier is never raised by rounding).
         let counted = Decimal::from(p.amount_minor)
             .checked_div(usd_per_unit)
             .and_then(|d| d.floor().to_i64())
-            .ok_or_else(|| ActionError::invalid("amount", "That amount is too large."))?;
+            .ok_or(Invalid::TooLarge)?;
         return Ok((usd, counted));
     }
-    Err(ActionError::invalid(
-        "currency",
-        format!("Record the payment in {} or USD (the top-up currencies this server converts).", topup_currency),
-    ))
+    Err(Invalid::Currency(topup_currency.to_string()).into())
 }
 
 /// Records an offline payment: a paid top-up (shown with the account's top-ups), credited to the balance and
@@ -164,13 +204,12 @@ pub async fn record_offline_payment(
     let reason = reason_given(reason)?;
     let method = payment.method.trim();
     if method.is_empty() || method.chars().count() > 60 {
-        return Err(ActionError::invalid("method", "Say how it was paid, e.g. bank transfer (up to 60 characters)."));
+        return Err(Invalid::Method.into());
     }
     let (usd, counted) = offline_amounts(&payment, topup_currency, usd_per_unit)?;
     let currency = payment.currency.trim().to_ascii_uppercase();
-    let received = format_minor(payment.amount_minor, &currency);
     let mut tx = pool.begin().await?;
-    let memo = format!("Top-up {received} ({method})");
+    let memo = ledger_memo::paid(payment.amount_minor, &currency, Some(method));
     let done = ledger::credit(
         &mut tx,
         Credit {
@@ -196,11 +235,15 @@ pub async fn record_offline_payment(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let detail = format!(
-            "offline payment {received} by {method}: {usd} credited, {} toward the tier",
-            format_minor(counted, topup_currency)
-        );
-        record(&mut tx, actor, "offline-payment", &target.email, &detail, reason, now).await?;
+        let detail = Detail::OfflinePayment {
+            received: payment.amount_minor,
+            currency,
+            method: method.to_string(),
+            credited: usd.units(),
+            counted,
+            tier_currency: topup_currency.to_string(),
+        };
+        record(&mut tx, actor, &target.email, &detail, reason, now).await?;
     }
     tx.commit().await?;
     Ok(done)
@@ -218,15 +261,14 @@ pub async fn grant_package(
     let mut tx = pool.begin().await?;
     let done = ledger::grant_package(&mut tx, grant.clone()).await?;
     if !done.replayed {
-        let detail = format!(
-            "package {} \"{}\": {}, {}, {} days",
-            done.package_id,
-            grant.title,
-            grant.amount,
-            grant.scope.to_text(),
-            grant.lifetime_ms / crate::server::time::DAY_MS
-        );
-        record(&mut tx, actor, "grant-package", &target.email, &detail, reason, grant.now).await?;
+        let detail = Detail::PackageGranted {
+            package: done.package_id,
+            title: grant.title.to_string(),
+            amount: grant.amount.units(),
+            scope: grant.scope.to_text(),
+            days: grant.lifetime_ms / crate::server::time::DAY_MS,
+        };
+        record(&mut tx, actor, &target.email, &detail, reason, grant.now).await?;
     }
     tx.commit().await?;
     Ok(done)
@@ -254,12 +296,8 @@ pub async fn set_disabled(
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(target.user_id).execute(&mut *tx).await?;
         }
-        let (action, detail) = if disabled {
-            ("disable-account", "account disabled: its API keys refused, its browsers signed out")
-        } else {
-            ("enable-account", "account enabled again")
-        };
-        record(&mut tx, actor, action, &target.email, detail, reason, now).await?;
+        let detail = if disabled { Detail::AccountDisabled } else { Detail::AccountEnabled };
+        record(&mut tx, actor, &target.email, &detail, reason, now).await?;
     }
     tx.commit().await?;
     Ok(changed)
@@ -276,9 +314,8 @@ pub async fn set_operator(pool: &AnyPool, target: &Target, operator: bool, now: 
         .rows_affected()
         == 1;
     if changed {
-        let (action, detail) =
-            if operator { ("promote", "operator role given") } else { ("demote", "operator role taken") };
-        record(&mut tx, Actor::CLI, action, &target.email, detail, "command line", now).await?;
+        let detail = if operator { Detail::OperatorGiven } else { Detail::OperatorTaken };
+        record(&mut tx, Actor::CLI, &target.email, &detail, "", now).await?;
     }
     tx.commit().await?;
     Ok(changed)
@@ -295,23 +332,16 @@ pub async fn decide_referral(
     now: i64,
 ) -> Result<Decision, ActionError> {
     let reason = match reason.trim() {
-        "" if approve => "approved after review",
+        // An approval needs no words: the log says it was approved.
+        "" if approve => "",
         _ => reason_given(reason)?,
     };
     let mut tx = pool.begin().await?;
     let decision = referral::decide(&mut tx, promotion, referral_id, approve, reason, now).await?;
     if let Decision::Decided { status, .. } = &decision {
         let target = format!("referral {referral_id}");
-        record(
-            &mut tx,
-            actor,
-            if approve { "approve-referral" } else { "reject-referral" },
-            &target,
-            status,
-            reason,
-            now,
-        )
-        .await?;
+        let detail = Detail::ReferralDecided { referral: referral_id, status: (*status).to_string() };
+        record(&mut tx, actor, &target, &detail, reason, now).await?;
     }
     tx.commit().await?;
     Ok(decision)
@@ -327,18 +357,16 @@ pub async fn set_invite_code_disabled(
     now: i64,
 ) -> Result<(), ActionError> {
     let reason = reason_given(reason)?;
-    let parsed = InviteCode::parse(code)
-        .ok_or_else(|| ActionError::invalid("code", format!("{code:?} is not an invite code")))?;
+    let parsed = InviteCode::parse(code).ok_or_else(|| Invalid::NotInviteCode(code.to_string()))?;
     let mut tx = pool.begin().await?;
     match referral::set_code_disabled(&mut tx, &parsed, disabled).await? {
-        CodeChange::NoSuchCode => return Err(ActionError::NotFound(format!("No invite code {}.", parsed.as_str()))),
+        CodeChange::NoSuchCode => return Err(ActionError::NoInviteCode(parsed.as_str().to_string())),
         // A form sent twice: nothing changes, nothing more is logged.
         CodeChange::Unchanged => return Ok(()),
         CodeChange::Changed => {}
     }
-    let action = if disabled { "disable-invite-code" } else { "enable-invite-code" };
-    let detail = if disabled { "invite link stopped" } else { "invite link working again" };
-    record(&mut tx, actor, action, parsed.as_str(), detail, reason, now).await?;
+    let detail = if disabled { Detail::InviteStopped } else { Detail::InviteRestarted };
+    record(&mut tx, actor, parsed.as_str(), &detail, reason, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -360,15 +388,11 @@ pub async fn create_codes(
         .execute(&mut *tx)
         .await?;
     if first.rows_affected() != 1 {
-        return Err(ActionError::invalid(
-            "key",
-            "This batch was already made (the form was sent twice): its codes are in the list, shown only once. \
-             Reload the page to make another batch.",
-        ));
+        return Err(Invalid::BatchAlreadyMade.into());
     }
     let made = redemption::create(&mut tx, codes.clone()).await?;
-    let detail = format!("{} code(s) worth {}, {} use(s) each", made.len(), codes.amount, codes.max_uses);
-    record(&mut tx, actor, "create-codes", codes.note, &detail, reason, codes.now).await?;
+    let detail = Detail::CodesMade { count: made.len(), amount: codes.amount.units(), uses: codes.max_uses };
+    record(&mut tx, actor, codes.note, &detail, reason, codes.now).await?;
     tx.commit().await?;
     Ok(made)
 }
@@ -384,9 +408,9 @@ pub async fn disable_code(
     let reason = reason_given(reason)?;
     let mut tx = pool.begin().await?;
     if !redemption::disable(&mut tx, id, now).await? {
-        return Err(ActionError::NotFound(format!("No redemption code {id} that can still be withdrawn.")));
+        return Err(ActionError::NoCodeToWithdraw(id));
     }
-    record(&mut tx, actor, "disable-code", &format!("redemption code {id}"), "withdrawn", reason, now).await?;
+    record(&mut tx, actor, &format!("redemption code {id}"), &Detail::CodeWithdrawn { code: id }, reason, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -394,13 +418,12 @@ pub async fn disable_code(
 async fn record(
     conn: &mut AnyConnection,
     actor: Actor<'_>,
-    action: &str,
     target: &str,
-    detail: &str,
+    detail: &Detail,
     reason: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    operator_log::record(conn, Action { actor, action, target, detail, reason, now }).await
+    operator_log::record(conn, Action { actor, target, detail, reason, now }).await
 }
 
 #[cfg(test)]
@@ -434,10 +457,16 @@ mod tests {
         let rate = Decimal::from_str("0.14").unwrap();
         assert!(matches!(
             offline_amounts(&payment("EUR", 1000), "CNY", rate),
-            Err(ActionError::Invalid { field: "currency", .. })
+            Err(ActionError::Invalid(Invalid::Currency(c))) if c == "CNY"
         ));
-        assert!(matches!(offline_amounts(&payment("CNY", 0), "CNY", rate), Err(ActionError::Invalid { .. })));
-        assert!(matches!(offline_amounts(&payment("CNY", -5), "CNY", rate), Err(ActionError::Invalid { .. })));
+        assert!(matches!(
+            offline_amounts(&payment("CNY", 0), "CNY", rate),
+            Err(ActionError::Invalid(Invalid::NothingReceived))
+        ));
+        assert!(matches!(
+            offline_amounts(&payment("CNY", -5), "CNY", rate),
+            Err(ActionError::Invalid(Invalid::NothingReceived))
+        ));
     }
 
     #[test]

@@ -52,14 +52,6 @@ impl PackageStatus {
             Self::Active
         }
     }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Active => "Active",
-            Self::UsedUp => "Used up",
-            Self::Expired => "Expired",
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! saved, so a saved version always reads back.
 
 use super::channels::ChannelModels;
-use super::operator_log::{self, Action, Actor};
+use super::operator_log::{self, Action, Actor, Detail};
 use super::pricing::{ChannelMultipliers, PriceTable, Pricing};
 use sqlx::AnyPool;
 
@@ -26,8 +26,8 @@ pub enum VersionError {
     Table(String),
     #[error("Channel multipliers: {0}")]
     Multipliers(String),
-    #[error("{0}")]
-    Reason(&'static str),
+    #[error("Say why: the reason is kept with the version and in the operator log.")]
+    NoReason,
     #[error("The prices changed since this page was opened (version {0} is in force now). Reload it and edit again.")]
     Stale(i64),
     #[error(transparent)]
@@ -109,8 +109,8 @@ pub struct NewVersion<'a> {
     pub table_text: &'a str,
     pub multipliers_text: &'a str,
     pub reason: &'a str,
-    /// Said in the operator log: what changed, e.g. `saved` or `restored version 3`.
-    pub detail: &'a str,
+    /// The earlier version this one puts in force again, if it is a restore (said in the operator log).
+    pub restored: Option<i64>,
     /// The version the editor started from (0: the configuration's prices). A version already followed by
     /// another is refused: someone saved in the meantime.
     pub base: i64,
@@ -127,7 +127,7 @@ pub async fn save(
 ) -> Result<(i64, Pricing), VersionError> {
     let reason = v.reason.trim();
     if reason.is_empty() {
-        return Err(VersionError::Reason("Say why: the reason is kept with the version and in the operator log."));
+        return Err(VersionError::NoReason);
     }
     let pricing = build(v.table_text, v.multipliers_text, channels, charged)?;
     let multipliers_text = pricing.multipliers.to_text();
@@ -154,9 +154,8 @@ pub async fn save(
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(VersionError::Stale(v.base)),
         other => other?,
     };
-    let detail = format!("price version {id}: {}; multipliers {multipliers_text}", v.detail);
-    let action =
-        Action { actor: v.actor, action: "edit-prices", target: "price table", detail: &detail, reason, now: v.now };
+    let detail = Detail::PricesSaved { version: id, restored: v.restored, multipliers: multipliers_text };
+    let action = Action { actor: v.actor, target: "price table", detail: &detail, reason, now: v.now };
     operator_log::record(&mut tx, action).await?;
     tx.commit().await?;
     Ok((id, pricing))

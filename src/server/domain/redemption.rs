@@ -3,6 +3,7 @@
 //! not count toward the rate-limit tier.
 
 use super::ledger::{self, Credit, EntryKind, LedgerError};
+use super::ledger_memo;
 use super::money::Money;
 use crate::server::secrets::hash_token;
 use sqlx::{AnyConnection, AnyPool};
@@ -24,6 +25,8 @@ pub enum RedeemError {
     AlreadyRedeemed,
     #[error("That code has been withdrawn.")]
     Disabled,
+    #[error("codes need a positive amount and uses, and a batch of 1 to {} codes", MAX_BATCH)]
+    BadBatch,
     #[error("{0}")]
     Ledger(String),
 }
@@ -76,9 +79,7 @@ pub const MAX_BATCH: usize = 10_000;
 /// Creates codes (inside the caller's transaction) and returns them in clear text, the only time they are ever shown.
 pub async fn create(conn: &mut AnyConnection, c: NewCodes<'_>) -> Result<Vec<String>, RedeemError> {
     if !c.amount.is_positive() || c.max_uses < 1 || c.count == 0 || c.count > MAX_BATCH {
-        return Err(RedeemError::Ledger(format!(
-            "codes need a positive amount and uses, and a batch of 1 to {MAX_BATCH} codes"
-        )));
+        return Err(RedeemError::BadBatch);
     }
     let mut codes = Vec::with_capacity(c.count);
     for _ in 0..c.count {
@@ -167,7 +168,7 @@ pub async fn redeem(pool: &AnyPool, user_id: i64, code: &str, now: i64) -> Resul
             kind: EntryKind::Redemption,
             amount,
             paid_minor: 0,
-            memo: &format!("Redemption code …{hint}"),
+            memo: &ledger_memo::code_ending(&hint),
             now,
         },
     )

@@ -111,19 +111,66 @@ impl EmailPolicy {
     }
 
     /// Why an address at `domain` does not qualify, if it does not.
-    pub fn refusal(&self, domain: &str) -> Option<String> {
+    pub fn refusal(&self, domain: &str) -> Option<Why> {
         let domain = domain.to_ascii_lowercase();
         if listed(&self.disposable, &domain) {
-            return Some(format!("disposable email domain ({domain})"));
+            return Some(Why::DisposableDomain(domain));
         }
         if listed(&self.relays, &domain) {
-            return Some(format!("email relay or alias service ({domain}): sign up with the address it forwards to"));
+            return Some(Why::RelayDomain(domain));
         }
         match &self.allowlist {
-            Some(allowed) if !allowed.contains(&domain) => {
-                Some(format!("email provider not on this promotion's list ({domain})"))
-            }
+            Some(allowed) if !allowed.contains(&domain) => Some(Why::NotOnList(domain)),
             _ => None,
+        }
+    }
+}
+
+/// Why a referral was not rewarded, or waits for an operator. Stored as a short code with its data
+/// (`disposable:mailinator.com`, `network_cap:3`) and worded by the pages in the reader's language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Why {
+    PromotionOff,
+    /// The invitee is the inviter under another address.
+    SamePerson,
+    DisposableDomain(String),
+    /// A relay or alias service: the person should sign up with the address it forwards to.
+    RelayDomain(String),
+    /// The promotion lists the providers that qualify, and this one is not among them.
+    NotOnList(String),
+    /// More rewarded referrals by one inviter today than the promotion allows.
+    InviterCap(u32),
+    /// More rewarded sign-ups from one network today than the promotion allows.
+    NetworkCap(u32),
+    /// An operator's own words (a rejection), or a reason written as a sentence before reasons were data.
+    Written(String),
+}
+
+impl Why {
+    pub fn stored(&self) -> String {
+        match self {
+            Self::PromotionOff => "promotion_off".into(),
+            Self::SamePerson => "same_person".into(),
+            Self::DisposableDomain(d) => format!("disposable:{d}"),
+            Self::RelayDomain(d) => format!("relay:{d}"),
+            Self::NotOnList(d) => format!("not_on_list:{d}"),
+            Self::InviterCap(n) => format!("inviter_cap:{n}"),
+            Self::NetworkCap(n) => format!("network_cap:{n}"),
+            Self::Written(t) => t.clone(),
+        }
+    }
+
+    pub fn read(stored: &str) -> Self {
+        let domain = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
+        match stored.split_once(':').unwrap_or((stored, "")) {
+            ("promotion_off", "") => Self::PromotionOff,
+            ("same_person", "") => Self::SamePerson,
+            ("disposable", d) if domain(d) => Self::DisposableDomain(d.into()),
+            ("relay", d) if domain(d) => Self::RelayDomain(d.into()),
+            ("not_on_list", d) if domain(d) => Self::NotOnList(d.into()),
+            ("inviter_cap", n) if n.parse::<u32>().is_ok() => Self::InviterCap(n.parse().unwrap_or(0)),
+            ("network_cap", n) if n.parse::<u32>().is_ok() => Self::NetworkCap(n.parse().unwrap_or(0)),
+            _ => Self::Written(stored.into()),
         }
     }
 }
@@ -133,8 +180,8 @@ impl EmailPolicy {
 pub enum Verdict {
     Rewarded,
     /// Recorded, but waits for an operator (e.g. too many sign-ups from one IP today).
-    Held(String),
-    NotQualified(String),
+    Held(Why),
+    NotQualified(Why),
 }
 
 impl Verdict {
@@ -146,10 +193,11 @@ impl Verdict {
         }
     }
 
-    pub fn reason(&self) -> &str {
+    /// The stored reason: empty when rewarded.
+    pub fn reason(&self) -> String {
         match self {
-            Self::Rewarded => "",
-            Self::Held(r) | Self::NotQualified(r) => r,
+            Self::Rewarded => String::new(),
+            Self::Held(why) | Self::NotQualified(why) => why.stored(),
         }
     }
 }
@@ -165,10 +213,10 @@ pub struct Facts<'a> {
 
 pub fn judge(policy: &EmailPolicy, f: &Facts<'_>) -> Verdict {
     if !f.promotion_running {
-        return Verdict::NotQualified("the promotion was not running".into());
+        return Verdict::NotQualified(Why::PromotionOff);
     }
     if f.invitee_email.eq_ignore_ascii_case(f.inviter_email) {
-        return Verdict::NotQualified("same person as the inviter".into());
+        return Verdict::NotQualified(Why::SamePerson);
     }
     if let Some(why) = policy.refusal(f.invitee_domain) {
         return Verdict::NotQualified(why);
@@ -177,10 +225,7 @@ pub fn judge(policy: &EmailPolicy, f: &Facts<'_>) -> Verdict {
 }
 
 fn over_inviter_cap(promotion: &Promotion) -> Verdict {
-    Verdict::Held(format!(
-        "more than {} rewarded referrals by this inviter today; held for review",
-        promotion.inviter_daily_cap
-    ))
+    Verdict::Held(Why::InviterCap(promotion.inviter_daily_cap))
 }
 
 /// Referrals of `inviter_id` rewarded today (UTC). Read while the inviter's account row is locked, so two
@@ -198,10 +243,7 @@ async fn rewarded_today(conn: &mut AnyConnection, inviter_id: i64, now: i64) -> 
 }
 
 fn over_ip_cap(promotion: &Promotion) -> Verdict {
-    Verdict::Held(format!(
-        "more than {} rewarded sign-ups from one network today; held for review",
-        promotion.ip_daily_cap
-    ))
+    Verdict::Held(Why::NetworkCap(promotion.ip_daily_cap))
 }
 
 /// Takes one of the IP's rewarded sign-ups for today, atomically; false when the cap is reached.
@@ -785,7 +827,7 @@ mod tests {
         assert!(policy.refusal("notmailinator.com").is_none());
         let strict = EmailPolicy::new(&[], Some("gmail.com, outlook.com"));
         assert!(strict.refusal("gmail.com").is_none());
-        assert!(strict.refusal("example.org").unwrap().contains("not on this promotion's list"));
+        assert_eq!(strict.refusal("example.org"), Some(Why::NotOnList("example.org".into())));
     }
 
     #[test]
@@ -804,10 +846,10 @@ mod tests {
             "passmail.net",
             "relay.example",
         ] {
-            let why = policy.refusal(domain).unwrap_or_default();
-            assert!(why.contains("relay or alias"), "{domain}: {why:?}");
+            let why = policy.refusal(domain);
+            assert_eq!(why, Some(Why::RelayDomain(domain.into())), "{domain}");
         }
-        assert!(policy.refusal("33mail.com").unwrap().contains("disposable"));
+        assert_eq!(policy.refusal("33mail.com"), Some(Why::DisposableDomain("33mail.com".into())));
         assert!(policy.refusal("gmail.com").is_none());
         assert!(policy.refusal("ducks.com").is_none());
         let allowed = EmailPolicy::new(&[SHIPPED_DISPOSABLE_DOMAINS], None);
@@ -819,13 +861,35 @@ mod tests {
         let p = promotion();
         let policy = EmailPolicy::new(&[SHIPPED_DISPOSABLE_DOMAINS], None);
         assert_eq!(judge(&policy, &facts("gmail.com", "friend@gmail.com")), Verdict::Rewarded);
-        assert!(matches!(judge(&policy, &facts("yopmail.com", "x@yopmail.com")), Verdict::NotQualified(_)));
+        assert_eq!(
+            judge(&policy, &facts("yopmail.com", "x@yopmail.com")),
+            Verdict::NotQualified(Why::DisposableDomain("yopmail.com".into()))
+        );
         let same = Facts { inviter_email: "friend@gmail.com", ..facts("gmail.com", "friend@gmail.com") };
-        assert!(matches!(judge(&policy, &same), Verdict::NotQualified(r) if r.contains("same person")));
-        assert!(matches!(over_ip_cap(&p), Verdict::Held(r) if r.contains("more than 3")));
-        assert!(matches!(over_inviter_cap(&p), Verdict::Held(r) if r.contains("more than 10 rewarded referrals")));
+        assert_eq!(judge(&policy, &same), Verdict::NotQualified(Why::SamePerson));
+        assert_eq!(over_ip_cap(&p), Verdict::Held(Why::NetworkCap(3)));
+        assert_eq!(over_inviter_cap(&p), Verdict::Held(Why::InviterCap(10)));
         let off = Facts { promotion_running: false, ..facts("gmail.com", "f@gmail.com") };
-        assert!(matches!(judge(&policy, &off), Verdict::NotQualified(_)));
+        assert_eq!(judge(&policy, &off), Verdict::NotQualified(Why::PromotionOff));
+    }
+
+    #[test]
+    fn a_reason_reads_back_as_stored_and_anything_else_as_written() {
+        for why in [
+            Why::PromotionOff,
+            Why::SamePerson,
+            Why::DisposableDomain("yopmail.com".into()),
+            Why::RelayDomain("duck.com".into()),
+            Why::NotOnList("qq.com".into()),
+            Why::InviterCap(10),
+            Why::NetworkCap(3),
+            Why::Written("the same card paid both accounts".into()),
+        ] {
+            assert_eq!(Why::read(&why.stored()), why);
+        }
+        for written in ["", "disposable email domain (yopmail.com)", "network_cap:many", "relay: spaced out"] {
+            assert_eq!(Why::read(written), Why::Written(written.into()));
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::charge::{self, PackageFunds};
 use super::ledger::{
     self, bind_bill, call_operation_key, EntryKind, LedgerError, Settled, Settlement, BILL_COLUMNS, BILL_COLUMN_COUNT,
 };
+use super::ledger_memo;
 use super::money::Money;
 use crate::server::db::batch_sql;
 use sqlx::AnyConnection;
@@ -258,7 +259,7 @@ pub async fn settle_batch(conn: &mut AnyConnection, batch: &[Settlement<'_>]) ->
         let plan = charge::plan(s.official, s.channel, s.model, s.multiplier, account_funds, s.now)
             .ok_or(LedgerError::InvalidAmount("the balance's share of this charge does not fit in an amount"))?;
         let op_key = &op_keys[i];
-        let memo = format!("{} on {}", s.model, s.channel);
+        let memo = ledger_memo::call(s.model, s.channel);
         let mut seq = 0;
         for (package_id, amount) in &plan.deductions {
             if let Some(p) = account_funds.iter_mut().find(|p| p.id == *package_id) {

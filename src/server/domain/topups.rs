@@ -2,6 +2,7 @@
 //! exactly once when the provider confirms payment. Paid top-ups count toward the rate-limit tier.
 
 use super::ledger::{self, Credit, EntryKind, LedgerError};
+use super::ledger_memo;
 use super::money::Money;
 use rust_decimal::Decimal;
 use sqlx::{AnyConnection, AnyPool};
@@ -172,7 +173,7 @@ pub async fn complete(conn: &mut AnyConnection, p: Payment<'_>) -> Result<Comple
         return Ok(Completion::AlreadyCredited);
     }
     let usd = Money::from_units(usd);
-    let memo = format!("Top-up {}", format_minor(amount_minor, &currency));
+    let memo = ledger_memo::paid(amount_minor, &currency, None);
     ledger::credit(
         conn,
         Credit {

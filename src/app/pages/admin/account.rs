@@ -440,7 +440,7 @@ fn movements(v: &AccountView) -> impl IntoView {
                 <tr>
                     <td class="nowrap">{m.at}</td>
                     <td>{m.what}</td>
-                    <td>{m.memo}</td>
+                    <td translate="no">{m.memo}</td>
                     <td class="num"><Amount usd=m.balance_change signed=true /></td>
                     <td class="num"><Amount usd=m.balance_after /></td>
                 </tr>

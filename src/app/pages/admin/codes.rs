@@ -185,7 +185,7 @@ fn code_row(c: CodeRow, disable: ServerAction<AdminDisableCode>) -> impl IntoVie
             <td class="num" data-label=tu_string!(i18n, admin_codes.amount)><Amount usd=c.amount /></td>
             <td data-label=tu_string!(i18n, admin_codes.uses)>{c.uses}</td>
             <td class="nowrap" data-label=tu_string!(i18n, admin_codes.expires)>{c.expires}</td>
-            <td data-label=tu_string!(i18n, admin_codes.note)>{c.note}</td>
+            <td data-label=tu_string!(i18n, admin_codes.note) translate="no">{c.note}</td>
             <td class="nowrap" data-label=tu_string!(i18n, admin_codes.made)>{c.created}</td>
             <td data-label=tu_string!(i18n, admin_codes.state)><span class="badge">{c.state}</span></td>
             <td data-label=tu_string!(i18n, admin_codes.withdraw) class="actions-cell">

@@ -16,7 +16,7 @@ pub async fn admin_log(before: Option<i64>, about: String) -> Result<LogView, Ap
         async {
             let state = state()?;
             require_operator(&state).await?;
-            crate::server::admin_view::log(&state, before, &about).await
+            crate::server::admin_view::log(&state, before, &about, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -88,10 +88,11 @@ pub fn LogTable(rows: Vec<LogRow>) -> impl IntoView {
                         <tr>
                             <td class="nowrap" data-label={tu_string!(i18n, admin.log.time)}>{r.at}</td>
                             <td data-label=operator>{r.actor}</td>
-                            <td data-label=action><span class="badge">{r.action}</span></td>
-                            <td data-label=on_label>{r.target}</td>
+                            <td class="nowrap" data-label=action><span class="badge">{r.action}</span></td>
+                            // What operators wrote stays as written: browsers' translators leave it alone.
+                            <td data-label=on_label translate={r.target_as_written.then_some("no")}>{r.target}</td>
                             <td class="small" data-label=what>{r.detail}</td>
-                            <td class="small" data-label=why>{r.reason}</td>
+                            <td class="small" data-label=why translate="no">{r.reason}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>

@@ -30,7 +30,7 @@ pub async fn admin_save_prices(table: String, multipliers: String, reason: Strin
         async {
             let state = state()?;
             let operator = require_operator(&state).await?;
-            save_prices(&state, &operator, &table, &multipliers, &reason, ("saved", base), locale()).await
+            save_prices(&state, &operator, &table, &multipliers, &reason, (None, base), locale()).await
         }
         .await,
     )
@@ -130,7 +130,7 @@ fn prices_view(
                                             <td>{r.id}{r.in_force.then(|| view! { " " <span class="badge ok">{t!(i18n, admin_prices.in_force_badge)}</span> })}</td>
                                             <td class="nowrap">{r.at}</td>
                                             <td>{r.actor}</td>
-                                            <td>{r.reason}</td>
+                                            <td translate="no">{r.reason}</td>
                                             <td class="mono small">{r.multipliers}</td>
                                             <td class="actions-cell">
                                                 {(!r.in_force).then(|| view! {

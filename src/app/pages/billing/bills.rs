@@ -262,10 +262,10 @@ fn Movements() -> impl IntoView {
                                         <tr class:calls={m.calls > 0}>
                                             <td class="nowrap" data-label=tu_string!(i18n, bills.time_utc)>{m.at.clone()}</td>
                                             <td data-label=tu_string!(i18n, bills.what)>{m.what}</td>
-                                            <td data-label=tu_string!(i18n, bills.details)>
+                                            <td data-label=tu_string!(i18n, bills.details) translate={(m.calls == 0).then_some("no")}>
                                                 {if m.calls > 0 {
-                                                    let day = m.at.chars().take(10).collect::<String>();
-                                                    view! { <a href=format!("/billing/bills?from={day}&until={day}")>{fill(tu_string!(i18n, bills.bills_of_day), &[("day", &day)])}</a> }.into_any()
+                                                    let day = m.day;
+                                                    view! { <a href=format!("/billing/bills?from={day}&until={day}")>{fill(tu_string!(i18n, bills.bills_of_day), &[("day", &m.day_shown)])}</a> }.into_any()
                                                 } else {
                                                     m.memo.into_any()
                                                 }}

@@ -20,7 +20,7 @@ pub async fn get_topup() -> Result<TopupView, AppError> {
         async {
             let state = state()?;
             let user = require_user(&state).await?;
-            billing_view::topup(&state, user.id).await
+            billing_view::topup(&state, user.id, crate::server::fn_support::locale()).await
         }
         .await,
     )
@@ -65,16 +65,9 @@ pub async fn redeem_code(code: String) -> Result<(), AppError> {
     let result = async {
         let state = state()?;
         let user = require_user(&state).await?;
-        let amount = redemption::redeem(state.db.pool(), user.id, &code, now_ms()).await.map_err(|e| {
-            let message = match e {
-                RedeemError::Ledger(detail) => return crate::server::error::internal("redeem", detail),
-                RedeemError::Unknown => td_string!(locale, topup.code_unknown),
-                RedeemError::Expired => td_string!(locale, topup.code_expired),
-                RedeemError::UsedUp => td_string!(locale, topup.code_used_up),
-                RedeemError::AlreadyRedeemed => td_string!(locale, topup.code_already_redeemed),
-                RedeemError::Disabled => td_string!(locale, topup.code_withdrawn),
-            };
-            AppError::invalid("code", message)
+        let amount = redemption::redeem(state.db.pool(), user.id, &code, now_ms()).await.map_err(|e| match e {
+            RedeemError::Ledger(detail) => crate::server::error::internal("redeem", detail),
+            other => AppError::invalid("code", crate::server::billing_view::redeem_text(&other, locale)),
         })?;
         state.gateway.money_moved(user.id);
         let amount: String = url::form_urlencoded::byte_serialize(amount.to_string().as_bytes()).collect();

@@ -9,6 +9,7 @@ use crate::server::domain::charge::Refusal;
 use crate::server::domain::keys::ApiKey;
 use crate::server::domain::money::Money;
 use crate::server::domain::pricing::{check_model_name, Pricing, UsageLimits};
+use crate::server::domain::refusals::Why;
 use crate::server::proxy::admission_book::{Admission, BookError, KeyCap, OUTAGE_GRACE_MS};
 use crate::server::proxy::dialect::ProxyError;
 use crate::server::secrets::random_token;
@@ -151,14 +152,14 @@ pub fn request_id_of(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Keeps a refused call (402, 429) for the Bills page.
-fn note_refusal(state: &AppState, ask: &Ask, model: &str, status: u16, reason: &str) {
+fn note_refusal(state: &AppState, ask: &Ask, model: &str, status: u16, why: Why) {
     let refused = crate::server::domain::refusals::Refused {
         user_id: ask.user_id,
         key_name: ask.key.as_ref().map(|k| k.name.clone()),
         channel: ask.channel.to_string(),
         model: model.to_string(),
         status,
-        reason: reason.to_string(),
+        why,
         request_id: ask.request_id.clone(),
         at: now_ms(),
     };
@@ -207,7 +208,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
         let message = format!(
             "Rate limit of {rpm} requests per minute reached; retry in {secs} s. Paid top-ups raise the limit."
         );
-        note_refusal(state, &ask, &model, 429, &message);
+        note_refusal(state, &ask, &model, 429, Why::RateLimited { rpm, retry_secs: secs });
         return Err(ProxyError::RateLimited { message, retry_after_secs: secs });
     }
     // Billed when the upstream reports no input: about 3 bytes a token of the request.
@@ -231,7 +232,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     state.gateway.admissions.admit(&state.db, admission).await.map_err(|e| match e {
         BookError::Refused(Refusal::WorstCaseTooLarge) => ProxyError::BadRequest(Refusal::WorstCaseTooLarge.message()),
         BookError::Refused(r) => {
-            note_refusal(state, &ask, &model, 402, &r.message());
+            note_refusal(state, &ask, &model, 402, Why::Payment(r));
             ProxyError::PaymentRequired(r)
         }
         BookError::Unavailable(e) => unavailable("admission", e),
