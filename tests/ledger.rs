@@ -436,7 +436,10 @@ async fn bad_amounts_change_nothing() {
         source: PackageSource::Admin,
         now: NOW,
     };
-    assert!(matches!(ledger::grant_package_now(db.pool(), g).await, Err(LedgerError::Refused(_))));
+    assert!(matches!(
+        ledger::grant_package_now(db.pool(), g).await,
+        Err(LedgerError::Refused(ledger::Refused::PackageNoChannel))
+    ));
     let missing = Credit {
         user_id: 999_999,
         key: "nobody",

@@ -292,11 +292,11 @@ async fn the_per_ip_cap_holds_extra_referrals_for_review_and_the_operator_approv
     let reasons = |v: &serde_json::Value| -> Vec<String> {
         v["invitees"].as_array().unwrap().iter().map(|i| i["reason"].as_str().unwrap_or("").to_string()).collect()
     };
-    let english = "more than 3 rewarded sign-ups from one network today; held for review";
+    let english = "more than 3 rewarded sign-ups from one network that day; held for review";
     assert!(reasons(&v).iter().any(|r| r == english), "{v}");
     // The reason is worded in the reader's language.
     let zh = referral_view(&app, &format!("{inviter}; i18n_pref_locale=zh")).await;
-    assert!(reasons(&zh).iter().any(|r| r == "今天来自同一网络的获奖注册已超过 3 个，等待审核"), "{zh}");
+    assert!(reasons(&zh).iter().any(|r| r == "当天来自同一网络、获得奖励的注册已超过 3 个，等待审核"), "{zh}");
 
     let decide = || {
         operator_actions::decide_referral(
@@ -437,12 +437,16 @@ async fn the_operator_lists_and_decides_held_referrals_from_the_command_line() {
     assert_eq!(ids.len(), 2);
     let approve = cli(&url, &["admin", "referrals", "approve", &ids[0]]);
     assert!(String::from_utf8_lossy(&approve.stdout).contains("rewarded"), "{approve:?}");
-    let reject = cli(&url, &["admin", "referrals", "reject", &ids[1]]);
+    let unexplained = cli(&url, &["admin", "referrals", "reject", &ids[1]]);
+    assert_eq!(unexplained.status.code(), Some(2), "a rejection says why: the inviter reads it");
+    let reject = cli(&url, &["admin", "referrals", "reject", &ids[1], "--reason", "the same person twice"]);
     assert!(String::from_utf8_lossy(&reject.stdout).contains("rejected"), "{reject:?}");
     assert_eq!(referral_packages(&app, "cli-host@example.com").await.len(), 1);
     let v = referral_view(&app, &inviter).await;
     let statuses: Vec<&str> = v["invitees"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert!(statuses.contains(&"Rewarded") && statuses.contains(&"Rejected"), "{statuses:?}");
+    let reasons: Vec<&str> = v["invitees"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert!(reasons.contains(&"the same person twice"), "{reasons:?}");
     assert_eq!(cli(&url, &["admin", "referrals", "approve", "999999"]).status.code(), Some(2));
 }
 

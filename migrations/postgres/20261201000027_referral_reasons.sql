@@ -2,6 +2,8 @@
 -- reader's language (src/server/domain/referral.rs, `Why`). Earlier reasons, written as English sentences, are
 -- rewritten to the same codes; an operator's own words stay as written.
 UPDATE referrals SET reason = 'promotion_off' WHERE reason = 'the promotion was not running';
+-- A rejection without an operator's words: the status says it.
+UPDATE referrals SET reason = '' WHERE status = 'rejected' AND reason = 'rejected after review';
 UPDATE referrals SET reason = 'same_person' WHERE reason = 'same person as the inviter';
 UPDATE referrals SET reason = 'disposable:' || REPLACE(REPLACE(reason, 'disposable email domain (', ''), ')', '')
 WHERE reason LIKE 'disposable email domain (%)';

@@ -45,7 +45,7 @@ Usage:
                                  print new redemption codes worth AMOUNT USD each
   gatehouse admin referrals [--status held|rewarded|not_qualified|rejected]
                                  list referrals, newest first
-  gatehouse admin referrals approve ID | reject ID [--reason TEXT]
+  gatehouse admin referrals approve ID [--reason TEXT] | reject ID --reason TEXT
                                  decide a referral held for review (approve grants both packages)
   gatehouse admin invite-code disable CODE | enable CODE [--reason TEXT]
                                  stop (or restart) an account's invitation link
@@ -434,7 +434,11 @@ async fn referrals(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), S
             let a = parse_args(options, &["reason"])?;
             let id: i64 = id.parse().map_err(|_| format!("{id} is not a referral id"))?;
             let approve = *verb == "approve";
-            let reason = a.options.get("reason").copied().unwrap_or(if approve { "" } else { "rejected after review" });
+            let reason = match a.options.get("reason").copied() {
+                Some(reason) => reason,
+                None if approve => "",
+                None => return Err("reject needs --reason TEXT (the inviter reads it)".into()),
+            };
             let decision =
                 operator_actions::decide_referral(db.pool(), Actor::CLI, promotion, id, approve, reason, now_ms())
                     .await
@@ -469,7 +473,7 @@ async fn referrals(db: &Db, settings: &Settings, words: &[&str]) -> Result<(), S
                     r.status,
                     r.inviter_email,
                     r.invitee_email,
-                    r.reason
+                    crate::server::referral_view::reason_text(&r.reason, crate::i18n::Locale::en)
                 );
             }
             eprintln!("{} referral(s)", rows.len());

@@ -10,7 +10,7 @@ use crate::server::domain::referral::{self, Application, InviteCode, ReferralErr
 use crate::server::error::internal;
 use crate::server::secrets::random_token;
 use crate::server::state::AppState;
-use crate::server::time::{format_date, now_ms, DAY_MS};
+use crate::server::time::{date_for, now_ms, DAY_MS};
 use crate::shared::error::AppError;
 use crate::shared::referral::*;
 use crate::shared::text::fill;
@@ -43,13 +43,12 @@ pub fn promotion(state: &AppState, locale: Locale) -> PromotionView {
         title: p.title.clone(),
         days: p.lifetime_days,
         scope: scope_labels(&p.scope, locale),
-        ends: p.ends_at.map(|e| format_date(e - DAY_MS)),
+        ends: p.ends_at.map(|e| date_for(e - DAY_MS, locale)),
         apply_window_days: p.apply_window_ms / DAY_MS,
         ip_daily_cap: p.ip_daily_cap,
     }
 }
 
-/// A referral's status (`rewarded`, `held`, `rejected`, `not_qualified`) as people read it.
 /// Why a referral was not rewarded or waits, in `locale`; an operator's own words as written.
 pub fn why_text(why: &Why, locale: Locale) -> String {
     match why {
@@ -69,6 +68,7 @@ pub fn reason_text(stored: &str, locale: Locale) -> String {
     why_text(&Why::read(stored), locale)
 }
 
+/// A referral's status (`rewarded`, `held`, `rejected`, `not_qualified`) as people read it.
 pub fn status_label(status: &str, locale: Locale) -> &'static str {
     match status {
         "rewarded" => td_string!(locale, referral.status_rewarded),
@@ -103,7 +103,7 @@ pub async fn referral_page(
             title: p.title,
             remaining: p.remaining.shown(Shown::Cents),
             original: p.original.shown(Shown::Cents),
-            expires: format_date(p.expires_at),
+            expires: date_for(p.expires_at, locale),
             active: p.status == PackageStatus::Active,
         })
         .collect();
@@ -127,7 +127,7 @@ pub async fn referral_page(
             .into_iter()
             .map(|r| InviteeRow {
                 email: referral::mask_email(&r.invitee_email),
-                date: format_date(r.created_at),
+                date: date_for(r.created_at, locale),
                 status: status_label(&r.status, locale).to_string(),
                 reason: reason_text(&r.reason, locale),
                 rewarded: r.status == "rewarded",

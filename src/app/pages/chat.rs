@@ -493,7 +493,7 @@ fn conversation_item(
     view! {
         <li class:active=move || chat.current.get() == Some(id)>
             <a href=format!("/chat?c={id}") class="conversation-link" on:click=move |_| chat.shown.set(None)>
-                <span class="title">{c.title}</span>
+                <span class="title" translate="no">{c.title}</span>
                 <span class="muted small">{c.updated}</span>
             </a>
             <details class="conversation-menu">

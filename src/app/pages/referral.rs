@@ -126,7 +126,7 @@ fn referral_view(v: ReferralView, apply: ServerAction<ApplyInviteCode>) -> impl 
                             );
                             view! {
                                 <li data-testid="earned-package">
-                                    <strong>{p.title.clone()}</strong>
+                                    <strong translate="no">{p.title.clone()}</strong>
                                     <span class="muted small">{format!(" {line}")}</span>
                                     {(!p.active).then(|| view! { <span class="badge off">{t!(i18n, referral.inactive)}</span> })}
                                 </li>

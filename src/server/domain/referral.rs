@@ -624,13 +624,8 @@ pub async fn decide(
         return Ok(Decision::NotHeld(status));
     }
     let new_status = if approve { "rewarded" } else { "rejected" };
-    let reason = if approve {
-        ""
-    } else if reason.trim().is_empty() {
-        "rejected after review"
-    } else {
-        reason.trim()
-    };
+    // The status says approved or rejected; an operator's reason (a rejection's) is kept as written.
+    let reason = if approve { "" } else { reason.trim() };
     sqlx::query("UPDATE referrals SET status = $1, reason = $2, decided_at = $3 WHERE id = $4 AND status = 'held'")
         .bind(new_status)
         .bind(reason)

@@ -338,7 +338,7 @@ fn packages(v: &AccountView) -> impl IntoView {
         let (remaining, original) = (p.remaining, p.original);
         view! {
             <tr>
-                <td>{p.title}" "<span class="badge">{p.status}</span></td>
+                <td><span translate="no">{p.title}</span>" "<span class="badge">{p.status}</span></td>
                 <td class="small">{p.scope.join(", ")}</td>
                 <td class="num">
                     {t!(
@@ -406,7 +406,7 @@ fn bills(v: &AccountView) -> impl IntoView {
             view! {
                 <tr>
                     <td class="nowrap">{b.at}</td>
-                    <td>{b.key_name}</td>
+                    <td translate="no">{b.key_name}</td>
                     <td>{b.channel}</td>
                     <td class="mono">{b.model}</td>
                     <td class="num">{format!("{} / {}", b.input_tokens, b.output_tokens)}</td>
@@ -475,7 +475,7 @@ fn keys(v: &AccountView) -> impl IntoView {
             let (cap, expires, models) = (k.cap, k.expires, k.models);
             view! {
                 <tr>
-                    <td>{k.name}{k.disabled.then(|| view! { " " <span class="badge off">{t!(i18n, admin_account.key_disabled)}</span> })}</td>
+                    <td><span translate="no">{k.name}</span>{k.disabled.then(|| view! { " " <span class="badge off">{t!(i18n, admin_account.key_disabled)}</span> })}</td>
                     <td class="mono">{k.prefix}</td>
                     <td class="nowrap">{k.last_used}</td>
                     <td class="num">{k.used_times}</td>

@@ -184,7 +184,7 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
                         {v.rows.into_iter().map(|b| view! {
                             <tr>
                                 <td class="nowrap" data-label=tu_string!(i18n, bills.time_utc)>{b.at}</td>
-                                <td data-label=tu_string!(i18n, bills.key)>{b.key_name}</td>
+                                <td data-label=tu_string!(i18n, bills.key) translate="no">{b.key_name}</td>
                                 <td data-label=tu_string!(i18n, bills.channel)>
                                     {b.channel}
                                     <span class="muted small nowrap" title=tu_string!(i18n, bills.multiplier_hint)>{format!(" ×{}", b.multiplier)}</span>

@@ -62,7 +62,7 @@ fn package_card(p: PackageView) -> impl IntoView {
         <section class="card package" data-testid="package">
             <div class="card-head">
                 <div>
-                    <h2 class="package-title">{p.title.clone()}</h2>
+                    <h2 class="package-title" translate="no">{p.title.clone()}</h2>
                     <p class="muted small">{p.scope.join(" · ")}</p>
                 </div>
                 <span class=status_class>{p.status.clone()}</span>
@@ -112,7 +112,7 @@ fn package_card(p: PackageView) -> impl IntoView {
                                             <td data-label=tu_string!(i18n, packages.col_time)>{d.at}</td>
                                             <td class="mono" data-label=tu_string!(i18n, packages.col_model)>{d.model}</td>
                                             <td data-label=tu_string!(i18n, packages.col_channel)>{d.channel}</td>
-                                            <td data-label=tu_string!(i18n, packages.col_key)>{d.key_name}</td>
+                                            <td data-label=tu_string!(i18n, packages.col_key) translate="no">{d.key_name}</td>
                                             <td class="num" data-label=tu_string!(i18n, packages.col_amount)><Amount usd=d.amount /></td>
                                         </tr>
                                     }).collect_view()}
