@@ -42,3 +42,9 @@ async fn the_openai_python_sdk_speaks_the_responses_api_through_gatehouse() {
     // Four charged calls (two GPT, two Claude); retrieving, listing and deleting are free.
     assert_eq!(run_script("sdk_responses.py", "sdk-responses@example.com", Some("5")).await, 4);
 }
+
+#[tokio::test]
+async fn the_openai_python_sdk_embeds_completes_and_speaks_through_gatehouse() {
+    // Six charged calls (two embeddings, two completions, two speeches); the refusals are free.
+    assert_eq!(run_script("sdk_openai_menu.py", "sdk-menu@example.com", Some("5")).await, 6);
+}

@@ -79,6 +79,9 @@ test('the docs fill in this server and the chosen key', async () => {
   const text = await page.textContent('main');
   assert.match(text, new RegExp(`ANTHROPIC_BASE_URL=${BASE_URL}/api/v1/ai/anthropic/cc-omg`));
   assert.match(text, new RegExp(`${BASE_URL}/api/v1/ai/openai/cc-omg/v1/chat/completions`));
+  // The rest of OpenAI's menu and the key management API, on this server.
+  assert.match(await page.textContent('[data-testid=more-openai-docs]'), new RegExp(`curl ${BASE_URL}/v1/embeddings`));
+  assert.match(await page.textContent('[data-testid=key-api-docs]'), new RegExp(`${BASE_URL}/api/v1/user/admin/membership-expiry`));
   // A placeholder the person replaces, never a cut key that looks real.
   assert.match(text, /ANTHROPIC_AUTH_TOKEN=YOUR_API_KEY/);
   assert.doesNotMatch(text, /ANTHROPIC_AUTH_TOKEN=sk-gh-/);

@@ -3,7 +3,7 @@
 
 use crate::i18n::{td_string, Locale};
 use crate::server::billing_view::{channel_label, channel_short};
-use crate::server::domain::pricing::{Pricing, Rates};
+use crate::server::domain::pricing::{ModelKind, Pricing, PLAIN_CHANNEL};
 use crate::shared::numbers::thousands;
 use crate::shared::prices::{ChannelPrice, ModelPriceRow, PricesView};
 use crate::shared::text::fill;
@@ -27,11 +27,6 @@ fn provider(id: &str) -> &'static str {
     }
 }
 
-/// (input, output) per million tokens the balance pays at `multiplier`.
-fn at(rates: &Rates, multiplier: Decimal) -> (String, String) {
-    (per_million(rates.input * multiplier), per_million(rates.output * multiplier))
-}
-
 /// The page's data, its words in `locale`.
 pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
     let channels = pricing.multipliers.all();
@@ -42,10 +37,17 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
         .filter_map(|id| pricing.table.lookup(id).map(|p| (id, p)))
         .map(|(id, price)| {
             let r = price.base_rates();
+            // An embedding model writes nothing and caches nothing: those prices do not apply.
+            let written = |d: Decimal| if price.kind.writes() { per_million(d) } else { "—".to_string() };
+            // Speech is priced per character read out, not per token.
+            let read = |d: Decimal| match price.kind {
+                ModelKind::Speech => fill(td_string!(locale, prices.per_million_chars), &[("price", &per_million(d))]),
+                _ => per_million(d),
+            };
             // Channels serving the model, those with the same multiplier on one line.
             let mut balance_pays: Vec<(Decimal, Vec<String>)> = Vec::new();
             for (channel, m) in &channels {
-                if !pricing.channels.serves(channel, id) {
+                if !pricing.serves(channel, id) {
                     continue;
                 }
                 match balance_pays.iter_mut().find(|(known, _)| known == m) {
@@ -57,11 +59,11 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
             ModelPriceRow {
                 id: id.to_string(),
                 provider: provider(id).to_string(),
-                input: per_million(r.input),
-                output: per_million(r.output),
-                cache_write_5m: per_million(r.cache_write_5m),
-                cache_write_1h: per_million(r.cache_write_1h),
-                cache_read: per_million(r.cache_read),
+                input: read(r.input),
+                output: written(r.output),
+                cache_write_5m: written(r.cache_write_5m),
+                cache_write_1h: written(r.cache_write_1h),
+                cache_read: written(r.cache_read),
                 long_prompt: price.long_prompt_bands().first().map(|(above, b)| {
                     fill(
                         td_string!(locale, prices.long_prompt),
@@ -75,7 +77,8 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
                 balance_pays: balance_pays
                     .into_iter()
                     .map(|(m, names)| {
-                        let (input, output) = at(&r, m);
+                        // What the balance pays per million, at the channel's multiplier.
+                        let (input, output) = (read(r.input * m), written(r.output * m));
                         (format!("{} ×{}", names.join(", "), m.normalize()), input, output)
                     })
                     .collect(),
@@ -88,7 +91,11 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
             .map(|(c, m)| ChannelPrice {
                 label: channel_label(c, locale),
                 multiplier: m.normalize().to_string(),
-                serves: pricing.channels.described(c),
+                // Channels other than the plain API's serve chat models only.
+                serves: pricing
+                    .channels
+                    .described(c)
+                    .or_else(|| (c != PLAIN_CHANNEL).then(|| td_string!(locale, prices.chat_models).to_string())),
             })
             .collect(),
         models,

@@ -1,4 +1,5 @@
-//! `/docs`: how to use a key in Claude Code, Codex, Immersive Translate, curl and the Python SDKs, with this
+//! `/docs`: how to use a key in Claude Code, Codex, Immersive Translate, curl and the Python SDKs (embeddings,
+//! legacy completions and the key management API included), with this
 //! server's base URL filled in, a placeholder where the key goes, and the signed-in person's keys named.
 
 use crate::app::components::error_text::error_text;
@@ -66,6 +67,7 @@ const KEY_PLACEHOLDER: &str = "YOUR_API_KEY";
 fn docs(v: DocsView) -> impl IntoView {
     let i18n = use_i18n();
     let [cc_rate, codex_rate, standard_rate] = v.rates.clone();
+    let plain_rate = standard_rate.clone();
     let base = v.base_url.clone();
     let snippet = move |template: &'static str| template.replace("{BASE}", &base).replace("{KEY}", KEY_PLACEHOLDER);
     view! {
@@ -118,6 +120,17 @@ fn docs(v: DocsView) -> impl IntoView {
             <h2>"Python"</h2>
             <pre tabindex="0"><code>{snippet("import anthropic, openai\n\nclaude = anthropic.Anthropic(base_url=\"{BASE}/api/v1/ai/anthropic/cc-omg\", api_key=\"{KEY}\")\nprint(claude.messages.create(model=\"claude-sonnet-4-5\", max_tokens=256,\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).content[0].text)\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nprint(gpt.chat.completions.create(model=\"gpt-4o-mini\",\n      messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)\nprint(gpt.responses.create(model=\"gpt-5-mini\", input=\"Hello\").output_text)")}</code></pre>
             <p class="muted small">{t!(i18n, docs.channels_note, rate = move || standard_rate.clone())}</p>
+        </section>
+        <section class="card" data-testid="more-openai-docs">
+            <h2>{t!(i18n, docs.more_openai)}</h2>
+            <p>{t!(i18n, docs.more_openai_intro, <code> = <code />, rate = move || plain_rate.clone())}</p>
+            <pre tabindex="0"><code>{snippet("import openai\n\ngpt = openai.OpenAI(base_url=\"{BASE}/v1\", api_key=\"{KEY}\")\nvectors = gpt.embeddings.create(model=\"text-embedding-3-small\", input=[\"The sea\", \"The sky\"])\nprint(len(vectors.data[0].embedding), vectors.usage.prompt_tokens)\nprint(gpt.completions.create(model=\"gpt-3.5-turbo-instruct\", prompt=\"Once upon a time\",\n      max_tokens=60).choices[0].text)\ngpt.audio.speech.create(model=\"tts-1\", voice=\"alloy\", input=\"Hello\").write_to_file(\"hello.mp3\")")}</code></pre>
+            <pre tabindex="0"><code>{snippet("curl {BASE}/v1/embeddings \\\n  -H 'Authorization: Bearer {KEY}' -H 'content-type: application/json' \\\n  -d '{\"model\":\"text-embedding-3-small\",\"input\":\"The sea\"}'")}</code></pre>
+        </section>
+        <section class="card" data-testid="key-api-docs">
+            <h2>{t!(i18n, docs.key_api)}</h2>
+            <p>{t!(i18n, docs.key_api_intro, <code> = <code />)}</p>
+            <pre tabindex="0"><code>{snippet("curl {BASE}/api/v1/user/admin/model-multiplier \\\n  -H 'Authorization: Bearer {KEY}' -d 'model=claude-sonnet-4-5,gpt-4o'\n\ncurl -X POST {BASE}/api/v1/user/admin/membership-expiry -H 'Authorization: Bearer {KEY}'")}</code></pre>
         </section>
     }
 }

@@ -46,7 +46,7 @@ fn chat_error(e: ChatError, locale: Locale) -> AppError {
 pub fn setup(state: &AppState) -> ChatSetup {
     let prices = state.pricing.current();
     let multiplier = prices.multipliers.for_channel(reply::CHANNEL);
-    let mut offered = models::offered(&prices.table);
+    let mut offered = models::offered(&prices);
     for m in &mut offered {
         if let Some(p) = prices.table.lookup(&m.id) {
             let r = p.base_rates();
@@ -117,7 +117,7 @@ pub async fn ask(
     thinking: bool,
     locale: Locale,
 ) -> Result<AskedReply, AppError> {
-    if !models::offered(&state.pricing.current().table).iter().any(|m| m.id == model) {
+    if !models::offered(&state.pricing.current()).iter().any(|m| m.id == model) {
         return Err(AppError::invalid(
             "model",
             fill(td_string!(locale, chat.err_model_not_offered), &[("model", &model)]),

@@ -2,7 +2,7 @@
 //! the default), then GPT models. Deep thinking is Anthropic's extended thinking, so only Claude models
 //! from the 3.7 generation on have it; the picker says why it is off for the others.
 
-use crate::server::domain::pricing::PriceTable;
+use crate::server::domain::pricing::Pricing;
 use crate::shared::dto::{ChatModel, NoThinking};
 
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
@@ -51,12 +51,13 @@ fn no_thinking(id: &str) -> Option<NoThinking> {
 }
 
 /// The picker's list: priced Opus, Sonnet and Haiku models and GPT models, default first.
-pub fn offered(table: &PriceTable) -> Vec<ChatModel> {
+pub fn offered(pricing: &Pricing) -> Vec<ChatModel> {
+    let table = &pricing.table;
     let ids = table.model_ids();
     let wanted = |id: &str| {
         let claude = ["claude-opus-", "claude-sonnet-", "claude-haiku-"].iter().any(|p| id.starts_with(p))
             && label(id).0.starts_with("Claude ");
-        claude || id.starts_with("gpt-")
+        (claude || id.starts_with("gpt-")) && pricing.serves(super::reply::CHANNEL, id)
     };
     let mut models: Vec<ChatModel> = ids
         .iter()
@@ -113,7 +114,19 @@ mod tests {
 
     #[test]
     fn cs4_5_comes_first_and_gpt_models_are_offered() {
-        let models = offered(&PriceTable::shipped().unwrap());
+        let pricing = Pricing {
+            table: crate::server::domain::pricing::PriceTable::shipped().unwrap(),
+            multipliers: Default::default(),
+            channels: Default::default(),
+            table_text: String::new(),
+        };
+        let models = offered(&pricing);
+        assert!(
+            models
+                .iter()
+                .all(|m| !m.id.contains("embedding") && !m.id.starts_with("tts") && !m.id.contains("instruct")),
+            "chat models only"
+        );
         assert_eq!(models[0].id, "claude-sonnet-4-5");
         assert!(models[0].label.contains("CS4.5"));
         assert!(models.iter().any(|m| m.id.starts_with("claude-opus")));

@@ -118,6 +118,73 @@ struct Band {
     rates: Rates,
 }
 
+/// What a model is called for, each on its own API surface (`kind=` on its price line): a model of one kind
+/// is refused on another kind's surface, so an embedding model priced for input alone never writes text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ModelKind {
+    /// Conversations: Anthropic Messages, OpenAI chat completions and Responses, web chat.
+    #[default]
+    Chat,
+    /// OpenAI's legacy text completions (`/v1/completions`: `gpt-3.5-turbo-instruct`, `davinci-002`).
+    Completion,
+    /// Embeddings (`/v1/embeddings`): billed per input token, nothing written.
+    Embedding,
+    /// Text to speech (`/v1/audio/speech`): billed per character of the text read out (the line's input
+    /// price is USD per million characters), whatever audio comes back.
+    Speech,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 4] = [Self::Chat, Self::Completion, Self::Embedding, Self::Speech];
+
+    /// The name on a price line (`kind=embedding`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Completion => "completion",
+            Self::Embedding => "embedding",
+            Self::Speech => "speech",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The path a model of this kind is called on (for refusals that point there).
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Chat => "/v1/messages, /v1/chat/completions or /v1/responses",
+            Self::Completion => "/v1/completions",
+            Self::Embedding => "/v1/embeddings",
+            Self::Speech => "/v1/audio/speech",
+        }
+    }
+
+    /// Whether a model of this kind is billed for output tokens (an embedding writes none; speech is billed
+    /// by the characters it reads).
+    pub fn writes(self) -> bool {
+        matches!(self, Self::Chat | Self::Completion)
+    }
+}
+
+/// A model called on another kind's surface (400).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{model}` is {}; call it on {}. You were not charged.", article(*.is), .is.path())]
+pub struct WrongSurface {
+    pub model: String,
+    pub is: ModelKind,
+}
+
+fn article(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Chat => "a chat model",
+        ModelKind::Completion => "a legacy completions model",
+        ModelKind::Embedding => "an embedding model",
+        ModelKind::Speech => "a text-to-speech model",
+    }
+}
+
 /// The prices of one model (or family): bands ordered by threshold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelPrice {
@@ -126,12 +193,26 @@ pub struct ModelPrice {
     /// The most output tokens one answer can have (`max_output=`), and the model's context (`context=`).
     pub max_output: u64,
     pub context: u64,
+    /// What the model is called for (`kind=`; chat when unset).
+    pub kind: ModelKind,
 }
 
 impl ModelPrice {
+    /// Refuses a call of this model on a surface for another kind of model.
+    pub fn check_kind(&self, model: &str, surface: ModelKind) -> Result<(), WrongSurface> {
+        match self.kind == surface {
+            true => Ok(()),
+            false => Err(WrongSurface { model: model.to_string(), is: self.kind }),
+        }
+    }
+
     /// The limits of a request that asked for `max_tokens` (or nothing: the model's maximum) and `n`
     /// choices.
     pub fn limits(&self, model: &str, max_tokens: Option<u64>, n: Option<u64>) -> Result<UsageLimits, LimitError> {
+        if !self.kind.writes() {
+            // An embedding (or speech) writes no tokens: its worst case is its input alone.
+            return Ok(UsageLimits { input: self.context, output: 0, web_searches: 0 });
+        }
         let per_choice = max_tokens.unwrap_or(self.max_output);
         if per_choice == 0 || per_choice > self.max_output {
             return Err(LimitError::MaxTokens { model: model.to_string(), asked: per_choice, max: self.max_output });
@@ -243,8 +324,15 @@ impl PriceTable {
                 return Err(err(format!("expected 6 or 7 columns, found {}", cols.len())));
             }
             let mut limits = (None, None);
+            let mut kind = None;
             for field in named {
                 let (name, value) = field.split_once('=').unwrap_or((field, ""));
+                if name == "kind" {
+                    kind = Some(ModelKind::parse(value).ok_or_else(|| {
+                        err(format!("kind={value}: expected kind=chat, completion, embedding or speech"))
+                    })?);
+                    continue;
+                }
                 let tokens = value
                     .parse::<u64>()
                     .ok()
@@ -253,7 +341,7 @@ impl PriceTable {
                 match name {
                     "max_output" => limits.0 = Some(tokens),
                     "context" => limits.1 = Some(tokens),
-                    _ => return Err(err(format!("unknown field {name}= (max_output=, context=)"))),
+                    _ => return Err(err(format!("unknown field {name}= (max_output=, context=, kind=)"))),
                 }
             }
             let pattern = cols[0].to_ascii_lowercase();
@@ -275,8 +363,8 @@ impl PriceTable {
                     .and_then(|n| n.parse::<u64>().ok())
                     .ok_or_else(|| err(format!("expected a band such as >100000, found {t}")))?,
             };
-            if above != 0 && limits != (None, None) {
-                return Err(err("give max_output= and context= on the base price line".into()));
+            if above != 0 && (limits != (None, None) || kind.is_some()) {
+                return Err(err("give max_output=, context= and kind= on the base price line".into()));
             }
             match by_pattern.iter_mut().find(|p| p.pattern == pattern) {
                 Some(existing) => {
@@ -295,6 +383,7 @@ impl PriceTable {
                         bands: vec![Band { above, rates }],
                         max_output: limits.0.unwrap_or(DEFAULT_MAX_OUTPUT),
                         context: limits.1.unwrap_or(DEFAULT_CONTEXT),
+                        kind: kind.unwrap_or_default(),
                     });
                 }
             }
@@ -407,6 +496,9 @@ pub fn base_model_id(model: &str) -> String {
     id
 }
 
+/// The plain API's channel (`/v1/...`): the one channel that serves every kind of model.
+pub const PLAIN_CHANNEL: &str = "default";
+
 /// The price table, channel multipliers and the models each channel serves, in force.
 #[derive(Clone, Debug)]
 pub struct Pricing {
@@ -415,6 +507,16 @@ pub struct Pricing {
     pub channels: super::channels::ChannelModels,
     /// The text `table` was read from (shown in the admin console's editor).
     pub table_text: String,
+}
+
+impl Pricing {
+    /// Whether `channel` serves `model`: the channel's model patterns allow it, and it is a chat model
+    /// unless the channel is the plain API's (the named channels are for their tools, web chat converses:
+    /// neither embeds, completes legacy text or reads text out).
+    pub fn serves(&self, channel: &str, model: &str) -> bool {
+        self.channels.serves(channel, model)
+            && (channel == PLAIN_CHANNEL || self.table.lookup(model).is_some_and(|p| p.kind == ModelKind::Chat))
+    }
 }
 
 /// What each channel multiplies the official price by when the balance pays.
@@ -672,5 +774,52 @@ mod tests {
         assert_eq!(base_model_id("gpt-5.4-mini"), "gpt-5.4-mini");
         assert_eq!(base_model_id("claude-sonnet-4-5[1m]"), "claude-sonnet-4-5");
         assert_eq!(base_model_id("gpt-4o-2024-08-06"), "gpt-4o");
+    }
+
+    #[test]
+    fn a_model_has_one_kind_and_is_refused_on_another_kinds_endpoint() {
+        let t = table();
+        let embedding = t.lookup("text-embedding-3-small").unwrap();
+        assert_eq!(embedding.kind, ModelKind::Embedding);
+        assert_eq!(t.lookup("gpt-3.5-turbo-instruct").unwrap().kind, ModelKind::Completion);
+        assert_eq!(t.lookup("claude-sonnet-4-5").unwrap().kind, ModelKind::Chat);
+        assert!(embedding.check_kind("text-embedding-3-small", ModelKind::Embedding).is_ok());
+        let wrong = embedding.check_kind("text-embedding-3-small", ModelKind::Chat).unwrap_err();
+        assert_eq!(
+            wrong.to_string(),
+            "`text-embedding-3-small` is an embedding model; call it on /v1/embeddings. You were not charged."
+        );
+        // Dated ids of an embedding model are not priced by a chat family.
+        assert!(t.lookup("gpt-4o-embedding").is_none());
+    }
+
+    #[test]
+    fn an_embedding_holds_its_input_alone_whatever_max_tokens_says() {
+        let t = table();
+        let p = t.lookup("text-embedding-3-large").unwrap();
+        let limits = p.limits("text-embedding-3-large", Some(999_999_999), Some(5)).unwrap();
+        assert_eq!((limits.input, limits.output), (300_000, 0));
+        // 1000 bytes: at most 1000 tokens of input at $0.13 per million.
+        assert_eq!(p.worst_case(limits, 1000), Some(usd("0.00013")));
+        // Reported output is cut to nothing.
+        let (u, cut) = Usage { input: 10, output: 50, ..Usage::default() }.clamped(limits);
+        assert_eq!((u.output, cut), (0, true));
+    }
+
+    #[test]
+    fn kind_is_read_on_the_base_line_only_and_must_be_known() {
+        let t = PriceTable::parse("e 0.1 0 0 0 0 kind=embedding\nc 1 2 1 1 1 kind=completion max_output=10").unwrap();
+        assert_eq!(
+            (t.lookup("e").unwrap().kind, t.lookup("c").unwrap().kind),
+            (ModelKind::Embedding, ModelKind::Completion)
+        );
+        assert_eq!(t.lookup("c").unwrap().max_output, 10);
+        let err = PriceTable::parse("e 0.1 0 0 0 0 kind=vector").unwrap_err();
+        assert!(err.problem.contains("chat, completion, embedding or speech"), "{err}");
+        let err = PriceTable::parse("m 1 2 1 1 1\nm 2 4 2 2 2 >100 kind=chat").unwrap_err();
+        assert!(err.problem.contains("base price line"), "{err}");
+        for k in ModelKind::ALL {
+            assert_eq!(ModelKind::parse(k.as_str()), Some(k));
+        }
     }
 }

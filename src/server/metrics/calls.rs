@@ -26,11 +26,26 @@ pub enum Surface {
     ResponsesById,
     /// `GET /v1/models`.
     Models,
+    /// OpenAI's `POST /v1/embeddings`.
+    Embeddings,
+    /// OpenAI's legacy `POST /v1/completions`.
+    Completions,
+    /// OpenAI's `POST /v1/audio/speech`.
+    Speech,
 }
 
 impl Surface {
-    pub const ALL: [Surface; 6] =
-        [Self::Messages, Self::CountTokens, Self::ChatCompletions, Self::Responses, Self::ResponsesById, Self::Models];
+    pub const ALL: [Surface; 9] = [
+        Self::Messages,
+        Self::CountTokens,
+        Self::ChatCompletions,
+        Self::Responses,
+        Self::ResponsesById,
+        Self::Models,
+        Self::Embeddings,
+        Self::Completions,
+        Self::Speech,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +55,9 @@ impl Surface {
             Self::Responses => "responses",
             Self::ResponsesById => "responses_by_id",
             Self::Models => "models",
+            Self::Embeddings => "embeddings",
+            Self::Completions => "completions",
+            Self::Speech => "speech",
         }
     }
 

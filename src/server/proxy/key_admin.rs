@@ -9,6 +9,7 @@ use crate::server::domain::key_rights::{self, Limits};
 use crate::server::domain::keys::{self, ApiKey, KeyUpdate, NewKey};
 use crate::server::domain::money::Money;
 use crate::server::domain::packages::{self, PackageStatus};
+use crate::server::domain::pricing::ModelKind;
 use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::extract::{Form, State};
@@ -28,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/user/admin/del-api-token", post(delete_token))
         .route("/api/v1/user/admin/rate-limit", post(rate_limit))
         .route("/api/v1/user/admin/model-multiplier", post(multipliers))
+        .route("/api/v1/user/admin/membership-expiry", post(membership))
 }
 
 fn reply(status: StatusCode, message: &str, data: Value) -> Response {
@@ -122,17 +124,22 @@ fn shown(k: &ApiKey) -> Value {
     })
 }
 
+/// The account's money and its resource packages, as they stand now.
+async fn money_and_packages(
+    state: &AppState,
+    user_id: i64,
+) -> Result<(account::AccountMoney, Vec<packages::Package>), Refused> {
+    match (account::money_of(state.db.pool(), user_id).await, packages::list(state.db.pool(), user_id, now_ms()).await)
+    {
+        (Ok(Some(m)), Ok(p)) => Ok((m, p)),
+        (Err(e), _) | (_, Err(e)) => Err(internal(e)),
+        (Ok(None), _) => Err(refuse(StatusCode::NOT_FOUND, "no such account")),
+    }
+}
+
 async fn balance(State(state): State<AppState>, headers: HeaderMap) -> Answer {
     let key = manager(&state, &headers).await?;
-    let now = now_ms();
-    let (money, pkgs) = match (
-        account::money_of(state.db.pool(), key.user_id).await,
-        packages::list(state.db.pool(), key.user_id, now).await,
-    ) {
-        (Ok(Some(m)), Ok(p)) => (m, p),
-        (Err(e), _) | (_, Err(e)) => return Err(internal(e)),
-        (Ok(None), _) => return Err(refuse(StatusCode::NOT_FOUND, "no such account")),
-    };
+    let (money, pkgs) = money_and_packages(&state, key.user_id).await?;
     let free = pkgs
         .iter()
         .filter(|p| p.status == PackageStatus::Active)
@@ -298,15 +305,79 @@ async fn rate_limit(State(state): State<AppState>, headers: HeaderMap) -> Answer
     }
 }
 
-async fn multipliers(State(state): State<AppState>, headers: HeaderMap) -> Answer {
+/// The channels' multipliers (`{"cc-omg": "0.2", ...}`), or with `model` (one id or several, comma
+/// separated) each model's: its kind, official USD per million units (tokens; characters for speech), and the
+/// multiplier the balance pays
+/// on each channel that serves it. A model without a price is refused (404), naming it.
+async fn multipliers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Answer {
     manager(&state, &headers).await?;
-    let map: serde_json::Map<String, Value> = state
-        .pricing
-        .current()
-        .multipliers
-        .all()
-        .into_iter()
-        .map(|(c, m)| (c, json!(m.normalize().to_string())))
+    let pricing = state.pricing.current();
+    let as_text = |d: rust_decimal::Decimal| json!(d.normalize().to_string());
+    let asked = form.as_ref().ok().and_then(|Form(f)| field(f, "model")).filter(|m| !m.trim().is_empty());
+    let Some(asked) = asked else {
+        let map: serde_json::Map<String, Value> =
+            pricing.multipliers.all().into_iter().map(|(c, m)| (c, as_text(m))).collect();
+        return ok(Value::Object(map));
+    };
+    let mut models = serde_json::Map::new();
+    for model in asked.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        let Some(price) = pricing.table.lookup(model) else {
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                format!("The model `{model}` is not offered here (it has no price)."),
+            ));
+        };
+        let channels: serde_json::Map<String, Value> = crate::server::proxy::charged_channels()
+            .into_iter()
+            .filter(|c| pricing.serves(c, model))
+            .map(|c| (c.to_string(), as_text(pricing.multipliers.for_channel(c))))
+            .collect();
+        let rates = price.base_rates();
+        let mut official = json!({ "input": as_text(rates.input) });
+        if price.kind.writes() {
+            official["output"] = as_text(rates.output);
+            official["cache_read"] = as_text(rates.cache_read);
+        }
+        // Speech is priced by the characters it reads out, everything else by tokens.
+        let unit = if price.kind == ModelKind::Speech { "characters" } else { "tokens" };
+        models.insert(
+            model.to_string(),
+            json!({ "kind": price.kind.as_str(), "unit": unit, "usd_per_million": official, "channels": channels }),
+        );
+    }
+    ok(Value::Object(models))
+}
+
+/// Gatehouse's answer to the guide's membership-expiry query: the account's rate tier (from paid top-ups;
+/// it never expires) and its resource packages, the latest expiry among those still usable first.
+async fn membership(State(state): State<AppState>, headers: HeaderMap) -> Answer {
+    let key = manager(&state, &headers).await?;
+    let (money, pkgs) = money_and_packages(&state, key.user_id).await?;
+    let tier = state.settings.money.tiers.tier_for(money.paid_topups_minor);
+    let active: Vec<&packages::Package> = pkgs.iter().filter(|p| p.status == PackageStatus::Active).collect();
+    let expires_at = active.iter().map(|p| p.expires_at).max();
+    let shown: Vec<Value> = active
+        .iter()
+        .map(|p| {
+            json!({
+                "title": p.title,
+                "scope": p.scope.to_text(),
+                "remaining": p.remaining.to_plain(),
+                "granted_at": p.granted_at / 1000,
+                "expired_at": p.expires_at / 1000,
+            })
+        })
         .collect();
-    ok(Value::Object(map))
+    ok(json!({
+        "is_member": expires_at.is_some(),
+        "expired_at": expires_at.map(|t| t / 1000),
+        "expired_at_utc": expires_at.map(crate::server::time::format_utc),
+        "packages": shown,
+        "tier": { "rpm": tier.rpm, "paid_topups": money.paid_topups_minor as f64 / 100.0,
+                  "currency": state.settings.money.topup_currency, "expires": false },
+    }))
 }

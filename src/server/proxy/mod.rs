@@ -1,12 +1,15 @@
 //! The API proxy in the same process as the pages: one module per API surface (`messages` for Anthropic
-//! Messages, `chat_completions` and `responses` for OpenAI's), on the plain channel (`/v1/...`) and on named
+//! Messages; `chat_completions`, `responses`, `embeddings`, `completions` (the legacy text completions) and
+//! `speech` for OpenAI's), on the plain channel (`/v1/...`) and on named
 //! channels (`/api/v1/ai/{anthropic|openai}/{channel}/v1/...`); the stages every call goes through (`call`,
 //! `metering`); the `gateway` that owns the caches, the admission book, the limiter, the settlement writer and
 //! the upstreams (the mock among them). Charged through the same ledger as everything else.
 pub mod admission_book;
 pub mod call;
 pub mod chat_completions;
+pub mod completions;
 pub mod dialect;
+pub mod embeddings;
 pub mod gateway;
 pub mod hot_cache;
 pub mod key_admin;
@@ -19,6 +22,7 @@ pub mod refusal_log;
 pub mod response_owners;
 pub mod responses;
 pub mod settlement_writer;
+pub mod speech;
 pub mod sse;
 pub mod upstream;
 pub mod upstream_guard;
@@ -54,6 +58,9 @@ pub fn routes() -> Router<AppState> {
         .merge(messages::routes())
         .merge(chat_completions::routes())
         .merge(responses::routes())
+        .merge(embeddings::routes())
+        .merge(completions::routes())
+        .merge(speech::routes())
         .merge(key_admin::routes())
 }
 

@@ -335,7 +335,9 @@ impl Upstreams {
                 };
                 return match dialect {
                     Dialect::Anthropic => mock::anthropic(&request, mock::Shape::paced(self.mock_pace)).await,
-                    Dialect::OpenAi => mock::openai(&request, mock::Shape::paced(self.mock_pace)).await,
+                    Dialect::OpenAi => {
+                        mock::openai_at(path_and_query, &request, mock::Shape::paced(self.mock_pace)).await
+                    }
                 };
             }
             Target::Remote { base_url, base, api_key } => (base.as_ref().ok_or(base_url), api_key.as_deref()),

@@ -8,7 +8,7 @@ use super::provider_dialect;
 use crate::server::domain::charge::Refusal;
 use crate::server::domain::keys::ApiKey;
 use crate::server::domain::money::Money;
-use crate::server::domain::pricing::{check_model_name, Pricing, UsageLimits};
+use crate::server::domain::pricing::{check_model_name, ModelKind, Pricing, UsageLimits};
 use crate::server::domain::refusals::Why;
 use crate::server::proxy::admission_book::{Admission, BookError, KeyCap, OUTAGE_GRACE_MS};
 use crate::server::proxy::dialect::ProxyError;
@@ -134,10 +134,15 @@ pub struct Ask {
     pub key: Option<Arc<ApiKey>>,
     pub channel: &'static str,
     pub model: String,
+    /// The kind of model the surface it came on serves (chat, legacy completions, embeddings).
+    pub kind: ModelKind,
     /// Output tokens asked for per choice (`max_tokens`); `None`: the model's maximum.
     pub max_tokens: Option<u64>,
     /// Choices asked for (OpenAI's `n`).
     pub choices: Option<u64>,
+    /// Prompts in the request, each answered `choices` times within its own context (a legacy completion
+    /// may send a list of them; 1 for everything else).
+    pub prompts: u64,
     /// Size of the request body, for the worst-case input.
     pub request_bytes: usize,
     /// Web searches the request allows (its web search server tool's `max_uses`; 0 without the tool).
@@ -178,10 +183,17 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let price = prices.table.lookup(&model).ok_or_else(|| {
         ProxyError::UnknownModel(format!("The model `{model}` is not offered here (it has no price). See /v1/models."))
     })?;
+    price.check_kind(&model, ask.kind).map_err(|e| ProxyError::BadRequest(e.to_string()))?;
     if ask.key.as_ref().is_some_and(|k| !k.allows_model(&model)) {
         return Err(ProxyError::Forbidden(format!("This API key may not use `{model}`.")));
     }
-    if !prices.channels.serves(ask.channel, &model) {
+    if !prices.serves(ask.channel, &model) {
+        if prices.channels.serves(ask.channel, &model) {
+            return Err(ProxyError::BadRequest(format!(
+                "The {} channel serves chat models only; call `{model}` on the plain /v1 API. You were not charged.",
+                ask.channel
+            )));
+        }
         let serves = prices.channels.described(ask.channel).unwrap_or_default();
         return Err(ProxyError::BadRequest(format!(
             "The {} channel serves {serves} models only; `{model}` is not one of them. Call it on another channel (such as the plain /v1 API). You were not charged.",
@@ -191,6 +203,9 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let mut limits =
         price.limits(&model, ask.max_tokens, ask.choices).map_err(|e| ProxyError::BadRequest(e.to_string()))?;
     limits.web_searches = ask.web_searches;
+    let prompts = ask.prompts.max(1);
+    limits.input = limits.input.saturating_mul(prompts);
+    limits.output = limits.output.saturating_mul(prompts);
     let search_fees = prices.table.web_search_fees(ask.web_searches).ok_or_else(|| {
         ProxyError::BadRequest("Web search has no price on this server; call without the web search tool.".into())
     })?;

@@ -2,8 +2,8 @@
 //! identify the key (`identify`), admit it (`admit`: price, channel, limits, rate tier, the hold), relay it
 //! to the upstream and back (`relay`; each surface reads its own events), meter it (`metering`) and settle it
 //! (`settle`) exactly once on every exit path, within the request's limits. `failures` is how errors reach
-//! the caller; `observe` is what each call tells the metrics. The surfaces themselves are `messages`,
-//! `chat_completions` and `responses`.
+//! the caller; `observe` is what each call tells the metrics; `charged` runs a surface's call. The surfaces
+//! themselves are `messages`, `chat_completions`, `responses`, `embeddings`, `completions` and `speech`.
 
 mod admit;
 mod failures;
@@ -16,7 +16,7 @@ pub use admit::{admit, request_id_of, Admitted, Ask, KeyRef, HOLD_TTL_MS, MAX_CA
 pub use failures::{internal, not_json, unavailable, upstream_error};
 pub use identify::{authenticate, presented_key};
 pub use observe::{answered, StreamWatch};
-pub use relay::{in_own_task, open_stream, relay_stream, send_upstream, Relay, CALLER_STALL};
+pub use relay::{charged, in_own_task, open_stream, relay_stream, send_upstream, Relay, CALLER_STALL};
 pub use settle::{end_stream, release, settle, settle_whole};
 
 use super::dialect::Dialect;

@@ -4,7 +4,6 @@
 
 use crate::server::metrics::{CallMetrics, Surface};
 use crate::server::state::AppState;
-use axum::http::header;
 use axum::response::Response;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,9 +18,13 @@ pub fn answered(state: &AppState, surface: Surface, channel: &str, started: Inst
     }
 }
 
+/// Marks an answer opened by `open_stream` (whatever its content type: events or audio).
+#[derive(Clone, Copy, Debug)]
+pub struct Streamed;
+
 /// An answer opened by `open_stream`: its duration is the stream's, counted when the stream ends.
 fn is_stream(response: &Response) -> bool {
-    response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+    response.extensions().get::<Streamed>().is_some()
 }
 
 /// Follows a streamed answer for the metrics: the first piece handed to the caller, and (when it is

@@ -8,6 +8,7 @@ use super::admit::Admitted;
 use super::failures::{internal, upstream_error};
 use super::observe::StreamWatch;
 use super::settle::{end_stream, release};
+use crate::server::metrics::Surface;
 use crate::server::proxy::dialect::{Dialect, ProxyError};
 use crate::server::proxy::metering::Meter;
 use crate::server::proxy::settlement_writer::CallGuard;
@@ -32,6 +33,27 @@ where
         Ok(response) => response,
         Err(e) => internal("call task", e).into_response(dialect),
     }
+}
+
+/// A charged call of `surface`, as its route's handler runs it: a body refused while reading it is the
+/// answer; otherwise `run` gets the body, the running call's guard and when the call began, in a task of its
+/// own ([`in_own_task`]). Either way the answer is counted for the metrics.
+pub async fn charged<F>(
+    state: &AppState,
+    (surface, dialect, channel): (Surface, Dialect, &'static str),
+    body: Result<Bytes, Response>,
+    run: impl FnOnce(Bytes, (CallGuard, std::time::Instant)) -> F,
+) -> Response
+where
+    F: Future<Output = Response> + Send + 'static,
+{
+    let started = std::time::Instant::now();
+    let response = match body {
+        Ok(body) => in_own_task(state, dialect, |running| run(body, (running, started))).await,
+        Err(refused) => refused,
+    };
+    super::answered(state, surface, channel, started, &response);
+    response
 }
 
 /// Sends an admitted call to the providers serving its model (`target` is their dialect). When every one
@@ -63,6 +85,7 @@ pub fn open_stream(dialect: Dialect, watch: StreamWatch) -> (Relay, Response) {
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
+        .extension(super::observe::Streamed)
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| ProxyError::Internal.into_response(dialect));
     (Relay { tx, caller_left: false, broke: false, watch }, response)

@@ -46,7 +46,9 @@ pub async fn settle(state: &AppState, p: &Admitted, reported: Usage, outcome: Ca
 pub async fn settle_whole(state: &AppState, p: &Admitted, reported: Usage, answer_bytes: usize) {
     let usage = if reported.is_empty() {
         tracing::warn!(model = %p.model, request = %p.request_key, "upstream anomaly: an answer without usage; billed by the estimate");
-        metering::estimated(p.estimated_input, answer_bytes)
+        // A call allowed no output (an embedding) is estimated with none.
+        let output_bytes = if p.limits.output == 0 { 0 } else { answer_bytes };
+        metering::estimated(p.estimated_input, output_bytes)
     } else {
         reported
     };

@@ -78,10 +78,14 @@ pub fn is_done(data: &str) -> bool {
     data == "[DONE]"
 }
 
+/// A chat completion chunk's choice carries its text in `delta.content`; a legacy text completion's in
+/// `text`. Either is output that was streamed (and is billed when the stream breaks before its usage).
 #[derive(Deserialize)]
 struct Choice<'a> {
     #[serde(default, borrow)]
     delta: Option<ChoiceDelta<'a>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -104,7 +108,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Choices<'a> {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut seen = Choices::default();
                 while let Some(c) = seq.next_element::<Choice<'a>>()? {
-                    let text = c.delta.and_then(|d| d.content);
+                    let text = c.delta.and_then(|d| d.content).or(c.text);
                     seen.text_bytes += text.as_ref().map_or(0, |t| t.len());
                     if seen.count == 0 {
                         seen.first_text = text;
@@ -154,5 +158,18 @@ mod tests {
         c.meter(&mut m);
         assert_eq!((m.usage.input, m.usage.output, m.reported), (9, 2, true));
         assert!(Chunk::parse("[DONE]").is_none() && is_done("[DONE]"));
+    }
+
+    #[test]
+    fn a_legacy_completion_chunk_counts_its_text() {
+        let data = json!({"object": "text_completion", "choices": [
+            {"index": 0, "text": "Once upon", "finish_reason": null},
+            {"index": 1, "text": " a time", "finish_reason": null}]})
+        .to_string();
+        let c = Chunk::parse(&data).unwrap();
+        assert_eq!(c.choices.first_text.as_deref(), Some("Once upon"));
+        let mut m = Meter::default();
+        c.meter(&mut m);
+        assert_eq!(m.output_chars, "Once upon a time".len());
     }
 }

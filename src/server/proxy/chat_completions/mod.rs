@@ -1,15 +1,16 @@
 //! OpenAI chat completions, on `/v1/chat/completions` and `/api/v1/ai/openai/{channel}/v1/chat/completions`.
-//! OpenAI models pass through to the OpenAI upstream (a stream gets `stream_options.include_usage` added
-//! when the caller did not ask for it, so it can be metered; that usage chunk is kept from the caller).
-//! Claude models are translated to the Messages API and back (`claude`). Chunks are read once (`chunk`).
+//! OpenAI models pass through to the OpenAI upstream (`passthrough`).
+//! Claude models are translated to the Messages API and back (`claude`). Chunks are read once (`chunk`); the
+//! pass-through (`passthrough`) is shared with legacy text completions.
 
 pub mod chunk;
 pub mod claude;
+pub mod passthrough;
 
 use super::call::{self, Ask};
 use super::dialect::Dialect;
 use super::messages;
-use super::metering::{self, Reported};
+use super::metering::Reported;
 use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
@@ -19,11 +20,10 @@ use crate::server::state::AppState;
 use crate::server::time::now_ms;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use chunk::Chunk;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Instant;
@@ -36,20 +36,18 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/openai/{channel}/v1/chat/completions", post(call))
 }
 
-/// A chat completion, counted for the metrics with whatever it was answered (a refused body included).
+/// A chat completion, counted for the metrics with whatever it was answered (a refused body included). It
+/// runs in its own task, so a caller who disconnects does not cancel it halfway: once admitted, it is
+/// answered by the upstream, metered and settled (or its hold released) whatever the caller does.
 async fn call(
     State(state): State<AppState>,
     OnChannel(channel): OpenAiChannel,
     headers: HeaderMap,
     body: Result<OpenAiBody, Response>,
 ) -> Response {
-    let started = Instant::now();
-    let response = match body {
-        Ok(CallBody(body)) => handle(state.clone(), channel, headers, body, started).await,
-        Err(refused) => refused,
-    };
-    call::answered(&state, Surface::ChatCompletions, channel, started, &response);
-    response
+    let s = state.clone();
+    let on = (Surface::ChatCompletions, D, channel);
+    call::charged(&state, on, body.map(|CallBody(b)| b), |body, running| run(s, channel, headers, body, running)).await
 }
 
 /// The few fields of a chat completion request the proxy reads; everything else passes through unparsed.
@@ -73,13 +71,6 @@ struct Peek<'a> {
 struct PeekStreamOptions {
     #[serde(default)]
     include_usage: Option<bool>,
-}
-
-/// A charged chat completion. It runs in its own task, so a caller who disconnects does not cancel it
-/// halfway: once admitted, it is answered by the upstream, metered and settled (or its hold released)
-/// whatever the caller does.
-async fn handle(state: AppState, channel: &'static str, headers: HeaderMap, body: Bytes, started: Instant) -> Response {
-    call::in_own_task(&state.clone(), D, |running| run(state, channel, headers, body, (running, started))).await
 }
 
 async fn run(
@@ -111,8 +102,10 @@ async fn run(
         key: Some(key),
         channel,
         model,
+        kind: crate::server::domain::pricing::ModelKind::Chat,
         max_tokens,
         choices: peek.n,
+        prompts: 1,
         request_bytes: body.len(),
         web_searches: 0,
         request_id: call::request_id_of(&headers),
@@ -121,98 +114,52 @@ async fn run(
         Ok(a) => a,
         Err(e) => return e.into_response(D),
     };
-    // The request as the provider gets it: the caller's bytes when nothing changes, translated otherwise.
-    let outgoing = match target {
-        Dialect::OpenAi if !streaming || include_usage => Ok(Outgoing { bytes: body, stream: streaming }),
-        Dialect::OpenAi => serde_json::from_slice::<Value>(&body).map(|mut r| {
-            // Ask for usage so the call can be metered; the caller only sees it if they asked.
-            r["stream_options"] = serde_json::json!({"include_usage": true});
-            Outgoing::json(&r)
-        }),
-        Dialect::Anthropic => {
-            serde_json::from_slice::<Value>(&body).map(|r| Outgoing::json(&claude::request_to_anthropic(&r)))
-        }
-    };
-    let outgoing = match outgoing {
-        Ok(o) => o,
+    if target == Dialect::OpenAi {
+        let route = passthrough::Route {
+            surface: Surface::ChatCompletions,
+            path: "/v1/chat/completions",
+            streaming,
+            include_usage,
+        };
+        return passthrough::relay(state, admitted, (running, started), route, body, &headers).await;
+    }
+    // A Claude model: the request translated to the Messages API, the answer back.
+    let outgoing = match serde_json::from_slice::<Value>(&body) {
+        Ok(r) => Outgoing::json(&claude::request_to_anthropic(&r)),
         Err(e) => {
             call::release(&state, &admitted).await;
             return call::not_json(e).into_response(D);
         }
     };
-    let path = match target {
-        Dialect::Anthropic => "/v1/messages",
-        Dialect::OpenAi => "/v1/chat/completions",
-    };
-    let answer = match call::send_upstream(&state, &admitted, (D, target), path, &outgoing, &headers).await {
+    let target = (D, Dialect::Anthropic);
+    let answer = match call::send_upstream(&state, &admitted, target, "/v1/messages", &outgoing, &headers).await {
         Ok(a) => a,
         Err(refused) => return refused,
     };
     match answer {
         UpstreamBody::Json(answer) => {
-            // An answer to translate is parsed whole, once; one passed through only for its usage.
-            let (usage, translated) = match target {
-                Dialect::OpenAi => (metering::answer_usage::<chunk::UsageReport>(&answer), None),
-                Dialect::Anthropic => match serde_json::from_slice::<Value>(&answer) {
-                    Ok(v) => {
-                        let usage = messages::events::UsageReport::of(&v["usage"]).usage();
-                        (Some(usage), Some(claude::response_to_openai(&v, now_ms() / 1000)))
-                    }
-                    Err(_) => (None, None),
-                },
-            };
-            let Some(usage) = usage else {
+            // Parsed whole, once.
+            let Ok(v) = serde_json::from_slice::<Value>(&answer) else {
                 tracing::warn!(model = %admitted.model, "upstream answered with something that is not JSON");
                 call::release(&state, &admitted).await;
                 return call::upstream_error(&UpstreamError::Broken("not JSON".into())).into_response(D);
             };
+            let usage = messages::events::UsageReport::of(&v["usage"]).usage();
             call::settle_whole(&state, &admitted, usage, answer.len()).await;
-            match translated {
-                Some(v) => (StatusCode::OK, axum::Json(v)).into_response(),
-                None => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response(),
-            }
+            (StatusCode::OK, axum::Json(claude::response_to_openai(&v, now_ms() / 1000))).into_response()
         }
         UpstreamBody::Stream(upstream) => {
             let watch = call::StreamWatch::new(&state, Surface::ChatCompletions, started);
             let (relay, response) = call::open_stream(D, watch);
             let mut parser = sse::Parser::default();
-            let mut translator =
-                (target == Dialect::Anthropic).then(|| claude::StreamTranslator::new(now_ms() / 1000, include_usage));
-            // Nothing to translate or hold back: the upstream's bytes go to the caller as they came (still read
-            // once, for metering), without writing each event again.
-            let raw = translator.is_none() && include_usage;
+            let mut translator = claude::StreamTranslator::new(now_ms() / 1000, include_usage);
             call::relay_stream(state, admitted, running, (upstream, relay), move |piece, meter| {
                 let mut out: Vec<Bytes> = Vec::new();
                 for ev in parser.push(&piece) {
-                    match &mut translator {
-                        Some(t) => {
-                            if let Some(e) = messages::events::Event::parse(&ev.data) {
-                                e.meter(meter);
-                                out.extend(t.on_event(&e));
-                            }
-                        }
-                        None => match Chunk::parse(&ev.data) {
-                            Some(c) => {
-                                c.meter(meter);
-                                // The usage chunk asked for on the caller's behalf stays with us.
-                                if !raw && !c.is_usage_only() {
-                                    out.push(sse::write(ev.event.as_deref(), &ev.data));
-                                }
-                            }
-                            None => {
-                                // `[DONE]`, and anything else that is not a chunk, passes as it came.
-                                if chunk::is_done(&ev.data) {
-                                    meter.finished = true;
-                                }
-                                if !raw {
-                                    out.push(sse::write(ev.event.as_deref(), &ev.data));
-                                }
-                            }
-                        },
+                    if let Some(e) = messages::events::Event::parse(&ev.data) {
+                        e.meter(meter);
+                        out.extend(translator.on_event(&e));
                     }
-                }
-                if raw {
-                    out.push(piece);
                 }
                 out
             });

@@ -38,8 +38,13 @@ async fn answer(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
         return ProxyError::BadRequest("The request body is not valid JSON.".into()).into_response(D);
     };
     let model = request["model"].as_str().unwrap_or("");
-    if state.pricing.current().table.lookup(model).is_none() {
-        return ProxyError::UnknownModel(format!("The model `{model}` is not offered here.")).into_response(D);
+    match state.pricing.current().table.lookup(model) {
+        None => return ProxyError::UnknownModel(format!("The model `{model}` is not offered here.")).into_response(D),
+        Some(price) => {
+            if let Err(e) = price.check_kind(model, crate::server::domain::pricing::ModelKind::Chat) {
+                return ProxyError::BadRequest(e.to_string()).into_response(D);
+            }
+        }
     }
     let route = state.gateway.upstreams.route(Dialect::Anthropic, model);
     match route.first().map(|p| &p.target) {

@@ -35,7 +35,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/anthropic/{channel}/v1/messages/count_tokens", post(count_tokens::count))
 }
 
-/// A Messages call, counted for the metrics with whatever it was answered (a refused body included).
+/// A Messages call, counted for the metrics with whatever it was answered (a refused body included). It runs
+/// in its own task, so a caller who disconnects does not cancel it halfway: once admitted, it is answered by
+/// the upstream, metered and settled (or its hold released) whatever the caller does.
 async fn call(
     State(state): State<AppState>,
     OnChannel(channel): AnthropicChannel,
@@ -43,27 +45,10 @@ async fn call(
     headers: HeaderMap,
     body: Result<AnthropicBody, Response>,
 ) -> Response {
-    let started = Instant::now();
-    let response = match body {
-        Ok(CallBody(body)) => handle(state.clone(), channel, q, headers, body, started).await,
-        Err(refused) => refused,
-    };
-    call::answered(&state, Surface::Messages, channel, started, &response);
-    response
-}
-
-/// A charged Messages call. It runs in its own task, so a caller who disconnects does not cancel it
-/// halfway: once admitted, it is answered by the upstream, metered and settled (or its hold released)
-/// whatever the caller does.
-async fn handle(
-    state: AppState,
-    channel: &'static str,
-    query: Option<String>,
-    headers: HeaderMap,
-    body: Bytes,
-    started: Instant,
-) -> Response {
-    call::in_own_task(&state.clone(), D, |running| run(state, channel, query, headers, body, (running, started))).await
+    let s = state.clone();
+    let on = (Surface::Messages, D, channel);
+    call::charged(&state, on, body.map(|CallBody(b)| b), |body, running| run(s, channel, q, headers, body, running))
+        .await
 }
 
 async fn run(
@@ -92,8 +77,10 @@ async fn run(
         key: Some(key),
         channel,
         model: peek.model.as_deref().unwrap_or_default().to_string(),
+        kind: crate::server::domain::pricing::ModelKind::Chat,
         max_tokens: peek.max_tokens,
         choices: None,
+        prompts: 1,
         request_bytes: body.len(),
         web_searches: peek.web_searches_allowed(),
         request_id: call::request_id_of(&headers),

@@ -1,5 +1,6 @@
 //! The built-in `mock` upstream, a provider like any other: answers Anthropic Messages and OpenAI chat
-//! completions deterministically (the Responses API is in `responses`; `server` serves them all over HTTP
+//! completions deterministically (the Responses API is in `responses`, embeddings in `embeddings`, legacy
+//! text completions in `completions`, text to speech in `speech`; `server` serves them all over HTTP
 //! for the benchmark's bare-proxy baseline), as JSON or SSE, with realistic usage numbers, so the whole product runs without upstream credentials.
 //! Model names ending in `-fail-500`, `-fail-429`, `-fail-midstream` or `-slow` (400 ms to the first byte, 40 ms
 //! between stream pieces) trigger failure modes; `-usage-max` (u64::MAX output tokens), `-usage-huge`
@@ -7,8 +8,11 @@
 //! misbehaving upstream would. A [`Shape`] sets the upstream's latency, the pause between
 //! stream pieces and how many pieces a streamed answer has (the benchmark's knobs).
 
+pub mod completions;
+pub mod embeddings;
 pub mod responses;
 pub mod server;
+pub mod speech;
 
 use super::sse;
 use super::upstream::{ByteStream, UpstreamError, UpstreamResponse};
@@ -292,6 +296,16 @@ pub async fn openai(request: &Value, shape: Shape) -> Result<UpstreamResponse, U
     }
     chunks.push(sse::write(None, "[DONE]"));
     Ok(UpstreamResponse::stream(stream_of(chunks, &model, shape.pace)))
+}
+
+/// An OpenAI request (other than the Responses API's) answered at `path`.
+pub async fn openai_at(path: &str, request: &Value, shape: Shape) -> Result<UpstreamResponse, UpstreamError> {
+    match path {
+        "/v1/embeddings" => embeddings::answer(request, shape).await,
+        "/v1/completions" => completions::answer(request, shape).await,
+        "/v1/audio/speech" => speech::answer(request, shape).await,
+        _ => openai(request, shape).await,
+    }
 }
 
 /// A stable, non-cryptographic hash for deterministic ids.

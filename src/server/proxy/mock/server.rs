@@ -1,5 +1,6 @@
 //! The built-in mock upstream served over HTTP (`gatehouse mock-upstream`): the same answers the in-process
-//! mock gives, at Anthropic's `/v1/messages`, OpenAI's `/v1/chat/completions` and the Responses API's
+//! mock gives, at Anthropic's `/v1/messages`, OpenAI's `/v1/chat/completions`, `/v1/completions`,
+//! `/v1/embeddings` and `/v1/audio/speech`, and the Responses API's
 //! `/v1/responses` (with retrieve, delete, cancel and input items). The benchmark calls it
 //! directly and through Gatehouse, and it stands in for a provider when trying a providers file.
 
@@ -20,18 +21,28 @@ pub fn router(shape: mock::Shape) -> Router {
         async move { respond(mock::responses::handle(method.as_str(), uri.path(), &body, shape, &store).await) }
     };
     Router::new()
-        .route("/v1/messages", post(move |body: Bytes| answer(body, true, shape)))
-        .route("/v1/chat/completions", post(move |body: Bytes| answer(body, false, shape)))
+        .route("/v1/messages", post(move |uri: Uri, body: Bytes| answer(uri, body, true, shape)))
+        .route("/v1/chat/completions", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
+        .route("/v1/completions", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
+        .route("/v1/embeddings", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
+        .route("/v1/audio/speech", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
         .route("/v1/responses", post(responses.clone()))
         .route("/v1/responses/{*rest}", any(responses))
 }
 
-async fn answer(body: Bytes, anthropic: bool, shape: mock::Shape) -> Response {
+async fn answer(uri: Uri, body: Bytes, anthropic: bool, shape: mock::Shape) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "mock upstream: the body is not JSON").into_response();
     };
-    let reply = if anthropic { mock::anthropic(&request, shape).await } else { mock::openai(&request, shape).await };
-    respond(reply)
+    let reply = match anthropic {
+        true => mock::anthropic(&request, shape).await,
+        false => mock::openai_at(uri.path(), &request, shape).await,
+    };
+    let mut response = respond(reply);
+    if uri.path() == "/v1/audio/speech" && response.status().is_success() {
+        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("audio/mpeg"));
+    }
+    response
 }
 
 fn respond(reply: Result<UpstreamResponse, UpstreamError>) -> Response {

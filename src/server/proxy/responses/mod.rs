@@ -54,20 +54,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/openai/{channel}/v1/responses/{id}/input_items", get(input_items))
 }
 
-/// A create, counted for the metrics with whatever it was answered (a refused body included).
+/// `POST /v1/responses`, counted for the metrics with whatever it was answered (a refused body included).
+/// Like every charged call it runs in a task of its own, so a caller who leaves does not cancel it halfway.
 async fn create_route(
     State(state): State<AppState>,
     OnChannel(channel): OpenAiChannel,
     headers: HeaderMap,
     body: Result<OpenAiBody, Response>,
 ) -> Response {
-    let started = Instant::now();
-    let response = match body {
-        Ok(CallBody(body)) => create(state.clone(), channel, headers, body, started).await,
-        Err(refused) => refused,
-    };
-    call::answered(&state, Surface::Responses, channel, started, &response);
-    response
+    let s = state.clone();
+    let on = (Surface::Responses, D, channel);
+    call::charged(&state, on, body.map(|CallBody(b)| b), |body, running| {
+        create_call(s, channel, headers, body, running)
+    })
+    .await
 }
 
 /// What is asked of a response by its id.
@@ -191,12 +191,6 @@ struct Created {
     background: bool,
 }
 
-/// `POST /v1/responses`. Like every charged call it runs in a task of its own, so a caller who leaves does
-/// not cancel it halfway.
-async fn create(state: AppState, channel: &'static str, headers: HeaderMap, body: Bytes, started: Instant) -> Response {
-    call::in_own_task(&state.clone(), D, |running| create_call(state, channel, headers, body, (running, started))).await
-}
-
 async fn create_call(
     state: AppState,
     channel: &'static str,
@@ -305,8 +299,10 @@ async fn prepare(
         key: Some(key),
         channel,
         model,
+        kind: crate::server::domain::pricing::ModelKind::Chat,
         max_tokens,
         choices: None,
+        prompts: 1,
         web_searches: web_searches_allowed(peek.tools.as_deref()),
         // A pass-through continuing an earlier response sends the whole conversation upstream, which the
         // body does not show: its hold counts the model's whole context.

@@ -1,0 +1,69 @@
+"""A real client of OpenAI's embeddings, legacy completions and text to speech: the official `openai` Python SDK
+embeds (as it asks by default, base64, decoded by the SDK to floats; and as floats), completes text (plain and
+streamed) and reads text out (whole and streamed) through Gatehouse, and gets OpenAI-shaped errors it raises as its own exceptions. Exits non-zero on any failure.
+
+Usage: sdk_openai_menu.py BASE_URL API_KEY
+"""
+import math
+import sys
+
+import openai
+
+base, key = sys.argv[1], sys.argv[2]
+client = openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)
+
+# Embeddings: the SDK asks for base64 and decodes it; one vector per input, unit length.
+e = client.embeddings.create(model="text-embedding-3-small", input=["The sea at night.", "A quiet harbour."])
+assert len(e.data) == 2 and e.data[1].index == 1, e
+vector = e.data[0].embedding
+assert len(vector) == 1536 and abs(math.sqrt(sum(x * x for x in vector)) - 1) < 1e-3, len(vector)
+assert e.usage.prompt_tokens > 0 and e.usage.total_tokens == e.usage.prompt_tokens, e.usage
+
+# Floats asked for, with fewer dimensions.
+f = client.embeddings.create(
+    model="text-embedding-3-large", input="The sea at night.", encoding_format="float", dimensions=256
+)
+assert len(f.data[0].embedding) == 256, len(f.data[0].embedding)
+
+# Legacy completions, plain and streamed.
+c = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Once upon a time", max_tokens=60)
+assert c.object == "text_completion" and "mock upstream" in c.choices[0].text, c
+assert c.usage.completion_tokens > 0, c.usage
+pieces = list(
+    client.completions.create(
+        model="gpt-3.5-turbo-instruct",
+        prompt="Once upon a time",
+        max_tokens=60,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+)
+text = "".join(p.choices[0].text for p in pieces if p.choices)
+assert text == c.choices[0].text, (text, c.choices[0].text)
+assert pieces[-1].usage.completion_tokens == c.usage.completion_tokens, pieces[-1]
+
+# Text to speech: the audio as bytes, and streamed to a file.
+speech = client.audio.speech.create(model="tts-1", voice="alloy", input="Hello from the sea.", response_format="wav")
+assert speech.content[:4] == b"RIFF", speech.content[:16]
+with client.audio.speech.with_streaming_response.create(model="tts-1-hd", voice="nova", input="Hello again.") as r:
+    streamed = b"".join(r.iter_bytes())
+assert streamed[:2] == b"\xff\xfb" and len(streamed) > 1000, len(streamed)
+
+# Refusals the SDK raises as its own errors, none charged.
+try:
+    client.embeddings.create(model="gpt-4o", input="hi")
+    raise SystemExit("a chat model was accepted for embeddings")
+except openai.BadRequestError as err:
+    assert "/v1/chat/completions" in err.message, err.message
+try:
+    client.completions.create(model="text-embedding-3-small", prompt="hi")
+    raise SystemExit("an embedding model was accepted for completions")
+except openai.BadRequestError as err:
+    assert "/v1/embeddings" in err.message, err.message
+try:
+    client.embeddings.create(model="text-embedding-9", input="hi")
+    raise SystemExit("an unknown model was accepted")
+except openai.NotFoundError as err:
+    assert "text-embedding-9" in err.message, err.message
+
+print("all calls passed")
