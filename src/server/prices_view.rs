@@ -131,8 +131,16 @@ mod tests {
         assert_eq!(sonnet.balance_pays[0], ("Claude Code ×0.2".to_string(), "$0.60".to_string(), "$3".to_string()));
         assert!(sonnet.balance_pays[1].0.contains("Standard") && sonnet.balance_pays[1].1 == "$3");
         assert!(sonnet.balance_pays.iter().all(|(c, _, _)| !c.contains("CodeX")));
-        let gpt = view.models.iter().find(|m| m.id.starts_with("gpt-")).unwrap();
+        let gpt = view.models.iter().find(|m| m.id == "gpt-5").unwrap();
         assert!(gpt.balance_pays.iter().any(|(c, _, _)| c.starts_with("CodeX")));
         assert!(gpt.balance_pays.iter().all(|(c, _, _)| !c.contains("Claude Code")));
+        // Models that are not chat models are served on the plain API alone, and priced in their unit.
+        for id in ["gpt-3.5-turbo-instruct", "text-embedding-3-small", "tts-1"] {
+            let m = view.models.iter().find(|m| m.id == id).unwrap();
+            assert_eq!(m.balance_pays.len(), 1, "{id}: {:?}", m.balance_pays);
+            assert!(m.balance_pays[0].0.starts_with("Standard"), "{id}: {:?}", m.balance_pays);
+        }
+        let tts = view.models.iter().find(|m| m.id == "tts-1").unwrap();
+        assert_eq!((tts.input.as_str(), tts.output.as_str()), ("$15 per 1M characters", "—"));
     }
 }
