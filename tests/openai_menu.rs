@@ -429,6 +429,11 @@ async fn speech_streams_audio_and_is_billed_per_character_read_out() {
     }
     // 25 characters at $30 per million.
     assert_eq!(b[0].official_cost, gatehouse::server::domain::money::Money::parse_usd("0.00075").unwrap());
+    // The Bills page names what a speech call was billed for: characters, not tokens.
+    let cookie = app.log_in("speech@example.com").await;
+    let html = app.get_page("/billing/bills", Some(&cookie)).await.text().await.unwrap();
+    assert_eq!(html.matches("25 characters read out").count(), 2, "both speech calls");
+    assert!(!html.contains("25 in · 0 out"));
     // Refused before anything is held: too long, empty, a model without a per-character price, a chat model.
     for (body, status) in [
         (json!({"model": "tts-1", "voice": "alloy", "input": "x".repeat(4097)}), 400),

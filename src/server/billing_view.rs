@@ -323,7 +323,9 @@ pub fn filter_of(q: &BillQuery, locale: Locale) -> Result<BillFilter, String> {
     Ok(BillFilter { from, until, key_name: text(&q.key), model: text(&q.model), up_to_id: None })
 }
 
-fn bill_row(b: bills::Bill, locale: Locale) -> BillRow {
+fn bill_row(b: bills::Bill, pricing: &crate::server::domain::pricing::Pricing, locale: Locale) -> BillRow {
+    let read_characters =
+        pricing.table.lookup(&b.model).is_some_and(|p| p.kind == crate::server::domain::pricing::ModelKind::Speech);
     BillRow {
         at: table_time(b.at, locale),
         key_name: b.key_name.unwrap_or_else(|| {
@@ -339,6 +341,7 @@ fn bill_row(b: bills::Bill, locale: Locale) -> BillRow {
         output_tokens: b.output_tokens,
         cache_write_tokens: b.cache_write_tokens,
         cache_read_tokens: b.cache_read_tokens,
+        read_characters,
         web_searches: b.web_searches,
         official_cost: per_call(b.official_cost),
         packages_paid: per_call(b.packages_paid),
@@ -399,7 +402,8 @@ pub async fn bills(state: &AppState, user_id: i64, q: &BillQuery, locale: Locale
         balance_paid: cents(sums.balance_paid),
     };
     let pages = u32::try_from((total + BILLS_PER_PAGE - 1) / BILLS_PER_PAGE).unwrap_or(u32::MAX).max(1);
-    let rows = rows.into_iter().map(|b| bill_row(b, locale)).collect();
+    let pricing = state.pricing.current();
+    let rows = rows.into_iter().map(|b| bill_row(b, &pricing, locale)).collect();
     Ok(BillsView { rows, total, totals, page, pages, keys, models, filter_error })
 }
 

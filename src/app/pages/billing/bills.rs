@@ -191,7 +191,11 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
                                 </td>
                                 <td class="mono model" data-label=tu_string!(i18n, bills.model)>{b.model}</td>
                                 <td class="num tokens" data-label=tu_string!(i18n, bills.tokens)>
-                                    <span class="nowrap">{fill(tu_string!(i18n, bills.tokens_in_out), &[("input", &thousands(b.input_tokens)), ("output", &thousands(b.output_tokens))])}</span>
+                                    <span class="nowrap">{if b.read_characters {
+                                        fill(tu_string!(i18n, bills.characters_read), &[("count", &thousands(b.input_tokens))])
+                                    } else {
+                                        fill(tu_string!(i18n, bills.tokens_in_out), &[("input", &thousands(b.input_tokens)), ("output", &thousands(b.output_tokens))])
+                                    }}</span>
                                     {(b.cache_write_tokens + b.cache_read_tokens > 0).then(|| view! {
                                         <span class="muted small nowrap">{fill(tu_string!(i18n, bills.cache_tokens), &[("write", &thousands(b.cache_write_tokens)), ("read", &thousands(b.cache_read_tokens))])}</span>
                                     })}
