@@ -514,8 +514,12 @@ impl Pricing {
     /// unless the channel is the plain API's (the named channels are for their tools, web chat converses:
     /// neither embeds, completes legacy text or reads text out).
     pub fn serves(&self, channel: &str, model: &str) -> bool {
-        self.channels.serves(channel, model)
-            && (channel == PLAIN_CHANNEL || self.table.lookup(model).is_some_and(|p| p.kind == ModelKind::Chat))
+        self.table.lookup(model).is_some_and(|p| self.serves_as(channel, model, p.kind))
+    }
+
+    /// [`Pricing::serves`] for a model already looked up (admission has its price: no second lookup).
+    pub fn serves_as(&self, channel: &str, model: &str, kind: ModelKind) -> bool {
+        self.channels.serves(channel, model) && (channel == PLAIN_CHANNEL || kind == ModelKind::Chat)
     }
 }
 

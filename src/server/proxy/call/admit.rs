@@ -187,7 +187,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     if ask.key.as_ref().is_some_and(|k| !k.allows_model(&model)) {
         return Err(ProxyError::Forbidden(format!("This API key may not use `{model}`.")));
     }
-    if !prices.serves(ask.channel, &model) {
+    if !prices.serves_as(ask.channel, &model, price.kind) {
         if prices.channels.serves(ask.channel, &model) {
             return Err(ProxyError::BadRequest(format!(
                 "The {} channel serves chat models only; call `{model}` on the plain /v1 API. You were not charged.",
