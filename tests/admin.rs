@@ -429,6 +429,7 @@ async fn bills(app: &TestApp, user_id: i64) -> Vec<(String, i64, Usage)> {
                 cache_write_1h: n(r.5),
                 cache_read: n(r.6),
                 web_searches: 0,
+                images: 0,
             };
             (r.0, r.1, usage)
         })

@@ -8,9 +8,8 @@
 
 mod common;
 
-use common::{grant_claude_code_package, spawn_app, spawn_app_with, TestApp};
-use gatehouse::server::domain::bills::{self, Bill};
-use gatehouse::server::domain::pricing::{Usage, DEFAULT_PRICE_TABLE};
+use common::{grant_claude_code_package, price_table_with, spawn_app, spawn_app_with, TestApp};
+use gatehouse::server::domain::pricing::Usage;
 use serde_json::{json, Value};
 
 async fn caller(app: &TestApp, email: &str) -> (i64, String) {
@@ -24,25 +23,12 @@ async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Res
     app.client.post(app.url(path)).bearer_auth(key).json(&body).send().await.unwrap()
 }
 
-async fn bills_of(app: &TestApp, user_id: i64) -> Vec<Bill> {
-    app.settled().await;
-    bills::page(app.state.db.pool(), user_id, &Default::default(), 100, 0).await.unwrap().0
-}
-
-async fn audit_clean(app: &TestApp) {
-    app.settled().await;
-    let report =
-        gatehouse::server::domain::audit::run(app.state.db.pool(), gatehouse::server::time::now_ms()).await.unwrap();
-    assert!(report.is_clean(), "{:?}", report.breaches);
-    assert_eq!(app.open_holds().await, 0, "every hold ended");
-}
-
 /// The shipped price table with the mock's failure-mode variants of two models priced too.
 fn price_table_with_failure_modes() -> std::path::PathBuf {
-    let mut text = DEFAULT_PRICE_TABLE.to_string();
+    let mut text = String::new();
     for suffix in ["fail-500", "usage-none", "usage-huge"] {
         text.push_str(&format!(
-            "\ntext-embedding-3-small-{suffix} 0.02 0 0.02 0.02 0.02 context=300000 kind=embedding\n\
+            "text-embedding-3-small-{suffix} 0.02 0 0.02 0.02 0.02 context=300000 kind=embedding\n\
              gpt-3.5-turbo-instruct-{suffix} 1.50 2 1.50 1.50 1.50 max_output=4096 context=4096 kind=completion\n"
         ));
     }
@@ -52,12 +38,7 @@ fn price_table_with_failure_modes() -> std::path::PathBuf {
     for suffix in ["fail-500", "fail-midstream"] {
         text.push_str(&format!("tts-1-{suffix} 15 0 0 0 0 context=4096 kind=speech\n"));
     }
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    let path =
-        std::env::temp_dir().join(format!("prices-{}.conf", b.iter().map(|x| format!("{x:02x}")).collect::<String>()));
-    std::fs::write(&path, text).unwrap();
-    path
+    price_table_with(&text)
 }
 
 fn cost(app: &TestApp, model: &str, usage: Usage) -> gatehouse::server::domain::money::Money {
@@ -81,7 +62,7 @@ async fn an_embedding_is_billed_its_input_tokens_and_nothing_else() {
     assert_eq!(v["data"][1]["index"], 1);
     let tokens = v["usage"]["prompt_tokens"].as_u64().unwrap();
     assert!(tokens > 0);
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 1);
     let b = &b[0];
     assert_eq!((b.model.as_str(), b.input_tokens, b.output_tokens), ("text-embedding-3-small", tokens as i64, 0));
@@ -98,8 +79,8 @@ async fn an_embedding_is_billed_its_input_tokens_and_nothing_else() {
     assert_eq!(res.status(), 400);
     let v: Value = res.json().await.unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("codex-omg"), "{v}");
-    audit_clean(&app).await;
-    assert_eq!(bills_of(&app, user_id).await.len(), 1);
+    app.audit_clean().await;
+    assert_eq!(app.bills_of(user_id).await.len(), 1);
 }
 
 #[tokio::test]
@@ -180,8 +161,8 @@ async fn each_kind_of_model_is_refused_on_another_kinds_endpoint_and_nothing_is_
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    assert!(bills_of(&app, user_id).await.is_empty());
-    audit_clean(&app).await;
+    assert!(app.bills_of(user_id).await.is_empty());
+    app.audit_clean().await;
 }
 
 #[tokio::test]
@@ -193,22 +174,22 @@ async fn embedding_failures_charge_nothing_and_missing_usage_is_billed_by_the_es
         post(&app, "/v1/embeddings", &key, json!({"model": "text-embedding-3-small-fail-500", "input": "x"})).await;
     assert!(res.status().is_server_error(), "{}", res.status());
     assert!(res.json::<Value>().await.unwrap()["error"]["message"].is_string());
-    assert!(bills_of(&app, user_id).await.is_empty(), "a failed call costs nothing");
+    assert!(app.bills_of(user_id).await.is_empty(), "a failed call costs nothing");
     // No usage reported: the input estimated from the request, still no output.
     let body = json!({"model": "text-embedding-3-small-usage-none", "input": "one two three four five six"});
     let res = post(&app, "/v1/embeddings", &key, body.clone()).await;
     assert_eq!(res.status(), 200);
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 1);
     assert_eq!((b[0].input_tokens, b[0].output_tokens), ((body.to_string().len() / 3) as i64, 0));
     // An absurd report is cut to the model's context: never beyond the hold.
     let res =
         post(&app, "/v1/embeddings", &key, json!({"model": "text-embedding-3-small-usage-huge", "input": "x"})).await;
     assert_eq!(res.status(), 200);
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 2);
     assert!(b[0].input_tokens <= 300_000 && b[0].output_tokens == 0, "{:?}", b[0]);
-    audit_clean(&app).await;
+    app.audit_clean().await;
     let _ = std::fs::remove_file(prices);
 }
 
@@ -233,7 +214,7 @@ async fn a_legacy_completion_is_billed_its_prompt_and_every_choice() {
         output: v["usage"]["completion_tokens"].as_u64().unwrap(),
         ..Usage::default()
     };
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 1);
     assert_eq!((b[0].input_tokens as u64, b[0].output_tokens as u64), (usage.input, usage.output));
     assert_eq!(b[0].official_cost, cost(&app, "gpt-3.5-turbo-instruct", usage));
@@ -244,7 +225,7 @@ async fn a_legacy_completion_is_billed_its_prompt_and_every_choice() {
     assert_eq!(v["choices"][5]["index"], 5);
     let output = v["usage"]["completion_tokens"].as_u64().unwrap();
     assert_eq!(output, 3 * 3 * 10, "three prompts, three candidates each, cut at max_tokens");
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b[0].output_tokens as u64, output, "billed every candidate of every prompt, not one prompt's");
     // The Codex channel is for Codex: a legacy completion there is refused, not charged at its rate.
     let res = post(
@@ -257,8 +238,8 @@ async fn a_legacy_completion_is_billed_its_prompt_and_every_choice() {
     assert_eq!(res.status(), 400);
     let message = res.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().to_string();
     assert!(message.contains("chat models only") && message.contains("plain /v1"), "{message}");
-    assert_eq!(bills_of(&app, user_id).await.len(), 2);
-    audit_clean(&app).await;
+    assert_eq!(app.bills_of(user_id).await.len(), 2);
+    app.audit_clean().await;
 }
 
 /// The text and `data:` payloads of a streamed answer.
@@ -295,13 +276,13 @@ async fn a_streamed_legacy_completion_is_metered_with_or_without_the_callers_usa
     let res = post(&app, "/v1/completions", &key, json!({"model": "gpt-3.5-turbo-instruct", "prompt": "Tell me", "stream": true, "stream_options": {"include_usage": true}})).await;
     let (_, chunks) = streamed(res).await;
     let usage = &chunks.last().unwrap()["usage"];
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 2);
     for bill in &b {
         assert_eq!(bill.output_tokens as u64, usage["completion_tokens"].as_u64().unwrap(), "{bill:?}");
         assert_eq!(bill.outcome, "complete");
     }
-    audit_clean(&app).await;
+    app.audit_clean().await;
 }
 
 #[tokio::test]
@@ -314,7 +295,7 @@ async fn a_legacy_stream_that_breaks_is_billed_the_text_it_carried() {
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap_or_default();
     assert!(text.contains("\"text\""), "some text went out before the break: {text}");
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 1, "the text streamed before the break is billed, never released unbilled");
     assert_eq!(b[0].outcome, "upstream_broke");
     assert!(b[0].output_tokens > 0 && b[0].input_tokens > 0, "{:?}", b[0]);
@@ -327,8 +308,8 @@ async fn a_legacy_stream_that_breaks_is_billed_the_text_it_carried() {
     )
     .await;
     assert!(res.status().is_server_error());
-    assert_eq!(bills_of(&app, user_id).await.len(), 1);
-    audit_clean(&app).await;
+    assert_eq!(app.bills_of(user_id).await.len(), 1);
+    app.audit_clean().await;
     let _ = std::fs::remove_file(prices);
 }
 
@@ -420,7 +401,7 @@ async fn speech_streams_audio_and_is_billed_per_character_read_out() {
     .await;
     assert_eq!(res.headers()["content-type"], "audio/wav");
     assert_eq!(&res.bytes().await.unwrap()[..4], b"RIFF");
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 2);
     let chars = text.chars().count() as u64;
     for (bill, model) in b.iter().zip(["tts-1-hd", "tts-1"]) {
@@ -454,8 +435,8 @@ async fn speech_streams_audio_and_is_billed_per_character_read_out() {
     )
     .await;
     assert!(res.text().await.unwrap().contains("/v1/audio/speech"));
-    assert_eq!(bills_of(&app, user_id).await.len(), 2);
-    audit_clean(&app).await;
+    assert_eq!(app.bills_of(user_id).await.len(), 2);
+    app.audit_clean().await;
 }
 
 #[tokio::test]
@@ -466,7 +447,7 @@ async fn speech_that_fails_first_costs_nothing_and_speech_cut_off_is_billed() {
     let res =
         post(&app, "/v1/audio/speech", &key, json!({"model": "tts-1-fail-500", "voice": "alloy", "input": "hi"})).await;
     assert!(res.status().is_server_error());
-    assert!(bills_of(&app, user_id).await.is_empty());
+    assert!(app.bills_of(user_id).await.is_empty());
     // Audio flowed, then the upstream broke: the text was read out (in part), so the call is billed.
     let long = "A long text to read out. ".repeat(40);
     let res =
@@ -474,9 +455,9 @@ async fn speech_that_fails_first_costs_nothing_and_speech_cut_off_is_billed() {
             .await;
     assert_eq!(res.status(), 200);
     let _ = res.bytes().await;
-    let b = bills_of(&app, user_id).await;
+    let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 1);
     assert_eq!((b[0].outcome.as_str(), b[0].input_tokens), ("upstream_broke", long.chars().count() as i64));
-    audit_clean(&app).await;
+    app.audit_clean().await;
     let _ = std::fs::remove_file(prices);
 }

@@ -44,7 +44,8 @@ async fn the_openai_python_sdk_speaks_the_responses_api_through_gatehouse() {
 }
 
 #[tokio::test]
-async fn the_openai_python_sdk_embeds_completes_and_speaks_through_gatehouse() {
-    // Six charged calls (two embeddings, two completions, two speeches); the refusals are free.
-    assert_eq!(run_script("sdk_openai_menu.py", "sdk-menu@example.com", Some("5")).await, 6);
+async fn the_openai_python_sdk_embeds_completes_speaks_and_draws_through_gatehouse() {
+    // Ten charged calls (two embeddings, two completions, two speeches, four image calls); the refusals are
+    // free.
+    assert_eq!(run_script("sdk_openai_menu.py", "sdk-menu@example.com", Some("5")).await, 10);
 }

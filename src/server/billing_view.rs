@@ -324,8 +324,9 @@ pub fn filter_of(q: &BillQuery, locale: Locale) -> Result<BillFilter, String> {
 }
 
 fn bill_row(b: bills::Bill, pricing: &crate::server::domain::pricing::Pricing, locale: Locale) -> BillRow {
-    let read_characters =
-        pricing.table.lookup(&b.model).is_some_and(|p| p.kind == crate::server::domain::pricing::ModelKind::Speech);
+    let kind = pricing.table.lookup(&b.model).map(|p| p.kind);
+    let read_characters = kind == Some(crate::server::domain::pricing::ModelKind::Speech);
+    let made_images = kind == Some(crate::server::domain::pricing::ModelKind::Image);
     BillRow {
         at: table_time(b.at, locale),
         key_name: b.key_name.unwrap_or_else(|| {
@@ -343,6 +344,8 @@ fn bill_row(b: bills::Bill, pricing: &crate::server::domain::pricing::Pricing, l
         cache_read_tokens: b.cache_read_tokens,
         read_characters,
         web_searches: b.web_searches,
+        images: b.images,
+        made_images,
         official_cost: per_call(b.official_cost),
         packages_paid: per_call(b.packages_paid),
         balance_paid: per_call(b.balance_paid),
@@ -444,7 +447,7 @@ pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> R
     };
     let mut out = String::from(
         "time_utc,key,channel,model,input_tokens,output_tokens,cache_write_tokens,cache_read_tokens,\
-         official_cost_usd,packages_paid_usd,balance_paid_usd,multiplier,outcome,latency_ms,request_id,web_searches\n",
+         official_cost_usd,packages_paid_usd,balance_paid_usd,multiplier,outcome,latency_ms,request_id,web_searches,images\n",
     );
     let mut offset = 0;
     loop {
@@ -471,6 +474,7 @@ pub async fn bills_csv(state: &AppState, user_id: i64, filter: &BillFilter) -> R
                 b.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
                 b.request_id.unwrap_or_default(),
                 b.web_searches.to_string(),
+                b.images.to_string(),
             ];
             out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
             out.push('\n');

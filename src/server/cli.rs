@@ -519,6 +519,7 @@ async fn record_call(db: &Db, settings: &Settings, words: &[&str]) -> Result<(),
         cache_write_1h: 0,
         cache_read: tokens("cache-read")?,
         web_searches: tokens("web-searches")?,
+        images: 0,
     };
     let channel = a.options.get("channel").copied().unwrap_or("cc-omg");
     // The prices in force, as the server charges: the newest saved version, or the configuration's.

@@ -37,12 +37,30 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
         .filter_map(|id| pricing.table.lookup(id).map(|p| (id, p)))
         .map(|(id, price)| {
             let r = price.base_rates();
+            // An image model priced per image has no token prices to show.
+            let per_image = price.image_prices();
+            let by_tokens = per_image.is_empty();
             // An embedding model writes nothing and caches nothing: those prices do not apply.
-            let written = |d: Decimal| if price.kind.writes() { per_million(d) } else { "—".to_string() };
+            let written =
+                |d: Decimal| if price.kind.writes() && by_tokens { per_million(d) } else { "—".to_string() };
             // Speech is priced per character read out, not per token.
             let read = |d: Decimal| match price.kind {
                 ModelKind::Speech => fill(td_string!(locale, prices.per_million_chars), &[("price", &per_million(d))]),
+                _ if !by_tokens => "—".to_string(),
                 _ => per_million(d),
+            };
+            let image_note = match (price.kind, by_tokens) {
+                (ModelKind::Image, false) => {
+                    let list: Vec<String> =
+                        per_image.iter().map(|p| format!("{} {} {}", p.size, p.quality, per_million(p.usd))).collect();
+                    Some(fill(td_string!(locale, prices.per_image), &[("list", &list.join(" · "))]))
+                }
+                // A token-priced image model's third and fourth columns: image input, and cached.
+                (ModelKind::Image, true) => Some(fill(
+                    td_string!(locale, prices.image_input),
+                    &[("price", &per_million(r.cache_write_5m)), ("cached", &per_million(r.cache_write_1h))],
+                )),
+                _ => None,
             };
             // Channels serving the model, those with the same multiplier on one line.
             let mut balance_pays: Vec<(Decimal, Vec<String>)> = Vec::new();
@@ -74,6 +92,7 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
                         ],
                     )
                 }),
+                image_note,
                 balance_pays: balance_pays
                     .into_iter()
                     .map(|(m, names)| {

@@ -132,6 +132,11 @@ pub struct BillRow {
     pub read_characters: bool,
     /// Web searches run for the call (billed in its cost).
     pub web_searches: i64,
+    /// Images an image call made; its tokens, if any, are shown beside them (input = text, image input
+    /// and cached input together).
+    pub images: i64,
+    /// An image model's call: the images it made come first.
+    pub made_images: bool,
     pub official_cost: Usd,
     pub packages_paid: Usd,
     pub balance_paid: Usd,

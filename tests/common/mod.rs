@@ -224,6 +224,24 @@ impl TestApp {
         self.state.gateway.admissions().open_holds()
     }
 
+    /// An account's bills once every call so far is charged, newest first.
+    pub async fn bills_of(&self, user_id: i64) -> Vec<gatehouse::server::domain::bills::Bill> {
+        self.settled().await;
+        gatehouse::server::domain::bills::page(self.state.db.pool(), user_id, &Default::default(), 100, 0)
+            .await
+            .expect("bills")
+            .0
+    }
+
+    /// Once every call so far is charged: the money audit finds nothing wrong and no hold is left open.
+    pub async fn audit_clean(&self) {
+        self.settled().await;
+        let now = gatehouse::server::time::now_ms();
+        let report = gatehouse::server::domain::audit::run(self.state.db.pool(), now).await.expect("audit");
+        assert!(report.is_clean(), "{:?}", report.breaches);
+        assert_eq!(self.open_holds().await, 0, "every hold ended");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -273,6 +291,17 @@ impl TestApp {
 }
 
 /// Runs the `gatehouse` binary (an operator command) against a database.
+/// The shipped price table with `extra` lines added, written to a file of its own (for `PRICE_TABLE`).
+pub fn price_table_with(extra: &str) -> std::path::PathBuf {
+    let text = format!("{}\n{extra}\n", gatehouse::server::domain::pricing::DEFAULT_PRICE_TABLE);
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("random bytes");
+    let name = b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let path = std::env::temp_dir().join(format!("prices-{name}.conf"));
+    std::fs::write(&path, text).expect("a price table file");
+    path
+}
+
 pub fn cli(database_url: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(args)

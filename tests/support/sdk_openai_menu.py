@@ -1,9 +1,13 @@
-"""A real client of OpenAI's embeddings, legacy completions and text to speech: the official `openai` Python SDK
-embeds (as it asks by default, base64, decoded by the SDK to floats; and as floats), completes text (plain and
-streamed) and reads text out (whole and streamed) through Gatehouse, and gets OpenAI-shaped errors it raises as its own exceptions. Exits non-zero on any failure.
+"""A real client of OpenAI's embeddings, legacy completions, text to speech and images: the official `openai`
+Python SDK embeds (as it asks by default, base64, decoded by the SDK to floats; and as floats), completes text
+(plain and streamed), reads text out (whole and streamed), makes and edits images (DALL-E per image, gpt-image
+per token, an edit's files sent as a form, a streamed image) through Gatehouse, and gets OpenAI-shaped errors
+it raises as its own exceptions. Exits non-zero on any failure.
 
 Usage: sdk_openai_menu.py BASE_URL API_KEY
 """
+import base64
+import io
 import math
 import sys
 
@@ -49,7 +53,38 @@ with client.audio.speech.with_streaming_response.create(model="tts-1-hd", voice=
     streamed = b"".join(r.iter_bytes())
 assert streamed[:2] == b"\xff\xfb" and len(streamed) > 1000, len(streamed)
 
+# Images: DALL-E 3 in base64, hd and wide ($0.12); DALL-E 2 as URLs.
+img = client.images.generate(
+    model="dall-e-3", prompt="A lighthouse at dusk", size="1792x1024", quality="hd", response_format="b64_json"
+)
+picture = base64.b64decode(img.data[0].b64_json)
+assert picture[:8] == b"\x89PNG\r\n\x1a\n" and img.data[0].revised_prompt, img.data[0]
+urls = client.images.generate(model="dall-e-2", prompt="A cat", n=2, size="256x256")
+assert len(urls.data) == 2 and urls.data[0].url.startswith("https://"), urls
+
+# gpt-image: an edit of two files sent as a form (the SDK's `image[]`), billed its tokens.
+edited = client.images.edit(
+    model="gpt-image-1",
+    image=[("a.png", io.BytesIO(picture), "image/png"), ("b.png", io.BytesIO(picture), "image/png")],
+    prompt="Make both blue",
+    quality="low",
+)
+assert edited.usage.input_tokens_details.image_tokens == 2 * 323, edited.usage
+assert base64.b64decode(edited.data[0].b64_json)[:4] == b"\x89PNG", edited.data[0].b64_json[:16]
+
+# A streamed picture: its partial images, then the picture with its usage.
+kinds = [
+    e.type
+    for e in client.images.generate(model="gpt-image-1", prompt="A red kite", stream=True, partial_images=1)
+]
+assert kinds == ["image_generation.partial_image", "image_generation.completed"], kinds
+
 # Refusals the SDK raises as its own errors, none charged.
+try:
+    client.images.generate(model="dall-e-3", prompt="x", size="256x256")
+    raise SystemExit("a size without a price was accepted")
+except openai.BadRequestError as err:
+    assert "has no price" in err.message, err.message
 try:
     client.embeddings.create(model="gpt-4o", input="hi")
     raise SystemExit("a chat model was accepted for embeddings")

@@ -223,6 +223,7 @@ async fn reply(state: AppState, r: Reply, job: ReplyJob, tx: mpsc::Sender<Bytes>
         prompts: 1,
         request_bytes: request.to_string().len(),
         web_searches: 0,
+        image: None,
         request_id,
     };
     let admitted = match call::admit(&state, ask).await {

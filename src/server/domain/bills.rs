@@ -35,6 +35,8 @@ pub struct Bill {
     pub request_id: Option<String>,
     /// Web searches the upstream ran for the call, billed in its official cost.
     pub web_searches: i64,
+    /// Images the call made (an image model's).
+    pub images: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -56,6 +58,7 @@ struct BillRow {
     latency_ms: Option<i64>,
     request_id: Option<String>,
     web_searches: i64,
+    images: i64,
 }
 
 /// The WHERE clause and its text parameters; parameters are numbered from `$2` (`$1` is the user).
@@ -116,7 +119,7 @@ pub async fn page(
     let list_sql = format!(
         "SELECT id, created_at, key_name, channel, model, input_tokens, output_tokens, \
          cache_write_5m_tokens + cache_write_1h_tokens AS cache_write_tokens, cache_read_tokens, official_cost, \
-         packages_paid, balance_paid, multiplier, outcome, latency_ms, request_id, web_searches \
+         packages_paid, balance_paid, multiplier, outcome, latency_ms, request_id, web_searches, images \
          FROM bills WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
         limit.clamp(1, 10_000),
         offset.max(0)
@@ -151,6 +154,7 @@ fn bill_from_row(r: BillRow) -> Bill {
         latency_ms: r.latency_ms,
         request_id: r.request_id,
         web_searches: r.web_searches,
+        images: r.images,
     }
 }
 

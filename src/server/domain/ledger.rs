@@ -350,9 +350,9 @@ pub struct Settled {
 /// The columns of a bill, in the order [`bind_bill`] binds them.
 pub const BILL_COLUMNS: &str = "user_id, request_key, api_key_id, key_name, channel, model, input_tokens, \
     output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, official_cost, packages_paid, \
-    balance_paid, multiplier, created_at, outcome, latency_ms, request_id, web_searches";
+    balance_paid, multiplier, created_at, outcome, latency_ms, request_id, web_searches, images";
 /// How many columns [`BILL_COLUMNS`] names.
-pub const BILL_COLUMN_COUNT: usize = 20;
+pub const BILL_COLUMN_COUNT: usize = 21;
 
 /// What the Bills page tells about a call besides its cost: how it ended, how long it took, and the
 /// request id its caller saw (`x-request-id`), to quote when asking for help.
@@ -422,6 +422,7 @@ pub fn bind_bill<'q, O>(
         .bind(s.facts.latency_ms)
         .bind(s.facts.request_id)
         .bind(i64::try_from(s.usage.web_searches).unwrap_or(i64::MAX))
+        .bind(i64::try_from(s.usage.images).unwrap_or(i64::MAX))
 }
 
 /// The idempotency key of a call's settlement.

@@ -22,6 +22,9 @@ pub struct Usage {
     /// Searches the upstream's web search tool ran (Anthropic's `server_tool_use.web_search_requests`),
     /// each billed at the price table's `tool:web_search` price.
     pub web_searches: u64,
+    /// Images an image model made, each billed at its size's and quality's `image:` price when the model
+    /// has such prices (a token-priced image model bills its tokens instead).
+    pub images: u64,
 }
 
 impl Usage {
@@ -33,9 +36,14 @@ impl Usage {
             .saturating_add(self.cache_write_1h)
     }
 
-    /// No token counted at all (an answer without usage; server-tool uses alone do not count).
+    /// No token counted and no image made (an answer without usage; server-tool uses alone do not count).
     pub fn is_empty(&self) -> bool {
         Usage { web_searches: 0, ..*self } == Usage::default()
+    }
+
+    /// No token counted (images aside): an image answer without token usage.
+    pub fn has_no_tokens(&self) -> bool {
+        Usage { web_searches: 0, images: 0, ..*self } == Usage::default()
     }
 
     /// The usage held to what the request allowed: output at most its limit, the prompt (input, cache
@@ -55,6 +63,7 @@ impl Usage {
             cache_read: take(self.cache_read),
             output: self.output.min(limits.output),
             web_searches: self.web_searches.min(limits.web_searches),
+            images: self.images.min(limits.images),
         };
         (u, u != self)
     }
@@ -68,6 +77,8 @@ pub struct UsageLimits {
     pub output: u64,
     /// Web searches the request allows (its web search tool's `max_uses`; 0 without the tool).
     pub web_searches: u64,
+    /// Images the request asked for (an image call's `n`; 0 for everything else).
+    pub images: u64,
 }
 
 /// Why a request's limits cannot be set (400).
@@ -77,10 +88,14 @@ pub enum LimitError {
     MaxTokens { model: String, asked: u64, max: u64 },
     #[error("`n` must be between 1 and {max} (asked: {asked}).")]
     Choices { asked: u64, max: u64 },
+    #[error("{0}")]
+    ImageOption(String),
 }
 
 /// Choices one request may ask for (OpenAI's `n`).
 pub const MAX_CHOICES: u64 = 128;
+/// Images one request may ask for (OpenAI's `n` on its images endpoints).
+pub const MAX_IMAGES: u64 = 10;
 /// A model's maximum output and context when its price table line does not say.
 pub const DEFAULT_MAX_OUTPUT: u64 = 128_000;
 pub const DEFAULT_CONTEXT: u64 = 1_000_000;
@@ -132,10 +147,14 @@ pub enum ModelKind {
     /// Text to speech (`/v1/audio/speech`): billed per character of the text read out (the line's input
     /// price is USD per million characters), whatever audio comes back.
     Speech,
+    /// Images (`/v1/images/generations` and `/edits`): billed per image by size and quality (`image:`
+    /// lines), or per token (text input, image output, image input, cached image input, cached text input
+    /// in the line's five columns) for a model without `image:` lines.
+    Image,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 4] = [Self::Chat, Self::Completion, Self::Embedding, Self::Speech];
+    pub const ALL: [ModelKind; 5] = [Self::Chat, Self::Completion, Self::Embedding, Self::Speech, Self::Image];
 
     /// The name on a price line (`kind=embedding`).
     pub fn as_str(self) -> &'static str {
@@ -144,6 +163,7 @@ impl ModelKind {
             Self::Completion => "completion",
             Self::Embedding => "embedding",
             Self::Speech => "speech",
+            Self::Image => "image",
         }
     }
 
@@ -158,13 +178,14 @@ impl ModelKind {
             Self::Completion => "/v1/completions",
             Self::Embedding => "/v1/embeddings",
             Self::Speech => "/v1/audio/speech",
+            Self::Image => "/v1/images/generations or /v1/images/edits",
         }
     }
 
     /// Whether a model of this kind is billed for output tokens (an embedding writes none; speech is billed
-    /// by the characters it reads).
+    /// by the characters it reads; an image model's output is its image tokens).
     pub fn writes(self) -> bool {
-        matches!(self, Self::Chat | Self::Completion)
+        matches!(self, Self::Chat | Self::Completion | Self::Image)
     }
 }
 
@@ -182,6 +203,7 @@ fn article(kind: ModelKind) -> &'static str {
         ModelKind::Completion => "a legacy completions model",
         ModelKind::Embedding => "an embedding model",
         ModelKind::Speech => "a text-to-speech model",
+        ModelKind::Image => "an image model",
     }
 }
 
@@ -195,7 +217,22 @@ pub struct ModelPrice {
     pub context: u64,
     /// What the model is called for (`kind=`; chat when unset).
     pub kind: ModelKind,
+    /// An image model's price per image by size and quality (`image:` lines); empty: priced per token.
+    images: Vec<ImagePrice>,
 }
+
+/// One size and quality of an image model, and its USD price per image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImagePrice {
+    pub size: String,
+    pub quality: String,
+    pub usd: Decimal,
+}
+
+/// The size an image request gets when it names none (or `auto`), on a model priced per image.
+pub const DEFAULT_IMAGE_SIZE: &str = "1024x1024";
+/// The quality an image request gets when it names none (or `auto`), on a model priced per image.
+pub const DEFAULT_IMAGE_QUALITY: &str = "standard";
 
 impl ModelPrice {
     /// Refuses a call of this model on a surface for another kind of model.
@@ -206,22 +243,58 @@ impl ModelPrice {
         }
     }
 
+    /// An image model's prices per image (size, quality, USD), as the table gives them; empty for a model
+    /// priced per token.
+    pub fn image_prices(&self) -> &[ImagePrice] {
+        &self.images
+    }
+
+    /// The price of one image of `size` and `quality` (absent or `auto`: [`DEFAULT_IMAGE_SIZE`] and
+    /// [`DEFAULT_IMAGE_QUALITY`]): `Ok(None)` for a model priced per token, an error naming what is offered
+    /// when the model has no price for that size and quality (refused, never free).
+    pub fn image_price(
+        &self,
+        model: &str,
+        size: Option<&str>,
+        quality: Option<&str>,
+    ) -> Result<Option<Decimal>, LimitError> {
+        if self.images.is_empty() {
+            return Ok(None);
+        }
+        let pick = |asked: Option<&str>, default: &'static str| match asked.map(str::trim) {
+            None | Some("") | Some("auto") => default.to_string(),
+            Some(a) => a.to_ascii_lowercase(),
+        };
+        let (size, quality) = (pick(size, DEFAULT_IMAGE_SIZE), pick(quality, DEFAULT_IMAGE_QUALITY));
+        if let Some(p) = self.images.iter().find(|p| p.size == size && p.quality == quality) {
+            return Ok(Some(p.usd));
+        }
+        let offered: Vec<String> = self.images.iter().map(|p| format!("{} {}", p.size, p.quality)).collect();
+        Err(LimitError::ImageOption(format!(
+            "`{model}` makes images of {} (size and quality); {size} {quality} has no price here. You were not charged.",
+            offered.join(", ")
+        )))
+    }
+
     /// The limits of a request that asked for `max_tokens` (or nothing: the model's maximum) and `n`
     /// choices.
     pub fn limits(&self, model: &str, max_tokens: Option<u64>, n: Option<u64>) -> Result<UsageLimits, LimitError> {
         if !self.kind.writes() {
             // An embedding (or speech) writes no tokens: its worst case is its input alone.
-            return Ok(UsageLimits { input: self.context, output: 0, web_searches: 0 });
+            return Ok(UsageLimits { input: self.context, output: 0, web_searches: 0, images: 0 });
         }
         let per_choice = max_tokens.unwrap_or(self.max_output);
         if per_choice == 0 || per_choice > self.max_output {
             return Err(LimitError::MaxTokens { model: model.to_string(), asked: per_choice, max: self.max_output });
         }
         let n = n.unwrap_or(1);
-        if n == 0 || n > MAX_CHOICES {
-            return Err(LimitError::Choices { asked: n, max: MAX_CHOICES });
+        let most = if self.kind == ModelKind::Image { MAX_IMAGES } else { MAX_CHOICES };
+        if n == 0 || n > most {
+            return Err(LimitError::Choices { asked: n, max: most });
         }
-        Ok(UsageLimits { input: self.context, output: per_choice.saturating_mul(n), web_searches: 0 })
+        // An image call's `n` is the images it may make (each billed by its `image:` price, if any).
+        let images = if self.kind == ModelKind::Image { n } else { 0 };
+        Ok(UsageLimits { input: self.context, output: per_choice.saturating_mul(n), web_searches: 0, images })
     }
 
     /// The most a request can cost: every output token it allows, and as input every token its body could
@@ -302,6 +375,9 @@ impl PriceTable {
 
     pub fn parse(text: &str) -> Result<Self, PriceTableError> {
         let mut by_pattern: Vec<ModelPrice> = Vec::new();
+        // Each base line's number, for problems found once the whole table is read.
+        let mut base_lines: HashMap<String, usize> = HashMap::new();
+        let mut image_lines: Vec<(usize, String, ImagePrice)> = Vec::new();
         let mut tools = HashMap::new();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
@@ -319,6 +395,18 @@ impl PriceTable {
                 }
                 continue;
             }
+            if let Some(image) = line.strip_prefix("image:") {
+                let [model, size, quality, price] = image.split_whitespace().collect::<Vec<_>>()[..] else {
+                    return Err(err("expected image:MODEL SIZE QUALITY and its USD price per image".into()));
+                };
+                let usd = parse_tool_price(price).map_err(err)?;
+                if usd.is_zero() {
+                    return Err(err(format!("image:{model} {size} {quality}: an image is never free")));
+                }
+                let (size, quality) = (size.to_ascii_lowercase(), quality.to_ascii_lowercase());
+                image_lines.push((n + 1, model.to_ascii_lowercase(), ImagePrice { size, quality, usd }));
+                continue;
+            }
             let (named, cols): (Vec<&str>, Vec<&str>) = line.split_whitespace().partition(|c| c.contains('='));
             if cols.len() != 6 && cols.len() != 7 {
                 return Err(err(format!("expected 6 or 7 columns, found {}", cols.len())));
@@ -329,7 +417,7 @@ impl PriceTable {
                 let (name, value) = field.split_once('=').unwrap_or((field, ""));
                 if name == "kind" {
                     kind = Some(ModelKind::parse(value).ok_or_else(|| {
-                        err(format!("kind={value}: expected kind=chat, completion, embedding or speech"))
+                        err(format!("kind={value}: expected kind=chat, completion, embedding, speech or image"))
                     })?);
                     continue;
                 }
@@ -378,15 +466,40 @@ impl PriceTable {
                     if above != 0 {
                         return Err(err(format!("{pattern}: give the base price before its long-prompt band")));
                     }
+                    base_lines.insert(pattern.clone(), n + 1);
                     by_pattern.push(ModelPrice {
                         pattern,
                         bands: vec![Band { above, rates }],
                         max_output: limits.0.unwrap_or(DEFAULT_MAX_OUTPUT),
                         context: limits.1.unwrap_or(DEFAULT_CONTEXT),
                         kind: kind.unwrap_or_default(),
+                        images: Vec::new(),
                     });
                 }
             }
+        }
+        for (line, model, image) in image_lines {
+            let err = |problem: String| PriceTableError { line, problem };
+            let Some(price) = by_pattern.iter_mut().find(|p| p.pattern == model && p.kind == ModelKind::Image) else {
+                return Err(err(format!("image:{model}: give {model} a price line with kind=image first")));
+            };
+            if price.images.iter().any(|p| p.size == image.size && p.quality == image.quality) {
+                return Err(err(format!("image:{model} {} {} is priced twice", image.size, image.quality)));
+            }
+            price.images.push(image);
+        }
+        // An image model is priced per image or per output token: one with neither would make images free.
+        if let Some(free) = by_pattern
+            .iter()
+            .find(|p| p.kind == ModelKind::Image && p.images.is_empty() && p.bands[0].rates.output.is_zero())
+        {
+            return Err(PriceTableError {
+                line: base_lines.get(&free.pattern).copied().unwrap_or(0),
+                problem: format!(
+                    "{}: an image model needs image: prices (per image by size and quality) or an output token price",
+                    free.pattern
+                ),
+            });
         }
         let mut table = PriceTable { tools, ..PriceTable::default() };
         for price in by_pattern {
@@ -415,14 +528,24 @@ impl PriceTable {
         })
     }
 
-    /// The official cost of a call: its tokens at the model's prices, plus its server-tool uses at theirs
-    /// (`None` when either has no price: a call is never billed at zero).
+    /// The official cost of a call without images (see [`PriceTable::call_cost`]).
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<Money> {
-        let tokens = self.lookup(model)?.cost(usage)?;
-        if usage.web_searches == 0 {
-            return Some(tokens);
+        self.call_cost(model, usage, None)
+    }
+
+    /// The official cost of a call: its tokens at the model's prices, its server-tool uses at theirs, and
+    /// its images at `per_image` (the price of the size and quality it asked for, on a model priced per
+    /// image). `None` when any of them has no price: a call is never billed at zero.
+    pub fn call_cost(&self, model: &str, usage: &Usage, per_image: Option<Decimal>) -> Option<Money> {
+        let price = self.lookup(model)?;
+        let mut total = price.cost(usage)?;
+        if usage.web_searches > 0 {
+            total = total.checked_add(self.web_search_fees(usage.web_searches)?)?;
         }
-        tokens.checked_add(self.web_search_fees(usage.web_searches)?)
+        if usage.images > 0 && !price.images.is_empty() {
+            total = total.checked_add(image_fees(usage.images, per_image?)?)?;
+        }
+        Some(total)
     }
 
     /// What `searches` web searches cost at most (`None`: web search has no price here).
@@ -444,6 +567,11 @@ impl PriceTable {
         ids.sort_unstable();
         ids
     }
+}
+
+/// What `images` images cost at `per_image` USD each.
+pub fn image_fees(images: u64, per_image: Decimal) -> Option<Money> {
+    Money::round_from(Decimal::from(images).checked_mul(per_image)?)
 }
 
 /// A server tool's USD price per use: at most 6 decimal places.
@@ -601,6 +729,7 @@ mod tests {
             cache_write_1h: 1_000_000,
             cache_read: 1_000_000,
             web_searches: 0,
+            images: 0,
         };
         // Sonnet 4.6: 3 + 15 + 3.75 + 6 + 0.30 (Sonnet 4.5 would be in its long-context band here).
         assert_eq!(table().cost("claude-sonnet-4-6", &u), Some(usd("28.05")));
@@ -723,7 +852,7 @@ mod tests {
         assert_eq!((opus.max_output, opus.context), (32_000, 200_000));
         assert_eq!(
             opus.limits("m", None, None).unwrap(),
-            UsageLimits { input: 200_000, output: 32_000, web_searches: 0 }
+            UsageLimits { input: 200_000, output: 32_000, web_searches: 0, images: 0 }
         );
         let gpt = t.lookup("gpt-4o").unwrap();
         assert_eq!(gpt.limits("m", Some(100), Some(8)).unwrap().output, 800);
@@ -741,7 +870,7 @@ mod tests {
 
     #[test]
     fn metered_usage_is_held_to_what_the_request_allowed() {
-        let limits = UsageLimits { input: 1_000, output: 50, web_searches: 0 };
+        let limits = UsageLimits { input: 1_000, output: 50, web_searches: 0, images: 0 };
         let fine = Usage { input: 600, output: 50, cache_read: 400, ..Usage::default() };
         assert_eq!(fine.clamped(limits), (fine, false));
         let wild = Usage { input: u64::MAX, output: u64::MAX, cache_read: 5, ..Usage::default() };
@@ -819,11 +948,56 @@ mod tests {
         );
         assert_eq!(t.lookup("c").unwrap().max_output, 10);
         let err = PriceTable::parse("e 0.1 0 0 0 0 kind=vector").unwrap_err();
-        assert!(err.problem.contains("chat, completion, embedding or speech"), "{err}");
+        assert!(err.problem.contains("chat, completion, embedding, speech or image"), "{err}");
         let err = PriceTable::parse("m 1 2 1 1 1\nm 2 4 2 2 2 >100 kind=chat").unwrap_err();
         assert!(err.problem.contains("base price line"), "{err}");
         for k in ModelKind::ALL {
             assert_eq!(ModelKind::parse(k.as_str()), Some(k));
         }
+    }
+
+    #[test]
+    fn image_models_are_priced_per_image_by_size_and_quality_or_per_token() {
+        let t = table();
+        let dalle = t.lookup("dall-e-3").unwrap();
+        assert_eq!(dalle.kind, ModelKind::Image);
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(dalle.image_price("dall-e-3", None, None).unwrap(), Some(d("0.04")), "1024x1024 standard");
+        assert_eq!(dalle.image_price("dall-e-3", Some("auto"), Some("auto")).unwrap(), Some(d("0.04")));
+        assert_eq!(dalle.image_price("dall-e-3", Some("1792x1024"), Some("HD")).unwrap(), Some(d("0.12")));
+        let refused = dalle.image_price("dall-e-3", Some("256x256"), None).unwrap_err().to_string();
+        assert!(refused.contains("256x256 standard has no price") && refused.contains("1024x1792 hd"), "{refused}");
+        // Two hd images at $0.08, whatever tokens an upstream reports for a model priced per image.
+        let made = Usage { images: 2, ..Usage::default() };
+        assert_eq!(t.call_cost("dall-e-3", &made, Some(d("0.08"))), Some(usd("0.16")));
+        assert_eq!(t.call_cost("dall-e-3", &made, None), None, "an image without its price is never free");
+        // gpt-image-1 is priced per token: text in $5, image out $40, image in $10 (the third column).
+        let gpt_image = t.lookup("gpt-image-1").unwrap();
+        assert_eq!(gpt_image.image_price("gpt-image-1", Some("1536x1024"), Some("high")).unwrap(), None);
+        let edit = Usage { input: 100, output: 4_160, cache_write_5m: 1_000, images: 1, ..Usage::default() };
+        assert_eq!(t.call_cost("gpt-image-1", &edit, None), Some(usd("0.1769")));
+        // `n` is the images asked for, at most 10; the worst case holds every output token of each.
+        let limits = gpt_image.limits("gpt-image-1", None, Some(3)).unwrap();
+        assert_eq!((limits.images, limits.output), (3, 3 * gpt_image.max_output));
+        assert!(matches!(gpt_image.limits("gpt-image-1", None, Some(11)), Err(LimitError::Choices { max: 10, .. })));
+        let (u, cut) = Usage { images: 5, ..Usage::default() }.clamped(limits);
+        assert_eq!((u.images, cut), (3, true));
+        assert!(!made.is_empty() && made.has_no_tokens());
+    }
+
+    #[test]
+    fn image_price_lines_must_name_an_image_model_and_never_make_images_free() {
+        let ok = PriceTable::parse("img 0 0 0 0 0 kind=image\nimage:img 512x512 standard 0.018\n").unwrap();
+        assert_eq!(ok.lookup("img").unwrap().image_prices().len(), 1);
+        let err = |text: &str| PriceTable::parse(text).unwrap_err();
+        assert_eq!(err("img 0 0 0 0 0 kind=image\n").line, 1, "neither per image nor per token");
+        assert!(err("m 1 2 3 4 5\nimage:m 1024x1024 standard 0.04").problem.contains("kind=image"));
+        assert!(err("image:nobody 1024x1024 standard 0.04").problem.contains("kind=image"));
+        assert_eq!(err("img 0 0 0 0 0 kind=image\nimage:img 1x1 standard 0").line, 2);
+        assert!(err("img 0 0 0 0 0 kind=image\nimage:img 1x1 hd").problem.contains("image:MODEL SIZE QUALITY"));
+        let twice = "img 0 0 0 0 0 kind=image\nimage:img 1x1 hd 0.1\nimage:img 1x1 HD 0.2";
+        assert!(err(twice).problem.contains("twice"));
+        // A token-priced image model needs no image: lines.
+        assert!(PriceTable::parse("tok 5 40 10 2.5 1.25 kind=image").is_ok());
     }
 }

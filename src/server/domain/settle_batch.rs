@@ -402,7 +402,7 @@ mod tests {
             (Statement::LockAccounts, 1, 0),
             (Statement::PackageFunds, 1, 1),
             (Statement::SettledBefore, 1, 0),
-            (Statement::Bills, 20, 0),
+            (Statement::Bills, 21, 0),
             (Statement::Entries, 11, 0),
             (Statement::Balances, 2, 0),
             (Statement::Packages, 2, 0),

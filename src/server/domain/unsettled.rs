@@ -32,6 +32,8 @@ pub struct StoredCall {
     pub request_id: Option<String>,
     #[serde(default)]
     pub web_searches: u64,
+    #[serde(default)]
+    pub images: u64,
 }
 
 impl StoredCall {
@@ -46,6 +48,7 @@ impl StoredCall {
             model: s.model.to_string(),
             tokens: [u.input, u.output, u.cache_write_5m, u.cache_write_1h, u.cache_read],
             web_searches: u.web_searches,
+            images: u.images,
             official_units: s.official.units(),
             multiplier: s.multiplier.normalize().to_string(),
             now: s.now,
@@ -69,7 +72,15 @@ impl StoredCall {
             key_name: self.key_name.as_deref(),
             channel: &self.channel,
             model: &self.model,
-            usage: Usage { input, output, cache_write_5m, cache_write_1h, cache_read, web_searches: self.web_searches },
+            usage: Usage {
+                input,
+                output,
+                cache_write_5m,
+                cache_write_1h,
+                cache_read,
+                web_searches: self.web_searches,
+                images: self.images,
+            },
             official: Money::from_units(self.official_units),
             multiplier: self
                 .multiplier
@@ -167,7 +178,15 @@ mod tests {
             key_name: Some("k"),
             channel: "default",
             model: "gpt-5\u{0}x",
-            usage: Usage { input: 1, output: 2, cache_write_5m: 3, cache_write_1h: 4, cache_read: 5, web_searches: 6 },
+            usage: Usage {
+                input: 1,
+                output: 2,
+                cache_write_5m: 3,
+                cache_write_1h: 4,
+                cache_read: 5,
+                web_searches: 6,
+                images: 7,
+            },
             official: Money::from_units(77),
             multiplier: Decimal::ONE,
             now: 10,

@@ -32,10 +32,12 @@ pub enum Surface {
     Completions,
     /// OpenAI's `POST /v1/audio/speech`.
     Speech,
+    /// OpenAI's `POST /v1/images/generations` and `/v1/images/edits`.
+    Images,
 }
 
 impl Surface {
-    pub const ALL: [Surface; 9] = [
+    pub const ALL: [Surface; 10] = [
         Self::Messages,
         Self::CountTokens,
         Self::ChatCompletions,
@@ -45,6 +47,7 @@ impl Surface {
         Self::Embeddings,
         Self::Completions,
         Self::Speech,
+        Self::Images,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +61,7 @@ impl Surface {
             Self::Embeddings => "embeddings",
             Self::Completions => "completions",
             Self::Speech => "speech",
+            Self::Images => "images",
         }
     }
 

@@ -103,6 +103,7 @@ async fn run(
         prompts: prompts_in(peek.prompt.as_ref()),
         request_bytes: body.len(),
         web_searches: 0,
+        image: None,
         request_id: call::request_id_of(&headers),
     };
     let admitted = match call::admit(&state, ask).await {

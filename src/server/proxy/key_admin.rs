@@ -306,8 +306,8 @@ async fn rate_limit(State(state): State<AppState>, headers: HeaderMap) -> Answer
 }
 
 /// The channels' multipliers (`{"cc-omg": "0.2", ...}`), or with `model` (one id or several, comma
-/// separated) each model's: its kind, official USD per million units (tokens; characters for speech), and the
-/// multiplier the balance pays
+/// separated) each model's: its kind, official USD per million units (tokens; characters for speech) or per
+/// image by size and quality (an image model priced per image), and the multiplier the balance pays
 /// on each channel that serves it. A model without a price is refused (404), naming it.
 async fn multipliers(
     State(state): State<AppState>,
@@ -337,17 +337,29 @@ async fn multipliers(
             .map(|c| (c.to_string(), as_text(pricing.multipliers.for_channel(c))))
             .collect();
         let rates = price.base_rates();
-        let mut official = json!({ "input": as_text(rates.input) });
-        if price.kind.writes() {
-            official["output"] = as_text(rates.output);
-            official["cache_read"] = as_text(rates.cache_read);
+        let per_image = price.image_prices();
+        let mut entry = json!({ "kind": price.kind.as_str(), "channels": channels });
+        if per_image.is_empty() {
+            let mut official = json!({ "input": as_text(rates.input) });
+            if price.kind.writes() {
+                official["output"] = as_text(rates.output);
+                official["cache_read"] = as_text(rates.cache_read);
+            }
+            if price.kind == ModelKind::Image {
+                official["image_input"] = as_text(rates.cache_write_5m);
+            }
+            // Speech is priced by the characters it reads out, everything else by tokens.
+            entry["unit"] = json!(if price.kind == ModelKind::Speech { "characters" } else { "tokens" });
+            entry["usd_per_million"] = official;
+        } else {
+            // Priced per image: each size and quality's USD price.
+            entry["unit"] = json!("images");
+            entry["usd_per_image"] = per_image
+                .iter()
+                .map(|p| json!({ "size": p.size, "quality": p.quality, "usd": as_text(p.usd) }))
+                .collect::<Value>();
         }
-        // Speech is priced by the characters it reads out, everything else by tokens.
-        let unit = if price.kind == ModelKind::Speech { "characters" } else { "tokens" };
-        models.insert(
-            model.to_string(),
-            json!({ "kind": price.kind.as_str(), "unit": unit, "usd_per_million": official, "channels": channels }),
-        );
+        models.insert(model.to_string(), entry);
     }
     ok(Value::Object(models))
 }

@@ -1,6 +1,6 @@
 //! The API proxy in the same process as the pages: one module per API surface (`messages` for Anthropic
-//! Messages; `chat_completions`, `responses`, `embeddings`, `completions` (the legacy text completions) and
-//! `speech` for OpenAI's), on the plain channel (`/v1/...`) and on named
+//! Messages; `chat_completions`, `responses`, `embeddings`, `completions` (the legacy text completions),
+//! `speech` and `images` for OpenAI's), on the plain channel (`/v1/...`) and on named
 //! channels (`/api/v1/ai/{anthropic|openai}/{channel}/v1/...`); the stages every call goes through (`call`,
 //! `metering`); the `gateway` that owns the caches, the admission book, the limiter, the settlement writer and
 //! the upstreams (the mock among them). Charged through the same ledger as everything else.
@@ -12,10 +12,12 @@ pub mod dialect;
 pub mod embeddings;
 pub mod gateway;
 pub mod hot_cache;
+pub mod images;
 pub mod key_admin;
 pub mod messages;
 pub mod metering;
 pub mod mock;
+pub mod multipart;
 pub mod rate_limit;
 pub mod redis_client;
 pub mod refusal_log;
@@ -61,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .merge(embeddings::routes())
         .merge(completions::routes())
         .merge(speech::routes())
+        .merge(images::routes())
         .merge(key_admin::routes())
 }
 

@@ -101,6 +101,7 @@ async fn run(
         prompts: 1,
         request_bytes: body.len(),
         web_searches: 0,
+        image: None,
         request_id: call::request_id_of(&headers),
     };
     let admitted = match call::admit(&state, ask).await {
@@ -118,7 +119,7 @@ async fn run(
         ))
         .into_response(D);
     }
-    let outgoing = Outgoing { bytes: body, stream: true };
+    let outgoing = Outgoing::body(body, true);
     let answer = match call::send_upstream(&state, &admitted, (D, D), "/v1/audio/speech", &outgoing, &headers).await {
         Ok(a) => a,
         Err(refused) => return refused,

@@ -75,11 +75,19 @@ pub enum UpstreamBody {
 pub struct Outgoing {
     pub bytes: Bytes,
     pub stream: bool,
+    /// The body's content type when it is not JSON (an image edit's `multipart/form-data` with its
+    /// boundary), passed on as the caller sent it.
+    pub form: Option<axum::http::HeaderValue>,
 }
 
 impl Outgoing {
     pub fn json(v: &Value) -> Self {
-        Self { bytes: Bytes::from(v.to_string()), stream: v["stream"] == true }
+        Self { bytes: Bytes::from(v.to_string()), stream: v["stream"] == true, form: None }
+    }
+
+    /// A JSON body as it came.
+    pub fn body(bytes: Bytes, stream: bool) -> Self {
+        Self { bytes, stream, form: None }
     }
 }
 
@@ -330,7 +338,12 @@ impl Upstreams {
                 .await;
             }
             Target::Mock => {
-                let Some(Ok(request)) = body.map(|b| serde_json::from_slice::<Value>(&b.bytes)) else {
+                let request = match body {
+                    Some(Outgoing { form: Some(form), bytes, .. }) => mock::form_request(form, bytes),
+                    Some(b) => serde_json::from_slice::<Value>(&b.bytes).ok(),
+                    None => None,
+                };
+                let Some(request) = request else {
                     return Err(UpstreamError::Status { status: 400, body: "mock upstream: not JSON".into() });
                 };
                 return match dialect {
@@ -346,7 +359,11 @@ impl Upstreams {
             base_url.map_err(|url| UpstreamError::Unreachable(format!("the provider URL {url} is not a URL")))?;
         let mut req = self.http.request(method.clone(), join(base, path_and_query));
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.bytes.clone());
+            req = match &b.form {
+                Some(form) => req.header("content-type", form.clone()),
+                None => req.header("content-type", "application/json"),
+            };
+            req = req.body(b.bytes.clone());
         }
         req = match dialect {
             Dialect::Anthropic => {

@@ -191,12 +191,19 @@ fn bills_view(v: BillsView, q: BillQuery) -> impl IntoView {
                                 </td>
                                 <td class="mono model" data-label=tu_string!(i18n, bills.model)>{b.model}</td>
                                 <td class="num tokens" data-label=tu_string!(i18n, bills.tokens)>
-                                    <span class="nowrap">{if b.read_characters {
+                                    <span class="nowrap">{if b.made_images {
+                                        let template = if b.images == 1 { tu_string!(i18n, bills.images_single) } else { tu_string!(i18n, bills.images_plural) };
+                                        fill(template, &[("n", &thousands(b.images))])
+                                    } else if b.read_characters {
                                         fill(tu_string!(i18n, bills.characters_read), &[("count", &thousands(b.input_tokens))])
                                     } else {
                                         fill(tu_string!(i18n, bills.tokens_in_out), &[("input", &thousands(b.input_tokens)), ("output", &thousands(b.output_tokens))])
                                     }}</span>
-                                    {(b.cache_write_tokens + b.cache_read_tokens > 0).then(|| view! {
+                                    // An image model's tokens (text and images in, image out), when it is priced by them.
+                                    {(b.made_images && b.input_tokens + b.output_tokens + b.cache_write_tokens + b.cache_read_tokens > 0).then(|| view! {
+                                        <span class="muted small nowrap">{fill(tu_string!(i18n, bills.tokens_in_out), &[("input", &thousands(b.input_tokens + b.cache_write_tokens + b.cache_read_tokens)), ("output", &thousands(b.output_tokens))])}</span>
+                                    })}
+                                    {(!b.made_images && b.cache_write_tokens + b.cache_read_tokens > 0).then(|| view! {
                                         <span class="muted small nowrap">{fill(tu_string!(i18n, bills.cache_tokens), &[("write", &thousands(b.cache_write_tokens)), ("read", &thousands(b.cache_read_tokens))])}</span>
                                     })}
                                     {(b.web_searches > 0).then(|| {

@@ -8,7 +8,7 @@ use super::provider_dialect;
 use crate::server::domain::charge::Refusal;
 use crate::server::domain::keys::ApiKey;
 use crate::server::domain::money::Money;
-use crate::server::domain::pricing::{check_model_name, ModelKind, Pricing, UsageLimits};
+use crate::server::domain::pricing::{check_model_name, image_fees, ModelKind, Pricing, UsageLimits};
 use crate::server::domain::refusals::Why;
 use crate::server::proxy::admission_book::{Admission, BookError, KeyCap, OUTAGE_GRACE_MS};
 use crate::server::proxy::dialect::ProxyError;
@@ -122,6 +122,8 @@ pub struct Admitted {
     pub limits: UsageLimits,
     /// The most the call can cost officially (its hold).
     pub worst_case: Money,
+    /// The price of each image of the size and quality asked for (an image model priced per image).
+    pub per_image: Option<rust_decimal::Decimal>,
     /// When admission began, for the bill's latency.
     pub started: std::time::Instant,
     /// The `x-request-id` the caller saw.
@@ -147,8 +149,17 @@ pub struct Ask {
     pub request_bytes: usize,
     /// Web searches the request allows (its web search server tool's `max_uses`; 0 without the tool).
     pub web_searches: u64,
+    /// The size and quality of the images asked for (image calls; their number is `choices`).
+    pub image: Option<ImageAsk>,
     /// The `x-request-id` the caller saw (kept on the bill, or on the refusal).
     pub request_id: Option<String>,
+}
+
+/// The size and quality an image call asked for, as it named them (`None`: not named).
+#[derive(Clone, Debug, Default)]
+pub struct ImageAsk {
+    pub size: Option<String>,
+    pub quality: Option<String>,
 }
 
 /// The `x-request-id` of a request (set by the request-id layer when the caller sent none).
@@ -209,9 +220,18 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
     let search_fees = prices.table.web_search_fees(ask.web_searches).ok_or_else(|| {
         ProxyError::BadRequest("Web search has no price on this server; call without the web search tool.".into())
     })?;
+    // An image model priced per image: every image asked for, at its size's and quality's price.
+    let per_image = match &ask.image {
+        Some(i) => price
+            .image_price(&model, i.size.as_deref(), i.quality.as_deref())
+            .map_err(|e| ProxyError::BadRequest(e.to_string()))?,
+        None => None,
+    };
+    let image_fees = per_image.map_or(Some(Money::ZERO), |p| image_fees(limits.images, p));
     let worst = price
         .worst_case(limits, ask.request_bytes)
         .and_then(|w| w.checked_add(search_fees))
+        .and_then(|w| w.checked_add(image_fees?))
         .ok_or_else(|| ProxyError::BadRequest(Refusal::WorstCaseTooLarge.message()))?;
     if !state.gateway.upstreams.serves(provider_dialect(&model), &model) {
         return Err(ProxyError::UnknownModel(format!("No upstream provider is configured for `{model}`.")));
@@ -265,6 +285,7 @@ pub async fn admit(state: &AppState, ask: Ask) -> Result<Admitted, ProxyError> {
         estimated_input,
         limits,
         worst_case: worst,
+        per_image,
         started,
         request_id: ask.request_id,
     })

@@ -12,7 +12,9 @@ mod observe;
 mod relay;
 mod settle;
 
-pub use admit::{admit, request_id_of, Admitted, Ask, KeyRef, HOLD_TTL_MS, MAX_CALL_DEADLINE_SECS, STALE_HOLD_MS};
+pub use admit::{
+    admit, request_id_of, Admitted, Ask, ImageAsk, KeyRef, HOLD_TTL_MS, MAX_CALL_DEADLINE_SECS, STALE_HOLD_MS,
+};
 pub use failures::{internal, not_json, unavailable, upstream_error};
 pub use identify::{authenticate, presented_key};
 pub use observe::{answered, StreamWatch};

@@ -19,7 +19,7 @@ pub async fn settle(state: &AppState, p: &Admitted, reported: Usage, outcome: Ca
     if cut {
         tracing::warn!(model = %p.model, request = %p.request_key, ?reported, ?usage, "upstream anomaly: usage beyond what the request allowed; billed within its limits");
     }
-    let official = p.prices.table.cost(&p.model, &usage).unwrap_or_else(|| {
+    let official = p.prices.table.call_cost(&p.model, &usage, p.per_image).unwrap_or_else(|| {
         tracing::error!(model = %p.model, request = %p.request_key, ?usage, "usage could not be priced; billed at the call's worst case");
         p.worst_case
     });

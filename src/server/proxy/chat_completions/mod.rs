@@ -108,6 +108,7 @@ async fn run(
         prompts: 1,
         request_bytes: body.len(),
         web_searches: 0,
+        image: None,
         request_id: call::request_id_of(&headers),
     };
     let admitted = match call::admit(&state, ask).await {

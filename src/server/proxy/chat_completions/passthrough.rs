@@ -41,7 +41,7 @@ pub async fn relay(
 ) -> Response {
     let Route { surface, path, streaming, include_usage } = route;
     let outgoing = match streaming && !include_usage {
-        false => Ok(Outgoing { bytes: body, stream: streaming }),
+        false => Ok(Outgoing::body(body, streaming)),
         true => serde_json::from_slice::<Value>(&body).map(|mut r| {
             // Ask for usage so the call can be metered; the caller only sees it if they asked.
             r["stream_options"] = serde_json::json!({"include_usage": true});

@@ -56,7 +56,7 @@ async fn answer(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
             axum::Json(json!({ "input_tokens": tokens })).into_response()
         }
         Some(Target::Remote { .. }) => {
-            let outgoing = Outgoing { bytes: body.clone(), stream: false };
+            let outgoing = Outgoing::body(body.clone(), false);
             match state
                 .gateway
                 .upstreams

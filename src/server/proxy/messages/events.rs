@@ -298,8 +298,15 @@ mod tests {
             json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 40}}),
             json!({"type": "message_stop"}),
         ]);
-        let expected =
-            Usage { input: 100, output: 40, cache_write_5m: 10, cache_write_1h: 20, cache_read: 50, web_searches: 0 };
+        let expected = Usage {
+            input: 100,
+            output: 40,
+            cache_write_5m: 10,
+            cache_write_1h: 20,
+            cache_read: 50,
+            web_searches: 0,
+            images: 0,
+        };
         assert_eq!(m.usage, expected);
         assert!(m.finished && m.reported);
     }

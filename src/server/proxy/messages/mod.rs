@@ -83,6 +83,7 @@ async fn run(
         prompts: 1,
         request_bytes: body.len(),
         web_searches: peek.web_searches_allowed(),
+        image: None,
         request_id: call::request_id_of(&headers),
     };
     // A search tool without `max_uses` gets the limit the hold counts, so no search goes unbilled.
@@ -106,7 +107,7 @@ async fn run(
         Some(q) => format!("/v1/messages?{q}"),
         None => "/v1/messages".to_string(),
     };
-    let outgoing = Outgoing { bytes: body, stream };
+    let outgoing = Outgoing::body(body, stream);
     let answer = match call::send_upstream(&state, &admitted, (D, D), &path, &outgoing, &headers).await {
         Ok(a) => a,
         Err(refused) => return refused,

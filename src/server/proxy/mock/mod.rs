@@ -10,6 +10,7 @@
 
 pub mod completions;
 pub mod embeddings;
+pub mod images;
 pub mod responses;
 pub mod server;
 pub mod speech;
@@ -304,8 +305,29 @@ pub async fn openai_at(path: &str, request: &Value, shape: Shape) -> Result<Upst
         "/v1/embeddings" => embeddings::answer(request, shape).await,
         "/v1/completions" => completions::answer(request, shape).await,
         "/v1/audio/speech" => speech::answer(request, shape).await,
+        "/v1/images/generations" | "/v1/images/edits" => images::answer(path, request, shape).await,
         _ => openai(request, shape).await,
     }
+}
+
+/// A `multipart/form-data` request (an image edit) as the JSON the mock reads: its text fields (`n` and
+/// `partial_images` as numbers, `stream` as a boolean) and, for each file field, how many files it holds.
+pub fn form_request(content_type: &axum::http::HeaderValue, body: &[u8]) -> Option<Value> {
+    let form = super::multipart::read(content_type.to_str().ok()?, body).ok()?;
+    let mut request = serde_json::Map::new();
+    for (name, value) in &form.fields {
+        let v = match name.as_str() {
+            "n" | "partial_images" => value.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(value)),
+            "stream" => json!(value == "true"),
+            _ => json!(value),
+        };
+        request.insert(name.clone(), v);
+    }
+    for name in form.files.keys() {
+        let name = name.trim_end_matches("[]");
+        request.insert(name.to_string(), json!(form.file_count(name)));
+    }
+    Some(Value::Object(request))
 }
 
 /// A stable, non-cryptographic hash for deterministic ids.

@@ -1,6 +1,7 @@
 //! The built-in mock upstream served over HTTP (`gatehouse mock-upstream`): the same answers the in-process
 //! mock gives, at Anthropic's `/v1/messages`, OpenAI's `/v1/chat/completions`, `/v1/completions`,
-//! `/v1/embeddings` and `/v1/audio/speech`, and the Responses API's
+//! `/v1/embeddings`, `/v1/audio/speech`, `/v1/images/generations` and `/v1/images/edits` (a form), and the
+//! Responses API's
 //! `/v1/responses` (with retrieve, delete, cancel and input items). The benchmark calls it
 //! directly and through Gatehouse, and it stands in for a provider when trying a providers file.
 
@@ -26,6 +27,17 @@ pub fn router(shape: mock::Shape) -> Router {
         .route("/v1/completions", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
         .route("/v1/embeddings", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
         .route("/v1/audio/speech", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
+        .route("/v1/images/generations", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
+        .route(
+            "/v1/images/edits",
+            post(move |headers: axum::http::HeaderMap, body: Bytes| async move {
+                let form = headers.get(header::CONTENT_TYPE).and_then(|t| mock::form_request(t, &body));
+                let Some(request) = form else {
+                    return (StatusCode::BAD_REQUEST, "mock upstream: the body is not a form").into_response();
+                };
+                respond(mock::openai_at("/v1/images/edits", &request, shape).await)
+            }),
+        )
         .route("/v1/responses", post(responses.clone()))
         .route("/v1/responses/{*rest}", any(responses))
 }

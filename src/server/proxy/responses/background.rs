@@ -162,8 +162,15 @@ fn admitted_of(f: Follow, elapsed: Duration, prices: Arc<Pricing>) -> Admitted {
         prices,
         request_key: f.request_key,
         estimated_input: n(f.estimated_input),
-        limits: UsageLimits { input: n(f.max_input), output: n(f.max_output), web_searches: n(f.max_web_searches) },
+        limits: UsageLimits {
+            input: n(f.max_input),
+            output: n(f.max_output),
+            web_searches: n(f.max_web_searches),
+            images: 0,
+        },
         worst_case: Money::from_units(f.worst_case),
+        // Background responses are chat calls: no images priced per image.
+        per_image: None,
         started: std::time::Instant::now().checked_sub(elapsed).unwrap_or_else(std::time::Instant::now),
         request_id: f.request_id,
     }

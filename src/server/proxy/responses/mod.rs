@@ -263,7 +263,7 @@ async fn prepare(
             Some(limited) => Bytes::from(limited),
             None => body.clone(),
         };
-        (Outgoing { bytes, stream: peek.stream == Some(true) }, Writer::PassThrough, peek.max_output_tokens)
+        (Outgoing::body(bytes, peek.stream == Some(true)), Writer::PassThrough, peek.max_output_tokens)
     } else {
         if background {
             return Err(ProxyError::BadRequest(
@@ -311,6 +311,7 @@ async fn prepare(
         } else {
             outgoing.bytes.len().max(body.len())
         },
+        image: None,
         request_id: call::request_id_of(headers),
     };
     let admitted = call::admit(state, ask).await?;
@@ -559,7 +560,7 @@ async fn forwarded(state: &AppState, op: Op, owned: &Owned, query: Option<String
     if let Some(q) = query.filter(|q| !q.is_empty()) {
         path = format!("{path}?{q}");
     }
-    let body = (op == Op::Cancel).then(|| Outgoing { bytes: Bytes::from_static(b"{}"), stream: false });
+    let body = (op == Op::Cancel).then(|| Outgoing::body(Bytes::from_static(b"{}"), false));
     let got = state
         .gateway
         .upstreams
