@@ -481,8 +481,15 @@ impl PriceTable {
         for (line, model, image) in image_lines {
             let err = |problem: String| PriceTableError { line, problem };
             let Some(price) = by_pattern.iter_mut().find(|p| p.pattern == model && p.kind == ModelKind::Image) else {
-                return Err(err(format!("image:{model}: give {model} a price line with kind=image first")));
+                return Err(err(format!("image:{model}: the table has no {model} line with kind=image")));
             };
+            // Priced per image or per token, never both (a call would pay twice).
+            let r = price.bands[0].rates;
+            if [r.input, r.output, r.cache_write_5m, r.cache_write_1h, r.cache_read].iter().any(|d| !d.is_zero()) {
+                return Err(err(format!(
+                    "image:{model}: a model priced per image has 0 in its token columns (it is priced per token otherwise)"
+                )));
+            }
             if price.images.iter().any(|p| p.size == image.size && p.quality == image.quality) {
                 return Err(err(format!("image:{model} {} {} is priced twice", image.size, image.quality)));
             }
@@ -992,6 +999,9 @@ mod tests {
         let err = |text: &str| PriceTable::parse(text).unwrap_err();
         assert_eq!(err("img 0 0 0 0 0 kind=image\n").line, 1, "neither per image nor per token");
         assert!(err("m 1 2 3 4 5\nimage:m 1024x1024 standard 0.04").problem.contains("kind=image"));
+        assert!(err("tok 5 40 10 2.5 1.25 kind=image\nimage:tok 1x1 hd 0.1")
+            .problem
+            .contains("0 in its token columns"));
         assert!(err("image:nobody 1024x1024 standard 0.04").problem.contains("kind=image"));
         assert_eq!(err("img 0 0 0 0 0 kind=image\nimage:img 1x1 standard 0").line, 2);
         assert!(err("img 0 0 0 0 0 kind=image\nimage:img 1x1 hd").problem.contains("image:MODEL SIZE QUALITY"));

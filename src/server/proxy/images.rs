@@ -21,7 +21,7 @@ use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
 use crate::server::domain::ledger::CallOutcome;
-use crate::server::domain::pricing::{ModelKind, Usage};
+use crate::server::domain::pricing::{ModelKind, Usage, DEFAULT_IMAGE_QUALITY, DEFAULT_IMAGE_SIZE};
 use crate::server::metrics::Surface;
 use crate::server::state::AppState;
 use axum::body::Bytes;
@@ -120,13 +120,14 @@ fn from_form(content_type: Option<&HeaderValue>, body: &[u8]) -> Result<Request,
         Some(n) => n.trim().parse().map_err(|_| ProxyError::BadRequest("`n` must be a whole number.".into()))?,
     };
     let text = |name: &str| form.field(name).map(str::to_string);
-    Ok(Request {
-        model: text("model").unwrap_or_default(),
-        n,
-        size: text("size"),
-        quality: text("quality"),
-        stream: form.field("stream") == Some("true"),
-    })
+    // Read as an upstream would: a stream asked for in any spelling of true is a stream.
+    let stream = match form.field("stream").map(|s| s.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(s) if s == "true" || s == "1" => true,
+        Some(s) if s == "false" || s == "0" || s.is_empty() => false,
+        Some(_) => return Err(ProxyError::BadRequest("`stream` must be true or false.".into())),
+    };
+    Ok(Request { model: text("model").unwrap_or_default(), n, size: text("size"), quality: text("quality"), stream })
 }
 
 async fn run(
@@ -166,6 +167,18 @@ async fn run(
         Err(e) => return e.into_response(D),
     };
     let path = if is_edit { EDITS } else { GENERATIONS };
+    // A generation priced per image names the size and quality it is billed for, so the upstream makes
+    // exactly that (its own `auto` might choose a dearer one).
+    let body = match admitted.per_image.is_some() && !is_edit {
+        true => match pin_billed_options(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                call::release(&state, &admitted).await;
+                return call::not_json(e).into_response(D);
+            }
+        },
+        false => body,
+    };
     let outgoing = Outgoing { bytes: body, stream: request.stream, form };
     let answer = match call::send_upstream(&state, &admitted, (D, D), path, &outgoing, &headers).await {
         Ok(a) => a,
@@ -198,6 +211,18 @@ async fn run(
     }
 }
 
+/// A generation's body with the size and quality it is billed for written in where it named none (or
+/// `auto`).
+fn pin_billed_options(body: &[u8]) -> Result<Bytes, serde_json::Error> {
+    let mut v: serde_json::Value = serde_json::from_slice(body)?;
+    for (field, default) in [("size", DEFAULT_IMAGE_SIZE), ("quality", DEFAULT_IMAGE_QUALITY)] {
+        if v[field].as_str().is_none_or(|s| s.trim().is_empty() || s.trim() == "auto") {
+            v[field] = serde_json::json!(default);
+        }
+    }
+    Ok(Bytes::from(v.to_string()))
+}
+
 /// An image model's usage object (gpt-image): input split into text and image tokens, output image tokens.
 #[derive(serde::Deserialize, Default)]
 struct ImageUsage {
@@ -220,20 +245,28 @@ struct InputDetails {
 }
 
 impl ImageUsage {
-    /// In the price table's columns for an image model: text input (less what was cached), image output,
-    /// image input (the cache-write column), cached input (the cache-read column).
+    /// In the price table's columns for an image model: text input, image output, image input, cached
+    /// image input, cached text input. Cached tokens (reported as one number) are split between text and
+    /// images in proportion to each.
     fn usage(&self) -> Usage {
         let details = self.input_tokens_details.as_ref();
         let image_in = details.and_then(|d| d.image_tokens).unwrap_or(0);
         let text_in = details
             .and_then(|d| d.text_tokens)
             .unwrap_or_else(|| self.input_tokens.unwrap_or(0).saturating_sub(image_in));
-        let cached = details.and_then(|d| d.cached_tokens).unwrap_or(0).min(text_in);
+        let all = text_in.saturating_add(image_in);
+        let cached = details.and_then(|d| d.cached_tokens).unwrap_or(0).min(all);
+        let cached_image = match all {
+            0 => 0,
+            _ => u64::try_from(u128::from(cached) * u128::from(image_in) / u128::from(all)).unwrap_or(0),
+        };
+        let cached_text = cached - cached_image;
         Usage {
-            input: text_in - cached,
+            input: text_in - cached_text,
             output: self.output_tokens.unwrap_or(0),
-            cache_write_5m: image_in,
-            cache_read: cached,
+            cache_write_5m: image_in - cached_image,
+            cache_write_1h: cached_image,
+            cache_read: cached_text,
             ..Usage::default()
         }
     }
@@ -262,8 +295,9 @@ fn whole_usage(answer: &[u8], p: &Admitted) -> Option<Usage> {
     Some(usage)
 }
 
-/// Meters one streamed event: a completed image adds its usage to what the stream made; a partial image
-/// counts as the output tokens it is billed, should the stream break before reporting.
+/// Meters one streamed event: a completed image adds its output to what the stream made (the prompt's
+/// input is read once: the most any event reports); a partial image counts as the output tokens it is
+/// billed, should the stream break before reporting.
 fn meter_event(data: &str, made: &mut Usage, meter: &mut Meter) {
     #[derive(serde::Deserialize)]
     struct Event {
@@ -277,11 +311,14 @@ fn meter_event(data: &str, made: &mut Usage, meter: &mut Meter) {
         meter.saw_output(PARTIAL_IMAGE_TOKENS * 4);
     } else if ev.kind.ends_with(".completed") {
         let u = ev.usage.and_then(|u| serde_json::from_value::<ImageUsage>(u).ok()).unwrap_or_default().usage();
+        let input = |u: &Usage| (u.input, u.cache_write_5m, u.cache_write_1h, u.cache_read);
+        let (i, w5, w1, r) = if u.prompt_tokens() > made.prompt_tokens() { input(&u) } else { input(made) };
         *made = Usage {
-            input: made.input.saturating_add(u.input),
+            input: i,
+            cache_write_5m: w5,
+            cache_write_1h: w1,
+            cache_read: r,
             output: made.output.saturating_add(u.output),
-            cache_write_5m: made.cache_write_5m.saturating_add(u.cache_write_5m),
-            cache_read: made.cache_read.saturating_add(u.cache_read),
             images: made.images.saturating_add(1),
             ..Usage::default()
         };
@@ -329,6 +366,17 @@ mod tests {
     }
 
     #[test]
+    fn a_generation_priced_per_image_names_the_size_and_quality_it_is_billed_for() {
+        let pinned = |body: &str| {
+            serde_json::from_slice::<serde_json::Value>(&pin_billed_options(body.as_bytes()).unwrap()).unwrap()
+        };
+        let v = pinned(r#"{"model": "dall-e-3", "prompt": "p", "quality": "auto"}"#);
+        assert_eq!((v["size"].as_str(), v["quality"].as_str()), (Some("1024x1024"), Some("standard")));
+        let v = pinned(r#"{"model": "dall-e-3", "prompt": "p", "size": "1792x1024", "quality": "hd"}"#);
+        assert_eq!((v["size"].as_str(), v["quality"].as_str()), (Some("1792x1024"), Some("hd")), "named: kept");
+    }
+
+    #[test]
     fn image_usage_splits_text_and_image_input() {
         let u: ImageUsage = serde_json::from_str(
             r#"{"input_tokens": 50, "output_tokens": 4160, "input_tokens_details": {"text_tokens": 10, "image_tokens": 40}}"#,
@@ -337,6 +385,15 @@ mod tests {
         assert_eq!(u.usage(), Usage { input: 10, output: 4160, cache_write_5m: 40, ..Usage::default() });
         let plain: ImageUsage = serde_json::from_str(r#"{"input_tokens": 12, "output_tokens": 272}"#).unwrap();
         assert_eq!(plain.usage(), Usage { input: 12, output: 272, ..Usage::default() });
+        // 30 cached of 40 image and 20 text tokens: 20 of them images, 10 text.
+        let cached: ImageUsage = serde_json::from_str(
+            r#"{"input_tokens": 60, "output_tokens": 1, "input_tokens_details": {"text_tokens": 20, "image_tokens": 40, "cached_tokens": 30}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cached.usage(),
+            Usage { input: 10, output: 1, cache_write_5m: 20, cache_write_1h: 20, cache_read: 10, ..Usage::default() }
+        );
     }
 
     #[test]
@@ -349,6 +406,6 @@ mod tests {
             "input_tokens_details": {"text_tokens": 9, "image_tokens": 0}}}"#;
         meter_event(done, &mut made, &mut meter);
         meter_event(done, &mut made, &mut meter);
-        assert_eq!(meter.usage, Usage { input: 18, output: 2312, images: 2, ..Usage::default() });
+        assert_eq!(meter.usage, Usage { input: 9, output: 2312, images: 2, ..Usage::default() }, "input read once");
     }
 }

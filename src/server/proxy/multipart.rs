@@ -1,13 +1,14 @@
 //! Reading a `multipart/form-data` body that is passed on as it came (an image edit): its text fields, and
 //! how many files it holds under each name. Nothing is copied but the text fields; a body that does not
-//! read as a form is refused.
+//! read as a form is refused, and so is a text field given twice (an upstream might read the other value
+//! than the one admission priced).
 
 use std::collections::HashMap;
 
 /// The longest text field kept (a prompt is at most 32,000 characters at OpenAI).
 const MAX_FIELD_BYTES: usize = 256 * 1024;
 
-/// A form's text fields (the last value of each name) and its file counts by name.
+/// A form's text fields and its file counts by name.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Form {
     pub fields: HashMap<String, String>,
@@ -19,9 +20,13 @@ impl Form {
         self.fields.get(name).map(String::as_str)
     }
 
-    /// Files sent under `name` or `name[]` (OpenAI's SDKs send several images as `image[]`).
+    /// Files sent under `name`, `name[]` or `name[N]` (OpenAI's SDKs send several images as `image[]`).
     pub fn file_count(&self, name: &str) -> usize {
-        self.files.get(name).copied().unwrap_or(0) + self.files.get(&format!("{name}[]")).copied().unwrap_or(0)
+        self.files
+            .iter()
+            .filter(|(n, _)| n.as_str() == name || n.strip_prefix(name).is_some_and(|rest| rest.starts_with('[')))
+            .map(|(_, count)| count)
+            .sum()
     }
 }
 
@@ -54,7 +59,11 @@ pub fn read(content_type: &str, body: &[u8]) -> Result<Form, String> {
         if rest.starts_with(b"--") {
             return Ok(form);
         }
-        rest = rest.strip_prefix(b"\r\n").ok_or("The form is malformed (a boundary is not followed by a line end).")?;
+        // Transport padding (spaces or tabs) may follow a boundary before its line end.
+        let padding = rest.iter().take_while(|b| **b == b' ' || **b == b'\t').count();
+        rest = rest[padding..]
+            .strip_prefix(b"\r\n")
+            .ok_or("The form is malformed (a boundary is not followed by a line end).")?;
         let head_end = find(rest, b"\r\n\r\n").ok_or("The form is malformed (a part has no header end).")?;
         let head = std::str::from_utf8(&rest[..head_end]).map_err(|_| "A part's headers are not text.")?;
         let content = &rest[head_end + 4..];
@@ -71,6 +80,9 @@ pub fn read(content_type: &str, body: &[u8]) -> Result<Form, String> {
                 return Err(format!("The field `{name}` is too long."));
             }
             let text = String::from_utf8(value.to_vec()).map_err(|_| format!("The field `{name}` is not text."))?;
+            if form.fields.contains_key(&name) {
+                return Err(format!("The field `{name}` is given twice; send it once."));
+            }
             form.fields.insert(name, text);
         }
     }
@@ -139,6 +151,9 @@ mod tests {
         assert_eq!(form.field("prompt"), Some("a cat, 猫"));
         assert_eq!(form.field("n"), Some("2"));
         assert_eq!((form.file_count("image"), form.file_count("mask")), (2, 1));
+        let padded =
+            b"--XyZ  \r\nContent-Disposition: form-data; name=\"image[0]\"; filename=\"a.png\"\r\n\r\nx\r\n--XyZ--";
+        assert_eq!(read("multipart/form-data; boundary=XyZ", padded).unwrap().file_count("image"), 1);
         assert_eq!(boundary("Multipart/Form-Data; boundary=\"a b\""), Some("a b"));
     }
 
@@ -155,5 +170,7 @@ mod tests {
         let no_name = b"--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--";
         assert!(read("multipart/form-data; boundary=XyZ", no_name).is_err());
         assert_eq!(read("multipart/form-data; boundary=XyZ", b"--XyZ--").unwrap(), Form::default());
+        let twice = body(&[("n", None, b"10"), ("n", None, b"1")]);
+        assert!(read("multipart/form-data; boundary=XyZ", &twice).unwrap_err().contains("`n` is given twice"));
     }
 }
