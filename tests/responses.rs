@@ -368,14 +368,16 @@ async fn failures_settle_as_the_metering_policy_says() {
     assert_eq!(res.status(), 400);
     let res = app.client.post(app.url("/v1/responses")).body("{}").send().await.unwrap();
     assert_eq!(res.status(), 401);
-    // Upstream ids of items and conversations are shared by every account: never forwarded.
+    // Upstream item ids are shared by every account: never forwarded; a conversation must be the caller's.
     for body in [
         json!({"model": "gpt-5-mini", "input": [{"type": "item_reference", "id": "msg_someone_elses"}]}),
-        json!({"model": "gpt-5-mini", "input": "x", "conversation": "conv_someone_elses"}),
         json!({"model": "claude-haiku-4-5", "input": "x", "text": {"format": {"type": "json_object"}}}),
+        json!({"model": "gpt-5-mini", "input": "x", "conversation": 42}),
     ] {
         assert_eq!(create(&app, &c.key, body.clone()).await.status(), 400, "{body}");
     }
+    let body = json!({"model": "gpt-5-mini", "input": "x", "conversation": "conv_someone_elses"});
+    assert_eq!(create(&app, &c.key, body).await.status(), 404, "another account's conversation reads as unknown");
     assert_eq!(app.open_holds().await, 0);
     audit_clean(&app).await;
 }

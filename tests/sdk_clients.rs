@@ -49,3 +49,10 @@ async fn the_openai_python_sdk_embeds_completes_speaks_and_draws_through_gatehou
     // free.
     assert_eq!(run_script("sdk_openai_menu.py", "sdk-menu@example.com", Some("5")).await, 10);
 }
+
+#[tokio::test]
+async fn the_openai_python_sdk_keeps_chat_completions_and_conversations_through_gatehouse() {
+    // Three charged calls (two stored completions, one response in a conversation); the Store and the
+    // Conversations cost nothing.
+    assert_eq!(run_script("sdk_store_conversations.py", "sdk-store@example.com", Some("5")).await, 3);
+}

@@ -82,6 +82,7 @@ test('the docs fill in this server and the chosen key', async () => {
   // The rest of OpenAI's menu and the key management API, on this server.
   assert.match(await page.textContent('[data-testid=more-openai-docs]'), new RegExp(`curl ${BASE_URL}/v1/embeddings`));
   assert.match(await page.textContent('[data-testid=more-openai-docs]'), new RegExp(`curl ${BASE_URL}/v1/images/edits`));
+  assert.match(await page.textContent('[data-testid=store-docs]'), new RegExp(`curl ${BASE_URL}/v1/conversations`));
   assert.match(await page.textContent('[data-testid=key-api-docs]'), new RegExp(`${BASE_URL}/api/v1/user/admin/membership-expiry`));
   // A placeholder the person replaces, never a cut key that looks real.
   assert.match(text, /ANTHROPIC_AUTH_TOKEN=YOUR_API_KEY/);

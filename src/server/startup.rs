@@ -286,6 +286,7 @@ async fn sweep_expired(db: Db) {
             ("old invitation visits", crate::server::domain::referral::fold_old_visits(db.pool(), now).await),
             ("refused calls", crate::server::domain::refusals::purge(db.pool(), now).await),
             ("stored responses", crate::server::domain::responses::purge(db.pool(), now).await),
+            ("stored chat completions", crate::server::domain::owned_ids::purge(db.pool(), now).await),
         ];
         for (what, result) in sweeps {
             if let Err(e) = result {

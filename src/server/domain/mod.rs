@@ -15,6 +15,7 @@ pub mod ledger_memo;
 pub mod money;
 pub mod operator_actions;
 pub mod operator_log;
+pub mod owned_ids;
 pub mod packages;
 pub mod price_versions;
 pub mod pricing;

@@ -34,10 +34,14 @@ pub enum Surface {
     Speech,
     /// OpenAI's `POST /v1/images/generations` and `/v1/images/edits`.
     Images,
+    /// OpenAI's Conversations (`/v1/conversations` and what hangs off it).
+    Conversations,
+    /// OpenAI's stored chat completions (`GET /v1/chat/completions`, `/v1/chat/completions/{id}`...).
+    StoredCompletions,
 }
 
 impl Surface {
-    pub const ALL: [Surface; 10] = [
+    pub const ALL: [Surface; 12] = [
         Self::Messages,
         Self::CountTokens,
         Self::ChatCompletions,
@@ -48,6 +52,8 @@ impl Surface {
         Self::Completions,
         Self::Speech,
         Self::Images,
+        Self::Conversations,
+        Self::StoredCompletions,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +68,8 @@ impl Surface {
             Self::Completions => "completions",
             Self::Speech => "speech",
             Self::Images => "images",
+            Self::Conversations => "conversations",
+            Self::StoredCompletions => "stored_completions",
         }
     }
 

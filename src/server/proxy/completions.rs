@@ -110,7 +110,8 @@ async fn run(
         Ok(a) => a,
         Err(e) => return e.into_response(D),
     };
-    let route = Route { surface: Surface::Completions, path: "/v1/completions", streaming, include_usage };
+    let route =
+        Route { surface: Surface::Completions, path: "/v1/completions", streaming, include_usage, stored: None };
     passthrough::relay(state, admitted, running, route, body, &headers).await
 }
 

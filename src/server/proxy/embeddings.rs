@@ -82,6 +82,12 @@ async fn run(
         Ok(a) => a,
         Err(e) => return e.into_response(D),
     };
-    let route = Route { surface: Surface::Embeddings, path: "/v1/embeddings", streaming: false, include_usage: false };
+    let route = Route {
+        surface: Surface::Embeddings,
+        path: "/v1/embeddings",
+        streaming: false,
+        include_usage: false,
+        stored: None,
+    };
     passthrough::relay(state, admitted, running, route, body, &headers).await
 }

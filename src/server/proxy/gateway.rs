@@ -11,6 +11,7 @@
 
 use super::admission_book::AdmissionBook;
 use super::hot_cache::{KeyCache, TierCache};
+use super::owned_ids::IdOwners;
 use super::rate_limit::RateLimiter;
 use super::refusal_log::RefusalLog;
 use super::response_owners::ResponseOwners;
@@ -36,6 +37,8 @@ pub struct Gateway {
     pub(super) refusals: RefusalLog,
     /// Response ids of the Responses API and their accounts, written behind the calls.
     pub(super) responses: ResponseOwners,
+    /// Conversation and stored chat completion ids and their accounts, written behind the calls.
+    pub(super) owned: IdOwners,
     /// API calls answered, their durations and streams' first pieces (`/metrics`).
     pub(super) metrics: Arc<CallMetrics>,
 }
@@ -59,6 +62,7 @@ impl Gateway {
             calls: CallTracker::default(),
             refusals: RefusalLog::default(),
             responses: ResponseOwners::start(db.clone()),
+            owned: IdOwners::start(db.clone()),
             metrics: Arc::new(CallMetrics::new(&channels)),
         }
     }
@@ -114,10 +118,11 @@ impl Gateway {
         self.calls.running()
     }
 
-    /// Waits until every charge handed to the settlement writer, and every response owner, is committed.
+    /// Waits until every charge handed to the settlement writer, and every id owner, is committed.
     pub async fn flush(&self) {
         self.settlements.flush().await;
         self.responses.flush().await;
+        self.owned.flush().await;
     }
 
     /// Charges handed over but not yet committed.

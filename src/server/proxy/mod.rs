@@ -1,6 +1,7 @@
 //! The API proxy in the same process as the pages: one module per API surface (`messages` for Anthropic
 //! Messages; `chat_completions`, `responses`, `embeddings`, `completions` (the legacy text completions),
-//! `speech` and `images` for OpenAI's), on the plain channel (`/v1/...`) and on named
+//! `speech` and `images` for OpenAI's, and `conversations` and `stored_completions`, which are not charged),
+//! on the plain channel (`/v1/...`) and on named
 //! channels (`/api/v1/ai/{anthropic|openai}/{channel}/v1/...`); the stages every call goes through (`call`,
 //! `metering`); the `gateway` that owns the caches, the admission book, the limiter, the settlement writer and
 //! the upstreams (the mock among them). Charged through the same ledger as everything else.
@@ -8,6 +9,7 @@ pub mod admission_book;
 pub mod call;
 pub mod chat_completions;
 pub mod completions;
+pub mod conversations;
 pub mod dialect;
 pub mod embeddings;
 pub mod gateway;
@@ -18,6 +20,8 @@ pub mod messages;
 pub mod metering;
 pub mod mock;
 pub mod multipart;
+pub mod owned_ids;
+pub mod owners;
 pub mod rate_limit;
 pub mod redis_client;
 pub mod refusal_log;
@@ -26,6 +30,7 @@ pub mod responses;
 pub mod settlement_writer;
 pub mod speech;
 pub mod sse;
+pub mod stored_completions;
 pub mod upstream;
 pub mod upstream_guard;
 
@@ -64,6 +69,8 @@ pub fn routes() -> Router<AppState> {
         .merge(completions::routes())
         .merge(speech::routes())
         .merge(images::routes())
+        .merge(stored_completions::routes())
+        .merge(conversations::routes())
         .merge(key_admin::routes())
 }
 

@@ -175,6 +175,8 @@ pub struct Upstreams {
     mock_pace: Duration,
     /// The responses the built-in mock stored (its Responses API).
     mock_responses: std::sync::Arc<super::mock::responses::Store>,
+    /// The chat completions and conversations the built-in mock stored.
+    mock_stored: std::sync::Arc<super::mock::stored::Stored>,
     /// The longest a call's answer may take, start to end (`UPSTREAM_CALL_DEADLINE_SECS`).
     call_deadline: Duration,
     /// Ends every running stream at once (shutdown, once its grace ran out).
@@ -209,6 +211,7 @@ impl Upstreams {
             http,
             mock_pace,
             mock_responses: std::sync::Arc::default(),
+            mock_stored: std::sync::Arc::default(),
             call_deadline,
             cut: Cut::default(),
             stats: Arc::new(UpstreamStats::new(providers.iter().map(|p| p.name.clone()))),
@@ -272,6 +275,34 @@ impl Upstreams {
         // With each provider's place in the configuration, which its counters are indexed by.
         let route: Vec<(usize, &Provider)> =
             self.providers.iter().enumerate().filter(|(_, p)| p.serves(dialect, model)).collect();
+        self.attempt(route, method, path_and_query, body, headers).await
+    }
+
+    /// Sends a request that names no model (a conversation) to the providers of `dialect`, the first
+    /// configured one first (see [`Upstreams::request`]).
+    pub async fn request_any(
+        &self,
+        method: reqwest::Method,
+        dialect: Dialect,
+        path_and_query: &str,
+        body: Option<&Outgoing>,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let route: Vec<(usize, &Provider)> =
+            self.providers.iter().enumerate().filter(|(_, p)| p.dialect == dialect).collect();
+        self.attempt(route, method, path_and_query, body, headers).await
+    }
+
+    /// Tries `route`'s providers in turn: a failure before any byte came back (unreachable, 429, 5xx)
+    /// moves on to the next provider; with one provider, it is tried twice.
+    async fn attempt(
+        &self,
+        route: Vec<(usize, &Provider)>,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<&Outgoing>,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<UpstreamResponse, UpstreamError> {
         if route.is_empty() {
             return Err(UpstreamError::NoRoute);
         }
@@ -337,6 +368,19 @@ impl Upstreams {
                 )
                 .await;
             }
+            // Conversations, and stored chat completions by id (or their list).
+            Target::Mock
+                if path_and_query.starts_with("/v1/conversations")
+                    || path_and_query.starts_with("/v1/chat/completions/")
+                    || (path_and_query.starts_with("/v1/chat/completions") && *method == reqwest::Method::GET) =>
+            {
+                let bytes = body.map(|b| &b.bytes[..]).unwrap_or_default();
+                let stored = &self.mock_stored;
+                return match path_and_query.starts_with("/v1/conversations") {
+                    true => mock::stored::conversations(method.as_str(), path_and_query, bytes, stored),
+                    false => mock::stored::completions(method.as_str(), path_and_query, bytes, stored),
+                };
+            }
             Target::Mock => {
                 let request = match body {
                     Some(Outgoing { form: Some(form), bytes, .. }) => mock::form_request(form, bytes),
@@ -346,6 +390,10 @@ impl Upstreams {
                 let Some(request) = request else {
                     return Err(UpstreamError::Status { status: 400, body: "mock upstream: not JSON".into() });
                 };
+                let shape = mock::Shape::paced(self.mock_pace);
+                if path_and_query == "/v1/chat/completions" && request["store"] == true {
+                    return mock::stored::create_completion(&request, shape, &self.mock_stored).await;
+                }
                 return match dialect {
                     Dialect::Anthropic => mock::anthropic(&request, mock::Shape::paced(self.mock_pace)).await,
                     Dialect::OpenAi => {

@@ -12,7 +12,7 @@ use crate::server::metrics::Surface;
 use crate::server::proxy::dialect::{Dialect, ProxyError};
 use crate::server::proxy::metering::Meter;
 use crate::server::proxy::settlement_writer::CallGuard;
-use crate::server::proxy::upstream::{ByteStream, Outgoing, UpstreamBody};
+use crate::server::proxy::upstream::{ByteStream, Outgoing, UpstreamBody, UpstreamError};
 use crate::server::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
@@ -73,6 +73,28 @@ pub async fn send_upstream(
             release(state, p).await;
             Err(upstream_error(&e).into_response(dialect))
         }
+    }
+}
+
+/// The upstream's whole JSON answer to a request that is not a charged call (retrieving, changing, deleting
+/// or listing something it keeps), as the caller gets it: its own 4xx errors (not found, cannot cancel)
+/// passed as they came, anything else failing in OpenAI's shape.
+pub fn json_answer(got: Result<crate::server::proxy::upstream::UpstreamResponse, UpstreamError>) -> Response {
+    use axum::response::IntoResponse;
+    let dialect = Dialect::OpenAi;
+    match got {
+        Ok(crate::server::proxy::upstream::UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {
+            ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
+        Ok(_) => ProxyError::Upstream { status: 502, message: "The upstream answered with a stream.".into() }
+            .into_response(dialect),
+        Err(UpstreamError::Status { status, body })
+            if (400..500).contains(&status) && serde_json::from_str::<serde_json::Value>(&body).is_ok() =>
+        {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Err(e) => upstream_error(&e).into_response(dialect),
     }
 }
 

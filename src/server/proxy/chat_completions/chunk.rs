@@ -40,6 +40,9 @@ impl Reported for UsageReport {
 /// One streamed chunk (`[DONE]` is not one: see [`Chunk::parse`]).
 #[derive(Debug, Default, Deserialize, PartialEq)]
 pub struct Chunk<'a> {
+    /// The completion's id (a stored one is remembered by it).
+    #[serde(default, borrow)]
+    pub id: Option<Cow<'a, str>>,
     #[serde(default)]
     pub usage: Option<UsageReport>,
     #[serde(default, borrow)]

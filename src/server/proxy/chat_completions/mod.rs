@@ -65,6 +65,11 @@ struct Peek<'a> {
     stream: Option<bool>,
     #[serde(default)]
     stream_options: Option<PeekStreamOptions>,
+    /// `store: true` keeps the completion at OpenAI (its Store), with its `metadata`.
+    #[serde(default)]
+    store: Option<bool>,
+    #[serde(default)]
+    metadata: Option<Value>,
 }
 
 #[derive(serde::Deserialize)]
@@ -97,6 +102,21 @@ async fn run(
     }
     let streaming = peek.stream == Some(true);
     let include_usage = peek.stream_options.and_then(|o| o.include_usage) == Some(true);
+    let stored = match (peek.store == Some(true), target) {
+        (false, _) => None,
+        (true, Dialect::Anthropic) => {
+            return super::dialect::ProxyError::BadRequest(format!(
+                "`store: true` keeps a completion in OpenAI's Store, offered for OpenAI models only; call `{model}` without `store`. You were not charged."
+            ))
+            .into_response(D)
+        }
+        (true, Dialect::OpenAi) => {
+            match super::stored_completions::metadata_text(peek.metadata.as_ref().unwrap_or(&Value::Null)) {
+                Ok(m) => Some(m),
+                Err(e) => return e.into_response(D),
+            }
+        }
+    };
     let ask = Ask {
         user_id: key.user_id,
         key: Some(key),
@@ -121,6 +141,7 @@ async fn run(
             path: "/v1/chat/completions",
             streaming,
             include_usage,
+            stored,
         };
         return passthrough::relay(state, admitted, (running, started), route, body, &headers).await;
     }

@@ -22,12 +22,14 @@ use std::time::Instant;
 const D: Dialect = Dialect::OpenAi;
 
 /// Where an admitted call goes and how it was asked: the surface (for the metrics), the upstream path,
-/// whether it streams and whether the caller asked for the usage chunk.
+/// whether it streams, whether the caller asked for the usage chunk, and (a chat completion with
+/// `store: true`) the metadata it is kept with: its id is remembered for the caller as soon as it is known.
 pub struct Route {
     pub surface: Surface,
     pub path: &'static str,
     pub streaming: bool,
     pub include_usage: bool,
+    pub stored: Option<String>,
 }
 
 /// Sends an admitted call's body to the OpenAI upstream at `route.path`, relays the answer and settles it.
@@ -39,7 +41,19 @@ pub async fn relay(
     body: Bytes,
     headers: &HeaderMap,
 ) -> Response {
-    let Route { surface, path, streaming, include_usage } = route;
+    let Route { surface, path, streaming, include_usage, stored } = route;
+    // A stored completion's id, remembered for the caller before the caller can read it.
+    let keep = {
+        let (state, user_id, model) = (state.clone(), admitted.user_id, admitted.model.clone());
+        let mut kept = false;
+        move |id: Option<&str>| {
+            if let (Some(metadata), Some(id), false) = (stored.as_deref(), id, kept) {
+                crate::server::proxy::stored_completions::remember(&state, user_id, &model, metadata, id);
+                kept = true;
+            }
+        }
+    };
+    let mut keep = keep;
     let outgoing = match streaming && !include_usage {
         false => Ok(Outgoing::body(body, streaming)),
         true => serde_json::from_slice::<Value>(&body).map(|mut r| {
@@ -61,6 +75,7 @@ pub async fn relay(
     };
     match answer {
         UpstreamBody::Json(answer) => {
+            keep(answer_id(&answer).as_deref());
             let Some(usage) = metering::answer_usage::<chunk::UsageReport>(&answer) else {
                 tracing::warn!(model = %admitted.model, "upstream answered with something that is not JSON");
                 call::release(&state, &admitted).await;
@@ -81,6 +96,7 @@ pub async fn relay(
                 for ev in parser.push(&piece) {
                     match Chunk::parse(&ev.data) {
                         Some(c) => {
+                            keep(c.id.as_deref());
                             c.meter(meter);
                             // The usage chunk asked for on the caller's behalf stays with us.
                             if !raw && !c.is_usage_only() {
@@ -106,4 +122,14 @@ pub async fn relay(
             response
         }
     }
+}
+
+/// The `id` of a whole answer.
+fn answer_id(answer: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        #[serde(default)]
+        id: Option<String>,
+    }
+    serde_json::from_slice::<Id>(answer).ok().and_then(|a| a.id)
 }

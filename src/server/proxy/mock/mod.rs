@@ -14,6 +14,7 @@ pub mod images;
 pub mod responses;
 pub mod server;
 pub mod speech;
+pub mod stored;
 
 use super::sse;
 use super::upstream::{ByteStream, UpstreamError, UpstreamResponse};
@@ -241,6 +242,11 @@ pub async fn anthropic(request: &Value, shape: Shape) -> Result<UpstreamResponse
 
 /// An OpenAI chat completion request (a GPT model) answered in OpenAI's dialect.
 pub async fn openai(request: &Value, shape: Shape) -> Result<UpstreamResponse, UpstreamError> {
+    chat(request, shape, format!("chatcmpl-mock{:016x}", fxhash(&request.to_string()))).await
+}
+
+/// A chat completion answered with the id given (a stored one's must be unique).
+pub(super) async fn chat(request: &Value, shape: Shape, id: String) -> Result<UpstreamResponse, UpstreamError> {
     let model = request["model"].as_str().unwrap_or("gpt").to_string();
     if let Some(e) = failure(&model) {
         return Err(e);
@@ -254,7 +260,6 @@ pub async fn openai(request: &Value, shape: Shape) -> Result<UpstreamResponse, U
     let choices = request["n"].as_u64().unwrap_or(1).clamp(1, 128);
     let prompt_tokens = tokens_of(&request["messages"].to_string());
     let completion_tokens = tokens_of(&text).saturating_mul(choices);
-    let id = format!("chatcmpl-mock{:016x}", fxhash(&request.to_string()));
     let usage = reported(&model, prompt_tokens, completion_tokens).map(|(input, output)| {
         json!({
             "prompt_tokens": input, "completion_tokens": output,

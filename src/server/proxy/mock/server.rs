@@ -1,7 +1,7 @@
 //! The built-in mock upstream served over HTTP (`gatehouse mock-upstream`): the same answers the in-process
 //! mock gives, at Anthropic's `/v1/messages`, OpenAI's `/v1/chat/completions`, `/v1/completions`,
 //! `/v1/embeddings`, `/v1/audio/speech`, `/v1/images/generations` and `/v1/images/edits` (a form), and the
-//! Responses API's
+//! Responses API's, Conversations and stored chat completions (`store: true`), and the
 //! `/v1/responses` (with retrieve, delete, cancel and input items). The benchmark calls it
 //! directly and through Gatehouse, and it stands in for a provider when trying a providers file.
 
@@ -17,13 +17,39 @@ use serde_json::Value;
 
 pub fn router(shape: mock::Shape) -> Router {
     let store = std::sync::Arc::new(mock::responses::Store::default());
+    let stored = std::sync::Arc::new(mock::stored::Stored::default());
+    let kept = {
+        let stored = std::sync::Arc::clone(&stored);
+        move |method: Method, uri: Uri, body: Bytes| {
+            let stored = std::sync::Arc::clone(&stored);
+            async move {
+                let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+                respond(match path.starts_with("/v1/conversations") {
+                    true => mock::stored::conversations(method.as_str(), path, &body, &stored),
+                    false => mock::stored::completions(method.as_str(), path, &body, &stored),
+                })
+            }
+        }
+    };
+    let chat = move |uri: Uri, body: Bytes| {
+        let stored = std::sync::Arc::clone(&stored);
+        async move {
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(r) if r["store"] == true => respond(mock::stored::create_completion(&r, shape, &stored).await),
+                _ => answer(uri, body, false, shape).await,
+            }
+        }
+    };
     let responses = move |method: Method, uri: Uri, body: Bytes| {
         let store = std::sync::Arc::clone(&store);
         async move { respond(mock::responses::handle(method.as_str(), uri.path(), &body, shape, &store).await) }
     };
     Router::new()
         .route("/v1/messages", post(move |uri: Uri, body: Bytes| answer(uri, body, true, shape)))
-        .route("/v1/chat/completions", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
+        .route("/v1/chat/completions", post(chat).get(kept.clone()))
+        .route("/v1/chat/completions/{*rest}", any(kept.clone()))
+        .route("/v1/conversations", any(kept.clone()))
+        .route("/v1/conversations/{*rest}", any(kept))
         .route("/v1/completions", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
         .route("/v1/embeddings", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))
         .route("/v1/audio/speech", post(move |uri: Uri, body: Bytes| answer(uri, body, false, shape)))

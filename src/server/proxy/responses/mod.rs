@@ -125,9 +125,9 @@ struct Peek<'a> {
     previous_response_id: Option<Cow<'a, str>>,
     #[serde(default)]
     max_output_tokens: Option<u64>,
-    /// An upstream conversation (the Conversations API is not offered here yet).
+    /// A conversation of the caller's (`conv_…`, or `{"id": "conv_…"}`) the response is added to.
     #[serde(default)]
-    conversation: Option<serde::de::IgnoredAny>,
+    conversation: Option<Value>,
     /// Read for the web search tool, billed per search.
     #[serde(borrow, default)]
     tools: Option<Vec<PeekTool<'a>>>,
@@ -241,12 +241,28 @@ async fn prepare(
     if background && !store {
         return Err(ProxyError::BadRequest("A background response must be stored: drop `store: false`.".into()));
     }
-    if peek.conversation.is_some() || contains(body, b"\"item_reference\"") {
-        // Ids of items and conversations are the upstream's, shared by every account: never forwarded.
+    if contains(body, b"\"item_reference\"") {
+        // Item ids are the upstream's, shared by every account: never forwarded.
         return Err(ProxyError::BadRequest(
-            "`conversation` and `item_reference` inputs are not offered here; send the items themselves, or continue a response of yours with `previous_response_id`.".into(),
+            "`item_reference` inputs are not offered here; send the items themselves, continue a response of yours with `previous_response_id`, or one of your conversations with `conversation`.".into(),
         ));
     }
+    // A conversation is forwarded only when it is the caller's (another account's reads as unknown).
+    let in_conversation = match &peek.conversation {
+        None | Some(Value::Null) => false,
+        Some(c) => {
+            let id = c.as_str().or_else(|| c["id"].as_str()).ok_or_else(|| {
+                ProxyError::BadRequest("`conversation` must be a conversation id, or an object with its `id`.".into())
+            })?;
+            if call::provider_dialect(&model) != Dialect::OpenAi {
+                return Err(ProxyError::BadRequest(format!(
+                    "Conversations are kept by OpenAI and offered for OpenAI models only; continue a Claude model (`{model}`) with `previous_response_id`."
+                )));
+            }
+            super::conversations::owned(state, key.user_id, id).await?;
+            true
+        }
+    };
     let previous = match peek.previous_response_id.as_deref() {
         Some(id) => Some(owned(state, key.user_id, id).await?),
         None => None,
@@ -304,9 +320,9 @@ async fn prepare(
         choices: None,
         prompts: 1,
         web_searches: web_searches_allowed(peek.tools.as_deref()),
-        // A pass-through continuing an earlier response sends the whole conversation upstream, which the
-        // body does not show: its hold counts the model's whole context.
-        request_bytes: if previous.is_some() && matches!(writer, Writer::PassThrough) {
+        // A pass-through continuing an earlier response (or a conversation) sends the whole conversation
+        // upstream, which the body does not show: its hold counts the model's whole context.
+        request_bytes: if (previous.is_some() || in_conversation) && matches!(writer, Writer::PassThrough) {
             usize::MAX
         } else {
             outgoing.bytes.len().max(body.len())
@@ -569,21 +585,7 @@ async fn forwarded(state: &AppState, op: Op, owned: &Owned, query: Option<String
     if op == Op::Delete && matches!(&got, Ok(_) | Err(UpstreamError::Status { status: 404, .. })) {
         forget(state, owned).await;
     }
-    match got {
-        Ok(super::upstream::UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {
-            ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-        }
-        Ok(_) => ProxyError::Upstream { status: 502, message: "The upstream answered with a stream.".into() }
-            .into_response(D),
-        // The upstream's own answer (not found, cannot cancel a finished response) is the caller's to read.
-        Err(UpstreamError::Status { status, body })
-            if (400..500).contains(&status) && serde_json::from_str::<Value>(&body).is_ok() =>
-        {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
-        Err(e) => call::upstream_error(&e).into_response(D),
-    }
+    call::json_answer(got)
 }
 
 #[cfg(test)]
