@@ -86,6 +86,8 @@ async fn stored_chat_completions_are_the_callers_alone() {
     assert_eq!(ids(&minis), [b.as_str()]);
     let (_, page) = get(&app, "/v1/chat/completions?limit=1", &key).await;
     assert_eq!((ids(&page), page["has_more"].as_bool()), (vec![a.clone()], Some(true)));
+    let (_, unknown) = get(&app, "/v1/chat/completions?after=chatcmpl-not-mine", &key).await;
+    assert_eq!((ids(&unknown).len(), unknown["has_more"].as_bool()), (0, Some(false)), "never starts over");
     let (_, next) = get(&app, &format!("/v1/chat/completions?limit=1&after={a}"), &key).await;
     assert_eq!(ids(&next), [b.as_str()]);
     let (_, list) = get(&app, "/v1/chat/completions", &other).await;
@@ -238,6 +240,21 @@ async fn conversation_refusals_are_clear() {
     assert_eq!(res.status(), 400);
     assert_eq!(post(&app, "/v1/conversations", &key, json!({"metadata": ["x"]})).await.0, 400);
     assert_eq!(post(&app, &format!("/v1/conversations/{id}/items"), &key, json!({"items": []})).await.0, 400);
+    // Items by reference are another account's for all Gatehouse knows: refused, however spelled.
+    let reference = json!({"items": [{"type": "item_reference", "id": "msg_someone_elses"}]});
+    assert_eq!(post(&app, &format!("/v1/conversations/{id}/items"), &key, reference.clone()).await.0, 400);
+    assert_eq!(post(&app, "/v1/conversations", &key, reference).await.0, 400);
+    let escaped = r#"{"items": [{"type": "item_\u0072eference", "id": "msg_someone_elses"}]}"#;
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/conversations/{id}/items")))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(escaped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
     assert_eq!(get(&app, &format!("/v1/conversations/{id}/items/..%2Fsecret"), &key).await.0, 404);
     // A Claude model cannot continue an OpenAI conversation.
     let (status, v) =

@@ -9,6 +9,12 @@ use sqlx::AnyPool;
 /// are kept until deleted.
 pub const COMPLETIONS_KEEP_MS: i64 = 30 * 86_400_000;
 
+/// Whether an id (the upstream's, or a caller's item id) may be kept and put into an upstream path: 1 to
+/// 200 letters, digits, `_` or `-`.
+pub fn plain_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// What an id names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IdKind {
@@ -126,9 +132,13 @@ pub async fn list(
     kind: IdKind,
     q: &ListQuery,
 ) -> Result<(Vec<OwnedId>, bool), sqlx::Error> {
-    // The cursor: the row the list starts after (an id that is not the caller's starts from the beginning).
+    // The cursor: the row the list starts after. One that is not (or no longer) the caller's ends the list
+    // (starting over would page the same rows again).
     let mut cursor = match &q.after {
-        Some(after) => find(pool, user_id, kind, after).await?.map(|o| (o.created_at, o.id)),
+        Some(after) => match find(pool, user_id, kind, after).await? {
+            Some(o) => Some((o.created_at, o.id)),
+            None => return Ok((Vec::new(), false)),
+        },
         None => None,
     };
     let (cmp, order) = if q.newest_first { ("<", "DESC") } else { (">", "ASC") };
@@ -194,6 +204,14 @@ pub async fn purge(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_ids_are_kept_or_put_into_paths() {
+        assert!(plain_id("chatcmpl-abc_123") && plain_id("conv_68a1"));
+        for bad in ["", "../x", "a/b", "a?b", "a%2Fb", "a b", &"x".repeat(201)] {
+            assert!(!plain_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn metadata_filters_need_every_pair() {

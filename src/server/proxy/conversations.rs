@@ -8,10 +8,11 @@
 
 use super::call;
 use super::dialect::{Dialect, ProxyError};
+use super::responses::items;
 use super::stored_completions::metadata_of;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError, UpstreamResponse};
 use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
-use crate::server::domain::owned_ids::{IdKind, OwnedId};
+use crate::server::domain::owned_ids::{plain_id, IdKind, OwnedId};
 use crate::server::metrics::Surface;
 use crate::server::state::AppState;
 use axum::body::Bytes;
@@ -128,10 +129,11 @@ async fn created(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<R
     let key = call::authenticate(state, headers).await?;
     let body = if body.iter().all(u8::is_ascii_whitespace) { Bytes::from_static(b"{}") } else { body };
     let metadata = metadata_of(&body)?;
+    no_item_references(&body)?;
     let got = send(state, reqwest::Method::POST, "/v1/conversations", Some(body)).await;
     if let Ok(UpstreamResponse { body: UpstreamBody::Json(answer) }) = &got {
         let made: Value = serde_json::from_slice(answer).unwrap_or_default();
-        match made["id"].as_str() {
+        match made["id"].as_str().filter(|id| plain_id(id)) {
             Some(id) => {
                 let owned = OwnedId {
                     id: id.to_string(),
@@ -144,8 +146,8 @@ async fn created(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<R
                 state.gateway.owned.remember(owned).await;
             }
             None => {
-                tracing::warn!("upstream made a conversation without an id");
-                return Err(call::upstream_error(&UpstreamError::Broken("a conversation without an id".into())));
+                tracing::warn!("upstream made a conversation without a usable id");
+                return Err(call::upstream_error(&UpstreamError::Broken("a conversation without a usable id".into())));
             }
         }
     }
@@ -199,6 +201,7 @@ async fn answer(state: &AppState, id: &str, op: Op, headers: &HeaderMap) -> Resu
         }
         Op::AddItems(body, query) => {
             serde_json::from_slice::<Value>(&body).map_err(call::not_json)?;
+            no_item_references(&body)?;
             send(state, reqwest::Method::POST, &with_query(format!("{base}/items"), query), Some(body)).await
         }
         Op::ListItems(query) => {
@@ -215,14 +218,21 @@ async fn answer(state: &AppState, id: &str, op: Op, headers: &HeaderMap) -> Resu
     Ok(call::json_answer(got))
 }
 
-/// An item id as it may go into a path: letters, digits, `_` and `-` only.
+/// An item id as it may go into a path (see [`plain_id`]); any other reads as unknown.
 fn item_id(item: &str) -> Result<&str, ProxyError> {
-    match !item.is_empty()
-        && item.len() <= 128
-        && item.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    match plain_id(item) {
         true => Ok(item),
         false => Err(ProxyError::NotFound(format!("No item found with id '{item}'."))),
+    }
+}
+
+/// Items given by reference are refused: item ids are the upstream's, shared by every account.
+fn no_item_references(body: &[u8]) -> Result<(), ProxyError> {
+    match items::refers_to_items(body) {
+        false => Ok(()),
+        true => Err(ProxyError::BadRequest(
+            "`item_reference` items are not offered here; send the items themselves.".into(),
+        )),
     }
 }
 
@@ -236,5 +246,6 @@ mod tests {
         for bad in ["", "../x", "a/b", "a?b", "a%2Fb"] {
             assert!(item_id(bad).is_err(), "{bad}");
         }
+        assert!(no_item_references(br#"{"items": [{"type": "item_reference", "id": "msg_x"}]}"#).is_err());
     }
 }

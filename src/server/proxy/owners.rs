@@ -64,6 +64,8 @@ type Pending<R> = Arc<Mutex<HashMap<String, R>>>;
 pub struct Owners<R: OwnerRow> {
     jobs: mpsc::Sender<Job<R>>,
     pending: Pending<R>,
+    /// Rows handed over while the queue was full, still waiting to join it (a flush waits for them).
+    joining: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl<R: OwnerRow> Owners<R> {
@@ -72,7 +74,7 @@ impl<R: OwnerRow> Owners<R> {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let pending = Pending::default();
         tokio::spawn(run(db, Arc::clone(&pending), rx));
-        Self { jobs, pending }
+        Self { jobs, pending, joining: Arc::default() }
     }
 
     /// Remembers an id for its account; lookups find it from now on.
@@ -90,9 +92,11 @@ impl<R: OwnerRow> Owners<R> {
         match self.jobs.try_send(Job::Remember(row)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(job)) => {
-                let jobs = self.jobs.clone();
+                let (jobs, joining) = (self.jobs.clone(), Arc::clone(&self.joining));
+                joining.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
                     let _ = jobs.send(job).await;
+                    joining.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 });
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -110,6 +114,10 @@ impl<R: OwnerRow> Owners<R> {
 
     /// Waits until every row handed over so far is committed (or given up).
     pub async fn flush(&self) {
+        // Rows handed over while the queue was full join it first, so none is written after the flush.
+        while self.joining.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let (done, wait) = oneshot::channel();
         if self.jobs.send(Job::Flush(done)).await.is_ok() {
             let _ = wait.await;

@@ -10,7 +10,7 @@ use super::call;
 use super::dialect::{Dialect, ProxyError};
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
-use crate::server::domain::owned_ids::{IdKind, ListQuery, OwnedId};
+use crate::server::domain::owned_ids::{plain_id, IdKind, ListQuery, OwnedId};
 use crate::server::metrics::Surface;
 use crate::server::state::AppState;
 use axum::body::Bytes;
@@ -185,9 +185,14 @@ fn list_query(query: &str) -> Result<ListQuery, ProxyError> {
     Ok(q)
 }
 
-/// The caller's stored completions, a page, each as the upstream keeps it. One the upstream no longer has
-/// (deleted there, or past its keeping time) is forgotten and left out.
+/// Completions read from the upstream at once, at most, while listing.
+const LIST_FETCHES: usize = 8;
+
+/// The caller's stored completions, a page, each as the upstream keeps it. One the upstream cannot give
+/// now (it no longer has it, or it failed) is left out of the page, and the page's cursor ids are still
+/// Gatehouse's, so the caller can go on.
 async fn listed(state: &AppState, query: &str, headers: &HeaderMap) -> Result<Response, ProxyError> {
+    use futures_util::StreamExt;
     let key = call::authenticate(state, headers).await?;
     let q = list_query(query)?;
     let (rows, has_more) = state
@@ -196,32 +201,33 @@ async fn listed(state: &AppState, query: &str, headers: &HeaderMap) -> Result<Re
         .list(&state.db, key.user_id, KIND, &q)
         .await
         .map_err(|e| call::unavailable("stored completion list", e))?;
-    let no_headers = HeaderMap::new();
-    let fetches = rows.iter().map(|o| {
-        let no_headers = &no_headers;
-        async move {
-            let path = format!("/v1/chat/completions/{}", o.id);
-            let got = state.gateway.upstreams.request(reqwest::Method::GET, D, &o.model, &path, None, no_headers);
-            (o, got.await)
-        }
+    let fetches = rows.iter().cloned().map(|o| async move {
+        let path = format!("/v1/chat/completions/{}", o.id);
+        let got =
+            state.gateway.upstreams.request(reqwest::Method::GET, D, &o.model, &path, None, &HeaderMap::new()).await;
+        (o, got)
     });
+    let fetched: Vec<_> = futures_util::stream::iter(fetches).buffered(LIST_FETCHES).collect().await;
     let mut data = Vec::with_capacity(rows.len());
-    for (o, got) in futures_util::future::join_all(fetches).await {
+    for (o, got) in fetched {
         match got {
             Ok(super::upstream::UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {
-                data.push(serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null));
+                match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(v) => data.push(v),
+                    Err(_) => tracing::warn!(completion = %o.id, "stored completion is not JSON upstream; left out"),
+                }
             }
-            Err(UpstreamError::Status { status: 404, .. }) => forget(state, key.user_id, &o.id).await,
-            Ok(_) => return Err(call::upstream_error(&UpstreamError::Broken("a stream where JSON was asked".into()))),
-            Err(e) => return Err(call::upstream_error(&e)),
+            Ok(_) => tracing::warn!(completion = %o.id, "stored completion came as a stream; left out"),
+            Err(e) => {
+                tracing::warn!(error = %e, completion = %o.id, "stored completion not read; left out of the list")
+            }
         }
     }
-    data.retain(|v| !v.is_null());
     let list = json!({
         "object": "list",
         "data": data,
-        "first_id": data.first().map(|c| c["id"].clone()),
-        "last_id": data.last().map(|c| c["id"].clone()),
+        "first_id": rows.first().map(|o| o.id.clone()),
+        "last_id": rows.last().map(|o| o.id.clone()),
         "has_more": has_more,
     });
     Ok(axum::Json(list).into_response())
@@ -229,6 +235,10 @@ async fn listed(state: &AppState, query: &str, headers: &HeaderMap) -> Result<Re
 
 /// Remembers a chat completion made with `store: true` for the caller, as soon as its id is known.
 pub fn remember(state: &AppState, user_id: i64, model: &str, metadata: &str, id: &str) {
+    if !plain_id(id) {
+        tracing::warn!("upstream gave a stored completion an id that cannot be kept; it is not remembered");
+        return;
+    }
     let owned = OwnedId {
         id: id.to_string(),
         kind: KIND,

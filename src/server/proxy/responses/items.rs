@@ -55,6 +55,25 @@ pub fn last_user_text(items: &[Value]) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a request body refers to an upstream item by id (`{"type": "item_reference"}` anywhere in it):
+/// item ids are the upstream's, shared by every account, so such a request is never forwarded. Read
+/// without parsing unless the body could hold it (the word itself, or a JSON escape that might spell it).
+pub fn refers_to_items(body: &[u8]) -> bool {
+    let find = |needle: &[u8]| memchr::memmem::find(body, needle).is_some();
+    if !find(b"item_reference") && !find(b"\\u") {
+        return false;
+    }
+    fn walk(v: &Value) -> bool {
+        match v {
+            Value::Object(o) => o.get("type").is_some_and(|t| t == "item_reference") || o.values().any(walk),
+            Value::Array(a) => a.iter().any(walk),
+            _ => false,
+        }
+    }
+    // A body that does not parse is refused elsewhere; here it refers to nothing.
+    serde_json::from_slice::<Value>(body).is_ok_and(|v| walk(&v))
+}
+
 /// `{"object": "list", ...}` of items, as the input-items endpoint answers.
 pub fn list(items: &[Value]) -> Value {
     json!({
@@ -69,6 +88,14 @@ pub fn list(items: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_references_are_found_however_they_are_spelled() {
+        assert!(refers_to_items(br#"{"input": [{"type": "item_reference", "id": "msg_1"}]}"#));
+        assert!(refers_to_items(br#"{"items": [{"type": "item_\u0072eference", "id": "msg_1"}]}"#));
+        assert!(!refers_to_items(br#"{"input": "tell me about item_reference"}"#));
+        assert!(!refers_to_items(br#"{"input": "caf\u00e9"}"#));
+    }
 
     #[test]
     fn a_string_input_is_one_user_message_and_every_item_gets_an_id() {

@@ -241,7 +241,7 @@ async fn prepare(
     if background && !store {
         return Err(ProxyError::BadRequest("A background response must be stored: drop `store: false`.".into()));
     }
-    if contains(body, b"\"item_reference\"") {
+    if items::refers_to_items(body) {
         // Item ids are the upstream's, shared by every account: never forwarded.
         return Err(ProxyError::BadRequest(
             "`item_reference` inputs are not offered here; send the items themselves, continue a response of yours with `previous_response_id`, or one of your conversations with `conversation`.".into(),
@@ -332,11 +332,6 @@ async fn prepare(
     };
     let admitted = call::admit(state, ask).await?;
     Ok(Created { admitted, outgoing, writer, store, background })
-}
-
-/// True when `needle` occurs in `haystack` (a request body read only for one marker).
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Ids of responses Gatehouse writes: random, so two accounts never meet on one.
