@@ -29,6 +29,14 @@ impl IdKind {
             Self::ChatCompletion => "chat_completion",
         }
     }
+
+    /// What a person calls it (in "No conversation found with id …").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Conversation => "conversation",
+            Self::ChatCompletion => "chat completion",
+        }
+    }
 }
 
 /// An id and whose it is.

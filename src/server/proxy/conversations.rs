@@ -10,7 +10,7 @@ use super::call;
 use super::dialect::{Dialect, ProxyError};
 use super::responses::items;
 use super::stored_completions::metadata_of;
-use super::upstream::{Outgoing, UpstreamBody, UpstreamError, UpstreamResponse};
+use super::upstream::{with_query, Outgoing, UpstreamBody, UpstreamError, UpstreamResponse};
 use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
 use crate::server::domain::owned_ids::{plain_id, IdKind, OwnedId};
 use crate::server::metrics::Surface;
@@ -154,30 +154,9 @@ async fn created(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<R
     Ok(call::json_answer(got))
 }
 
-fn not_found(id: &str) -> ProxyError {
-    ProxyError::NotFound(format!("No conversation found with id '{id}'."))
-}
-
-/// The caller's conversation with this id, or 404 (another account's id reads as unknown).
-pub async fn owned(state: &AppState, user_id: i64, id: &str) -> Result<OwnedId, ProxyError> {
-    match state.gateway.owned.find(&state.db, user_id, KIND, id).await {
-        Ok(Some(o)) => Ok(o),
-        Ok(None) => Err(not_found(id)),
-        Err(e) => Err(call::unavailable("conversation lookup", e)),
-    }
-}
-
-/// `path` with the caller's query string, if any.
-fn with_query(path: String, query: Option<String>) -> String {
-    match query.filter(|q| !q.is_empty()) {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    }
-}
-
 async fn answer(state: &AppState, id: &str, op: Op, headers: &HeaderMap) -> Result<Response, ProxyError> {
     let key = call::authenticate(state, headers).await?;
-    let owned = owned(state, key.user_id, id).await?;
+    let owned = state.gateway.owned.require(&state.db, key.user_id, KIND, id).await?;
     let base = format!("/v1/conversations/{}", owned.id);
     let got = match op {
         Op::Retrieve => send(state, reqwest::Method::GET, &base, None).await,

@@ -1,6 +1,7 @@
 //! Conversations and stored chat completions remembered with their accounts (written behind the call by
 //! the [`Owners`] writer): found, changed, forgotten and listed for the caller's account only.
 
+use super::dialect::ProxyError;
 use super::owners::Owners;
 use crate::server::db::Db;
 use crate::server::domain::owned_ids::{self, IdKind, ListQuery, OwnedId};
@@ -31,6 +32,16 @@ impl IdOwners {
             return Ok(o.filter(|o| o.kind == kind));
         }
         db.hot_read(owned_ids::find(db.pool(), user_id, kind, id)).await
+    }
+
+    /// The caller's id of this kind, or the error to answer: 404 in OpenAI's shape (another account's id
+    /// reads as unknown), 503 when it cannot be looked up.
+    pub async fn require(&self, db: &Db, user_id: i64, kind: IdKind, id: &str) -> Result<OwnedId, ProxyError> {
+        match self.find(db, user_id, kind, id).await {
+            Ok(Some(o)) => Ok(o),
+            Ok(None) => Err(ProxyError::NotFound(format!("No {} found with id '{id}'.", kind.noun()))),
+            Err(e) => Err(super::call::unavailable("id lookup", e)),
+        }
     }
 
     /// Keeps an id's new metadata (after the writes queued before); false when it was not theirs.

@@ -8,7 +8,7 @@
 
 use super::call;
 use super::dialect::{Dialect, ProxyError};
-use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
+use super::upstream::{with_query, Outgoing, UpstreamBody, UpstreamError};
 use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
 use crate::server::domain::owned_ids::{plain_id, IdKind, ListQuery, OwnedId};
 use crate::server::metrics::Surface;
@@ -83,22 +83,9 @@ async fn one(
     response
 }
 
-fn not_found(id: &str) -> ProxyError {
-    ProxyError::NotFound(format!("No chat completion found with id '{id}'."))
-}
-
-/// The caller's stored completion with this id, or 404 (another account's id reads as unknown).
-async fn owned(state: &AppState, user_id: i64, id: &str) -> Result<OwnedId, ProxyError> {
-    match state.gateway.owned.find(&state.db, user_id, KIND, id).await {
-        Ok(Some(o)) => Ok(o),
-        Ok(None) => Err(not_found(id)),
-        Err(e) => Err(call::unavailable("stored completion lookup", e)),
-    }
-}
-
 async fn answer(state: &AppState, id: &str, op: Op, headers: &HeaderMap) -> Result<Response, ProxyError> {
     let key = call::authenticate(state, headers).await?;
-    let owned = owned(state, key.user_id, id).await?;
+    let owned = state.gateway.owned.require(&state.db, key.user_id, KIND, id).await?;
     let path = format!("/v1/chat/completions/{}", owned.id);
     let upstreams = &state.gateway.upstreams;
     let send = |method, path: String, body: Option<Outgoing>| async move {
@@ -107,10 +94,7 @@ async fn answer(state: &AppState, id: &str, op: Op, headers: &HeaderMap) -> Resu
     match op {
         Op::Retrieve => Ok(call::json_answer(send(reqwest::Method::GET, path, None).await)),
         Op::Messages(query) => {
-            let path = match query.filter(|q| !q.is_empty()) {
-                Some(q) => format!("{path}/messages?{q}"),
-                None => format!("{path}/messages"),
-            };
+            let path = with_query(format!("{path}/messages"), query);
             Ok(call::json_answer(send(reqwest::Method::GET, path, None).await))
         }
         Op::Update(body) => {

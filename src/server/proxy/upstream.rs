@@ -117,6 +117,14 @@ pub enum Target {
     },
 }
 
+/// `path` with the caller's query string, if it has one (passed on as it came).
+pub fn with_query(path: String, query: Option<String>) -> String {
+    match query.filter(|q| !q.is_empty()) {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    }
+}
+
 /// `base` with `path_and_query` appended to its path, without parsing a URL string on every call.
 fn join(base: &reqwest::Url, path_and_query: &str) -> reqwest::Url {
     let (path, query) = match path_and_query.split_once('?') {

@@ -42,18 +42,15 @@ pub async fn relay(
     headers: &HeaderMap,
 ) -> Response {
     let Route { surface, path, streaming, include_usage, stored } = route;
-    // A stored completion's id, remembered for the caller before the caller can read it.
-    let keep = {
-        let (state, user_id, model) = (state.clone(), admitted.user_id, admitted.model.clone());
-        let mut kept = false;
-        move |id: Option<&str>| {
-            if let (Some(metadata), Some(id), false) = (stored.as_deref(), id, kept) {
-                crate::server::proxy::stored_completions::remember(&state, user_id, &model, metadata, id);
-                kept = true;
-            }
-        }
-    };
-    let mut keep = keep;
+    // A stored completion's id, remembered for the caller before the caller can read it. Nothing is set up
+    // (nor any answer read for its id) for a call that is not stored.
+    let mut keep = stored.map(|metadata| Keep {
+        state: state.clone(),
+        user_id: admitted.user_id,
+        model: admitted.model.clone(),
+        metadata,
+        kept: false,
+    });
     let outgoing = match streaming && !include_usage {
         false => Ok(Outgoing::body(body, streaming)),
         true => serde_json::from_slice::<Value>(&body).map(|mut r| {
@@ -75,7 +72,9 @@ pub async fn relay(
     };
     match answer {
         UpstreamBody::Json(answer) => {
-            keep(answer_id(&answer).as_deref());
+            if let Some(k) = keep.as_mut() {
+                k.id(answer_id(&answer).as_deref());
+            }
             let Some(usage) = metering::answer_usage::<chunk::UsageReport>(&answer) else {
                 tracing::warn!(model = %admitted.model, "upstream answered with something that is not JSON");
                 call::release(&state, &admitted).await;
@@ -96,7 +95,9 @@ pub async fn relay(
                 for ev in parser.push(&piece) {
                     match Chunk::parse(&ev.data) {
                         Some(c) => {
-                            keep(c.id.as_deref());
+                            if let Some(k) = keep.as_mut() {
+                                k.id(c.id.as_deref());
+                            }
                             c.meter(meter);
                             // The usage chunk asked for on the caller's behalf stays with us.
                             if !raw && !c.is_usage_only() {
@@ -120,6 +121,26 @@ pub async fn relay(
                 out
             });
             response
+        }
+    }
+}
+
+/// What a stored completion is remembered with, until its id is seen.
+struct Keep {
+    state: AppState,
+    user_id: i64,
+    model: String,
+    metadata: String,
+    kept: bool,
+}
+
+impl Keep {
+    /// The answer's id (or a chunk's): remembered the first time it is seen.
+    fn id(&mut self, id: Option<&str>) {
+        if let (Some(id), false) = (id, self.kept) {
+            let remember = crate::server::proxy::stored_completions::remember;
+            remember(&self.state, self.user_id, &self.model, &self.metadata, id);
+            self.kept = true;
         }
     }
 }

@@ -24,6 +24,7 @@ use super::settlement_writer::CallGuard;
 use super::sse;
 use super::upstream::{Outgoing, UpstreamBody, UpstreamError};
 use super::{CallBody, OnChannel, OpenAiBody, OpenAiChannel};
+use crate::server::domain::owned_ids::IdKind;
 use crate::server::domain::responses::{Owned, Written};
 use crate::server::metrics::Surface;
 use crate::server::secrets::random_token;
@@ -259,7 +260,7 @@ async fn prepare(
                     "Conversations are kept by OpenAI and offered for OpenAI models only; continue a Claude model (`{model}`) with `previous_response_id`."
                 )));
             }
-            super::conversations::owned(state, key.user_id, id).await?;
+            state.gateway.owned.require(&state.db, key.user_id, IdKind::Conversation, id).await?;
             true
         }
     };
@@ -562,15 +563,13 @@ async fn forwarded(state: &AppState, op: Op, owned: &Owned, query: Option<String
         )
         .into_response(D);
     }
-    let (method, mut path) = match op {
+    let (method, path) = match op {
         Op::Retrieve => (reqwest::Method::GET, format!("/v1/responses/{}", owned.id)),
         Op::Delete => (reqwest::Method::DELETE, format!("/v1/responses/{}", owned.id)),
         Op::Cancel => (reqwest::Method::POST, format!("/v1/responses/{}/cancel", owned.id)),
         Op::InputItems => (reqwest::Method::GET, format!("/v1/responses/{}/input_items", owned.id)),
     };
-    if let Some(q) = query.filter(|q| !q.is_empty()) {
-        path = format!("{path}?{q}");
-    }
+    let path = super::upstream::with_query(path, query);
     let body = (op == Op::Cancel).then(|| Outgoing::body(Bytes::from_static(b"{}"), false));
     let got = state
         .gateway
