@@ -1,6 +1,6 @@
 //! The rest of OpenAI's menu against the mock upstream: embeddings (billed per input token, nothing
 //! written), legacy text completions (JSON and SSE, metered like chat completions) and text to speech
-//! (streamed audio, billed per character), each model refused
+//! (streamed audio, billed per character, or per token from the upstream's event stream), each model refused
 //! on another kind's endpoint, every exit path settled once; and the key-management API's per-model
 //! multipliers and membership-expiry query.
 #![cfg(feature = "ssr")]
@@ -37,6 +37,11 @@ fn price_table_with_failure_modes() -> std::path::PathBuf {
     );
     for suffix in ["fail-500", "fail-midstream"] {
         text.push_str(&format!("tts-1-{suffix} 15 0 0 0 0 context=4096 kind=speech\n"));
+    }
+    for suffix in ["fail-500", "fail-midstream", "usage-none", "usage-huge"] {
+        text.push_str(&format!(
+            "gpt-4o-mini-tts-{suffix} 0.60 12 0.60 0.60 0.60 max_output=12500 context=2000 kind=speech billed=tokens\n"
+        ));
     }
     price_table_with(&text)
 }
@@ -354,10 +359,15 @@ async fn the_key_api_answers_each_models_multiplier_and_the_membership_expiry() 
     assert_eq!(embedding["kind"], "embedding");
     assert_eq!(embedding["channels"], json!({"default": "1"}), "web chat and the named channels do not serve it");
     assert_eq!(embedding["usd_per_million"], json!({"input": "0.02"}));
-    let (_, v) = admin(&app, "/api/v1/user/admin/model-multiplier", &manager, &[("model", "tts-1")]).await;
+    let (_, v) =
+        admin(&app, "/api/v1/user/admin/model-multiplier", &manager, &[("model", "tts-1,gpt-4o-mini-tts")]).await;
     assert_eq!(
         (&v["data"]["tts-1"]["unit"], &v["data"]["tts-1"]["usd_per_million"]),
         (&json!("characters"), &json!({"input": "15"}))
+    );
+    assert_eq!(
+        (&v["data"]["gpt-4o-mini-tts"]["unit"], &v["data"]["gpt-4o-mini-tts"]["usd_per_million"]),
+        (&json!("tokens"), &json!({"input": "0.6", "output": "12"}))
     );
     let (status, v) = admin(&app, "/api/v1/user/admin/model-multiplier", &manager, &[("model", "gpt-99-nope")]).await;
     assert_eq!(status, 404);
@@ -420,7 +430,7 @@ async fn speech_streams_audio_and_is_billed_per_character_read_out() {
         (json!({"model": "tts-1", "voice": "alloy", "input": "x".repeat(4097)}), 400),
         (json!({"model": "tts-1", "voice": "alloy", "input": ""}), 400),
         (json!({"model": "tts-1", "input": "hi"}), 400),
-        (json!({"model": "gpt-4o-mini-tts", "voice": "alloy", "input": "hi"}), 404),
+        (json!({"model": "gpt-6-mini-tts", "voice": "alloy", "input": "hi"}), 404),
         (json!({"model": "gpt-4o", "voice": "alloy", "input": "hi"}), 400),
     ] {
         let res = post(&app, "/v1/audio/speech", &key, body.clone()).await;
@@ -458,6 +468,134 @@ async fn speech_that_fails_first_costs_nothing_and_speech_cut_off_is_billed() {
     let b = app.bills_of(user_id).await;
     assert_eq!(b.len(), 1);
     assert_eq!((b[0].outcome.as_str(), b[0].input_tokens), ("upstream_broke", long.chars().count() as i64));
+    app.audit_clean().await;
+    let _ = std::fs::remove_file(prices);
+}
+
+/// The mock's usage for `text` read out by gpt-4o-mini-tts (see `mock::speech`): about four characters a
+/// token of text (and instructions) in, 1,250 audio tokens a minute of speech (15 characters a second).
+fn mock_speech_usage(text: &str, instructions: &str) -> Usage {
+    let tokens = |t: &str| if t.is_empty() { 0 } else { (t.chars().count() as u64).div_ceil(4).max(1) };
+    let seconds = (text.chars().count() as f64 / 15.0).clamp(0.5, 10.0);
+    Usage {
+        input: tokens(text) + tokens(instructions),
+        output: (seconds * 1250.0 / 60.0).ceil() as u64,
+        ..Usage::default()
+    }
+}
+
+#[tokio::test]
+async fn token_priced_speech_is_billed_its_text_and_audio_tokens_as_audio_or_events() {
+    let app = spawn_app().await;
+    let (user_id, key) = caller(&app, "speech-tokens@example.com").await;
+    let text = "Welcome aboard. The tide is with us tonight, and the harbour lights are on.";
+    let calmly = "Speak calmly, like a ship's captain.";
+    // Asked for audio: the audio itself (decoded from the upstream's events), whole and in its format.
+    let res = post(
+        &app,
+        "/v1/audio/speech",
+        &key,
+        json!({"model": "gpt-4o-mini-tts", "voice": "coral", "input": text, "instructions": calmly}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "audio/mpeg");
+    let mp3 = res.bytes().await.unwrap();
+    let seconds = text.chars().count() as f64 / 15.0;
+    assert_eq!(mp3.len(), 417 * (seconds / 0.026) as usize, "every MPEG frame, nothing else");
+    assert!(mp3.chunks(417).all(|f| f[..2] == [0xFF, 0xFB]));
+    let res = post(
+        &app,
+        "/v1/audio/speech",
+        &key,
+        json!({"model": "gpt-4o-mini-tts", "voice": "coral", "input": text, "response_format": "wav"}),
+    )
+    .await;
+    assert_eq!(res.headers()["content-type"], "audio/wav");
+    let wav = res.bytes().await.unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize, wav.len() - 44, "a whole WAV file");
+    // Asked for events: the upstream's events as they came, ending with the usage billed.
+    let res = post(
+        &app,
+        "/v1/audio/speech",
+        &key,
+        json!({"model": "gpt-4o-mini-tts", "voice": "coral", "input": text, "stream_format": "sse"}),
+    )
+    .await;
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let events = res.text().await.unwrap();
+    let last: Value = serde_json::from_str(events.trim_end().rsplit("data: ").next().unwrap()).unwrap();
+    let plain = mock_speech_usage(text, "");
+    assert_eq!(last["type"], "speech.audio.done");
+    assert_eq!(
+        (last["usage"]["input_tokens"].as_u64(), last["usage"]["output_tokens"].as_u64()),
+        (Some(plain.input), Some(plain.output))
+    );
+    assert!(events.matches("speech.audio.delta").count() >= 1);
+    let b = app.bills_of(user_id).await;
+    assert_eq!(b.len(), 3);
+    let instructed = mock_speech_usage(text, calmly);
+    for (bill, usage) in b.iter().zip([plain, plain, instructed]) {
+        assert_eq!((bill.model.as_str(), bill.outcome.as_str()), ("gpt-4o-mini-tts", "complete"));
+        assert_eq!((bill.input_tokens as u64, bill.output_tokens as u64), (usage.input, usage.output));
+        assert_eq!(bill.official_cost, cost(&app, "gpt-4o-mini-tts", usage));
+    }
+    // The Bills page words it in tokens, not characters.
+    let cookie = app.log_in("speech-tokens@example.com").await;
+    let html = app.get_page("/billing/bills", Some(&cookie)).await.text().await.unwrap();
+    assert!(!html.contains("characters read out"));
+    assert!(html.contains(&format!("{} in · {} out", instructed.input, instructed.output)), "tokens in and out");
+    // tts-1 has no event stream (the upstream refuses it): nothing charged.
+    let res = post(
+        &app,
+        "/v1/audio/speech",
+        &key,
+        json!({"model": "tts-1", "voice": "alloy", "input": "hi", "stream_format": "sse"}),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("not charged"));
+    assert_eq!(app.bills_of(user_id).await.len(), 3);
+    app.audit_clean().await;
+}
+
+#[tokio::test]
+async fn token_priced_speech_that_breaks_or_reports_nothing_is_billed_the_audio_made() {
+    let prices = price_table_with_failure_modes();
+    let app = spawn_app_with(&[("PRICE_TABLE", prices.to_str().unwrap())]).await;
+    let (user_id, key) = caller(&app, "speech-tokens-fail@example.com").await;
+    let speak = |model: &str, input: &str, format: &str| json!({"model": model, "voice": "coral", "input": input, "response_format": format});
+    let res = post(&app, "/v1/audio/speech", &key, speak("gpt-4o-mini-tts-fail-500", "hi", "mp3")).await;
+    assert!(res.status().is_server_error());
+    assert!(app.bills_of(user_id).await.is_empty(), "failing first costs nothing");
+    // Ten seconds of PCM (480,000 bytes in 16 KiB pieces) break halfway: the audio heard is billed, at
+    // 21 tokens a second, with the input estimated.
+    let long = "A long text to read out. ".repeat(8);
+    let res = post(&app, "/v1/audio/speech", &key, speak("gpt-4o-mini-tts-fail-midstream", &long, "pcm")).await;
+    assert_eq!(res.status(), 200);
+    // Read piece by piece: the body ends in an error where the upstream broke.
+    let (mut heard, mut body) = (0, res.bytes_stream());
+    while let Some(Ok(piece)) = futures_util::StreamExt::next(&mut body).await {
+        heard += piece.len();
+    }
+    let b = app.bills_of(user_id).await;
+    assert_eq!((b.len(), b[0].outcome.as_str()), (1, "upstream_broke"));
+    let pieces = 480_000usize.div_ceil(16_384);
+    let sent = (pieces / 2) * 16_384;
+    assert_eq!(heard, sent, "the caller got the audio the upstream sent before it broke");
+    assert_eq!(b[0].output_tokens as u64, (sent as u64 * 21).div_ceil(48_000));
+    assert!(b[0].input_tokens > 0);
+    // No usage in the report: billed the audio heard, whole.
+    let res = post(&app, "/v1/audio/speech", &key, speak("gpt-4o-mini-tts-usage-none", &long, "pcm")).await;
+    assert_eq!(res.bytes().await.unwrap().len(), 480_000);
+    let b = app.bills_of(user_id).await;
+    assert_eq!((b[0].outcome.as_str(), b[0].output_tokens), ("complete", 210));
+    // Usage beyond what the request allows is cut to it: at most 12,500 audio tokens.
+    let res = post(&app, "/v1/audio/speech", &key, speak("gpt-4o-mini-tts-usage-huge", "hi", "mp3")).await;
+    let _ = res.bytes().await;
+    let b = app.bills_of(user_id).await;
+    assert_eq!((b[0].outcome.as_str(), b[0].output_tokens), ("complete", 12_500));
     app.audit_clean().await;
     let _ = std::fs::remove_file(prices);
 }

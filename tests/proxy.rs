@@ -336,6 +336,32 @@ async fn every_refusal_comes_in_the_callers_dialect_with_the_right_status() {
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["type"], "rate_limit_error");
 }
 
+/// serde reads a struct from a JSON array too, field by field: no API takes one, and a surface that writes a
+/// field into the request it passes on (the usage a stream is asked for, an image's billed size, speech's
+/// event stream) must never meet one after admission.
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_refused_on_every_surface_and_holds_nothing() {
+    let app = spawn_app().await;
+    let c = caller(&app, "arrays@example.com", &[], None).await;
+    app.top_up(c.user_id, "5").await;
+    for (path, body) in [
+        ("/v1/messages", json!(["claude-haiku-4-5"])),
+        ("/v1/chat/completions", json!(["gpt-4o-mini", 10, null, null, true])),
+        ("/v1/completions", json!(["gpt-3.5-turbo-instruct", "Once"])),
+        ("/v1/embeddings", json!(["text-embedding-3-small", "The sea"])),
+        ("/v1/audio/speech", json!(["gpt-4o-mini-tts", "Hello", "coral"])),
+        ("/v1/images/generations", json!(["dall-e-3", "A lighthouse"])),
+        ("/v1/responses", json!(["gpt-4o-mini", "Hi"])),
+    ] {
+        let res = post(&app, path, Some(&c.key), body).await;
+        assert_eq!(res.status(), 400, "{path}");
+        let v: Value = res.json().await.unwrap();
+        assert!(v["error"]["message"].as_str().unwrap().contains("JSON object"), "{path}: {v}");
+    }
+    assert_eq!(app.open_holds().await, 0);
+    assert!(bills_of(&app, c.user_id).await.is_empty());
+}
+
 #[tokio::test]
 async fn a_balance_at_or_below_zero_gets_402_whatever_packages_remain() {
     let app = spawn_app_with(&[("WELCOME_BALANCE", "0")]).await;

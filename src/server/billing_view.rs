@@ -324,9 +324,9 @@ pub fn filter_of(q: &BillQuery, locale: Locale) -> Result<BillFilter, String> {
 }
 
 fn bill_row(b: bills::Bill, pricing: &crate::server::domain::pricing::Pricing, locale: Locale) -> BillRow {
-    let kind = pricing.table.lookup(&b.model).map(|p| p.kind);
-    let read_characters = kind == Some(crate::server::domain::pricing::ModelKind::Speech);
-    let made_images = kind == Some(crate::server::domain::pricing::ModelKind::Image);
+    let price = pricing.table.lookup(&b.model);
+    let read_characters = price.is_some_and(|p| p.unit() == crate::server::domain::pricing::Unit::Characters);
+    let made_images = price.is_some_and(|p| p.kind == crate::server::domain::pricing::ModelKind::Image);
     BillRow {
         at: table_time(b.at, locale),
         key_name: b.key_name.unwrap_or_else(|| {

@@ -3,7 +3,7 @@
 
 use crate::i18n::{td_string, Locale};
 use crate::server::billing_view::{channel_label, channel_short};
-use crate::server::domain::pricing::{ModelKind, Pricing, PLAIN_CHANNEL};
+use crate::server::domain::pricing::{ModelKind, Pricing, Unit, AUDIO_TOKENS_PER_SECOND, PLAIN_CHANNEL};
 use crate::shared::numbers::thousands;
 use crate::shared::prices::{ChannelPrice, ModelPriceRow, PricesView};
 use crate::shared::text::fill;
@@ -40,16 +40,17 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
             // An image model priced per image has no token prices to show.
             let per_image = price.image_prices();
             let by_tokens = per_image.is_empty();
-            // An embedding model writes nothing and caches nothing: those prices do not apply.
-            let written =
-                |d: Decimal| if price.kind.writes() && by_tokens { per_million(d) } else { "—".to_string() };
-            // Speech is priced per character read out, not per token.
-            let read = |d: Decimal| match price.kind {
-                ModelKind::Speech => fill(td_string!(locale, prices.per_million_chars), &[("price", &per_million(d))]),
-                _ if !by_tokens => "—".to_string(),
-                _ => per_million(d),
+            // An embedding model writes nothing and caches nothing: those prices do not apply; nor does a
+            // cache to speech.
+            let written = |d: Decimal| if price.writes() && by_tokens { per_million(d) } else { "—".to_string() };
+            let cached = |d: Decimal| if price.kind == ModelKind::Speech { "—".to_string() } else { written(d) };
+            // Speech is priced per character read out, or per token.
+            let read = |d: Decimal| match price.unit() {
+                Unit::Characters => fill(td_string!(locale, prices.per_million_chars), &[("price", &per_million(d))]),
+                Unit::Images => "—".to_string(),
+                Unit::Tokens => per_million(d),
             };
-            let image_note = match (price.kind, by_tokens) {
+            let unit_note = match (price.kind, by_tokens) {
                 (ModelKind::Image, false) => {
                     let list: Vec<String> =
                         per_image.iter().map(|p| format!("{} {} {}", p.size, p.quality, per_million(p.usd))).collect();
@@ -60,6 +61,11 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
                     td_string!(locale, prices.image_input),
                     &[("price", &per_million(r.cache_write_5m)), ("cached", &per_million(r.cache_write_1h))],
                 )),
+                // Speech billed per token: its output is audio, shown as what a minute of it costs.
+                (ModelKind::Speech, _) if price.writes() => {
+                    let minute = r.output * Decimal::from(AUDIO_TOKENS_PER_SECOND * 60) / Decimal::from(1_000_000u32);
+                    Some(fill(td_string!(locale, prices.audio_output), &[("price", &per_million(minute.round_dp(3)))]))
+                }
                 _ => None,
             };
             // Channels serving the model, those with the same multiplier on one line.
@@ -79,9 +85,9 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
                 provider: provider(id).to_string(),
                 input: read(r.input),
                 output: written(r.output),
-                cache_write_5m: written(r.cache_write_5m),
-                cache_write_1h: written(r.cache_write_1h),
-                cache_read: written(r.cache_read),
+                cache_write_5m: cached(r.cache_write_5m),
+                cache_write_1h: cached(r.cache_write_1h),
+                cache_read: cached(r.cache_read),
                 long_prompt: price.long_prompt_bands().first().map(|(above, b)| {
                     fill(
                         td_string!(locale, prices.long_prompt),
@@ -92,7 +98,7 @@ pub fn prices(pricing: &Pricing, locale: Locale) -> PricesView {
                         ],
                     )
                 }),
-                image_note,
+                unit_note,
                 balance_pays: balance_pays
                     .into_iter()
                     .map(|(m, names)| {
@@ -161,5 +167,9 @@ mod tests {
         }
         let tts = view.models.iter().find(|m| m.id == "tts-1").unwrap();
         assert_eq!((tts.input.as_str(), tts.output.as_str()), ("$15 per 1M characters", "—"));
+        // Speech billed per token: text in and audio out per million tokens, no cache, and a minute's price.
+        let mini = view.models.iter().find(|m| m.id == "gpt-4o-mini-tts").unwrap();
+        assert_eq!((mini.input.as_str(), mini.output.as_str(), mini.cache_read.as_str()), ("$0.60", "$12", "—"));
+        assert_eq!(mini.unit_note.as_deref(), Some("Output is audio: about $0.015 a minute"));
     }
 }

@@ -128,7 +128,7 @@ pub struct BillRow {
     pub output_tokens: i64,
     pub cache_write_tokens: i64,
     pub cache_read_tokens: i64,
-    /// A text-to-speech call: its `input_tokens` are the characters it read out.
+    /// A text-to-speech call billed per character: its `input_tokens` are the characters it read out.
     pub read_characters: bool,
     /// Web searches run for the call (billed in its cost).
     pub web_searches: i64,

@@ -29,9 +29,9 @@ pub struct ModelPriceRow {
     pub cache_read: String,
     /// `Prompts over 200,000 tokens: $6 / $22.50`.
     pub long_prompt: Option<String>,
-    /// What the token columns do not say of an image model: its price per image by size and quality, or
-    /// its image input tokens' price.
-    pub image_note: Option<String>,
+    /// What the token columns do not say of a model: an image model's price per image by size and quality,
+    /// or its image input tokens' price; the price of a minute of audio from speech billed per token.
+    pub unit_note: Option<String>,
     /// (channel's short name, input, output) the balance pays per million tokens there.
     pub balance_pays: Vec<(String, String, String)>,
 }

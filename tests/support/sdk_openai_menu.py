@@ -1,6 +1,6 @@
 """A real client of OpenAI's embeddings, legacy completions, text to speech and images: the official `openai`
 Python SDK embeds (as it asks by default, base64, decoded by the SDK to floats; and as floats), completes text
-(plain and streamed), reads text out (whole and streamed), makes and edits images (DALL-E per image, gpt-image
+(plain and streamed), reads text out (whole and streamed; gpt-4o-mini-tts as audio and as its event stream), makes and edits images (DALL-E per image, gpt-image
 per token, an edit's files sent as a form, a streamed image) through Gatehouse, and gets OpenAI-shaped errors
 it raises as its own exceptions. Exits non-zero on any failure.
 
@@ -8,6 +8,7 @@ Usage: sdk_openai_menu.py BASE_URL API_KEY
 """
 import base64
 import io
+import json
 import math
 import sys
 
@@ -52,6 +53,20 @@ assert speech.content[:4] == b"RIFF", speech.content[:16]
 with client.audio.speech.with_streaming_response.create(model="tts-1-hd", voice="nova", input="Hello again.") as r:
     streamed = b"".join(r.iter_bytes())
 assert streamed[:2] == b"\xff\xfb" and len(streamed) > 1000, len(streamed)
+
+# gpt-4o-mini-tts is billed per token: the audio as bytes (with instructions), and its event stream.
+told = client.audio.speech.create(
+    model="gpt-4o-mini-tts", voice="coral", input="Hello from the harbour.", instructions="Speak warmly."
+)
+assert told.content[:2] == b"\xff\xfb" and len(told.content) % 417 == 0, len(told.content)
+with client.audio.speech.with_streaming_response.create(
+    model="gpt-4o-mini-tts", voice="coral", input="Hello from the harbour.", stream_format="sse"
+) as r:
+    assert r.headers["content-type"] == "text/event-stream", r.headers
+    events = [json.loads(line[len("data: "):]) for line in r.iter_lines() if line.startswith("data: ")]
+deltas = b"".join(base64.b64decode(e["audio"]) for e in events if e["type"] == "speech.audio.delta")
+assert deltas == told.content, (len(deltas), len(told.content))
+assert events[-1]["type"] == "speech.audio.done" and events[-1]["usage"]["output_tokens"] > 0, events[-1]
 
 # Images: DALL-E 3 in base64, hd and wide ($0.12); DALL-E 2 as URLs.
 img = client.images.generate(

@@ -91,7 +91,7 @@ fn model_table(title: &'static str, rows: Vec<ModelPriceRow>, cache_writes: bool
                             <td class="mono" data-label=model>
                                 {m.id}
                                 {m.long_prompt.map(|l| view! { <span class="muted small block">{l}</span> })}
-                                {m.image_note.map(|l| view! { <span class="muted small block">{l}</span> })}
+                                {m.unit_note.map(|l| view! { <span class="muted small block">{l}</span> })}
                             </td>
                             <td class="num" data-label=input>{m.input}</td>
                             <td class="num" data-label=output>{m.output}</td>

@@ -145,7 +145,8 @@ pub enum ModelKind {
     /// Embeddings (`/v1/embeddings`): billed per input token, nothing written.
     Embedding,
     /// Text to speech (`/v1/audio/speech`): billed per character of the text read out (the line's input
-    /// price is USD per million characters), whatever audio comes back.
+    /// price is USD per million characters), whatever audio comes back; or, on a line with `billed=tokens`
+    /// (gpt-4o-mini-tts), per text input token and audio output token.
     Speech,
     /// Images (`/v1/images/generations` and `/edits`): billed per image by size and quality (`image:`
     /// lines), or per token (text input, image output, image input, cached image input, cached text input
@@ -181,11 +182,28 @@ impl ModelKind {
             Self::Image => "/v1/images/generations or /v1/images/edits",
         }
     }
+}
 
-    /// Whether a model of this kind is billed for output tokens (an embedding writes none; speech is billed
-    /// by the characters it reads; an image model's output is its image tokens).
-    pub fn writes(self) -> bool {
-        matches!(self, Self::Chat | Self::Completion | Self::Image)
+/// Audio tokens a second of speech makes (gpt-4o-mini-tts: about $0.015 a minute at $12 per million), for
+/// counting audio heard before the upstream's report and for showing a price per minute.
+pub const AUDIO_TOKENS_PER_SECOND: u64 = 21;
+
+/// What a model's price counts: tokens, characters read out (speech), or images made (an image model
+/// with `image:` lines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Tokens,
+    Characters,
+    Images,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tokens => "tokens",
+            Self::Characters => "characters",
+            Self::Images => "images",
+        }
     }
 }
 
@@ -219,6 +237,8 @@ pub struct ModelPrice {
     pub kind: ModelKind,
     /// An image model's price per image by size and quality (`image:` lines); empty: priced per token.
     images: Vec<ImagePrice>,
+    /// A speech model billed per token (`billed=tokens`: text in, audio out) instead of per character.
+    speech_by_tokens: bool,
 }
 
 /// One size and quality of an image model, and its USD price per image.
@@ -240,6 +260,26 @@ impl ModelPrice {
         match self.kind == surface {
             true => Ok(()),
             false => Err(WrongSurface { model: model.to_string(), is: self.kind }),
+        }
+    }
+
+    /// What the model's price counts.
+    pub fn unit(&self) -> Unit {
+        match self.kind {
+            ModelKind::Image if !self.images.is_empty() => Unit::Images,
+            ModelKind::Speech if !self.speech_by_tokens => Unit::Characters,
+            _ => Unit::Tokens,
+        }
+    }
+
+    /// Whether the model is billed for output tokens: an embedding writes none, speech billed per character
+    /// is billed for what it reads; speech billed per token is billed its audio tokens, an image model its
+    /// image tokens.
+    pub fn writes(&self) -> bool {
+        match self.kind {
+            ModelKind::Chat | ModelKind::Completion | ModelKind::Image => true,
+            ModelKind::Speech => self.speech_by_tokens,
+            ModelKind::Embedding => false,
         }
     }
 
@@ -279,8 +319,8 @@ impl ModelPrice {
     /// The limits of a request that asked for `max_tokens` (or nothing: the model's maximum) and `n`
     /// choices.
     pub fn limits(&self, model: &str, max_tokens: Option<u64>, n: Option<u64>) -> Result<UsageLimits, LimitError> {
-        if !self.kind.writes() {
-            // An embedding (or speech) writes no tokens: its worst case is its input alone.
+        if !self.writes() {
+            // An embedding (or speech read per character) writes no tokens: its worst case is its input alone.
             return Ok(UsageLimits { input: self.context, output: 0, web_searches: 0, images: 0 });
         }
         let per_choice = max_tokens.unwrap_or(self.max_output);
@@ -413,12 +453,21 @@ impl PriceTable {
             }
             let mut limits = (None, None);
             let mut kind = None;
+            let mut billed = None;
             for field in named {
                 let (name, value) = field.split_once('=').unwrap_or((field, ""));
                 if name == "kind" {
                     kind = Some(ModelKind::parse(value).ok_or_else(|| {
                         err(format!("kind={value}: expected kind=chat, completion, embedding, speech or image"))
                     })?);
+                    continue;
+                }
+                if name == "billed" {
+                    billed = Some(match value {
+                        "tokens" => Unit::Tokens,
+                        "characters" => Unit::Characters,
+                        _ => return Err(err(format!("billed={value}: expected billed=characters or billed=tokens"))),
+                    });
                     continue;
                 }
                 let tokens = value
@@ -429,7 +478,7 @@ impl PriceTable {
                 match name {
                     "max_output" => limits.0 = Some(tokens),
                     "context" => limits.1 = Some(tokens),
-                    _ => return Err(err(format!("unknown field {name}= (max_output=, context=, kind=)"))),
+                    _ => return Err(err(format!("unknown field {name}= (max_output=, context=, kind=, billed=)"))),
                 }
             }
             let pattern = cols[0].to_ascii_lowercase();
@@ -451,9 +500,13 @@ impl PriceTable {
                     .and_then(|n| n.parse::<u64>().ok())
                     .ok_or_else(|| err(format!("expected a band such as >100000, found {t}")))?,
             };
-            if above != 0 && (limits != (None, None) || kind.is_some()) {
-                return Err(err("give max_output=, context= and kind= on the base price line".into()));
+            if above != 0 && (limits != (None, None) || kind.is_some() || billed.is_some()) {
+                return Err(err("give max_output=, context=, kind= and billed= on the base price line".into()));
             }
+            if billed.is_some() && kind != Some(ModelKind::Speech) {
+                return Err(err("billed= is for kind=speech models (billed per character or per token)".into()));
+            }
+            let speech_by_tokens = billed == Some(Unit::Tokens);
             match by_pattern.iter_mut().find(|p| p.pattern == pattern) {
                 Some(existing) => {
                     if existing.bands.iter().any(|b| b.above == above) {
@@ -474,6 +527,7 @@ impl PriceTable {
                         context: limits.1.unwrap_or(DEFAULT_CONTEXT),
                         kind: kind.unwrap_or_default(),
                         images: Vec::new(),
+                        speech_by_tokens,
                     });
                 }
             }
@@ -504,6 +558,18 @@ impl PriceTable {
                 line: base_lines.get(&free.pattern).copied().unwrap_or(0),
                 problem: format!(
                     "{}: an image model needs image: prices (per image by size and quality) or an output token price",
+                    free.pattern
+                ),
+            });
+        }
+        // Speech billed per token pays for its audio in the output column, in every band.
+        if let Some(free) =
+            by_pattern.iter().find(|p| p.speech_by_tokens && p.bands.iter().any(|b| b.rates.output.is_zero()))
+        {
+            return Err(PriceTableError {
+                line: base_lines.get(&free.pattern).copied().unwrap_or(0),
+                problem: format!(
+                    "{}: a speech model billed per token needs an output (audio) token price in every band",
                     free.pattern
                 ),
             });
@@ -805,7 +871,7 @@ mod tests {
             "gpt-4o-audio-preview",
             "gpt-4o-realtime-preview-2024-12-17",
             "gpt-4o-mini-transcribe",
-            "gpt-4o-mini-tts",
+            "gpt-6-mini-tts",
             "gpt-4o-search-preview",
             "gpt-5-image",
             "gpt-6-realtime",
@@ -961,6 +1027,33 @@ mod tests {
         for k in ModelKind::ALL {
             assert_eq!(ModelKind::parse(k.as_str()), Some(k));
         }
+    }
+
+    #[test]
+    fn speech_is_billed_per_character_or_per_token_as_its_line_says() {
+        let t = table();
+        let tts = t.lookup("tts-1").unwrap();
+        assert_eq!((tts.unit(), tts.writes()), (Unit::Characters, false));
+        assert_eq!(tts.limits("tts-1", None, None).unwrap().output, 0, "it reads, it writes no tokens");
+        // gpt-4o-mini-tts: text in at $0.60, audio out at $12 per million tokens; its dated id too.
+        let mini = t.lookup("gpt-4o-mini-tts-2025-12-15").unwrap();
+        assert_eq!((mini.kind, mini.unit(), mini.writes()), (ModelKind::Speech, Unit::Tokens, true));
+        let limits = mini.limits("gpt-4o-mini-tts", None, None).unwrap();
+        assert_eq!((limits.input, limits.output), (mini.context, mini.max_output));
+        let spoken = Usage { input: 20, output: 1_250, ..Usage::default() };
+        assert_eq!(t.cost("gpt-4o-mini-tts", &spoken), Some(usd("0.015012")), "a minute of audio");
+        // The worst case holds every audio token the model may make: 100 bytes of text (at most 100 tokens)
+        // at $0.60 and 12,500 audio tokens at $12 per million.
+        assert_eq!(mini.worst_case(limits, 100), Some(usd("0.15006")));
+        let err = |text: &str| PriceTable::parse(text).unwrap_err().problem;
+        assert!(err("s 1 0 1 1 1 kind=speech billed=tokens").contains("output (audio) token price"));
+        assert!(err("s 1 2 1 1 1 kind=speech billed=tokens\ns 1 0 1 1 1 >1000").contains("in every band"));
+        assert!(err("m 1 2 1 1 1 billed=tokens").contains("kind=speech"));
+        assert!(err("s 1 2 1 1 1 kind=speech billed=seconds").contains("billed=characters or billed=tokens"));
+        let chars = PriceTable::parse("s 15 0 15 15 15 kind=speech billed=characters").unwrap();
+        assert_eq!(chars.lookup("s").unwrap().unit(), Unit::Characters);
+        assert_eq!(t.lookup("dall-e-3").unwrap().unit(), Unit::Images);
+        assert_eq!(t.lookup("gpt-image-1").unwrap().unit(), Unit::Tokens);
     }
 
     #[test]

@@ -84,9 +84,9 @@ async fn run(
         Ok(k) => k,
         Err(e) => return e.into_response(D),
     };
-    let peek: Peek<'_> = match serde_json::from_slice(&body) {
+    let peek: Peek<'_> = match call::read_request(&body) {
         Ok(p) => p,
-        Err(e) => return call::not_json(e).into_response(D),
+        Err(e) => return e.into_response(D),
     };
     let streaming = peek.stream == Some(true);
     let include_usage = peek.stream_options.and_then(|o| o.include_usage) == Some(true);

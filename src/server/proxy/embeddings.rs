@@ -56,9 +56,9 @@ async fn run(
         Ok(k) => k,
         Err(e) => return e.into_response(D),
     };
-    let peek: Peek<'_> = match serde_json::from_slice(&body) {
+    let peek: Peek<'_> = match call::read_request(&body) {
         Ok(p) => p,
-        Err(e) => return call::not_json(e).into_response(D),
+        Err(e) => return e.into_response(D),
     };
     if peek.input.is_none() {
         return super::dialect::ProxyError::BadRequest("`input` is required: the text (or texts) to embed.".into())

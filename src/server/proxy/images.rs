@@ -88,7 +88,7 @@ fn from_json(body: &[u8]) -> Result<Request, ProxyError> {
         #[serde(default)]
         stream: Option<bool>,
     }
-    let p: Peek = serde_json::from_slice(body).map_err(call::not_json)?;
+    let p: Peek = call::read_request(body)?;
     if p.prompt.as_deref().is_none_or(|t| t.trim().is_empty()) {
         return Err(ProxyError::BadRequest("`prompt` is required: the picture to make, in words.".into()));
     }

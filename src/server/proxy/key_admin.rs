@@ -306,7 +306,8 @@ async fn rate_limit(State(state): State<AppState>, headers: HeaderMap) -> Answer
 }
 
 /// The channels' multipliers (`{"cc-omg": "0.2", ...}`), or with `model` (one id or several, comma
-/// separated) each model's: its kind, official USD per million units (tokens; characters for speech) or per
+/// separated) each model's: its kind, official USD per million units (tokens; characters for speech read
+/// per character) or per
 /// image by size and quality (an image model priced per image), and the multiplier the balance pays
 /// on each channel that serves it. A model without a price is refused (404), naming it.
 async fn multipliers(
@@ -341,19 +342,22 @@ async fn multipliers(
         let mut entry = json!({ "kind": price.kind.as_str(), "channels": channels });
         if per_image.is_empty() {
             let mut official = json!({ "input": as_text(rates.input) });
-            if price.kind.writes() {
+            if price.writes() {
                 official["output"] = as_text(rates.output);
+            }
+            // A cache applies to text and image models, not to speech.
+            if price.writes() && price.kind != ModelKind::Speech {
                 official["cache_read"] = as_text(rates.cache_read);
             }
             if price.kind == ModelKind::Image {
                 official["image_input"] = as_text(rates.cache_write_5m);
             }
-            // Speech is priced by the characters it reads out, everything else by tokens.
-            entry["unit"] = json!(if price.kind == ModelKind::Speech { "characters" } else { "tokens" });
+            // Speech read per character is priced by the characters, everything else by tokens.
+            entry["unit"] = json!(price.unit().as_str());
             entry["usd_per_million"] = official;
         } else {
             // Priced per image: each size and quality's USD price.
-            entry["unit"] = json!("images");
+            entry["unit"] = json!(price.unit().as_str());
             entry["usd_per_image"] = per_image
                 .iter()
                 .map(|p| json!({ "size": p.size, "quality": p.quality, "usd": as_text(p.usd) }))

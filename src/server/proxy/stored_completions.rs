@@ -124,7 +124,7 @@ async fn forget(state: &AppState, user_id: i64, id: &str) {
 
 /// The metadata a body sets (an update's, a conversation's): see [`metadata_text`].
 pub fn metadata_of(body: &[u8]) -> Result<String, ProxyError> {
-    let v: Value = serde_json::from_slice(body).map_err(call::not_json)?;
+    let v: Value = call::read_request(body)?;
     metadata_text(&v["metadata"])
 }
 

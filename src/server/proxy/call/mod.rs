@@ -1,5 +1,5 @@
 //! One API call from start to finish, in named stages shared by every API surface and web chat:
-//! identify the key (`identify`), admit it (`admit`: price, channel, limits, rate tier, the hold), relay it
+//! read the request (`read`), identify the key (`identify`), admit it (`admit`: price, channel, limits, rate tier, the hold), relay it
 //! to the upstream and back (`relay`; each surface reads its own events), meter it (`metering`) and settle it
 //! (`settle`) exactly once on every exit path, within the request's limits. `failures` is how errors reach
 //! the caller; `observe` is what each call tells the metrics; `charged` runs a surface's call. The surfaces
@@ -9,6 +9,7 @@ mod admit;
 mod failures;
 mod identify;
 mod observe;
+mod read;
 mod relay;
 mod settle;
 
@@ -18,6 +19,7 @@ pub use admit::{
 pub use failures::{internal, not_json, unavailable, upstream_error};
 pub use identify::{authenticate, presented_key};
 pub use observe::{answered, StreamWatch};
+pub use read::read_request;
 pub use relay::{charged, in_own_task, json_answer, open_stream, relay_stream, send_upstream, Relay, CALLER_STALL};
 pub use settle::{end_stream, release, settle, settle_whole};
 

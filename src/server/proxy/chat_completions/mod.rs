@@ -89,9 +89,9 @@ async fn run(
         Ok(k) => k,
         Err(e) => return e.into_response(D),
     };
-    let peek: Peek<'_> = match serde_json::from_slice(&body) {
+    let peek: Peek<'_> = match call::read_request(&body) {
         Ok(p) => p,
-        Err(e) => return call::not_json(e).into_response(D),
+        Err(e) => return e.into_response(D),
     };
     let model = peek.model.as_deref().unwrap_or_default().to_string();
     let target = call::provider_dialect(&model);

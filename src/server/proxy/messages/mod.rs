@@ -63,9 +63,9 @@ async fn run(
         Ok(k) => k,
         Err(e) => return e.into_response(D),
     };
-    let peek: request::Peek<'_> = match serde_json::from_slice(&body) {
+    let peek: request::Peek<'_> = match call::read_request(&body) {
         Ok(p) => p,
-        Err(e) => return call::not_json(e).into_response(D),
+        Err(e) => return e.into_response(D),
     };
     if let Some(refusal) = request::unmetered_tool(peek.tools.as_deref()) {
         return ProxyError::BadRequest(refusal).into_response(D);

@@ -78,7 +78,11 @@ async fn answer(uri: Uri, body: Bytes, anthropic: bool, shape: mock::Shape) -> R
     };
     let mut response = respond(reply);
     if uri.path() == "/v1/audio/speech" && response.status().is_success() {
-        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("audio/mpeg"));
+        let kind = crate::server::proxy::speech::content_type(
+            request["response_format"].as_str(),
+            request["stream_format"].as_str(),
+        );
+        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(kind));
     }
     response
 }

@@ -1,11 +1,16 @@
 //! The mock's OpenAI text to speech (`POST /v1/audio/speech`): silence as long as the text would take to
 //! read (about 15 characters a second, at most 10 s), streamed in pieces: a real WAV file for
-//! `response_format: wav`, raw 16-bit PCM for `pcm`, and MPEG audio frames otherwise. The failure suffixes
-//! of `mock` apply (`-fail-midstream` breaks it halfway).
+//! `response_format: wav`, raw 16-bit PCM for `pcm`, and MPEG audio frames otherwise. Asked for
+//! `stream_format: "sse"` (which tts-1 and tts-1-hd refuse, as OpenAI's do), the audio comes as
+//! `speech.audio.delta` events (base64) and ends with `speech.audio.done` and its usage: text and
+//! instruction tokens in, about 21 audio tokens a second out. The failure and usage suffixes of `mock`
+//! apply (`-fail-midstream` breaks it halfway).
 
-use super::{failure, first_byte_wait, stream_of, Shape};
+use super::{failure, first_byte_wait, reported, stream_of, tokens_of, Shape};
+use crate::server::proxy::sse;
 use crate::server::proxy::upstream::{UpstreamError, UpstreamResponse};
 use axum::body::Bytes;
+use base64::Engine;
 use serde_json::{json, Value};
 
 /// The PCM the mock speaks: 24 kHz, 16-bit, mono (as OpenAI's `pcm`).
@@ -15,8 +20,8 @@ const MP3_FRAME: usize = 417;
 /// Bytes sent a piece.
 const PIECE: usize = 16 * 1024;
 
-fn bad_request(message: &str) -> UpstreamError {
-    let body = json!({"error": {"message": message, "type": "invalid_request_error", "param": "input", "code": null}});
+fn bad_request(message: &str, param: &str) -> UpstreamError {
+    let body = json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": null}});
     UpstreamError::Status { status: 400, body: body.to_string() }
 }
 
@@ -59,17 +64,38 @@ pub async fn answer(request: &Value, shape: Shape) -> Result<UpstreamResponse, U
         return Err(e);
     }
     let Some(text) = request["input"].as_str().filter(|t| !t.is_empty()) else {
-        return Err(bad_request("`input` is required: the text to read out."));
+        return Err(bad_request("`input` is required: the text to read out.", "input"));
     };
     if request["voice"].as_str().is_none_or(str::is_empty) {
-        return Err(bad_request("`voice` is required (alloy, echo, fable, onyx, nova, shimmer, ...)."));
+        return Err(bad_request("`voice` is required (alloy, echo, fable, onyx, nova, shimmer, ...).", "voice"));
+    }
+    let events = request["stream_format"] == "sse";
+    if events && model.starts_with("tts-1") {
+        return Err(bad_request(&format!("`stream_format: sse` is not supported for {model}."), "stream_format"));
     }
     first_byte_wait(&model, shape).await;
     let seconds = (text.chars().count() as f64 / 15.0).clamp(0.5, 10.0);
     let format = request["response_format"].as_str().unwrap_or("mp3");
     let audio = silence(format, seconds);
-    let chunks: Vec<Bytes> = audio.chunks(PIECE).map(Bytes::copy_from_slice).collect();
+    let mut chunks: Vec<Bytes> = audio.chunks(PIECE).map(Bytes::copy_from_slice).collect();
+    if events {
+        let engine = base64::engine::general_purpose::STANDARD;
+        let delta = |c: &Bytes| json!({"type": "speech.audio.delta", "audio": engine.encode(c)}).to_string();
+        chunks = chunks.iter().map(|c| sse::write(None, &delta(c))).collect();
+        let instructions = request["instructions"].as_str().map_or(0, tokens_of);
+        let mut done = json!({"type": "speech.audio.done"});
+        if let Some((input, output)) = reported(&model, tokens_of(text) + instructions, audio_tokens(seconds)) {
+            done["usage"] = json!({"input_tokens": input, "output_tokens": output,
+                                   "total_tokens": input.saturating_add(output)});
+        }
+        chunks.push(sse::write(None, &done.to_string()));
+    }
     Ok(UpstreamResponse::stream(stream_of(chunks, &model, shape.pace)))
+}
+
+/// The audio tokens `seconds` of speech make (gpt-4o-mini-tts: 1,250 a minute).
+fn audio_tokens(seconds: f64) -> u64 {
+    (seconds * 1250.0 / 60.0).ceil() as u64
 }
 
 #[cfg(test)]
@@ -85,5 +111,36 @@ mod tests {
         let mp3 = silence("mp3", 1.0);
         assert_eq!(mp3.len() % MP3_FRAME, 0);
         assert_eq!(&mp3[..2], &[0xFF, 0xFB]);
+    }
+
+    #[tokio::test]
+    async fn asked_for_events_the_audio_comes_in_deltas_and_ends_with_its_usage() {
+        use futures_util::StreamExt;
+        let ask = json!({"model": "gpt-4o-mini-tts", "voice": "coral", "input": "x".repeat(150),
+                         "instructions": "Calmly.", "stream_format": "sse"});
+        let crate::server::proxy::upstream::UpstreamBody::Stream(mut s) =
+            answer(&ask, Shape::default()).await.unwrap().body
+        else {
+            panic!("a stream")
+        };
+        let mut parser = sse::Parser::default();
+        let mut events = Vec::new();
+        while let Some(chunk) = s.next().await {
+            events.extend(parser.push(&chunk.unwrap()));
+        }
+        let last: Value = serde_json::from_str(&events.pop().unwrap().data).unwrap();
+        // 150 characters: 10 s of audio, 209 audio tokens; 38 + 2 tokens of text in.
+        assert_eq!(last["usage"], json!({"input_tokens": 40, "output_tokens": 209, "total_tokens": 249}));
+        let audio: Vec<u8> = events
+            .iter()
+            .flat_map(|e| {
+                let v: Value = serde_json::from_str(&e.data).unwrap();
+                assert_eq!(v["type"], "speech.audio.delta");
+                base64::engine::general_purpose::STANDARD.decode(v["audio"].as_str().unwrap()).unwrap()
+            })
+            .collect();
+        assert_eq!(audio, silence("mp3", 10.0));
+        let tts = json!({"model": "tts-1", "voice": "alloy", "input": "hi", "stream_format": "sse"});
+        assert!(matches!(answer(&tts, Shape::default()).await, Err(UpstreamError::Status { status: 400, .. })));
     }
 }

@@ -232,7 +232,7 @@ async fn prepare(
     body: &Bytes,
 ) -> Result<Created, ProxyError> {
     let key = call::authenticate(state, headers).await?;
-    let peek: Peek<'_> = serde_json::from_slice(body).map_err(call::not_json)?;
+    let peek: Peek<'_> = call::read_request(body)?;
     if let Some(refusal) = unmetered_tool(peek.tools.as_deref()) {
         return Err(ProxyError::BadRequest(refusal));
     }
