@@ -161,6 +161,54 @@ async fn a_failing_provider_fails_over_to_the_next_and_the_call_is_charged_once(
     audit_clean(&app).await;
 }
 
+/// Serves the mock upstream over HTTP on `listener` (its own stores: what another provider made, it does not
+/// know).
+fn serve_mock(listener: tokio::net::TcpListener) {
+    tokio::spawn(gatehouse::server::proxy::mock::server::serve(listener, Default::default()));
+}
+
+#[tokio::test]
+async fn what_a_failover_made_on_the_next_provider_is_found_there_later() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = format!("http://{}", listener.local_addr().unwrap());
+    serve_mock(listener);
+    let first = closed_port();
+    let file = providers_file(&format!("first openai {first} -\nsecond openai {second} -\n"));
+    let app = spawn_app_with(&[("UPSTREAM_PROVIDERS_FILE", file.as_str())]).await;
+    let (_, key) = funded_caller(&app, "failover-kept@example.com").await;
+    let post = |path: &'static str, body: Value| {
+        let req = app.client.post(app.url(path)).bearer_auth(&key).json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+        }
+    };
+    // The first provider is down: a conversation, a stored chat completion and a response are made on the
+    // second.
+    let conversation = post("/v1/conversations", json!({"metadata": {"topic": "tides"}})).await;
+    let ask = json!({"model": "gpt-4o-mini", "store": true, "messages": [{"role": "user", "content": "Hi"}]});
+    let completion = post("/v1/chat/completions", ask).await;
+    let response = post("/v1/responses", json!({"model": "gpt-4o-mini", "input": "Hi"})).await;
+    // The first provider is back, knowing none of them: each is still found, on the second.
+    serve_mock(tokio::net::TcpListener::bind(first.trim_start_matches("http://")).await.unwrap());
+    for path in [
+        format!("/v1/conversations/{conversation}"),
+        format!("/v1/conversations/{conversation}/items"),
+        format!("/v1/chat/completions/{completion}"),
+        format!("/v1/chat/completions/{completion}/messages"),
+        format!("/v1/responses/{response}"),
+    ] {
+        let res = app.client.get(app.url(&path)).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}: {}", res.text().await.unwrap());
+    }
+    let res = app.client.delete(app.url(&format!("/v1/conversations/{conversation}"))).bearer_auth(&key);
+    assert_eq!(res.send().await.unwrap().status(), 200);
+    // Deleted, it is forgotten: 404 without asking any provider.
+    let res = app.client.get(app.url(&format!("/v1/conversations/{conversation}"))).bearer_auth(&key);
+    assert_eq!(res.send().await.unwrap().status(), 404);
+}
+
 #[tokio::test]
 async fn when_every_provider_fails_the_caller_gets_502_and_pays_nothing() {
     let (failing, failures) = failing_upstream().await;

@@ -121,7 +121,7 @@ async fn send(
     body: Option<Bytes>,
 ) -> Result<UpstreamResponse, UpstreamError> {
     let body = body.map(|b| Outgoing::body(b, false));
-    state.gateway.upstreams.request_any(method, D, path, body.as_ref(), &HeaderMap::new()).await
+    state.gateway.upstreams.request_kept(method, (D, None), path, body.as_ref(), &HeaderMap::new()).await
 }
 
 /// Creates a conversation upstream and remembers it for the caller.

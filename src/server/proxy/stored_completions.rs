@@ -89,7 +89,7 @@ async fn answer(state: &AppState, id: &str, op: Op, headers: &HeaderMap) -> Resu
     let path = format!("/v1/chat/completions/{}", owned.id);
     let upstreams = &state.gateway.upstreams;
     let send = |method, path: String, body: Option<Outgoing>| async move {
-        upstreams.request(method, D, &owned.model, &path, body.as_ref(), &HeaderMap::new()).await
+        upstreams.request_kept(method, (D, Some(&owned.model)), &path, body.as_ref(), &HeaderMap::new()).await
     };
     match op {
         Op::Retrieve => Ok(call::json_answer(send(reqwest::Method::GET, path, None).await)),
@@ -187,8 +187,11 @@ async fn listed(state: &AppState, query: &str, headers: &HeaderMap) -> Result<Re
         .map_err(|e| call::unavailable("stored completion list", e))?;
     let fetches = rows.iter().cloned().map(|o| async move {
         let path = format!("/v1/chat/completions/{}", o.id);
-        let got =
-            state.gateway.upstreams.request(reqwest::Method::GET, D, &o.model, &path, None, &HeaderMap::new()).await;
+        let got = state
+            .gateway
+            .upstreams
+            .request_kept(reqwest::Method::GET, (D, Some(&o.model)), &path, None, &HeaderMap::new())
+            .await;
         (o, got)
     });
     let fetched: Vec<_> = futures_util::stream::iter(fetches).buffered(LIST_FETCHES).collect().await;

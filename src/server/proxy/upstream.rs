@@ -256,7 +256,8 @@ impl Upstreams {
         self.providers.iter().filter(|p| p.serves(dialect, model)).collect()
     }
 
-    /// POSTs a request body to `path` of the model's providers (see [`Upstreams::request`]).
+    /// POSTs a request body to `path` of the model's providers. A failure before any byte came back
+    /// (unreachable, 429, 5xx) moves on to the next provider; with one provider, it is tried twice.
     pub async fn send(
         &self,
         dialect: Dialect,
@@ -265,44 +266,39 @@ impl Upstreams {
         body: &Outgoing,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        self.request(reqwest::Method::POST, dialect, model, path_and_query, Some(body), headers).await
+        let route = self.route_of(dialect, Some(model));
+        self.attempt(route, reqwest::Method::POST, path_and_query, Some(body), headers, false).await
     }
 
-    /// Sends a request (a body, or none for `GET` and `DELETE`) to `path` of the model's providers. A
-    /// failure before any byte came back (unreachable, 429, 5xx) moves on to the next provider; with one
-    /// provider, it is tried twice.
-    pub async fn request(
+    /// Sends a request about something a provider keeps (a response, a conversation, a stored chat
+    /// completion, made through Gatehouse) to the providers of `model`, or of `dialect` for what names no
+    /// model (a conversation), the first configured one first (see [`Upstreams::send`]). A 404 moves on
+    /// to the next provider too: the thing was made wherever its call landed, on another provider when the
+    /// first one failed then. With one provider, its 404 is the answer.
+    pub async fn request_kept(
         &self,
         method: reqwest::Method,
-        dialect: Dialect,
-        model: &str,
+        (dialect, model): (Dialect, Option<&str>),
         path_and_query: &str,
         body: Option<&Outgoing>,
         headers: &axum::http::HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        // With each provider's place in the configuration, which its counters are indexed by.
-        let route: Vec<(usize, &Provider)> =
-            self.providers.iter().enumerate().filter(|(_, p)| p.serves(dialect, model)).collect();
-        self.attempt(route, method, path_and_query, body, headers).await
+        self.attempt(self.route_of(dialect, model), method, path_and_query, body, headers, true).await
     }
 
-    /// Sends a request that names no model (a conversation) to the providers of `dialect`, the first
-    /// configured one first (see [`Upstreams::request`]).
-    pub async fn request_any(
-        &self,
-        method: reqwest::Method,
-        dialect: Dialect,
-        path_and_query: &str,
-        body: Option<&Outgoing>,
-        headers: &axum::http::HeaderMap,
-    ) -> Result<UpstreamResponse, UpstreamError> {
-        let route: Vec<(usize, &Provider)> =
-            self.providers.iter().enumerate().filter(|(_, p)| p.dialect == dialect).collect();
-        self.attempt(route, method, path_and_query, body, headers).await
+    /// The providers serving `model` (or any of `dialect`'s, for `None`), each with its place in the
+    /// configuration, which its counters are indexed by.
+    fn route_of(&self, dialect: Dialect, model: Option<&str>) -> Vec<(usize, &Provider)> {
+        let serves = |p: &Provider| match model {
+            Some(m) => p.serves(dialect, m),
+            None => p.dialect == dialect,
+        };
+        self.providers.iter().enumerate().filter(|(_, p)| serves(p)).collect()
     }
 
     /// Tries `route`'s providers in turn: a failure before any byte came back (unreachable, 429, 5xx)
-    /// moves on to the next provider; with one provider, it is tried twice.
+    /// moves on to the next provider; with one provider, it is tried twice. For something a provider keeps
+    /// (`kept`), a 404 moves on to the next provider as well (never to the same one again).
     async fn attempt(
         &self,
         route: Vec<(usize, &Provider)>,
@@ -310,6 +306,7 @@ impl Upstreams {
         path_and_query: &str,
         body: Option<&Outgoing>,
         headers: &axum::http::HeaderMap,
+        kept: bool,
     ) -> Result<UpstreamResponse, UpstreamError> {
         if route.is_empty() {
             return Err(UpstreamError::NoRoute);
@@ -338,6 +335,13 @@ impl Upstreams {
                     let now = now_ms();
                     if let Some(kind) = e.kind() {
                         self.stats.failed(index, kind, &e.detail(), now);
+                    }
+                    let elsewhere =
+                        kept && matches!(e, UpstreamError::Status { status: 404, .. }) && attempt + 1 < route.len();
+                    if elsewhere {
+                        tracing::info!(provider = %provider.name, "not found on this provider; asking the next");
+                        last = Some(e);
+                        continue;
                     }
                     if !e.is_retryable() {
                         return Err(e);

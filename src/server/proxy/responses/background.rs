@@ -211,7 +211,13 @@ async fn ending(
         let got = state
             .gateway
             .upstreams
-            .request(reqwest::Method::GET, Dialect::OpenAi, &admitted.model, &path, None, &HeaderMap::new())
+            .request_kept(
+                reqwest::Method::GET,
+                (Dialect::OpenAi, Some(&admitted.model)),
+                &path,
+                None,
+                &HeaderMap::new(),
+            )
             .await;
         match got {
             Ok(UpstreamResponse { body: UpstreamBody::Json(bytes) }) => {

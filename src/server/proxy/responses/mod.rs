@@ -574,7 +574,7 @@ async fn forwarded(state: &AppState, op: Op, owned: &Owned, query: Option<String
     let got = state
         .gateway
         .upstreams
-        .request(method, Dialect::OpenAi, &owned.model, &path, body.as_ref(), &HeaderMap::new())
+        .request_kept(method, (Dialect::OpenAi, Some(&owned.model)), &path, body.as_ref(), &HeaderMap::new())
         .await;
     if op == Op::Delete && matches!(&got, Ok(_) | Err(UpstreamError::Status { status: 404, .. })) {
         forget(state, owned).await;
