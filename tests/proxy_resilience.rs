@@ -210,6 +210,37 @@ async fn what_a_failover_made_on_the_next_provider_is_found_there_later() {
 }
 
 #[tokio::test]
+async fn a_kept_thing_on_a_provider_that_is_down_is_not_taken_for_gone() {
+    // The first provider keeps a conversation, then goes down; the second never had it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let first = listener.local_addr().unwrap();
+    let router = gatehouse::server::proxy::mock::server::router(Default::default());
+    let up = router.clone();
+    let serving = tokio::spawn(async move { axum::serve(listener, up).await });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = format!("http://{}", listener.local_addr().unwrap());
+    serve_mock(listener);
+    let file = providers_file(&format!("first openai http://{first} -\nsecond openai {second} -\n"));
+    let app = spawn_app_with(&[("UPSTREAM_PROVIDERS_FILE", file.as_str())]).await;
+    let (_, key) = funded_caller(&app, "failover-down@example.com").await;
+    let res = app.client.post(app.url("/v1/conversations")).bearer_auth(&key).json(&json!({})).send().await.unwrap();
+    let conversation = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    serving.abort();
+    let _ = serving.await;
+    // The second's 404 is not the answer while the first cannot say: 502, and the id is kept.
+    let path = format!("/v1/conversations/{conversation}");
+    let res = app.client.get(app.url(&path)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), 502, "{}", res.text().await.unwrap());
+    let res = app.client.delete(app.url(&path)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), 502);
+    // Back (with what it kept), the first has it still, and so does the caller.
+    let listener = tokio::net::TcpListener::bind(first).await.unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let res = app.client.get(app.url(&path)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
 async fn when_every_provider_fails_the_caller_gets_502_and_pays_nothing() {
     let (failing, failures) = failing_upstream().await;
     let file = providers_file(&format!("busy anthropic {failing} - claude-*\ndown anthropic {} -\n", closed_port()));

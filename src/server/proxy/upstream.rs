@@ -274,7 +274,10 @@ impl Upstreams {
     /// completion, made through Gatehouse) to the providers of `model`, or of `dialect` for what names no
     /// model (a conversation), the first configured one first (see [`Upstreams::send`]). A 404 moves on
     /// to the next provider too: the thing was made wherever its call landed, on another provider when the
-    /// first one failed then. With one provider, its 404 is the answer.
+    /// first one failed then. It is "not found" only when every provider answered so: when one failed
+    /// instead, that failure is the answer (it may have the thing). With one provider, its 404 is the
+    /// answer. A conversation is created through it too, so a provider without Conversations (404) is passed
+    /// over.
     pub async fn request_kept(
         &self,
         method: reqwest::Method,
@@ -314,6 +317,8 @@ impl Upstreams {
         let attempts = route.len().max(2);
         let deadline = tokio::time::Instant::now() + self.call_deadline;
         let mut last = None;
+        // Kept things on several providers: one that failed, and so may have what the others lack.
+        let mut unsure = None;
         for attempt in 0..attempts {
             let (index, provider) = route[attempt % route.len()];
             if attempt >= route.len() {
@@ -333,15 +338,19 @@ impl Upstreams {
                 }
                 Err(e) => {
                     let now = now_ms();
+                    let not_here = kept && matches!(e, UpstreamError::Status { status: 404, .. });
+                    if not_here && attempt + 1 < route.len() {
+                        // An answer, not a failure of the provider's (its counters and last error stay).
+                        self.stats.answered(index, asked.elapsed(), now);
+                        tracing::debug!(provider = %provider.name, "not found on this provider; asking the next");
+                        continue;
+                    }
                     if let Some(kind) = e.kind() {
                         self.stats.failed(index, kind, &e.detail(), now);
                     }
-                    let elsewhere =
-                        kept && matches!(e, UpstreamError::Status { status: 404, .. }) && attempt + 1 < route.len();
-                    if elsewhere {
-                        tracing::info!(provider = %provider.name, "not found on this provider; asking the next");
-                        last = Some(e);
-                        continue;
+                    if not_here {
+                        // A provider that could not answer may have it: its failure is the answer, not "gone".
+                        return Err(unsure.unwrap_or(e));
                     }
                     if !e.is_retryable() {
                         return Err(e);
@@ -350,6 +359,9 @@ impl Upstreams {
                         self.stats.failed_over(index, now);
                     }
                     tracing::warn!(error = %e, provider = %provider.name, attempt, "upstream failed before answering; trying again");
+                    if kept && route.len() > 1 {
+                        unsure = Some(e.clone());
+                    }
                     last = Some(e);
                 }
             }
