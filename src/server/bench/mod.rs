@@ -213,6 +213,20 @@ struct Row {
 
 /// Keys whose first call is measured (read from the database, not yet cached).
 const COLD_KEYS: usize = 500;
+/// Gatehouse's requests/s at the load's concurrency as a share of the bare proxy's, at least: the one
+/// target of every surface and every load tool (the benchmark's driver, wrk and oha).
+const SHARE_TARGET: f64 = 80.0;
+/// What Gatehouse may add to the bare proxy's latency at concurrency 1 (p50, p99), in microseconds.
+const ADDED_P50_US: u64 = 50;
+const ADDED_P99_US: u64 = 150;
+
+/// The verdict on a share of the bare proxy's requests/s.
+fn share_verdict(ratio: f64) -> String {
+    format!(
+        "{ratio:.0}% of bare (target >= {SHARE_TARGET:.0}%): {}",
+        if ratio >= SHARE_TARGET { "met" } else { "missed" }
+    )
+}
 
 fn latency_row(what: &str, d: u64, b: u64, g: u64, budget_us: u64) -> Row {
     let added = i128::from(g) - i128::from(b);
@@ -441,8 +455,8 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
     let report = audit::run(db.pool(), now_ms()).await.map_err(|e| e.to_string())?;
 
     let mut rows = vec![
-        latency_row("latency c=1 p50 (us)", lat[0].pct(0.5), lat[1].pct(0.5), lat[2].pct(0.5), 50),
-        latency_row("latency c=1 p99 (us)", lat[0].pct(0.99), lat[1].pct(0.99), lat[2].pct(0.99), 150),
+        latency_row("latency c=1 p50 (us)", lat[0].pct(0.5), lat[1].pct(0.5), lat[2].pct(0.5), ADDED_P50_US),
+        latency_row("latency c=1 p99 (us)", lat[0].pct(0.99), lat[1].pct(0.99), lat[2].pct(0.99), ADDED_P99_US),
         Row {
             what: "a key's first call c=1 p50 / p99".into(),
             direct: "-".into(),
@@ -454,8 +468,20 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
                 i128::from(cold.pct(0.99)) - i128::from(lat[1].pct(0.99))
             ),
         },
-        latency_row("stream first byte c=1 p50 (us)", ttfb[0].pct(0.5), ttfb[1].pct(0.5), ttfb[2].pct(0.5), 50),
-        latency_row("stream first byte c=1 p99 (us)", ttfb[0].pct(0.99), ttfb[1].pct(0.99), ttfb[2].pct(0.99), 150),
+        latency_row(
+            "stream first byte c=1 p50 (us)",
+            ttfb[0].pct(0.5),
+            ttfb[1].pct(0.5),
+            ttfb[2].pct(0.5),
+            ADDED_P50_US,
+        ),
+        latency_row(
+            "stream first byte c=1 p99 (us)",
+            ttfb[0].pct(0.99),
+            ttfb[1].pct(0.99),
+            ttfb[2].pct(0.99),
+            ADDED_P99_US,
+        ),
     ];
     let ratio = if loads[1].per_second > 0.0 { 100.0 * loads[2].per_second / loads[1].per_second } else { 0.0 };
     let c = o.concurrency;
@@ -464,7 +490,7 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         direct: format!("{:.0}", loads[0].per_second),
         bare: format!("{:.0}", loads[1].per_second),
         gatehouse: format!("{:.0}", loads[2].per_second),
-        verdict: format!("{ratio:.0}% of bare (target >= 70%): {}", if ratio >= 70.0 { "met" } else { "missed" }),
+        verdict: share_verdict(ratio),
     });
     rows.push(Row {
         what: format!("latency c={c} p50 / p99 (us)"),
@@ -491,7 +517,7 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
             direct: format!("{:.0}", d.per_second),
             bare: format!("{:.0}", b.per_second),
             gatehouse: format!("{:.0}", g.per_second),
-            verdict: format!("{ratio:.0}% of bare (target >= 70%): {}", if ratio >= 70.0 { "met" } else { "missed" }),
+            verdict: share_verdict(ratio),
         });
         rows.push(Row {
             what: format!("{tool} latency c={c} p50 / p99 (us)"),
@@ -511,7 +537,7 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
         println!("{:<32} + the services' own processes per Gatehouse call at c={c}: {}", "", each.join(", "));
     }
     println!();
-    println!("every API surface (Gatehouse vs the bare proxy forwarding the same request; targets: c={c} >= 80% of bare, c=1 within +50 us p50 / +150 us p99):");
+    println!("every API surface (Gatehouse vs the bare proxy forwarding the same request; targets: c={c} >= {SHARE_TARGET:.0}% of bare, c=1 within +{ADDED_P50_US} us p50 / +{ADDED_P99_US} us p99):");
     println!(
         "{:<48} {:>19} {:>19} {:>19} {:>9} {:>9} {:>9}  verdict",
         "surface", "c=1 p50/p99 bare", "c=1 p50/p99 GH", "first byte GH-bare", "bare r/s", "GH r/s", "1 acct"
@@ -523,7 +549,10 @@ pub async fn run(args: &[&str]) -> Result<(), String> {
             i128::from(lat_gh.pct(0.5)) - i128::from(lat_bare.pct(0.5)),
             i128::from(lat_gh.pct(0.99)) - i128::from(lat_bare.pct(0.99)),
         );
-        let met = ratio(l_many) >= 80.0 && ratio(l_hot) >= 80.0 && p50 <= 50 && p99 <= 150;
+        let met = ratio(l_many) >= SHARE_TARGET
+            && ratio(l_hot) >= SHARE_TARGET
+            && p50 <= i128::from(ADDED_P50_US)
+            && p99 <= i128::from(ADDED_P99_US);
         let first = if *streamed {
             format!(
                 "{:+} / {:+}",
@@ -654,5 +683,12 @@ mod tests {
         assert!(options(&[]).unwrap().wrap.is_empty());
         assert!(options(&["--wrap"]).is_err(), "a flag without its value");
         assert!(options(&["--nope", "1"]).is_err());
+    }
+
+    #[test]
+    fn every_share_of_the_bare_proxy_is_judged_against_the_one_target() {
+        assert_eq!(share_verdict(80.0), "80% of bare (target >= 80%): met");
+        assert_eq!(share_verdict(79.4), "79% of bare (target >= 80%): missed");
+        assert!(share_verdict(75.0).ends_with("missed"), "the 70% the Messages rows used before is not enough");
     }
 }
