@@ -43,8 +43,13 @@ fn is_sane(id: &[u8]) -> bool {
 /// gets a fresh one.
 pub async fn drop_insane(mut request: AxumRequest, next: Next) -> Response {
     let headers = request.headers_mut();
-    let given: Vec<HeaderValue> = headers.get_all("x-request-id").iter().cloned().collect();
-    if given.len() > 1 || given.first().is_some_and(|v| !is_sane(v.as_bytes())) {
+    let mut given = headers.get_all("x-request-id").iter();
+    let keep = match (given.next(), given.next()) {
+        (Some(id), None) => is_sane(id.as_bytes()),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
         headers.remove("x-request-id");
     }
     next.run(request).await

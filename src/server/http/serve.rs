@@ -119,21 +119,28 @@ impl http_body::Body for CountedBody {
 /// The longest a request body may take to arrive whole (a 50 MiB upload on a slow link fits).
 const BODY_WHOLE_WITHIN: Duration = Duration::from_secs(600);
 
-/// A request body that fails once [`BODY_WHOLE_WITHIN`] has passed before its end.
-struct WholeWithin<B> {
-    inner: std::pin::Pin<Box<B>>,
-    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+/// A request body's two limits as one: it may not stall longer than `stall` between two pieces, and it
+/// must be whole within [`BODY_WHOLE_WITHIN`] of the request's start. A timer is set only while the body
+/// keeps the request waiting: a body at hand with its headers (an API call's, nearly always) sets none, so
+/// the hot path registers no timer for it.
+struct BodyDeadlines<B> {
+    inner: B,
+    stall: Duration,
+    whole_by: tokio::time::Instant,
+    /// Set when the body made the request wait; cleared by the next piece.
+    waiting: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl<B> WholeWithin<B> {
-    fn new(inner: B) -> Self {
-        Self { inner: Box::pin(inner), deadline: Box::pin(tokio::time::sleep(BODY_WHOLE_WITHIN)) }
+impl<B> BodyDeadlines<B> {
+    /// `inner` may not stall longer than `stall` between two pieces and must be whole within `whole_within`.
+    fn new(inner: B, stall: Duration, whole_within: Duration) -> Self {
+        Self { inner, stall, whole_by: tokio::time::Instant::now() + whole_within, waiting: None }
     }
 }
 
-impl<B> http_body::Body for WholeWithin<B>
+impl<B> http_body::Body for BodyDeadlines<B>
 where
-    B: http_body::Body<Data = axum::body::Bytes>,
+    B: http_body::Body<Data = axum::body::Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Data = axum::body::Bytes;
@@ -143,10 +150,24 @@ where
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        if self.deadline.as_mut().poll(cx).is_ready() {
-            return std::task::Poll::Ready(Some(Err("the request body did not arrive in time".into())));
+        let this = &mut *self;
+        if let std::task::Poll::Ready(frame) = std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            this.waiting = None;
+            return std::task::Poll::Ready(frame.map(|r| r.map_err(Into::into)));
         }
-        self.inner.as_mut().poll_frame(cx).map_err(Into::into)
+        let (stall, whole_by) = (this.stall, this.whole_by);
+        let waiting = this.waiting.get_or_insert_with(|| {
+            Box::pin(tokio::time::sleep_until((tokio::time::Instant::now() + stall).min(whole_by)))
+        });
+        if waiting.as_mut().poll(cx).is_ready() {
+            let why = if tokio::time::Instant::now() >= whole_by {
+                "the request body did not arrive whole in time"
+            } else {
+                "the request body stalled"
+            };
+            return std::task::Poll::Ready(Some(Err(why.into())));
+        }
+        std::task::Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {
@@ -238,8 +259,7 @@ pub async fn serve(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 // A body that stalls longer than the body timeout between two pieces, or that is not all in
                 // within [`BODY_WHOLE_WITHIN`] (a byte trickled now and then), fails the request.
-                let request = request
-                    .map(|b| Body::new(WholeWithin::new(tower_http::timeout::TimeoutBody::new(limits.body_read, b))));
+                let request = request.map(|b| Body::new(BodyDeadlines::new(b, limits.body_read, BODY_WHOLE_WITHIN)));
                 let answer = router.clone().oneshot(request);
                 async move {
                     let response = answer.await.unwrap_or_else(|never| match never {});
@@ -284,6 +304,71 @@ mod tests {
         let mut answer = vec![0; 512];
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await.unwrap().unwrap();
         String::from_utf8_lossy(&answer[..n]).into_owned()
+    }
+
+    /// The next frame of a body under [`BodyDeadlines`], with the timer it set meanwhile (if any).
+    async fn next_frame<B>(body: &mut BodyDeadlines<B>) -> Option<Result<Vec<u8>, String>>
+    where
+        B: http_body::Body<Data = axum::body::Bytes> + Unpin,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use http_body::Body as _;
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
+        Some(frame.map(|f| f.into_data().map(|d| d.to_vec()).unwrap_or_default()).map_err(|e| e.to_string()))
+    }
+
+    /// A body fed by the returned sender, piece by piece.
+    fn fed_body() -> (tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>, Body) {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+        (tx, Body::from_stream(stream))
+    }
+
+    #[tokio::test]
+    async fn a_body_at_hand_sets_no_timer_and_one_that_stalls_or_never_ends_fails() {
+        let ms = Duration::from_millis;
+        // At hand with its headers: read without a timer.
+        let mut at_hand = BodyDeadlines::new(Body::from("{}"), ms(50), ms(100));
+        assert_eq!(next_frame(&mut at_hand).await, Some(Ok(b"{}".to_vec())));
+        assert!(at_hand.waiting.is_none(), "no timer for a body at hand");
+        assert_eq!(next_frame(&mut at_hand).await, None);
+
+        // A body whose next piece never comes fails once it stalled for its limit; the timer set while it
+        // waited goes with the piece that comes in time.
+        let (tx, body) = fed_body();
+        let mut stalled = BodyDeadlines::new(body, ms(150), Duration::from_secs(60));
+        let feed = tokio::spawn(async move {
+            tokio::time::sleep(ms(50)).await;
+            tx.send(Ok("a".into())).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        assert_eq!(next_frame(&mut stalled).await, Some(Ok(b"a".to_vec())));
+        assert!(stalled.waiting.is_none(), "a piece in time clears the timer");
+        let waited = std::time::Instant::now();
+        let failed = next_frame(&mut stalled).await.unwrap().unwrap_err();
+        assert!(failed.contains("stalled"), "{failed}");
+        assert!(waited.elapsed() >= ms(140) && waited.elapsed() < Duration::from_secs(3), "{:?}", waited.elapsed());
+        feed.abort();
+
+        // A piece every 20 ms never stalls for 100 ms, but the body is not whole within 300 ms.
+        let (tx, body) = fed_body();
+        let started = std::time::Instant::now();
+        let mut trickling = BodyDeadlines::new(body, ms(100), ms(300));
+        let feed = tokio::spawn(async move {
+            while tx.send(Ok("x".into())).await.is_ok() {
+                tokio::time::sleep(ms(20)).await;
+            }
+        });
+        let failed = loop {
+            match next_frame(&mut trickling).await {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => break e,
+                None => panic!("the trickle ended"),
+            }
+        };
+        assert!(failed.contains("did not arrive whole"), "{failed}");
+        assert!(started.elapsed() >= ms(290) && started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        feed.abort();
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ pub use failures::{internal, not_json, unavailable, upstream_error};
 pub use identify::{authenticate, presented_key};
 pub use observe::{answered, StreamWatch};
 pub use read::read_request;
-pub use relay::{charged, in_own_task, json_answer, open_stream, relay_stream, send_upstream, Relay, CALLER_STALL};
+pub use relay::{charged, json_answer, open_stream, relay_stream, send_upstream, uncancellable, Relay, CALLER_STALL};
 pub use settle::{end_stream, release, settle, settle_whole};
 
 use super::dialect::Dialect;

@@ -1,8 +1,8 @@
-//! Stage 3 of a call: relay it. Every charged call runs in a task of its own ([`in_own_task`]), so a caller
-//! who leaves cannot cancel it halfway; a streamed answer goes from the upstream to the caller through a
-//! [`Relay`], which keeps reading the upstream after the caller left (to learn the real usage) and notes
-//! whether the upstream broke, and tells the metrics when the stream's first piece went out and when it
-//! ended (its [`StreamWatch`]). Each API surface decides what to send for each event it reads.
+//! Stage 3 of a call: relay it. No charged call can be cancelled halfway by a caller who leaves
+//! ([`uncancellable`]: it moves to a task of its own then); a streamed answer goes from the upstream to the
+//! caller through a [`Relay`], which keeps reading the upstream after the caller left (to learn the real
+//! usage) and notes whether the upstream broke, and tells the metrics when the stream's first piece went out
+//! and when it ended (its [`StreamWatch`]). Each API surface decides what to send for each event it reads.
 
 use super::admit::Admitted;
 use super::failures::{internal, upstream_error};
@@ -22,22 +22,71 @@ use std::future::Future;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-/// Runs a call in a task of its own that keeps the request's span (its log lines carry the request id);
-/// the call counts as running while the guard it gets lives.
-pub async fn in_own_task<F>(state: &AppState, dialect: Dialect, call: impl FnOnce(CallGuard) -> F) -> Response
+/// Runs a call so that a caller who leaves cannot cancel it halfway: it runs where its caller waits for it
+/// (no task of its own to start and hand the answer back from, on the hot path), and should the caller go
+/// away first it moves to a task of its own and finishes there ([`Unstoppable`]). It keeps the request's
+/// span either way (its log lines carry the request id); the call counts as running while the guard it
+/// gets lives. A call that panics is answered 500.
+pub async fn uncancellable<F>(state: &AppState, dialect: Dialect, call: impl FnOnce(CallGuard) -> F) -> Response
 where
     F: Future<Output = Response> + Send + 'static,
 {
     let running = state.gateway.calls.begin();
-    match tokio::spawn(call(running).in_current_span()).await {
+    match (Unstoppable { call: Some(Box::pin(call(running).in_current_span())) }).await {
         Ok(response) => response,
-        Err(e) => internal("call task", e).into_response(dialect),
+        Err(panicked) => internal("call task", panicked).into_response(dialect),
+    }
+}
+
+/// A call's future that cannot be cancelled: dropped before it finished (its caller left), it is handed
+/// to a task of its own to finish, so an admitted call is always settled or released. Resolves to the
+/// call's answer, or to what it panicked with.
+struct Unstoppable<F: Future<Output = Response> + Send + 'static> {
+    call: Option<std::pin::Pin<Box<F>>>,
+}
+
+impl<F: Future<Output = Response> + Send + 'static> Future for Unstoppable<F> {
+    type Output = Result<Response, String>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let Some(call) = self.call.as_mut() else {
+            return std::task::Poll::Ready(Err("polled after it finished".into()));
+        };
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.as_mut().poll(cx)));
+        match polled {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(response)) => {
+                self.call = None;
+                std::task::Poll::Ready(Ok(response))
+            }
+            Err(panic) => {
+                self.call = None;
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                std::task::Poll::Ready(Err(what))
+            }
+        }
+    }
+}
+
+impl<F: Future<Output = Response> + Send + 'static> Drop for Unstoppable<F> {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            // The caller left mid-call: the call finishes on its own. Without a runtime the process is
+            // ending, and the call's hold is swept as stale.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(call);
+            }
+        }
     }
 }
 
 /// A charged call of `surface`, as its route's handler runs it: a body refused while reading it is the
-/// answer; otherwise `run` gets the body, the running call's guard and when the call began, in a task of its
-/// own ([`in_own_task`]). Either way the answer is counted for the metrics.
+/// answer; otherwise `run` gets the body, the running call's guard and when the call began, and cannot be
+/// cancelled by a caller who leaves ([`uncancellable`]). Either way the answer is counted for the metrics.
 pub async fn charged<F>(
     state: &AppState,
     (surface, dialect, channel): (Surface, Dialect, &'static str),
@@ -49,7 +98,7 @@ where
 {
     let started = std::time::Instant::now();
     let response = match body {
-        Ok(body) => in_own_task(state, dialect, |running| run(body, (running, started))).await,
+        Ok(body) => uncancellable(state, dialect, |running| run(body, (running, started))).await,
         Err(refused) => refused,
     };
     super::answered(state, surface, channel, started, &response);
@@ -197,5 +246,45 @@ impl Relay {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_call_its_caller_stops_waiting_for_finishes_in_a_task_of_its_own() {
+        let (finished, was_finished) = tokio::sync::oneshot::channel();
+        let (go, gone) = tokio::sync::oneshot::channel::<()>();
+        let call = async move {
+            let _ = gone.await;
+            let _ = finished.send("finished");
+            Response::new(Body::empty())
+        };
+        let mut running = Unstoppable { call: Some(Box::pin(call)) };
+        assert!(tokio::time::timeout(Duration::from_millis(20), &mut running).await.is_err(), "still running");
+        // The caller leaves: its future is dropped halfway; the call goes on.
+        drop(running);
+        go.send(()).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), was_finished).await;
+        assert_eq!(got.unwrap().unwrap(), "finished");
+    }
+
+    #[tokio::test]
+    async fn a_call_finished_where_it_was_awaited_answers_and_a_panic_is_an_error() {
+        let done = Unstoppable { call: Some(Box::pin(async { Response::new(Body::from("ok")) })) }.await;
+        assert_eq!(done.unwrap().status(), StatusCode::OK);
+        let panicked = Unstoppable {
+            call: Some(Box::pin(async {
+                if std::hint::black_box(true) {
+                    panic!("boom");
+                }
+                Response::new(Body::empty())
+            })),
+        }
+        .await;
+        assert_eq!(panicked.unwrap_err(), "boom");
     }
 }

@@ -37,7 +37,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A chat completion, counted for the metrics with whatever it was answered (a refused body included). It
-/// runs in its own task, so a caller who disconnects does not cancel it halfway: once admitted, it is
+/// cannot be cancelled halfway by a caller who disconnects (`call::uncancellable`): once admitted, it is
 /// answered by the upstream, metered and settled (or its hold released) whatever the caller does.
 async fn call(
     State(state): State<AppState>,

@@ -35,9 +35,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ai/anthropic/{channel}/v1/messages/count_tokens", post(count_tokens::count))
 }
 
-/// A Messages call, counted for the metrics with whatever it was answered (a refused body included). It runs
-/// in its own task, so a caller who disconnects does not cancel it halfway: once admitted, it is answered by
-/// the upstream, metered and settled (or its hold released) whatever the caller does.
+/// A Messages call, counted for the metrics with whatever it was answered (a refused body included). It
+/// cannot be cancelled halfway by a caller who disconnects (`call::uncancellable`): once admitted, it is
+/// answered by the upstream, metered and settled (or its hold released) whatever the caller does.
 async fn call(
     State(state): State<AppState>,
     OnChannel(channel): AnthropicChannel,
