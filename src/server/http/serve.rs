@@ -118,11 +118,13 @@ impl http_body::Body for CountedBody {
 
 /// The longest a request body may take to arrive whole (a 50 MiB upload on a slow link fits).
 const BODY_WHOLE_WITHIN: Duration = Duration::from_secs(600);
+/// Stands in for a limit too far away to represent (about thirty years).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// A request body's two limits as one: it may not stall longer than `stall` between two pieces, and it
-/// must be whole within [`BODY_WHOLE_WITHIN`] of the request's start. A timer is set only while the body
-/// keeps the request waiting: a body at hand with its headers (an API call's, nearly always) sets none, so
-/// the hot path registers no timer for it.
+/// must be whole within [`BODY_WHOLE_WITHIN`] of the request's start. Both are what a slow client costs, so
+/// both are checked while the body keeps the request waiting, and only then is a timer set: a body at hand
+/// with its headers (an API call's, nearly always) sets none, so the hot path registers no timer for it.
 struct BodyDeadlines<B> {
     inner: B,
     stall: Duration,
@@ -134,7 +136,10 @@ struct BodyDeadlines<B> {
 impl<B> BodyDeadlines<B> {
     /// `inner` may not stall longer than `stall` between two pieces and must be whole within `whole_within`.
     fn new(inner: B, stall: Duration, whole_within: Duration) -> Self {
-        Self { inner, stall, whole_by: tokio::time::Instant::now() + whole_within, waiting: None }
+        let now = tokio::time::Instant::now();
+        // A limit too far to represent (an operator's "never") is no limit: the far future stands in.
+        let whole_by = now.checked_add(whole_within).unwrap_or_else(|| now + FAR_FUTURE);
+        Self { inner, stall, whole_by, waiting: None }
     }
 }
 
@@ -157,7 +162,9 @@ where
         }
         let (stall, whole_by) = (this.stall, this.whole_by);
         let waiting = this.waiting.get_or_insert_with(|| {
-            Box::pin(tokio::time::sleep_until((tokio::time::Instant::now() + stall).min(whole_by)))
+            let now = tokio::time::Instant::now();
+            let stalled_at = now.checked_add(stall).unwrap_or(whole_by);
+            Box::pin(tokio::time::sleep_until(stalled_at.min(whole_by)))
         });
         if waiting.as_mut().poll(cx).is_ready() {
             let why = if tokio::time::Instant::now() >= whole_by {
@@ -334,26 +341,27 @@ mod tests {
         assert_eq!(next_frame(&mut at_hand).await, None);
 
         // A body whose next piece never comes fails once it stalled for its limit; the timer set while it
-        // waited goes with the piece that comes in time.
+        // waited goes with the piece that comes in time. The margins are wide: a busy machine may pause the
+        // test for a good fraction of a second.
         let (tx, body) = fed_body();
-        let mut stalled = BodyDeadlines::new(body, ms(150), Duration::from_secs(60));
+        let mut stalled = BodyDeadlines::new(body, ms(1500), Duration::from_secs(60));
         let feed = tokio::spawn(async move {
             tokio::time::sleep(ms(50)).await;
             tx.send(Ok("a".into())).await.unwrap();
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
         });
         assert_eq!(next_frame(&mut stalled).await, Some(Ok(b"a".to_vec())));
         assert!(stalled.waiting.is_none(), "a piece in time clears the timer");
         let waited = std::time::Instant::now();
         let failed = next_frame(&mut stalled).await.unwrap().unwrap_err();
         assert!(failed.contains("stalled"), "{failed}");
-        assert!(waited.elapsed() >= ms(140) && waited.elapsed() < Duration::from_secs(3), "{:?}", waited.elapsed());
+        assert!(waited.elapsed() >= ms(1450) && waited.elapsed() < Duration::from_secs(10), "{:?}", waited.elapsed());
         feed.abort();
 
-        // A piece every 20 ms never stalls for 100 ms, but the body is not whole within 300 ms.
+        // A piece every 20 ms never stalls for 1.5 s, but the body is not whole within 600 ms.
         let (tx, body) = fed_body();
         let started = std::time::Instant::now();
-        let mut trickling = BodyDeadlines::new(body, ms(100), ms(300));
+        let mut trickling = BodyDeadlines::new(body, ms(1500), ms(600));
         let feed = tokio::spawn(async move {
             while tx.send(Ok("x".into())).await.is_ok() {
                 tokio::time::sleep(ms(20)).await;
@@ -367,8 +375,15 @@ mod tests {
             }
         };
         assert!(failed.contains("did not arrive whole"), "{failed}");
-        assert!(started.elapsed() >= ms(290) && started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(started.elapsed() >= ms(590) && started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
         feed.abort();
+
+        // Limits too far to represent (an operator's "never") are no limits, not a panic.
+        let (_feeding, body) = fed_body();
+        let mut unlimited = BodyDeadlines::new(body, Duration::MAX, Duration::MAX);
+        let pending = tokio::time::timeout(ms(50), next_frame(&mut unlimited)).await;
+        assert!(pending.is_err(), "still waiting for its first piece");
+        assert!(unlimited.waiting.is_some());
     }
 
     #[tokio::test]

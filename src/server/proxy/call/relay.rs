@@ -75,8 +75,9 @@ impl<F: Future<Output = Response> + Send + 'static> Future for Unstoppable<F> {
 impl<F: Future<Output = Response> + Send + 'static> Drop for Unstoppable<F> {
     fn drop(&mut self) {
         if let Some(call) = self.call.take() {
-            // The caller left mid-call: the call finishes on its own. Without a runtime the process is
-            // ending, and the call's hold is swept as stale.
+            // The caller left mid-call: the call finishes on its own. Without a runtime (or with one that is
+            // shutting down) the process is ending, and the in-memory hold ends with it, as a spawned call's
+            // would.
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(call);
             }

@@ -56,7 +56,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `POST /v1/responses`, counted for the metrics with whatever it was answered (a refused body included).
-/// Like every charged call it runs in a task of its own, so a caller who leaves does not cancel it halfway.
+/// Like every charged call it cannot be cancelled halfway by a caller who leaves (`call::uncancellable`).
 async fn create_route(
     State(state): State<AppState>,
     OnChannel(channel): OpenAiChannel,
