@@ -9,9 +9,10 @@ use crate::server::domain::referral::{EmailPolicy, SHIPPED_DISPOSABLE_DOMAINS, S
 use crate::server::http::{
     billing_csv,
     connection_cap::ConnectionCap,
-    dev_mail_view, form_posts, health,
+    dev_mail_view,
+    edge::EdgeLayer,
+    form_posts, health,
     origin_guard::{self, SiteOrigins},
-    request_id::{self, MakeId},
     security_headers, serve, session_layer, site_cache, stripe_webhook,
 };
 use crate::server::live_pricing::LivePricing;
@@ -34,7 +35,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 #[derive(Debug, thiserror::Error)]
@@ -252,18 +252,14 @@ fn router(state: AppState) -> Router {
         // its routes skip those two layers, which would only cost every call (a cookie sent along would
         // even cost a session read).
         .merge(crate::server::proxy::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            security_headers::Hsts(state.settings.cookies_secure()),
-            security_headers::add,
-        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(telemetry::request_span)
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeId::default()))
-        .layer(axum::middleware::from_fn(request_id::drop_insane))
+        // Outermost: the request's id before the trace span reads it; the id and security headers on the
+        // way out.
+        .layer(EdgeLayer::new(security_headers::Hsts(state.settings.cookies_secure())))
         .with_state(state)
 }
 

@@ -5,6 +5,7 @@ pub mod billing_csv;
 pub mod client_ip;
 pub mod connection_cap;
 pub mod dev_mail_view;
+pub mod edge;
 pub mod form_posts;
 pub mod health;
 pub mod invite_ack_cookie;

@@ -6,10 +6,7 @@
 //! Pages rendered by Leptos set their own policy with the nonce of their inline scripts ([`policy`],
 //! from the shell); any other HTML gets the policy without a nonce here.
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue};
 
 /// `'unsafe-hashes'` and the SHA-256 of each of the pages' inline event handlers (`app::inline_handlers`).
 fn handler_hashes() -> &'static str {
@@ -42,9 +39,8 @@ pub fn policy(nonce: Option<&str>) -> String {
 #[derive(Clone, Copy)]
 pub struct Hsts(pub bool);
 
-pub async fn add(State(Hsts(hsts)): State<Hsts>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+/// Adds the headers to a response's (applied by `edge` to every response).
+pub fn add_to(headers: &mut HeaderMap, Hsts(hsts): Hsts) {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if hsts {
@@ -60,7 +56,6 @@ pub async fn add(State(Hsts(hsts)): State<Hsts>, request: Request, next: Next) -
             }
         }
     }
-    response
 }
 
 #[cfg(test)]

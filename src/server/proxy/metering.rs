@@ -13,14 +13,17 @@ pub trait Reported: DeserializeOwned {
 
 /// The usage of a whole (not streamed) answer, read as `R` without building the rest of the answer: empty
 /// when the answer has none (or one that cannot be read: billed by the estimate), `None` only when the
-/// answer is not JSON.
+/// answer is not JSON. An answer's usage is read straight into `R`; only one that `R` cannot take as it
+/// stands (not an object, a key twice) is read again, through a JSON value, so that it bills what it can.
 pub fn answer_usage<R: Reported>(answer: &[u8]) -> Option<Usage> {
     #[derive(serde::Deserialize)]
-    struct Answer {
-        #[serde(default)]
-        usage: Option<serde_json::Value>,
+    struct Answer<U> {
+        usage: Option<U>,
     }
-    let a: Answer = serde_json::from_slice(answer).ok()?;
+    if let Ok(a) = serde_json::from_slice::<Answer<R>>(answer) {
+        return Some(a.usage.map(|u| u.usage()).unwrap_or_default());
+    }
+    let a: Answer<serde_json::Value> = serde_json::from_slice(answer).ok()?;
     Some(a.usage.and_then(|u| R::deserialize(u).ok()).map(|u| u.usage()).unwrap_or_default())
 }
 
@@ -99,6 +102,44 @@ mod tests {
     struct Counted {
         #[serde(default, deserialize_with = "lenient_count")]
         n: Option<u64>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Reports {
+        #[serde(default, deserialize_with = "lenient_count")]
+        n: Option<u64>,
+        #[serde(default)]
+        inner: Option<Counted>,
+    }
+
+    impl Reported for Reports {
+        fn usage(&self) -> Usage {
+            Usage {
+                input: self.n.unwrap_or(0),
+                output: self.inner.as_ref().and_then(|i| i.n).unwrap_or(0),
+                ..Usage::default()
+            }
+        }
+    }
+
+    #[test]
+    fn an_answers_usage_is_read_whatever_its_shape_and_only_what_is_not_json_fails() {
+        let read = |json: &str| answer_usage::<Reports>(json.as_bytes());
+        let usage = |input, output| Some(Usage { input, output, ..Usage::default() });
+        assert_eq!(
+            read(r#"{"id": "x", "content": [{"text": "hi"}], "usage": {"n": 3, "inner": {"n": 4}}}"#),
+            usage(3, 4)
+        );
+        assert_eq!(read(r#"{"id": "x"}"#), usage(0, 0), "no usage: billed by the estimate");
+        assert_eq!(read(r#"{"usage": null}"#), usage(0, 0));
+        assert_eq!(read(r#"{"usage": "lots"}"#), usage(0, 0), "unreadable usage: billed by the estimate");
+        assert_eq!(read(r#"{"usage": {"n": 3, "inner": "odd"}}"#), usage(0, 0));
+        // A key twice: the last one counts, as a JSON value keeps it.
+        assert_eq!(read(r#"{"usage": {"n": 3, "n": 5}}"#), usage(5, 0));
+        // Content of a field nobody reads is not checked (as anywhere else in the answer): the usage counts.
+        assert_eq!(read(r#"{"usage": {"n": 3, "x": 1e400, "y": "\ud800"}}"#), usage(3, 0));
+        assert_eq!(read("not json"), None);
+        assert_eq!(read(r#"{"usage": {"n": 3}"#), None, "cut short");
     }
 
     #[test]

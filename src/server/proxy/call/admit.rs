@@ -162,9 +162,11 @@ pub struct ImageAsk {
     pub quality: Option<String>,
 }
 
-/// The `x-request-id` of a request (set by the request-id layer when the caller sent none).
+/// The `x-request-id` of a request (set by the edge layer when the caller sent none, or one not sane), up
+/// to 64 characters. A sane id is plain ASCII, so it is cut by bytes.
 pub fn request_id_of(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(|v| v.chars().take(64).collect())
+    let id = headers.get(crate::server::http::request_id::HEADER)?.to_str().ok()?;
+    Some(id.get(..64).unwrap_or(id).to_string())
 }
 
 /// Keeps a refused call (402, 429) for the Bills page.
